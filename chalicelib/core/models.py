@@ -1,0 +1,251 @@
+"""The core domain model shared by every surface.
+
+Field names are the core's own; each surface translates to its documented
+names. Quantities and money are Decimal everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chalicelib.core.ids import new_id, utcnow
+
+ZERO = Decimal(0)
+
+
+class Actor(BaseModel):
+    """Who makes a change. Stamped on every item so the audit trail can name them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+
+
+SYSTEM = Actor(id="system", name="Stockroom")
+
+
+class Entity(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_assignment=False)
+
+    tenant_id: str
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Tenant(Entity):
+    name: str
+
+
+class ApiKey(Entity):
+    key_id: str
+    name: str
+    key_hash: str
+    permissions: list[str]
+    revoked: bool = False
+
+
+class ProductionType(StrEnum):
+    INFINITE = "infinite"
+    SINGLE = "single"
+    PRODUCED = "produced"
+    SUPPLIED = "supplied"
+    BUNDLE = "bundle"
+
+
+class BomLine(BaseModel):
+    """One material of a product's bill of materials."""
+
+    product_id: str
+    quantity_used: Decimal
+
+
+class Product(Entity):
+    product_id: str = Field(default_factory=new_id)
+    name: str
+    sku: str | None = None
+    ean: str | None = None
+    kind: str = "product"  # "product" or "material" (002 keeps them apart)
+    unit_type: str = "pieces"
+    unit_price: Decimal | None = None
+    cost_price: Decimal | None = None
+    retail_price: Decimal | None = None
+    wholesale_price: Decimal | None = None
+    min_level: Decimal | None = None
+    minimum_quantity: Decimal | None = None
+    notes: str | None = None
+    reorder_urls: list[str] = Field(default_factory=list)
+    production_type: ProductionType | None = None
+    materials: list[BomLine] = Field(default_factory=list)
+    # External identifiers by source system (004 sourceId lookups).
+    source_ids: dict[str, str] = Field(default_factory=dict)
+    # When true, on-hand (and so available) may go below zero for this product.
+    allow_negative: bool = False
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    active: bool = True
+
+
+class Address(BaseModel):
+    address1: str | None = None
+    address2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+
+
+class Location(Entity):
+    location_id: str = Field(default_factory=new_id)
+    name: str
+    code: str | None = None
+    is_default: bool = False
+    hide_materials: bool = False
+    address: Address = Field(default_factory=Address)
+    active: bool = True
+
+
+class Bin(Entity):
+    location_id: str
+    bin_id: str = Field(default_factory=new_id)
+    code: str
+    active: bool = True
+
+
+class StockRecord(Entity):
+    """A quantity of one product at one place, optionally per lot, owner or piece.
+
+    `available` is stored, not only derived, because a DynamoDB condition
+    cannot do arithmetic: the write that lowers it must be able to say
+    `available >= :need`.
+    """
+
+    stock_id: str = Field(default_factory=new_id)
+    product_id: str
+    location_id: str
+    bin_id: str | None = None
+    lot_id: str | None = None
+    # Who owns the stock: "INTERN" for the tenant's own, else a supplier name (004).
+    owner: str = "INTERN"
+    supplier_code: str | None = None
+    # Row name; a split row carries its order reference (000/003).
+    name: str | None = None
+    # Piece attributes: dimensions, weight, heat code, prices, notes, and so on.
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    natural_key: str | None = None
+    on_hand: Decimal = ZERO
+    reserved: Decimal = ZERO
+    held: Decimal = ZERO
+    available: Decimal = ZERO
+    allow_negative: bool = False
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _available_is_derived(self) -> StockRecord:
+        expected = self.on_hand - self.reserved - self.held
+        if self.available != expected:
+            raise ValueError("available must equal on_hand - reserved - held")
+        return self
+
+
+class MovementKind(StrEnum):
+    INITIAL = "initial"
+    RECEIPT = "receipt"
+    ADJUSTMENT = "adjustment"
+    COUNT = "count"
+    TRANSFER_OUT = "transfer_out"
+    TRANSFER_IN = "transfer_in"
+    PRODUCTION = "production"
+    CONSUMPTION = "consumption"
+    SHIPMENT = "shipment"
+    IMPORT = "import"
+    SPLIT = "split"
+    CORRECTION = "correction"
+
+
+class Movement(BaseModel):
+    """An append-only ledger line. The sum of a record's movements is its on-hand."""
+
+    tenant_id: str
+    movement_id: str = Field(default_factory=new_id)
+    stock_id: str
+    product_id: str
+    location_id: str
+    kind: MovementKind
+    quantity: Decimal
+    reason: str | None = None
+    reference: str | None = None
+    actor: Actor
+    occurred_at: datetime = Field(default_factory=utcnow)
+
+    def same_command(self, other: Movement) -> bool:
+        """True when `other` is a redelivery of this command, not a new one."""
+        return (self.stock_id, self.kind, self.quantity, self.reason, self.reference) == (
+            other.stock_id,
+            other.kind,
+            other.quantity,
+            other.reason,
+            other.reference,
+        )
+
+
+class ClaimStatus(StrEnum):
+    ACTIVE = "active"
+    RELEASED = "released"
+    EXPIRED = "expired"
+    FULFILLED = "fulfilled"
+
+
+class Reservation(Entity):
+    """Quantity of a stock record promised to an order line or a channel."""
+
+    reservation_id: str = Field(default_factory=new_id)
+    stock_id: str
+    product_id: str
+    location_id: str
+    quantity: Decimal
+    status: ClaimStatus = ClaimStatus.ACTIVE
+    # What the stock is promised to: orderId, lineItemId, orderReference, channel...
+    reference: dict[str, str] = Field(default_factory=dict)
+    expires_at: datetime | None = None
+
+
+class Hold(Entity):
+    """Quantity blocked from availability, with a reason (001)."""
+
+    hold_id: str = Field(default_factory=new_id)
+    stock_id: str
+    product_id: str
+    location_id: str
+    quantity: Decimal
+    reason: str
+    status: ClaimStatus = ClaimStatus.ACTIVE
+
+
+class HistoryEvent(BaseModel):
+    """One field-level change of one entity, derived from the table stream."""
+
+    tenant_id: str
+    event_id: str
+    changed_at: datetime
+    changed_by_id: str
+    changed_by_name: str
+    change_type: str  # INSERT, MODIFY or REMOVE
+    entity_type: str
+    entity_id: str
+    entity_label: str | None = None
+    changes: list[FieldChange] = Field(default_factory=list)
+
+
+class FieldChange(BaseModel):
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+HistoryEvent.model_rebuild()

@@ -1,0 +1,117 @@
+"""What the core needs from storage. The storage layer implements these with
+DynamoDB; unit tests use the in-memory fakes in `tests/fakes.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Generic, Protocol, TypeVar
+
+from chalicelib.core.models import (
+    ZERO,
+    Actor,
+    ApiKey,
+    ClaimStatus,
+    Hold,
+    Location,
+    Movement,
+    Product,
+    Reservation,
+    StockRecord,
+    Tenant,
+)
+
+
+@dataclass(frozen=True)
+class ClaimTransition:
+    """Move a reservation or hold from one status to another, guarded on the old one."""
+
+    claim_id: str
+    from_status: ClaimStatus
+    to_status: ClaimStatus
+
+
+@dataclass(frozen=True)
+class StockChange:
+    """One atomic change to one stock record.
+
+    The core decides the deltas and the guards; storage applies all the
+    changes of one call in a single conditional write or transaction, or
+    none of them.
+    """
+
+    stock_id: str
+    actor: Actor
+    on_hand: Decimal = ZERO
+    reserved: Decimal = ZERO
+    held: Decimal = ZERO
+    # Refuse the change if it would leave available below zero...
+    floor_available: bool = True
+    # ...unless the record allows negative stock and this change may use that.
+    negative_allowed: bool = False
+    expected_on_hand: Decimal | None = None
+    expected_version: int | None = None
+    movement: Movement | None = None
+    new_reservation: Reservation | None = None
+    reservation_transition: ClaimTransition | None = None
+    new_hold: Hold | None = None
+    hold_transition: ClaimTransition | None = None
+
+    @property
+    def available(self) -> Decimal:
+        return self.on_hand - self.reserved - self.held
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    # Opaque storage cursor for the next page; None on the last page.
+    cursor: dict[str, object] | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class StockStore(Protocol):
+    def create_record(self, record: StockRecord, movement: Movement | None, actor: Actor) -> None: ...
+    def get_record(self, tenant_id: str, stock_id: str) -> StockRecord | None: ...
+    def get_records(self, tenant_id: str, stock_ids: Iterable[str]) -> dict[str, StockRecord]: ...
+    def find_by_natural_key(self, tenant_id: str, natural_key: str) -> StockRecord | None: ...
+    def apply(self, tenant_id: str, changes: list[StockChange]) -> None: ...
+    def get_movement(self, tenant_id: str, stock_id: str, movement_id: str) -> Movement | None: ...
+    def movements(self, tenant_id: str, stock_id: str) -> Iterator[Movement]: ...
+    def get_reservation(self, tenant_id: str, reservation_id: str) -> Reservation | None: ...
+    def get_hold(self, tenant_id: str, hold_id: str) -> Hold | None: ...
+    def reservations_for_record(self, tenant_id: str, stock_id: str) -> list[Reservation]: ...
+    def holds_for_record(self, tenant_id: str, stock_id: str) -> list[Hold]: ...
+    def expiring_reservations(self, tenant_id: str, before: datetime) -> Iterator[Reservation]: ...
+    def records_for_product(self, tenant_id: str, product_id: str) -> list[StockRecord]: ...
+    def list_records(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[StockRecord]: ...
+
+
+class CatalogStore(Protocol):
+    def create_product(self, product: Product, actor: Actor) -> None: ...
+    def update_product(self, product: Product, previous: Product, actor: Actor) -> None: ...
+    def get_product(self, tenant_id: str, product_id: str) -> Product | None: ...
+    def get_products(self, tenant_id: str, product_ids: Iterable[str]) -> dict[str, Product]: ...
+    def product_id_by_sku(self, tenant_id: str, sku: str) -> str | None: ...
+    def product_id_by_source(self, tenant_id: str, source: str, source_id: str) -> str | None: ...
+    def list_products(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[Product]: ...
+    def create_location(self, location: Location, actor: Actor) -> None: ...
+    def update_location(self, location: Location, previous: Location, actor: Actor) -> None: ...
+    def get_location(self, tenant_id: str, location_id: str) -> Location | None: ...
+    def location_id_by_name(self, tenant_id: str, name: str) -> str | None: ...
+    def list_locations(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[Location]: ...
+
+
+class TenantStore(Protocol):
+    def create_tenant(self, tenant: Tenant, key: ApiKey, actor: Actor) -> None: ...
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+    def list_tenant_ids(self) -> Iterator[str]: ...
+    def put_key(self, key: ApiKey, actor: Actor) -> None: ...
+    def get_key(self, tenant_id: str, key_id: str) -> ApiKey | None: ...
+    def list_keys(self, tenant_id: str) -> list[ApiKey]: ...
+    def revoke_key(self, tenant_id: str, key_id: str, actor: Actor) -> ApiKey: ...

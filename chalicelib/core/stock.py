@@ -1,0 +1,415 @@
+"""The stock ledger: every quantity change in Stockroom goes through here.
+
+Invariants (checked by storage in the same write that changes the numbers):
+- on_hand of a record equals the sum of its movements;
+- available = on_hand - reserved - held, and never drops below zero, unless
+  the product allows negative stock and the change is an on-hand change;
+- reservations and holds never use negative stock.
+
+A command may carry a `command_id`. It becomes the movement id, so a second
+delivery of the same command is recognised by storage and answered with the
+first result instead of being applied twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from chalicelib.core.errors import (
+    DuplicateCommand,
+    ExpectationFailed,
+    InvalidState,
+    NotFound,
+    ValidationFailed,
+)
+from chalicelib.core.ids import new_id, utcnow
+from chalicelib.core.models import (
+    SYSTEM,
+    ZERO,
+    Actor,
+    ClaimStatus,
+    Hold,
+    Movement,
+    MovementKind,
+    Reservation,
+    StockRecord,
+)
+from chalicelib.core.ports import ClaimTransition, StockChange, StockStore
+
+MAX_SET_RETRIES = 5
+
+
+class NewStockRecord(BaseModel):
+    product_id: str
+    location_id: str
+    bin_id: str | None = None
+    lot_id: str | None = None
+    owner: str = "INTERN"
+    supplier_code: str | None = None
+    name: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    natural_key: str | None = None
+    quantity: Decimal = ZERO
+    allow_negative: bool = False
+    stock_id: str | None = None
+
+
+class StockService:
+    def __init__(self, store: StockStore) -> None:
+        self._store = store
+
+    # -- records -----------------------------------------------------------
+
+    def create_record(self, tenant_id: str, new: NewStockRecord, actor: Actor) -> StockRecord:
+        if new.quantity < 0 and not new.allow_negative:
+            raise ValidationFailed("quantity cannot be negative", [_field("quantity", "must be >= 0")])
+        record = StockRecord(
+            tenant_id=tenant_id,
+            stock_id=new.stock_id or new_id(),
+            **new.model_dump(exclude={"quantity", "stock_id"}),
+            on_hand=new.quantity,
+            available=new.quantity,
+        )
+        movement = None
+        if new.quantity != 0:
+            movement = self._movement(record, MovementKind.INITIAL, new.quantity, actor, "initial stock", None, None)
+        self._store.create_record(record, movement, actor)
+        return record
+
+    def get(self, tenant_id: str, stock_id: str) -> StockRecord:
+        record = self._store.get_record(tenant_id, stock_id)
+        if record is None:
+            raise NotFound(f"stock record {stock_id} not found")
+        return record
+
+    # -- on-hand changes ---------------------------------------------------
+
+    def adjust(
+        self,
+        tenant_id: str,
+        stock_id: str,
+        quantity: Decimal,
+        actor: Actor,
+        *,
+        kind: MovementKind = MovementKind.ADJUSTMENT,
+        reason: str | None = None,
+        reference: str | None = None,
+        expected_on_hand: Decimal | None = None,
+        command_id: str | None = None,
+        record: StockRecord | None = None,
+    ) -> Movement:
+        """Add `quantity` (negative to remove) to on-hand, with a ledger line."""
+        if quantity == 0:
+            raise ValidationFailed("quantity must not be zero", [_field("quantity", "must not be zero")])
+        record = record or self.get(tenant_id, stock_id)
+        movement = self._movement(record, kind, quantity, actor, reason, reference, command_id)
+        change = StockChange(
+            stock_id=stock_id,
+            actor=actor,
+            on_hand=quantity,
+            negative_allowed=True,
+            expected_on_hand=expected_on_hand,
+            movement=movement,
+        )
+        return self._apply_movement(tenant_id, change, movement)
+
+    def set_on_hand(
+        self,
+        tenant_id: str,
+        stock_id: str,
+        target: Decimal,
+        actor: Actor,
+        *,
+        kind: MovementKind = MovementKind.COUNT,
+        reason: str | None = None,
+        reference: str | None = None,
+        command_id: str | None = None,
+    ) -> Movement | None:
+        """Set on-hand to an absolute figure (a count or an audit).
+
+        The delta is computed from a fresh read and applied with the read
+        figure as the expectation, so a concurrent change makes it retry
+        rather than overwrite. Returns None when nothing had to change.
+        """
+        for _ in range(MAX_SET_RETRIES):
+            record = self.get(tenant_id, stock_id)
+            delta = target - record.on_hand
+            if delta == 0:
+                return None
+            try:
+                return self.adjust(
+                    tenant_id,
+                    stock_id,
+                    delta,
+                    actor,
+                    kind=kind,
+                    reason=reason,
+                    reference=reference,
+                    expected_on_hand=record.on_hand,
+                    command_id=command_id,
+                    record=record,
+                )
+            except ExpectationFailed:
+                continue
+        raise InvalidState("stock record is changing too fast to count; try again")
+
+    def transfer(
+        self,
+        tenant_id: str,
+        from_stock_id: str,
+        to_stock_id: str,
+        quantity: Decimal,
+        actor: Actor,
+        *,
+        reason: str | None = None,
+        reference: str | None = None,
+        command_id: str | None = None,
+    ) -> tuple[Movement, Movement]:
+        if quantity <= 0:
+            raise ValidationFailed("quantity must be positive", [_field("quantity", "must be > 0")])
+        if from_stock_id == to_stock_id:
+            raise ValidationFailed("cannot transfer to the same record", [_field("toStockId", "same as source")])
+        records = self._store.get_records(tenant_id, [from_stock_id, to_stock_id])
+        source, target = records.get(from_stock_id), records.get(to_stock_id)
+        if source is None or target is None:
+            missing = from_stock_id if source is None else to_stock_id
+            raise NotFound(f"stock record {missing} not found")
+        if source.product_id != target.product_id:
+            raise ValidationFailed("records hold different products", [_field("toStockId", "different product")])
+        out_id = f"{command_id}:out" if command_id else None
+        in_id = f"{command_id}:in" if command_id else None
+        out = self._movement(source, MovementKind.TRANSFER_OUT, -quantity, actor, reason, reference, out_id)
+        into = self._movement(target, MovementKind.TRANSFER_IN, quantity, actor, reason, reference, in_id)
+        changes = [
+            StockChange(stock_id=from_stock_id, actor=actor, on_hand=-quantity, movement=out),
+            StockChange(stock_id=to_stock_id, actor=actor, on_hand=quantity, movement=into),
+        ]
+        try:
+            self._store.apply(tenant_id, changes)
+        except DuplicateCommand:
+            self._replayed(tenant_id, out)
+            self._replayed(tenant_id, into)
+        return out, into
+
+    # -- reservations ------------------------------------------------------
+
+    def reserve(
+        self,
+        tenant_id: str,
+        stock_id: str,
+        quantity: Decimal,
+        actor: Actor,
+        *,
+        reference: dict[str, str] | None = None,
+        expires_at: datetime | None = None,
+        reservation_id: str | None = None,
+    ) -> Reservation:
+        _positive(quantity)
+        record = self.get(tenant_id, stock_id)
+        reservation = Reservation(
+            tenant_id=tenant_id,
+            reservation_id=reservation_id or new_id(),
+            stock_id=stock_id,
+            product_id=record.product_id,
+            location_id=record.location_id,
+            quantity=quantity,
+            reference=reference or {},
+            expires_at=expires_at,
+        )
+        change = StockChange(stock_id=stock_id, actor=actor, reserved=quantity, new_reservation=reservation)
+        try:
+            self._store.apply(tenant_id, [change])
+        except DuplicateCommand:
+            existing = self._store.get_reservation(tenant_id, reservation.reservation_id)
+            if existing is None or (existing.stock_id, existing.quantity) != (stock_id, quantity):
+                raise
+            return existing
+        return reservation
+
+    def release(
+        self,
+        tenant_id: str,
+        reservation_id: str,
+        actor: Actor,
+        *,
+        to_status: ClaimStatus = ClaimStatus.RELEASED,
+    ) -> Reservation:
+        """Give reserved stock back to available. Releasing twice is a no-op."""
+        reservation = self._store.get_reservation(tenant_id, reservation_id)
+        if reservation is None:
+            raise NotFound(f"reservation {reservation_id} not found")
+        if reservation.status != ClaimStatus.ACTIVE:
+            return reservation
+        change = StockChange(
+            stock_id=reservation.stock_id,
+            actor=actor,
+            reserved=-reservation.quantity,
+            floor_available=False,
+            reservation_transition=ClaimTransition(reservation_id, ClaimStatus.ACTIVE, to_status),
+        )
+        try:
+            self._store.apply(tenant_id, [change])
+        except InvalidState:
+            # Someone else released it between our read and our write.
+            current = self._store.get_reservation(tenant_id, reservation_id)
+            assert current is not None
+            return current
+        return reservation.model_copy(update={"status": to_status, "version": reservation.version + 1})
+
+    def fulfil(
+        self, tenant_id: str, reservation_id: str, actor: Actor, *, reference: str | None = None
+    ) -> Movement:
+        """Ship reserved stock: on-hand and reserved fall together; available is unchanged."""
+        reservation = self._store.get_reservation(tenant_id, reservation_id)
+        if reservation is None:
+            raise NotFound(f"reservation {reservation_id} not found")
+        if reservation.status != ClaimStatus.ACTIVE:
+            raise InvalidState(f"reservation is {reservation.status.value}")
+        record = self.get(tenant_id, reservation.stock_id)
+        movement = self._movement(
+            record,
+            MovementKind.SHIPMENT,
+            -reservation.quantity,
+            actor,
+            "reservation fulfilled",
+            reference,
+            f"fulfil:{reservation_id}",
+        )
+        change = StockChange(
+            stock_id=reservation.stock_id,
+            actor=actor,
+            on_hand=-reservation.quantity,
+            reserved=-reservation.quantity,
+            floor_available=False,
+            movement=movement,
+            reservation_transition=ClaimTransition(reservation_id, ClaimStatus.ACTIVE, ClaimStatus.FULFILLED),
+        )
+        return self._apply_movement(tenant_id, change, movement)
+
+    def expire_reservations(self, tenant_id: str, now: datetime | None = None) -> int:
+        """Release every active reservation whose expiry has passed."""
+        now = now or utcnow()
+        count = 0
+        for reservation in list(self._store.expiring_reservations(tenant_id, now)):
+            if reservation.status == ClaimStatus.ACTIVE:
+                self.release(tenant_id, reservation.reservation_id, SYSTEM, to_status=ClaimStatus.EXPIRED)
+                count += 1
+        return count
+
+    # -- holds -------------------------------------------------------------
+
+    def hold(
+        self,
+        tenant_id: str,
+        stock_id: str,
+        quantity: Decimal,
+        reason: str,
+        actor: Actor,
+        *,
+        hold_id: str | None = None,
+    ) -> Hold:
+        _positive(quantity)
+        if not reason.strip():
+            raise ValidationFailed("a hold needs a reason", [_field("reason", "must not be empty")])
+        record = self.get(tenant_id, stock_id)
+        hold = Hold(
+            tenant_id=tenant_id,
+            hold_id=hold_id or new_id(),
+            stock_id=stock_id,
+            product_id=record.product_id,
+            location_id=record.location_id,
+            quantity=quantity,
+            reason=reason,
+        )
+        change = StockChange(stock_id=stock_id, actor=actor, held=quantity, new_hold=hold)
+        try:
+            self._store.apply(tenant_id, [change])
+        except DuplicateCommand:
+            existing = self._store.get_hold(tenant_id, hold.hold_id)
+            if existing is None or (existing.stock_id, existing.quantity) != (stock_id, quantity):
+                raise
+            return existing
+        return hold
+
+    def release_hold(self, tenant_id: str, hold_id: str, actor: Actor) -> Hold:
+        hold = self._store.get_hold(tenant_id, hold_id)
+        if hold is None:
+            raise NotFound(f"hold {hold_id} not found")
+        if hold.status != ClaimStatus.ACTIVE:
+            return hold
+        change = StockChange(
+            stock_id=hold.stock_id,
+            actor=actor,
+            held=-hold.quantity,
+            floor_available=False,
+            hold_transition=ClaimTransition(hold_id, ClaimStatus.ACTIVE, ClaimStatus.RELEASED),
+        )
+        try:
+            self._store.apply(tenant_id, [change])
+        except InvalidState:
+            current = self._store.get_hold(tenant_id, hold_id)
+            assert current is not None
+            return current
+        return hold.model_copy(update={"status": ClaimStatus.RELEASED, "version": hold.version + 1})
+
+    # -- ledger ------------------------------------------------------------
+
+    def ledger_total(self, tenant_id: str, stock_id: str) -> Decimal:
+        return sum((m.quantity for m in self._store.movements(tenant_id, stock_id)), ZERO)
+
+    def reconcile(self, tenant_id: str, stock_id: str) -> Decimal:
+        """Return on_hand minus the ledger sum: zero when the invariant holds."""
+        record = self.get(tenant_id, stock_id)
+        return record.on_hand - self.ledger_total(tenant_id, stock_id)
+
+    # -- helpers -----------------------------------------------------------
+
+    def _apply_movement(self, tenant_id: str, change: StockChange, movement: Movement) -> Movement:
+        try:
+            self._store.apply(tenant_id, [change])
+        except DuplicateCommand:
+            return self._replayed(tenant_id, movement)
+        return movement
+
+    def _replayed(self, tenant_id: str, movement: Movement) -> Movement:
+        existing = self._store.get_movement(tenant_id, movement.stock_id, movement.movement_id)
+        if existing is None or not existing.same_command(movement):
+            raise DuplicateCommand(f"command {movement.movement_id} was already used for another change")
+        return existing
+
+    @staticmethod
+    def _movement(
+        record: StockRecord,
+        kind: MovementKind,
+        quantity: Decimal,
+        actor: Actor,
+        reason: str | None,
+        reference: str | None,
+        command_id: str | None,
+    ) -> Movement:
+        return Movement(
+            tenant_id=record.tenant_id,
+            movement_id=command_id or new_id(),
+            stock_id=record.stock_id,
+            product_id=record.product_id,
+            location_id=record.location_id,
+            kind=kind,
+            quantity=quantity,
+            reason=reason,
+            reference=reference,
+            actor=actor,
+        )
+
+
+def _positive(quantity: Decimal) -> None:
+    if quantity <= 0:
+        raise ValidationFailed("quantity must be positive", [_field("quantity", "must be > 0")])
+
+
+def _field(name: str, message: str) -> dict[str, str]:
+    return {"field": name, "message": message}
+

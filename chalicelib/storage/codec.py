@@ -1,0 +1,79 @@
+"""Conversion between pydantic records and DynamoDB attribute maps.
+
+Numbers stay Decimal in both directions; datetimes are stored as ISO-8601
+strings so they sort as text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TypeVar
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from pydantic import BaseModel
+
+from chalicelib.core.ids import utcnow
+from chalicelib.core.models import Actor
+from chalicelib.storage.keys import stamp
+
+M = TypeVar("M", bound=BaseModel)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
+
+
+def plain(value: Any) -> Any:
+    """A value DynamoDB's serializer accepts: Decimals, strings, maps, lists."""
+    if isinstance(value, BaseModel):
+        return plain(value.model_dump(mode="python"))
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    if isinstance(value, datetime):
+        return stamp(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, float):
+        return Decimal(str(value))
+    return value
+
+
+def to_attrs(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in plain(data).items()}
+
+
+def to_value(value: Any) -> dict[str, Any]:
+    return _serializer.serialize(plain(value))
+
+
+def from_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in attrs.items()}
+
+
+def record_item(
+    record: BaseModel, keys: dict[str, str], entity_type: str, entity_id: str, actor: Actor, label: str | None = None
+) -> dict[str, Any]:
+    """A full item: the record's fields, its keys, and who wrote it when.
+
+    `entity_type`, `entity_id`, `entity_label` and `changed_by_*` let the
+    audit stream handler describe any item without knowing its model.
+    """
+    data = record.model_dump(mode="python")
+    data.update(keys)
+    data.update(
+        entity_type=entity_type,
+        entity_id=entity_id,
+        entity_label=label,
+        changed_by_id=actor.id,
+        changed_by_name=actor.name,
+        changed_at=utcnow(),
+    )
+    return to_attrs(data)
+
+
+def to_record(model: type[M], attrs: dict[str, Any]) -> M:
+    return model.model_validate(from_attrs(attrs))

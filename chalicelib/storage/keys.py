@@ -1,0 +1,123 @@
+"""Every DynamoDB key Stockroom writes is built here, and every one starts
+with the tenant (`T#<tenant>`), so IAM `dynamodb:LeadingKeys` can fence a
+tenant in. docs/architecture.md holds the full access-pattern table.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def stamp(moment: datetime) -> str:
+    """Fixed-width UTC time, so keys and stored times sort as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def tenant(t: str) -> str:
+    return f"T#{t}"
+
+
+def tenant_item(t: str) -> dict[str, str]:
+    return {"pk": tenant(t), "sk": "TENANT"}
+
+
+# Scheduled jobs walk all tenants through this sparse index partition; no
+# request path reads it.
+TENANTS_INDEX_PK = "TENANTS"
+
+
+def api_key(t: str, key_id: str) -> dict[str, str]:
+    return {"pk": tenant(t), "sk": f"KEY#{key_id}"}
+
+
+def api_keys_prefix(t: str) -> tuple[str, str]:
+    return tenant(t), "KEY#"
+
+
+def product(t: str, product_id: str) -> dict[str, str]:
+    return {"pk": f"T#{t}#PRODUCT", "sk": product_id}
+
+
+def products_partition(t: str) -> str:
+    return f"T#{t}#PRODUCT"
+
+
+def location(t: str, location_id: str) -> dict[str, str]:
+    return {"pk": f"T#{t}#LOCATION", "sk": location_id}
+
+
+def locations_partition(t: str) -> str:
+    return f"T#{t}#LOCATION"
+
+
+def bin_(t: str, location_id: str, bin_id: str) -> dict[str, str]:
+    return {"pk": f"T#{t}#BIN", "sk": f"{location_id}#{bin_id}"}
+
+
+def unique(t: str, kind: str, value: str) -> dict[str, str]:
+    """Guard item that makes (tenant, kind, value) unique and maps it to an id."""
+    return {"pk": f"T#{t}#UNIQUE", "sk": f"{kind}#{value}"}
+
+
+def stock(t: str, stock_id: str) -> dict[str, str]:
+    return {"pk": f"T#{t}#STOCK", "sk": stock_id}
+
+
+def stocks_partition(t: str) -> str:
+    return f"T#{t}#STOCK"
+
+
+def stock_by_product(t: str, product_id: str, location_id: str, stock_id: str) -> dict[str, str]:
+    return {"gsi1pk": f"T#{t}#PRODUCT#{product_id}", "gsi1sk": f"STOCK#{location_id}#{stock_id}"}
+
+
+def stock_by_location(t: str, location_id: str, product_id: str, stock_id: str) -> dict[str, str]:
+    return {"gsi2pk": f"T#{t}#LOCATION#{location_id}", "gsi2sk": f"STOCK#{product_id}#{stock_id}"}
+
+
+def movement(t: str, stock_id: str, movement_id: str) -> dict[str, str]:
+    return {"pk": f"T#{t}#LEDGER#{stock_id}", "sk": movement_id}
+
+
+def ledger_partition(t: str, stock_id: str) -> str:
+    return f"T#{t}#LEDGER#{stock_id}"
+
+
+def movement_by_time(t: str, occurred_at: datetime, movement_id: str) -> dict[str, str]:
+    return {"gsi1pk": f"T#{t}#LEDGER", "gsi1sk": f"{stamp(occurred_at)}#{movement_id}"}
+
+
+def reservation(t: str, reservation_id: str) -> dict[str, str]:
+    return {"pk": f"T#{t}#RESERVATION", "sk": reservation_id}
+
+
+def hold(t: str, hold_id: str) -> dict[str, str]:
+    return {"pk": f"T#{t}#HOLD", "sk": hold_id}
+
+
+def claims_of_stock(t: str, stock_id: str) -> str:
+    return f"T#{t}#STOCK#{stock_id}#CLAIMS"
+
+
+def claim_by_stock(t: str, stock_id: str, kind: str, claim_id: str) -> dict[str, str]:
+    return {"gsi1pk": claims_of_stock(t, stock_id), "gsi1sk": f"{kind}#{claim_id}"}
+
+
+def expiring(t: str) -> str:
+    return f"T#{t}#EXPIRING"
+
+
+def expiring_claim(t: str, expires_at: datetime, reservation_id: str) -> dict[str, str]:
+    return {"gsi3pk": expiring(t), "gsi3sk": f"{stamp(expires_at)}#{reservation_id}"}
+
+
+def idempotency(t: str, key: str) -> dict[str, str]:
+    return {"pk": f"T#{t}#IDEM", "sk": key}
+
+
+def history(t: str, entity_type: str, entity_id: str, changed_at: datetime, event_id: str) -> dict[str, str]:
+    return {"pk": history_partition(t, entity_type, entity_id), "sk": f"{stamp(changed_at)}#{event_id}"}
+
+
+def history_partition(t: str, entity_type: str, entity_id: str) -> str:
+    return f"T#{t}#{entity_type.upper()}#{entity_id}"

@@ -1,0 +1,62 @@
+"""Create Stockroom's tables, bucket and queues from `infra/resources.json`.
+
+The local stack and the tests call this, so what they run against is built
+from the same definitions that `chalice package` deploys.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+RESOURCES = Path(__file__).with_name("resources.json")
+TABLE_SETTINGS = {"MainTable": "main_table", "HistoryTable": "history_table", "IdempotencyTable": "idempotency_table"}
+
+
+def resources() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(RESOURCES.read_text())["Resources"]
+    return loaded
+
+
+def table_kwargs(logical_id: str, name: str) -> dict[str, Any]:
+    """CreateTable arguments for one AWS::DynamoDB::Table resource."""
+    props = resources()[logical_id]["Properties"]
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props["BillingMode"],
+    }
+    if "GlobalSecondaryIndexes" in props:
+        kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if "StreamSpecification" in props:
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    return kwargs
+
+
+def create_tables(dynamodb: Any, names: dict[str, str]) -> None:
+    """Create each table (logical id -> physical name) unless it exists."""
+    existing = set(dynamodb.list_tables()["TableNames"])
+    for logical_id, name in names.items():
+        if name in existing:
+            continue
+        dynamodb.create_table(**table_kwargs(logical_id, name))
+        ttl = resources()[logical_id]["Properties"].get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+
+
+def table_names(settings: Any) -> dict[str, str]:
+    return {logical: getattr(settings, attr) for logical, attr in TABLE_SETTINGS.items()}
+
+
+def provision(settings: Any, dynamodb: Any, s3: Any | None = None, sqs: Any | None = None) -> None:
+    """Everything the service needs: tables, and the bucket and queues when given clients."""
+    create_tables(dynamodb, table_names(settings))
+    if s3 is not None:
+        buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        if settings.bucket not in buckets:
+            s3.create_bucket(Bucket=settings.bucket, CreateBucketConfiguration={"LocationConstraint": settings.region})
+    if sqs is not None:
+        sqs.create_queue(QueueName=settings.import_queue)
