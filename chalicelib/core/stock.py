@@ -13,6 +13,7 @@ first result instead of being applied twice.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -85,6 +86,16 @@ class StockService:
         if record is None:
             raise NotFound(f"stock record {stock_id} not found")
         return record
+
+    def all_records(self, tenant_id: str) -> Iterator[StockRecord]:
+        """Every stock record of a tenant, a page at a time (jobs, exports)."""
+        cursor = None
+        while True:
+            page = self._store.list_records(tenant_id, 500, cursor)
+            yield from page.items
+            if page.cursor is None:
+                return
+            cursor = page.cursor
 
     # -- on-hand changes ---------------------------------------------------
 

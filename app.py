@@ -1,0 +1,11 @@
+"""Stockroom: creates the app and registers its blueprints. Nothing else lives here."""
+
+from chalice import Chalice
+
+from chalicelib.events.blueprint import events
+from chalicelib.http.platform import platform
+
+app = Chalice(app_name="stockroom")
+app.api.binary_types.extend(["application/zip", "application/pdf", "application/octet-stream", "multipart/form-data"])
+app.register_blueprint(platform)
+app.register_blueprint(events)

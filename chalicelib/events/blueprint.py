@@ -1,0 +1,46 @@
+"""Every non-HTTP entry point: the audit stream, the import queue and the schedules.
+
+Handlers stay thin and import their logic on first call, so the HTTP
+functions never pay for it at cold start.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Cron, Rate
+
+from chalicelib.settings import get_settings
+
+events = Blueprint(__name__)
+
+
+# Declared as a plain function: its DynamoDB event source mapping lives in
+# infra/resources.json, because on_dynamodb_record cannot set
+# ReportBatchItemFailures, bisection, retries or an on-failure queue.
+@events.lambda_function(name="audit_stream")
+def audit_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from chalicelib.events.audit import handle
+
+    return handle(event, context)
+
+
+@events.on_sqs_message(queue=get_settings().import_queue, batch_size=10, name="import_queue")
+def import_queue(event: Any) -> None:
+    from chalicelib.events.imports import handle
+
+    handle(event.to_dict())
+
+
+@events.schedule(Rate(5, unit=Rate.MINUTES), name="expire_reservations")
+def expire_reservations(event: Any) -> None:
+    from chalicelib.events.schedules import expire_reservations as run
+
+    run()
+
+
+@events.schedule(Cron(15, 3, "*", "*", "?", "*"), name="reconcile_ledger")
+def reconcile_ledger(event: Any) -> None:
+    from chalicelib.events.schedules import reconcile_ledger as run
+
+    run()

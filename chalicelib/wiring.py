@@ -1,0 +1,29 @@
+"""Composition root: builds each service with its storage, once, on first use."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from chalicelib.core.stock import StockService
+from chalicelib.core.tenants import TenantService
+from chalicelib.settings import get_settings
+
+
+@cache
+def stock_service() -> StockService:
+    from chalicelib.storage.stock_repo import DynamoStockStore
+
+    return StockService(DynamoStockStore(get_settings().main_table))
+
+
+@cache
+def tenant_service() -> TenantService:
+    from chalicelib.storage.tenant_repo import DynamoTenantStore
+
+    return TenantService(DynamoTenantStore(get_settings().main_table))
+
+
+def reset() -> None:
+    """Forget built services (tests switch settings between cases)."""
+    for factory in (stock_service, tenant_service):
+        factory.cache_clear()
