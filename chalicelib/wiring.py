@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
+from chalicelib.core.history import HistoryService
 from chalicelib.core.stock import StockService
 from chalicelib.core.tenants import TenantService
 from chalicelib.settings import get_settings
+
+if TYPE_CHECKING:
+    from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
 
 
 @cache
@@ -23,7 +28,21 @@ def tenant_service() -> TenantService:
     return TenantService(DynamoTenantStore(get_settings().main_table))
 
 
+@cache
+def idempotency_store() -> DynamoIdempotencyStore:
+    from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
+
+    return DynamoIdempotencyStore(get_settings().idempotency_table)
+
+
+@cache
+def history_service() -> HistoryService:
+    from chalicelib.storage.history_repo import DynamoHistoryStore
+
+    return HistoryService(DynamoHistoryStore(get_settings().history_table))
+
+
 def reset() -> None:
     """Forget built services (tests switch settings between cases)."""
-    for factory in (stock_service, tenant_service):
+    for factory in (stock_service, tenant_service, idempotency_store, history_service):
         factory.cache_clear()

@@ -122,7 +122,5 @@ class TenantService:
             )
         key_id = secrets.token_hex(8)
         secret = secrets.token_hex(32)
-        key = ApiKey(
-            tenant_id=tenant_id, key_id=key_id, name=name, key_hash=hash_secret(secret), permissions=wanted
-        )
+        key = ApiKey(tenant_id=tenant_id, key_id=key_id, name=name, key_hash=hash_secret(secret), permissions=wanted)
         return key, format_key(tenant_id, key_id, secret)

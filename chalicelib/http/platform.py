@@ -1,12 +1,167 @@
-"""Platform routes: health, the OpenAPI document and the interactive docs."""
+"""Platform routes: health, the OpenAPI document, the interactive docs (with
+assets served by the service itself, so the page works offline), and the
+tenant's own API key administration."""
 
 from __future__ import annotations
 
-from chalice import Blueprint, Response
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+from chalice import Blueprint
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from chalicelib.core.errors import NotFound
+from chalicelib.core.models import ApiKey
+from chalicelib.core.permissions import ALL_PERMISSIONS, Permission
+from chalicelib.http.openapi import document
+from chalicelib.http.routing import Call, Reply, endpoint
+from chalicelib.wiring import tenant_service
 
 platform = Blueprint(__name__)
+STATIC = Path(__file__).with_name("static")
+ASSETS = {"swagger-ui-bundle.js": "application/javascript", "swagger-ui.css": "text/css"}
+TAG = "Platform"
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Stockroom API</title>
+  <link rel="stylesheet" href="docs/swagger-ui.css">
+</head>
+<body>
+  <div id="ui"></div>
+  <script src="docs/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({url: "openapi.json", dom_id: "#ui", deepLinking: true, tryItOutEnabled: true});
+  </script>
+</body>
+</html>
+"""
 
 
-@platform.route("/health", methods=["GET"])
-def health() -> Response:
-    return Response(body='{"status":"ok"}', status_code=200, headers={"Content-Type": "application/json"})
+class Health(BaseModel):
+    status: str
+
+
+class WhoAmI(BaseModel):
+    companyId: str
+    keyId: str
+    name: str
+    permissions: list[str]
+
+
+class NewKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    permissions: list[str] = Field(min_length=1, description="Permission strings; see x-permissions per route")
+
+    @field_validator("permissions")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - ALL_PERMISSIONS)
+        if unknown:
+            raise ValueError(f"unknown permissions: {', '.join(unknown)}")
+        return sorted(set(value))
+
+
+class KeyView(BaseModel):
+    keyId: str
+    name: str
+    permissions: list[str]
+    revoked: bool
+    createdAt: datetime
+
+
+class IssuedKey(KeyView):
+    apiKey: str = Field(description="The key itself. Shown once; only its hash is stored.")
+
+
+class KeyList(BaseModel):
+    data: list[KeyView]
+
+
+def _view(key: ApiKey) -> KeyView:
+    return KeyView(
+        keyId=key.key_id, name=key.name, permissions=key.permissions, revoked=key.revoked, createdAt=key.created_at
+    )
+
+
+@endpoint(platform, "/health", "GET", public=True, summary="Health check", tag=TAG, response=Health)
+def health(call: Call) -> Health:
+    return Health(status="ok")
+
+
+@endpoint(platform, "/openapi.json", "GET", public=True, summary="OpenAPI 3.1 document", tag=TAG)
+def openapi(call: Call) -> dict[str, object]:
+    return document()
+
+
+@endpoint(platform, "/docs", "GET", public=True, summary="Interactive API documentation", tag=TAG)
+def docs(call: Call) -> Reply:
+    return Reply(raw=DOCS_PAGE, content_type="text/html; charset=utf-8")
+
+
+@endpoint(platform, "/docs/{asset}", "GET", public=True, summary="Documentation page assets", tag=TAG)
+def docs_asset(call: Call) -> Reply:
+    name = call.path["asset"]
+    if name not in ASSETS:
+        raise NotFound(f"no documentation asset {name}")
+    return Reply(raw=_asset(name), content_type=ASSETS[name], headers={"Cache-Control": "public, max-age=86400"})
+
+
+@cache
+def _asset(name: str) -> str:
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
+@endpoint(
+    platform, "/whoami", "GET", permissions=(), summary="The calling key and its company", tag=TAG, response=WhoAmI
+)
+def whoami(call: Call) -> WhoAmI:
+    assert call.principal is not None
+    return WhoAmI(
+        companyId=call.tenant_id,
+        keyId=call.principal.key_id,
+        name=call.actor.name,
+        permissions=sorted(call.principal.permissions),
+    )
+
+
+@endpoint(
+    platform,
+    "/api-keys",
+    "POST",
+    permissions=[Permission.ADMIN],
+    summary="Issue an API key for this company",
+    tag=TAG,
+    body=NewKey,
+    response=IssuedKey,
+    status=201,
+)
+def issue_key(call: Call) -> IssuedKey:
+    new: NewKey = call.body
+    key, raw = tenant_service().issue_key(call.tenant_id, new.name, new.permissions, call.actor)
+    return IssuedKey(**_view(key).model_dump(), apiKey=raw)
+
+
+@endpoint(
+    platform, "/api-keys", "GET", permissions=[Permission.ADMIN], summary="List API keys", tag=TAG, response=KeyList
+)
+def list_keys(call: Call) -> KeyList:
+    return KeyList(data=[_view(k) for k in tenant_service().list_keys(call.tenant_id)])
+
+
+@endpoint(
+    platform,
+    "/api-keys/{keyId}",
+    "DELETE",
+    permissions=[Permission.ADMIN],
+    summary="Revoke an API key",
+    tag=TAG,
+    response=KeyView,
+)
+def revoke_key(call: Call) -> KeyView:
+    return _view(tenant_service().revoke_key(call.tenant_id, call.path["keyId"], call.actor))

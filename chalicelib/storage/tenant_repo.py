@@ -20,7 +20,11 @@ class DynamoTenantStore:
         self._table = table
 
     def create_tenant(self, tenant: Tenant, key: ApiKey, actor: Actor) -> None:
-        tenant_keys = {**keys.tenant_item(tenant.tenant_id), "gsi1pk": keys.TENANTS_INDEX_PK, "gsi1sk": tenant.tenant_id}
+        tenant_keys = {
+            **keys.tenant_item(tenant.tenant_id),
+            "gsi1pk": keys.TENANTS_INDEX_PK,
+            "gsi1sk": tenant.tenant_id,
+        }
         items = [
             self._put_new(record_item(tenant, tenant_keys, "tenant", tenant.tenant_id, actor, tenant.name)),
             self._put_new(self._key_item(key, actor)),

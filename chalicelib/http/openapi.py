@@ -1,0 +1,138 @@
+"""The OpenAPI 3.1 document, generated from the declared endpoints and their
+pydantic models, so it cannot drift from what the routes accept."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from chalicelib.http.routing import ENDPOINTS, MUTATING, Endpoint
+
+REF = "#/components/schemas/{model}"
+ERROR_STATUSES = {
+    "400": "Invalid input; `details` names each bad field",
+    "401": "Missing or invalid credential",
+    "403": "The credential lacks the permission, or the path names another company",
+    "404": "Not found (objects of other tenants are indistinguishable from missing ones)",
+    "409": "Conflict with the current state: stale version, insufficient stock, request in progress",
+    "413": "Body larger than the limit",
+    "422": "Idempotency-Key reused with a different payload",
+}
+SECURITY_SCHEMES = {
+    "bearerKey": {"type": "http", "scheme": "bearer", "description": "API key as `Authorization: Bearer <key>`"},
+    "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "inventoraHeader": {"type": "apiKey", "in": "header", "name": "X-Inventora-API-Key"},
+    "inventoraQuery": {"type": "apiKey", "in": "query", "name": "x-inventora-api-key"},
+}
+
+
+class ErrorBody(BaseModel):
+    error: str
+    code: str
+    details: list[dict[str, Any]] = []
+
+
+@cache
+def document() -> dict[str, Any]:
+    schemas: dict[str, Any] = {"ErrorBody": _schema(ErrorBody, "serialization", {})}
+    paths: dict[str, Any] = {}
+    for spec in ENDPOINTS:
+        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Stockroom",
+            "version": "1.0.0",
+            "description": "Multi-tenant inventory service. Errors are JSON "
+            '`{"error", "code", "details"}`; quantities and money are exact decimals.',
+        },
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
+    }
+
+
+def _operation(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": _operation_id(spec),
+        "summary": spec.summary,
+        "tags": [spec.tag],
+        "parameters": _path_parameters(spec) + _query_parameters(spec, schemas),
+        "responses": _responses(spec, schemas),
+    }
+    if spec.description:
+        operation["description"] = spec.description
+    if spec.public:
+        operation["security"] = []
+    else:
+        operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+        operation["x-permissions"] = list(spec.permissions or ())
+    if spec.method in MUTATING and not spec.public:
+        operation["parameters"].append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "Replays return the first response; another payload under the same key is a 422.",
+            }
+        )
+    if spec.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _schema(spec.body, "validation", schemas)}},
+        }
+    elif spec.content_types != ("application/json",):
+        operation["requestBody"] = {
+            "required": True,
+            "content": {ct: {"schema": {"type": "string"}} for ct in spec.content_types},
+        }
+    return operation
+
+
+def _responses(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
+    success: dict[str, Any] = {"description": spec.summary}
+    if spec.response is not None:
+        success["content"] = {"application/json": {"schema": _schema(spec.response, "serialization", schemas)}}
+    responses: dict[str, Any] = {str(spec.status): success}
+    error = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
+    for status, description in ERROR_STATUSES.items():
+        if spec.public and status in {"401", "403", "422"}:
+            continue
+        responses[status] = {"description": description, **error}
+    return responses
+
+
+def _path_parameters(spec: Endpoint) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        for name in re.findall(r"{(\w+)}", spec.path)
+    ]
+
+
+def _query_parameters(spec: Endpoint, schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    if spec.query is None:
+        return []
+    model_schema = _schema(spec.query, "validation", schemas, inline=True)
+    required = set(model_schema.get("required", []))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": schema}
+        for name, schema in model_schema.get("properties", {}).items()
+    ]
+
+
+def _schema(kind: Any, mode: str, schemas: dict[str, Any], inline: bool = False) -> dict[str, Any]:
+    generated = TypeAdapter(kind).json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
+    schemas.update(generated.pop("$defs", {}))
+    name = getattr(kind, "__name__", None)
+    if inline or not isinstance(kind, type) or not issubclass(kind, BaseModel) or name is None:
+        return generated
+    schemas.setdefault(name, generated)
+    return {"$ref": REF.format(model=name)}
+
+
+def _operation_id(spec: Endpoint) -> str:
+    words = re.sub(r"[{}]", "", spec.path).strip("/").replace("-", "_").replace("/", "_")
+    return f"{spec.method.lower()}_{words or 'root'}"

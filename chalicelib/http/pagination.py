@@ -1,0 +1,56 @@
+"""Page sizes and continuation tokens.
+
+A token is the storage cursor plus the tenant, signed with HMAC-SHA256. A
+token from another tenant, or one that was edited, is refused with a 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Any
+
+from chalicelib.http import jsonio
+from chalicelib.http.errors import bad_request
+from chalicelib.settings import get_settings
+
+
+def page_size(requested: int | None, default: int | None = None, maximum: int | None = None) -> int:
+    settings = get_settings()
+    maximum = maximum or settings.max_page_size
+    size = requested if requested is not None else (default or settings.default_page_size)
+    if size < 1 or size > maximum:
+        raise bad_request(f"limit must be between 1 and {maximum}", field="limit", code="INVALID_LIMIT")
+    return size
+
+
+def encode_token(tenant_id: str, cursor: dict[str, Any] | None) -> str | None:
+    if cursor is None:
+        return None
+    payload = jsonio.dumps({"t": tenant_id, "c": cursor}).encode()
+    body = base64.urlsafe_b64encode(payload).rstrip(b"=")
+    return f"{body.decode()}.{_sign(body)}"
+
+
+def decode_token(tenant_id: str, token: str | None) -> dict[str, Any] | None:
+    if not token:
+        return None
+    invalid = bad_request("continuation token is invalid", field="nextToken", code="INVALID_TOKEN")
+    body, _, signature = token.partition(".")
+    if not body or not hmac.compare_digest(signature, _sign(body.encode())):
+        raise invalid
+    try:
+        payload = jsonio.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except ValueError:
+        raise invalid from None
+    if not isinstance(payload, dict) or payload.get("t") != tenant_id or not isinstance(payload.get("c"), dict):
+        raise invalid
+    cursor: dict[str, Any] = payload["c"]
+    return cursor
+
+
+def _sign(body: bytes) -> str:
+    secret = get_settings().signing_secret.encode()
+    digest = hmac.new(secret, b"page:" + body, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

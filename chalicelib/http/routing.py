@@ -1,0 +1,264 @@
+"""Declared routes. Every surface registers its routes through `endpoint`,
+which gives each one, in one place: its permission (a route without one
+cannot be declared), authentication, body and query validation, body size
+limits, `Idempotency-Key` handling, error mapping, and Decimal-exact JSON.
+
+The list of declared endpoints also drives the OpenAPI document and the
+route-table tests.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalice import Blueprint, Response
+from chalice.app import Request
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from chalicelib.core.errors import DomainError
+from chalicelib.core.models import Actor
+from chalicelib.core.tenants import Principal
+from chalicelib.http import auth, idempotency, jsonio
+from chalicelib.http.errors import HttpError, bad_request, from_domain, from_validation, internal, too_large
+from chalicelib.observability import clear_request_keys, logger
+from chalicelib.settings import get_settings
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    method: str
+    # None means public; () means any valid credential.
+    permissions: tuple[str, ...] | None
+    summary: str
+    tag: str
+    body: Any = None
+    query: type[BaseModel] | None = None
+    response: Any = None
+    status: int = 200
+    content_types: tuple[str, ...] = (JSON,)
+    description: str = ""
+    max_body_bytes: int | None = None
+
+    @functools.cached_property
+    def body_adapter(self) -> TypeAdapter[Any] | None:
+        return TypeAdapter(self.body) if self.body is not None else None
+
+    @property
+    def public(self) -> bool:
+        return self.permissions is None
+
+
+ENDPOINTS: list[Endpoint] = []
+
+
+@dataclass
+class Call:
+    """Everything a handler gets: who calls, and the validated input."""
+
+    endpoint: Endpoint
+    request: Request
+    path: dict[str, str]
+    principal: Principal | None = None
+    body: Any = None
+    query: Any = None
+    idempotency_key: str | None = None
+
+    @property
+    def tenant_id(self) -> str:
+        assert self.principal is not None, "public routes have no tenant"
+        return self.principal.tenant_id
+
+    @property
+    def actor(self) -> Actor:
+        assert self.principal is not None, "public routes have no actor"
+        return self.principal.actor
+
+    @property
+    def command_id(self) -> str | None:
+        """Stable id of this command when the client sent an Idempotency-Key."""
+        if self.idempotency_key is None:
+            return None
+        return idempotency.command_id(self.tenant_id, self.idempotency_key)
+
+
+@dataclass
+class Reply:
+    """A handler's answer when it needs a status, headers or a non-JSON body."""
+
+    body: Any = None
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = JSON
+    raw: bytes | str | None = None
+
+
+Handler = Callable[[Call], Any]
+
+
+def endpoint(
+    bp: Blueprint,
+    path: str,
+    method: str,
+    *,
+    summary: str,
+    tag: str,
+    permissions: Sequence[str] | None = None,
+    public: bool = False,
+    body: Any = None,
+    query: type[BaseModel] | None = None,
+    response: Any = None,
+    status: int = 200,
+    content_types: Sequence[str] = (JSON,),
+    description: str = "",
+    max_body_bytes: int | None = None,
+) -> Callable[[Handler], Handler]:
+    if permissions is None and not public:
+        raise ValueError(f"{method} {path} must declare its permissions (or public=True)")
+    spec = Endpoint(
+        path=path,
+        method=method.upper(),
+        permissions=None if public else tuple(permissions or ()),
+        summary=summary,
+        tag=tag,
+        body=body,
+        query=query,
+        response=response,
+        status=status,
+        content_types=tuple(content_types),
+        description=description,
+        max_body_bytes=max_body_bytes,
+    )
+
+    def register(handler: Handler) -> Handler:
+        def view(**params: str) -> Response:
+            return dispatch(spec, handler, bp.current_request, params)
+
+        view.__name__ = handler.__name__
+        view.__doc__ = handler.__doc__
+        bp.route(path, methods=[spec.method], content_types=list(spec.content_types))(view)
+        ENDPOINTS.append(spec)
+        return handler
+
+    return register
+
+
+def dispatch(spec: Endpoint, handler: Handler, request: Request, params: dict[str, str]) -> Response:
+    clear_request_keys()
+    request_id = _request_id(request)
+    logger.append_keys(request_id=request_id, route=f"{spec.method} {spec.path}")
+    call = Call(endpoint=spec, request=request, path=params)
+    try:
+        response = _run(spec, handler, call)
+    except HttpError as error:
+        response = _error(error)
+    except Exception:
+        # Storage failures during authentication or idempotency bookkeeping:
+        # still a JSON error, and the details stay in the log.
+        logger.exception("unhandled error")
+        response = _error(internal())
+    response.headers["X-Request-Id"] = request_id
+    clear_request_keys()
+    return response
+
+
+def _run(spec: Endpoint, handler: Handler, call: Call) -> Response:
+    request = call.request
+    raw = request.raw_body or b""
+    limit = spec.max_body_bytes or get_settings().max_body_bytes
+    if len(raw) > limit:
+        raise too_large(f"request body exceeds {limit} bytes")
+    if not spec.public:
+        call.principal = auth.authenticate(request.headers, request.query_params)
+        logger.append_keys(tenant_id=call.principal.tenant_id, key_id=call.principal.key_id)
+        auth.require(call.principal, spec.permissions or ())
+    call.query = _parse_query(spec, request)
+    call.body = _parse_body(spec, raw)
+    key = request.headers.get(idempotency.HEADER)
+    if key is None or spec.method not in MUTATING or call.principal is None:
+        return _invoke(handler, call)
+    call.idempotency_key = idempotency.validate_key(key)
+    fingerprint = idempotency.fingerprint(spec.method, _path(spec, call.path), request.query_params, raw)
+    replay = idempotency.begin(call.tenant_id, call.idempotency_key, fingerprint)
+    if replay is not None:
+        headers = {**replay.headers, "Idempotent-Replayed": "true"}
+        return Response(body=replay.body, status_code=replay.status, headers=headers)
+    response = _invoke(handler, call)
+    body = response.body if isinstance(response.body, str) else ""
+    idempotency.finish(call.tenant_id, call.idempotency_key, response.status_code, body, dict(response.headers))
+    return response
+
+
+def _invoke(handler: Handler, call: Call) -> Response:
+    try:
+        result = handler(call)
+    except HttpError as error:
+        return _error(error)
+    except DomainError as error:
+        return _error(from_domain(error))
+    except ValidationError as error:
+        return _error(from_validation(error))
+    except Exception:
+        logger.exception("unhandled error")
+        return _error(internal())
+    return _response(call.endpoint, result)
+
+
+def _parse_query(spec: Endpoint, request: Request) -> Any:
+    if spec.query is None:
+        return None
+    params = dict(request.query_params or {})
+    params.pop(auth.KEY_QUERY_PARAMETER, None)
+    try:
+        return spec.query.model_validate(params)
+    except ValidationError as error:
+        raise from_validation(error) from None
+
+
+def _parse_body(spec: Endpoint, raw: bytes) -> Any:
+    adapter = spec.body_adapter
+    if adapter is None:
+        return raw if spec.content_types != (JSON,) else None
+    if not raw.strip():
+        raise bad_request("request body is required", field="body", code="BODY_REQUIRED")
+    try:
+        data = jsonio.loads(raw)
+    except ValueError as error:
+        raise bad_request(f"request body is not valid JSON: {error}", field="body", code="INVALID_JSON") from None
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as error:
+        raise from_validation(error) from None
+
+
+def _response(spec: Endpoint, result: Any) -> Response:
+    reply = result if isinstance(result, Reply) else Reply(body=result)
+    status = reply.status or spec.status
+    headers = {"Content-Type": reply.content_type, **reply.headers}
+    if reply.raw is not None:
+        return Response(body=reply.raw, status_code=status, headers=headers)
+    if status == 204:
+        return Response(body="", status_code=status, headers=headers)
+    return Response(body=jsonio.dumps(reply.body), status_code=status, headers=headers)
+
+
+def _error(error: HttpError) -> Response:
+    if error.status >= 500:
+        logger.error("request failed", extra={"code": error.code})
+    return Response(body=jsonio.dumps(error.body()), status_code=error.status, headers={"Content-Type": JSON})
+
+
+def _path(spec: Endpoint, params: dict[str, str]) -> str:
+    return spec.path.format(**params)
+
+
+def _request_id(request: Request) -> str:
+    context = request.context or {}
+    return str(context.get("requestId") or uuid.uuid4())
