@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-_string = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_string = json.encoder.encode_basestring_ascii
 
 
 def dumps(value: Any) -> str:

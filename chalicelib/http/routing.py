@@ -171,7 +171,7 @@ def dispatch(spec: Endpoint, handler: Handler, request: Request, params: dict[st
 
 def _run(spec: Endpoint, handler: Handler, call: Call) -> Response:
     request = call.request
-    raw = request.raw_body or b""
+    raw = _raw_body(request)
     limit = spec.max_body_bytes or get_settings().max_body_bytes
     if len(raw) > limit:
         raise too_large(f"request body exceeds {limit} bytes")
@@ -185,14 +185,15 @@ def _run(spec: Endpoint, handler: Handler, call: Call) -> Response:
     if key is None or spec.method not in MUTATING or call.principal is None:
         return _invoke(handler, call)
     call.idempotency_key = idempotency.validate_key(key)
-    fingerprint = idempotency.fingerprint(spec.method, _path(spec, call.path), request.query_params, raw)
+    fingerprint = idempotency.fingerprint(spec.method, _path(spec, call.path), dict(request.query_params or {}), raw)
     replay = idempotency.begin(call.tenant_id, call.idempotency_key, fingerprint)
     if replay is not None:
-        headers = {**replay.headers, "Idempotent-Replayed": "true"}
+        headers: dict[str, str | list[str]] = {**replay.headers, "Idempotent-Replayed": "true"}
         return Response(body=replay.body, status_code=replay.status, headers=headers)
     response = _invoke(handler, call)
     body = response.body if isinstance(response.body, str) else ""
-    idempotency.finish(call.tenant_id, call.idempotency_key, response.status_code, body, dict(response.headers))
+    stored = {k: v for k, v in response.headers.items() if isinstance(v, str)}
+    idempotency.finish(call.tenant_id, call.idempotency_key, response.status_code, body, stored)
     return response
 
 
@@ -241,7 +242,7 @@ def _parse_body(spec: Endpoint, raw: bytes) -> Any:
 def _response(spec: Endpoint, result: Any) -> Response:
     reply = result if isinstance(result, Reply) else Reply(body=result)
     status = reply.status or spec.status
-    headers = {"Content-Type": reply.content_type, **reply.headers}
+    headers: dict[str, str | list[str]] = {"Content-Type": reply.content_type, **reply.headers}
     if reply.raw is not None:
         return Response(body=reply.raw, status_code=status, headers=headers)
     if status == 204:
@@ -252,7 +253,13 @@ def _response(spec: Endpoint, result: Any) -> Response:
 def _error(error: HttpError) -> Response:
     if error.status >= 500:
         logger.error("request failed", extra={"code": error.code})
-    return Response(body=jsonio.dumps(error.body()), status_code=error.status, headers={"Content-Type": JSON})
+    headers: dict[str, str | list[str]] = {"Content-Type": JSON}
+    return Response(body=jsonio.dumps(error.body()), status_code=error.status, headers=headers)
+
+
+def _raw_body(request: Request) -> bytes:
+    raw = request.raw_body or b""
+    return raw.encode() if isinstance(raw, str) else raw
 
 
 def _path(spec: Endpoint, params: dict[str, str]) -> str:

@@ -40,7 +40,8 @@ def _build(service: str) -> Any:
         # Path-style keeps presigned URLs valid for the loopback endpoint.
         s3={"addressing_style": "path"} if settings.aws_endpoint_url else None,
     )
-    made = boto3.session.Session().client(
+    session: Any = boto3.session.Session()
+    made = session.client(
         service, region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=config
     )
     made.meta.events.register(f"before-call.{service}", _notify)

@@ -47,7 +47,8 @@ def to_attrs(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_value(value: Any) -> dict[str, Any]:
-    return _serializer.serialize(plain(value))
+    serialized: dict[str, Any] = _serializer.serialize(plain(value))  # type: ignore[assignment]
+    return serialized
 
 
 def from_attrs(attrs: dict[str, Any]) -> dict[str, Any]:

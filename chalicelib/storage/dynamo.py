@@ -105,7 +105,7 @@ def transact(items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            reasons: list[dict[str, Any]] = exc.response.get("CancellationReasons") or []
+            reasons: list[Any] = list(exc.response.get("CancellationReasons") or [])
             if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
                 return reasons
             _backoff(attempt)

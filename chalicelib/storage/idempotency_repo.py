@@ -62,7 +62,8 @@ class DynamoIdempotencyStore:
         except ClientError as exc:
             if not is_conditional_failure(exc):
                 raise
-            return _stored(from_attrs(exc.response.get("Item") or {}))
+            old: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
+            return _stored(from_attrs(old))
         return None
 
     def complete(self, tenant_id: str, key: str, status: int, body: str, headers: dict[str, str]) -> None:
