@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -35,3 +37,12 @@ def clear_request_keys() -> None:
     threads, so keys from one request would leak into the next.
     """
     logger.clear_state()
+
+
+@contextmanager
+def flushed_metrics() -> Iterator[None]:
+    """Publish the metrics a job added, even when it fails part way."""
+    try:
+        yield
+    finally:
+        metrics.flush_metrics()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
+from chalicelib.core.catalog import CatalogService
 from chalicelib.core.history import HistoryService
 from chalicelib.core.stock import StockService
 from chalicelib.core.tenants import TenantService
@@ -19,6 +20,15 @@ def stock_service() -> StockService:
     from chalicelib.storage.stock_repo import DynamoStockStore
 
     return StockService(DynamoStockStore(get_settings().main_table))
+
+
+@cache
+def catalog_service() -> CatalogService:
+    from chalicelib.storage.catalog_repo import DynamoCatalogStore
+    from chalicelib.storage.stock_repo import DynamoStockStore
+
+    table = get_settings().main_table
+    return CatalogService(DynamoCatalogStore(table), DynamoStockStore(table))
 
 
 @cache
@@ -44,5 +54,5 @@ def history_service() -> HistoryService:
 
 def reset() -> None:
     """Forget built services (tests switch settings between cases)."""
-    for factory in (stock_service, tenant_service, idempotency_store, history_service):
+    for factory in (stock_service, catalog_service, tenant_service, idempotency_store, history_service):
         factory.cache_clear()

@@ -10,6 +10,7 @@ from typing import Any
 
 from chalice import Blueprint, Cron, Rate
 
+from chalicelib.observability import flushed_metrics
 from chalicelib.settings import get_settings
 
 events = Blueprint(__name__)
@@ -36,11 +37,13 @@ def import_queue(event: Any) -> None:
 def expire_reservations(event: Any) -> None:
     from chalicelib.events.schedules import expire_reservations as run
 
-    run()
+    with flushed_metrics():
+        run()
 
 
 @events.schedule(Cron(15, 3, "*", "*", "?", "*"), name="reconcile_ledger")
 def reconcile_ledger(event: Any) -> None:
     from chalicelib.events.schedules import reconcile_ledger as run
 
-    run()
+    with flushed_metrics():
+        run()

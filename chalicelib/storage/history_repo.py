@@ -1,0 +1,67 @@
+"""History events in the history table.
+
+One partition per entity (`T#<tenant>#<TYPE>#<id>`), sorted by
+`<changed_at stamp>#<stream event id>`: a query of the partition is the
+entity's timeline, and a redelivered stream record overwrites its own item
+instead of adding a second one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.core.models import HistoryEvent
+from chalicelib.storage import keys
+from chalicelib.storage.codec import from_attrs, to_attrs
+from chalicelib.storage.dynamo import batch_write, query_all
+
+
+class HistoryWriteFailed(RuntimeError):
+    """Some events of a put_events call may not have been written; writing them again is safe."""
+
+
+def history_key(event: HistoryEvent) -> dict[str, str]:
+    return keys.history(event.tenant_id, event.entity_type, event.entity_id, event.changed_at, event.event_id)
+
+
+def event_item(event: HistoryEvent) -> dict[str, Any]:
+    return to_attrs({**event.model_dump(mode="python"), **history_key(event)})
+
+
+class DynamoHistoryStore:
+    def __init__(self, table: str) -> None:
+        self._table = table
+
+    def put_events(self, events: Iterable[HistoryEvent]) -> None:
+        """Write events, 25 per BatchWriteItem call.
+
+        A batch may not name the same key twice, so repeats (the same stream
+        record delivered twice in one batch) are written once. Raises
+        HistoryWriteFailed when DynamoDB refuses or keeps throttling.
+        """
+        items: dict[tuple[str, str], dict[str, Any]] = {}
+        try:
+            for event in events:
+                item = event_item(event)
+                items.setdefault((item["pk"]["S"], item["sk"]["S"]), item)
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            # A value DynamoDB cannot hold; nothing of this call was written.
+            raise HistoryWriteFailed(f"event cannot be stored: {exc}") from exc
+        try:
+            batch_write(self._table, [{"PutRequest": {"Item": item}} for item in items.values()])
+        except (ClientError, BotoCoreError, RuntimeError) as exc:
+            # RuntimeError: batch_write gave up on items DynamoDB kept returning unprocessed.
+            raise HistoryWriteFailed(str(exc)) from exc
+
+    def events_for(self, tenant_id: str, entity_type: str, entity_id: str) -> list[HistoryEvent]:
+        items = query_all(
+            self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=to_attrs({":pk": keys.history_partition(tenant_id, entity_type, entity_id)}),
+            ConsistentRead=True,
+            ScanIndexForward=True,
+        )
+        return [HistoryEvent.model_validate(from_attrs(item)) for item in items]
