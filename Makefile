@@ -62,7 +62,7 @@ test-infra: $(STAMP)
 test: lint typecheck test-unit test-integration test-e2e test-infra
 
 package: $(STAMP)
-	rm -rf build/package
+	rm -rf build/package .chalice/deployments
 	$(BIN)/chalice package --merge-template infra/resources.json build/package
 	@echo "Template: build/package/sam.json"
 

@@ -27,10 +27,10 @@ def audit_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @events.on_sqs_message(queue=get_settings().import_queue, batch_size=10, name="import_queue")
-def import_queue(event: Any) -> None:
+def import_queue(event: Any) -> dict[str, Any]:
     from chalicelib.events.imports import handle
 
-    handle(event.to_dict())
+    return handle(event.to_dict())
 
 
 @events.schedule(Rate(5, unit=Rate.MINUTES), name="expire_reservations")

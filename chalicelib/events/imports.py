@@ -39,11 +39,22 @@ def s3_objects(message_body: str) -> list[tuple[str, str]]:
     return objects
 
 
-def handle(event: dict[str, Any]) -> None:
+def handle(event: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """Run each message's imports; report the messages that failed so only they return."""
+    failures = []
     for record in event.get("Records", []):
-        for bucket, key in s3_objects(record["body"]):
-            importer = next((imp for prefix, imp in _importers.items() if key.startswith(prefix)), None)
-            if importer is None:
-                logger.warning("no importer for object", extra={"bucket": bucket, "key": key})
-                continue
-            importer(bucket, key)
+        try:
+            for bucket, key in s3_objects(record["body"]):
+                _import(bucket, key)
+        except Exception:
+            logger.exception("import failed", extra={"message_id": record.get("messageId")})
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def _import(bucket: str, key: str) -> None:
+    importer = next((imp for prefix, imp in _importers.items() if key.startswith(prefix)), None)
+    if importer is None:
+        logger.warning("no importer for object", extra={"bucket": bucket, "key": key})
+        return
+    importer(bucket, key)

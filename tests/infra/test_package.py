@@ -1,0 +1,481 @@
+"""The deployment template: `chalice package` merged with infra/resources.json.
+
+Packaging runs once per stage, on a copy of the project whose requirements.txt
+is empty: the template does not depend on the third-party wheels, and building
+them would download from PyPI. `make package` builds the real deployment zip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.settings import Settings
+from infra import provision
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+# Chalice's logical id of each function, and the name the template gives it.
+FUNCTIONS = {
+    "APIHandler": "api-handler",
+    "AuditStream": "audit-stream",
+    "ImportQueue": "import-queue",
+    "ExpireReservations": "expire-reservations",
+    "ReconcileLedger": "reconcile-ledger",
+}
+TABLES = ("MainTable", "HistoryTable", "IdempotencyTable")
+ITEM_WRITES = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+}
+STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
+# Services whose permissions must always name their resources.
+SCOPED_SERVICES = {"dynamodb", "s3", "sqs", "secretsmanager", "logs"}
+
+
+# -- packaging -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def package(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    stage: str = request.param
+    project = tmp_path_factory.mktemp(f"project-{stage}")
+    skip = shutil.ignore_patterns("__pycache__", "deployments", "venv")
+    shutil.copy(ROOT / "app.py", project)
+    for folder in ("chalicelib", "infra", ".chalice"):
+        shutil.copytree(ROOT / folder, project / folder, ignore=skip)
+    (project / "requirements.txt").write_text("")
+    out = project / "build"
+    result = subprocess.run(
+        [str(BIN / "chalice"), "package", "--stage", stage, "--merge-template", "infra/resources.json", str(out)],
+        cwd=project,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out / "sam.json"
+
+
+@pytest.fixture(scope="module")
+def template(package: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(package.read_text())
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = template["Resources"]
+    return found
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def refs(value: Any) -> set[str]:
+    """Logical ids an intrinsic value points at (Ref, Fn::GetAtt, Fn::Sub), pseudo parameters left out."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= refs(item)
+    elif isinstance(value, dict):
+        if "Ref" in value:
+            found.add(value["Ref"])
+        elif "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            found.add(target[0] if isinstance(target, list) else target.split(".")[0])
+        elif "Fn::Sub" in value:
+            sub = value["Fn::Sub"]
+            text, variables = (sub, {}) if isinstance(sub, str) else (sub[0], sub[1])
+            found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)} - set(variables)
+            found |= refs(list(variables.values()))
+        else:
+            for item in value.values():
+                found |= refs(item)
+    return {name for name in found if not name.startswith("AWS::")}
+
+
+def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {name: res for name, res in resources.items() if res.get("Type") == kind}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(role: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for policy in role["Properties"].get("Policies", []):
+        yield from policy["PolicyDocument"]["Statement"]
+
+
+def role_of(resources: dict[str, Any], function: str) -> dict[str, Any]:
+    (role_name,) = refs(resources[function]["Properties"]["Role"])
+    role: dict[str, Any] = resources[role_name]
+    return role
+
+
+def grants(resources: dict[str, Any], function: str) -> dict[str, list[Any]]:
+    """Action -> the resources the function's role allows it on."""
+    allowed: dict[str, list[Any]] = {}
+    for statement in statements(role_of(resources, function)):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            allowed.setdefault(action, []).extend(as_list(statement["Resource"]))
+    return allowed
+
+
+def targets(allowed: dict[str, list[Any]], action: str) -> set[str]:
+    return refs(allowed.get(action, []))
+
+
+def environment(template: dict[str, Any], function: str) -> dict[str, Any]:
+    """A function's variables as SAM deploys them: Globals, overridden by the function's own."""
+    shared = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    own = template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
+    return {**shared, **own}
+
+
+def sub_text(value: Any) -> str:
+    assert isinstance(value, dict)
+    assert "Fn::Sub" in value, value
+    sub = value["Fn::Sub"]
+    return sub if isinstance(sub, str) else str(sub[0])
+
+
+# -- the template as a whole -----------------------------------------------------
+
+
+def test_template_passes_cfn_lint(package: Path) -> None:
+    result = subprocess.run(
+        [str(BIN / "cfn-lint"), "--", str(package)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_functions_are_the_ones_chalice_generates(resources: dict[str, Any]) -> None:
+    functions = of_type(resources, "AWS::Serverless::Function")
+    assert set(functions) == set(FUNCTIONS)
+    assert functions["AuditStream"]["Properties"]["Handler"] == "chalicelib.events.blueprint.audit_stream"
+    assert functions["ImportQueue"]["Properties"]["Handler"] == "chalicelib.events.blueprint.import_queue"
+    for name, function in functions.items():
+        props = function["Properties"]
+        assert props["Runtime"] == "python3.11"
+        assert props["Tracing"] == "Active"
+        assert sub_text(props["FunctionName"]) == "${AWS::StackName}-" + FUNCTIONS[name]
+    # API Gateway gives up after 29 s; the importer may stream a large file for the full 15 minutes.
+    assert functions["APIHandler"]["Properties"]["Timeout"] <= 29
+    assert functions["ImportQueue"]["Properties"]["Timeout"] == 900
+    assert resources["RestAPI"]["Properties"]["EndpointConfiguration"] == "REGIONAL"
+
+
+def test_schedules_are_generated(resources: dict[str, Any]) -> None:
+    for name in ("ExpireReservations", "ReconcileLedger"):
+        events = resources[name]["Properties"]["Events"]
+        assert [event["Type"] for event in events.values()] == ["Schedule"]
+
+
+def test_each_log_group_belongs_to_its_function(resources: dict[str, Any]) -> None:
+    groups = of_type(resources, "AWS::Logs::LogGroup")
+    owners = {next(iter(refs(group["Properties"]["LogGroupName"]))) for group in groups.values()}
+    assert owners == set(FUNCTIONS)
+    for group in groups.values():
+        assert sub_text(group["Properties"]["LogGroupName"]).startswith("/aws/lambda/${")
+        assert group["Properties"]["RetentionInDays"] > 0
+
+
+# -- tables ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("logical_id", TABLES)
+def test_tables_are_the_ones_the_local_stack_builds(resources: dict[str, Any], logical_id: str) -> None:
+    props = resources[logical_id]["Properties"]
+    local = provision.table_kwargs(logical_id, "any-name")
+    assert local["AttributeDefinitions"] == props["AttributeDefinitions"]
+    assert local["KeySchema"] == props["KeySchema"]
+    assert local["BillingMode"] == props["BillingMode"]
+    assert local.get("GlobalSecondaryIndexes") == props.get("GlobalSecondaryIndexes")
+    if "StreamSpecification" in props:
+        assert local["StreamSpecification"] == {"StreamEnabled": True, **props["StreamSpecification"]}
+    else:
+        assert "StreamSpecification" not in local
+    assert provision.resources()[logical_id]["Properties"].get("TimeToLiveSpecification") == props.get(
+        "TimeToLiveSpecification"
+    )
+
+
+@pytest.mark.parametrize("logical_id", TABLES)
+def test_tables_are_recoverable_and_encrypted(resources: dict[str, Any], logical_id: str) -> None:
+    table = resources[logical_id]
+    assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_business_table_streams_old_and_new_images(resources: dict[str, Any]) -> None:
+    assert resources["MainTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+# -- audit stream ----------------------------------------------------------------
+
+
+def test_audit_stream_mapping_reports_failures_bisects_and_gives_up(resources: dict[str, Any]) -> None:
+    mappings = [
+        m
+        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if refs(m["Properties"]["FunctionName"]) == {"AuditStream"}
+    ]
+    assert len(mappings) == 1
+    props = mappings[0]["Properties"]
+    assert props["EventSourceArn"] == {"Fn::GetAtt": ["MainTable", "StreamArn"]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BisectBatchOnFunctionError"] is True
+    assert 0 <= props["MaximumRetryAttempts"] <= 5
+    # Bounded, and shorter than the stream's 24 h retention so failures can still be replayed.
+    assert 60 <= props["MaximumRecordAgeInSeconds"] < 86_400
+    assert props["StartingPosition"] == "TRIM_HORIZON"
+    assert 1 <= props["BatchSize"] <= 1000
+    (failure_queue,) = refs(props["DestinationConfig"]["OnFailure"]["Destination"])
+    assert resources[failure_queue]["Type"] == "AWS::SQS::Queue"
+    # Lambda sends the failure record with the function's own role.
+    assert targets(grants(resources, "AuditStream"), "sqs:SendMessage") == {failure_queue}
+
+
+def test_only_the_audit_function_reads_the_stream(resources: dict[str, Any]) -> None:
+    audit = grants(resources, "AuditStream")
+    for action in STREAM_ACTIONS:
+        assert audit[action] == [{"Fn::GetAtt": ["MainTable", "StreamArn"]}]
+    for name in set(FUNCTIONS) - {"AuditStream"}:
+        assert not STREAM_ACTIONS & set(grants(resources, name))
+
+
+# -- files bucket and the import queue ---------------------------------------------
+
+
+def test_bucket_notifies_the_import_queue_of_uploads_and_dropped_csv(resources: dict[str, Any]) -> None:
+    bucket = resources["FilesBucket"]
+    configs = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    filters = set()
+    for config in configs:
+        assert refs(config["Queue"]) == {"FileImportQueue"}
+        assert config["Event"].startswith("s3:ObjectCreated:")
+        rules = {rule["Name"]: rule["Value"] for rule in config["Filter"]["S3Key"]["Rules"]}
+        filters.add((rules.get("prefix"), rules.get("suffix")))
+    assert ("uploads/", None) in filters
+    assert ("dropbox/", ".csv") in filters
+    assert all(prefix in {"uploads/", "dropbox/"} for prefix, _ in filters)
+
+
+def test_import_queue_lets_only_the_files_bucket_send(resources: dict[str, Any]) -> None:
+    bucket = resources["FilesBucket"]
+    (policy_name,) = [
+        name
+        for name, policy in of_type(resources, "AWS::SQS::QueuePolicy").items()
+        if refs(policy["Properties"]["Queues"]) == {"FileImportQueue"}
+    ]
+    # S3 checks that it may send before it accepts the notification configuration.
+    assert policy_name in as_list(bucket["DependsOn"])
+    (statement,) = resources[policy_name]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert as_list(statement["Action"]) == ["sqs:SendMessage"]
+    assert refs(statement["Resource"]) == {"FileImportQueue"}
+    assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    # The bucket cannot be referenced here (that would be a cycle), so the ARN is
+    # built from the same name expression as the bucket's.
+    source = statement["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+    name = bucket["Properties"]["BucketName"]["Fn::Sub"]
+    assert source == ["arn:${AWS::Partition}:s3:::" + name[0], name[1]]
+
+
+def test_bucket_is_private_encrypted_and_tls_only(resources: dict[str, Any]) -> None:
+    props = resources["FilesBucket"]["Properties"]
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert len(props["PublicAccessBlockConfiguration"]) == 4
+    (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    policies = of_type(resources, "AWS::S3::BucketPolicy").values()
+    (policy,) = [p for p in policies if refs(p["Properties"]["Bucket"]) == {"FilesBucket"}]
+    denials = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert any(s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false" for s in denials)
+
+
+def test_bucket_expires_temporary_files_and_exports(resources: dict[str, Any]) -> None:
+    rules = resources["FilesBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    expiring = {rule.get("Prefix"): rule["ExpirationInDays"] for rule in rules if "ExpirationInDays" in rule}
+    assert expiring["tmp/"] <= 7
+    assert expiring["exports/"] <= 30
+    assert "uploads/" not in expiring
+    assert "dropbox/" not in expiring
+
+
+def test_import_queue_feeds_the_import_function_and_has_a_dead_letter_queue(resources: dict[str, Any]) -> None:
+    (event,) = resources["ImportQueue"]["Properties"]["Events"].values()
+    assert event["Type"] == "SQS"
+    assert refs(event["Properties"]["Queue"]) == {"FileImportQueue"}
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue = resources["FileImportQueue"]["Properties"]
+    redrive = queue["RedrivePolicy"]
+    (dead_letters,) = refs(redrive["deadLetterTargetArn"])
+    assert resources[dead_letters]["Type"] == "AWS::SQS::Queue"
+    assert 1 <= redrive["maxReceiveCount"] <= 10
+    # AWS's rule for queues feeding Lambda: at least six times the function timeout.
+    assert queue["VisibilityTimeout"] >= 6 * resources["ImportQueue"]["Properties"]["Timeout"]
+    assert resources[dead_letters]["Properties"]["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
+
+
+# -- configuration reaching the functions -------------------------------------------
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_function_is_told_the_resource_names(template: dict[str, Any], function: str) -> None:
+    env = environment(template, function)
+    assert refs(env["STOCKROOM_MAIN_TABLE"]) == {"MainTable"}
+    assert refs(env["STOCKROOM_HISTORY_TABLE"]) == {"HistoryTable"}
+    assert refs(env["STOCKROOM_IDEMPOTENCY_TABLE"]) == {"IdempotencyTable"}
+    assert refs(env["STOCKROOM_BUCKET"]) == {"FilesBucket"}
+    assert env["STOCKROOM_IMPORT_QUEUE"] == {"Fn::GetAtt": ["FileImportQueue", "QueueName"]}
+    assert env["POWERTOOLS_SERVICE_NAME"] == "stockroom"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_stockroom_variable_is_a_setting(template: dict[str, Any], function: str) -> None:
+    aliases = {field.alias for field in Settings.model_fields.values()}
+    for name in environment(template, function):
+        if name.startswith("STOCKROOM_"):
+            assert name in aliases, f"{name} is not read by chalicelib/settings.py"
+
+
+def test_signing_secret_comes_from_secrets_manager(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    secret = resources["SigningSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    assert "SecretString" not in secret["Properties"]
+    api = environment(template, "APIHandler")["STOCKROOM_SIGNING_SECRET"]
+    assert sub_text(api) == "{{resolve:secretsmanager:${SigningSecret}:SecretString}}"
+    for function in FUNCTIONS:
+        value = environment(template, function).get("STOCKROOM_SIGNING_SECRET")
+        assert value is None or value == api
+
+
+# -- IAM ---------------------------------------------------------------------------
+
+
+def test_every_function_has_its_own_role(resources: dict[str, Any]) -> None:
+    roles = [next(iter(refs(resources[name]["Properties"]["Role"]))) for name in FUNCTIONS]
+    assert len(set(roles)) == len(FUNCTIONS)
+    assert set(of_type(resources, "AWS::IAM::Role")) == set(roles)
+
+
+def test_no_wildcards_except_for_tracing(resources: dict[str, Any]) -> None:
+    for role_name, role in of_type(resources, "AWS::IAM::Role").items():
+        for statement in statements(role):
+            actions = as_list(statement["Action"])
+            assert all("*" not in action for action in actions), (role_name, actions)
+            wildcard = any(isinstance(r, str) and r.endswith("*") for r in as_list(statement["Resource"]))
+            if wildcard:
+                assert all(action.startswith("xray:") for action in actions), (role_name, statement)
+            services = {action.split(":")[0] for action in actions}
+            if services & SCOPED_SERVICES:
+                assert refs(statement["Resource"]) or all(
+                    "${AWS::StackName}" in sub_text(r) for r in as_list(statement["Resource"])
+                ), (role_name, statement)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_writes_only_its_own_logs_and_traces(resources: dict[str, Any], function: str) -> None:
+    allowed = grants(resources, function)
+    assert {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} <= set(allowed)
+    (log_arn,) = allowed["logs:PutLogEvents"]
+    assert allowed["logs:CreateLogStream"] == [log_arn]
+    name = sub_text(resources[function]["Properties"]["FunctionName"])
+    assert sub_text(log_arn).endswith(f":log-group:/aws/lambda/{name}:*")
+
+
+def test_table_permissions_follow_what_each_function_does(resources: dict[str, Any]) -> None:
+    api = grants(resources, "APIHandler")
+    assert {"MainTable", "IdempotencyTable"} <= targets(api, "dynamodb:PutItem")
+    assert "HistoryTable" not in targets(api, "dynamodb:PutItem")
+    assert "HistoryTable" in targets(api, "dynamodb:Query")
+
+    audit = grants(resources, "AuditStream")
+    assert targets(audit, "dynamodb:BatchWriteItem") == {"HistoryTable"}
+    # The stream images carry everything; the handler never reads or writes the main table itself.
+    assert "MainTable" not in refs([on for action, on in audit.items() if action not in STREAM_ACTIONS])
+
+    reconcile = grants(resources, "ReconcileLedger")
+    assert not ITEM_WRITES & set(reconcile)
+    assert targets(reconcile, "dynamodb:Query") == {"MainTable"}
+
+    for function in ("ImportQueue", "ExpireReservations"):
+        allowed = grants(resources, function)
+        assert targets(allowed, "dynamodb:UpdateItem") >= {"MainTable"}
+        assert "HistoryTable" not in refs(list(allowed.values()))
+
+    for function in FUNCTIONS:
+        for action, on in grants(resources, function).items():
+            if action.startswith("dynamodb:"):
+                assert refs(on) <= set(TABLES), (function, action)
+
+
+def test_main_table_indexes_are_queried_not_written(resources: dict[str, Any]) -> None:
+    for function in FUNCTIONS:
+        for action, on in grants(resources, function).items():
+            if any(isinstance(r, dict) and "/index/" in str(r.get("Fn::Sub", "")) for r in on):
+                assert action == "dynamodb:Query", (function, action)
+
+
+def test_only_the_api_and_the_importer_touch_files(resources: dict[str, Any]) -> None:
+    for function in FUNCTIONS:
+        s3 = {action: on for action, on in grants(resources, function).items() if action.startswith("s3:")}
+        if function == "APIHandler":
+            assert set(s3) == {"s3:GetObject", "s3:PutObject"}
+        elif function == "ImportQueue":
+            assert set(s3) == {"s3:GetObject"}
+            assert sorted(sub_text(r) for r in s3["s3:GetObject"]) == [
+                "${FilesBucket.Arn}/dropbox/*",
+                "${FilesBucket.Arn}/uploads/*",
+            ]
+        else:
+            assert s3 == {}
+        for on in s3.values():
+            assert refs(on) == {"FilesBucket"}
+            assert all(sub_text(r).startswith("${FilesBucket.Arn}/") for r in on)
+
+
+def test_only_the_importer_consumes_the_import_queue(resources: dict[str, Any]) -> None:
+    for function in FUNCTIONS:
+        allowed = grants(resources, function)
+        if function == "ImportQueue":
+            assert targets(allowed, "sqs:ReceiveMessage") == {"FileImportQueue"}
+            assert targets(allowed, "sqs:DeleteMessage") == {"FileImportQueue"}
+        else:
+            assert "sqs:ReceiveMessage" not in allowed
+
+
+# -- configuration files -------------------------------------------------------------
+
+
+def test_chalice_config_names_no_account_and_turns_off_policy_generation() -> None:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    assert config["app_name"] == "stockroom"
+    assert config["autogen_policy"] is False
+    assert "iam_role_arn" not in json.dumps(config)
+    files = [ROOT / ".chalice" / "config.json", ROOT / "infra" / "resources.json"]
+    files += sorted((ROOT / ".chalice" / "policies").glob("*.json"))
+    for path in files:
+        assert not re.search(r"(?<!\d)\d{12}(?!\d)", path.read_text()), f"{path.name} names an AWS account"
