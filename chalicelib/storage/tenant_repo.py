@@ -47,10 +47,20 @@ class DynamoTenantStore:
         return (item["gsi1sk"]["S"] for item in items)
 
     def put_key(self, key: ApiKey, actor: Actor) -> None:
-        ddb().put_item(**self._put_new(self._key_item(key, actor))["Put"])
+        try:
+            ddb().put_item(**self._put_new(self._key_item(key, actor))["Put"])
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise AlreadyExists(f"API key {key.key_id} already exists") from None
+            raise
 
     def get_key(self, tenant_id: str, key_id: str) -> ApiKey | None:
-        item = ddb().get_item(TableName=self._table, Key=to_attrs(keys.api_key(tenant_id, key_id))).get("Item")
+        # Consistent, so a revoked key stops working at once.
+        item = (
+            ddb()
+            .get_item(TableName=self._table, Key=to_attrs(keys.api_key(tenant_id, key_id)), ConsistentRead=True)
+            .get("Item")
+        )
         return to_record(ApiKey, item) if item else None
 
     def list_keys(self, tenant_id: str) -> list[ApiKey]:
