@@ -479,3 +479,17 @@ def test_chalice_config_names_no_account_and_turns_off_policy_generation() -> No
     files += sorted((ROOT / ".chalice" / "policies").glob("*.json"))
     for path in files:
         assert not re.search(r"(?<!\d)\d{12}(?!\d)", path.read_text()), f"{path.name} names an AWS account"
+
+
+def test_api_gateway_errors_use_the_service_error_shape(resources: dict[str, Any]) -> None:
+    # Unknown routes, wrong methods and throttling are answered by API Gateway itself.
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::ApiGateway::GatewayResponse"
+    }
+    assert set(responses) >= {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for props in responses.values():
+        body = props["ResponseTemplates"]["application/json"]
+        assert '"error"' in body and '"code"' in body and '"details"' in body
+        assert props["RestApiId"] == {"Ref": "RestAPI"}
