@@ -60,3 +60,25 @@ def provision(settings: Any, dynamodb: Any, s3: Any | None = None, sqs: Any | No
             s3.create_bucket(Bucket=settings.bucket, CreateBucketConfiguration={"LocationConstraint": settings.region})
     if sqs is not None:
         sqs.create_queue(QueueName=settings.import_queue)
+
+
+def notification_configuration(queue_arn: str) -> dict[str, Any]:
+    """The files bucket's S3 -> import queue notifications, as the template defines them."""
+    configured = resources()["FilesBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    return {
+        "QueueConfigurations": [
+            {
+                "Id": f"import-{index}",
+                "QueueArn": queue_arn,
+                "Events": [entry["Event"]],
+                "Filter": {"Key": {"FilterRules": entry["Filter"]["S3Key"]["Rules"]}},
+            }
+            for index, entry in enumerate(configured)
+        ]
+    }
+
+
+def connect_bucket_to_queue(s3: Any, bucket: str, queue_arn: str) -> None:
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration=notification_configuration(queue_arn)
+    )

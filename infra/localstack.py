@@ -1,0 +1,567 @@
+"""The local stack: Stockroom in one process, as AWS would run it.
+
+It starts moto's server on loopback, builds the tables, bucket and queue from
+`infra/`, serves the Chalice app (threaded, without autoreload: chalice's
+reloader leaves its worker running after SIGTERM), and plays the part of the
+Lambda event sources:
+
+- DynamoDB stream records of every streamed table go to the audit handler,
+  with partial batch failures, bounded retries and skipping like the real
+  event source mapping;
+- import queue messages (S3 notifications) go to the import handler;
+- the schedules fire on timers.
+
+It seeds a demo company and prints `Base URL`, `Company ID` and `API key`.
+Ctrl-C or SIGTERM stops everything and exits 0.
+
+    python -m infra.localstack --host 127.0.0.1 --port 8000 --moto-port 5001
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import functools
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+POLL_SECONDS = 0.2
+STREAM_BATCH_SIZE = 100
+QUEUE_BATCH_SIZE = 10
+# The stream mapping in infra/ retries a failing batch at most 5 times.
+MAX_RETRY_ATTEMPTS = 5
+# Stands in for a redrive policy when the import queue has none.
+MAX_RECEIVES = 5
+# S3 notifies the import queue of new objects under these prefixes (as in infra/resources.json).
+DEMO_COMPANY = "Demo company"
+# Used when .chalice/config.json names no memory size or timeout.
+LAMBDA_MEMORY_MB = 512
+LAMBDA_TIMEOUT_SECONDS = 900
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+# -- environment ---------------------------------------------------------------
+
+
+def local_aws_environment(endpoint: str) -> None:
+    """Point every AWS client at `endpoint` with dummy credentials.
+
+    Without these, botocore looks for real credentials and probes the
+    instance-metadata address. Call before anything reads the settings.
+    """
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.update(
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - dummy credential for moto
+        AWS_SESSION_TOKEN="testing",  # noqa: S106
+        STOCKROOM_AWS_ENDPOINT=endpoint,
+    )
+    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "eu-west-1"
+    os.environ.update(AWS_DEFAULT_REGION=region, AWS_REGION=region)
+
+
+def forget_cached_aws() -> None:
+    """Drop settings, clients and services built before the environment changed."""
+    from chalicelib import wiring
+    from chalicelib.settings import reset_settings
+    from chalicelib.storage.aws import reset_clients
+
+    reset_settings()
+    reset_clients()
+    wiring.reset()
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def lambda_context(function_name: str) -> Any:
+    """A context with the function's memory and timeout from .chalice/config.json."""
+    from chalice.local import LambdaContext
+
+    memory_mb, timeout_ms = _function_limits(function_name)
+    return LambdaContext(function_name, memory_mb, timeout_ms)
+
+
+@functools.cache
+def _function_limits(function_name: str) -> tuple[int, int]:
+    from chalice.config import Config
+
+    config = Config(chalice_stage="dev", function_name=function_name, config_from_disk=_disk_config())
+    timeout_seconds = config.lambda_timeout or LAMBDA_TIMEOUT_SECONDS
+    return config.lambda_memory_size or LAMBDA_MEMORY_MB, timeout_seconds * 1000
+
+
+def _log() -> Any:
+    from chalicelib.observability import logger
+
+    return logger
+
+
+# -- event formats ---------------------------------------------------------------
+
+
+def _wire_value(value: dict[str, Any]) -> dict[str, Any]:
+    """An AttributeValue as Lambda sends it: binary as base64 text, not bytes."""
+    (kind, inner), *_ = value.items()
+    if kind == "B":
+        return {"B": base64.b64encode(inner).decode()}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(v).decode() for v in inner]}
+    if kind == "M":
+        return {"M": _wire_image(inner)}
+    if kind == "L":
+        return {"L": [_wire_value(v) for v in inner]}
+    return {kind: inner}
+
+
+def _wire_image(image: dict[str, Any]) -> dict[str, Any]:
+    return {name: _wire_value(value) for name, value in image.items()}
+
+
+def lambda_stream_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
+    """A GetRecords record in the shape Lambda hands to a DynamoDB stream handler."""
+    data = record["dynamodb"]
+    created = data.get("ApproximateCreationDateTime")
+    dynamodb: dict[str, Any] = {
+        # Lambda sends whole epoch seconds; boto3 parsed it into a datetime.
+        "ApproximateCreationDateTime": int(created.timestamp()) if created else int(time.time()),
+        "Keys": _wire_image(data["Keys"]),
+        "SequenceNumber": data["SequenceNumber"],
+        "SizeBytes": data.get("SizeBytes", 0),
+        "StreamViewType": data.get("StreamViewType", "NEW_AND_OLD_IMAGES"),
+    }
+    for image in ("NewImage", "OldImage"):
+        if image in data:
+            dynamodb[image] = _wire_image(data[image])
+    return {
+        "eventID": record["eventID"],
+        "eventName": record["eventName"],
+        "eventVersion": record.get("eventVersion", "1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "eventSourceARN": stream_arn,
+        "dynamodb": dynamodb,
+    }
+
+
+def lambda_sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """A ReceiveMessage message in the shape Lambda hands to an SQS handler."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {
+            name: _lambda_message_attribute(value) for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+def _lambda_message_attribute(value: dict[str, Any]) -> dict[str, Any]:
+    binary = value.get("BinaryValue")
+    return {
+        "stringValue": value.get("StringValue"),
+        "binaryValue": base64.b64encode(binary).decode() if binary is not None else None,
+        "stringListValues": value.get("StringListValues", []),
+        "binaryListValues": [base64.b64encode(v).decode() for v in value.get("BinaryListValues", [])],
+        "dataType": value["DataType"],
+    }
+
+
+def scheduled_event(rule: str, region: str, account: str) -> dict[str, Any]:
+    """The EventBridge event a schedule rule sends."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{account}:rule/{rule}"],
+        "detail": {},
+    }
+
+
+def failed_identifiers(result: Any) -> set[str]:
+    """Item identifiers of a partial batch response; empty when everything succeeded."""
+    if not isinstance(result, dict):
+        return set()
+    failures = result.get("batchItemFailures") or []
+    # An entry without an identifier fails the whole batch, as in Lambda.
+    return {str(failure.get("itemIdentifier") or "") for failure in failures}
+
+
+# -- event sources -----------------------------------------------------------------
+
+
+class Loop(threading.Thread):
+    """Calls `step` every `interval` seconds until stopped. A failing step is logged, never fatal."""
+
+    def __init__(self, name: str, interval: float, step: Callable[[], None], stopping: threading.Event) -> None:
+        super().__init__(name=name, daemon=True)
+        self._interval = interval
+        self._step = step
+        self._stopping = stopping
+
+    def run(self) -> None:
+        while not self._stopping.wait(self._interval):
+            try:
+                self._step()
+            except Exception:  # the stack must outlive any handler or moto failure
+                _log().exception("local stack loop failed", extra={"loop": self.name})
+
+
+class ShardDelivery:
+    """Plays a DynamoDB stream event source mapping for one shard.
+
+    Records are delivered in order. When the handler reports failures, the
+    records before the first failed one are done and the rest is delivered
+    again. When it raises, the batch is split in half (bisect on error; a
+    split is not a retry) until one record fails alone. A record that still
+    fails after MAX_RETRY_ATTEMPTS retries is logged and skipped.
+    """
+
+    def __init__(self, streams: Any, stream_arn: str, shard_id: str, region: str, handler: Handler) -> None:
+        self._streams = streams
+        self._stream_arn = stream_arn
+        self._region = region
+        self._handler = handler
+        self._iterator: str | None = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        self._pending: list[dict[str, Any]] = []
+        self._batch_size = STREAM_BATCH_SIZE
+        self._attempts = 0
+
+    def step(self) -> None:
+        if not self._pending:
+            self._fetch()
+        if self._pending:
+            self._deliver(self._pending[: self._batch_size])
+
+    def _fetch(self) -> None:
+        if self._iterator is None:  # the shard is closed
+            return
+        response = self._streams.get_records(ShardIterator=self._iterator, Limit=STREAM_BATCH_SIZE)
+        self._iterator = response.get("NextShardIterator")
+        self._pending = [lambda_stream_record(r, self._stream_arn, self._region) for r in response["Records"]]
+        _forget_spent_iterators(self._stream_arn, self._iterator)
+
+    def _deliver(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            result = self._handler({"Records": batch}, lambda_context("audit_stream"))
+        except Exception:  # a handler failure is a split or a retry, as in Lambda
+            _log().exception("stream handler failed", extra={"records": len(batch)})
+            if len(batch) > 1:
+                self._batch_size = len(batch) // 2
+                return
+            first_failed = 0
+        else:
+            failed = failed_identifiers(result)
+            if not failed:
+                self._done(len(batch))
+                return
+            positions = [i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] in failed]
+            first_failed = min(positions) if len(positions) == len(failed) else 0
+        self._done(first_failed)
+        self._attempts += 1
+        if self._attempts > MAX_RETRY_ATTEMPTS:
+            record = self._pending[0]
+            _log().error(
+                "stream record skipped after retries",
+                extra={"sequence_number": record["dynamodb"]["SequenceNumber"], "event_name": record["eventName"]},
+            )
+            self._done(1)
+
+    def _done(self, count: int) -> None:
+        if count:
+            del self._pending[:count]
+            self._attempts = 0
+            self._batch_size = STREAM_BATCH_SIZE
+
+
+def _forget_spent_iterators(stream_arn: str, keep: str | None) -> None:
+    """Drop the shard iterators moto keeps forever.
+
+    moto stores every iterator GetRecords hands out; polling five times a
+    second would grow the process without end. The moto server runs in this
+    process, so its backend is reachable; only `keep` is still in use.
+    """
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    _, _, _, region, account, _ = stream_arn.split(":", 5)
+    iterators = dynamodbstreams_backends[account][region].shard_iterators
+    for arn in list(iterators):
+        if arn != keep:
+            iterators.pop(arn, None)
+
+
+class QueueDelivery:
+    """Plays an SQS event source mapping: receive, call the handler, delete what succeeded."""
+
+    def __init__(self, sqs: Any, queue_url: str, region: str, handler: Handler) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._region = region
+        self._handler = handler
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn", "RedrivePolicy"])
+        self.queue_arn: str = attributes["Attributes"]["QueueArn"]
+        self._has_redrive = "RedrivePolicy" in attributes["Attributes"]
+
+    def step(self) -> None:
+        messages = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=QUEUE_BATCH_SIZE,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            WaitTimeSeconds=0,
+        ).get("Messages", [])
+        if messages:
+            self._deliver([lambda_sqs_record(m, self.queue_arn, self._region) for m in messages])
+
+    def _deliver(self, records: list[dict[str, Any]]) -> None:
+        ids = {r["messageId"] for r in records}
+        try:
+            result = self._handler({"Records": records}, lambda_context("import_queue"))
+        except Exception:  # a handler failure leaves the batch for another receive, as in Lambda
+            _log().exception("queue handler failed", extra={"messages": len(records)})
+            failed = ids
+        else:
+            failed = failed_identifiers(result)
+            if not failed <= ids:
+                failed = ids
+        done = [r for r in records if r["messageId"] not in failed]
+        dead = [r for r in records if r["messageId"] in failed and self._exhausted(r)]
+        for record in dead:
+            _log().error("import message dropped after retries", extra={"message_id": record["messageId"]})
+        self._delete(done + dead)
+
+    def _exhausted(self, record: dict[str, Any]) -> bool:
+        # With a redrive policy, moto moves the message to the dead-letter queue itself.
+        receives = int(record["attributes"].get("ApproximateReceiveCount", "1"))
+        return not self._has_redrive and receives >= MAX_RECEIVES
+
+    def _delete(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        entries = [{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(records)]
+        self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries)
+
+
+# -- the stack -------------------------------------------------------------------------
+
+
+def streamed_tables(dynamodb: Any, names: Iterable[str]) -> list[str]:
+    """Stream ARNs of the tables that have a stream."""
+    arns = []
+    for name in names:
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        if table.get("StreamSpecification", {}).get("StreamEnabled") and table.get("LatestStreamArn"):
+            arns.append(table["LatestStreamArn"])
+    return arns
+
+
+def http_server(app: Any, host: str, port: int) -> Any:
+    """Chalice's local server for `app`, built the way `chalice local --no-autoreload` builds it."""
+    from chalice.config import Config
+    from chalice.deploy.validate import validate_routes
+    from chalice.local import create_local_server
+
+    validate_routes(app.routes)
+    config = Config(
+        chalice_stage="dev",
+        user_provided_params={"chalice_app": app, "project_dir": str(PROJECT_DIR)},
+        config_from_disk=_disk_config(),
+    )
+    return create_local_server(app, config, host, port)
+
+
+def _disk_config() -> dict[str, Any]:
+    path = PROJECT_DIR / ".chalice" / "config.json"
+    try:
+        loaded: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded
+
+
+class LocalStack:
+    """Everything except moto's server, which `main` owns."""
+
+    def __init__(self, args: argparse.Namespace, stopping: threading.Event) -> None:
+        self._args = args
+        self._stopping = stopping
+        self._threads: list[threading.Thread] = []
+        self._server: Any = None
+
+    def start(self) -> tuple[str, str]:
+        """Provision, serve, seed and start the event sources; returns (company id, API key)."""
+        from chalicelib.settings import get_settings
+        from chalicelib.storage.aws import client
+        from infra.provision import connect_bucket_to_queue, provision, table_names
+
+        settings = get_settings()
+        provision(settings, client("dynamodb"), client("s3"), client("sqs"))
+        queue_url = client("sqs").get_queue_url(QueueName=settings.import_queue)["QueueUrl"]
+
+        from app import app
+        from chalicelib.events import blueprint
+
+        queue = QueueDelivery(client("sqs"), queue_url, settings.region, blueprint.import_queue)
+        connect_bucket_to_queue(client("s3"), settings.bucket, queue.queue_arn)
+        self._serve(app)
+        company_id, api_key = self._seed()
+
+        streams = client("dynamodbstreams")
+        for arn in streamed_tables(client("dynamodb"), table_names(settings).values()):
+            for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+                shard_delivery = ShardDelivery(streams, arn, shard["ShardId"], settings.region, blueprint.audit_stream)
+                self._loop(f"stream {shard['ShardId']}", POLL_SECONDS, shard_delivery.step)
+        self._loop("import queue", POLL_SECONDS, queue.step)
+        account = queue.queue_arn.split(":")[4]
+        self._schedule("expire_reservations", self._args.expire_every, blueprint.expire_reservations, account)
+        self._schedule("reconcile_ledger", self._args.reconcile_every, blueprint.reconcile_ledger, account)
+        return company_id, api_key
+
+    def stop(self) -> None:
+        self._stopping.set()
+        deadline = time.monotonic() + 1.5
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self._server is not None:
+            self._server.server.shutdown()
+            self._server.server.server_close()
+
+    def _serve(self, app: Any) -> None:
+        self._server = http_server(app, self._args.host, self._args.port)
+        # The socket listens from here on; serve_forever only starts accepting.
+        serving = threading.Thread(
+            target=self._server.server.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True
+        )
+        serving.start()
+
+    def _seed(self) -> tuple[str, str]:
+        from chalicelib.wiring import tenant_service
+
+        tenant, raw_key = tenant_service().create_tenant(DEMO_COMPANY)
+        return tenant.tenant_id, raw_key
+
+    def _loop(self, name: str, interval: float, step: Callable[[], None]) -> None:
+        loop = Loop(name, interval, step, self._stopping)
+        loop.start()
+        self._threads.append(loop)
+
+    def _schedule(self, rule: str, interval: float, handler: Handler, account: str) -> None:
+        from chalicelib.settings import get_settings
+
+        region = get_settings().region
+
+        def fire() -> None:
+            handler(scheduled_event(rule, region, account), lambda_context(rule))
+
+        self._loop(f"schedule {rule}", interval, fire)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m infra.localstack", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address the API listens on")
+    parser.add_argument("--port", type=int, default=8000, help="port of the API")
+    parser.add_argument("--moto-port", type=int, default=5001, help="port of moto's server (always on 127.0.0.1)")
+    parser.add_argument(
+        "--expire-every", type=float, default=60.0, metavar="SECONDS", help="reservation expiry schedule"
+    )
+    parser.add_argument(
+        "--reconcile-every", type=float, default=900.0, metavar="SECONDS", help="ledger reconciliation schedule"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    for host, port in (("127.0.0.1", args.moto_port), (args.host, args.port)):
+        if not port_is_free(host, port):
+            print(f"error: {host}:{port} is already in use", file=sys.stderr, flush=True)
+            return 1
+
+    endpoint = f"http://127.0.0.1:{args.moto_port}"
+    local_aws_environment(endpoint)
+    if str(PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR))
+    forget_cached_aws()
+
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    # werkzeug would log every poll of the event sources.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.moto_port, verbose=False)
+    moto.start()
+    stack = LocalStack(args, stopping)
+    try:
+        company_id, api_key = stack.start()
+        shown_host = "127.0.0.1" if args.host in ("", "0.0.0.0") else args.host  # noqa: S104
+        _log().info("local stack ready", extra={"aws_endpoint": endpoint})
+        print(f"Base URL: http://{shown_host}:{args.port}", flush=True)
+        print(f"Company ID: {company_id}", flush=True)
+        print(f"API key: {api_key}", flush=True)
+        # A plain sleep loop: the signal handler must never interrupt a wait on the lock it takes.
+        while not stopping.is_set():
+            time.sleep(0.1)
+    finally:
+        stack.stop()
+        moto.stop()
+    return 0
+
+
+def exit_now(code: int) -> None:
+    """Exit without the interpreter's teardown.
+
+    Everything is already stopped; tearing down moto's large module graph and
+    its idle server threads takes the interpreter up to two more seconds.
+    """
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    exit_now(main())
