@@ -38,7 +38,8 @@ def _encode(value: Any, out: list[str]) -> None:  # noqa: PLR0912 - one branch p
     elif isinstance(value, Decimal):
         out.append(_decimal(value))
     elif isinstance(value, int | float):
-        out.append(json.dumps(value))
+        # NaN and Infinity are not JSON; refuse them as for Decimal.
+        out.append(json.dumps(value, allow_nan=False))
     elif isinstance(value, dict):
         out.append("{")
         for index, (key, item) in enumerate(value.items()):
@@ -71,8 +72,10 @@ def _decimal(value: Decimal) -> str:
     if not value.is_finite():
         raise ValueError("NaN and Infinity are not JSON numbers")
     # A whole number stored as 1E+2 reads better, and parses the same, as 100.
-    if value == value.to_integral_value() and value.as_tuple().exponent > 0:  # type: ignore[operator]
-        return str(value.quantize(Decimal(1)))
+    # Fixed-point formatting, unlike quantize, needs no context precision, so
+    # 1E+30 (DynamoDB keeps 38 digits) comes out whole instead of raising.
+    if value.as_tuple().exponent > 0:  # type: ignore[operator]
+        return format(value, "f")
     return str(value)
 
 

@@ -37,7 +37,9 @@ class ErrorBody(BaseModel):
 
 @cache
 def document() -> dict[str, Any]:
-    schemas: dict[str, Any] = {"ErrorBody": _schema(ErrorBody, "serialization", {})}
+    schemas: dict[str, Any] = {}
+    # Registers ErrorBody under its name; the $ref it returns is for operations.
+    _schema(ErrorBody, "serialization", schemas)
     paths: dict[str, Any] = {}
     for spec in ENDPOINTS:
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, schemas)

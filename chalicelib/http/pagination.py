@@ -38,7 +38,8 @@ def decode_token(tenant_id: str, token: str | None) -> dict[str, Any] | None:
         return None
     invalid = bad_request("continuation token is invalid", field="nextToken", code="INVALID_TOKEN")
     body, _, signature = token.partition(".")
-    if not body or not hmac.compare_digest(signature, _sign(body.encode())):
+    # Bytes, not str: compare_digest raises TypeError on non-ASCII text.
+    if not body or not hmac.compare_digest(signature.encode(), _sign(body.encode()).encode()):
         raise invalid
     try:
         payload = jsonio.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))

@@ -34,7 +34,9 @@ DOCS_PAGE = """<!doctype html>
   <div id="ui"></div>
   <script src="docs/swagger-ui-bundle.js"></script>
   <script>
-    window.ui = SwaggerUIBundle({url: "openapi.json", dom_id: "#ui", deepLinking: true, tryItOutEnabled: true});
+    window.ui = SwaggerUIBundle({
+      url: "openapi.json", dom_id: "#ui", deepLinking: true, tryItOutEnabled: true, validatorUrl: null
+    });
   </script>
 </body>
 </html>
@@ -76,7 +78,7 @@ class KeyView(BaseModel):
 
 
 class IssuedKey(KeyView):
-    apiKey: str = Field(description="The key itself. Shown once; only its hash is stored.")
+    apiKey: str | None = Field(description="The key itself. Shown once; only its hash is stored.")
 
 
 class KeyList(BaseModel):
@@ -140,6 +142,11 @@ def whoami(call: Call) -> WhoAmI:
     body=NewKey,
     response=IssuedKey,
     status=201,
+    secret_fields=["apiKey"],
+    description=(
+        "The key is shown once. An Idempotency-Key replay returns the key's details with `apiKey` null: "
+        "the secret is never stored. If the first response was lost, revoke that key and issue another."
+    ),
 )
 def issue_key(call: Call) -> IssuedKey:
     new: NewKey = call.body

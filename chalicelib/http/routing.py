@@ -46,6 +46,8 @@ class Endpoint:
     content_types: tuple[str, ...] = (JSON,)
     description: str = ""
     max_body_bytes: int | None = None
+    # Response fields never kept for Idempotency-Key replays (secrets shown once).
+    secret_fields: tuple[str, ...] = ()
 
     @functools.cached_property
     def body_adapter(self) -> TypeAdapter[Any] | None:
@@ -119,6 +121,7 @@ def endpoint(
     content_types: Sequence[str] = (JSON,),
     description: str = "",
     max_body_bytes: int | None = None,
+    secret_fields: Sequence[str] = (),
 ) -> Callable[[Handler], Handler]:
     if permissions is None and not public:
         raise ValueError(f"{method} {path} must declare its permissions (or public=True)")
@@ -135,6 +138,7 @@ def endpoint(
         content_types=tuple(content_types),
         description=description,
         max_body_bytes=max_body_bytes,
+        secret_fields=tuple(secret_fields),
     )
 
     def register(handler: Handler) -> Handler:
@@ -185,7 +189,9 @@ def _run(spec: Endpoint, handler: Handler, call: Call) -> Response:
     if key is None or spec.method not in MUTATING or call.principal is None:
         return _invoke(handler, call)
     call.idempotency_key = idempotency.validate_key(key)
-    fingerprint = idempotency.fingerprint(spec.method, _path(spec, call.path), dict(request.query_params or {}), raw)
+    # A retry may pass its API key another way; the key is not part of the request.
+    query = {k: v for k, v in (request.query_params or {}).items() if k != auth.KEY_QUERY_PARAMETER}
+    fingerprint = idempotency.fingerprint(spec.method, _path(spec, call.path), query, raw)
     replay = idempotency.begin(call.tenant_id, call.idempotency_key, fingerprint)
     if replay is not None:
         headers: dict[str, str | list[str]] = {**replay.headers, "Idempotent-Replayed": "true"}
@@ -193,8 +199,19 @@ def _run(spec: Endpoint, handler: Handler, call: Call) -> Response:
     response = _invoke(handler, call)
     body = response.body if isinstance(response.body, str) else ""
     stored = {k: v for k, v in response.headers.items() if isinstance(v, str)}
-    idempotency.finish(call.tenant_id, call.idempotency_key, response.status_code, body, stored)
+    idempotency.finish(
+        call.tenant_id, call.idempotency_key, response.status_code, _redacted(body, spec.secret_fields), stored
+    )
     return response
+
+
+def _redacted(body: str, secret_fields: tuple[str, ...]) -> str:
+    if not secret_fields or not body:
+        return body
+    data = jsonio.loads(body)
+    if isinstance(data, dict):
+        data.update({name: None for name in secret_fields if name in data})
+    return jsonio.dumps(data)
 
 
 def _invoke(handler: Handler, call: Call) -> Response:

@@ -1,0 +1,178 @@
+"""Every route the app serves is declared through `routing.endpoint` with its
+permissions, refuses a missing credential with a 401 and a key without the
+permission with a 403, always as JSON.
+
+The routes come from `app.routes`, so routes that later surfaces add are
+covered without touching this file. The only hard-coded list is the set of
+routes that are public on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import pytest_socket
+from chalice import Blueprint
+from chalice.test import Client
+
+from app import app
+from chalicelib import wiring
+from chalicelib.core.models import SYSTEM
+from chalicelib.core.permissions import ALL_PERMISSIONS
+from chalicelib.http import routing
+from chalicelib.http.routing import Endpoint
+
+JSON = "application/json"
+# Public on purpose: everything else must name the permission it needs.
+PUBLIC_ROUTES = frozenset({("/health", "GET"), ("/openapi.json", "GET"), ("/docs", "GET"), ("/docs/{asset}", "GET")})
+# Keys that hold one unrelated permission each; a route gets the first one it does not accept.
+STRANGER_PERMISSIONS = ("tasks.read", "orders.read", "products.read")
+
+ROUTES = sorted((path, method) for path, methods in app.routes.items() for method in methods)
+PROTECTED_ROUTES = [route for route in ROUTES if route not in PUBLIC_ROUTES]
+
+
+def route_id(route: tuple[str, str]) -> str:
+    return f"{route[1]} {route[0]}"
+
+
+def declared(path: str, method: str) -> Endpoint:
+    specs = [e for e in routing.ENDPOINTS if e.path == path and e.method == method]
+    assert len(specs) == 1, f"{method} {path} is served but declared {len(specs)} times through routing.endpoint"
+    return specs[0]
+
+
+def concrete(path: str) -> str:
+    """The route's path with a dummy value in each parameter."""
+    return re.sub(r"{(\w+)\+?}", lambda m: f"dummy-{m.group(1)}", path)
+
+
+def request(client: Client, path: str, method: str, headers: dict[str, str]) -> Any:
+    spec = declared(path, method)
+    # Chalice answers 415 itself, before the route runs, if the content type is not one the route takes.
+    headers = {"Content-Type": spec.content_types[0], **headers}
+    body = b"{}" if method in routing.MUTATING else b""
+    return client.http.request(method, concrete(path), headers=headers, body=body)
+
+
+def json_error(response: Any) -> dict[str, Any]:
+    assert response.headers.get("Content-Type") == JSON
+    assert response.headers.get("X-Request-Id")
+    body = json.loads(response.body)
+    assert set(body) == {"error", "code", "details"}
+    return body
+
+
+@pytest.fixture
+def offline_http() -> Iterator[Client]:
+    """A missing credential is refused before any storage call: sockets stay off."""
+    pytest_socket.disable_socket(allow_unix_socket=False)
+    try:
+        with Client(app) as client:
+            yield client
+    finally:
+        pytest_socket.enable_socket()
+
+
+@pytest.fixture
+def http(aws: None) -> Iterator[Client]:
+    wiring.reset()
+    with Client(app) as client:
+        yield client
+    wiring.reset()
+
+
+def test_given_app_then_it_serves_routes_beyond_the_public_ones() -> None:
+    assert PROTECTED_ROUTES, "the route table test would check nothing"
+    assert ("/whoami", "GET") in PROTECTED_ROUTES
+
+
+def test_given_public_route_list_then_each_entry_is_served_and_public() -> None:
+    # Keeps the hard-coded list honest: no stale entries, and nothing in it needs a key.
+    for path, method in PUBLIC_ROUTES:
+        assert (path, method) in ROUTES, f"{method} {path} is listed as public but not served"
+        assert declared(path, method).public
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=route_id)
+def test_given_served_route_then_it_is_declared_through_endpoint_with_permissions(route: tuple[str, str]) -> None:
+    # Given
+    path, method = route
+
+    # When
+    spec = declared(path, method)
+
+    # Then its view is the endpoint dispatcher, not a hand-written chalice route
+    view = app.routes[path][method].view_function
+    assert view.__module__ == routing.__name__
+    assert view.__qualname__.startswith("endpoint.")
+    # And it names its permissions, all of them real ones, unless it is public on purpose
+    if route in PUBLIC_ROUTES:
+        assert spec.permissions is None
+    else:
+        assert spec.permissions is not None, f"{method} {path} is public but not in PUBLIC_ROUTES"
+        assert set(spec.permissions) <= ALL_PERMISSIONS, f"{method} {path}: unknown {spec.permissions}"
+
+
+def test_given_endpoint_without_permissions_or_public_when_declared_then_it_raises() -> None:
+    # Given
+    bp = Blueprint(__name__)
+    declared_before = list(routing.ENDPOINTS)
+
+    # When / Then
+    with pytest.raises(ValueError, match="must declare its permissions"):
+        routing.endpoint(bp, "/nowhere", "GET", summary="No permission", tag="Test")
+    with pytest.raises(ValueError, match="must declare its permissions"):
+        routing.endpoint(bp, "/nowhere", "POST", summary="No permission", tag="Test", permissions=None, public=False)
+
+    # And nothing was declared
+    assert declared_before == routing.ENDPOINTS
+
+
+@pytest.mark.parametrize("route", PROTECTED_ROUTES, ids=route_id)
+def test_given_protected_route_when_called_without_credential_then_401_json(
+    offline_http: Client, route: tuple[str, str]
+) -> None:
+    # When
+    response = request(offline_http, *route, headers={})
+
+    # Then
+    assert response.status_code == 401, response.body
+    body = json_error(response)
+    assert body["code"] == "UNAUTHENTICATED"
+    assert body["error"] == "API key missing"
+
+
+def test_given_key_without_the_permission_when_calling_each_protected_route_then_403_json(http: Client) -> None:
+    # Given one tenant with keys that each hold a single, unrelated permission
+    service = wiring.tenant_service()
+    tenant, _ = service.create_tenant("Strangers", ["admin"])
+    strangers = {p: service.issue_key(tenant.tenant_id, p, [p], SYSTEM)[1] for p in STRANGER_PERMISSIONS}
+    checked: list[str] = []
+    failures: list[str] = []
+
+    for path, method in PROTECTED_ROUTES:
+        required = declared(path, method).permissions or ()
+        outsider = next((p for p in STRANGER_PERMISSIONS if p not in required), None)
+        if not required or outsider is None:
+            # () means any valid key; nothing to withhold.
+            continue
+
+        # When
+        response = request(http, path, method, headers={"X-API-Key": strangers[outsider]})
+
+        # Then
+        checked.append(f"{method} {path}")
+        try:
+            assert response.status_code == 403, f"got {response.status_code}: {response.body!r}"
+            body = json_error(response)
+            assert body["code"] == "FORBIDDEN"
+        except AssertionError as error:
+            failures.append(f"{method} {path} with a {outsider} key: {error}")
+
+    assert not failures, "\n".join(failures)
+    assert "GET /api-keys" in checked
