@@ -11,7 +11,7 @@ os.environ.update(
     AWS_DEFAULT_REGION="eu-west-1",
     AWS_REGION="eu-west-1",
     AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 - dummy credential for moto
+    AWS_SECRET_ACCESS_KEY="testing",
     AWS_SESSION_TOKEN="testing",
     AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
     POWERTOOLS_METRICS_NAMESPACE="Stockroom",

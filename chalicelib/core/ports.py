@@ -3,11 +3,11 @@ DynamoDB; unit tests use the in-memory fakes in `tests/fakes.py`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from chalicelib.core.models import (
     ZERO,
@@ -59,6 +59,11 @@ class StockChange:
     reservation_transition: ClaimTransition | None = None
     new_hold: Hold | None = None
     hold_transition: ClaimTransition | None = None
+    # Record fields set or removed in the same write ("attributes.x" names one
+    # attribute). Changing product_id or location_id needs both: storage
+    # re-keys the record's indexes from them.
+    set_fields: Mapping[str, Any] = field(default_factory=dict)
+    remove_fields: tuple[str, ...] = ()
 
     @property
     def available(self) -> Decimal:
@@ -78,6 +83,7 @@ class Page(Generic[T]):
 
 class StockStore(Protocol):
     def create_record(self, record: StockRecord, movement: Movement | None, actor: Actor) -> None: ...
+    def create_records(self, pairs: list[tuple[StockRecord, Movement | None]], actor: Actor) -> None: ...
     def get_record(self, tenant_id: str, stock_id: str) -> StockRecord | None: ...
     def get_records(self, tenant_id: str, stock_ids: Iterable[str]) -> dict[str, StockRecord]: ...
     def find_by_natural_key(self, tenant_id: str, natural_key: str) -> StockRecord | None: ...

@@ -42,6 +42,23 @@ from chalicelib.core.models import (
 from chalicelib.core.ports import ClaimTransition, StockChange, StockStore
 
 MAX_SET_RETRIES = 5
+# A reservation for an order is also stamped on its stock record, under
+# attributes["order_link:<reservation id>"], in the same write, so a page of
+# records shows its linked orders (000 linkedOrders) without a read per record.
+ORDER_LINK_PREFIX = "order_link:"
+
+
+def order_link_field(reservation_id: str) -> str:
+    return f"attributes.{ORDER_LINK_PREFIX}{reservation_id}"
+
+
+def _order_link(reservation: Reservation) -> dict[str, str] | None:
+    reference = reservation.reference
+    # Both, as 000 linkedOrders shows them; a channel or bare reservation is no order link.
+    if not (reference.get("orderId") and reference.get("orderReference")):
+        return None
+    link = {k: reference[k] for k in ("orderId", "orderReference", "lineItemId") if reference.get(k)}
+    return {**link, "at": reservation.created_at.isoformat()}
 
 
 class NewStockRecord(BaseModel):
@@ -80,6 +97,28 @@ class StockService:
             movement = self._movement(record, MovementKind.INITIAL, new.quantity, actor, "initial stock", None, None)
         self._store.create_record(record, movement, actor)
         return record
+
+    def create_records(self, tenant_id: str, news: list[NewStockRecord], actor: Actor) -> list[StockRecord]:
+        """Create several records, each with its initial movement, in one transaction (all or none)."""
+        pairs: list[tuple[StockRecord, Movement | None]] = []
+        for index, new in enumerate(news):
+            if new.quantity < 0 and not new.allow_negative:
+                raise ValidationFailed("quantity cannot be negative", [_field(f"[{index}].quantity", "must be >= 0")])
+            record = StockRecord(
+                tenant_id=tenant_id,
+                stock_id=new.stock_id or new_id(),
+                **new.model_dump(exclude={"quantity", "stock_id"}),
+                on_hand=new.quantity,
+                available=new.quantity,
+            )
+            movement = None
+            if new.quantity != 0:
+                movement = self._movement(
+                    record, MovementKind.INITIAL, new.quantity, actor, "initial stock", None, None
+                )
+            pairs.append((record, movement))
+        self._store.create_records(pairs, actor)
+        return [record for record, _ in pairs]
 
     def get(self, tenant_id: str, stock_id: str) -> StockRecord:
         record = self._store.get_record(tenant_id, stock_id)
@@ -166,6 +205,13 @@ class StockService:
                 )
             except ExpectationFailed:
                 continue
+            except DuplicateCommand:
+                # A redelivered count computes another delta once stock has moved
+                # since the first delivery; the command, not the delta, is what repeats.
+                first = self._store.get_movement(tenant_id, stock_id, command_id) if command_id else None
+                if first is None or (first.kind, first.reason, first.reference) != (kind, reason, reference):
+                    raise
+                return first
         raise InvalidState("stock record is changing too fast to count; try again")
 
     def transfer(
@@ -202,8 +248,7 @@ class StockService:
         try:
             self._store.apply(tenant_id, changes)
         except DuplicateCommand:
-            self._replayed(tenant_id, out)
-            self._replayed(tenant_id, into)
+            return self._replayed(tenant_id, out), self._replayed(tenant_id, into)
         return out, into
 
     # -- reservations ------------------------------------------------------
@@ -231,7 +276,14 @@ class StockService:
             reference=reference or {},
             expires_at=expires_at,
         )
-        change = StockChange(stock_id=stock_id, actor=actor, reserved=quantity, new_reservation=reservation)
+        link = _order_link(reservation)
+        change = StockChange(
+            stock_id=stock_id,
+            actor=actor,
+            reserved=quantity,
+            new_reservation=reservation,
+            set_fields={order_link_field(reservation.reservation_id): link} if link else {},
+        )
         try:
             self._store.apply(tenant_id, [change])
         except DuplicateCommand:
@@ -261,6 +313,7 @@ class StockService:
             reserved=-reservation.quantity,
             floor_available=False,
             reservation_transition=ClaimTransition(reservation_id, ClaimStatus.ACTIVE, to_status),
+            remove_fields=(order_link_field(reservation_id),),
         )
         try:
             self._store.apply(tenant_id, [change])
@@ -271,18 +324,16 @@ class StockService:
             return current
         return reservation.model_copy(update={"status": to_status, "version": reservation.version + 1})
 
-    def fulfil(
-        self, tenant_id: str, reservation_id: str, actor: Actor, *, reference: str | None = None
-    ) -> Movement:
+    def fulfil(self, tenant_id: str, reservation_id: str, actor: Actor, *, reference: str | None = None) -> Movement:
         """Ship reserved stock: on-hand and reserved fall together; available is unchanged."""
         reservation = self._store.get_reservation(tenant_id, reservation_id)
         if reservation is None:
             raise NotFound(f"reservation {reservation_id} not found")
         if reservation.status != ClaimStatus.ACTIVE:
             raise InvalidState(f"reservation is {reservation.status.value}")
-        record = self.get(tenant_id, reservation.stock_id)
+        # The reservation carries the record's product and location: no read of the record.
         movement = self._movement(
-            record,
+            reservation,
             MovementKind.SHIPMENT,
             -reservation.quantity,
             actor,
@@ -298,6 +349,7 @@ class StockService:
             floor_available=False,
             movement=movement,
             reservation_transition=ClaimTransition(reservation_id, ClaimStatus.ACTIVE, ClaimStatus.FULFILLED),
+            remove_fields=(order_link_field(reservation_id),),
         )
         return self._apply_movement(tenant_id, change, movement)
 
@@ -394,7 +446,7 @@ class StockService:
 
     @staticmethod
     def _movement(
-        record: StockRecord,
+        record: StockRecord | Reservation,
         kind: MovementKind,
         quantity: Decimal,
         actor: Actor,
@@ -423,4 +475,3 @@ def _positive(quantity: Decimal) -> None:
 
 def _field(name: str, message: str) -> dict[str, str]:
     return {"field": name, "message": message}
-

@@ -41,9 +41,7 @@ def _build(service: str) -> Any:
         s3={"addressing_style": "path"} if settings.aws_endpoint_url else None,
     )
     session: Any = boto3.session.Session()
-    made = session.client(
-        service, region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=config
-    )
+    made = session.client(service, region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=config)
     made.meta.events.register(f"before-call.{service}", _notify)
     return made
 

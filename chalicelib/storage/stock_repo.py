@@ -51,6 +51,25 @@ class DynamoStockStore:
         if transact(items) is not None:
             raise AlreadyExists("a stock record with this identity already exists")
 
+    def create_records(self, pairs: list[tuple[StockRecord, Movement | None]], actor: Actor) -> None:
+        """Several new records and their initial movements in one transaction (at most 100 writes)."""
+        items: list[dict[str, Any]] = []
+        for record, movement in pairs:
+            t = record.tenant_id
+            item_keys = {
+                **keys.stock(t, record.stock_id),
+                **keys.stock_by_product(t, record.product_id, record.location_id, record.stock_id),
+                **keys.stock_by_location(t, record.location_id, record.product_id, record.stock_id),
+            }
+            items.append(self._put_new(record_item(record, item_keys, "stock", record.stock_id, actor, record.name)))
+            if movement is not None:
+                items.append(self._put_new(self._movement_item(movement)))
+            if record.natural_key:
+                guard = {**keys.unique(t, "STOCKKEY", record.natural_key), "target_id": record.stock_id}
+                items.append(self._put_new(to_attrs({**guard, "entity_type": "guard"})))
+        if items and transact(items) is not None:
+            raise AlreadyExists("a stock record with this identity already exists")
+
     def apply(self, tenant_id: str, changes: list[StockChange]) -> None:
         items: list[dict[str, Any]] = []
         roles: list[tuple[str, StockChange]] = []
@@ -106,18 +125,53 @@ class DynamoStockStore:
         if change.expected_version is not None:
             values[":version"] = Decimal(change.expected_version)
             conditions.append("version = :version")
-        return {
+        sets, removes, names = self._field_updates(t, change, values)
+        update: dict[str, Any] = {
             "TableName": self._table,
             "Key": to_attrs(keys.stock(t, change.stock_id)),
             "UpdateExpression": (
                 "SET on_hand = on_hand + :oh, reserved = reserved + :r, held = held + :h, "
                 "available = available + :a, version = version + :one, updated_at = :now, "
                 "changed_at = :now, changed_by_id = :by, changed_by_name = :byname"
+                + "".join(f", {s}" for s in sets)
+                + (" REMOVE " + ", ".join(removes) if removes else "")
             ),
             "ConditionExpression": " AND ".join(conditions),
             "ExpressionAttributeValues": to_attrs(values),
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
+        if names:
+            update["ExpressionAttributeNames"] = names
+        return update
+
+    @staticmethod
+    def _field_updates(
+        t: str, change: StockChange, values: dict[str, Any]
+    ) -> tuple[list[str], list[str], dict[str, str]]:
+        """SET and REMOVE clauses for the change's record fields (paths like "attributes.x")."""
+        names: dict[str, str] = {}
+
+        def path(dotted: str) -> str:
+            parts = []
+            for part in dotted.split("."):
+                placeholder = f"#f{len(names)}"
+                names[placeholder] = part
+                parts.append(placeholder)
+            return ".".join(parts)
+
+        fields = dict(change.set_fields)
+        if "product_id" in fields or "location_id" in fields:
+            product_id, location_id = str(fields["product_id"]), str(fields["location_id"])
+            fields.update(keys.stock_by_product(t, product_id, location_id, change.stock_id))
+            fields.update(keys.stock_by_location(t, location_id, product_id, change.stock_id))
+        if "name" in fields:
+            fields["entity_label"] = fields["name"]
+        sets = []
+        for index, (name, value) in enumerate(fields.items()):
+            values[f":set{index}"] = value
+            sets.append(f"{path(name)} = :set{index}")
+        removes = [path(name) for name in change.remove_fields]
+        return sets, removes, names
 
     def _transition(self, key: dict[str, str], transition: ClaimTransition, actor: Actor) -> dict[str, Any]:
         now = utcnow()
@@ -150,7 +204,8 @@ class DynamoStockStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            raise self._stock_failure(change, exc.response.get("Item")) from None
+            old: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+            raise self._stock_failure(change, old) from None
 
     def _raise_for(self, reasons: list[dict[str, Any]], roles: list[tuple[str, StockChange]]) -> None:
         failed = [(roles[i], r) for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
@@ -219,9 +274,15 @@ class DynamoStockStore:
         return {r.stock_id: r for r in records}
 
     def find_by_natural_key(self, tenant_id: str, natural_key: str) -> StockRecord | None:
-        guard = ddb().get_item(
-            TableName=self._table, Key=to_attrs(keys.unique(tenant_id, "STOCKKEY", natural_key)), ConsistentRead=True
-        ).get("Item")
+        guard = (
+            ddb()
+            .get_item(
+                TableName=self._table,
+                Key=to_attrs(keys.unique(tenant_id, "STOCKKEY", natural_key)),
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
         if guard is None:
             return None
         return self.get_record(tenant_id, guard["target_id"]["S"])
@@ -289,7 +350,20 @@ class DynamoStockStore:
         )
         return Page([to_record(StockRecord, i) for i in items], from_attrs(last) if last else None)
 
+    def set_allow_negative(self, tenant_id: str, stock_id: str, allowed: bool, actor: Actor) -> None:
+        ddb().update_item(
+            TableName=self._table,
+            Key=to_attrs(keys.stock(tenant_id, stock_id)),
+            UpdateExpression=(
+                "SET allow_negative = :allowed, version = version + :one, updated_at = :now, "
+                "changed_at = :now, changed_by_id = :by, changed_by_name = :byname"
+            ),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=to_attrs(
+                {":allowed": allowed, ":one": 1, ":now": utcnow(), ":by": actor.id, ":byname": actor.name}
+            ),
+        )
+
     def _get(self, model: Any, key: dict[str, str]) -> Any:
         item = ddb().get_item(TableName=self._table, Key=to_attrs(key), ConsistentRead=True).get("Item")
         return to_record(model, item) if item else None
-

@@ -1,0 +1,38 @@
+"""moto's server, made safe for concurrent clients.
+
+moto's backend has no locking: an UpdateItem reads, checks its condition and
+writes in separate Python steps, and a failed transaction rolls back by
+restoring a copy of the whole table, wiping whatever another thread wrote
+meanwhile. Handling one request at a time gives DynamoDB's guarantee (each
+request atomic and isolated) while clients still race freely between their
+requests. The local stack and the concurrency tests both start moto here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+class OneRequestAtATime:
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        with self._lock:
+            # Drain the body inside the lock: the request is handled while it is read.
+            return list(self._app(environ, start_response))
+
+
+def start(port: int) -> Any:
+    """Start moto's threaded server on 127.0.0.1:`port`, one request at a time."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    wsgi = server._server
+    assert wsgi is not None, "moto server did not start"
+    wsgi.app = OneRequestAtATime(wsgi.app)
+    return server

@@ -1,0 +1,205 @@
+"""Many threads change one stock record at once through moto's server.
+
+The service keeps no lock of its own: every change is one conditional write or
+transaction, so whatever the interleaving, nothing goes negative, no update
+is lost, and the ledger adds up to on hand.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from chalicelib import wiring
+from chalicelib.core.errors import InsufficientStock
+from chalicelib.core.ids import new_id
+from chalicelib.core.models import ZERO, Actor, ClaimStatus
+from chalicelib.core.stock import NewStockRecord, StockService
+from chalicelib.settings import get_settings, reset_settings
+from chalicelib.storage.aws import client, reset_clients
+from chalicelib.storage.stock_repo import DynamoStockStore
+from infra.moto_server import start as start_moto
+from infra.provision import table_kwargs
+
+D = Decimal
+THREADS = 10
+OPERATIONS_PER_THREAD = 20
+START = D(10)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _point_services_at_settings() -> None:
+    reset_settings()
+    reset_clients()
+    wiring.reset()
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    server = start_moto(_free_port())
+    host, port = server.get_host_and_port()
+    saved = {name: os.environ.get(name) for name in ("STOCKROOM_AWS_ENDPOINT", "STOCKROOM_MAIN_TABLE")}
+    os.environ["STOCKROOM_AWS_ENDPOINT"] = f"http://{host}:{port}"
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        _point_services_at_settings()
+
+
+@pytest.fixture
+def service(moto_server: str) -> StockService:
+    # A table per test, with the keys and indexes of infra/resources.json but no
+    # stream (the ledger never reads it): moto deep-copies the whole table,
+    # stream records included, on every transaction, so small means fast.
+    table = f"concurrency-{new_id()}"
+    os.environ["STOCKROOM_MAIN_TABLE"] = table
+    _point_services_at_settings()
+    assert get_settings().aws_endpoint_url == moto_server
+    kwargs = table_kwargs("MainTable", table)
+    kwargs.pop("StreamSpecification", None)
+    client("dynamodb").create_table(**kwargs)
+    return wiring.stock_service()
+
+
+@dataclass
+class Outcomes:
+    """What one worker saw. Each worker keeps its own; they are merged at the end."""
+
+    adjusted: list[Decimal] = field(default_factory=list)
+    reserved: list[tuple[str, Decimal]] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    refused: int = 0
+    seen_available: list[Decimal] = field(default_factory=list)
+
+
+def _worker(
+    service: StockService,
+    tenant: str,
+    stock_id: str,
+    seed: int,
+    shared: list[tuple[str, Decimal]],
+    shared_lock: threading.Lock,
+    start: threading.Barrier,
+) -> Outcomes:
+    rng = random.Random(seed)
+    actor = Actor(id=f"worker:{seed}", name=f"Worker {seed}")
+    out = Outcomes()
+    start.wait()
+    for _ in range(OPERATIONS_PER_THREAD):
+        roll = rng.random()
+        quantity = D(rng.randint(1, 3))
+        try:
+            if roll < 0.35:
+                reservation = service.reserve(tenant, stock_id, quantity, actor)
+                out.reserved.append((reservation.reservation_id, quantity))
+                with shared_lock:
+                    shared.append((reservation.reservation_id, quantity))
+            elif roll < 0.6:
+                with shared_lock:
+                    choice = rng.choice(shared) if shared else None
+                if choice is not None:
+                    # Any worker's reservation: two workers may release the same one at once.
+                    assert service.release(tenant, choice[0], actor).status == ClaimStatus.RELEASED
+                    out.released.append(choice[0])
+            else:
+                delta = quantity if roll < 0.8 else -quantity
+                service.adjust(tenant, stock_id, delta, actor)
+                out.adjusted.append(delta)
+        except InsufficientStock:
+            out.refused += 1
+        record = service.get(tenant, stock_id)
+        assert record.available == record.on_hand - record.reserved - record.held
+        out.seen_available.append(record.available)
+    return out
+
+
+def _run(threads: int, task: Callable[[int], Any]) -> list[Any]:
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = [pool.submit(task, i) for i in range(threads)]
+        # result() re-raises anything unexpected a worker hit.
+        return [f.result(timeout=120) for f in futures]
+
+
+@pytest.mark.slow
+def test_given_racing_reserves_releases_and_adjusts_when_done_then_nothing_lost_or_negative(
+    service: StockService,
+) -> None:
+    tenant = new_id()
+    actor = Actor(id="setup", name="Setup")
+    record = service.create_record(tenant, NewStockRecord(product_id="P1", location_id="L1", quantity=START), actor)
+    shared: list[tuple[str, Decimal]] = []
+    shared_lock = threading.Lock()
+    start = threading.Barrier(THREADS)
+
+    results: list[Outcomes] = _run(
+        THREADS, lambda i: _worker(service, tenant, record.stock_id, i, shared, shared_lock, start)
+    )
+
+    final = service.get(tenant, record.stock_id)
+    adjusted = sum((d for r in results for d in r.adjusted), ZERO)
+    reservations = {rid: q for r in results for rid, q in r.reserved}
+    released = {rid for r in results for rid in r.released}
+    still_active = {rid for rid in reservations if rid not in released}
+
+    # Nothing went negative at any point a worker looked.
+    assert min(a for r in results for a in r.seen_available) >= 0
+    assert final.available >= 0
+    # No update was lost.
+    assert final.on_hand == START + adjusted
+    assert final.reserved == sum((reservations[rid] for rid in still_active), ZERO)
+    stored = DynamoStockStore(get_settings().main_table).reservations_for_record(tenant, record.stock_id)
+    assert {r.reservation_id for r in stored if r.status == ClaimStatus.ACTIVE} == still_active
+    assert {r.reservation_id for r in stored if r.status == ClaimStatus.RELEASED} == released
+    # The ledger adds up, and the race really was for the last units.
+    assert service.ledger_total(tenant, record.stock_id) == final.on_hand
+    assert service.reconcile(tenant, record.stock_id) == 0
+    assert sum(r.refused for r in results) > 0
+    assert len(reservations) > 0
+    assert len(released) > 0
+    assert any(d < 0 for r in results for d in r.adjusted)
+
+
+def test_given_k_units_when_n_threads_each_reserve_one_then_exactly_k_succeed(service: StockService) -> None:
+    tenant = new_id()
+    units, threads = 5, 12
+    actor = Actor(id="setup", name="Setup")
+    new = NewStockRecord(product_id="P1", location_id="L1", quantity=D(units))
+    record = service.create_record(tenant, new, actor)
+    start = threading.Barrier(threads)
+
+    def reserve_one(i: int) -> bool:
+        start.wait()
+        try:
+            service.reserve(tenant, record.stock_id, D(1), Actor(id=f"w{i}", name=f"W{i}"))
+        except InsufficientStock:
+            return False
+        return True
+
+    outcomes = _run(threads, reserve_one)
+
+    assert outcomes.count(True) == units
+    assert outcomes.count(False) == threads - units
+    final = service.get(tenant, record.stock_id)
+    assert (final.on_hand, final.reserved, final.available) == (D(units), D(units), ZERO)
+    assert len(DynamoStockStore(get_settings().main_table).reservations_for_record(tenant, record.stock_id)) == units
