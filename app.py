@@ -4,8 +4,10 @@ from chalice import Chalice
 
 from chalicelib.events.blueprint import events
 from chalicelib.http.platform import platform
+from chalicelib.surfaces.company import company
 
 app = Chalice(app_name="stockroom")
 app.api.binary_types.extend(["application/zip", "application/pdf", "application/octet-stream", "multipart/form-data"])
 app.register_blueprint(platform)
 app.register_blueprint(events)
+app.register_blueprint(company)

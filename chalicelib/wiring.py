@@ -12,6 +12,8 @@ from chalicelib.core.tenants import TenantService
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
+    from chalicelib.core.inventory import InventoryService
+    from chalicelib.core.reference import ReferenceService
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
 
 
@@ -52,7 +54,28 @@ def history_service() -> HistoryService:
     return HistoryService(DynamoHistoryStore(get_settings().history_table))
 
 
+@cache
+def reference_service() -> ReferenceService:
+    from chalicelib.core.reference import ReferenceService
+    from chalicelib.storage.reference_repo import DynamoReferenceStore
+
+    return ReferenceService(DynamoReferenceStore(get_settings().main_table))
+
+
+@cache
+def inventory_service() -> InventoryService:
+    from chalicelib.core.inventory import InventoryService
+    from chalicelib.storage.catalog_repo import DynamoCatalogStore
+    from chalicelib.storage.stock_repo import DynamoStockStore
+
+    table = get_settings().main_table
+    return InventoryService(
+        stock_service(), DynamoStockStore(table), DynamoCatalogStore(table), reference_service(), history_service()
+    )
+
+
 def reset() -> None:
     """Forget built services (tests switch settings between cases)."""
-    for factory in (stock_service, catalog_service, tenant_service, idempotency_store, history_service):
+    factories = (stock_service, catalog_service, tenant_service, idempotency_store, history_service)
+    for factory in (*factories, reference_service, inventory_service):
         factory.cache_clear()

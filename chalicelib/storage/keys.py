@@ -121,3 +121,12 @@ def history(t: str, entity_type: str, entity_id: str, changed_at: datetime, even
 
 def history_partition(t: str, entity_type: str, entity_id: str) -> str:
     return f"T#{t}#{entity_type.upper()}#{entity_id}"
+
+
+def reference(t: str, kind: str, ref_id: str) -> dict[str, str]:
+    """A reference data item (000 types, materials, organisations, mill certifications, tags, tag rules)."""
+    return {"pk": reference_partition(t, kind), "sk": ref_id}
+
+
+def reference_partition(t: str, kind: str) -> str:
+    return f"T#{t}#REF#{kind}"

@@ -1,0 +1,520 @@
+"""The 000 inventory item: a core StockRecord seen through the company inventory document.
+
+Mapping (docs/architecture.md 2.1): inventoryId = stock_id, companyId =
+tenant_id, productName = name, quantity = on_hand, stockLocationId =
+location_id; type, material, supplierId, heatCode, diameter, length, width,
+depth, weight and unitPrice live in `attributes` under snake_case names.
+Manual tags are `attributes.tags`, rule-based ones `attributes.rule_tags`.
+
+Every record needs a product: the product of a row is the one named like the
+row (id = uuid5 of tenant + casefolded name), created on first use. Quantity
+changes go through the ledger; the attribute changes of an item and its
+quantity change commit in one write, guarded on the version that was read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.core.errors import AlreadyExists, NotFound, ValidationFailed
+from chalicelib.core.history import HistoryService
+from chalicelib.core.ids import new_id, utcnow
+from chalicelib.core.models import (
+    ZERO,
+    Actor,
+    ClaimStatus,
+    FieldChange,
+    HistoryEvent,
+    Movement,
+    MovementKind,
+    Product,
+    StockRecord,
+)
+from chalicelib.core.ports import CatalogStore, Page, StockChange, StockStore
+from chalicelib.core.reference import HEAT, LOCATION, ReferenceService, RefKey, RefKind, Resolved, deterministic_id
+from chalicelib.core.stock import ORDER_LINK_PREFIX, NewStockRecord, StockService
+from chalicelib.core.tags import evaluate
+
+# One transaction holds at most 100 writes; a created or re-counted item needs two.
+MAX_ITEMS = 50
+TEXT_ATTRIBUTES = ("type", "material", "supplier_id", "heat_code")
+NUMBER_ATTRIBUTES = ("diameter", "length", "width", "depth", "weight", "unit_price")
+ATTRIBUTES = TEXT_ATTRIBUTES + NUMBER_ATTRIBUTES
+MANUAL_TAGS = "tags"
+RULE_TAGS = "rule_tags"
+# Which reference kind each foreign key attribute points at.
+FOREIGN_KEYS: dict[str, str] = {
+    "type": RefKind.TYPE.value,
+    "material": RefKind.MATERIAL.value,
+    "supplier_id": RefKind.ORGANISATION.value,
+}
+PRODUCT_NAMESPACE = uuid.UUID("6e5ee868-2230-4c36-8000-000000000000")
+
+# Core field -> documented 000 field, for responses, errors and history.
+DOCUMENTED: dict[str, str] = {
+    "stock_id": "inventoryId",
+    "tenant_id": "companyId",
+    "name": "productName",
+    "on_hand": "quantity",
+    "location_id": "stockLocationId",
+    "type": "type",
+    "material": "material",
+    "supplier_id": "supplierId",
+    "heat_code": "heatCode",
+    "diameter": "diameter",
+    "length": "length",
+    "width": "width",
+    "depth": "depth",
+    "weight": "weight",
+    "unit_price": "unitPrice",
+    "tags": "tags",
+    "rule_tags": "ruleTags",
+    "active": "active",
+    "created_at": "createdAt",
+    "updated_at": "updatedAt",
+    "version": "version",
+    "quantity": "quantity",
+}
+
+
+def documented(core_field: str) -> str:
+    return DOCUMENTED.get(core_field, core_field)
+
+
+def product_id_for(tenant_id: str, name: str) -> str:
+    """The product that rows named `name` belong to: the same id for the same name, any case."""
+    return str(uuid.uuid5(PRODUCT_NAMESPACE, f"{tenant_id}\0{name.strip().casefold()}"))
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    """What a client may set on an item, in core names. `given` lists the fields the client sent."""
+
+    given: frozenset[str]
+    name: str | None = None
+    quantity: Decimal | None = None
+    location_id: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] | None = None
+    stock_id: str | None = None
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class InventoryItem:
+    record: StockRecord
+    type_label: str | None
+    material_label: str | None
+    supplier_name: str | None
+    location_label: str | None
+    mill_certification_id: str | None
+
+    @property
+    def linked_orders(self) -> list[dict[str, str]]:
+        links = [v for k, v in self.record.attributes.items() if k.startswith(ORDER_LINK_PREFIX) and v]
+        links.sort(key=lambda link: str(link.get("at", "")))
+        return [
+            {"orderId": str(link.get("orderId", "")), "orderReference": str(link.get("orderReference", ""))}
+            for link in links
+        ]
+
+    def fields(self) -> dict[str, Any]:
+        """The item in documented 000 field names (what tag rules test and responses show)."""
+        record, attrs = self.record, self.record.attributes
+        return {
+            "inventoryId": record.stock_id,
+            "companyId": record.tenant_id,
+            "productName": record.name,
+            "quantity": record.on_hand,
+            "stockLocationId": record.location_id,
+            **{documented(name): attrs.get(name) for name in ATTRIBUTES},
+            "typeLabel": self.type_label,
+            "materialLabel": self.material_label,
+            "supplierName": self.supplier_name,
+            "stockLocationLabel": self.location_label,
+            "millCertificationId": self.mill_certification_id,
+            "tags": list(attrs.get(MANUAL_TAGS) or []),
+            "ruleTags": list(attrs.get(RULE_TAGS) or []),
+            "createdAt": record.created_at,
+            "updatedAt": record.updated_at,
+            "version": record.version,
+        }
+
+
+@dataclass(frozen=True)
+class UnreservedLink:
+    link_id: str
+    order_line_item_id: str | None
+
+
+class InventoryService:
+    def __init__(
+        self,
+        stock: StockService,
+        stock_store: StockStore,
+        catalog_store: CatalogStore,
+        reference: ReferenceService,
+        history: HistoryService,
+    ) -> None:
+        self._stock = stock
+        self._records = stock_store
+        self._catalog = catalog_store
+        self._reference = reference
+        self._history = history
+
+    # -- reads -------------------------------------------------------------
+
+    def page(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[InventoryItem]:
+        """One page of active items; labels of the whole page cost one batched read."""
+        page = self._records.list_records(tenant_id, limit, cursor)
+        records = [r for r in page.items if r.active]
+        return Page(self._enrich(tenant_id, records), page.cursor)
+
+    def get(self, tenant_id: str, stock_id: str) -> InventoryItem:
+        return self._enrich(tenant_id, [self._active(tenant_id, stock_id)])[0]
+
+    def history(self, tenant_id: str, stock_id: str) -> list[HistoryEvent]:
+        """The item's field-level history in documented names (deleted items keep theirs)."""
+        if self._records.get_record(tenant_id, stock_id) is None:
+            raise NotFound(f"inventory item {stock_id} not found")
+        return [translate_event(e) for e in self._history.events_for(tenant_id, "stock", stock_id)]
+
+    # -- writes ------------------------------------------------------------
+
+    def create(
+        self, tenant_id: str, inputs: list[ItemInput], actor: Actor, command_id: str | None = None
+    ) -> list[InventoryItem]:
+        _check_size(inputs)
+        for index, item in enumerate(inputs):
+            _check_item(index, item, creating=True)
+        resolved = self._check_references(tenant_id, inputs)
+        ids = [deterministic_id(command_id, i) if command_id else new_id() for i in range(len(inputs))]
+        if command_id:
+            done = self._records.get_records(tenant_id, ids)
+            if done:
+                # A retry of a bulk create that already ran: answer with what it made.
+                return self._enrich(tenant_id, [done[i] for i in ids if i in done])
+        self._ensure_products(tenant_id, [item.name or "" for item in inputs], actor)
+        news = [
+            NewStockRecord(
+                stock_id=stock_id,
+                product_id=product_id_for(tenant_id, item.name or ""),
+                location_id=item.location_id or "",
+                name=item.name,
+                attributes=_attributes({}, item),
+                quantity=item.quantity or ZERO,
+            )
+            for stock_id, item in zip(ids, inputs, strict=True)
+        ]
+        records = self._stock.create_records(tenant_id, news, actor)
+        return self._enrich(tenant_id, records, resolved)
+
+    def update(self, tenant_id: str, inputs: list[ItemInput], actor: Actor) -> list[InventoryItem]:
+        _check_size(inputs)
+        for index, item in enumerate(inputs):
+            _check_item(index, item, creating=False)
+        ids = [item.stock_id or "" for item in inputs]
+        records = self._existing(tenant_id, ids)
+        resolved = self._check_references(tenant_id, inputs)
+        renamed = [item.name for item in inputs if "name" in item.given and item.name]
+        self._ensure_products(tenant_id, renamed, actor)
+        changes = [self._change(tenant_id, records[item.stock_id or ""], item, actor) for item in inputs]
+        self._records.apply(tenant_id, changes)
+        fresh = self._records.get_records(tenant_id, ids)
+        return self._enrich(tenant_id, [fresh[i] for i in ids], resolved)
+
+    def delete(self, tenant_id: str, ids: list[str], actor: Actor) -> list[str]:
+        """Soft-delete all items or none, then release their active reservations."""
+        _check_size(ids)
+        records = self._existing(tenant_id, ids, field_name="ids")
+        changes = [
+            StockChange(stock_id=i, actor=actor, set_fields={"active": False}, expected_version=records[i].version)
+            for i in ids
+        ]
+        self._records.apply(tenant_id, changes)
+        for stock_id in ids:
+            if records[stock_id].reserved > 0:
+                self._release_all(tenant_id, stock_id, actor)
+        return ids
+
+    def evaluate_tags(self, tenant_id: str, stock_id: str, actor: Actor) -> int:
+        """Replace the item's rule-based tags with those of the active rules it matches; manual tags stay."""
+        item = self.get(tenant_id, stock_id)
+        rules = self._reference.list_active(tenant_id, RefKind.TAG_RULE)
+        tag_ids = {str(rule.data.get("tag_id")) for rule in rules}
+        live = self._reference.resolve(tenant_id, {(RefKind.TAG.value, t) for t in tag_ids})
+        fields = item.fields()
+        matched = sorted(
+            {
+                str(rule.data["tag_id"])
+                for rule in rules
+                if _active(live.get((RefKind.TAG.value, str(rule.data.get("tag_id")))))
+                and evaluate(rule.data["condition"], fields)
+            }
+        )
+        change = StockChange(
+            stock_id=stock_id,
+            actor=actor,
+            set_fields={f"attributes.{RULE_TAGS}": matched},
+            expected_version=item.record.version,
+        )
+        self._records.apply(tenant_id, [change])
+        return len(matched)
+
+    def unreserve(self, tenant_id: str, stock_id: str, actor: Actor) -> list[UnreservedLink]:
+        """Release every active reservation of the item and rename the row after the most recent order.
+
+        With several links, the name carries the orderReference of the most
+        recently created one. The row keeps its quantity: split rows are not
+        merged back.
+        """
+        record = self._active(tenant_id, stock_id)
+        active = [
+            r for r in self._records.reservations_for_record(tenant_id, stock_id) if r.status == ClaimStatus.ACTIVE
+        ]
+        if not active:
+            return []
+        active.sort(key=lambda r: r.created_at, reverse=True)
+        for reservation in active:
+            self._stock.release(tenant_id, reservation.reservation_id, actor)
+        reference = next((r.reference["orderReference"] for r in active if r.reference.get("orderReference")), None)
+        if reference:
+            name = f"{record.name or ''} - Prev Reserved ({reference})"
+            self._records.apply(tenant_id, [StockChange(stock_id=stock_id, actor=actor, set_fields={"name": name})])
+        return [UnreservedLink(r.reservation_id, r.reference.get("lineItemId")) for r in active]
+
+    # -- helpers -----------------------------------------------------------
+
+    def _active(self, tenant_id: str, stock_id: str) -> StockRecord:
+        record = self._records.get_record(tenant_id, stock_id)
+        if record is None or not record.active:
+            raise NotFound(f"inventory item {stock_id} not found")
+        return record
+
+    def _existing(self, tenant_id: str, ids: list[str], field_name: str = "inventoryId") -> dict[str, StockRecord]:
+        for index, stock_id in enumerate(ids):
+            if ids.index(stock_id) != index:
+                raise ValidationFailed(
+                    f"{stock_id} appears twice", [{"field": _at(index, field_name), "message": "duplicate id"}]
+                )
+        found = {k: v for k, v in self._records.get_records(tenant_id, ids).items() if v.active}
+        missing = [(index, i) for index, i in enumerate(ids) if i not in found]
+        if missing:
+            raise NotFound(
+                f"inventory item {missing[0][1]} not found",
+                [{"field": _at(index, field_name), "message": f"{i} not found"} for index, i in missing],
+            )
+        return found
+
+    def _check_references(self, tenant_id: str, inputs: list[ItemInput]) -> dict[RefKey, Resolved]:
+        """Every foreign key the items set must exist, active, in this company (one batched read)."""
+        wanted = [key for item in inputs for key in _references(item.location_id, item.attributes)]
+        resolved = self._reference.resolve(tenant_id, wanted)
+        errors = []
+        for index, item in enumerate(inputs):
+            for attr, kind in [*FOREIGN_KEYS.items(), ("location_id", LOCATION)]:
+                value = item.location_id if attr == "location_id" else item.attributes.get(attr)
+                if value and not _active(resolved.get((kind, str(value)))):
+                    errors.append({"field": f"[{index}].{documented(attr)}", "message": f"{value} not found"})
+        if errors:
+            raise ValidationFailed(f"unknown reference: {errors[0]['field']}", errors)
+        return resolved
+
+    def _ensure_products(self, tenant_id: str, names: Iterable[str], actor: Actor) -> None:
+        wanted = {product_id_for(tenant_id, n): n.strip() for n in names}
+        if not wanted:
+            return
+        found = self._catalog.get_products(tenant_id, list(wanted))
+        for product_id, name in wanted.items():
+            if product_id in found:
+                continue
+            # Another request may create it first: the same product, so that is fine.
+            with suppress(AlreadyExists):
+                self._catalog.create_product(Product(tenant_id=tenant_id, product_id=product_id, name=name), actor)
+
+    def _change(self, tenant_id: str, record: StockRecord, item: ItemInput, actor: Actor) -> StockChange:
+        fields: dict[str, Any] = {}
+        removed: list[str] = []
+        if "name" in item.given and item.name:
+            fields["name"] = item.name
+            fields["product_id"] = product_id_for(tenant_id, item.name)
+        if "location_id" in item.given and item.location_id:
+            fields["location_id"] = item.location_id
+        if "product_id" in fields or "location_id" in fields:
+            # Storage re-keys the record's indexes from both.
+            fields.setdefault("product_id", record.product_id)
+            fields.setdefault("location_id", record.location_id)
+        for name in [*ATTRIBUTES, MANUAL_TAGS]:
+            if name not in item.given:
+                continue
+            value = list(item.tags or ()) if name == MANUAL_TAGS else item.attributes.get(name)
+            if value is None:
+                removed.append(f"attributes.{name}")
+            else:
+                fields[f"attributes.{name}"] = value
+        delta = ZERO
+        movement = None
+        if "quantity" in item.given and item.quantity is not None:
+            delta = item.quantity - record.on_hand
+        if delta != 0:
+            movement = Movement(
+                tenant_id=tenant_id,
+                stock_id=record.stock_id,
+                product_id=fields.get("product_id", record.product_id),
+                location_id=fields.get("location_id", record.location_id),
+                kind=MovementKind.ADJUSTMENT,
+                quantity=delta,
+                reason="inventory item updated",
+                actor=actor,
+                occurred_at=utcnow(),
+            )
+        return StockChange(
+            stock_id=record.stock_id,
+            actor=actor,
+            on_hand=delta,
+            negative_allowed=True,
+            expected_on_hand=record.on_hand if movement else None,
+            expected_version=item.version if item.version is not None else record.version,
+            movement=movement,
+            set_fields=fields,
+            remove_fields=tuple(removed),
+        )
+
+    def _enrich(
+        self, tenant_id: str, records: list[StockRecord], known: dict[RefKey, Resolved] | None = None
+    ) -> list[InventoryItem]:
+        wanted = {key for r in records for key in _references(r.location_id, r.attributes, heat=True)}
+        missing = wanted - set(known or {})
+        resolved = {**(known or {}), **self._reference.resolve(tenant_id, missing)}
+        return [_item(record, resolved) for record in records]
+
+    def _release_all(self, tenant_id: str, stock_id: str, actor: Actor) -> None:
+        for reservation in self._records.reservations_for_record(tenant_id, stock_id):
+            if reservation.status == ClaimStatus.ACTIVE:
+                self._stock.release(tenant_id, reservation.reservation_id, actor)
+
+
+def _references(location_id: str | None, attributes: Mapping[str, Any], heat: bool = False) -> list[RefKey]:
+    keys: list[RefKey] = [(kind, str(attributes[a])) for a, kind in FOREIGN_KEYS.items() if attributes.get(a)]
+    if location_id:
+        keys.append((LOCATION, location_id))
+    if heat and attributes.get("heat_code"):
+        keys.append((HEAT, str(attributes["heat_code"])))
+    return keys
+
+
+def _item(record: StockRecord, resolved: Mapping[RefKey, Resolved]) -> InventoryItem:
+    attrs = record.attributes
+
+    def label(kind: str, value: Any) -> str | None:
+        found = resolved.get((kind, str(value))) if value else None
+        return found.label if found else None
+
+    heat = resolved.get((HEAT, str(attrs["heat_code"]))) if attrs.get("heat_code") else None
+    return InventoryItem(
+        record=record,
+        type_label=label(RefKind.TYPE.value, attrs.get("type")),
+        material_label=label(RefKind.MATERIAL.value, attrs.get("material")),
+        supplier_name=label(RefKind.ORGANISATION.value, attrs.get("supplier_id")),
+        location_label=label(LOCATION, record.location_id),
+        mill_certification_id=heat.id if heat else None,
+    )
+
+
+def _attributes(current: Mapping[str, Any], item: ItemInput) -> dict[str, Any]:
+    merged = dict(current)
+    for name in ATTRIBUTES:
+        if name in item.given and item.attributes.get(name) is not None:
+            merged[name] = item.attributes[name]
+    if item.tags is not None:
+        merged[MANUAL_TAGS] = list(item.tags)
+    return merged
+
+
+def _check_item(index: int, item: ItemInput, *, creating: bool) -> None:
+    errors = []
+    if creating and not (item.name and item.name.strip()):
+        errors.append({"field": _at(index, "productName"), "message": "is required"})
+    if creating and not item.location_id:
+        errors.append({"field": _at(index, "stockLocationId"), "message": "is required"})
+    if not creating and not item.stock_id:
+        errors.append({"field": _at(index, "inventoryId"), "message": "is required"})
+    if item.quantity is not None and item.quantity < 0:
+        errors.append({"field": _at(index, "quantity"), "message": "must be >= 0"})
+    for name in NUMBER_ATTRIBUTES:
+        value = item.attributes.get(name)
+        if value is not None and Decimal(value) < 0:
+            errors.append({"field": _at(index, documented(name)), "message": "must be >= 0"})
+    if errors:
+        raise ValidationFailed(f"invalid item: {errors[0]['field']}", errors)
+
+
+def _check_size(entries: list[Any]) -> None:
+    if not entries:
+        raise ValidationFailed("at least one item is required", [{"field": "body", "message": "empty"}])
+    if len(entries) > MAX_ITEMS:
+        raise ValidationFailed(
+            f"at most {MAX_ITEMS} items per request", [{"field": "body", "message": f"more than {MAX_ITEMS}"}]
+        )
+
+
+def _at(index: int, name: str) -> str:
+    return f"[{index}].{name}"
+
+
+def _active(resolved: Resolved | None) -> bool:
+    return resolved is not None and resolved.active
+
+
+# -- history -----------------------------------------------------------------
+
+# Stock record fields that say nothing to a 000 user (derived or internal).
+HIDDEN_FIELDS = frozenset({"reserved", "held", "available", "product_id", "allow_negative", "owner", "natural_key"})
+
+
+def translate_event(event: HistoryEvent) -> HistoryEvent:
+    """A stock record's history event in documented names, with a 000 change type."""
+    changes: list[FieldChange] = []
+    for change in event.changes:
+        if change.field == "attributes":
+            changes += _attribute_changes(change.old or {}, change.new or {})
+        elif change.field not in HIDDEN_FIELDS:
+            changes.append(FieldChange(field=documented(change.field), old=change.old, new=change.new))
+    return event.model_copy(update={"changes": changes, "change_type": _change_type(event)})
+
+
+def _attribute_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[FieldChange]:
+    result: list[FieldChange] = []
+    links_old = {k: v for k, v in old.items() if k.startswith(ORDER_LINK_PREFIX)}
+    links_new = {k: v for k, v in new.items() if k.startswith(ORDER_LINK_PREFIX)}
+    if links_old != links_new:
+        result.append(FieldChange(field="linkedOrders", old=_links(links_old), new=_links(links_new)))
+    for name in sorted((old.keys() | new.keys()) - links_old.keys() - links_new.keys()):
+        if old.get(name) != new.get(name):
+            result.append(FieldChange(field=documented(name), old=old.get(name), new=new.get(name)))
+    return result
+
+
+def _links(links: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"orderId": v.get("orderId"), "orderReference": v.get("orderReference")}
+        for v in sorted(links.values(), key=lambda link: str(link.get("at", "")))
+    ]
+
+
+def _change_type(event: HistoryEvent) -> str:
+    if event.change_type == "INSERT":
+        return "CREATE"
+    if event.change_type == "REMOVE":
+        return "REMOVE"
+    active = next((c for c in event.changes if c.field == "active"), None)
+    if active is not None and active.old is True and active.new is False:
+        return "DELETE"
+    if active is not None and active.old is False and active.new is True:
+        return "RESTORE"
+    return "UPDATE"

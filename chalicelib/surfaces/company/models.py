@@ -1,0 +1,163 @@
+"""Request and response bodies of the 000 document, in its field names.
+
+Request models ignore unknown fields on purpose: the document's responses
+carry server-owned fields (companyId, createdAt, updatedAt, the resolved
+labels, millCertificationId, linkedOrders) and clients send them back; they
+can never set them, so they are dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.core.inventory import ATTRIBUTES, InventoryItem, ItemInput, documented
+from chalicelib.core.models import HistoryEvent
+
+# Documented request field -> core field.
+CORE_NAMES: dict[str, str] = {
+    "productName": "name",
+    "quantity": "quantity",
+    "stockLocationId": "location_id",
+    "tags": "tags",
+    **{documented(name): name for name in ATTRIBUTES},
+}
+Text = Field(None, min_length=1, max_length=200)
+Amount = Field(None, ge=0, allow_inf_nan=False)
+
+
+class InventoryFields(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    productName: str | None = Field(None, min_length=1, max_length=300)
+    quantity: Decimal | None = Field(None, ge=0, allow_inf_nan=False, description="Number of pieces (on hand)")
+    weight: Decimal | None = Amount
+    heatCode: str | None = Text
+    diameter: Decimal | None = Amount
+    length: Decimal | None = Amount
+    width: Decimal | None = Amount
+    depth: Decimal | None = Amount
+    type: str | None = Text
+    material: str | None = Text
+    supplierId: str | None = Text
+    stockLocationId: str | None = Text
+    unitPrice: Decimal | None = Amount
+    tags: list[str] | None = Field(None, max_length=50, description="Manual tag ids; rule-based tags are separate")
+
+    def to_input(self, stock_id: str | None = None, version: int | None = None) -> ItemInput:
+        sent = self.model_fields_set
+        attributes = {name: documented(name) for name in ATTRIBUTES}
+        given = {core for doc, core in CORE_NAMES.items() if doc in sent}
+        return ItemInput(
+            given=frozenset(given),
+            name=self.productName,
+            quantity=self.quantity,
+            location_id=self.stockLocationId,
+            attributes={name: getattr(self, doc) for name, doc in attributes.items() if doc in sent},
+            tags=tuple(self.tags) if self.tags is not None else None,
+            stock_id=stock_id,
+            version=version,
+        )
+
+
+class InventoryCreate(InventoryFields):
+    productName: str = Field(min_length=1, max_length=300)
+    stockLocationId: str = Field(min_length=1, max_length=200)
+
+
+class InventoryUpdate(InventoryFields):
+    inventoryId: str = Field(min_length=1, max_length=100)
+    version: int | None = Field(None, ge=1, description="The version read; a stale one is a 409")
+
+
+class DeleteIds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[str] = Field(min_length=1, max_length=100)
+
+
+class InventoryOut(BaseModel):
+    createdAt: datetime
+    updatedAt: datetime
+    millCertificationId: str | None
+    linkedOrders: str = Field(description="JSON array string of linked orders; '[]' when none")
+    typeLabel: str | None
+    materialLabel: str | None
+    supplierName: str | None
+    stockLocationLabel: str | None
+    quantity: Decimal
+    weight: Decimal | None
+    heatCode: str | None
+    diameter: Decimal | None
+    length: Decimal | None
+    width: Decimal | None
+    depth: Decimal | None
+    type: str | None
+    material: str | None
+    supplierId: str | None
+    stockLocationId: str
+    inventoryId: str
+    companyId: str
+    productName: str | None
+    unitPrice: Decimal | None
+    tags: list[str]
+    ruleTags: list[str]
+    version: int
+
+
+def item_out(item: InventoryItem) -> dict[str, Any]:
+    fields = item.fields()
+    linked = json.dumps(item.linked_orders, separators=(",", ":"))
+    return {name: (linked if name == "linkedOrders" else fields.get(name)) for name in InventoryOut.model_fields}
+
+
+class DeleteResult(BaseModel):
+    deletedCount: int
+    deletedIds: list[str]
+
+
+class TagEvaluation(BaseModel):
+    inventoryId: str
+    companyId: str
+    assignedTagCount: int
+
+
+class UnreservedLinkOut(BaseModel):
+    linkId: str
+    companyId: str
+    orderLineItemId: str | None
+    inventoryId: str
+
+
+class FieldChangeOut(BaseModel):
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+class HistoryOut(BaseModel):
+    changedAt: datetime
+    changedById: str
+    changedByName: str
+    changeType: str
+    entityType: str
+    entityId: str
+    entityLabel: str | None
+    changes: list[FieldChangeOut]
+
+
+def history_out(event: HistoryEvent) -> dict[str, Any]:
+    return {
+        "changedAt": event.changed_at,
+        "changedById": event.changed_by_id,
+        "changedByName": event.changed_by_name,
+        "changeType": event.change_type,
+        "entityType": "inventory" if event.entity_type == "stock" else event.entity_type,
+        "entityId": event.entity_id,
+        "entityLabel": event.entity_label,
+        "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in event.changes],
+    }

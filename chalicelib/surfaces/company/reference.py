@@ -1,0 +1,399 @@
+"""000 reference data routes: list, create, update and soft-delete for each kind.
+
+`inventory-types`, `inventory-materials`, `organisations`, `mill-certifications`,
+`tags` and `tag-rules` are core reference items; `stock-locations` are core
+Locations, so the places the 000 surface names are the places every other
+surface uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.core.errors import AlreadyExists, NotFound, ValidationFailed
+from chalicelib.core.models import Location
+from chalicelib.core.permissions import Permission
+from chalicelib.core.reference import MAX_BATCH, NewReference, ReferenceItem, ReferenceUpdate, RefKind
+from chalicelib.http.routing import Call, Handler, endpoint
+from chalicelib.surfaces.company import company
+from chalicelib.surfaces.company.common import PREFIX, TAG_REFERENCE, company_of
+from chalicelib.surfaces.company.models import DeleteResult
+from chalicelib.wiring import catalog_service, reference_service
+
+Name = Field(min_length=1, max_length=200)
+# Documented body field -> core `data` key, for the kind-specific fields.
+DATA_FIELDS = {
+    "organisationType": "organisation_type",
+    "email": "email",
+    "phone": "phone",
+    "certificateNumber": "certificate_number",
+    "supplierId": "supplier_id",
+    "issuedDate": "issued_date",
+    "documentUrl": "document_url",
+    "color": "color",
+    "tagId": "tag_id",
+    "condition": "condition",
+    "description": "description",
+}
+
+
+class Strict(BaseModel):
+    # Server-owned fields (companyId, createdAt, ...) sent back by clients are ignored.
+    model_config = ConfigDict(extra="ignore")
+
+
+class Labelled(Strict):
+    label: str = Name
+    description: str | None = Field(None, max_length=1000)
+
+
+class Organisation(Strict):
+    name: str = Name
+    organisationType: str | None = Field(None, max_length=50, description="supplier, customer, or both")
+    email: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=50)
+
+
+class MillCertification(Strict):
+    heatCode: str = Field(min_length=1, max_length=100, description="Links the certificate to inventory")
+    certificateNumber: str | None = Field(None, max_length=100)
+    supplierId: str | None = Field(None, max_length=100)
+    issuedDate: str | None = Field(None, max_length=40)
+    documentUrl: str | None = Field(None, max_length=2000)
+
+
+class Tag(Strict):
+    name: str = Name
+    color: str | None = Field(None, max_length=30)
+
+
+class TagRule(Strict):
+    tagId: str = Field(min_length=1, max_length=100)
+    name: str | None = Field(None, max_length=200)
+    condition: dict[str, Any] = Field(description="Condition tree: all/any, or {field, op, value}")
+
+
+class Update(Strict):
+    id: str = Field(min_length=1, max_length=100)
+    version: int | None = Field(None, ge=1)
+
+
+class LabelledUpdate(Update):
+    label: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=1000)
+
+
+class OrganisationUpdate(Update):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    organisationType: str | None = Field(None, max_length=50)
+    email: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=50)
+
+
+class MillCertificationUpdate(Update):
+    heatCode: str | None = Field(None, min_length=1, max_length=100)
+    certificateNumber: str | None = Field(None, max_length=100)
+    supplierId: str | None = Field(None, max_length=100)
+    issuedDate: str | None = Field(None, max_length=40)
+    documentUrl: str | None = Field(None, max_length=2000)
+
+
+class TagUpdate(Update):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    color: str | None = Field(None, max_length=30)
+
+
+class TagRuleUpdate(Update):
+    tagId: str | None = Field(None, min_length=1, max_length=100)
+    name: str | None = Field(None, max_length=200)
+    condition: dict[str, Any] | None = None
+
+
+class Ids(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+@dataclass(frozen=True)
+class Kind:
+    segment: str
+    kind: RefKind | None  # None: stock locations (core Locations)
+    label_field: str  # "label" or "name"
+    create: type[BaseModel]
+    update: type[BaseModel]
+
+    @property
+    def title(self) -> str:
+        return self.segment.replace("-", " ")
+
+
+KINDS = [
+    Kind("inventory-types", RefKind.TYPE, "label", Labelled, LabelledUpdate),
+    Kind("inventory-materials", RefKind.MATERIAL, "label", Labelled, LabelledUpdate),
+    Kind("organisations", RefKind.ORGANISATION, "name", Organisation, OrganisationUpdate),
+    Kind("mill-certifications", RefKind.MILL_CERTIFICATION, "heatCode", MillCertification, MillCertificationUpdate),
+    Kind("tags", RefKind.TAG, "name", Tag, TagUpdate),
+    Kind("tag-rules", RefKind.TAG_RULE, "name", TagRule, TagRuleUpdate),
+    Kind("stock-locations", None, "label", Labelled, LabelledUpdate),
+]
+
+
+# -- translation -------------------------------------------------------------
+
+
+def _data(model: BaseModel) -> dict[str, Any]:
+    sent = model.model_fields_set
+    return {core: getattr(model, doc) for doc, core in DATA_FIELDS.items() if doc in sent and hasattr(model, doc)}
+
+
+def _label(kind: Kind, model: BaseModel) -> str | None:
+    if kind.kind == RefKind.MILL_CERTIFICATION:
+        return getattr(model, "certificateNumber", None) or getattr(model, "heatCode", None)
+    if kind.kind == RefKind.TAG_RULE:
+        return getattr(model, "name", None) or getattr(model, "tagId", None)
+    value = getattr(model, kind.label_field, None)
+    return str(value) if value is not None else None
+
+
+def _new(kind: Kind, model: BaseModel) -> NewReference:
+    heat = getattr(model, "heatCode", None) if kind.kind == RefKind.MILL_CERTIFICATION else None
+    return NewReference(label=_label(kind, model) or "", data=_data(model), heat_code=heat)
+
+
+def _update(kind: Kind, model: Any) -> ReferenceUpdate:
+    heat = getattr(model, "heatCode", None) if kind.kind == RefKind.MILL_CERTIFICATION else None
+    return ReferenceUpdate(
+        ref_id=model.id, label=_label(kind, model), data=_data(model), heat_code=heat, expected_version=model.version
+    )
+
+
+def reference_out(kind: Kind, item: ReferenceItem) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": item.ref_id, "companyId": item.tenant_id}
+    if kind.kind == RefKind.MILL_CERTIFICATION:
+        out["heatCode"] = item.heat_code
+    elif kind.kind == RefKind.TAG_RULE:
+        out["name"] = item.data.get("name") or item.label
+    else:
+        out[kind.label_field] = item.label
+    core_to_doc = {core: doc for doc, core in DATA_FIELDS.items()}
+    out.update({core_to_doc.get(k, k): v for k, v in item.data.items() if k != "name"})
+    out.update(active=item.active, createdAt=item.created_at, updatedAt=item.updated_at, version=item.version)
+    return out
+
+
+def location_out(location: Location) -> dict[str, Any]:
+    return {
+        "id": location.location_id,
+        "companyId": location.tenant_id,
+        "label": location.name,
+        "active": location.active,
+        "createdAt": location.created_at,
+        "updatedAt": location.updated_at,
+        "version": location.version,
+    }
+
+
+# -- handlers ------------------------------------------------------------------
+
+
+def _list(kind: Kind) -> Handler:
+    def handler(call: Call) -> list[dict[str, Any]]:
+        tenant = company_of(call)
+        if kind.kind is None:
+            return [location_out(loc) for loc in _all_locations(tenant) if loc.active]
+        return [reference_out(kind, item) for item in reference_service().list_active(tenant, kind.kind)]
+
+    return handler
+
+
+def _create(kind: Kind) -> Handler:
+    def handler(call: Call) -> list[dict[str, Any]]:
+        tenant = company_of(call)
+        if kind.kind is None:
+            return [location_out(loc) for loc in _create_locations(tenant, call.body, call)]
+        entries = [_new(kind, model) for model in call.body]
+        created = reference_service().create(tenant, kind.kind, entries, call.actor, call.command_id)
+        return [reference_out(kind, item) for item in created]
+
+    return handler
+
+
+def _put(kind: Kind) -> Handler:
+    def handler(call: Call) -> list[dict[str, Any]]:
+        tenant = company_of(call)
+        if kind.kind is None:
+            return [location_out(loc) for loc in _update_locations(tenant, call.body, call)]
+        updates = [_update(kind, model) for model in call.body]
+        return [
+            reference_out(kind, item) for item in reference_service().update(tenant, kind.kind, updates, call.actor)
+        ]
+
+    return handler
+
+
+def _delete(kind: Kind) -> Handler:
+    def handler(call: Call) -> DeleteResult:
+        tenant = company_of(call)
+        ids: list[str] = call.body.ids
+        if kind.kind is None:
+            deleted = _delete_locations(tenant, ids, call)
+        else:
+            deleted = reference_service().delete(tenant, kind.kind, ids, call.actor)
+        return DeleteResult(deletedCount=len(deleted), deletedIds=deleted)
+
+    return handler
+
+
+# -- stock locations: core Locations -------------------------------------------
+
+
+def _all_locations(tenant: str) -> list[Location]:
+    found: list[Location] = []
+    cursor = None
+    while True:
+        page = catalog_service().list_locations(tenant, 500, cursor)
+        found += page.items
+        if page.cursor is None:
+            return found
+        cursor = page.cursor
+
+
+def _create_locations(tenant: str, models: list[Labelled], call: Call) -> list[Location]:
+    _check_count(models)
+    catalog = catalog_service()
+    # Names are unique per company: check them all first, so a clash writes nothing.
+    names = [m.label.strip().casefold() for m in models]
+    clashes = [i for i, name in enumerate(names) if names.index(name) != i]
+    clashes += [i for i, m in enumerate(models) if _location_exists(tenant, m.label)]
+    if clashes:
+        raise AlreadyExists(
+            f"stock location {models[clashes[0]].label} already exists",
+            [{"field": f"[{i}].label", "message": "already in use"} for i in sorted(set(clashes))],
+        )
+    return [catalog.create_location(tenant, {"name": m.label.strip()}, call.actor) for m in models]
+
+
+def _location_exists(tenant: str, name: str) -> bool:
+    try:
+        catalog_service().location_by_name(tenant, name.strip())
+    except NotFound:
+        return False
+    return True
+
+
+def _active_locations(tenant: str, ids: list[str]) -> list[Location]:
+    catalog = catalog_service()
+    found: list[Location] = []
+    for index, location_id in enumerate(ids):
+        try:
+            location = catalog.get_location(tenant, location_id)
+        except NotFound:
+            location = None
+        if location is None or not location.active or ids.index(location_id) != index:
+            raise NotFound(
+                f"stock location {location_id} not found", [{"field": f"[{index}].id", "message": "not found"}]
+            )
+        found.append(location)
+    return found
+
+
+def _update_locations(tenant: str, models: list[LabelledUpdate], call: Call) -> list[Location]:
+    _check_count(models)
+    _active_locations(tenant, [m.id for m in models])
+    catalog = catalog_service()
+    return [
+        catalog.update_location(
+            tenant, m.id, {"name": m.label.strip()} if m.label else {}, call.actor, expected_version=m.version
+        )
+        for m in models
+    ]
+
+
+def _delete_locations(tenant: str, ids: list[str], call: Call) -> list[str]:
+    _active_locations(tenant, ids)
+    catalog = catalog_service()
+    for location_id in ids:
+        catalog.update_location(tenant, location_id, {"active": False}, call.actor)
+    return ids
+
+
+def _check_count(models: list[Any]) -> None:
+    if not models:
+        raise ValidationFailed("at least one entry is required", [{"field": "body", "message": "empty"}])
+    if len(models) > MAX_BATCH:
+        raise ValidationFailed(f"at most {MAX_BATCH} entries", [{"field": "body", "message": "too many"}])
+
+
+# -- routes --------------------------------------------------------------------
+
+
+def _declare(kind: Kind) -> None:
+    path = f"{PREFIX}/{kind.segment}"
+    where = "core stock locations, shared with every surface" if kind.kind is None else "reference data"
+    routes: list[tuple[str, Callable[[Kind], Handler], dict[str, Any]]] = [
+        (
+            "GET",
+            _list,
+            {
+                "permissions": [Permission.INVENTORY_READ],
+                "summary": f"List {kind.title}",
+                "description": f"Active {kind.title} ({where}). Permission: inventory.read.",
+            },
+        ),
+        (
+            "POST",
+            _create,
+            {
+                "permissions": [Permission.INVENTORY_WRITE],
+                "summary": f"Create {kind.title}",
+                "body": list[kind.create],  # type: ignore[name-defined]
+                "status": 201,
+                "description": (
+                    f"A JSON array of up to {MAX_BATCH}; every entry is validated first and one bad entry "
+                    "writes nothing. Each returned object carries its `id`. Permission: inventory.write."
+                ),
+            },
+        ),
+        (
+            "PUT",
+            _put,
+            {
+                "permissions": [Permission.INVENTORY_WRITE],
+                "summary": f"Update {kind.title}",
+                "body": list[kind.update],  # type: ignore[name-defined]
+                "description": (
+                    "A JSON array, each entry with its `id`; only the fields sent change. Send `version` to "
+                    "guard against lost updates (409 when stale). Unknown ids, or ids of another company, are "
+                    "a 404 and nothing changes. Permission: inventory.write."
+                ),
+            },
+        ),
+        (
+            "DELETE",
+            _delete,
+            {
+                "permissions": [Permission.INVENTORY_WRITE],
+                "summary": f"Delete {kind.title}",
+                "body": Ids,
+                "response": DeleteResult,
+                "description": (
+                    'Soft delete of every id in `{"ids": [...]}`; an unknown id is a 404 and nothing is '
+                    "deleted. Items that point at a deleted entry keep it (and its label); new writes cannot "
+                    "point at it. Permission: inventory.write."
+                ),
+            },
+        ),
+    ]
+    for method, make, options in routes:
+        handler = make(kind)
+        handler.__name__ = f"{method.lower()}_{kind.segment.replace('-', '_')}"
+        endpoint(company, path, method, tag=TAG_REFERENCE, **options)(handler)
+
+
+for _kind in KINDS:
+    _declare(_kind)

@@ -1,0 +1,223 @@
+"""000 reference data through the real app on moto: list, create, update, soft delete per kind."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib import wiring
+from chalicelib.settings import get_settings
+from chalicelib.storage.aws import client
+
+JSON = "application/json"
+KINDS = ["inventory-types", "inventory-materials", "organisations", "stock-locations", "tags"]
+LABEL_FIELD = {"organisations": "name", "tags": "name"}
+
+
+class Company:
+    def __init__(self, http: Client, company_id: str, key: str) -> None:
+        self.http = http
+        self.id = company_id
+        self.key = key
+
+    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        raw = json.dumps(body) if body is not None else ""
+        return self.http.http.request(
+            method,
+            f"/companies/{self.id}{path}",
+            headers={"X-API-Key": self.key, "Content-Type": JSON, **(headers or {})},
+            body=raw.encode(),
+        )
+
+    def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        response = self.call(method, path, body)
+        assert response.status_code == status, response.body
+        return json.loads(response.body)
+
+
+@pytest.fixture
+def http(aws: None) -> Iterator[Client]:
+    wiring.reset()
+    with Client(app) as test_client:
+        yield test_client
+    wiring.reset()
+
+
+def make_company(
+    http: Client, name: str = "Acme", permissions: tuple[str, ...] = ("admin", "inventory.read", "inventory.write")
+) -> Company:
+    tenant, key = wiring.tenant_service().create_tenant(name, list(permissions))
+    return Company(http, tenant.tenant_id, key)
+
+
+@pytest.fixture
+def acme(http: Client) -> Company:
+    return make_company(http, "Acme")
+
+
+@pytest.fixture
+def other(http: Client) -> Company:
+    return make_company(http, "Other")
+
+
+def error_fields(response: Any) -> list[str]:
+    return [d["field"] for d in json.loads(response.body)["details"]]
+
+
+@pytest.mark.parametrize("segment", KINDS)
+def test_each_kind_lists_creates_updates_and_soft_deletes(acme: Company, segment: str) -> None:
+    label = LABEL_FIELD.get(segment, "label")
+    # Given two created entries
+    created = acme.ok("POST", f"/{segment}", [{label: "Round bar"}, {label: "Plate", "companyId": "x"}], 201)
+    assert [c[label] for c in created] == ["Round bar", "Plate"]
+    assert all(c["id"] and c["companyId"] == acme.id for c in created)
+
+    # When one is renamed and the other deleted
+    updated = acme.ok("PUT", f"/{segment}", [{"id": created[0]["id"], label: "Round bar S355"}])
+    deleted = acme.ok("DELETE", f"/{segment}", {"ids": [created[1]["id"]]})
+
+    # Then the list holds only the active, renamed one
+    assert updated[0][label] == "Round bar S355"
+    assert updated[0]["version"] == created[0]["version"] + 1
+    assert deleted == {"deletedCount": 1, "deletedIds": [created[1]["id"]]}
+    listed = acme.ok("GET", f"/{segment}")
+    assert [(e["id"], e[label]) for e in listed] == [(created[0]["id"], "Round bar S355")]
+
+
+@pytest.mark.parametrize("segment", KINDS)
+def test_other_companys_ids_are_404_and_other_company_path_is_403(acme: Company, other: Company, segment: str) -> None:
+    label = LABEL_FIELD.get(segment, "label")
+    theirs = other.ok("POST", f"/{segment}", [{label: "Theirs"}], 201)[0]
+
+    # Another company's ids, in bodies, look missing and change nothing
+    update = acme.call("PUT", f"/{segment}", [{"id": theirs["id"], label: "Mine now"}])
+    delete = acme.call("DELETE", f"/{segment}", {"ids": [theirs["id"]]})
+    assert update.status_code == 404, update.body
+    assert delete.status_code == 404, delete.body
+    assert error_fields(update) == ["[0].id"]
+    assert [e[label] for e in other.ok("GET", f"/{segment}")] == ["Theirs"]
+
+    # Another company's path is a 403 whatever the method
+    for method, body in (("GET", None), ("POST", [{label: "x"}]), ("DELETE", {"ids": ["x"]})):
+        response = acme.http.http.request(
+            method,
+            f"/companies/{other.id}/{segment}",
+            headers={"X-API-Key": acme.key, "Content-Type": JSON},
+            body=json.dumps(body).encode() if body else b"",
+        )
+        assert response.status_code == 403, (method, response.body)
+    assert [e[label] for e in other.ok("GET", f"/{segment}")] == ["Theirs"]
+
+
+def test_a_bad_entry_writes_nothing_and_names_its_index(acme: Company) -> None:
+    response = acme.call("POST", "/inventory-types", [{"label": "Ok"}, {"label": ""}, {"nolabel": 1}])
+
+    assert response.status_code == 400, response.body
+    assert set(error_fields(response)) == {"[1].label", "[2].label"}
+    assert acme.ok("GET", "/inventory-types") == []
+
+
+def test_delete_with_one_unknown_id_deletes_nothing(acme: Company) -> None:
+    created = acme.ok("POST", "/inventory-materials", [{"label": "S355"}], 201)
+
+    response = acme.call("DELETE", "/inventory-materials", {"ids": [created[0]["id"], "missing"]})
+
+    assert response.status_code == 404
+    assert error_fields(response) == ["[1].id"]
+    assert [m["id"] for m in acme.ok("GET", "/inventory-materials")] == [created[0]["id"]]
+
+
+def test_stale_version_is_409(acme: Company) -> None:
+    created = acme.ok("POST", "/tags", [{"name": "Offcut"}], 201)[0]
+    acme.ok("PUT", "/tags", [{"id": created["id"], "name": "Offcut!", "version": created["version"]}])
+
+    stale = acme.call("PUT", "/tags", [{"id": created["id"], "name": "Lost", "version": created["version"]}])
+
+    assert stale.status_code == 409, stale.body
+    assert acme.ok("GET", "/tags")[0]["name"] == "Offcut!"
+
+
+def test_mill_certifications_are_unique_per_heat_code_and_freed_on_delete(acme: Company) -> None:
+    cert = acme.ok("POST", "/mill-certifications", [{"heatCode": "H-100", "certificateNumber": "MC-1"}], 201)[0]
+    assert cert["heatCode"] == "H-100"
+    assert cert["certificateNumber"] == "MC-1"
+
+    clash = acme.call("POST", "/mill-certifications", [{"heatCode": "h-100"}])
+    assert clash.status_code == 409, clash.body
+
+    acme.ok("DELETE", "/mill-certifications", {"ids": [cert["id"]]})
+    again = acme.ok("POST", "/mill-certifications", [{"heatCode": "H-100"}], 201)[0]
+    assert [c["id"] for c in acme.ok("GET", "/mill-certifications")] == [again["id"]]
+
+
+def test_tag_rules_are_validated_and_name_the_bad_part(acme: Company) -> None:
+    tag = acme.ok("POST", "/tags", [{"name": "Long"}], 201)[0]
+    good = {"tagId": tag["id"], "condition": {"all": [{"field": "length", "op": "gte", "value": 6000}]}}
+    bad_op = {"tagId": tag["id"], "condition": {"any": [{"field": "length", "op": "exec", "value": 1}]}}
+    bad_field = {"tagId": tag["id"], "condition": {"field": "__class__", "op": "equals", "value": 1}}
+    unknown_tag = {"tagId": "nope", "condition": {"field": "length", "op": "gt", "value": 1}}
+
+    response = acme.call("POST", "/tag-rules", [good, bad_op, bad_field])
+    assert response.status_code == 400
+    assert error_fields(response) == ["[1].condition.any[0].op", "[2].condition.field"]
+    response = acme.call("POST", "/tag-rules", [unknown_tag])
+    assert response.status_code == 400
+    assert error_fields(response) == ["[0].tagId"]
+    assert acme.ok("GET", "/tag-rules") == []
+
+    created = acme.ok("POST", "/tag-rules", [good], 201)[0]
+    assert created["tagId"] == tag["id"]
+    assert created["condition"] == good["condition"]
+
+
+def test_stock_locations_are_core_locations(acme: Company) -> None:
+    created = acme.ok("POST", "/stock-locations", [{"label": "Yard A"}], 201)[0]
+
+    location = wiring.catalog_service().get_location(acme.id, created["id"])
+
+    assert location.name == "Yard A"
+    clash = acme.call("POST", "/stock-locations", [{"label": "Yard B"}, {"label": "yard a"}])
+    assert clash.status_code == 409
+    assert [loc["label"] for loc in acme.ok("GET", "/stock-locations")] == ["Yard A"]
+
+
+def test_idempotent_create_replays_and_creates_once(acme: Company) -> None:
+    headers = {"Idempotency-Key": "types-1"}
+    first = acme.call("POST", "/inventory-types", [{"label": "Tube"}], headers)
+    second = acme.call("POST", "/inventory-types", [{"label": "Tube"}], headers)
+
+    assert first.status_code == second.status_code == 201
+    assert json.loads(first.body) == json.loads(second.body)
+    assert len(acme.ok("GET", "/inventory-types")) == 1
+
+
+def test_reference_keys_start_with_the_tenant(acme: Company) -> None:
+    acme.ok("POST", "/organisations", [{"name": "Steel Co", "organisationType": "supplier"}], 201)
+
+    items = client("dynamodb").scan(TableName=get_settings().main_table)["Items"]
+
+    refs = [i for i in items if "#REF#" in i["pk"]["S"]]
+    assert refs
+    assert all(i["pk"]["S"].startswith(f"T#{acme.id}#REF#") for i in refs)
+
+
+def test_mill_certification_supplier_must_be_an_organisation_of_this_company(acme: Company, other: Company) -> None:
+    theirs = other.ok("POST", "/organisations", [{"name": "Their mill"}], 201)[0]["id"]
+    mine = acme.ok("POST", "/organisations", [{"name": "Our mill"}], 201)[0]["id"]
+
+    response = acme.call(
+        "POST",
+        "/mill-certifications",
+        [{"heatCode": "H-9", "supplierId": mine}, {"heatCode": "H-8", "supplierId": theirs}],
+    )
+
+    assert response.status_code == 400
+    assert error_fields(response) == ["[1].supplierId"]
+    assert acme.ok("GET", "/mill-certifications") == []
+    created = acme.ok("POST", "/mill-certifications", [{"heatCode": "H-9", "supplierId": mine}], 201)[0]
+    assert created["supplierId"] == mine
