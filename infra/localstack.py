@@ -246,16 +246,20 @@ class ShardDelivery:
     again. When it raises, the batch is split in half (bisect on error; a
     split is not a retry) until one record fails alone. A record that still
     fails after MAX_RETRY_ATTEMPTS retries is logged and skipped.
+
+    Every fetch asks for a fresh iterator after the last sequence number
+    read: when a transaction fails, moto restores copies of its tables,
+    stream shard included, and an iterator on the old shard sees nothing
+    written afterwards.
     """
 
     def __init__(self, streams: Any, stream_arn: str, shard_id: str, region: str, handler: Handler) -> None:
         self._streams = streams
         self._stream_arn = stream_arn
+        self._shard_id = shard_id
         self._region = region
         self._handler = handler
-        self._iterator: str | None = streams.get_shard_iterator(
-            StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
+        self._last_sequence: str | None = None
         self._pending: list[dict[str, Any]] = []
         self._batch_size = STREAM_BATCH_SIZE
         self._attempts = 0
@@ -267,12 +271,16 @@ class ShardDelivery:
             self._deliver(self._pending[: self._batch_size])
 
     def _fetch(self) -> None:
-        if self._iterator is None:  # the shard is closed
-            return
-        response = self._streams.get_records(ShardIterator=self._iterator, Limit=STREAM_BATCH_SIZE)
-        self._iterator = response.get("NextShardIterator")
-        self._pending = [lambda_stream_record(r, self._stream_arn, self._region) for r in response["Records"]]
-        _forget_spent_iterators(self._stream_arn, self._iterator)
+        position: dict[str, str] = {"ShardIteratorType": "TRIM_HORIZON"}
+        if self._last_sequence is not None:
+            position = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self._last_sequence}
+        iterator = self._streams.get_shard_iterator(StreamArn=self._stream_arn, ShardId=self._shard_id, **position)
+        response = self._streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=STREAM_BATCH_SIZE)
+        records = response["Records"]
+        if records:
+            self._last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
+        self._pending = [lambda_stream_record(r, self._stream_arn, self._region) for r in records]
+        _forget_spent_iterators(self._stream_arn, None)
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         try:
@@ -312,7 +320,7 @@ def _forget_spent_iterators(stream_arn: str, keep: str | None) -> None:
 
     moto stores every iterator GetRecords hands out; polling five times a
     second would grow the process without end. The moto server runs in this
-    process, so its backend is reachable; only `keep` is still in use.
+    process, so its backend is reachable; only `keep` (if any) is still in use.
     """
     from moto.dynamodbstreams.models import dynamodbstreams_backends
 
@@ -526,12 +534,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import logging
 
-    from moto.server import ThreadedMotoServer
+    from infra import moto_server
 
     # werkzeug would log every poll of the event sources.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.moto_port, verbose=False)
-    moto.start()
+    moto = moto_server.start(args.moto_port)
     stack = LocalStack(args, stopping)
     try:
         company_id, api_key = stack.start()

@@ -249,8 +249,12 @@ class FakeStreams:
     def __init__(self, records: list[dict[str, Any]]) -> None:
         self._records = records
 
-    def get_shard_iterator(self, **_: Any) -> dict[str, Any]:
-        return {"ShardIterator": "0"}
+    def get_shard_iterator(self, ShardIteratorType: str, SequenceNumber: str = "", **_: Any) -> dict[str, Any]:
+        if ShardIteratorType == "TRIM_HORIZON":
+            return {"ShardIterator": "0"}
+        assert ShardIteratorType == "AFTER_SEQUENCE_NUMBER"
+        numbers = [r["dynamodb"]["SequenceNumber"] for r in self._records]
+        return {"ShardIterator": str(numbers.index(SequenceNumber) + 1)}
 
     def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
         start = int(ShardIterator)
