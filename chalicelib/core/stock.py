@@ -120,6 +120,12 @@ class StockService:
         self._store.create_records(pairs, actor)
         return [record for record, _ in pairs]
 
+    def get_reservation(self, tenant_id: str, reservation_id: str) -> Reservation:
+        reservation = self._store.get_reservation(tenant_id, reservation_id)
+        if reservation is None:
+            raise NotFound(f"reservation {reservation_id} not found")
+        return reservation
+
     def get(self, tenant_id: str, stock_id: str) -> StockRecord:
         record = self._store.get_record(tenant_id, stock_id)
         if record is None:

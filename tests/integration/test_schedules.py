@@ -53,7 +53,7 @@ def test_given_expired_reservations_in_two_tenants_when_the_job_runs_then_only_e
     assert stock.get(first, first_stock).reserved == 0
     assert stock.get(second, second_stock).reserved == 3
     assert stock.get(second, second_stock).available == 7
-    assert stock._store.get_reservation(second, kept.reservation_id).status == "active"  # type: ignore[attr-defined]
+    assert stock.get_reservation(second, kept.reservation_id).status == "active"
     # A second run finds nothing left to expire.
     assert schedules.expire_reservations() == 0
 
