@@ -1,0 +1,167 @@
+"""000 CSV download and upload template: `/companies/{companyId}/inventory/csv[/template]`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.core import csvcells
+from chalicelib.core.permissions import Permission
+from chalicelib.http.routing import Call, Reply, endpoint
+from chalicelib.surfaces.company import company
+from chalicelib.surfaces.company.common import PREFIX, TAG_INVENTORY, company_of
+from chalicelib.surfaces.company.models import item_out
+from chalicelib.wiring import inventory_service
+
+CSV_PATH = f"{PREFIX}/inventory/csv"
+CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+# Items per storage page: one Query and one label BatchGetItem each.
+EXPORT_PAGE_SIZE = 1000
+
+# The download's columns, in this order. companyId is left out: the path names it and every row would repeat it.
+COLUMNS = (
+    "inventoryId",
+    "productName",
+    "quantity",
+    "weight",
+    "heatCode",
+    "diameter",
+    "length",
+    "width",
+    "depth",
+    "type",
+    "typeLabel",
+    "material",
+    "materialLabel",
+    "supplierId",
+    "supplierName",
+    "stockLocationId",
+    "stockLocationLabel",
+    "unitPrice",
+    "millCertificationId",
+    "linkedOrders",
+    "createdAt",
+    "updatedAt",
+)
+# Columns the server owns: a download carries them, an upload ignores them.
+SERVER_OWNED = frozenset(
+    {
+        "typeLabel",
+        "materialLabel",
+        "supplierName",
+        "stockLocationLabel",
+        "millCertificationId",
+        "linkedOrders",
+        "createdAt",
+        "updatedAt",
+    }
+)
+# What an upload accepts: a row with an inventoryId updates that item, one without creates.
+TEMPLATE_COLUMNS = tuple(c for c in COLUMNS if c not in SERVER_OWNED)
+LOCATION_PLACEHOLDER = "<your stockLocationId>"
+TEMPLATE_ROWS: tuple[dict[str, str], ...] = (
+    {
+        "productName": "Round bar 50mm S355J2",
+        "quantity": "12",
+        "weight": "1109.52",
+        "heatCode": "H23-04417",
+        "diameter": "50",
+        "length": "6000",
+        "stockLocationId": LOCATION_PLACEHOLDER,
+        "unitPrice": "84.50",
+    },
+    {
+        "productName": "Plate 20mm S275JR 2500x1250",
+        "quantity": "3",
+        "weight": "1471.88",
+        "heatCode": "P22-11893",
+        "length": "2500",
+        "width": "1250",
+        "depth": "20",
+        "stockLocationId": LOCATION_PLACEHOLDER,
+        "unitPrice": "612.00",
+    },
+    {
+        "productName": "Box section 100x100x5 S355J2H",
+        "quantity": "8",
+        "weight": "705.60",
+        "heatCode": "B24-00352",
+        "length": "6000",
+        "width": "100",
+        "depth": "100",
+        "stockLocationId": LOCATION_PLACEHOLDER,
+        "unitPrice": "118.25",
+    },
+)
+
+
+@endpoint(
+    company,
+    CSV_PATH,
+    "GET",
+    permissions=[Permission.INVENTORY_READ],
+    summary="Download inventory as CSV",
+    tag=TAG_INVENTORY,
+    description=(
+        "Every active item of the company as `text/csv; charset=utf-8` (an attachment), one row per item, "
+        f"columns in this order: {', '.join(COLUMNS)}. companyId is not a column: the path names it. Labels "
+        "are resolved; numbers are written exactly as stored; null is an empty cell; timestamps are UTC "
+        "ISO-8601. Text cells that a spreadsheet would run as a formula (starting with =, +, -, @, tab or "
+        "carriage return) get a leading `'`; numbers, including negative quantities, are written as numbers. "
+        "The items are read page by page (one query and one label read per page). Chalice cannot stream a "
+        "Lambda response, so the file is built in memory and answered whole. Permission: inventory.read."
+    ),
+)
+def download_csv(call: Call) -> Reply:
+    tenant = company_of(call)
+    text = csvcells.render(COLUMNS, _rows(tenant))
+    return Reply(raw=text, content_type=CSV_CONTENT_TYPE, headers=_attachment(_export_name(tenant)))
+
+
+@endpoint(
+    company,
+    f"{CSV_PATH}/template",
+    "GET",
+    permissions=[Permission.INVENTORY_READ],
+    summary="Get CSV upload template",
+    tag=TAG_INVENTORY,
+    description=(
+        "A CSV with the columns an upload accepts, in this order: "
+        f"{', '.join(TEMPLATE_COLUMNS)}, and example rows of a metals stockholder. The server-owned "
+        "columns of the download (labels, millCertificationId, linkedOrders, createdAt, updatedAt) are "
+        "left out. inventoryId is empty in the examples: a row without one creates an item, a row with one "
+        "updates it. type, material, supplierId and stockLocationId take ids of this company's reference "
+        "data; the examples leave the optional ones empty and show a placeholder for stockLocationId, "
+        "which a new row needs. Permission: inventory.read."
+    ),
+)
+def download_template(call: Call) -> Reply:
+    company_of(call)
+    rows = ([example.get(c) for c in TEMPLATE_COLUMNS] for example in TEMPLATE_ROWS)
+    text = csvcells.render(TEMPLATE_COLUMNS, rows)
+    return Reply(raw=text, content_type=CSV_CONTENT_TYPE, headers=_attachment("inventory-template.csv"))
+
+
+def _rows(tenant: str) -> Iterator[list[Any]]:
+    """Row values of every active item, holding one page of items at a time."""
+    service = inventory_service()
+    cursor: dict[str, object] | None = None
+    while True:
+        page = service.page(tenant, EXPORT_PAGE_SIZE, cursor)
+        for item in page.items:
+            fields = item_out(item)
+            yield [fields[c] for c in COLUMNS]
+        if page.cursor is None:
+            return
+        cursor = page.cursor
+
+
+def _export_name(tenant: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_-]", "", tenant)
+    return f"inventory-{safe}-{datetime.now(UTC):%Y%m%d}.csv"
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}
