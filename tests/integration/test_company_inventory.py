@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from chalice.test import Client
 
 from chalicelib import wiring
@@ -15,63 +13,11 @@ from chalicelib.core.models import Actor
 from chalicelib.events import audit
 from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client, on_call
+from tests.integration.company import Company, Refs, error_fields
 from tests.integration.test_audit_stream import MainTableStream
-from tests.integration.test_company_reference import Company, error_fields, make_company
 
 D = Decimal
 BUYER = Actor(id="buyer", name="Buyer")
-
-
-@pytest.fixture
-def acme(http: Client) -> Company:
-    return make_company(http, "Acme")
-
-
-@pytest.fixture
-def other(http: Client) -> Company:
-    return make_company(http, "Other")
-
-
-@pytest.fixture
-def http(aws: None) -> Iterator[Client]:
-    from app import app
-
-    wiring.reset()
-    with Client(app) as test_client:
-        yield test_client
-    wiring.reset()
-
-
-class Refs:
-    """One of each reference kind in a company."""
-
-    def __init__(self, company: Company) -> None:
-        self.type = company.ok("POST", "/inventory-types", [{"label": "Round bar"}], 201)[0]["id"]
-        self.material = company.ok("POST", "/inventory-materials", [{"label": "S355"}], 201)[0]["id"]
-        self.supplier = company.ok("POST", "/organisations", [{"name": "Steel Co"}], 201)[0]["id"]
-        self.location = company.ok("POST", "/stock-locations", [{"label": "Yard A"}], 201)[0]["id"]
-        self.cert = company.ok("POST", "/mill-certifications", [{"heatCode": "H-1"}], 201)[0]["id"]
-
-    def item(self, **overrides: Any) -> dict[str, Any]:
-        return {
-            "productName": "Bar 50mm",
-            "quantity": "4",
-            "weight": "12.345",
-            "heatCode": "H-1",
-            "diameter": "50",
-            "length": "6000",
-            "type": self.type,
-            "material": self.material,
-            "supplierId": self.supplier,
-            "stockLocationId": self.location,
-            "unitPrice": "19.99",
-            **overrides,
-        }
-
-
-@pytest.fixture
-def refs(acme: Company) -> Refs:
-    return Refs(acme)
 
 
 DOCUMENTED = {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -15,8 +14,7 @@ from chalicelib import wiring
 from chalicelib.core.models import Actor
 from chalicelib.storage.aws import on_call
 from chalicelib.surfaces.company import csv_export
-from tests.integration.test_company_inventory import Refs
-from tests.integration.test_company_reference import Company, make_company
+from tests.integration.company import Company, Refs
 
 CSV = "text/csv; charset=utf-8"
 HEADER = [
@@ -61,31 +59,6 @@ UPLOAD_HEADER = [
     "unitPrice",
 ]
 COUNTER = Actor(id="counter", name="Counter")
-
-
-@pytest.fixture
-def http(aws: None) -> Iterator[Client]:
-    from app import app
-
-    wiring.reset()
-    with Client(app) as test_client:
-        yield test_client
-    wiring.reset()
-
-
-@pytest.fixture
-def acme(http: Client) -> Company:
-    return make_company(http, "Acme")
-
-
-@pytest.fixture
-def other(http: Client) -> Company:
-    return make_company(http, "Other")
-
-
-@pytest.fixture
-def refs(acme: Company) -> Refs:
-    return Refs(acme)
 
 
 def read_csv(response: Any) -> tuple[list[str], list[dict[str, str]]]:

@@ -3,70 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from chalice.test import Client
 
-from app import app
 from chalicelib import wiring
 from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client
+from tests.integration.company import JSON, Company, error_fields
 
-JSON = "application/json"
 KINDS = ["inventory-types", "inventory-materials", "organisations", "stock-locations", "tags"]
 LABEL_FIELD = {"organisations": "name", "tags": "name"}
-
-
-class Company:
-    def __init__(self, http: Client, company_id: str, key: str) -> None:
-        self.http = http
-        self.id = company_id
-        self.key = key
-
-    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
-        raw = json.dumps(body) if body is not None else ""
-        return self.http.http.request(
-            method,
-            f"/companies/{self.id}{path}",
-            headers={"X-API-Key": self.key, "Content-Type": JSON, **(headers or {})},
-            body=raw.encode(),
-        )
-
-    def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
-        response = self.call(method, path, body)
-        assert response.status_code == status, response.body
-        return json.loads(response.body)
-
-
-@pytest.fixture
-def http(aws: None) -> Iterator[Client]:
-    wiring.reset()
-    with Client(app) as test_client:
-        yield test_client
-    wiring.reset()
-
-
-def make_company(
-    http: Client, name: str = "Acme", permissions: tuple[str, ...] = ("admin", "inventory.read", "inventory.write")
-) -> Company:
-    tenant, key = wiring.tenant_service().create_tenant(name, list(permissions))
-    return Company(http, tenant.tenant_id, key)
-
-
-@pytest.fixture
-def acme(http: Client) -> Company:
-    return make_company(http, "Acme")
-
-
-@pytest.fixture
-def other(http: Client) -> Company:
-    return make_company(http, "Other")
-
-
-def error_fields(response: Any) -> list[str]:
-    return [d["field"] for d in json.loads(response.body)["details"]]
 
 
 @pytest.mark.parametrize("segment", KINDS)

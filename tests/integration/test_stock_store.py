@@ -12,7 +12,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from moto import mock_aws
 
 from chalicelib.core.errors import (
     AlreadyExists,
@@ -27,26 +26,12 @@ from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import Actor, ClaimStatus, Hold, Movement, MovementKind, Reservation, StockRecord
 from chalicelib.core.ports import ClaimTransition, StockChange, StockStore
 from chalicelib.core.stock import NewStockRecord, StockService
-from chalicelib.settings import get_settings, reset_settings
-from chalicelib.storage.aws import client, on_call, reset_clients
+from chalicelib.storage.aws import on_call
 from chalicelib.storage.stock_repo import DynamoStockStore
-from infra.provision import create_tables, table_names
 from tests.fakes import InMemoryStockStore
 
 ACTOR = Actor(id="user:1", name="Tester")
 D = Decimal
-
-
-@pytest.fixture(scope="module")
-def table() -> Iterator[str]:
-    """One moto table for the module: every test writes under a fresh tenant,
-    and every key starts with the tenant, so tests cannot see each other."""
-    reset_settings()
-    reset_clients()
-    with mock_aws():
-        create_tables(client("dynamodb"), table_names(get_settings()))
-        yield get_settings().main_table
-    reset_clients()
 
 
 @pytest.fixture(params=["dynamo", "memory"])

@@ -4,37 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from chalicelib.core.errors import AlreadyExists, NotFound, Unauthenticated, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import SYSTEM, Actor, ApiKey, Tenant
 from chalicelib.core.ports import TenantStore
 from chalicelib.core.tenants import TenantService, parse_key
-from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage import keys
-from chalicelib.storage.aws import client, reset_clients
+from chalicelib.storage.aws import client
 from chalicelib.storage.codec import to_attrs
 from chalicelib.storage.tenant_repo import DynamoTenantStore
-from infra.provision import create_tables, table_names
 from tests.fakes import InMemoryTenantStore
 
 ADMIN = Actor(id="user:admin", name="Admin")
-
-
-@pytest.fixture(scope="module")
-def table() -> Iterator[str]:
-    # One table for the module; each test makes its own tenants, whose keys cannot collide.
-    reset_settings()
-    reset_clients()
-    with mock_aws():
-        create_tables(client("dynamodb"), table_names(get_settings()))
-        yield get_settings().main_table
-    reset_clients()
 
 
 @pytest.fixture(params=["dynamo", "memory"])
