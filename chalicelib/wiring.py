@@ -12,6 +12,7 @@ from chalicelib.core.tenants import TenantService
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
+    from chalicelib.core.imports import ImportService
     from chalicelib.core.inventory import InventoryService
     from chalicelib.core.reference import ReferenceService
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
@@ -74,8 +75,23 @@ def inventory_service() -> InventoryService:
     )
 
 
+@cache
+def import_service() -> ImportService:
+    from chalicelib.core.imports import ImportService
+    from chalicelib.core.inventory_import import KIND, InventoryImporter
+    from chalicelib.storage.files import S3Files
+    from chalicelib.storage.import_repo import DynamoImportStore
+    from chalicelib.storage.stock_repo import DynamoStockStore
+
+    settings = get_settings()
+    importer = InventoryImporter(
+        inventory_service(), stock_service(), DynamoStockStore(settings.main_table), reference_service()
+    )
+    return ImportService(DynamoImportStore(settings.main_table), S3Files(settings.bucket), {KIND: importer})
+
+
 def reset() -> None:
     """Forget built services (tests switch settings between cases)."""
     factories = (stock_service, catalog_service, tenant_service, idempotency_store, history_service)
-    for factory in (*factories, reference_service, inventory_service):
+    for factory in (*factories, reference_service, inventory_service, import_service):
         factory.cache_clear()

@@ -191,7 +191,7 @@ class InventoryService:
     ) -> list[InventoryItem]:
         _check_size(inputs)
         for index, item in enumerate(inputs):
-            _check_item(index, item, creating=True)
+            check_item(index, item, creating=True)
         resolved = self._check_references(tenant_id, inputs)
         ids = [deterministic_id(command_id, i) if command_id else new_id() for i in range(len(inputs))]
         if command_id:
@@ -217,13 +217,13 @@ class InventoryService:
     def update(self, tenant_id: str, inputs: list[ItemInput], actor: Actor) -> list[InventoryItem]:
         _check_size(inputs)
         for index, item in enumerate(inputs):
-            _check_item(index, item, creating=False)
+            check_item(index, item, creating=False)
         ids = [item.stock_id or "" for item in inputs]
         records = self._existing(tenant_id, ids)
         resolved = self._check_references(tenant_id, inputs)
         renamed = [item.name for item in inputs if "name" in item.given and item.name]
         self._ensure_products(tenant_id, renamed, actor)
-        changes = [self._change(tenant_id, records[item.stock_id or ""], item, actor) for item in inputs]
+        changes = [self.change_for(tenant_id, records[item.stock_id or ""], item, actor) for item in inputs]
         self._records.apply(tenant_id, changes)
         fresh = self._records.get_records(tenant_id, ids)
         return self._enrich(tenant_id, [fresh[i] for i in ids], resolved)
@@ -325,19 +325,35 @@ class InventoryService:
             raise ValidationFailed(f"unknown reference: {errors[0]['field']}", errors)
         return resolved
 
-    def _ensure_products(self, tenant_id: str, names: Iterable[str], actor: Actor) -> None:
+    def missing_products(self, tenant_id: str, names: Iterable[str]) -> list[Product]:
+        """The products that rows named `names` need and that do not exist yet (one batched read)."""
         wanted = {product_id_for(tenant_id, n): n.strip() for n in names}
         if not wanted:
-            return
+            return []
         found = self._catalog.get_products(tenant_id, list(wanted))
-        for product_id, name in wanted.items():
-            if product_id in found:
-                continue
+        return [
+            Product(tenant_id=tenant_id, product_id=product_id, name=name)
+            for product_id, name in wanted.items()
+            if product_id not in found
+        ]
+
+    def _ensure_products(self, tenant_id: str, names: Iterable[str], actor: Actor) -> None:
+        for product in self.missing_products(tenant_id, names):
             # Another request may create it first: the same product, so that is fine.
             with suppress(AlreadyExists):
-                self._catalog.create_product(Product(tenant_id=tenant_id, product_id=product_id, name=name), actor)
+                self._catalog.create_product(product, actor)
 
-    def _change(self, tenant_id: str, record: StockRecord, item: ItemInput, actor: Actor) -> StockChange:
+    def change_for(
+        self,
+        tenant_id: str,
+        record: StockRecord,
+        item: ItemInput,
+        actor: Actor,
+        *,
+        kind: MovementKind = MovementKind.ADJUSTMENT,
+        reason: str = "inventory item updated",
+    ) -> StockChange:
+        """The one guarded write that applies `item` to `record` (fields and quantity together)."""
         fields: dict[str, Any] = {}
         removed: list[str] = []
         if "name" in item.given and item.name:
@@ -367,9 +383,9 @@ class InventoryService:
                 stock_id=record.stock_id,
                 product_id=fields.get("product_id", record.product_id),
                 location_id=fields.get("location_id", record.location_id),
-                kind=MovementKind.ADJUSTMENT,
+                kind=kind,
                 quantity=delta,
-                reason="inventory item updated",
+                reason=reason,
                 actor=actor,
                 occurred_at=utcnow(),
             )
@@ -436,7 +452,7 @@ def _attributes(current: Mapping[str, Any], item: ItemInput) -> dict[str, Any]:
     return merged
 
 
-def _check_item(index: int, item: ItemInput, *, creating: bool) -> None:
+def check_item(index: int, item: ItemInput, *, creating: bool) -> None:
     errors = []
     if creating and not (item.name and item.name.strip()):
         errors.append({"field": _at(index, "productName"), "message": "is required"})

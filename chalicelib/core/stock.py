@@ -100,6 +100,14 @@ class StockService:
 
     def create_records(self, tenant_id: str, news: list[NewStockRecord], actor: Actor) -> list[StockRecord]:
         """Create several records, each with its initial movement, in one transaction (all or none)."""
+        pairs = self.new_records(tenant_id, news, actor)
+        self._store.create_records(pairs, actor)
+        return [record for record, _ in pairs]
+
+    def new_records(
+        self, tenant_id: str, news: list[NewStockRecord], actor: Actor
+    ) -> list[tuple[StockRecord, Movement | None]]:
+        """The records and initial movements `create_records` would write, for a caller that commits them itself."""
         pairs: list[tuple[StockRecord, Movement | None]] = []
         for index, new in enumerate(news):
             if new.quantity < 0 and not new.allow_negative:
@@ -117,8 +125,7 @@ class StockService:
                     record, MovementKind.INITIAL, new.quantity, actor, "initial stock", None, None
                 )
             pairs.append((record, movement))
-        self._store.create_records(pairs, actor)
-        return [record for record, _ in pairs]
+        return pairs
 
     def get_reservation(self, tenant_id: str, reservation_id: str) -> Reservation:
         reservation = self._store.get_reservation(tenant_id, reservation_id)

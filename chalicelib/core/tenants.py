@@ -99,6 +99,9 @@ class TenantService:
     def tenant_ids(self) -> Iterator[str]:
         return self._store.list_tenant_ids()
 
+    def exists(self, tenant_id: str) -> bool:
+        return self._store.get_tenant(tenant_id) is not None
+
     def get_tenant(self, tenant_id: str) -> Tenant:
         tenant = self._store.get_tenant(tenant_id)
         if tenant is None:

@@ -30,7 +30,9 @@ def audit_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def import_queue(event: Any) -> dict[str, Any]:
     from chalicelib.events.imports import handle
 
-    return handle(event.to_dict())
+    context = getattr(event, "context", None)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return handle(event.to_dict(), (lambda: remaining() / 1000) if remaining else None)
 
 
 @events.schedule(Rate(5, unit=Rate.MINUTES), name="expire_reservations")

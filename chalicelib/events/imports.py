@@ -1,31 +1,47 @@
 """The import queue: S3 tells SQS about each uploaded or dropped file, and
 this routes each object to the importer registered for its key prefix.
 
-Surfaces register importers (the company inventory CSV import, say) with
-`register`. A delivery for a prefix nobody owns is logged and dropped, never
-retried forever.
+Uploads (`uploads/{companyId}/{kind}/{jobId}.csv`, from the API or a
+presigned POST) and drops (`dropbox/{companyId}/{kind}/*.csv`) both go to
+the core ImportService. A delivery for a prefix nobody owns is logged and
+dropped, never retried forever. An import that runs out of Lambda time
+reports its message as failed: SQS delivers it again and the job resumes
+from its last committed chunk.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+from chalicelib.core.imports import DROPBOX, UPLOADS, ImportPaused
 from chalicelib.observability import logger
 
-Importer = Callable[[str, str], None]
+TimeLeft = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class S3Object:
+    bucket: str
+    key: str
+    # S3's per-write sequencer: the same on a redelivery, new for a new write to the key.
+    sequencer: str = ""
+
+
+Importer = Callable[[S3Object, TimeLeft], None]
 _importers: dict[str, Importer] = {}
 
 
 def register(prefix: str, importer: Importer) -> None:
-    """Route objects whose key starts with `prefix` to `importer(bucket, key)`."""
+    """Route objects whose key starts with `prefix` to `importer(obj, time_left)`."""
     _importers[prefix] = importer
 
 
-def s3_objects(message_body: str) -> list[tuple[str, str]]:
-    """(bucket, key) pairs of an S3 notification; empty for S3's test event."""
+def s3_objects(message_body: str) -> list[S3Object]:
+    """The objects of an S3 notification; empty for S3's test event."""
     body = json.loads(message_body)
     if body.get("Event") == "s3:TestEvent":
         return []
@@ -35,26 +51,67 @@ def s3_objects(message_body: str) -> list[tuple[str, str]]:
             continue
         s3 = record["s3"]
         # S3 URL-encodes keys in notifications (spaces arrive as '+').
-        objects.append((s3["bucket"]["name"], unquote_plus(s3["object"]["key"])))
+        key = unquote_plus(s3["object"]["key"])
+        objects.append(S3Object(s3["bucket"]["name"], key, str(s3["object"].get("sequencer", ""))))
     return objects
 
 
-def handle(event: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+def handle(event: dict[str, Any], time_left: TimeLeft | None = None) -> dict[str, list[dict[str, str]]]:
     """Run each message's imports; report the messages that failed so only they return."""
     failures = []
     for record in event.get("Records", []):
         try:
-            for bucket, key in s3_objects(record["body"]):
-                _import(bucket, key)
+            for obj in s3_objects(record["body"]):
+                _import(obj, time_left or (lambda: float("inf")))
+        except ImportPaused as paused:
+            logger.info("import paused; it continues from a new message", extra={"reason": str(paused)})
+            if not _requeue(record["body"]):
+                failures.append({"itemIdentifier": record["messageId"]})
         except Exception:
             logger.exception("import failed", extra={"message_id": record.get("messageId")})
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}
 
 
-def _import(bucket: str, key: str) -> None:
-    importer = next((imp for prefix, imp in _importers.items() if key.startswith(prefix)), None)
+def _requeue(body: str) -> bool:
+    """Send the notification again so the job resumes now; False leaves it to SQS's redelivery."""
+    from chalicelib.settings import get_settings
+    from chalicelib.storage import queues
+
+    try:
+        queues.send(get_settings().import_queue, body)
+    except Exception:
+        logger.exception("could not re-queue a paused import")
+        return False
+    return True
+
+
+def _import(obj: S3Object, time_left: TimeLeft) -> None:
+    importer = next((imp for prefix, imp in _importers.items() if obj.key.startswith(prefix)), None)
     if importer is None:
-        logger.warning("no importer for object", extra={"bucket": bucket, "key": key})
+        logger.warning("no importer for object", extra={"bucket": obj.bucket, "key": obj.key})
         return
-    importer(bucket, key)
+    importer(obj, time_left)
+
+
+def run_file(obj: S3Object, time_left: TimeLeft) -> None:
+    """Apply an uploaded or dropped CSV through its import job."""
+    from chalicelib.core import imports
+    from chalicelib.core.models import Actor
+    from chalicelib.wiring import import_service, tenant_service
+
+    service = import_service()
+    job = service.job_for_object(imports.S3Object(obj.key, obj.sequencer), tenant_service().exists)
+    if job is None:
+        logger.warning("object belongs to no import job", extra={"key": obj.key})
+        return
+    actor = Actor(id=job.created_by_id or "dropbox", name=job.created_by_name or "Drop folder import")
+    ended = service.run(job, actor, time_left)
+    logger.info(
+        "import ended",
+        extra={"job_id": ended.job_id, "status": ended.status, "processed": ended.processed, "failed": ended.failed},
+    )
+
+
+register(f"{UPLOADS}/", run_file)
+register(f"{DROPBOX}/", run_file)

@@ -44,6 +44,23 @@ class DynamoCatalogStore:
         )
         self._save(product.tenant_id, product.product_id, item, None, _product_guards(product), [])
 
+    def new_product_items(self, product: Product, actor: Actor) -> list[dict[str, Any]]:
+        """The transaction items that create a product (for callers that add writes of their own)."""
+        item = record_item(
+            product,
+            keys.product(product.tenant_id, product.product_id),
+            "product",
+            product.product_id,
+            actor,
+            product.name,
+        )
+        writes = [{"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]
+        writes += [
+            self._put_guard(product.tenant_id, kind, value, product.product_id)
+            for kind, value, _ in _product_guards(product)
+        ]
+        return writes
+
     def update_product(self, product: Product, previous: Product, actor: Actor) -> None:
         item = record_item(
             product,

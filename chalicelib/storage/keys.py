@@ -130,3 +130,24 @@ def reference(t: str, kind: str, ref_id: str) -> dict[str, str]:
 
 def reference_partition(t: str, kind: str) -> str:
     return f"T#{t}#REF#{kind}"
+
+
+# -- import jobs ---------------------------------------------------------------
+
+
+def import_job(t: str, job_id: str) -> dict[str, str]:
+    return {"pk": f"T#{t}#IMPORT", "sk": job_id}
+
+
+def import_jobs_by_time(t: str, created_at: datetime, job_id: str) -> dict[str, str]:
+    """Newest-first listing of a tenant's import jobs (gsi1, read backwards)."""
+    return {"gsi1pk": f"T#{t}#IMPORTS", "gsi1sk": f"{stamp(created_at)}#{job_id}"}
+
+
+def import_errors_partition(t: str, job_id: str) -> str:
+    return f"T#{t}#IMPORT#{job_id}#ERRORS"
+
+
+def import_errors(t: str, job_id: str, first_line: int) -> dict[str, str]:
+    """The bad rows of one committed chunk, sorted by their first line."""
+    return {"pk": import_errors_partition(t, job_id), "sk": f"{first_line:012d}"}

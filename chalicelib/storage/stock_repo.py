@@ -53,22 +53,29 @@ class DynamoStockStore:
 
     def create_records(self, pairs: list[tuple[StockRecord, Movement | None]], actor: Actor) -> None:
         """Several new records and their initial movements in one transaction (at most 100 writes)."""
-        items: list[dict[str, Any]] = []
-        for record, movement in pairs:
-            t = record.tenant_id
-            item_keys = {
-                **keys.stock(t, record.stock_id),
-                **keys.stock_by_product(t, record.product_id, record.location_id, record.stock_id),
-                **keys.stock_by_location(t, record.location_id, record.product_id, record.stock_id),
-            }
-            items.append(self._put_new(record_item(record, item_keys, "stock", record.stock_id, actor, record.name)))
-            if movement is not None:
-                items.append(self._put_new(self._movement_item(movement)))
-            if record.natural_key:
-                guard = {**keys.unique(t, "STOCKKEY", record.natural_key), "target_id": record.stock_id}
-                items.append(self._put_new(to_attrs({**guard, "entity_type": "guard"})))
+        items = [item for record, movement in pairs for item in self.create_items(record, movement, actor)]
         if items and transact(items) is not None:
             raise AlreadyExists("a stock record with this identity already exists")
+
+    def create_items(self, record: StockRecord, movement: Movement | None, actor: Actor) -> list[dict[str, Any]]:
+        """The transaction items that create one record (for callers that add writes of their own)."""
+        t = record.tenant_id
+        item_keys = {
+            **keys.stock(t, record.stock_id),
+            **keys.stock_by_product(t, record.product_id, record.location_id, record.stock_id),
+            **keys.stock_by_location(t, record.location_id, record.product_id, record.stock_id),
+        }
+        items = [self._put_new(record_item(record, item_keys, "stock", record.stock_id, actor, record.name))]
+        if movement is not None:
+            items.append(self._put_new(self._movement_item(movement)))
+        if record.natural_key:
+            guard = {**keys.unique(t, "STOCKKEY", record.natural_key), "target_id": record.stock_id}
+            items.append(self._put_new(to_attrs({**guard, "entity_type": "guard"})))
+        return items
+
+    def change_items(self, tenant_id: str, change: StockChange) -> list[dict[str, Any]]:
+        """The transaction items of one StockChange (for callers that add writes of their own)."""
+        return [item for _, item in self._change_items(tenant_id, change)]
 
     def apply(self, tenant_id: str, changes: list[StockChange]) -> None:
         items: list[dict[str, Any]] = []

@@ -15,10 +15,10 @@ def calls() -> Iterator[list[tuple[str, str]]]:
     seen: list[tuple[str, str]] = []
     saved = dict(imports._importers)
 
-    def importer(bucket: str, key: str) -> None:
-        if "poison" in key:
+    def importer(obj: imports.S3Object, time_left: imports.TimeLeft) -> None:
+        if "poison" in obj.key:
             raise RuntimeError("cannot import")
-        seen.append((bucket, key))
+        seen.append((obj.bucket, obj.key))
 
     imports.register("dropbox/", importer)
     yield seen
@@ -49,7 +49,7 @@ def test_a_failing_import_reports_only_its_own_message(calls: list[tuple[str, st
         "Records": [
             _message("m1", "dropbox/c1/inventory/a.csv"),
             _message("m2", "dropbox/c1/inventory/poison.csv"),
-            _message("m3", "uploads/unrouted.csv"),
+            _message("m3", "elsewhere/unrouted.csv"),
         ]
     }
     assert imports.handle(event) == {"batchItemFailures": [{"itemIdentifier": "m2"}]}

@@ -7,6 +7,7 @@ from chalicelib.http.routing import Call
 
 TAG_INVENTORY = "Company inventory"
 TAG_REFERENCE = "Company reference data"
+TAG_IMPORTS = "Company imports"
 PREFIX = "/companies/{companyId}"
 
 

@@ -1,0 +1,480 @@
+"""Asynchronous CSV imports: jobs, their progress, and the loop that applies a file.
+
+A file arrives in S3 (API upload, presigned POST, or the tenant's drop folder),
+S3 tells SQS, and the import queue calls `ImportService.run_object`. The file is
+read as a stream of rows; rows are applied in chunks, and each chunk commits in
+ONE transaction together with the job's checkpoint (the last line it covers).
+So a redelivered message, a retry after a crash, or a second worker resumes
+after the last committed chunk: no row is ever applied twice, and no row costs
+a round trip of its own.
+
+What a row means is the business of an `Applier` (the 000 inventory import is
+one); this module knows jobs, lines, chunks and errors only.
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from chalicelib.core.errors import NotFound, ValidationFailed
+from chalicelib.core.ids import new_id, utcnow
+from chalicelib.core.models import Actor, Entity, Movement, Product, StockRecord
+from chalicelib.core.ports import Page, StockChange
+
+# A transaction holds 100 writes: the job checkpoint and the chunk's error
+# item take two, the rows share the rest. An inventory row needs at most
+# three (record, ledger line, new product), so 32 rows always fit.
+CHUNK_WRITES = 98
+CHUNK_ROWS = 32
+MAX_STORED_ERRORS = 10_000
+# Larger files are refused before a row is read (they would outlive a Lambda many times over).
+MAX_FILE_BYTES = 512 * 1024 * 1024
+MAX_CELL_CHARS = 10_000
+PRESIGNED_SECONDS = 15 * 60
+# A worker owns a running job this long after its last checkpoint; then another may take over.
+LEASE = timedelta(minutes=2)
+COMMIT_ATTEMPTS = 5
+UPLOADS = "uploads"
+DROPBOX = "dropbox"
+IMPORT_NAMESPACE = uuid.UUID("3f1d6c2a-7b0e-4d8e-9a51-0c9b2f4e6a10")
+
+
+class ImportStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class ImportSource(StrEnum):
+    UPLOAD = "upload"  # the CSV body of an API request
+    PRESIGNED = "presigned"  # a client POSTed the file to S3 itself
+    DROPBOX = "dropbox"  # a file dropped into dropbox/{companyId}/{kind}/
+
+
+class ImportJob(Entity):
+    job_id: str
+    kind: str
+    source: ImportSource
+    object_key: str
+    filename: str | None = None
+    status: ImportStatus = ImportStatus.QUEUED
+    # Data rows in the file; known once the worker has read it through once.
+    total: int | None = None
+    processed: int = 0
+    created: int = 0
+    updated: int = 0
+    failed: int = 0
+    # The last line (the header is line 1) whose chunk has committed.
+    checkpoint_line: int = 1
+    errors_stored: int = 0
+    errors_truncated: bool = False
+    message: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    lease_until: datetime | None = None
+    created_by_id: str | None = None
+    created_by_name: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ImportStatus.COMPLETED, ImportStatus.FAILED)
+
+
+class RowError(BaseModel):
+    line: int
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """One data row: its line (the header is line 1) and its cells by lower-cased column name."""
+
+    line: int
+    cells: dict[str, str]
+    # Set when the row cannot be read as the header says (more cells than columns).
+    problem: str | None = None
+
+
+@dataclass
+class ChunkPlan:
+    """Everything one chunk writes. Storage commits it in one transaction with the checkpoint."""
+
+    creates: list[tuple[StockRecord, Movement | None]] = field(default_factory=list)
+    changes: list[StockChange] = field(default_factory=list)
+    products: list[Product] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
+
+    @property
+    def writes(self) -> int:
+        creates = sum(1 + (movement is not None) for _, movement in self.creates)
+        changes = sum(1 + (change.movement is not None) for change in self.changes)
+        return creates + changes + len(self.products)
+
+    @property
+    def failed(self) -> int:
+        return len({error.line for error in self.errors})
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """How a committed chunk moves the job on; storage guards on `from_line`."""
+
+    job_id: str
+    from_line: int
+    to_line: int
+    read: int
+    created: int
+    updated: int
+    failed: int
+    errors: list[RowError]
+    # More errors than the job may store: the rest are counted, not kept.
+    errors_dropped: bool
+    lease_until: datetime
+
+
+class CommitOutcome(StrEnum):
+    DONE = "done"
+    CONFLICT = "conflict"  # a record or product changed under us: plan again
+    LOST = "lost"  # another worker moved the checkpoint: it owns the job now
+
+
+class FileRejected(Exception):
+    """The file as a whole cannot be imported (not CSV, bad header, too big); the job fails with this message."""
+
+
+class Applier(Protocol):
+    """What one kind of import does with its rows."""
+
+    def check_header(self, columns: list[str]) -> None:
+        """Raise FileRejected naming the column if the header cannot be imported."""
+
+    def key_of(self, row: Row) -> str | None:
+        """The existing entity the row changes, if any (a chunk touches each entity once)."""
+
+    def plan(self, tenant_id: str, job_id: str, rows: list[Row], actor: Actor) -> ChunkPlan:
+        """Validate the rows and decide their writes; bad rows become errors, never exceptions."""
+
+
+class ImportStore(Protocol):
+    def create_job(self, job: ImportJob) -> None: ...
+    def get_job(self, tenant_id: str, job_id: str) -> ImportJob | None: ...
+    def list_jobs(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[ImportJob]: ...
+    def claim(self, job: ImportJob, now: datetime, lease_until: datetime) -> ImportJob | None: ...
+    def set_total(self, job: ImportJob, total: int) -> None: ...
+    def commit(self, tenant_id: str, checkpoint: Checkpoint, plan: ChunkPlan, actor: Actor) -> CommitOutcome: ...
+    def finish(self, job: ImportJob, status: ImportStatus, message: str | None) -> None: ...
+    def pause(self, job: ImportJob) -> None: ...
+    def errors(self, tenant_id: str, job_id: str, limit: int) -> list[RowError]: ...
+
+
+class FileSource(Protocol):
+    """Where files live (S3); storage implements it."""
+
+    def put(self, key: str, body: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None: ...
+    def size(self, key: str) -> int | None: ...
+    def lines(self, key: str) -> Iterator[str]: ...
+    def presigned_post(self, key: str, max_bytes: int, expires_seconds: int) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class PresignedUpload:
+    job: ImportJob
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+    max_bytes: int
+
+
+class ImportPaused(Exception):
+    """The worker ran out of time; the job resumes from its checkpoint on the next delivery."""
+
+
+@dataclass(frozen=True)
+class S3Object:
+    key: str
+    # S3's per-write sequencer: a new upload to the same key has a new one, a redelivery the same.
+    sequencer: str = ""
+
+
+def upload_key(tenant_id: str, kind: str, job_id: str) -> str:
+    """Where an uploaded or presigned file goes; the job id is part of the key."""
+    return f"{UPLOADS}/{tenant_id}/{kind}/{job_id}.csv"
+
+
+def dropbox_prefix(tenant_id: str, kind: str) -> str:
+    return f"{DROPBOX}/{tenant_id}/{kind}/"
+
+
+def read_rows(lines: Iterable[str]) -> tuple[list[str], Iterator[Row]]:
+    """The header (lower-cased, trimmed) and the data rows of a CSV text stream.
+
+    Blank rows are skipped. Lines are counted as records (a quoted cell may
+    span several physical lines), the header being line 1, as a spreadsheet
+    numbers its rows.
+    """
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise FileRejected("the file is empty: a header row is required") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise FileRejected(f"line 1: not readable CSV text ({exc})") from None
+    columns = [name.strip().lstrip("\ufeff").casefold() for name in header]
+    return columns, _rows(reader, columns)
+
+
+def _rows(reader: Iterator[list[str]], columns: list[str]) -> Iterator[Row]:
+    line = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise FileRejected(f"line {line + 1}: not readable CSV text ({exc})") from None
+        line += 1
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) > len(columns) and any(cell.strip() for cell in cells[len(columns) :]):
+            yield Row(line, {}, f"{len(cells)} cells, but the header has {len(columns)} columns")
+            continue
+        yield Row(line, {name: cell[:MAX_CELL_CHARS] for name, cell in zip(columns, cells, strict=False) if name})
+
+
+class ImportService:
+    def __init__(self, store: ImportStore, files: FileSource, appliers: dict[str, Applier]) -> None:
+        self._store = store
+        self._files = files
+        self._appliers = appliers
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted(self._appliers)
+
+    # -- jobs --------------------------------------------------------------
+
+    def new_job(
+        self,
+        tenant_id: str,
+        kind: str,
+        source: ImportSource,
+        actor: Actor,
+        *,
+        filename: str | None = None,
+        job_id: str | None = None,
+    ) -> ImportJob:
+        """A queued job for a file about to be stored under `upload_key`."""
+        self._applier(kind)
+        job_id = job_id or new_id()
+        job = ImportJob(
+            tenant_id=tenant_id,
+            job_id=job_id,
+            kind=kind,
+            source=source,
+            object_key=upload_key(tenant_id, kind, job_id),
+            filename=filename,
+            created_by_id=actor.id,
+            created_by_name=actor.name,
+        )
+        existing = self._store.get_job(tenant_id, job_id)
+        if existing is not None:
+            # The same command again (same Idempotency-Key): the same job.
+            return existing
+        self._store.create_job(job)
+        return job
+
+    def upload(
+        self,
+        tenant_id: str,
+        kind: str,
+        body: bytes,
+        actor: Actor,
+        *,
+        filename: str | None = None,
+        job_id: str | None = None,
+    ) -> ImportJob:
+        """Store a file sent through the API; S3 then queues its import."""
+        if not body.strip():
+            raise ValidationFailed("the file is empty", [{"field": "file", "message": "is empty"}])
+        job = self.new_job(tenant_id, kind, ImportSource.UPLOAD, actor, filename=filename, job_id=job_id)
+        if job.status == ImportStatus.QUEUED:
+            # The job exists before its file, so the worker always finds it.
+            self._files.put(job.object_key, body, "text/csv", {"job-id": job.job_id})
+        return job
+
+    def presign(
+        self, tenant_id: str, kind: str, actor: Actor, *, filename: str | None = None, job_id: str | None = None
+    ) -> PresignedUpload:
+        """A queued job and a form POST that sends its file straight to S3 (S3 enforces the size cap)."""
+        job = self.new_job(tenant_id, kind, ImportSource.PRESIGNED, actor, filename=filename, job_id=job_id)
+        post = self._files.presigned_post(job.object_key, MAX_FILE_BYTES, PRESIGNED_SECONDS)
+        expires_at = utcnow() + timedelta(seconds=PRESIGNED_SECONDS)
+        return PresignedUpload(job, post["url"], dict(post["fields"]), expires_at, MAX_FILE_BYTES)
+
+    def get(self, tenant_id: str, job_id: str) -> ImportJob:
+        job = self._store.get_job(tenant_id, job_id)
+        if job is None:
+            raise NotFound(f"import job {job_id} not found")
+        return job
+
+    def page(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[ImportJob]:
+        return self._store.list_jobs(tenant_id, limit, cursor)
+
+    def errors(self, tenant_id: str, job_id: str) -> list[RowError]:
+        self.get(tenant_id, job_id)
+        return self._store.errors(tenant_id, job_id, MAX_STORED_ERRORS)
+
+    # -- running -----------------------------------------------------------
+
+    def job_for_object(self, obj: S3Object, tenant_exists: Callable[[str], bool]) -> ImportJob | None:
+        """The job an S3 object belongs to: its upload job, or a new job for a dropped file."""
+        parts = obj.key.split("/")
+        if len(parts) < 4 or parts[2] not in self._appliers or not parts[1]:
+            return None
+        tenant_id, kind = parts[1], parts[2]
+        if parts[0] == UPLOADS:
+            return self._store.get_job(tenant_id, parts[3].removesuffix(".csv"))
+        if parts[0] != DROPBOX or not obj.key.casefold().endswith(".csv") or not tenant_exists(tenant_id):
+            return None
+        # The same drop delivered twice is the same job; a new drop to the same key is a new one.
+        job_id = str(uuid.uuid5(IMPORT_NAMESPACE, f"{obj.key}\0{obj.sequencer}"))
+        existing = self._store.get_job(tenant_id, job_id)
+        if existing is not None:
+            return existing
+        job = ImportJob(
+            tenant_id=tenant_id,
+            job_id=job_id,
+            kind=kind,
+            source=ImportSource.DROPBOX,
+            object_key=obj.key,
+            filename=parts[-1],
+        )
+        self._store.create_job(job)
+        return job
+
+    def run(self, job: ImportJob, actor: Actor, time_left: Callable[[], float] | None = None) -> ImportJob:
+        """Apply the job's file from its checkpoint on. Returns the job as it ended.
+
+        Raises ImportPaused when `time_left()` (seconds) runs low: the message
+        comes back and the next delivery resumes. Any other exception leaves
+        the job running until its lease ends, and the message is retried.
+        """
+        if job.finished:
+            return job
+        now = utcnow()
+        claimed = self._store.claim(job, now, now + LEASE)
+        if claimed is None:
+            # Another worker holds it, or it finished meanwhile.
+            return self._store.get_job(job.tenant_id, job.job_id) or job
+        applier = self._applier(claimed.kind)
+        try:
+            return self._apply_file(claimed, applier, actor, time_left or (lambda: float("inf")))
+        except FileRejected as exc:
+            self._store.finish(claimed, ImportStatus.FAILED, str(exc))
+            return self.get(claimed.tenant_id, claimed.job_id)
+
+    def _apply_file(self, job: ImportJob, applier: Applier, actor: Actor, time_left: Callable[[], float]) -> ImportJob:
+        size = self._files.size(job.object_key)
+        if size is None:
+            raise FileRejected("the file was not found in storage")
+        if size > MAX_FILE_BYTES:
+            raise FileRejected(f"the file is {size} bytes; at most {MAX_FILE_BYTES} bytes can be imported")
+        if job.total is None:
+            job = self._count(job, applier)
+        columns, rows = read_rows(self._files.lines(job.object_key))
+        applier.check_header(columns)
+        chunk: list[Row] = []
+        keys: set[str] = set()
+        for row in rows:
+            if row.line <= job.checkpoint_line:
+                continue
+            key = applier.key_of(row)
+            if len(chunk) >= CHUNK_ROWS or (key is not None and key in keys):
+                job = self._commit_chunk(job, applier, chunk, actor, time_left)
+                chunk, keys = [], set()
+            chunk.append(row)
+            if key is not None:
+                keys.add(key)
+        if chunk:
+            job = self._commit_chunk(job, applier, chunk, actor, time_left)
+        self._store.finish(job, ImportStatus.COMPLETED, None)
+        return self.get(job.tenant_id, job.job_id)
+
+    def _count(self, job: ImportJob, applier: Applier) -> ImportJob:
+        """Read the file through once for its row count, so progress has a denominator."""
+        columns, rows = read_rows(self._files.lines(job.object_key))
+        applier.check_header(columns)
+        total = sum(1 for _ in rows)
+        self._store.set_total(job, total)
+        return job.model_copy(update={"total": total})
+
+    def _commit_chunk(
+        self, job: ImportJob, applier: Applier, rows: list[Row], actor: Actor, time_left: Callable[[], float]
+    ) -> ImportJob:
+        if time_left() < 20:
+            self._store.pause(job)
+            raise ImportPaused(f"paused at line {job.checkpoint_line}")
+        for _ in range(COMMIT_ATTEMPTS):
+            plan = applier.plan(job.tenant_id, job.job_id, rows, actor)
+            if plan.writes > CHUNK_WRITES and len(rows) > 1:
+                half = len(rows) // 2
+                job = self._commit_chunk(job, applier, rows[:half], actor, time_left)
+                return self._commit_chunk(job, applier, rows[half:], actor, time_left)
+            checkpoint = self._checkpoint(job, rows, plan)
+            outcome = self._store.commit(job.tenant_id, checkpoint, plan, actor)
+            if outcome == CommitOutcome.DONE:
+                return _advanced(job, checkpoint)
+            if outcome == CommitOutcome.LOST:
+                raise ImportPaused("another worker took the job over")
+        raise RuntimeError(f"chunk ending at line {rows[-1].line} kept conflicting with other writers")
+
+    def _checkpoint(self, job: ImportJob, rows: list[Row], plan: ChunkPlan) -> Checkpoint:
+        room = max(0, MAX_STORED_ERRORS - job.errors_stored)
+        return Checkpoint(
+            job_id=job.job_id,
+            from_line=job.checkpoint_line,
+            to_line=rows[-1].line,
+            read=len(rows),
+            created=plan.created,
+            updated=plan.updated,
+            failed=plan.failed,
+            errors=plan.errors[:room],
+            errors_dropped=len(plan.errors) > room,
+            lease_until=utcnow() + LEASE,
+        )
+
+    def _applier(self, kind: str) -> Applier:
+        applier = self._appliers.get(kind)
+        if applier is None:
+            raise ValidationFailed(
+                f"unknown import kind {kind!r}", [{"field": "kind", "message": f"one of {sorted(self._appliers)}"}]
+            )
+        return applier
+
+
+def _advanced(job: ImportJob, checkpoint: Checkpoint) -> ImportJob:
+    stored = len(checkpoint.errors)
+    return job.model_copy(
+        update={
+            "checkpoint_line": checkpoint.to_line,
+            "processed": job.processed + checkpoint.read,
+            "created": job.created + checkpoint.created,
+            "updated": job.updated + checkpoint.updated,
+            "failed": job.failed + checkpoint.failed,
+            "errors_stored": job.errors_stored + stored,
+            "errors_truncated": job.errors_truncated or checkpoint.errors_dropped,
+            "lease_until": checkpoint.lease_until,
+        }
+    )

@@ -1,0 +1,279 @@
+"""CSV upload and import jobs: `POST /companies/{companyId}/inventory/csv` and `/companies/{companyId}/imports...`.
+
+Every route here only translates: the job lifecycle and the row rules live in
+chalicelib/core/imports.py and chalicelib/core/inventory_import.py.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.core import csvcells
+from chalicelib.core.imports import MAX_FILE_BYTES, MAX_STORED_ERRORS, ImportJob, ImportStatus, RowError
+from chalicelib.core.inventory_import import KIND as INVENTORY
+from chalicelib.core.permissions import Permission
+from chalicelib.core.reference import deterministic_id
+from chalicelib.http.errors import bad_request
+from chalicelib.http.multipart import file_parts
+from chalicelib.http.pagination import decode_token, encode_token, page_size
+from chalicelib.http.routing import Call, Reply, endpoint
+from chalicelib.surfaces.company import company
+from chalicelib.surfaces.company.common import PREFIX, TAG_IMPORTS, company_of
+from chalicelib.surfaces.company.csv_export import CSV_CONTENT_TYPE, CSV_PATH
+from chalicelib.wiring import import_service
+
+JOBS = f"{PREFIX}/imports"
+JOB = f"{JOBS}/{{jobId}}"
+# Lambda takes at most 6 MB of request; bigger files go through POST /imports.
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+CSV = "text/csv"
+MULTIPART = "multipart/form-data"
+ERROR_COLUMNS = ("line", "field", "message")
+
+
+class Accepted(BaseModel):
+    jobId: str
+    status: ImportStatus
+    statusUrl: str = Field(description="GET it to follow the import")
+
+
+class RowErrorOut(BaseModel):
+    line: int = Field(description="Row number in the file; the header is line 1")
+    field: str = Field(description="The column at fault (documented name), or `row`")
+    message: str
+
+
+class JobSummary(BaseModel):
+    jobId: str
+    companyId: str
+    kind: str
+    source: str = Field(description="upload (API body), presigned (POST to S3) or dropbox (drop folder)")
+    filename: str | None
+    status: ImportStatus
+    total: int | None = Field(description="Data rows in the file; null until the worker has counted them")
+    processed: int
+    created: int
+    updated: int
+    failed: int
+    message: str | None = Field(description="Why the whole file failed, when status is failed")
+    createdAt: datetime
+    startedAt: datetime | None
+    finishedAt: datetime | None
+
+
+class JobOut(JobSummary):
+    errors: list[RowErrorOut] = Field(
+        description=f"One entry per bad row problem, by line (at most {MAX_STORED_ERRORS})"
+    )
+    errorsTruncated: bool = Field(description=f"True when more than {MAX_STORED_ERRORS} problems were found")
+    errorReportUrl: str = Field(description="The same errors as a CSV file")
+
+
+class PresignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["inventory"] = Field("inventory", description="What the file holds")
+    filename: str | None = Field(None, max_length=200, description="Shown on the job; the name is not used for storage")
+
+
+class PresignOut(BaseModel):
+    jobId: str
+    status: ImportStatus
+    statusUrl: str
+    uploadUrl: str = Field(description="POST the file here as multipart/form-data")
+    uploadFields: dict[str, str] = Field(description="Send these form fields first, then the file as field `file`")
+    maxBytes: int
+    expiresAt: datetime
+
+
+class JobsQuery(BaseModel):
+    limit: int | None = Field(None, description="Jobs per page, 1-100 (default 20)")
+    nextToken: str | None = Field(None, description="The X-Next-Token header of the previous page")
+
+
+@endpoint(
+    company,
+    CSV_PATH,
+    "POST",
+    permissions=[Permission.INVENTORY_WRITE],
+    summary="Upload inventory CSV",
+    tag=TAG_IMPORTS,
+    content_types=[CSV, MULTIPART],
+    max_body_bytes=MAX_UPLOAD_BYTES,
+    response=Accepted,
+    status=202,
+    description=(
+        "Send the CSV as a `text/csv` body, or as `multipart/form-data` with the file in any field (the first "
+        f"file part is used). At most {MAX_UPLOAD_BYTES} bytes here (413 above that): send bigger files through "
+        "`POST /companies/{companyId}/imports`. The file is stored and imported asynchronously: the answer is 202 "
+        "with the `jobId`; follow it at `GET /companies/{companyId}/imports/{jobId}`. Columns are the template's "
+        "(any order, any case): a row with an inventoryId updates that item (blank cells leave fields unchanged; "
+        "a `version` cell must match the item's version), a row without one creates an item. The download's "
+        "server-owned columns are accepted and ignored, so a download can be edited and sent back; any other "
+        "unknown column fails the job. Bad rows are reported (line, field, message) and skipped; good rows are "
+        "applied through the ledger. With an Idempotency-Key a retry answers with the same job. "
+        "Permission: inventory.write."
+    ),
+)
+def upload_csv(call: Call) -> Reply:
+    tenant = company_of(call)
+    content, filename = _file_of(call)
+    job_id = deterministic_id(call.command_id, 0) if call.command_id else None
+    job = import_service().upload(tenant, INVENTORY, content, call.actor, filename=filename, job_id=job_id)
+    return Reply(body=_accepted(job), headers={"Location": _status_url(job)})
+
+
+@endpoint(
+    company,
+    JOBS,
+    "POST",
+    permissions=[Permission.INVENTORY_WRITE],
+    summary="Start an import from a file sent straight to S3",
+    tag=TAG_IMPORTS,
+    body=PresignRequest,
+    response=PresignOut,
+    status=201,
+    description=(
+        "For files too big for the upload route (up to "
+        f"{MAX_FILE_BYTES} bytes). Creates a queued job and answers with a presigned S3 POST valid for "
+        "15 minutes: send `uploadFields` and then the file (field `file`) as multipart/form-data to "
+        "`uploadUrl`. S3 refuses a bigger or empty file. The import starts when S3 has the file. "
+        "Files can also be dropped into the bucket's drop folder `dropbox/{companyId}/inventory/*.csv`; "
+        "each becomes a job listed by `GET /companies/{companyId}/imports`. Permission: inventory.write."
+    ),
+)
+def presign(call: Call) -> PresignOut:
+    tenant = company_of(call)
+    request: PresignRequest = call.body
+    job_id = deterministic_id(call.command_id, 0) if call.command_id else None
+    upload = import_service().presign(tenant, request.kind, call.actor, filename=request.filename, job_id=job_id)
+    return PresignOut(
+        jobId=upload.job.job_id,
+        status=upload.job.status,
+        statusUrl=_status_url(upload.job),
+        uploadUrl=upload.url,
+        uploadFields=upload.fields,
+        maxBytes=upload.max_bytes,
+        expiresAt=upload.expires_at,
+    )
+
+
+@endpoint(
+    company,
+    JOBS,
+    "GET",
+    permissions=[Permission.INVENTORY_READ],
+    summary="List import jobs",
+    tag=TAG_IMPORTS,
+    query=JobsQuery,
+    response=list[JobSummary],
+    description=(
+        "The company's import jobs, newest first, without their row errors. Paged like the inventory list "
+        "(`X-Next-Token` header). Permission: inventory.read."
+    ),
+)
+def list_jobs(call: Call) -> Reply:
+    tenant = company_of(call)
+    query: JobsQuery = call.query
+    limit = page_size(query.limit, default=20, maximum=100)
+    page = import_service().page(tenant, limit, decode_token(tenant, query.nextToken))
+    token = encode_token(tenant, page.cursor)
+    return Reply(body=[_summary(job) for job in page.items], headers={"X-Next-Token": token} if token else {})
+
+
+@endpoint(
+    company,
+    JOB,
+    "GET",
+    permissions=[Permission.INVENTORY_READ],
+    summary="Get an import job",
+    tag=TAG_IMPORTS,
+    response=JobOut,
+    description=(
+        "Status (queued, running, completed, failed), the counts total, processed, created, updated and "
+        "failed, and `errors`: one entry per problem of a bad row (line, field, message). Counts move as "
+        "chunks of rows commit. Permission: inventory.read."
+    ),
+)
+def get_job(call: Call) -> JobOut:
+    tenant = company_of(call)
+    service = import_service()
+    job = service.get(tenant, call.path["jobId"])
+    errors = service.errors(tenant, job.job_id) if job.failed else []
+    return JobOut(
+        **_summary(job).model_dump(),
+        errors=[RowErrorOut(line=e.line, field=e.field, message=e.message) for e in errors],
+        errorsTruncated=job.errors_truncated,
+        errorReportUrl=f"{_status_url(job)}/errors.csv",
+    )
+
+
+@endpoint(
+    company,
+    f"{JOB}/errors.csv",
+    "GET",
+    permissions=[Permission.INVENTORY_READ],
+    summary="Download an import job's error report",
+    tag=TAG_IMPORTS,
+    description=(
+        "The job's row errors as `text/csv` (columns line, field, message), in line order; empty but for "
+        "the header when every row was good. Permission: inventory.read."
+    ),
+)
+def error_report(call: Call) -> Reply:
+    tenant = company_of(call)
+    errors = import_service().errors(tenant, call.path["jobId"])
+    text = csvcells.render(ERROR_COLUMNS, _error_rows(errors))
+    filename = f"import-{call.path['jobId']}-errors.csv"
+    return Reply(
+        raw=text,
+        content_type=CSV_CONTENT_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _file_of(call: Call) -> tuple[bytes, str | None]:
+    content_type = call.request.headers.get("content-type", "")
+    body: bytes = call.body or b""
+    if not content_type.startswith(MULTIPART):
+        return body, None
+    parts = file_parts(content_type, body)
+    uploaded = next((p for p in parts if p.filename is not None), None) or next(iter(parts), None)
+    if uploaded is None:
+        raise bad_request("the form holds no file", field="file", code="FILE_REQUIRED")
+    return uploaded.content, uploaded.filename
+
+
+def _error_rows(errors: list[RowError]) -> list[list[Any]]:
+    return [[e.line, e.field, e.message] for e in errors]
+
+
+def _status_url(job: ImportJob) -> str:
+    return JOB.format(companyId=job.tenant_id, jobId=job.job_id)
+
+
+def _accepted(job: ImportJob) -> dict[str, Any]:
+    return Accepted(jobId=job.job_id, status=job.status, statusUrl=_status_url(job)).model_dump(mode="json")
+
+
+def _summary(job: ImportJob) -> JobSummary:
+    return JobSummary(
+        jobId=job.job_id,
+        companyId=job.tenant_id,
+        kind=job.kind,
+        source=job.source.value,
+        filename=job.filename,
+        status=job.status,
+        total=job.total,
+        processed=job.processed,
+        created=job.created,
+        updated=job.updated,
+        failed=job.failed,
+        message=job.message,
+        createdAt=job.created_at,
+        startedAt=job.started_at,
+        finishedAt=job.finished_at,
+    )
