@@ -1,0 +1,330 @@
+"""The import loop (core/imports.py) and the 000 row rules (core/inventory_import.py), without AWS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from chalicelib.core import imports
+from chalicelib.core.imports import (
+    Checkpoint,
+    ChunkPlan,
+    CommitOutcome,
+    FileRejected,
+    ImportJob,
+    ImportPaused,
+    ImportService,
+    ImportSource,
+    ImportStatus,
+    Row,
+    RowError,
+    read_rows,
+)
+from chalicelib.core.inventory_import import InventoryImporter, _parse
+from chalicelib.core.models import Actor
+from chalicelib.core.ports import Page
+
+pytestmark = pytest.mark.disable_socket
+
+ACTOR = Actor(id="u1", name="Uploader")
+
+
+class MemoryStore:
+    """Jobs in a dict; `commit` honours the checkpoint guard like the DynamoDB store."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, ImportJob] = {}
+        self.committed: list[tuple[Checkpoint, ChunkPlan]] = []
+        self.conflicts_left = 0
+        self.stolen_at: int | None = None
+
+    def create_job(self, job: ImportJob) -> None:
+        self.jobs.setdefault(job.job_id, job)
+
+    def get_job(self, tenant_id: str, job_id: str) -> ImportJob | None:
+        return self.jobs.get(job_id)
+
+    def list_jobs(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[ImportJob]:
+        return Page(list(self.jobs.values())[:limit])
+
+    def claim(self, job: ImportJob, now: datetime, lease_until: datetime) -> ImportJob | None:
+        current = self.jobs[job.job_id]
+        free = current.status == ImportStatus.QUEUED or (
+            current.status == ImportStatus.RUNNING and current.lease_until is not None and current.lease_until < now
+        )
+        if not free:
+            return None
+        self._set(job.job_id, status=ImportStatus.RUNNING, lease_until=lease_until)
+        return self.jobs[job.job_id]
+
+    def set_total(self, job: ImportJob, total: int) -> None:
+        self._set(job.job_id, total=total)
+
+    def commit(self, tenant_id: str, checkpoint: Checkpoint, plan: ChunkPlan, actor: Actor) -> CommitOutcome:
+        job = self.jobs[checkpoint.job_id]
+        if self.stolen_at is not None and checkpoint.from_line >= self.stolen_at:
+            return CommitOutcome.LOST
+        if job.checkpoint_line != checkpoint.from_line:
+            return CommitOutcome.LOST
+        if self.conflicts_left:
+            self.conflicts_left -= 1
+            return CommitOutcome.CONFLICT
+        self.committed.append((checkpoint, plan))
+        self._set(
+            job.job_id,
+            checkpoint_line=checkpoint.to_line,
+            processed=job.processed + checkpoint.read,
+            created=job.created + checkpoint.created,
+            failed=job.failed + checkpoint.failed,
+            errors_stored=job.errors_stored + len(checkpoint.errors),
+        )
+        return CommitOutcome.DONE
+
+    def finish(self, job: ImportJob, status: ImportStatus, message: str | None) -> None:
+        self._set(job.job_id, status=status, message=message)
+
+    def pause(self, job: ImportJob) -> None:
+        self._set(job.job_id, lease_until=datetime(2000, 1, 1).astimezone())
+
+    def errors(self, tenant_id: str, job_id: str, limit: int) -> list[RowError]:
+        return [e for c, _ in self.committed for e in c.errors][:limit]
+
+    def _set(self, job_id: str, **changes: Any) -> None:
+        self.jobs[job_id] = self.jobs[job_id].model_copy(update=changes)
+
+
+class MemoryFiles:
+    def __init__(self) -> None:
+        self.files: dict[str, str] = {}
+        self.reads = 0
+
+    def put(self, key: str, body: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
+        self.files[key] = body.decode()
+
+    def size(self, key: str) -> int | None:
+        return len(self.files[key].encode()) if key in self.files else None
+
+    def lines(self, key: str) -> Iterator[str]:
+        self.reads += 1
+        return iter(self.files[key].splitlines(keepends=True))
+
+    def presigned_post(self, key: str, max_bytes: int, expires_seconds: int) -> dict[str, Any]:
+        return {"url": "https://s3.example/bucket", "fields": {"key": key}}
+
+
+class CountingApplier:
+    """Rows with a `bad` cell fail; every other row 'creates' one entity named by its `id` cell."""
+
+    def __init__(self) -> None:
+        self.planned: list[list[int]] = []
+
+    def check_header(self, columns: list[str]) -> None:
+        if "id" not in columns:
+            raise FileRejected("line 1: an id column is required")
+
+    def key_of(self, row: Row) -> str | None:
+        return row.cells.get("id")
+
+    def plan(self, tenant_id: str, job_id: str, rows: list[Row], actor: Actor) -> ChunkPlan:
+        self.planned.append([r.line for r in rows])
+        plan = ChunkPlan()
+        for row in rows:
+            if row.cells.get("bad"):
+                plan.errors.append(RowError(line=row.line, field="bad", message=row.cells["bad"]))
+            else:
+                plan.created += 1
+        return plan
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+def files() -> MemoryFiles:
+    return MemoryFiles()
+
+
+@pytest.fixture
+def applier() -> CountingApplier:
+    return CountingApplier()
+
+
+@pytest.fixture
+def service(store: MemoryStore, files: MemoryFiles, applier: CountingApplier) -> ImportService:
+    return ImportService(store, files, {"things": applier})
+
+
+def csv_of(rows: int, bad_every: int = 0) -> bytes:
+    lines = ["id,bad"]
+    for n in range(1, rows + 1):
+        lines.append(f"t{n},{'broken' if bad_every and n % bad_every == 0 else ''}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_file_is_applied_in_chunks_with_a_checkpoint_each(service: ImportService, store: MemoryStore) -> None:
+    job = service.upload("t1", "things", csv_of(70, bad_every=10), ACTOR)
+    ended = service.run(job, ACTOR)
+    assert (ended.status, ended.total, ended.processed, ended.created, ended.failed) == (
+        ImportStatus.COMPLETED,
+        70,
+        70,
+        63,
+        7,
+    )
+    lines = [(c.from_line, c.to_line) for c, _ in store.committed]
+    assert lines == [(1, 33), (33, 65), (65, 71)]
+    assert [e.line for e in service.errors("t1", job.job_id)] == [11, 21, 31, 41, 51, 61, 71]
+
+
+def test_a_chunk_never_touches_the_same_entity_twice(service: ImportService, applier: CountingApplier) -> None:
+    job = service.upload("t1", "things", b"id\na\nb\na\nc\n", ACTOR)
+    service.run(job, ACTOR)
+    assert applier.planned == [[2, 3], [4, 5]]
+
+
+def test_a_finished_job_is_not_run_again(service: ImportService, store: MemoryStore) -> None:
+    job = service.upload("t1", "things", csv_of(5), ACTOR)
+    service.run(job, ACTOR)
+    again = service.run(store.jobs[job.job_id], ACTOR)
+    assert again.processed == 5
+    assert len(store.committed) == 1
+
+
+def test_a_job_held_by_another_worker_is_left_alone(service: ImportService, store: MemoryStore) -> None:
+    job = service.upload("t1", "things", csv_of(5), ACTOR)
+    far = datetime(2999, 1, 1).astimezone()
+    store._set(job.job_id, status=ImportStatus.RUNNING, lease_until=far)
+    assert service.run(job, ACTOR).status == ImportStatus.RUNNING
+    assert store.committed == []
+
+
+def test_a_paused_job_resumes_after_its_last_checkpoint(
+    service: ImportService, store: MemoryStore, applier: CountingApplier
+) -> None:
+    job = service.upload("t1", "things", csv_of(100), ACTOR)
+    budget = iter([100.0, 5.0])
+    with pytest.raises(ImportPaused):
+        service.run(job, ACTOR, lambda: next(budget, 5.0))
+    assert store.jobs[job.job_id].checkpoint_line == 33
+    ended = service.run(store.jobs[job.job_id], ACTOR)
+    assert (ended.status, ended.processed, ended.created) == (ImportStatus.COMPLETED, 100, 100)
+    assert [lines[0] for lines in applier.planned] == [2, 34, 66, 98]
+
+
+def test_conflicts_are_planned_again_and_a_lost_job_stops(service: ImportService, store: MemoryStore) -> None:
+    job = service.upload("t1", "things", csv_of(40), ACTOR)
+    store.conflicts_left = 2
+    assert service.run(job, ACTOR).created == 40
+    second = service.upload("t1", "things", csv_of(40), ACTOR)
+    store.stolen_at = 33
+    with pytest.raises(ImportPaused):
+        service.run(second, ACTOR)
+    assert store.jobs[second.job_id].processed == 32
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"name\nx\n", "an id column is required"),
+        (b'id\n"unclosed\n', "not readable CSV"),
+    ],
+)
+def test_a_file_that_cannot_be_read_fails_its_job(service: ImportService, body: bytes, message: str) -> None:
+    job = service.upload("t1", "things", body, ACTOR)
+    ended = service.run(job, ACTOR)
+    assert ended.status == ImportStatus.FAILED
+    assert message in (ended.message or "")
+
+
+def test_an_empty_upload_and_an_unknown_kind_are_refused(service: ImportService) -> None:
+    with pytest.raises(Exception, match="empty"):
+        service.upload("t1", "things", b"  \n", ACTOR)
+    with pytest.raises(Exception, match="unknown import kind"):
+        service.upload("t1", "nonsense", b"id\n1\n", ACTOR)
+
+
+def test_the_same_upload_command_gives_the_same_job(service: ImportService, files: MemoryFiles) -> None:
+    first = service.upload("t1", "things", csv_of(3), ACTOR, job_id="j1")
+    second = service.upload("t1", "things", csv_of(3), ACTOR, job_id="j1")
+    assert first.job_id == second.job_id == "j1"
+    assert list(files.files) == [imports.upload_key("t1", "things", "j1")]
+
+
+def test_dropped_files_map_to_one_job_per_write(service: ImportService, files: MemoryFiles) -> None:
+    key = "dropbox/t1/things/stock.csv"
+    files.files[key] = "id\n1\n"
+    known = {"t1"}.__contains__
+    first = service.job_for_object(imports.S3Object(key, "A"), known)
+    again = service.job_for_object(imports.S3Object(key, "A"), known)
+    newer = service.job_for_object(imports.S3Object(key, "B"), known)
+    assert first is not None and again is not None and newer is not None
+    assert first.job_id == again.job_id != newer.job_id
+    assert first.source == ImportSource.DROPBOX
+    assert service.job_for_object(imports.S3Object("dropbox/nobody/things/x.csv", "A"), known) is None
+    assert service.job_for_object(imports.S3Object("dropbox/t1/things/notes.txt", "A"), known) is None
+    assert service.job_for_object(imports.S3Object("dropbox/t1/other/x.csv", "A"), known) is None
+
+
+def test_rows_are_numbered_like_a_spreadsheet() -> None:
+    columns, rows = read_rows(["Name,\ufeffQty\n", "\n", 'a,"two\n', 'lines"\n', "b,3,,\n", "c,4,extra\n"])
+    assert columns == ["name", "qty"]
+    found = list(rows)
+    assert [(r.line, r.cells, r.problem) for r in found[:2]] == [
+        (3, {"name": "a", "qty": "two\nlines"}, None),
+        (4, {"name": "b", "qty": "3"}, None),
+    ]
+    assert found[2].line == 5
+    assert found[2].problem == "3 cells, but the header has 2 columns"
+
+
+def test_an_empty_file_has_no_header() -> None:
+    with pytest.raises(FileRejected, match="empty"):
+        read_rows([])
+
+
+# -- the 000 row rules ---------------------------------------------------------
+
+
+def test_inventory_header_rules() -> None:
+    importer = InventoryImporter.__new__(InventoryImporter)
+    importer.check_header(["productname", "quantity", "typelabel", "createdat", ""])
+    importer.check_header(["inventoryid", "quantity"])
+    with pytest.raises(FileRejected, match="'qty'"):
+        importer.check_header(["productname", "qty"])
+    with pytest.raises(FileRejected, match="required"):
+        importer.check_header(["quantity"])
+
+
+@pytest.mark.parametrize(
+    ("cells", "field", "message"),
+    [
+        ({"productname": "Bar", "quantity": "x", "stocklocationid": "L"}, "quantity", "not a number"),
+        ({"productname": "Bar", "quantity": "NaN", "stocklocationid": "L"}, "quantity", "not a number"),
+        ({"productname": "Bar", "quantity": "-1", "stocklocationid": "L"}, "quantity", "must be >= 0"),
+        ({"productname": "Bar", "weight": "-1", "stocklocationid": "L"}, "weight", "must be >= 0"),
+        ({"productname": "Bar"}, "stockLocationId", "is required"),
+        ({"quantity": "1", "stocklocationid": "L"}, "productName", "is required"),
+        ({"inventoryid": "i1", "version": "v2"}, "version", "whole number"),
+    ],
+)
+def test_bad_cells_name_their_column(cells: dict[str, str], field: str, message: str) -> None:
+    item, errors = _parse(Row(7, cells))
+    assert item is None
+    assert [(e.line, e.field) for e in errors] == [(7, field)]
+    assert message in errors[0].message
+
+
+def test_cells_become_an_item_input() -> None:
+    cells = {"inventoryid": " i1 ", "quantity": "12.50", "heatcode": "'=H1", "diameter": "", "version": "3"}
+    item, errors = _parse(Row(2, cells))
+    assert errors == []
+    assert item is not None
+    assert (item.stock_id, str(item.quantity), item.version) == ("i1", "12.50", 3)
+    # The download's formula guard is undone; blank cells are not "given" and leave fields as they are.
+    assert item.attributes == {"heat_code": "=H1"}
+    assert item.given == frozenset({"stock_id", "quantity", "heat_code", "version"})
