@@ -96,7 +96,11 @@ def _operation(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
 
 def _responses(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     success: dict[str, Any] = {"description": spec.summary}
-    if spec.response is not None:
+    if spec.produces is not None:
+        binary = not spec.produces.startswith("text/")
+        body = {"type": "string", **({"contentMediaType": spec.produces.split(";")[0]} if binary else {})}
+        success["content"] = {spec.produces.split(";")[0]: {"schema": body}}
+    elif spec.response is not None:
         success["content"] = {"application/json": {"schema": _schema(spec.response, "serialization", schemas)}}
     responses: dict[str, Any] = {str(spec.status): success}
     error = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}

@@ -101,7 +101,7 @@ def openapi(call: Call) -> dict[str, object]:
     return document()
 
 
-@endpoint(platform, "/docs", "GET", public=True, summary="Interactive API documentation", tag=TAG)
+@endpoint(platform, "/docs", "GET", public=True, summary="Interactive API documentation", tag=TAG, produces="text/html")
 def docs(call: Call) -> Reply:
     return Reply(raw=DOCS_PAGE, content_type="text/html; charset=utf-8")
 

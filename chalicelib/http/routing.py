@@ -44,6 +44,8 @@ class Endpoint:
     response: Any = None
     status: int = 200
     content_types: tuple[str, ...] = (JSON,)
+    # The success body's media type when it is not JSON (CSV, ZIP, PDF, HTML): OpenAPI shows it.
+    produces: str | None = None
     description: str = ""
     max_body_bytes: int | None = None
     # Response fields never kept for Idempotency-Key replays (secrets shown once).
@@ -119,6 +121,7 @@ def endpoint(
     response: Any = None,
     status: int = 200,
     content_types: Sequence[str] = (JSON,),
+    produces: str | None = None,
     description: str = "",
     max_body_bytes: int | None = None,
     secret_fields: Sequence[str] = (),
@@ -136,6 +139,7 @@ def endpoint(
         response=response,
         status=status,
         content_types=tuple(content_types),
+        produces=produces,
         description=description,
         max_body_bytes=max_body_bytes,
         secret_fields=tuple(secret_fields),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -189,3 +190,12 @@ def test_template_has_the_upload_columns_and_realistic_example_rows(acme: Compan
         assert Decimal(example["quantity"]) > 0
         assert Decimal(example["weight"]) > 0
         assert Decimal(example["unitPrice"]) > 0
+
+
+def test_openapi_documents_csv_bodies_as_csv(http: Client) -> None:
+    paths = json.loads(http.http.get("/openapi.json").body)["paths"]
+    download = paths["/companies/{companyId}/inventory/csv"]
+    assert list(download["get"]["responses"]["200"]["content"]) == ["text/csv"]
+    assert set(download["post"]["requestBody"]["content"]) == {"text/csv", "multipart/form-data"}
+    report = paths["/companies/{companyId}/imports/{jobId}/errors.csv"]["get"]
+    assert list(report["responses"]["200"]["content"]) == ["text/csv"]

@@ -104,6 +104,7 @@ TEMPLATE_ROWS: tuple[dict[str, str], ...] = (
     permissions=[Permission.INVENTORY_READ],
     summary="Download inventory as CSV",
     tag=TAG_INVENTORY,
+    produces=CSV_CONTENT_TYPE,
     description=(
         "Every active item of the company as `text/csv; charset=utf-8` (an attachment), one row per item, "
         f"columns in this order: {', '.join(COLUMNS)}. companyId is not a column: the path names it. Labels "
@@ -127,6 +128,7 @@ def download_csv(call: Call) -> Reply:
     permissions=[Permission.INVENTORY_READ],
     summary="Get CSV upload template",
     tag=TAG_INVENTORY,
+    produces=CSV_CONTENT_TYPE,
     description=(
         "A CSV with the columns an upload accepts, in this order: "
         f"{', '.join(TEMPLATE_COLUMNS)}, and example rows of a metals stockholder. The server-owned "

@@ -218,6 +218,7 @@ def get_job(call: Call) -> JobOut:
     permissions=[Permission.INVENTORY_READ],
     summary="Download an import job's error report",
     tag=TAG_IMPORTS,
+    produces=CSV_CONTENT_TYPE,
     description=(
         "The job's row errors as `text/csv` (columns line, field, message), in line order; empty but for "
         "the header when every row was good. Permission: inventory.read."
