@@ -14,6 +14,7 @@ from chalicelib.settings import get_settings
 if TYPE_CHECKING:
     from chalicelib.core.imports import ImportService
     from chalicelib.core.inventory import InventoryService
+    from chalicelib.core.orders import OrderService
     from chalicelib.core.reference import ReferenceService
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
 
@@ -90,8 +91,21 @@ def import_service() -> ImportService:
     return ImportService(DynamoImportStore(settings.main_table), S3Files(settings.bucket), {KIND: importer})
 
 
+@cache
+def order_service() -> OrderService:
+    from chalicelib.core.orders import OrderService
+    from chalicelib.storage.order_repo import DynamoOrderStore
+    from chalicelib.storage.stock_repo import DynamoStockStore
+
+    table = get_settings().main_table
+    return OrderService(
+        stock_service(), DynamoStockStore(table), DynamoOrderStore(table), reference_service(), history_service()
+    )
+
+
 def reset() -> None:
     """Forget built services (tests switch settings between cases)."""
     factories = (stock_service, catalog_service, tenant_service, idempotency_store, history_service)
     for factory in (*factories, reference_service, inventory_service, import_service):
         factory.cache_clear()
+    order_service.cache_clear()

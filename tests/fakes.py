@@ -170,6 +170,29 @@ class InMemoryStockStore:
             update={"status": transition.to_status, "version": claim.version + 1, "updated_at": now}
         )
 
+    def split(
+        self,
+        tenant_id: str,
+        source: StockChange,
+        record: StockRecord,
+        movement: Movement,
+        reservation: Reservation,
+        actor: Actor,
+    ) -> None:
+        t = tenant_id
+        with self._lock:
+            self.apply_calls += 1
+            duplicate = (t, record.stock_id) in self._records
+            duplicate |= (t, movement.stock_id, movement.movement_id) in self._movements
+            duplicate |= (t, reservation.reservation_id) in self._reservations
+            if duplicate:
+                raise DuplicateCommand("this command was already applied")
+            self._check(t, [source])
+            self._commit(t, source)
+            self._records[(t, record.stock_id)] = record.model_copy(deep=True)
+            self._movements[(t, movement.stock_id, movement.movement_id)] = movement.model_copy(deep=True)
+            self._reservations[(t, reservation.reservation_id)] = reservation.model_copy(deep=True)
+
     def set_allow_negative(self, tenant_id: str, stock_id: str, allowed: bool, actor: Actor) -> None:
         with self._lock:
             record = self._records.get((tenant_id, stock_id))
@@ -222,6 +245,11 @@ class InMemoryStockStore:
         with self._lock:
             found = [r.model_copy(deep=True) for (t, _), r in self._reservations.items() if t == tenant_id]
         return sorted((r for r in found if r.stock_id == stock_id), key=lambda r: r.reservation_id)
+
+    def reservations_for_order(self, tenant_id: str, order_id: str) -> list[Reservation]:
+        with self._lock:
+            found = [r.model_copy(deep=True) for (t, _), r in self._reservations.items() if t == tenant_id]
+        return sorted((r for r in found if r.reference.get("orderId") == order_id), key=lambda r: r.reservation_id)
 
     def holds_for_record(self, tenant_id: str, stock_id: str) -> list[Hold]:
         with self._lock:

@@ -98,6 +98,16 @@ class StockStore(Protocol):
     def records_for_product(self, tenant_id: str, product_id: str) -> list[StockRecord]: ...
     def list_records(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[StockRecord]: ...
     def set_allow_negative(self, tenant_id: str, stock_id: str, allowed: bool, actor: Actor) -> None: ...
+    def split(
+        self,
+        tenant_id: str,
+        source: StockChange,
+        record: StockRecord,
+        movement: Movement,
+        reservation: Reservation,
+        actor: Actor,
+    ) -> None: ...
+    def reservations_for_order(self, tenant_id: str, order_id: str) -> list[Reservation]: ...
 
 
 class CatalogStore(Protocol):

@@ -306,6 +306,104 @@ class StockService:
             return existing
         return reservation
 
+    def split_and_reserve(
+        self,
+        tenant_id: str,
+        stock_id: str,
+        quantity: Decimal,
+        actor: Actor,
+        *,
+        reference: dict[str, str],
+        name: str | None = None,
+        record: StockRecord | None = None,
+        new_stock_id: str | None = None,
+        reservation_id: str | None = None,
+        command_id: str | None = None,
+    ) -> Reservation:
+        """Reserve `quantity` of a record for an order line, in a row of its own unless it is the whole row.
+
+        quantity < on hand: ONE transaction takes the quantity off the record
+        (guard: available >= quantity; a `split` movement out) and creates a
+        new record with the same product, place and attributes (order links
+        aside), named `name`, holding exactly that quantity (a `split`
+        movement in), all of it reserved with its order link.
+        quantity == on hand: the record itself is reserved, guarded on its
+        on hand being unchanged since it was read and on available.
+        The returned reservation's stock_id is the row that holds it.
+        A redelivered command (same ids) answers with the first reservation.
+        """
+        _positive(quantity)
+        record = record or self.get(tenant_id, stock_id)
+        reservation = Reservation(
+            tenant_id=tenant_id,
+            reservation_id=reservation_id or new_id(),
+            stock_id=stock_id if quantity == record.on_hand else new_stock_id or new_id(),
+            product_id=record.product_id,
+            location_id=record.location_id,
+            quantity=quantity,
+            reference=reference,
+        )
+        link = _order_link(reservation)
+        try:
+            if reservation.stock_id == stock_id:
+                change = StockChange(
+                    stock_id=stock_id,
+                    actor=actor,
+                    reserved=quantity,
+                    expected_on_hand=quantity,
+                    new_reservation=reservation,
+                    set_fields={order_link_field(reservation.reservation_id): link} if link else {},
+                )
+                self._store.apply(tenant_id, [change])
+            else:
+                self._split(tenant_id, record, reservation, link, name, actor, command_id)
+        except DuplicateCommand:
+            existing = self._store.get_reservation(tenant_id, reservation.reservation_id)
+            if existing is None or (existing.quantity, existing.reference) != (quantity, reference):
+                raise
+            return existing
+        return reservation
+
+    def _split(
+        self,
+        tenant_id: str,
+        record: StockRecord,
+        reservation: Reservation,
+        link: dict[str, str] | None,
+        name: str | None,
+        actor: Actor,
+        command_id: str | None,
+    ) -> None:
+        quantity = reservation.quantity
+        attributes = {k: v for k, v in record.attributes.items() if not k.startswith(ORDER_LINK_PREFIX)}
+        if link:
+            attributes[f"{ORDER_LINK_PREFIX}{reservation.reservation_id}"] = link
+        new = StockRecord(
+            tenant_id=tenant_id,
+            stock_id=reservation.stock_id,
+            product_id=record.product_id,
+            location_id=record.location_id,
+            bin_id=record.bin_id,
+            lot_id=record.lot_id,
+            owner=record.owner,
+            supplier_code=record.supplier_code,
+            name=name if name is not None else record.name,
+            attributes=attributes,
+            on_hand=quantity,
+            reserved=quantity,
+            available=ZERO,
+            allow_negative=record.allow_negative,
+        )
+        order = reservation.reference.get("orderReference") or reservation.reference.get("orderId")
+        reason = f"split for order {order}" if order else "split"
+        out_id = f"{command_id}:out" if command_id else None
+        in_id = f"{command_id}:in" if command_id else None
+        # Each ledger line names the other row, so the split can be traced both ways.
+        out = self._movement(record, MovementKind.SPLIT, -quantity, actor, reason, new.stock_id, out_id)
+        into = self._movement(new, MovementKind.SPLIT, quantity, actor, reason, record.stock_id, in_id)
+        source = StockChange(stock_id=record.stock_id, actor=actor, on_hand=-quantity, movement=out)
+        self._store.split(tenant_id, source, new, into, reservation, actor)
+
     def release(
         self,
         tenant_id: str,

@@ -151,3 +151,47 @@ def import_errors_partition(t: str, job_id: str) -> str:
 def import_errors(t: str, job_id: str, first_line: int) -> dict[str, str]:
     """The bad rows of one committed chunk, sorted by their first line."""
     return {"pk": import_errors_partition(t, job_id), "sk": f"{first_line:012d}"}
+
+
+# -- orders (003) ----------------------------------------------------------------
+# An order and its line items form one item collection, so reading an order
+# with its lines is one Query.
+
+
+def order_partition(t: str, order_id: str) -> str:
+    return f"T#{t}#ORDER#{order_id}"
+
+
+def order(t: str, order_id: str) -> dict[str, str]:
+    return {"pk": order_partition(t, order_id), "sk": "ORDER"}
+
+
+def order_line(t: str, order_id: str, line_item_id: str) -> dict[str, str]:
+    return {"pk": order_partition(t, order_id), "sk": f"LINE#{line_item_id}"}
+
+
+def orders_index(t: str) -> str:
+    return f"T#{t}#ORDERS"
+
+
+def order_listing_prefix(active: bool) -> str:
+    return "A#" if active else "D#"
+
+
+def order_listing(t: str, active: bool, created_at: datetime, order_id: str) -> dict[str, str]:
+    """gsi1 entry of an order header: active orders under `A#`, deleted ones under `D#`, by creation time."""
+    return {"gsi1pk": orders_index(t), "gsi1sk": f"{order_listing_prefix(active)}{stamp(created_at)}#{order_id}"}
+
+
+def order_reference(t: str, reference: str) -> dict[str, str]:
+    """Guard that keeps an orderReference unique among a tenant's active orders (any case)."""
+    return unique(t, "ORDERREF", reference.strip().casefold())
+
+
+def claims_of_order(t: str, order_id: str) -> str:
+    return f"T#{t}#ORDER#{order_id}#CLAIMS"
+
+
+def claim_by_order(t: str, order_id: str, reservation_id: str) -> dict[str, str]:
+    """gsi2 entry of a reservation made for an order: the order's reservations without a Scan."""
+    return {"gsi2pk": claims_of_order(t, order_id), "gsi2sk": f"RES#{reservation_id}"}

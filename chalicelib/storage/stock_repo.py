@@ -263,12 +263,43 @@ class DynamoStockStore:
         }
         if reservation.expires_at is not None:
             item_keys.update(keys.expiring_claim(t, reservation.expires_at, reservation.reservation_id))
+        if reservation.reference.get("orderId"):
+            # An order finds its reservations through gsi2 (delete, unreserve, certificate pack).
+            item_keys.update(keys.claim_by_order(t, reservation.reference["orderId"], reservation.reservation_id))
         return record_item(reservation, item_keys, "reservation", reservation.reservation_id, actor)
 
     def _hold_item(self, hold: Hold, actor: Actor) -> dict[str, Any]:
         t = hold.tenant_id
         item_keys = {**keys.hold(t, hold.hold_id), **keys.claim_by_stock(t, hold.stock_id, "HOLD", hold.hold_id)}
         return record_item(hold, item_keys, "hold", hold.hold_id, actor, hold.reason)
+
+    def split(
+        self,
+        tenant_id: str,
+        source: StockChange,
+        record: StockRecord,
+        movement: Movement,
+        reservation: Reservation,
+        actor: Actor,
+    ) -> None:
+        """Take quantity off `source` and create `record` holding it, reserved, in ONE transaction.
+
+        The source's guards (available >= quantity) and the new record, its
+        ledger line and its reservation commit together or not at all.
+        """
+        roles: list[tuple[str, StockChange]] = []
+        items: list[dict[str, Any]] = []
+        for role, item in self._change_items(tenant_id, source):
+            roles.append((role, source))
+            items.append(item)
+        # Anything new that already exists means this command ran before: "claim" reports a duplicate.
+        created = self.create_items(record, movement, actor)
+        created.append(self._put_new(self._reservation_item(reservation, actor)))
+        roles += [("claim", source)] * len(created)
+        items += created
+        reasons = transact(items)
+        if reasons is not None:
+            self._raise_for(reasons, roles)
 
     # -- reads -------------------------------------------------------------
 
@@ -317,6 +348,16 @@ class DynamoStockStore:
 
     def holds_for_record(self, tenant_id: str, stock_id: str) -> list[Hold]:
         return [to_record(Hold, i) for i in self._claims(tenant_id, stock_id, "HOLD#")]
+
+    def reservations_for_order(self, tenant_id: str, order_id: str) -> list[Reservation]:
+        """Every reservation made for the order, any status (gsi2, written when the reference names the order)."""
+        items = query_all(
+            self._table,
+            IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :pk AND begins_with(gsi2sk, :prefix)",
+            ExpressionAttributeValues=to_attrs({":pk": keys.claims_of_order(tenant_id, order_id), ":prefix": "RES#"}),
+        )
+        return [to_record(Reservation, item) for item in items]
 
     def _claims(self, tenant_id: str, stock_id: str, prefix: str) -> Iterator[dict[str, Any]]:
         return query_all(

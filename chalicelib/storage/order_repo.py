@@ -1,0 +1,180 @@
+"""DynamoDB implementation of the core's OrderStore.
+
+An order and its lines are one item collection, `pk=T#<t>#ORDER#<order id>`
+with `sk=ORDER` for the header and `sk=LINE#<line id>` for each line, so
+reading an order with its lines is one Query. Headers carry a gsi1 entry
+(`T#<t>#ORDERS`, `A#` or `D#` + creation stamp) for the active and deleted
+lists. The orderReference guard `T#<t>#UNIQUE / ORDERREF#<casefolded>` is
+taken, moved and freed in the same transaction as its order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.core.errors import AlreadyExists, StaleVersion
+from chalicelib.core.models import Actor
+from chalicelib.core.orders import LINE_ENTITY, ORDER_ENTITY, LineItem, LineWrite, Order, OrderWrite, StoredOrder
+from chalicelib.core.ports import Page
+from chalicelib.storage import keys
+from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
+from chalicelib.storage.dynamo import batch_get, query_all, query_page, transact
+
+HEADER_SK = "ORDER"
+LINE_PREFIX = "LINE#"
+
+
+@dataclass(frozen=True)
+class _Role:
+    """What a transaction item does, to explain a cancelled transaction."""
+
+    position: int
+    kind: str  # "order", "line", "take" or "free"
+    new: bool
+    reference: str | None = None
+
+
+class DynamoOrderStore:
+    def __init__(self, table: str) -> None:
+        self._table = table
+
+    # -- writes ------------------------------------------------------------
+
+    def save(self, tenant_id: str, writes: list[OrderWrite], actor: Actor) -> None:
+        items: list[dict[str, Any]] = []
+        roles: list[_Role] = []
+        for position, write in enumerate(writes):
+            items.append(self._put_order(tenant_id, write, actor))
+            roles.append(_Role(position, "order", write.previous_version is None))
+            for line_write in write.lines:
+                items.append(self._put_line(tenant_id, line_write, actor))
+                roles.append(_Role(position, "line", line_write.previous_version is None))
+            if write.free_reference:
+                items.append(self._free(tenant_id, write.free_reference, write.order.order_id))
+                roles.append(_Role(position, "free", False, write.free_reference))
+            if write.take_reference:
+                items.append(self._take(tenant_id, write.take_reference, write.order.order_id))
+                roles.append(_Role(position, "take", True, write.take_reference))
+        if not items:
+            return
+        reasons = transact(items)
+        if reasons is not None:
+            raise self._failure(reasons, roles)
+
+    def _put_order(self, t: str, write: OrderWrite, actor: Actor) -> dict[str, Any]:
+        order = write.order
+        item_keys = {
+            **keys.order(t, order.order_id),
+            **keys.order_listing(t, order.active, order.created_at, order.order_id),
+        }
+        item = record_item(order, item_keys, ORDER_ENTITY, order.order_id, actor, order.order_reference)
+        return {"Put": self._guarded(item, write.previous_version)}
+
+    def _put_line(self, t: str, write: LineWrite, actor: Actor) -> dict[str, Any]:
+        line = write.line
+        item_keys = keys.order_line(t, line.order_id, line.line_item_id)
+        item = record_item(line, item_keys, LINE_ENTITY, line.line_item_id, actor, line.product_name)
+        return {"Put": self._guarded(item, write.previous_version)}
+
+    def _guarded(self, item: dict[str, Any], previous_version: int | None) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self._table, "Item": item}
+        if previous_version is None:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put["ConditionExpression"] = "version = :v"
+            put["ExpressionAttributeValues"] = to_attrs({":v": previous_version})
+        return put
+
+    def _take(self, t: str, reference: str, order_id: str) -> dict[str, Any]:
+        guard = {**keys.order_reference(t, reference), "target_id": order_id, "entity_type": "guard"}
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_attrs(guard),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def _free(self, t: str, reference: str, order_id: str) -> dict[str, Any]:
+        # Only the order's own guard; a missing one (nothing to free) is fine.
+        return {
+            "Delete": {
+                "TableName": self._table,
+                "Key": to_attrs(keys.order_reference(t, reference)),
+                "ConditionExpression": "attribute_not_exists(pk) OR target_id = :id",
+                "ExpressionAttributeValues": to_attrs({":id": order_id}),
+            }
+        }
+
+    @staticmethod
+    def _failure(reasons: list[dict[str, Any]], roles: list[_Role]) -> Exception:
+        failed = [roles[i] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
+        taken = [role for role in failed if role.kind == "take"]
+        if taken:
+            return AlreadyExists(
+                "orderReference already used by another order: " + ", ".join(r.reference or "" for r in taken),
+                [
+                    {"field": f"[{r.position}].orderReference", "message": f"{r.reference} is already in use"}
+                    for r in taken
+                ],
+            )
+        new_orders = [role for role in failed if role.kind == "order" and role.new]
+        if new_orders:
+            return AlreadyExists(
+                "an order with this id already exists",
+                [{"field": f"[{r.position}].orderId", "message": "already exists"} for r in new_orders],
+            )
+        positions = sorted({role.position for role in failed}) or [0]
+        return StaleVersion(
+            "the order was changed by someone else; read it again",
+            [{"field": f"[{p}].version", "message": "changed since it was read"} for p in positions],
+        )
+
+    # -- reads -------------------------------------------------------------
+
+    def get_order(self, tenant_id: str, order_id: str) -> StoredOrder | None:
+        """The header and every line (deleted ones too) in one Query."""
+        items = query_all(
+            self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=to_attrs({":pk": keys.order_partition(tenant_id, order_id)}),
+            ConsistentRead=True,
+        )
+        order: Order | None = None
+        lines: list[LineItem] = []
+        for item in items:
+            sk = item["sk"]["S"]
+            if sk == HEADER_SK:
+                order = to_record(Order, item)
+            elif sk.startswith(LINE_PREFIX):
+                lines.append(to_record(LineItem, item))
+        return StoredOrder(order, lines) if order is not None else None
+
+    def get_orders(self, tenant_id: str, order_ids: Iterable[str]) -> dict[str, StoredOrder]:
+        """One Query per order (its header and lines)."""
+        found = {order_id: self.get_order(tenant_id, order_id) for order_id in dict.fromkeys(order_ids)}
+        return {order_id: stored for order_id, stored in found.items() if stored is not None}
+
+    def order_headers(self, tenant_id: str, order_ids: Iterable[str]) -> dict[str, Order]:
+        wanted = [to_attrs(keys.order(tenant_id, order_id)) for order_id in order_ids]
+        if not wanted:
+            return {}
+        orders = [to_record(Order, item) for item in batch_get(self._table, wanted)]
+        return {order.order_id: order for order in orders}
+
+    def list_orders(self, tenant_id: str, active: bool, limit: int, cursor: dict[str, object] | None) -> Page[Order]:
+        """One page of active or deleted order headers, newest first (one Query on gsi1)."""
+        items, last = query_page(
+            self._table,
+            limit=limit,
+            start=to_attrs(cursor) if cursor else None,
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk AND begins_with(gsi1sk, :prefix)",
+            ExpressionAttributeValues=to_attrs(
+                {":pk": keys.orders_index(tenant_id), ":prefix": keys.order_listing_prefix(active)}
+            ),
+            ScanIndexForward=False,
+        )
+        return Page([to_record(Order, i) for i in items], from_attrs(last) if last else None)
