@@ -258,6 +258,28 @@ def test_core_uses_only_pydantic_and_the_standard_library(module: Module) -> Non
     assert sorted(n for n in imported_names(module) if not permitted(n)) == []
 
 
+@pytest.mark.parametrize("module", [m for m in MODULES if in_layer(m, "chalicelib/documents")], ids=lambda m: m.path)
+def test_documents_use_only_the_core_pydantic_and_the_pdf_libraries(module: Module) -> None:
+    # Rendering is pure: core data in, bytes out. Fetching and storing documents is the caller's job.
+    allowed = set(sys.stdlib_module_names) | {
+        "__future__",
+        "pydantic",
+        "pydantic_core",
+        "typing_extensions",
+        "fpdf",
+        "pypdf",
+    }
+
+    def permitted(name: str) -> bool:
+        if name in {"chalicelib", "chalicelib.core", "chalicelib.documents"}:
+            return True
+        if name.startswith(("chalicelib.core.", "chalicelib.documents.")):
+            return True
+        return top_level_package(name) in allowed
+
+    assert sorted(n for n in imported_names(module) if not permitted(n)) == []
+
+
 @pytest.mark.parametrize("module", [m for m in MODULES if not in_layer(m, "chalicelib/storage")], ids=lambda m: m.path)
 def test_only_storage_imports_the_aws_sdk(module: Module) -> None:
     assert imports_any(module, AWS_SDK) == []
