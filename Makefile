@@ -68,6 +68,7 @@ package: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.core_ops
+	$(BIN)/python -m benchmarks.company_inventory
 	$(BIN)/python -m benchmarks.cold_start
 
 clean:
