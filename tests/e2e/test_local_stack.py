@@ -151,8 +151,19 @@ def test_dropped_file_reaches_the_import_handler_and_leaves_the_queue(stack_aws:
     s3.put_object(Bucket=settings.bucket, Key=ignored, Body=b"sku,quantity\nA,1\n")
     s3.put_object(Bucket=settings.bucket, Key=dropped, Body=b"sku,quantity\nA,1\n")
 
-    # No importer owns dropbox/ yet, so the handler logs the object it was given.
-    eventually(lambda: dropped in stack_aws.output(), timeout=5)
+    # The drop becomes an import job; its `sku` column is not an inventory column, so the job fails naming it.
+    def failed_job() -> bool:
+        jobs = requests.get(
+            f"{stack_aws.base_url}/companies/{stack_aws.company_id}/imports",
+            headers={"X-API-Key": stack_aws.api_key},
+            timeout=5,
+        ).json()
+        return any(
+            j["filename"] == f"{marker}.csv" and j["status"] == "failed" and "'sku'" in (j["message"] or "")
+            for j in jobs
+        )
+
+    eventually(failed_job, timeout=10)
     queue_url = sqs.get_queue_url(QueueName=settings.import_queue)["QueueUrl"]
 
     def queue_is_empty() -> bool:
