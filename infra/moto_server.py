@@ -30,9 +30,34 @@ def start(port: int) -> Any:
     """Start moto's threaded server on 127.0.0.1:`port`, one request at a time."""
     from moto.server import ThreadedMotoServer
 
+    _stamp_sequencers()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     wsgi = server._server
     assert wsgi is not None, "moto server did not start"
     wsgi.app = OneRequestAtATime(wsgi.app)
     return server
+
+
+def _stamp_sequencers() -> None:
+    """Give moto's S3 notifications the `sequencer` real S3 sends.
+
+    The import tells a new drop to the same key from a redelivery of the old
+    one by it; moto leaves it out, so a second drop would look like a repeat.
+    """
+    import time
+
+    from moto.s3 import notifications
+
+    original = notifications._get_s3_event
+    if getattr(original, "stamps_sequencer", False):
+        return
+
+    def with_sequencer(*args: Any, **kwargs: Any) -> dict[str, list[dict[str, Any]]]:
+        event = original(*args, **kwargs)
+        for record in event["Records"]:
+            record["s3"]["object"].setdefault("sequencer", f"{time.time_ns():020X}")
+        return event
+
+    with_sequencer.stamps_sequencer = True  # type: ignore[attr-defined]
+    notifications._get_s3_event = with_sequencer
