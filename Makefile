@@ -69,6 +69,7 @@ package: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.core_ops
 	$(BIN)/python -m benchmarks.company_inventory
+	$(BIN)/python -m benchmarks.orders
 	$(BIN)/python -m benchmarks.cold_start
 
 clean:

@@ -115,10 +115,10 @@ def batches(keys: int, size: int = BATCH_GET_KEYS) -> int:
 class Company:
     """A tenant with an API key, called through the chalice test client."""
 
-    def __init__(self, http: Any, name: str) -> None:
+    def __init__(self, http: Any, name: str, permissions: list[str] = PERMISSIONS) -> None:
         from chalicelib import wiring
 
-        tenant, self.key = wiring.tenant_service().create_tenant(name, PERMISSIONS)
+        tenant, self.key = wiring.tenant_service().create_tenant(name, permissions)
         self.http = http
         self.id = tenant.tenant_id
 
@@ -492,7 +492,9 @@ def one_rollback_copy_per_table() -> Iterator[None]:
         yield
 
 
-def main() -> int:
+@contextmanager
+def app_client(log: CallLog) -> Iterator[Any]:
+    """The app behind chalice's test client, on moto in-process, with `log` counting DynamoDB calls."""
     from chalice.test import Client
     from moto import mock_aws
 
@@ -504,20 +506,25 @@ def main() -> int:
     reset_settings()
     reset_clients()
     wiring.reset()
-    log = CallLog()
     unsubscribe = on_call(log)
-    bench = Bench(log)
     try:
         with mock_aws(), one_rollback_copy_per_table():
             provision(get_settings(), client("dynamodb"), client("s3"), client("sqs"))
             from app import app
 
             with Client(app) as http:
-                sizes = scenarios(bench, http)
+                yield http
     finally:
         unsubscribe()
         reset_clients()
         wiring.reset()
+
+
+def main() -> int:
+    log = CallLog()
+    bench = Bench(log)
+    with app_client(log) as http:
+        sizes = scenarios(bench, http)
     print(report([*bench.results, *overhead_rows(bench.results)], sizes))
     return 0
 

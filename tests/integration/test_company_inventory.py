@@ -90,6 +90,16 @@ def test_bad_item_writes_nothing_and_names_index_and_field(acme: Company, refs: 
     assert acme.ok("GET", "/inventory") == []
 
 
+def test_numbers_dynamodb_cannot_store_are_400_not_500(acme: Company, refs: Refs) -> None:
+    bad = [refs.item(weight="1e200"), refs.item(unitPrice="1E-43"), refs.item(quantity="1.1234567")]
+
+    response = acme.call("POST", "/inventory", bad)
+
+    assert response.status_code == 400, response.body
+    assert set(error_fields(response)) == {"[0].weight", "[1].unitPrice", "[2].quantity"}
+    assert acme.ok("GET", "/inventory") == []
+
+
 def test_unknown_or_foreign_reference_is_400_naming_it_and_nothing_written(
     acme: Company, other: Company, refs: Refs
 ) -> None:

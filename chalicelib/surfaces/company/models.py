@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,26 +26,31 @@ CORE_NAMES: dict[str, str] = {
     "tags": "tags",
     **{documented(name): name for name in ATTRIBUTES},
 }
+# Bounded so that every value (and a sum of them) is a number DynamoDB stores exactly: 1e200 is a 400, not a 500.
+Number = Annotated[
+    Decimal,
+    Field(max_digits=20, decimal_places=6, allow_inf_nan=False, description="At most 20 digits, 6 after the point"),
+]
 Text = Field(None, min_length=1, max_length=200)
-Amount = Field(None, ge=0, allow_inf_nan=False)
+Amount = Field(None, ge=0)
 
 
 class InventoryFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     productName: str | None = Field(None, min_length=1, max_length=300)
-    quantity: Decimal | None = Field(None, ge=0, allow_inf_nan=False, description="Number of pieces (on hand)")
-    weight: Decimal | None = Amount
+    quantity: Number | None = Field(None, ge=0, description="Number of pieces (on hand)")
+    weight: Number | None = Amount
     heatCode: str | None = Text
-    diameter: Decimal | None = Amount
-    length: Decimal | None = Amount
-    width: Decimal | None = Amount
-    depth: Decimal | None = Amount
+    diameter: Number | None = Amount
+    length: Number | None = Amount
+    width: Number | None = Amount
+    depth: Number | None = Amount
     type: str | None = Text
     material: str | None = Text
     supplierId: str | None = Text
     stockLocationId: str | None = Text
-    unitPrice: Decimal | None = Amount
+    unitPrice: Number | None = Amount
     tags: list[str] | None = Field(None, max_length=50, description="Manual tag ids; rule-based tags are separate")
 
     def to_input(self, stock_id: str | None = None, version: int | None = None) -> ItemInput:

@@ -1,0 +1,10 @@
+"""The company orders surface (003): `/companies/{companyId}/orders...`, translation only."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+orders = Blueprint(__name__)
+
+# Importing the route modules declares their routes on the blueprint.
+from chalicelib.surfaces.orders import routes  # noqa: E402, F401
