@@ -323,6 +323,14 @@ class OrderService:
         """Active reservations of the order's lines (one Query on the order's claims index)."""
         return [r for r in self._records.reservations_for_order(tenant_id, order_id) if r.status == ClaimStatus.ACTIVE]
 
+    def lines_of(self, tenant_id: str, order_ids: Iterable[str]) -> dict[str, list[LineItem]]:
+        """Active lines of each order (line-number order), for a page of orders. Orders not found are left out.
+
+        Costs one Query per order today (each order is its own item collection); see docs/architecture.md 7.
+        """
+        stored = self._store.get_orders(tenant_id, order_ids)
+        return {order_id: _active_lines(s.lines) for order_id, s in stored.items()}
+
     # -- writes ------------------------------------------------------------
 
     def create(
