@@ -78,17 +78,24 @@ def inventory_service() -> InventoryService:
 
 @cache
 def import_service() -> ImportService:
-    from chalicelib.core.imports import ImportService
+    from chalicelib.core.imports import Applier, ImportService
     from chalicelib.core.inventory_import import KIND, InventoryImporter
+    from chalicelib.core.order_import import LINES_KIND, ORDERS_KIND, OrderLinesImporter, OrdersImporter
     from chalicelib.storage.files import S3Files
-    from chalicelib.storage.import_repo import DynamoImportStore
+    from chalicelib.storage.import_repo import DynamoImportStore, QueueWakeups
     from chalicelib.storage.stock_repo import DynamoStockStore
 
     settings = get_settings()
     importer = InventoryImporter(
         inventory_service(), stock_service(), DynamoStockStore(settings.main_table), reference_service()
     )
-    return ImportService(DynamoImportStore(settings.main_table), S3Files(settings.bucket), {KIND: importer})
+    appliers: dict[str, Applier] = {
+        KIND: importer,
+        ORDERS_KIND: OrdersImporter(order_service()),
+        LINES_KIND: OrderLinesImporter(order_service()),
+    }
+    wakeups = QueueWakeups(settings.import_queue, settings.bucket)
+    return ImportService(DynamoImportStore(settings.main_table), S3Files(settings.bucket), appliers, wakeups)
 
 
 @cache

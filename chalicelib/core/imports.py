@@ -10,6 +10,11 @@ a round trip of its own.
 
 What a row means is the business of an `Applier` (the 000 inventory import is
 one); this module knows jobs, lines, chunks and errors only.
+
+Jobs can be chained: an upload of orders and their line items is two jobs,
+and the second (`after_job_id`) runs only once the first has finished. Its
+worker leaves it queued while it waits; the first job's worker wakes it
+(`Wakeups`) after writing its own end.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pydantic import BaseModel
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import Actor, Entity, Movement, Product, StockRecord
+from chalicelib.core.orders import OrderWrite
 from chalicelib.core.ports import Page, StockChange
 
 # A transaction holds 100 writes: the job checkpoint and the chunk's error
@@ -83,6 +89,10 @@ class ImportJob(Entity):
     lease_until: datetime | None = None
     created_by_id: str | None = None
     created_by_name: str | None = None
+    # Chained jobs of one upload: this job runs after `after_job_id` has finished,
+    # and wakes `next_job_id` when it finishes itself.
+    after_job_id: str | None = None
+    next_job_id: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -112,6 +122,8 @@ class ChunkPlan:
     creates: list[tuple[StockRecord, Movement | None]] = field(default_factory=list)
     changes: list[StockChange] = field(default_factory=list)
     products: list[Product] = field(default_factory=list)
+    # Orders with their changed lines and reference guard moves (the 003 order imports).
+    orders: list[OrderWrite] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     created: int = 0
     updated: int = 0
@@ -120,7 +132,7 @@ class ChunkPlan:
     def writes(self) -> int:
         creates = sum(1 + (movement is not None) for _, movement in self.creates)
         changes = sum(1 + (change.movement is not None) for change in self.changes)
-        return creates + changes + len(self.products)
+        return creates + changes + len(self.products) + sum(write.size for write in self.orders)
 
     @property
     def failed(self) -> int:
@@ -177,6 +189,24 @@ class ImportStore(Protocol):
     def finish(self, job: ImportJob, status: ImportStatus, message: str | None) -> None: ...
     def pause(self, job: ImportJob) -> None: ...
     def errors(self, tenant_id: str, job_id: str, limit: int) -> list[RowError]: ...
+
+
+class Wakeups(Protocol):
+    """Delivers a job's file notification to the import queue again, so a waiting job runs now."""
+
+    def wake(self, job: ImportJob) -> None: ...
+
+
+class _NoWakeups:
+    def wake(self, job: ImportJob) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    kind: str
+    body: bytes
+    filename: str | None = None
 
 
 class FileSource(Protocol):
@@ -254,10 +284,17 @@ def _rows(reader: Iterator[list[str]], columns: list[str]) -> Iterator[Row]:
 
 
 class ImportService:
-    def __init__(self, store: ImportStore, files: FileSource, appliers: dict[str, Applier]) -> None:
+    def __init__(
+        self,
+        store: ImportStore,
+        files: FileSource,
+        appliers: dict[str, Applier],
+        wakeups: Wakeups | None = None,
+    ) -> None:
         self._store = store
         self._files = files
         self._appliers = appliers
+        self._wakeups = wakeups or _NoWakeups()
 
     @property
     def kinds(self) -> list[str]:
@@ -274,6 +311,8 @@ class ImportService:
         *,
         filename: str | None = None,
         job_id: str | None = None,
+        after_job_id: str | None = None,
+        next_job_id: str | None = None,
     ) -> ImportJob:
         """A queued job for a file about to be stored under `upload_key`."""
         self._applier(kind)
@@ -287,6 +326,8 @@ class ImportService:
             filename=filename,
             created_by_id=actor.id,
             created_by_name=actor.name,
+            after_job_id=after_job_id,
+            next_job_id=next_job_id,
         )
         existing = self._store.get_job(tenant_id, job_id)
         if existing is not None:
@@ -313,6 +354,39 @@ class ImportService:
             # The job exists before its file, so the worker always finds it.
             self._files.put(job.object_key, body, "text/csv", {"job-id": job.job_id})
         return job
+
+    def upload_files(
+        self, tenant_id: str, files: list[UploadedFile], actor: Actor, *, job_ids: list[str] | None = None
+    ) -> list[ImportJob]:
+        """Store the files of one upload as jobs that run one after the other, in the order given.
+
+        Every job exists, linked to its neighbours, before any file is stored:
+        whichever notification the queue delivers first, its worker finds the
+        job and the job it waits for.
+        """
+        for uploaded in files:
+            self._applier(uploaded.kind)
+            if not uploaded.body.strip():
+                name = uploaded.filename or uploaded.kind
+                raise ValidationFailed(f"the file {name} is empty", [{"field": "file", "message": f"{name} is empty"}])
+        ids = job_ids or [new_id() for _ in files]
+        jobs = [
+            self.new_job(
+                tenant_id,
+                uploaded.kind,
+                ImportSource.UPLOAD,
+                actor,
+                filename=uploaded.filename,
+                job_id=ids[i],
+                after_job_id=ids[i - 1] if i else None,
+                next_job_id=ids[i + 1] if i + 1 < len(ids) else None,
+            )
+            for i, uploaded in enumerate(files)
+        ]
+        for job, uploaded in zip(jobs, files, strict=True):
+            if job.status == ImportStatus.QUEUED:
+                self._files.put(job.object_key, uploaded.body, "text/csv", {"job-id": job.job_id})
+        return jobs
 
     def presign(
         self, tenant_id: str, kind: str, actor: Actor, *, filename: str | None = None, job_id: str | None = None
@@ -370,8 +444,17 @@ class ImportService:
         Raises ImportPaused when `time_left()` (seconds) runs low: the message
         comes back and the next delivery resumes. Any other exception leaves
         the job running until its lease ends, and the message is retried.
+
+        A job whose `after_job_id` has not finished is left queued, unclaimed:
+        the job it waits for wakes it when it finishes. A job whose
+        predecessor failed as a whole fails too, with a message saying so.
         """
         if job.finished:
+            # A redelivery: the first delivery may have ended before it woke the next job.
+            self._wake_next(job)
+            return job
+        before = self._store.get_job(job.tenant_id, job.after_job_id) if job.after_job_id else None
+        if before is not None and not before.finished:
             return job
         now = utcnow()
         claimed = self._store.claim(job, now, now + LEASE)
@@ -380,10 +463,33 @@ class ImportService:
             return self._store.get_job(job.tenant_id, job.job_id) or job
         applier = self._applier(claimed.kind)
         try:
-            return self._apply_file(claimed, applier, actor, time_left or (lambda: float("inf")))
+            if before is not None and before.status == ImportStatus.FAILED:
+                raise FileRejected(
+                    f"not imported: the {before.kind} file of the same upload (job {before.job_id}) was rejected "
+                    f"({before.message})"
+                )
+            ended = self._apply_file(claimed, applier, actor, time_left or (lambda: float("inf")))
         except FileRejected as exc:
             self._store.finish(claimed, ImportStatus.FAILED, str(exc))
-            return self.get(claimed.tenant_id, claimed.job_id)
+            ended = self.get(claimed.tenant_id, claimed.job_id)
+        self._wake_next(ended)
+        return ended
+
+    def _wake_next(self, job: ImportJob) -> None:
+        """Wake the job that waits for this one, unless it is already done.
+
+        Called only after this job's end is written (consistent reads). A
+        waiting worker that read this job before that write returned without
+        claiming its job, and this wake-up delivers its notification again; one
+        that read it after saw it finished and ran. So no wake-up is lost. If
+        sending fails, the exception fails this job's message, and its
+        redelivery comes back here through `run` (the job is finished by then).
+        """
+        if not job.next_job_id:
+            return
+        waiting = self._store.get_job(job.tenant_id, job.next_job_id)
+        if waiting is not None and not waiting.finished:
+            self._wakeups.wake(waiting)
 
     def _apply_file(self, job: ImportJob, applier: Applier, actor: Actor, time_left: Callable[[], float]) -> ImportJob:
         size = self._files.size(job.object_key)

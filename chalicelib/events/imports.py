@@ -7,6 +7,11 @@ the core ImportService. A delivery for a prefix nobody owns is logged and
 dropped, never retried forever. An import that runs out of Lambda time
 reports its message as failed: SQS delivers it again and the job resumes
 from its last committed chunk.
+
+Chained jobs (orders, then their line items) are woken the same way: when a
+job finishes, the core sends the S3 notification of the job waiting for it to
+this queue again (storage/import_repo.QueueWakeups), in the form `s3_objects`
+reads.
 """
 
 from __future__ import annotations
@@ -107,6 +112,9 @@ def run_file(obj: S3Object, time_left: TimeLeft) -> None:
         return
     actor = Actor(id=job.created_by_id or "dropbox", name=job.created_by_name or "Drop folder import")
     ended = service.run(job, actor, time_left)
+    if ended.status == imports.ImportStatus.QUEUED and ended.after_job_id:
+        logger.info("import waits for another job", extra={"job_id": ended.job_id, "after": ended.after_job_id})
+        return
     logger.info(
         "import ended",
         extra={"job_id": ended.job_id, "status": ended.status, "processed": ended.processed, "failed": ended.failed},

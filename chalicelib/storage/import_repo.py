@@ -5,25 +5,29 @@ lists them newest first). The bad rows of a chunk are one item in
 `T#<t>#IMPORT#<jobId>#ERRORS`, sorted by line. Job items carry no
 entity_type: the audit stream skips them (progress is not business history).
 
-`commit` writes a chunk's records, ledger lines and products together with
-the job's checkpoint, guarded on the line the worker started from, so a chunk
-commits once whoever runs it and however often.
+`commit` writes a chunk's records, ledger lines and products (inventory) or
+orders, lines and reference guards (orders) together with the job's
+checkpoint, guarded on the line the worker started from, so a chunk commits
+once whoever runs it and however often.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote_plus
 
 from chalicelib.core.ids import utcnow
 from chalicelib.core.imports import Checkpoint, ChunkPlan, CommitOutcome, ImportJob, ImportStatus, RowError
 from chalicelib.core.models import Actor
 from chalicelib.core.ports import Page
-from chalicelib.storage import keys
+from chalicelib.storage import keys, queues
 from chalicelib.storage.catalog_repo import DynamoCatalogStore
 from chalicelib.storage.codec import from_attrs, to_attrs, to_record
 from chalicelib.storage.dynamo import ddb, is_conditional_failure, query_all, query_page, transact
+from chalicelib.storage.order_repo import DynamoOrderStore
 from chalicelib.storage.stock_repo import DynamoStockStore
 
 
@@ -32,6 +36,7 @@ class DynamoImportStore:
         self._table = table
         self._stock = DynamoStockStore(table)
         self._catalog = DynamoCatalogStore(table)
+        self._orders = DynamoOrderStore(table)
 
     # -- jobs --------------------------------------------------------------
 
@@ -140,11 +145,14 @@ class DynamoImportStore:
             writes += self._stock.create_items(record, movement, actor)
         for change in plan.changes:
             writes += self._stock.change_items(tenant_id, change)
+        if plan.orders:
+            writes += self._orders.transaction_items(tenant_id, plan.orders, actor)[0]
         reasons = transact(writes)
         if reasons is None:
             return CommitOutcome.DONE
         if reasons[0].get("Code") == "ConditionalCheckFailed":
             return CommitOutcome.LOST
+        # A record, order, line or reference guard moved since the plan read it: plan the chunk again.
         return CommitOutcome.CONFLICT
 
     def _advance(self, tenant_id: str, checkpoint: Checkpoint) -> dict[str, Any]:
@@ -215,3 +223,21 @@ class DynamoImportStore:
         for counter in ("processed", "created", "updated", "failed", "errors_stored"):
             data[counter] = Decimal(data[counter])
         return to_attrs(data)
+
+
+class QueueWakeups:
+    """The core's Wakeups port: a waiting job runs when its file's S3 notification comes round again."""
+
+    def __init__(self, queue_name: str, bucket: str) -> None:
+        self._queue = queue_name
+        self._bucket = bucket
+
+    def wake(self, job: ImportJob) -> None:
+        queues.send(self._queue, s3_notification(self._bucket, job.object_key))
+
+
+def s3_notification(bucket: str, key: str, sequencer: str = "") -> str:
+    """The message S3 sends to the queue for a new object (key URL-encoded, as S3 does it)."""
+    obj = {"key": quote_plus(key, safe="/"), "sequencer": sequencer}
+    record = {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": bucket}, "object": obj}}
+    return json.dumps({"Records": [record]})

@@ -43,6 +43,20 @@ class DynamoOrderStore:
     # -- writes ------------------------------------------------------------
 
     def save(self, tenant_id: str, writes: list[OrderWrite], actor: Actor) -> None:
+        items, roles = self.transaction_items(tenant_id, writes, actor)
+        if not items:
+            return
+        reasons = transact(items)
+        if reasons is not None:
+            raise self._failure(reasons, roles)
+
+    def transaction_items(
+        self, tenant_id: str, writes: list[OrderWrite], actor: Actor
+    ) -> tuple[list[dict[str, Any]], list[_Role]]:
+        """The transaction items of `writes`, and what each does (to explain a cancellation).
+
+        `save` commits them alone; the CSV import commits them with its job checkpoint.
+        """
         items: list[dict[str, Any]] = []
         roles: list[_Role] = []
         for position, write in enumerate(writes):
@@ -57,11 +71,7 @@ class DynamoOrderStore:
             if write.take_reference:
                 items.append(self._take(tenant_id, write.take_reference, write.order.order_id))
                 roles.append(_Role(position, "take", True, write.take_reference))
-        if not items:
-            return
-        reasons = transact(items)
-        if reasons is not None:
-            raise self._failure(reasons, roles)
+        return items, roles
 
     def _put_order(self, t: str, write: OrderWrite, actor: Actor) -> dict[str, Any]:
         order = write.order
@@ -163,6 +173,19 @@ class DynamoOrderStore:
             return {}
         orders = [to_record(Order, item) for item in batch_get(self._table, wanted)]
         return {order.order_id: order for order in orders}
+
+    def order_ids_by_reference(self, tenant_id: str, references: Iterable[str]) -> dict[str, str]:
+        """The active order holding each orderReference (any case), from the uniqueness guards.
+
+        One BatchGetItem per 100 references; the answer is keyed by the
+        trimmed, casefolded reference, and leaves out references no active order holds.
+        """
+        guards = {keys.order_reference(tenant_id, r)["sk"]: r for r in references if r.strip()}
+        if not guards:
+            return {}
+        wanted = [to_attrs(keys.order_reference(tenant_id, r)) for r in guards.values()]
+        found = batch_get(self._table, wanted)
+        return {guards[item["sk"]["S"]].strip().casefold(): item["target_id"]["S"] for item in found}
 
     def list_orders(self, tenant_id: str, active: bool, limit: int, cursor: dict[str, object] | None) -> Page[Order]:
         """One page of active or deleted order headers, newest first (one Query on gsi1)."""
