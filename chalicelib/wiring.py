@@ -12,6 +12,7 @@ from chalicelib.core.tenants import TenantService
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
+    from chalicelib.core.certificates import CertificatePackService
     from chalicelib.core.imports import ImportService
     from chalicelib.core.inventory import InventoryService
     from chalicelib.core.orders import OrderService
@@ -116,3 +117,27 @@ def reset() -> None:
     for factory in (*factories, reference_service, inventory_service, import_service):
         factory.cache_clear()
     order_service.cache_clear()
+    certificate_pack_service.cache_clear()
+
+
+@cache
+def certificate_pack_service() -> CertificatePackService:
+    # The PDF renderer is imported here, on the first pack request: importing the app loads no PDF code.
+    from chalicelib.core.certificates import CertificatePackService
+    from chalicelib.documents.order_pack import PdfPack
+    from chalicelib.storage.packs import S3PackStore
+    from chalicelib.storage.reference_repo import DynamoReferenceStore
+    from chalicelib.storage.stock_repo import DynamoStockStore
+    from chalicelib.storage.tenant_repo import DynamoTenantStore
+
+    settings = get_settings()
+    table = settings.main_table
+    return CertificatePackService(
+        order_service(),
+        DynamoStockStore(table),
+        DynamoReferenceStore(table),
+        DynamoTenantStore(table),
+        S3PackStore(settings.bucket),
+        PdfPack(),
+        settings.bucket,
+    )

@@ -4,7 +4,10 @@ The cover lists the order, its lines with the heat codes reserved against
 them, the certificates on file and the heat codes that have none. After it
 come the certificates' own PDFs, page for page, in the cover's order. A
 certificate whose document is missing or unreadable gets one placeholder page
-instead, so one bad upload never costs the whole pack.
+instead, so one bad upload never costs the whole pack; the page says why (the
+certificate's `note` when the caller gives one, e.g. a document it would not
+fetch). When no line has a reserved heat code the cover says so in place of
+the certificate and missing lists' usual empty texts.
 
 Order of everything in the pack, and so in the fingerprint, is canonical:
 lines by line number, heat codes sorted, certificates by (heat code,
@@ -13,13 +16,15 @@ the caller lists them in never matters.
 
 `fingerprint(pack)` is the cache key of a rendered pack. It is the sha256 of
 `fingerprint_input(pack)`, which holds every field the cover shows (order
-fields, every line field, every certificate field, the missing heat codes),
-each certificate's document identity (its `document_etag` when given,
-otherwise the sha256 of its bytes, otherwise "none") and LAYOUT_VERSION. It
-leaves out `generated_at`, the only field that changes between two renders
-of the same content. With `document_etag` set the fingerprint can be worked
-out before any document is downloaded, and it stays the same once the bytes
-are filled in.
+fields, every line field, every certificate field with its note, the missing
+heat codes), each certificate's document identity (its `document_etag` when
+given, otherwise the sha256 of its bytes, otherwise "none") and
+LAYOUT_VERSION. It leaves out `generated_at`, the only field that changes
+between two renders of the same content: the cover prints it, and the pack
+carries no other time (fpdf2's creation date is set to it, and pypdf's joined
+document keeps no creation date), so equal input renders equal bytes. With
+`document_etag` set the fingerprint can be worked out before any document is
+downloaded, and it stays the same once the bytes are filled in.
 
 Limits (`check_limits`) keep a pack inside Lambda memory: MAX_LINES lines,
 MAX_CERTIFICATES certificates, MAX_DOCUMENT_BYTES of certificate documents in
@@ -49,7 +54,9 @@ if TYPE_CHECKING:
     from fpdf import FPDF
     from pypdf import PageObject, PdfReader
 
-LAYOUT_VERSION = 1  # bump when the cover layout changes, so cached packs are rendered again
+# Bump when what a pack shows changes for the same input, so cached packs are rendered again.
+# 2: a certificate's note on its placeholder page; the cover's text for an order with no reserved heat code.
+LAYOUT_VERSION = 2
 MAX_LINES = 1000
 MAX_CERTIFICATES = 200
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
@@ -57,6 +64,9 @@ MAX_PAGES = 2000
 
 NO_DOCUMENT = "No document is on file for this certificate."
 UNREADABLE = "The document on file is not a readable PDF."
+NO_CERTIFICATES = "No certificates are on file for the heat codes of this order."
+ALL_CERTIFIED = "None: every heat code has a certificate on file."
+NOTHING_RESERVED = "No heat codes are reserved against this order."
 
 DateLike = date | str | None  # a datetime is a date too
 
@@ -86,6 +96,7 @@ class PackCertificate:
     document_url: str | None = None
     document: bytes | None = field(default=None, repr=False)  # the certificate's own PDF, when we have it
     document_etag: str | None = None  # the stored document's ETag: lets the fingerprint skip the bytes
+    note: str | None = None  # why there is no document, on its placeholder page (NO_DOCUMENT when not given)
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,10 @@ def _certificate_order(certificate: PackCertificate) -> tuple[str, str, str]:
 
 
 # -- what the cover says ---------------------------------------------------------
+
+
+def has_reserved_heat_codes(pack: PackInput) -> bool:
+    return any(line.heat_codes for line in pack.lines)
 
 
 def missing_heat_codes(pack: PackInput) -> list[str]:
@@ -196,6 +211,7 @@ def fingerprint_input(pack: PackInput) -> dict[str, Any]:
                 "issued_date": _date_text(c.issued_date),
                 "document_url": c.document_url,
                 "document": _document_identity(c),
+                "note": c.note,
             }
             for c in pack.certificates
         ],
@@ -332,7 +348,7 @@ def read_document(document: bytes) -> PdfReader | None:
 
 def attach(certificate: PackCertificate) -> Attachment:
     if certificate.document is None:
-        return Attachment(certificate, None, NO_DOCUMENT)
+        return Attachment(certificate, None, certificate.note or NO_DOCUMENT)
     reader = read_document(certificate.document)
     return Attachment(certificate, reader, "" if reader is not None else UNREADABLE)
 
@@ -440,10 +456,11 @@ def _page_range(first: int, count: int) -> str:
     return str(first) if count == 1 else f"{first}-{first + count - 1}"
 
 
-def _draw_certificates(pdf: FPDF, attachments: Sequence[Attachment], first_page: int) -> None:
+def _draw_certificates(pdf: FPDF, pack: PackInput, attachments: Sequence[Attachment], first_page: int) -> None:
     _heading(pdf, "Mill certificates")
     if not attachments:
-        pdf.cell(0, 6, "No certificates are on file for the heat codes of this order.", new_x="LMARGIN", new_y="NEXT")
+        text = NO_CERTIFICATES if has_reserved_heat_codes(pack) else NOTHING_RESERVED
+        pdf.cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
         return
     rows = []
     page = first_page
@@ -455,12 +472,14 @@ def _draw_certificates(pdf: FPDF, attachments: Sequence[Attachment], first_page:
     _table(pdf, (20, 25, 30, 15, 15), ("Heat code", "Certificate no.", "Supplier", "Issued", "Pages"), rows)
 
 
-def _draw_missing(pdf: FPDF, missing: Sequence[str]) -> None:
+def _draw_missing(pdf: FPDF, pack: PackInput) -> None:
     from fpdf.enums import WrapMode
 
     _heading(pdf, "Heat codes without a certificate on file")
+    missing = missing_heat_codes(pack)
     if not missing:
-        pdf.cell(0, 6, "None: every heat code has a certificate on file.", new_x="LMARGIN", new_y="NEXT")
+        text = ALL_CERTIFIED if has_reserved_heat_codes(pack) else NOTHING_RESERVED
+        pdf.cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
         return
     # One paragraph, not a table: an order with hundreds of uncertified heats keeps a short cover.
     pdf.multi_cell(0, 5, pdf_text(", ".join(missing)), new_x="LMARGIN", new_y="NEXT", wrapmode=WrapMode.CHAR)
@@ -471,8 +490,8 @@ def _render_cover(pack: PackInput, attachments: Sequence[Attachment], cover_page
     pdf.add_page()
     _draw_order(pdf, pack)
     _draw_lines(pdf, pack)
-    _draw_certificates(pdf, attachments, first_page=cover_pages + 1)
-    _draw_missing(pdf, missing_heat_codes(pack))
+    _draw_certificates(pdf, pack, attachments, first_page=cover_pages + 1)
+    _draw_missing(pdf, pack)
     return pdf
 
 

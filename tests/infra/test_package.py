@@ -443,18 +443,44 @@ def test_only_the_api_and_the_importer_touch_files(resources: dict[str, Any]) ->
     for function in FUNCTIONS:
         s3 = {action: on for action, on in grants(resources, function).items() if action.startswith("s3:")}
         if function == "APIHandler":
-            assert set(s3) == {"s3:GetObject", "s3:PutObject"}
+            assert set(s3) == {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}
         elif function == "ImportQueue":
-            assert set(s3) == {"s3:GetObject"}
+            assert set(s3) == {"s3:GetObject", "s3:ListBucket"}
             assert sorted(sub_text(r) for r in s3["s3:GetObject"]) == [
                 "${FilesBucket.Arn}/dropbox/*",
                 "${FilesBucket.Arn}/uploads/*",
             ]
         else:
             assert s3 == {}
-        for on in s3.values():
+        for action, on in s3.items():
             assert refs(on) == {"FilesBucket"}
-            assert all(sub_text(r).startswith("${FilesBucket.Arn}/") for r in on)
+            if action == "s3:ListBucket":
+                assert on == [{"Fn::GetAtt": ["FilesBucket", "Arn"]}]
+            else:
+                assert all(sub_text(r).startswith("${FilesBucket.Arn}/") for r in on)
+
+
+# Where each function GETs or HEADs keys that may be missing: the pack cache and certificate documents
+# (API), the import file (S3Files.size in the importer).
+LISTED_PREFIXES = {"APIHandler": {"packs/*", "certificates/*"}, "ImportQueue": {"uploads/*", "dropbox/*"}}
+
+
+def test_a_missing_file_is_a_404_where_a_function_reads_and_nothing_more_is_listed(resources: dict[str, Any]) -> None:
+    # S3 answers a GET or HEAD of a missing key with 404 only to a caller allowed s3:ListBucket, 403 otherwise,
+    # and checks that with the key as `s3:prefix`: listing is allowed under the prefixes read, and nowhere else.
+    for function in FUNCTIONS:
+        listing = [s for s in statements(role_of(resources, function)) if "s3:ListBucket" in as_list(s["Action"])]
+        if function not in LISTED_PREFIXES:
+            assert listing == []
+            continue
+        (statement,) = listing
+        assert as_list(statement["Action"]) == ["s3:ListBucket"]
+        assert as_list(statement["Resource"]) == [{"Fn::GetAtt": ["FilesBucket", "Arn"]}]
+        assert set(statement["Condition"]) == {"StringLike"}
+        assert set(statement["Condition"]["StringLike"]) == {"s3:prefix"}
+        assert set(as_list(statement["Condition"]["StringLike"]["s3:prefix"])) == LISTED_PREFIXES[function]
+    importer_reads = {sub_text(r) for r in grants(resources, "ImportQueue")["s3:GetObject"]}
+    assert importer_reads == {"${FilesBucket.Arn}/" + prefix for prefix in LISTED_PREFIXES["ImportQueue"]}
 
 
 def test_only_the_importer_consumes_the_import_queue(resources: dict[str, Any]) -> None:

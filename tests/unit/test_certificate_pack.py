@@ -1,13 +1,16 @@
 """The certificate pack PDF: cover, attached certificates, placeholders, fingerprint and limits.
 
 Certificate PDFs are drawn here with fpdf2, each page carrying a marker text,
-so a test can tell from the finished pack which page came from where.
+so a test can tell from the finished pack which page came from where. They
+carry a fixed creation date: fpdf2 otherwise stamps the current second, and
+two builds of one certificate across a second boundary would hash apart.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -20,7 +23,10 @@ from pypdf import PdfReader
 
 from chalicelib.documents import certificate_pack
 from chalicelib.documents.certificate_pack import (
+    ALL_CERTIFIED,
+    NO_CERTIFICATES,
     NO_DOCUMENT,
+    NOTHING_RESERVED,
     UNREADABLE,
     PackCertificate,
     PackInput,
@@ -36,10 +42,13 @@ pytestmark = pytest.mark.disable_socket
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+CERTIFIED = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
+NOTE = "The document is held by the mill and was not fetched."
 
 
 def certificate_pdf(marker: str, pages: int = 1) -> bytes:
     pdf = FPDF()
+    pdf.set_creation_date(CERTIFIED)
     pdf.set_font("helvetica", size=14)
     for number in range(1, pages + 1):
         pdf.add_page()
@@ -53,6 +62,13 @@ def pages_of(pdf: bytes) -> list[str]:
 
 def cover_text(texts: list[str], attached: int) -> str:
     return "\n".join(texts[: len(texts) - attached])
+
+
+def sections(cover: str) -> tuple[str, str]:
+    """The cover's certificates section and its missing heat codes section."""
+    after_certificates = cover.split("Mill certificates", 1)[1]
+    certificates, missing = after_certificates.split("Heat codes without a certificate on file", 1)
+    return certificates, missing
 
 
 def line(number: int, product: str, heat_codes: list[str], quantity: str = "4", **extra: object) -> PackLine:
@@ -169,9 +185,39 @@ def test_an_order_without_lines_or_certificates_is_one_cover_page_saying_so() ->
 
     assert len(texts) == 1
     assert "This order has no lines." in texts[0]
-    assert "No certificates are on file" in texts[0]
-    assert "None: every heat code has a certificate on file." in texts[0]
+    certificates, missing = sections(texts[0])
+    assert NOTHING_RESERVED in certificates
+    assert NOTHING_RESERVED in missing
+    assert NO_CERTIFICATES not in texts[0]
+    assert ALL_CERTIFIED not in texts[0]
     assert "page 1 of 1" in texts[0]
+
+
+def test_lines_without_a_reserved_heat_code_make_the_cover_say_none_is_reserved() -> None:
+    unreserved = [line(1, "Round bar S355J2 50mm", []), line(2, "Plate S355 20mm", [], certification_required=True)]
+
+    cover = pages_of(render_pack(order(lines=unreserved, certificates=[], missing_heat_codes=[])))[0]
+
+    assert "Round bar S355J2 50mm" in cover
+    certificates, missing = sections(cover)
+    assert NOTHING_RESERVED in certificates
+    assert NOTHING_RESERVED in missing
+    assert NO_CERTIFICATES not in cover
+    assert ALL_CERTIFIED not in cover
+
+
+def test_reserved_heat_codes_keep_the_usual_texts_of_empty_lists() -> None:
+    reserved = [line(1, "Round bar S355J2 50mm", ["H23-001"])]
+    uncertified = pages_of(render_pack(order(lines=reserved, certificates=[], missing_heat_codes=[])))[0]
+    certified = order(lines=reserved, certificates=order().certificates[:1], missing_heat_codes=[])
+    all_on_file = cover_text(pages_of(render_pack(certified)), attached=2)  # H23-001's certificate has 2 pages
+
+    certificates, missing = sections(uncertified)
+    assert NO_CERTIFICATES in certificates
+    assert "H23-001" in missing
+    _, missing = sections(all_on_file)
+    assert ALL_CERTIFIED in missing
+    assert NOTHING_RESERVED not in uncertified + all_on_file
 
 
 # -- documents that cannot be attached ------------------------------------------------------
@@ -212,6 +258,34 @@ def test_a_certificate_without_a_document_gets_a_placeholder_with_its_url() -> N
     assert len(texts) == 1 + 1 + 1 + 3
     assert NO_DOCUMENT in texts[1]
     assert url in texts[1].replace("\n", "")
+
+
+def test_a_certificate_without_a_document_shows_its_note_instead_of_the_default_reason() -> None:
+    pack = order()
+    noted = dataclasses.replace(pack.certificates[1], document=None, note=NOTE)
+    plain = dataclasses.replace(pack.certificates[2], document=None)
+
+    texts = pages_of(render_pack(dataclasses.replace(pack, certificates=[pack.certificates[0], noted, plain])))
+
+    assert len(texts) == 1 + 2 + 1 + 1
+    assert "Certificate not included" in texts[3]
+    assert NOTE in texts[3].replace("\n", " ")
+    assert NO_DOCUMENT not in texts[3]
+    assert "MC-1002" in texts[3]
+    assert NO_DOCUMENT in texts[4]
+    assert NOTE not in texts[4].replace("\n", " ")
+
+
+def test_a_note_never_replaces_a_document_or_hides_that_it_is_unreadable() -> None:
+    pack = order()
+    attached = dataclasses.replace(pack.certificates[1], note=NOTE)
+    broken = dataclasses.replace(pack.certificates[2], document=b"not a pdf", note=NOTE)
+
+    texts = pages_of(render_pack(dataclasses.replace(pack, certificates=[attached, broken])))
+
+    assert [t.strip() for t in texts[1:2]] == ["CERT-TWO sheet 1"]
+    assert UNREADABLE in texts[2]
+    assert NOTE not in texts[2].replace("\n", " ")
 
 
 def test_a_password_protected_certificate_gets_a_placeholder() -> None:
@@ -335,6 +409,32 @@ def test_fingerprint_ignores_when_the_pack_was_generated() -> None:
     assert fingerprint(order(generated_at=datetime(2030, 1, 1, tzinfo=UTC))) == fingerprint(order())
 
 
+def test_the_pack_prints_when_it_was_generated_and_embeds_no_other_time() -> None:
+    pack = order()
+    later = dataclasses.replace(pack, generated_at=datetime(2030, 1, 1, tzinfo=UTC))
+
+    first, again, other = render_pack(pack), render_pack(pack), render_pack(later)
+
+    # Equal input gives equal bytes, however far apart the renders are: no clock is read.
+    assert again == first
+    assert other != first
+    assert "2026-11-20T09:30:00" in pages_of(first)[0]
+    assert "2030-01-01T00:00:00" in pages_of(other)[0]
+    metadata = PdfReader(io.BytesIO(first)).metadata or {}
+    assert "/CreationDate" not in metadata
+    assert "/ModDate" not in metadata
+    assert fingerprint(later) == fingerprint(pack)
+
+
+def test_the_layout_version_is_part_of_the_fingerprint(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = fingerprint(order())
+    assert fingerprint_input(order())["layout"] == certificate_pack.LAYOUT_VERSION
+
+    monkeypatch.setattr(certificate_pack, "LAYOUT_VERSION", certificate_pack.LAYOUT_VERSION + 1)
+
+    assert fingerprint(order()) != before
+
+
 def test_fingerprint_ignores_the_order_lists_arrive_in() -> None:
     pack = order()
     shuffled = order(
@@ -357,6 +457,7 @@ def test_fingerprint_changes_with_each_input_that_changes_the_pack() -> None:
         order(certificates=[dataclasses.replace(first_cert, document=certificate_pdf("OTHER")), *other_certs]),
         order(certificates=[dataclasses.replace(first_cert, document=None), *other_certs]),
         order(certificates=[dataclasses.replace(first_cert, certificate_number="MC-9999"), *other_certs]),
+        order(certificates=[dataclasses.replace(first_cert, document=None, note=NOTE), *other_certs]),
         order(certificates=other_certs),
         order(missing_heat_codes=["H23-010"]),
         order(delivery_date=date(2026, 12, 1)),
@@ -393,6 +494,7 @@ def test_fingerprint_input_names_what_counts_and_leaves_out_generated_at_and_byt
     assert "generated_at" not in data["order"]
     assert [x["line_number"] for x in data["lines"]] == [1, 2, 3]
     assert all(c["document"].startswith("sha256:") for c in data["certificates"])
+    assert all(c["note"] is None for c in data["certificates"])
     assert data["missing_heat_codes"] == ["H23-004", "H23-009"]
 
 
@@ -409,3 +511,23 @@ def test_importing_the_module_loads_no_pdf_library() -> None:
     )
 
     assert result.stdout.strip() == "[]"
+
+
+def test_importing_the_app_loads_no_document_module_or_pdf_library() -> None:
+    # The route gets its renderer from the wiring, which imports chalicelib.documents on the first pack request.
+    probe = (
+        "import sys\nimport app\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('fpdf', 'pypdf', 'PIL', 'fontTools')"
+        " or m.startswith('chalicelib.documents')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+    assert result.stdout.strip().splitlines()[-1] == "[]"

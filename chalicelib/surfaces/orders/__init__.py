@@ -7,4 +7,4 @@ from chalice import Blueprint
 orders = Blueprint(__name__)
 
 # Importing the route modules declares their routes on the blueprint.
-from chalicelib.surfaces.orders import exports, files, routes  # noqa: E402, F401
+from chalicelib.surfaces.orders import exports, files, packs, routes  # noqa: E402, F401
