@@ -338,10 +338,18 @@ class InventoryService:
         ]
 
     def _ensure_products(self, tenant_id: str, names: Iterable[str], actor: Actor) -> None:
-        for product in self.missing_products(tenant_id, names):
-            # Another request may create it first: the same product, so that is fine.
-            with suppress(AlreadyExists):
-                self._catalog.create_product(product, actor)
+        """Create the products new names need: one transaction for all of them (a request holds <= 50)."""
+        names = list(names)
+        missing = self.missing_products(tenant_id, names)
+        if not missing:
+            return
+        try:
+            self._catalog.create_products(missing, actor)
+        except AlreadyExists:
+            # Another request created one of them first: the same product. Create the rest one by one.
+            for product in self.missing_products(tenant_id, names):
+                with suppress(AlreadyExists):
+                    self._catalog.create_product(product, actor)
 
     def change_for(
         self,

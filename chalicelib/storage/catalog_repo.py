@@ -44,6 +44,15 @@ class DynamoCatalogStore:
         )
         self._save(product.tenant_id, product.product_id, item, None, _product_guards(product), [])
 
+    def create_products(self, products: list[Product], actor: Actor) -> None:
+        """Create products (with their guards) in ONE transaction; any of them existing writes none."""
+        writes = [write for product in products for write in self.new_product_items(product, actor)]
+        if not writes:
+            return
+        reasons = transact(writes)
+        if reasons is not None:
+            raise AlreadyExists("a product of this request already exists")
+
     def new_product_items(self, product: Product, actor: Actor) -> list[dict[str, Any]]:
         """The transaction items that create a product (for callers that add writes of their own)."""
         item = record_item(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from chalice.test import Client
 
 from chalicelib import wiring
-from chalicelib.core.models import Actor
+from chalicelib.core.inventory import product_id_for
+from chalicelib.core.models import Actor, Product
 from chalicelib.events import audit
 from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client, on_call
@@ -389,3 +392,41 @@ def test_history_names_changes_in_documented_fields(acme: Company, refs: Refs) -
     updated = {c["field"]: (c["old"], c["new"]) for c in events[1]["changes"]}
     assert updated == {"quantity": (4, 2), "heatCode": ("H-1", "H-2")}
     assert {c["field"]: (c["old"], c["new"]) for c in events[2]["changes"]} == {"active": (True, False)}
+
+
+def test_new_product_names_cost_one_transaction_for_all_their_products(acme: Company, refs: Refs) -> None:
+    names = [f"New bar {i}" for i in range(50)]
+    calls: list[str] = []
+    stop = on_call(lambda service, operation: calls.append(operation))
+    try:
+        acme.ok("POST", "/inventory", [refs.item(productName=name) for name in names], 201)
+    finally:
+        stop()
+
+    # One for the 50 new products, one for the records and their ledger lines.
+    assert calls.count("TransactWriteItems") == 2
+    assert wiring.inventory_service().missing_products(acme.id, names) == []
+
+
+def test_a_product_created_by_a_concurrent_request_is_not_an_error(
+    acme: Company, refs: Refs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acme.ok("POST", "/inventory", [refs.item(productName="Bar 1")], 201)
+    service = wiring.inventory_service()
+    real = service.missing_products
+    reads: list[list[str]] = []
+
+    def read_before_the_other_request(tenant_id: str, names: Iterable[str]) -> list[Product]:
+        names = list(names)
+        reads.append(names)
+        if len(reads) == 1:
+            # As if read just before another request created Bar 1's product.
+            return [Product(tenant_id=tenant_id, product_id=product_id_for(tenant_id, n), name=n) for n in names]
+        return real(tenant_id, names)
+
+    monkeypatch.setattr(service, "missing_products", read_before_the_other_request)
+    created = acme.ok("POST", "/inventory", [refs.item(productName="Bar 1"), refs.item(productName="Bar 2")], 201)
+
+    assert [i["productName"] for i in created] == ["Bar 1", "Bar 2"]
+    assert len(reads) == 2  # the one-transaction create failed on Bar 1, then the rest went one by one
+    assert real(acme.id, ["Bar 1", "Bar 2"]) == []
