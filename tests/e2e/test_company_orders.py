@@ -338,3 +338,26 @@ def test_template_files_uploaded_together_import_orders_then_lines(acme: Company
         f"/companies/{acme.id}/orders/csv", files=[("file", ("x.csv", b"Colour,Size\nred,4\n", "text/csv"))]
     )
     assert unreadable.status_code == 400 and "x.csv" in unreadable.text
+
+
+def test_parallel_reserves_never_take_more_than_the_row_holds(acme: Company) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    order = new_order(acme, "SO-600", lines=1)
+    line = order["lineItems"][0]["lineItemId"]
+    row = stock_row(acme, "10")
+    path = f"/companies/{acme.id}/orders/{order['orderId']}/line-items/{line}/reserve"
+
+    def reserve(_: int) -> int:
+        # A session per thread: requests.Session is not thread-safe.
+        api = acme.api.with_key(acme.api.api_key)
+        params = {"inventoryId": row, "reserveQuantity": "3", "split": "1"}
+        return api.post(path, params=params, timeout=30).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(reserve, range(8)))
+
+    assert statuses.count(200) == 3, statuses
+    assert set(statuses) <= {200, 409}, statuses
+    source = acme.ok("GET", f"/inventory/{row}")
+    assert source["quantity"] == Decimal(1)
