@@ -71,6 +71,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.company_inventory
 	$(BIN)/python -m benchmarks.orders
 	$(BIN)/python -m benchmarks.cold_start
+	$(BIN)/python -m benchmarks.import_rate
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
