@@ -43,15 +43,24 @@ def authenticate(headers: Mapping[str, str], query: Mapping[str, str] | None) ->
         raise unauthenticated("Invalid API key") from None
 
 
-def require(principal: Principal, permissions: tuple[str, ...]) -> None:
+def require(principal: Principal, permissions: tuple[str, ...], *, needed_for: str | None = None) -> None:
+    """403 unless the key holds every one of `permissions`."""
     missing = [p for p in permissions if p not in principal.permissions]
     if missing:
-        raise HttpError(
-            403,
-            "FORBIDDEN",
-            f"this API key lacks the permission {', '.join(missing)}",
-            [{"field": "permissions", "message": f"requires {', '.join(permissions)}"}],
-        )
+        why = f" (needed for {needed_for})" if needed_for else ""
+        message = f"this API key lacks the permission {', '.join(missing)}{why}"
+        raise _refused(message, f"requires {', '.join(permissions)}")
 
 
-__all__ = ["authenticate", "credential", "forbidden", "require"]
+def require_any(principal: Principal, permissions: tuple[str, ...]) -> None:
+    """403 unless the key holds at least one of `permissions`."""
+    if not principal.permissions.intersection(permissions):
+        listed = ", ".join(permissions)
+        raise _refused(f"this API key lacks a permission: it needs one of {listed}", f"requires one of {listed}")
+
+
+def _refused(message: str, requirement: str) -> HttpError:
+    return HttpError(403, "FORBIDDEN", message, [{"field": "permissions", "message": requirement}])
+
+
+__all__ = ["authenticate", "credential", "forbidden", "require", "require_any"]

@@ -49,7 +49,10 @@ def document() -> dict[str, Any]:
             "title": "Stockroom",
             "version": "1.0.0",
             "description": "Multi-tenant inventory service. Errors are JSON "
-            '`{"error", "code", "details"}`; quantities and money are exact decimals.',
+            '`{"error", "code", "details"}`; quantities and money are exact decimals. '
+            "Each operation's `x-permissions` lists the permissions its API key needs, all of them; "
+            "`x-permissions-any-of`, where present, lists permissions of which the key needs at least one "
+            "(which one can depend on the data, as the operation's description says).",
         },
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
@@ -71,6 +74,8 @@ def _operation(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     else:
         operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
         operation["x-permissions"] = list(spec.permissions or ())
+        if spec.any_of:
+            operation["x-permissions-any-of"] = list(spec.any_of)
     if spec.method in MUTATING and not spec.public:
         operation["parameters"].append(
             {

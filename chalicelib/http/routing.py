@@ -1,7 +1,8 @@
 """Declared routes. Every surface registers its routes through `endpoint`,
-which gives each one, in one place: its permission (a route without one
-cannot be declared), authentication, body and query validation, body size
-limits, `Idempotency-Key` handling, error mapping, and Decimal-exact JSON.
+which gives each one, in one place: its permissions (a route without any
+cannot be declared; a key needs all of `permissions` and at least one of
+`any_of`), authentication, body and query validation, body size limits,
+`Idempotency-Key` handling, error mapping, and Decimal-exact JSON.
 
 The list of declared endpoints also drives the OpenAPI document and the
 route-table tests.
@@ -35,10 +36,13 @@ JSON = "application/json"
 class Endpoint:
     path: str
     method: str
-    # None means public; () means any valid credential.
+    # None means public; () means any valid credential (unless any_of asks for more).
     permissions: tuple[str, ...] | None
     summary: str
     tag: str
+    # The key needs at least one of these too: for routes whose data decides which one
+    # (the handler then checks the exact one, e.g. an import job's kind).
+    any_of: tuple[str, ...] = ()
     body: Any = None
     query: type[BaseModel] | None = None
     response: Any = None
@@ -74,6 +78,15 @@ class Call:
     body: Any = None
     query: Any = None
     idempotency_key: str | None = None
+
+    def allows(self, permission: str) -> bool:
+        """Whether the caller holds `permission`; for handlers whose data decides what they need."""
+        return self.principal is not None and permission in self.principal.permissions
+
+    def require(self, permission: str, needed_for: str) -> None:
+        """403 unless the caller holds `permission`; `needed_for` says what it guards, for the message."""
+        assert self.principal is not None, "public routes have no permissions"
+        auth.require(self.principal, (permission,), needed_for=needed_for)
 
     @property
     def tenant_id(self) -> str:
@@ -115,6 +128,7 @@ def endpoint(
     summary: str,
     tag: str,
     permissions: Sequence[str] | None = None,
+    any_of: Sequence[str] | None = None,
     public: bool = False,
     body: Any = None,
     query: type[BaseModel] | None = None,
@@ -126,12 +140,15 @@ def endpoint(
     max_body_bytes: int | None = None,
     secret_fields: Sequence[str] = (),
 ) -> Callable[[Handler], Handler]:
-    if permissions is None and not public:
+    if permissions is None and any_of is None and not public:
         raise ValueError(f"{method} {path} must declare its permissions (or public=True)")
+    if any_of is not None and not any_of:
+        raise ValueError(f"{method} {path}: any_of needs at least one permission (no key could hold one of none)")
     spec = Endpoint(
         path=path,
         method=method.upper(),
         permissions=None if public else tuple(permissions or ()),
+        any_of=() if public else tuple(any_of or ()),
         summary=summary,
         tag=tag,
         body=body,
@@ -187,6 +204,8 @@ def _run(spec: Endpoint, handler: Handler, call: Call) -> Response:
         call.principal = auth.authenticate(request.headers, request.query_params)
         logger.append_keys(tenant_id=call.principal.tenant_id, key_id=call.principal.key_id)
         auth.require(call.principal, spec.permissions or ())
+        if spec.any_of:
+            auth.require_any(call.principal, spec.any_of)
     call.query = _parse_query(spec, request)
     call.body = _parse_body(spec, raw)
     key = request.headers.get(idempotency.HEADER)

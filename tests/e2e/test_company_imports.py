@@ -108,7 +108,8 @@ class Tenants:
     acme: Company
     other: Company
     reader_key: str  # acme's key with inventory.read only
-    blind_key: str  # acme's key without any inventory permission
+    blind_key: str  # acme's key without any inventory permission (orders.read only)
+    orders_key: str  # acme's key with orders.read and orders.write, and no inventory permission
     refs: Refs
 
 
@@ -129,9 +130,10 @@ def tenants(local_aws: Stack) -> Tenants:
     other_tenant, other_key = service.create_tenant("E2E imports Other")
     _, reader_key = service.issue_key(acme_tenant.tenant_id, "reader", ["inventory.read"], ADMIN)
     _, blind_key = service.issue_key(acme_tenant.tenant_id, "orders only", ["orders.read"], ADMIN)
+    _, orders_key = service.issue_key(acme_tenant.tenant_id, "orders clerk", ["orders.read", "orders.write"], ADMIN)
     acme = Company(Api(local_aws.base_url, acme_key), acme_tenant.tenant_id)
     other = Company(Api(local_aws.base_url, other_key), other_tenant.tenant_id)
-    return Tenants(acme, other, reader_key, blind_key, make_refs(acme))
+    return Tenants(acme, other, reader_key, blind_key, orders_key, make_refs(acme))
 
 
 def make_refs(company: Company) -> Refs:
@@ -592,13 +594,61 @@ def test_a_key_without_inventory_read_cannot_read(tenants: Tenants, finished_upl
     for path in (
         "/inventory/csv",
         "/inventory/csv/template",
-        "/imports",
         f"/imports/{finished_upload}",
         f"/imports/{finished_upload}/errors.csv",
     ):
         response = blind.call("GET", path)
         assert response.status_code == 403, path
         assert error_detail_fields(response) == ["permissions"]
+    # Its orders.read lists the order import jobs, so the list answers, without the inventory jobs.
+    listed = blind.call("GET", "/imports?limit=100")
+    assert listed.status_code == 200, listed.text
+    assert {j["kind"] for j in listed.json()} <= {"orders", "order-lines"}
+    assert finished_upload not in {j["jobId"] for j in listed.json()}
+
+
+def test_an_orders_key_follows_its_orders_upload_but_not_inventory_jobs(
+    tenants: Tenants, finished_upload: str, eventually: Eventually
+) -> None:
+    clerk = tenants.acme.with_key(tenants.orders_key)
+    orders_csv = "OrderReference,Site\nE2E-PERM-1,Leeds\n"
+    lines_csv = "OrderReference,ProductName,Quantity\nE2E-PERM-1,Perm bar,3\nE2E-PERM-1,Perm tube,x\n"
+    response = clerk.call(
+        "POST",
+        "/orders/csv",
+        files={
+            "o": ("orders.csv", orders_csv.encode(), "text/csv"),
+            "l": ("lines.csv", lines_csv.encode(), "text/csv"),
+        },
+    )
+    assert response.status_code == 202, response.text
+    orders_job, lines_job = (job["jobId"] for job in response.json()["jobs"])
+
+    # The key follows both jobs of its upload to the end, through the imports routes.
+    orders = finished_job(clerk, orders_job, eventually)
+    lines = finished_job(clerk, lines_job, eventually)
+    assert (orders["kind"], orders["status"], orders["created"]) == ("orders", "completed", 1)
+    assert (lines["kind"], lines["status"], lines["created"], lines["failed"]) == ("order-lines", "completed", 1, 1)
+    report = clerk.call("GET", f"/imports/{lines_job}/errors.csv")
+    assert report.status_code == 200
+    assert [(r["line"], r["field"]) for r in csv_rows(report.text)] == [("3", "Quantity")]
+    listed = {j["jobId"]: j["kind"] for j in clerk.ok("GET", "/imports?limit=100")}
+    assert {orders_job, lines_job} <= set(listed) and finished_upload not in listed
+    assert set(listed.values()) <= {"orders", "order-lines"}
+
+    # An inventory job is refused, naming the permission it takes.
+    for path in (f"/imports/{finished_upload}", f"/imports/{finished_upload}/errors.csv"):
+        refused = clerk.call("GET", path)
+        assert refused.status_code == 403, path
+        assert error_detail_fields(refused) == ["permissions"]
+        assert "inventory.read" in refused.json()["error"]
+
+    # It may start a presigned orders import, not an inventory one.
+    presigned = clerk.ok("POST", "/imports", {"kind": "orders"}, 201)
+    assert presigned["uploadFields"]["key"] == f"uploads/{tenants.acme.id}/orders/{presigned['jobId']}.csv"
+    assert clerk.ok("GET", f"/imports/{presigned['jobId']}")["status"] == "queued"
+    inventory = clerk.call("POST", "/imports", json={"kind": "inventory"})
+    assert inventory.status_code == 403 and "inventory.write" in inventory.json()["error"]
 
 
 def test_jobs_are_listed_newest_first_in_pages(tenants: Tenants, finished_upload: str) -> None:

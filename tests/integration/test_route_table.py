@@ -1,6 +1,7 @@
 """Every route the app serves is declared through `routing.endpoint` with its
 permissions, refuses a missing credential with a 401 and a key without the
-permission with a 403, always as JSON.
+permission with a 403, always as JSON. A route that takes any one of several
+permissions (`any_of`) refuses a key that holds none of them.
 
 The routes come from `app.routes`, so routes that later surfaces add are
 covered without touching this file. The only hard-coded list is the set of
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 import pytest_socket
-from chalice import Blueprint
+from chalice import Blueprint, Chalice
 from chalice.test import Client
 
 from app import app
@@ -31,6 +32,13 @@ JSON = "application/json"
 PUBLIC_ROUTES = frozenset({("/health", "GET"), ("/openapi.json", "GET"), ("/docs", "GET"), ("/docs/{asset}", "GET")})
 # Keys that hold one unrelated permission each; a route gets the first one it does not accept.
 STRANGER_PERMISSIONS = ("tasks.read", "orders.read", "products.read")
+# The routes of import jobs of every kind: a key that may read (or start) any one kind gets past the route.
+ANY_OF_ROUTES = {
+    ("/companies/{companyId}/imports", "GET"): ("inventory.read", "orders.read"),
+    ("/companies/{companyId}/imports/{jobId}", "GET"): ("inventory.read", "orders.read"),
+    ("/companies/{companyId}/imports/{jobId}/errors.csv", "GET"): ("inventory.read", "orders.read"),
+    ("/companies/{companyId}/imports", "POST"): ("inventory.write", "orders.write"),
+}
 
 ROUTES = sorted((path, method) for path, methods in app.routes.items() for method in methods)
 PROTECTED_ROUTES = [route for route in ROUTES if route not in PUBLIC_ROUTES]
@@ -44,6 +52,11 @@ def declared(path: str, method: str) -> Endpoint:
     specs = [e for e in routing.ENDPOINTS if e.path == path and e.method == method]
     assert len(specs) == 1, f"{method} {path} is served but declared {len(specs)} times through routing.endpoint"
     return specs[0]
+
+
+def mentioned(spec: Endpoint) -> frozenset[str]:
+    """Every permission the route names, whether it needs all of them or one."""
+    return frozenset(spec.permissions or ()) | frozenset(spec.any_of)
 
 
 def concrete(path: str) -> str:
@@ -113,9 +126,20 @@ def test_given_served_route_then_it_is_declared_through_endpoint_with_permission
     # And it names its permissions, all of them real ones, unless it is public on purpose
     if route in PUBLIC_ROUTES:
         assert spec.permissions is None
+        assert spec.any_of == ()
     else:
         assert spec.permissions is not None, f"{method} {path} is public but not in PUBLIC_ROUTES"
-        assert set(spec.permissions) <= ALL_PERMISSIONS, f"{method} {path}: unknown {spec.permissions}"
+        assert mentioned(spec) <= ALL_PERMISSIONS, f"{method} {path}: unknown {sorted(mentioned(spec))}"
+
+
+def test_given_import_job_routes_then_they_take_any_one_of_the_kinds_permissions() -> None:
+    # The job's kind decides the exact permission, so the route lets through a key holding one of them.
+    for (path, method), any_of in ANY_OF_ROUTES.items():
+        spec = declared(path, method)
+        assert (spec.permissions, set(spec.any_of)) == ((), set(any_of)), f"{method} {path}"
+    # And no other route relaxes its permissions that way unnoticed.
+    relaxed = {(e.path, e.method) for e in routing.ENDPOINTS if e.any_of}
+    assert relaxed == set(ANY_OF_ROUTES)
 
 
 def test_given_endpoint_without_permissions_or_public_when_declared_then_it_raises() -> None:
@@ -131,6 +155,48 @@ def test_given_endpoint_without_permissions_or_public_when_declared_then_it_rais
 
     # And nothing was declared
     assert declared_before == routing.ENDPOINTS
+
+
+def test_given_endpoint_with_empty_any_of_when_declared_then_it_raises() -> None:
+    # Given
+    bp = Blueprint(__name__)
+    declared_before = list(routing.ENDPOINTS)
+
+    # When / Then: no key can hold one of no permissions, so the route could never be called
+    with pytest.raises(ValueError, match="any_of needs at least one permission"):
+        routing.endpoint(bp, "/nowhere", "GET", summary="Nobody", tag="Test", any_of=[])
+    assert declared_before == routing.ENDPOINTS
+
+
+def test_given_any_of_route_when_called_then_one_of_the_permissions_is_enough(http: Client) -> None:
+    # Given a throwaway route that takes tasks.read or products.read
+    bp = Blueprint(__name__)
+    declared_before = list(routing.ENDPOINTS)
+    probe = Chalice("probe")
+    routing.endpoint(bp, "/probe", "GET", summary="Probe", tag="Test", any_of=["tasks.read", "products.read"])(
+        lambda call: {"tenant": call.tenant_id}
+    )
+    routing.ENDPOINTS[:] = declared_before
+    probe.register_blueprint(bp)
+    service = wiring.tenant_service()
+    tenant, _ = service.create_tenant("Probe", ["admin"])
+    keys = {p: service.issue_key(tenant.tenant_id, p, [p], SYSTEM)[1] for p in ("tasks.read", "products.read")}
+    _, neither = service.issue_key(tenant.tenant_id, "neither", ["orders.read", "inventory.read"], SYSTEM)
+
+    with Client(probe) as client:
+        # When / Then: either permission alone gets through
+        for key in keys.values():
+            response = client.http.get("/probe", headers={"X-API-Key": key})
+            assert response.status_code == 200, response.body
+            assert json.loads(response.body) == {"tenant": tenant.tenant_id}
+
+        # And a key with neither is refused, naming both
+        refused = client.http.get("/probe", headers={"X-API-Key": neither})
+        assert refused.status_code == 403
+        body = json_error(refused)
+        assert body["code"] == "FORBIDDEN"
+        assert "tasks.read, products.read" in body["error"]
+        assert body["details"] == [{"field": "permissions", "message": "requires one of tasks.read, products.read"}]
 
 
 @pytest.mark.parametrize("route", PROTECTED_ROUTES, ids=route_id)
@@ -156,10 +222,11 @@ def test_given_key_without_the_permission_when_calling_each_protected_route_then
     failures: list[str] = []
 
     for path, method in PROTECTED_ROUTES:
-        required = declared(path, method).permissions or ()
+        # An outsider holds none of the route's permissions: for an any_of route, not even one of them.
+        required = mentioned(declared(path, method))
         outsider = next((p for p in STRANGER_PERMISSIONS if p not in required), None)
         if not required or outsider is None:
-            # () means any valid key; nothing to withhold.
+            # No permission named means any valid key; nothing to withhold.
             continue
 
         # When
@@ -171,8 +238,11 @@ def test_given_key_without_the_permission_when_calling_each_protected_route_then
             assert response.status_code == 403, f"got {response.status_code}: {response.body!r}"
             body = json_error(response)
             assert body["code"] == "FORBIDDEN"
+            # Refused for the permission, not later for something else (the dummy path's company).
+            assert [d["field"] for d in body["details"]] == ["permissions"], body
         except AssertionError as error:
             failures.append(f"{method} {path} with a {outsider} key: {error}")
 
     assert not failures, "\n".join(failures)
     assert "GET /api-keys" in checked
+    assert {f"{method} {path}" for path, method in ANY_OF_ROUTES} <= set(checked)

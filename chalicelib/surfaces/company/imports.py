@@ -2,6 +2,11 @@
 
 Every route here only translates: the job lifecycle and the row rules live in
 chalicelib/core/imports.py and chalicelib/core/inventory_import.py.
+
+Jobs are of several kinds (inventory, and the orders and order-lines of the
+orders upload). The job routes take a key that may read (or start) any kind;
+each handler then checks the permission of the job's own kind
+(core/permissions.import_permission), since only the job knows it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.core import csvcells
 from chalicelib.core.imports import MAX_FILE_BYTES, MAX_STORED_ERRORS, ImportJob, ImportStatus, RowError
 from chalicelib.core.inventory_import import KIND as INVENTORY
-from chalicelib.core.permissions import Permission
+from chalicelib.core.permissions import IMPORT_READ_ANY, IMPORT_WRITE_ANY, Permission, import_permission
 from chalicelib.core.reference import deterministic_id
 from chalicelib.http.errors import bad_request
 from chalicelib.http.multipart import file_parts
@@ -75,7 +80,9 @@ class JobOut(JobSummary):
 class PresignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["inventory"] = Field("inventory", description="What the file holds")
+    kind: Literal["inventory", "orders", "order-lines"] = Field(
+        "inventory", description="What the file holds: inventory items, orders, or order line items"
+    )
     filename: str | None = Field(None, max_length=200, description="Shown on the job; the name is not used for storage")
 
 
@@ -130,24 +137,31 @@ def upload_csv(call: Call) -> Reply:
     company,
     JOBS,
     "POST",
-    permissions=[Permission.INVENTORY_WRITE],
+    any_of=IMPORT_WRITE_ANY,
     summary="Start an import from a file sent straight to S3",
     tag=TAG_IMPORTS,
     body=PresignRequest,
     response=PresignOut,
     status=201,
     description=(
-        "For files too big for the upload route (up to "
-        f"{MAX_FILE_BYTES} bytes). Creates a queued job and answers with a presigned S3 POST valid for "
-        "15 minutes: send `uploadFields` and then the file (field `file`) as multipart/form-data to "
-        "`uploadUrl`. S3 refuses a bigger or empty file. The import starts when S3 has the file. "
-        "Files can also be dropped into the bucket's drop folder `dropbox/{companyId}/inventory/*.csv`; "
-        "each becomes a job listed by `GET /companies/{companyId}/imports`. Permission: inventory.write."
+        "For files too big for the upload routes (up to "
+        f"{MAX_FILE_BYTES} bytes). Creates a queued job of the given `kind` (`inventory`, the default; "
+        "`orders`; or `order-lines`, the columns of the orders upload's files) and answers with a presigned S3 "
+        "POST valid for 15 minutes: send `uploadFields` and then the file (field `file`) as "
+        "multipart/form-data to `uploadUrl`. S3 refuses a bigger or empty file. The import starts when S3 has "
+        "the file. A presigned upload is one file, one job: nothing chains an `order-lines` job after an "
+        "`orders` job here (unlike `POST .../orders/csv` with both files), so to import orders and their line "
+        "items this way, start the `order-lines` job once the `orders` job has completed, or lines that refer "
+        "to orders of that file are reported as bad rows. Files can also be dropped into the bucket's drop "
+        "folder `dropbox/{companyId}/{kind}/*.csv`; each becomes a job listed by "
+        "`GET /companies/{companyId}/imports`. Permission: the kind's write permission, inventory.write for "
+        "`inventory`, orders.write for `orders` and `order-lines` (403 naming it otherwise)."
     ),
 )
 def presign(call: Call) -> PresignOut:
     tenant = company_of(call)
     request: PresignRequest = call.body
+    call.require(import_permission(request.kind, write=True), needed_for=f"{request.kind} imports")
     job_id = deterministic_id(call.command_id, 0) if call.command_id else None
     upload = import_service().presign(tenant, request.kind, call.actor, filename=request.filename, job_id=job_id)
     return PresignOut(
@@ -165,14 +179,18 @@ def presign(call: Call) -> PresignOut:
     company,
     JOBS,
     "GET",
-    permissions=[Permission.INVENTORY_READ],
+    any_of=IMPORT_READ_ANY,
     summary="List import jobs",
     tag=TAG_IMPORTS,
     query=JobsQuery,
     response=list[JobSummary],
     description=(
         "The company's import jobs, newest first, without their row errors. Paged like the inventory list "
-        "(`X-Next-Token` header). Permission: inventory.read."
+        "(`X-Next-Token` header). Only the jobs of kinds the key may read are listed: `inventory` jobs with "
+        "inventory.read, `orders` and `order-lines` jobs with orders.read. The others are left out of each "
+        "page after it is read, so a page can hold fewer jobs than `limit`, even none, while an "
+        "`X-Next-Token` still leads to more: keep following it until it is absent. "
+        "Permission: inventory.read or orders.read."
     ),
 )
 def list_jobs(call: Call) -> Reply:
@@ -181,27 +199,29 @@ def list_jobs(call: Call) -> Reply:
     limit = page_size(query.limit, default=20, maximum=100)
     page = import_service().page(tenant, limit, decode_token(tenant, query.nextToken))
     token = encode_token(tenant, page.cursor)
-    return Reply(body=[_summary(job) for job in page.items], headers={"X-Next-Token": token} if token else {})
+    readable = [job for job in page.items if call.allows(import_permission(job.kind))]
+    return Reply(body=[_summary(job) for job in readable], headers={"X-Next-Token": token} if token else {})
 
 
 @endpoint(
     company,
     JOB,
     "GET",
-    permissions=[Permission.INVENTORY_READ],
+    any_of=IMPORT_READ_ANY,
     summary="Get an import job",
     tag=TAG_IMPORTS,
     response=JobOut,
     description=(
         "Status (queued, running, completed, failed), the counts total, processed, created, updated and "
         "failed, and `errors`: one entry per problem of a bad row (line, field, message). Counts move as "
-        "chunks of rows commit. Permission: inventory.read."
+        "chunks of rows commit. Permission: the job kind's read permission, inventory.read for `inventory` "
+        "jobs, orders.read for `orders` and `order-lines` jobs (403 naming it otherwise)."
     ),
 )
 def get_job(call: Call) -> JobOut:
     tenant = company_of(call)
     service = import_service()
-    job = service.get(tenant, call.path["jobId"])
+    job = _readable_job(call, tenant)
     errors = service.errors(tenant, job.job_id) if job.failed else []
     return JobOut(
         **_summary(job).model_dump(),
@@ -215,18 +235,19 @@ def get_job(call: Call) -> JobOut:
     company,
     f"{JOB}/errors.csv",
     "GET",
-    permissions=[Permission.INVENTORY_READ],
+    any_of=IMPORT_READ_ANY,
     summary="Download an import job's error report",
     tag=TAG_IMPORTS,
     produces=CSV_CONTENT_TYPE,
     description=(
         "The job's row errors as `text/csv` (columns line, field, message), in line order; empty but for "
-        "the header when every row was good. Permission: inventory.read."
+        "the header when every row was good. Permission: the job kind's read permission, as for the job."
     ),
 )
 def error_report(call: Call) -> Reply:
     tenant = company_of(call)
-    errors = import_service().errors(tenant, call.path["jobId"])
+    job = _readable_job(call, tenant)
+    errors = import_service().errors(tenant, job.job_id)
     text = csvcells.render(ERROR_COLUMNS, _error_rows(errors))
     filename = f"import-{call.path['jobId']}-errors.csv"
     return Reply(
@@ -234,6 +255,13 @@ def error_report(call: Call) -> Reply:
         content_type=CSV_CONTENT_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _readable_job(call: Call, tenant: str) -> ImportJob:
+    """The path's job (404 if missing), or 403 when its kind is one the key may not read."""
+    job = import_service().get(tenant, call.path["jobId"])
+    call.require(import_permission(job.kind), needed_for=f"{job.kind} import jobs")
+    return job
 
 
 def _file_of(call: Call) -> tuple[bytes, str | None]:

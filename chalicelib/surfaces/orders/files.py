@@ -90,8 +90,8 @@ class _File:
         "columns (CustomerName, CreatedAt, UpdatedAt) are accepted and ignored, so a download can be edited "
         "and sent back; any other unknown column fails that file's job. Bad rows are reported (line, column, "
         "message) and skipped; good rows are applied with the rules of the JSON routes. With an "
-        "Idempotency-Key a retry answers with the same jobs. Permission: orders.write (following the jobs "
-        "at the imports routes takes inventory.read)."
+        "Idempotency-Key a retry answers with the same jobs. Permission: orders.write; following the jobs "
+        "at the imports routes takes orders.read (inventory.read is neither needed nor enough for them)."
     ),
 )
 def upload_csv(call: Call) -> Reply:
