@@ -27,7 +27,7 @@ import io
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
 from chalicelib.core import csvcells
 from chalicelib.core.csvcells import FORMULA_TRIGGERS, QUOTE
@@ -100,9 +100,6 @@ BOOL_FIELDS = frozenset({"certification_required"})
 TRUE_WORDS = frozenset({"true", "1", "yes", "y"})
 FALSE_WORDS = frozenset({"false", "0", "no", "n"})
 
-FileKind = Literal["orders", "lines"]
-
-
 # -- writing -----------------------------------------------------------------
 
 
@@ -143,20 +140,6 @@ def render(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
 
 
 # -- reading -----------------------------------------------------------------
-
-
-def kind_of(header: Iterable[str]) -> FileKind | None:
-    """Which file a header row belongs to, whatever the upload field was called.
-
-    A line file names products (ProductName); an orders file has
-    OrderReference and no ProductName. Anything else is neither.
-    """
-    names = {h.strip().casefold() for h in header}
-    if "productname" in names:
-        return "lines"
-    if "orderreference" in names:
-        return "orders"
-    return None
 
 
 def unneutralised(text: str) -> str:

@@ -50,6 +50,8 @@ MAX_WRITES = 100
 MAX_REFERENCE_CHARS = 100
 MAX_TEXT_CHARS = 200
 MAX_NOTES_CHARS = 2000
+# Six digits: the line-items index sorts lines by number inside its key (storage/keys.order_line_listing).
+MAX_LINE_NUMBER = 999_999
 STATUSES = ("open", "confirmed", "in_progress", "dispatched", "completed", "cancelled")
 DEFAULT_STATUS = "open"
 ORDER_ENTITY = "order"
@@ -277,6 +279,7 @@ class OrderStore(Protocol):
     def list_orders(
         self, tenant_id: str, active: bool, limit: int, cursor: dict[str, object] | None
     ) -> Page[Order]: ...
+    def active_lines_page(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[LineItem]: ...
 
 
 # -- service ------------------------------------------------------------------
@@ -326,13 +329,24 @@ class OrderService:
         """Active reservations of the order's lines (one Query on the order's claims index)."""
         return [r for r in self._records.reservations_for_order(tenant_id, order_id) if r.status == ClaimStatus.ACTIVE]
 
-    def lines_of(self, tenant_id: str, order_ids: Iterable[str]) -> dict[str, list[LineItem]]:
-        """Active lines of each order (line-number order), for a page of orders. Orders not found are left out.
+    def lines_page(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[tuple[LineItem, str]]:
+        """One page of the active lines of active orders, each with its order's orderReference.
 
-        Costs one Query per order today (each order is its own item collection); see docs/architecture.md 7.
+        Newest order first (as `page`), by line number within an order, read
+        from the lines index whatever the number of orders: one Query, and one
+        BatchGetItem of the page's order headers (per 100 orders it touches).
+        The index is eventually consistent; the headers are read consistently,
+        so lines of an order deleted since are left out. A page may hold
+        fewer than `limit` lines and still have a cursor.
         """
-        stored = self._store.get_orders(tenant_id, order_ids)
-        return {order_id: _active_lines(s.lines) for order_id, s in stored.items()}
+        page = self._store.active_lines_page(tenant_id, limit, cursor)
+        headers = self._store.order_headers(tenant_id, {line.order_id for line in page.items})
+        kept = [
+            (line, headers[line.order_id].order_reference)
+            for line in page.items
+            if line.order_id in headers and headers[line.order_id].active
+        ]
+        return Page(kept, page.cursor)
 
     # -- writes ------------------------------------------------------------
 
@@ -1077,8 +1091,8 @@ def _check_line(prefix: str, line: LineInput, *, new: bool) -> list[dict[str, st
         value = getattr(line, name)
         if value is not None and not (value.is_finite() and value >= 0):
             errors.append(_err(prefix + name, "must be >= 0"))
-    if line.line_number is not None and line.line_number < 1:
-        errors.append(_err(prefix + "lineNumber", "must be >= 1"))
+    if line.line_number is not None and not 1 <= line.line_number <= MAX_LINE_NUMBER:
+        errors.append(_err(prefix + "lineNumber", f"must be 1 to {MAX_LINE_NUMBER}"))
     if line.required_heat_code is not None and len(line.required_heat_code) > MAX_REFERENCE_CHARS:
         errors.append(_err(prefix + "requiredHeatCode", f"at most {MAX_REFERENCE_CHARS} characters"))
     if line.notes is not None and len(line.notes) > MAX_NOTES_CHARS:

@@ -155,7 +155,8 @@ def import_errors(t: str, job_id: str, first_line: int) -> dict[str, str]:
 
 # -- orders (003) ----------------------------------------------------------------
 # An order and its line items form one item collection, so reading an order
-# with its lines is one Query.
+# with its lines is one Query. gsi1 lists the headers (`T#t#ORDERS`) and,
+# for the exports, every line of the tenant (`T#t#ORDERLINES`) in the same order.
 
 
 def order_partition(t: str, order_id: str) -> str:
@@ -181,6 +182,29 @@ def order_listing_prefix(active: bool) -> str:
 def order_listing(t: str, active: bool, created_at: datetime, order_id: str) -> dict[str, str]:
     """gsi1 entry of an order header: active orders under `A#`, deleted ones under `D#`, by creation time."""
     return {"gsi1pk": orders_index(t), "gsi1sk": f"{order_listing_prefix(active)}{stamp(created_at)}#{order_id}"}
+
+
+def order_lines_index(t: str) -> str:
+    return f"T#{t}#ORDERLINES"
+
+
+# Line numbers are written inverted in a line's gsi1sk, so that the one
+# newest-first read of the orders gives each order's lines in ascending order.
+LINE_RANK_TOP = 999_999
+
+
+def order_line_listing(
+    t: str, active: bool, order_created_at: datetime, order_id: str, line_number: int
+) -> dict[str, str]:
+    """gsi1 entry of a line item: its order's listing key (`A#` only while both are active) + inverted number.
+
+    Read newest first, as the orders are, the lines come grouped by order in
+    the orders' order, and by ascending line number within an order. Numbers
+    above LINE_RANK_TOP share the last rank (such lines are still listed).
+    """
+    rank = max(0, LINE_RANK_TOP - line_number)
+    sort_key = f"{order_listing_prefix(active)}{stamp(order_created_at)}#{order_id}#{rank:06d}"
+    return {"gsi1pk": order_lines_index(t), "gsi1sk": sort_key}
 
 
 def order_reference(t: str, reference: str) -> dict[str, str]:

@@ -4,7 +4,10 @@ An order and its lines are one item collection, `pk=T#<t>#ORDER#<order id>`
 with `sk=ORDER` for the header and `sk=LINE#<line id>` for each line, so
 reading an order with its lines is one Query. Headers carry a gsi1 entry
 (`T#<t>#ORDERS`, `A#` or `D#` + creation stamp) for the active and deleted
-lists. The orderReference guard `T#<t>#UNIQUE / ORDERREF#<casefolded>` is
+lists; lines carry one (`T#<t>#ORDERLINES`, `A#` or `D#` + their order's
+creation stamp and id + inverted line number) so an export reads every
+active line of a tenant page by page, newest order first, without a Query
+per order. The orderReference guard `T#<t>#UNIQUE / ORDERREF#<casefolded>` is
 taken, moved and freed in the same transaction as its order.
 """
 
@@ -63,7 +66,7 @@ class DynamoOrderStore:
             items.append(self._put_order(tenant_id, write, actor))
             roles.append(_Role(position, "order", write.previous_version is None))
             for line_write in write.lines:
-                items.append(self._put_line(tenant_id, line_write, actor))
+                items.append(self._put_line(tenant_id, write.order, line_write, actor))
                 roles.append(_Role(position, "line", line_write.previous_version is None))
             if write.free_reference:
                 items.append(self._free(tenant_id, write.free_reference, write.order.order_id))
@@ -82,9 +85,16 @@ class DynamoOrderStore:
         item = record_item(order, item_keys, ORDER_ENTITY, order.order_id, actor, order.order_reference)
         return {"Put": self._guarded(item, write.previous_version)}
 
-    def _put_line(self, t: str, write: LineWrite, actor: Actor) -> dict[str, Any]:
+    def _put_line(self, t: str, order: Order, write: LineWrite, actor: Actor) -> dict[str, Any]:
         line = write.line
-        item_keys = keys.order_line(t, line.order_id, line.line_item_id)
+        # Every line write comes with its order's header write, so the order's state is at hand:
+        # a line is listed as active only while its order is (a delete deactivates both anyway).
+        item_keys = {
+            **keys.order_line(t, line.order_id, line.line_item_id),
+            **keys.order_line_listing(
+                t, line.active and order.active, order.created_at, order.order_id, line.line_number
+            ),
+        }
         item = record_item(line, item_keys, LINE_ENTITY, line.line_item_id, actor, line.product_name)
         return {"Put": self._guarded(item, write.previous_version)}
 
@@ -201,3 +211,21 @@ class DynamoOrderStore:
             ScanIndexForward=False,
         )
         return Page([to_record(Order, i) for i in items], from_attrs(last) if last else None)
+
+    def active_lines_page(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[LineItem]:
+        """One page of the tenant's active lines of active orders (one Query on gsi1).
+
+        Newest order first, as `list_orders`; within an order, by line number.
+        """
+        items, last = query_page(
+            self._table,
+            limit=limit,
+            start=to_attrs(cursor) if cursor else None,
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk AND begins_with(gsi1sk, :prefix)",
+            ExpressionAttributeValues=to_attrs(
+                {":pk": keys.order_lines_index(tenant_id), ":prefix": keys.order_listing_prefix(True)}
+            ),
+            ScanIndexForward=False,
+        )
+        return Page([to_record(LineItem, i) for i in items], from_attrs(last) if last else None)

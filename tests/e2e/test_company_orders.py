@@ -77,7 +77,7 @@ def new_order(company: Company, reference: str, customer_id: str | None = None, 
     return created
 
 
-def test_order_lifecycle(acme: Company) -> None:
+def test_order_lifecycle(acme: Company, eventually: Any) -> None:
     buyer = customer(acme)
     created = new_order(acme, "SO-100", buyer)
     order_id = created["orderId"]
@@ -117,9 +117,13 @@ def test_order_lifecycle(acme: Company) -> None:
     stale = acme.call("PUT", "/orders", [{"orderId": order_id, "version": created["version"], "site": "Leeds"}])
     assert stale.status_code == 409, stale.text
 
-    history = acme.ok("GET", f"/orders/{order_id}/history")
+    def updated_in_history() -> list[dict[str, Any]] | None:
+        # History is written from the table stream, moments after the write.
+        events: list[dict[str, Any]] = acme.ok("GET", f"/orders/{order_id}/history")
+        return events if any(e["changeType"] == "UPDATE" and e["entityType"] == "order" for e in events) else None
+
+    history = eventually(updated_in_history, timeout=10)
     assert {e["entityType"] for e in history} == {"order", "orderLineItem"}
-    assert any(e["changeType"] == "UPDATE" and e["entityType"] == "order" for e in history)
 
     assert acme.ok("DELETE", "/orders", {"ids": [order_id]}) == {"deletedCount": 1, "deletedIds": [order_id]}
     assert acme.ok("GET", "/orders") == []

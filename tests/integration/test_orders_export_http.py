@@ -16,6 +16,7 @@ from chalice.test import Client
 from chalicelib import wiring
 from chalicelib.core import order_csv
 from chalicelib.core.models import Actor
+from chalicelib.core.order_import import LINES_KIND, ORDERS_KIND, kind_of_header
 from chalicelib.core.orders import LineInput, OrderInput, OrderService, OrderView
 from chalicelib.core.reference import NewReference, RefKind
 from chalicelib.surfaces.orders import exports
@@ -298,26 +299,28 @@ def test_zip_holds_orders_and_their_active_line_items(shop: Shop, rival: Shop) -
                 assert order_csv.parse(core_field, row[header]) == getattr(line, core_field), header
 
 
-def test_zip_reads_every_page_with_one_lines_read_per_page(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
-    created = [shop.create(f"SO-{n}", shop.line(f"Bar {n}", str(n))) for n in range(1, 6)]
+def test_zip_reads_every_page_of_orders_and_of_lines(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    created = [shop.create(f"SO-{n}", shop.line(f"Bar {n}", str(n)), shop.line(f"Tube {n}", "1")) for n in range(1, 4)]
     monkeypatch.setattr(exports, "EXPORT_PAGE_SIZE", 2)
-    reads: list[list[str]] = []
-    original = OrderService.lines_of
+    monkeypatch.setattr(exports, "LINES_PAGE_SIZE", 4)
+    pages: list[int] = []
+    original = OrderService.lines_page
 
-    def spy(self: OrderService, tenant_id: str, order_ids: Any) -> Any:
-        ids = list(order_ids)
-        reads.append(ids)
-        return original(self, tenant_id, ids)
+    def spy(self: OrderService, tenant_id: str, limit: int, cursor: Any) -> Any:
+        page = original(self, tenant_id, limit, cursor)
+        pages.append(len(page.items))
+        return page
 
-    monkeypatch.setattr(OrderService, "lines_of", spy)
+    monkeypatch.setattr(OrderService, "lines_page", spy)
 
     files = read_zip(get(shop.company, "/orders/zip"))
 
     _, order_rows = parse_csv(files["orders.csv"])
     _, line_rows = parse_csv(files["order-line-items.csv"])
-    assert {r["OrderId"] for r in order_rows} == {v.order.order_id for v in created}
-    assert sorted(r["ProductName"] for r in line_rows) == [f"Bar {n}" for n in range(1, 6)]
-    assert [len(ids) for ids in reads] == [2, 2, 1]
+    assert [r["OrderId"] for r in order_rows] == [v.order.order_id for v in reversed(created)]
+    # Lines pages do not follow the orders pages: 6 lines in pages of 4 (the last page may be empty).
+    assert [r["ProductName"] for r in line_rows] == ["Bar 3", "Tube 3", "Bar 2", "Tube 2", "Bar 1", "Tube 1"]
+    assert pages[:2] == [4, 2] and sum(pages) == 6
     csv_rows = read_csv(get(shop.company, "/orders/csv"))[1]
     assert {r["OrderId"] for r in csv_rows} == {v.order.order_id for v in created}
 
@@ -333,8 +336,8 @@ def test_templates_zip_links_example_lines_to_example_orders_by_reference(shop: 
     assert order_header == ["OrderId", "OrderReference", "Quantity", "OrderDate", "DeliveryDate", "Site", "Status",
                             "RelatedOrganisationId"]  # fmt: skip
     assert line_header == [h for h in LINE_HEADER if h not in {"Version", "CreatedAt", "UpdatedAt"}]
-    assert order_csv.kind_of(order_header) == "orders"
-    assert order_csv.kind_of(line_header) == "lines"
+    assert kind_of_header(order_header) == ORDERS_KIND
+    assert kind_of_header(line_header) == LINES_KIND
     assert len(orders) >= 2 and len(lines) >= 2
     references = {row["OrderReference"] for row in orders}
     assert "SO-1001" in references

@@ -90,22 +90,6 @@ def test_header_lookup_is_case_insensitive() -> None:
     assert order_csv.LINE_FIELDS_BY_HEADER["orderreference"] == order_csv.ORDER_REFERENCE
 
 
-@pytest.mark.parametrize(
-    ("header", "kind"),
-    [
-        (["OrderId", "OrderReference", "Site"], "orders"),
-        ([" orderreference ", "status"], "orders"),
-        (["OrderReference", "ProductName", "Quantity"], "lines"),
-        (["OrderId", "productname"], "lines"),
-        (["inventoryId", "productName"], "lines"),
-        (["Site", "Status"], None),
-        ([], None),
-    ],
-)
-def test_kind_of_tells_the_files_apart_by_their_header(header: list[str], kind: str | None) -> None:
-    assert order_csv.kind_of(header) == kind
-
-
 def test_order_row_writes_every_column_in_order() -> None:
     order = an_order()
 

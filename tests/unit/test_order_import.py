@@ -49,6 +49,8 @@ ACTOR = Actor(id="u1", name="Uploader")
     [
         (["OrderReference", "Site"], ORDERS_KIND),
         (["orderid", "status"], ORDERS_KIND),
+        ([" orderreference ", "status"], ORDERS_KIND),
+        (["inventoryId", "productName"], LINES_KIND),
         (list(order_csv.ORDER_HEADER), ORDERS_KIND),
         (["OrderReference", "ProductName", "Quantity"], LINES_KIND),
         (["OrderId", " LINENUMBER "], LINES_KIND),

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.core.orders import (
     LINE_INPUT_FIELDS,
+    MAX_LINE_NUMBER,
     ORDER_INPUT_FIELDS,
     STATUSES,
     LineInput,
@@ -56,7 +57,9 @@ class LineItemIn(BaseModel):
         description="GUID of an existing line to update; omit it (or send a new GUID) to add a line",
     )
     version: int | None = Field(None, ge=1, description="The line's version read; a stale one is a 409")
-    lineNumber: int | None = Field(None, ge=1, description="Position on the order; default: the next free number")
+    lineNumber: int | None = Field(
+        None, ge=1, le=MAX_LINE_NUMBER, description="Position on the order; default: the next free number"
+    )
     productName: str | None = Field(None, max_length=200, description="What is ordered, e.g. 'Round bar 50mm'")
     type: str | None = Field(None, max_length=200, description="Inventory type id (inventory-types) of this company")
     material: str | None = Field(
