@@ -14,7 +14,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -24,6 +24,17 @@ QUOTE = "'"
 def neutralise(text: str) -> str:
     """The text as a spreadsheet shows it, never as a formula it would run."""
     return QUOTE + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def parse_decimal(text: str) -> Decimal:
+    """A cell read back as an exact number; ValueError (a message for the user) when it is not one."""
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{text!r} is not a number")
+    return number
 
 
 def number(value: Decimal | int) -> str:

@@ -18,10 +18,10 @@ bad row is reported and skipped, not fatal to the others.
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from chalicelib.core.csvcells import FORMULA_TRIGGERS, QUOTE
+from chalicelib.core.csvcells import FORMULA_TRIGGERS, QUOTE, parse_decimal
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.imports import ChunkPlan, FileRejected, Row, RowError
 from chalicelib.core.inventory import (
@@ -186,13 +186,7 @@ def _convert(core: str, text: str) -> Any:
             raise ValueError("must be a whole number")
         return int(text)
     if core == "quantity" or core in NUMBER_ATTRIBUTES:
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise ValueError(f"{text!r} is not a number") from None
-        if not number.is_finite():
-            raise ValueError(f"{text!r} is not a number")
-        return number
+        return parse_decimal(text)
     if len(text) > 500:
         raise ValueError("at most 500 characters")
     return text

@@ -26,7 +26,6 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from chalicelib.core import csvcells
@@ -155,7 +154,7 @@ def parse(core_field: str, text: str) -> Any:
     if not text:
         return None
     if core_field in DECIMAL_FIELDS:
-        return parse_decimal(text)
+        return csvcells.parse_decimal(text)
     if core_field in INT_FIELDS:
         return parse_int(text)
     if core_field in DATE_FIELDS:
@@ -165,16 +164,6 @@ def parse(core_field: str, text: str) -> Any:
     if core_field in DATETIME_FIELDS:
         return parse_timestamp(text)
     return text
-
-
-def parse_decimal(text: str) -> Decimal:
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"{text!r} is not a number")
-    return number
 
 
 def parse_int(text: str) -> int:

@@ -199,33 +199,27 @@ class DynamoOrderStore:
 
     def list_orders(self, tenant_id: str, active: bool, limit: int, cursor: dict[str, object] | None) -> Page[Order]:
         """One page of active or deleted order headers, newest first (one Query on gsi1)."""
-        items, last = query_page(
-            self._table,
-            limit=limit,
-            start=to_attrs(cursor) if cursor else None,
-            IndexName="gsi1",
-            KeyConditionExpression="gsi1pk = :pk AND begins_with(gsi1sk, :prefix)",
-            ExpressionAttributeValues=to_attrs(
-                {":pk": keys.orders_index(tenant_id), ":prefix": keys.order_listing_prefix(active)}
-            ),
-            ScanIndexForward=False,
-        )
-        return Page([to_record(Order, i) for i in items], from_attrs(last) if last else None)
+        items, last = self._newest_first(keys.orders_index(tenant_id), active, limit, cursor)
+        return Page([to_record(Order, i) for i in items], last)
 
     def active_lines_page(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[LineItem]:
         """One page of the tenant's active lines of active orders (one Query on gsi1).
 
         Newest order first, as `list_orders`; within an order, by line number.
         """
+        items, last = self._newest_first(keys.order_lines_index(tenant_id), True, limit, cursor)
+        return Page([to_record(LineItem, i) for i in items], last)
+
+    def _newest_first(
+        self, index_key: str, active: bool, limit: int, cursor: dict[str, object] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, object] | None]:
         items, last = query_page(
             self._table,
             limit=limit,
             start=to_attrs(cursor) if cursor else None,
             IndexName="gsi1",
             KeyConditionExpression="gsi1pk = :pk AND begins_with(gsi1sk, :prefix)",
-            ExpressionAttributeValues=to_attrs(
-                {":pk": keys.order_lines_index(tenant_id), ":prefix": keys.order_listing_prefix(True)}
-            ),
+            ExpressionAttributeValues=to_attrs({":pk": index_key, ":prefix": keys.order_listing_prefix(active)}),
             ScanIndexForward=False,
         )
-        return Page([to_record(LineItem, i) for i in items], from_attrs(last) if last else None)
+        return items, from_attrs(last) if last else None
