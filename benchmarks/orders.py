@@ -123,7 +123,7 @@ def reservations(bench: Bench, company: Company, refs: Refs, created: dict[str, 
         Minimum(
             3,
             "1 Query (order + lines) + 1 Query (the order's reservations, gsi2) + 1 TransactWriteItems "
-            "(reservation + row); the release reads the reservation again (GetItem) though the Query found it",
+            "(reservation + row)",
         ),
         lambda: company.send("DELETE", f"/orders/{order_id}/line-items/{second}/reservations/{whole_row}"),
     )

@@ -441,7 +441,7 @@ class OrderService:
         self._store.save(tenant_id, writes, actor)
         for order_id in ids:
             for reservation in self.reservations_of(tenant_id, order_id):
-                self._stock.release(tenant_id, reservation.reservation_id, actor)
+                self._stock.release(tenant_id, reservation.reservation_id, actor, known=reservation)
         return ids
 
     def restore(self, tenant_id: str, ids: list[str], actor: Actor) -> list[str]:
@@ -571,7 +571,7 @@ class OrderService:
             )
         links.sort(key=lambda r: r.created_at, reverse=True)
         for reservation in links:
-            self._stock.release(tenant_id, reservation.reservation_id, actor)
+            self._stock.release(tenant_id, reservation.reservation_id, actor, known=reservation)
         return UnreserveResult(
             link_id=links[0].reservation_id,
             order_line_item_id=line_item_id,
@@ -750,7 +750,7 @@ class OrderService:
             return
         for reservation in self.reservations_of(tenant_id, write.order.order_id):
             if reservation.reference.get("lineItemId") in removed:
-                self._stock.release(tenant_id, reservation.reservation_id, actor)
+                self._stock.release(tenant_id, reservation.reservation_id, actor, known=reservation)
 
     def _names(self, tenant_id: str, orders: list[Order]) -> dict[RefKey, Resolved]:
         wanted = {(RefKind.ORGANISATION.value, o.related_organisation_id) for o in orders if o.related_organisation_id}

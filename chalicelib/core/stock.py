@@ -411,9 +411,14 @@ class StockService:
         actor: Actor,
         *,
         to_status: ClaimStatus = ClaimStatus.RELEASED,
+        known: Reservation | None = None,
     ) -> Reservation:
-        """Give reserved stock back to available. Releasing twice is a no-op."""
-        reservation = self._store.get_reservation(tenant_id, reservation_id)
+        """Give reserved stock back to available. Releasing twice is a no-op.
+
+        `known`: the reservation as the caller just read it (from an index, say). Its row and quantity
+        never change and the write is guarded on the reservation still being active, so it saves a read.
+        """
+        reservation = known if known is not None else self._store.get_reservation(tenant_id, reservation_id)
         if reservation is None:
             raise NotFound(f"reservation {reservation_id} not found")
         if reservation.status != ClaimStatus.ACTIVE:

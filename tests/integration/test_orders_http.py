@@ -13,7 +13,7 @@ from chalicelib import wiring
 from chalicelib.core.models import Actor
 from chalicelib.events import audit
 from chalicelib.settings import get_settings
-from chalicelib.storage.aws import client
+from chalicelib.storage.aws import client, on_call
 from tests.integration.company import Company, Refs, error_fields, make_company
 from tests.integration.test_audit_stream import MainTableStream
 
@@ -581,6 +581,23 @@ def test_unreserve_returns_the_removed_link_and_keeps_the_split_row(shop: Shop, 
     assert acme.ok("GET", f"/inventory/{stock_id}")["quantity"] == 7
     again = acme.call("DELETE", unreserve_path(order, line, split_row))
     assert (again.status_code, error_fields(again)) == (404, ["inventoryId"])
+
+
+def test_unreserve_reads_the_reservation_once_from_the_orders_index(shop: Shop, acme: Company) -> None:
+    order = shop.create(shop.order("SO-1", shop.line()))[0]
+    line = order["lineItems"][0]
+    stock_id = shop.bar("4")
+    acme.ok("POST", reserve_path(order, line, stock_id, "4", "0"))
+    calls: list[str] = []
+    stop = on_call(lambda service, operation: calls.append(operation))
+    try:
+        acme.ok("DELETE", unreserve_path(order, line, stock_id))
+    finally:
+        stop()
+
+    # The API key, the order with its lines, the order's reservations, one transaction: no re-read.
+    assert calls == ["GetItem", "Query", "Query", "TransactWriteItems"]
+    assert available(acme, stock_id) == 4
 
 
 # -- delete and restore -----------------------------------------------------------
