@@ -13,6 +13,7 @@ from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
     from chalicelib.core.certificates import CertificatePackService
+    from chalicelib.core.exports import ExportService
     from chalicelib.core.imports import ImportService
     from chalicelib.core.inventory import InventoryService
     from chalicelib.core.orders import OrderService
@@ -141,3 +142,11 @@ def certificate_pack_service() -> CertificatePackService:
         PdfPack(),
         settings.bucket,
     )
+
+
+def export_service() -> ExportService:
+    # Not cached: two plain objects over the shared S3 client, so reset() has nothing to forget.
+    from chalicelib.core.exports import ExportService
+    from chalicelib.storage.files import S3Files
+
+    return ExportService(S3Files(get_settings().bucket))

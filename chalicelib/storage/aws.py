@@ -39,6 +39,8 @@ def _build(service: str) -> Any:
         max_pool_connections=32,
         # Path-style keeps presigned URLs valid for the loopback endpoint.
         s3={"addressing_style": "path"} if settings.aws_endpoint_url else None,
+        # botocore still presigns S3 with SigV2 by default, which buckets made since 2020 refuse.
+        signature_version="s3v4" if service == "s3" else None,
     )
     session: Any = boto3.session.Session()
     made = session.client(service, region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=config)

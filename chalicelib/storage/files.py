@@ -1,4 +1,4 @@
-"""Files in the S3 bucket: uploads, presigned uploads, and streaming reads.
+"""Files in the S3 bucket: uploads, presigned uploads and downloads, and streaming reads.
 
 `lines` never holds the file: it decodes S3's body chunk by chunk and yields
 text lines with their line ends (the csv module needs them to read quoted
@@ -20,10 +20,22 @@ class S3Files:
     def __init__(self, bucket: str) -> None:
         self._bucket = bucket
 
-    def put(self, key: str, body: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
+    def put(
+        self,
+        key: str,
+        body: bytes,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+        filename: str | None = None,
+    ) -> None:
+        """Store one object; with a filename, whoever GETs it saves it as an attachment of that name."""
+        extra = {"ContentDisposition": attachment(filename)} if filename is not None else {}
         client("s3").put_object(
-            Bucket=self._bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata or {}
+            Bucket=self._bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata or {}, **extra
         )
+
+    def download_url(self, key: str, filename: str, content_type: str, expires_seconds: int) -> str:
+        return presigned_get(self._bucket, key, filename, content_type, expires_seconds)
 
     def size(self, key: str) -> int | None:
         from botocore.exceptions import ClientError
@@ -61,3 +73,22 @@ class S3Files:
             Bucket=self._bucket, Key=key, Conditions=conditions, ExpiresIn=expires_seconds
         )
         return post
+
+
+def presigned_get(bucket: str, key: str, filename: str, content_type: str, expires_seconds: int) -> str:
+    """A GET URL, signed with this role's credentials, that downloads the object as an attachment."""
+    url: str = client("s3").generate_presigned_url(
+        "get_object",
+        Params={
+            "Bucket": bucket,
+            "Key": key,
+            "ResponseContentType": content_type,
+            "ResponseContentDisposition": attachment(filename),
+        },
+        ExpiresIn=expires_seconds,
+    )
+    return url
+
+
+def attachment(filename: str) -> str:
+    return f'attachment; filename="{filename}"'

@@ -22,6 +22,7 @@ from chalicelib.core.certificates import (
     pack_key,
 )
 from chalicelib.storage.aws import client
+from chalicelib.storage.files import presigned_get
 
 PDF = "application/pdf"
 # HEADs run in parallel: a pack of 200 certificates costs one round trip's time, not 200.
@@ -63,17 +64,8 @@ class S3PackStore:
         )
 
     def download_url(self, tenant_id: str, order_id: str, fingerprint: str, filename: str) -> str:
-        url: str = client("s3").generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": self._bucket,
-                "Key": pack_key(tenant_id, order_id, fingerprint),
-                "ResponseContentType": PDF,
-                "ResponseContentDisposition": f'attachment; filename="{filename}"',
-            },
-            ExpiresIn=DOWNLOAD_SECONDS,
-        )
-        return url
+        key = pack_key(tenant_id, order_id, fingerprint)
+        return presigned_get(self._bucket, key, filename, PDF, DOWNLOAD_SECONDS)
 
     # -- certificate documents ---------------------------------------------------------
 

@@ -323,6 +323,21 @@ def test_bucket_expires_temporary_files_and_exports(resources: dict[str, Any]) -
     assert "dropbox/" not in expiring
 
 
+def test_handed_out_downloads_expire_after_a_day_and_the_api_can_write_and_sign_them(
+    resources: dict[str, Any],
+) -> None:
+    # A large download lives under exports/ only for its 5-minute URL; a day is the shortest S3 expiry.
+    rules = resources["FilesBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (rule,) = [r for r in rules if r.get("Prefix") == "exports/" or r.get("Filter", {}).get("Prefix") == "exports/"]
+    assert rule["Status"] == "Enabled"
+    assert rule["ExpirationInDays"] == 1
+    # The API writes the file and signs the GET with its own role: both must reach the bucket's objects.
+    api = grants(resources, "APIHandler")
+    for action in ("s3:PutObject", "s3:GetObject"):
+        objects = [sub_text(r) for r in api[action] if isinstance(r, dict) and "Fn::Sub" in r]
+        assert any(text in {"${FilesBucket.Arn}/*", "${FilesBucket.Arn}/exports/*"} for text in objects), action
+
+
 def test_import_queue_feeds_the_import_function_and_has_a_dead_letter_queue(resources: dict[str, Any]) -> None:
     (event,) = resources["ImportQueue"]["Properties"]["Events"].values()
     assert event["Type"] == "SQS"

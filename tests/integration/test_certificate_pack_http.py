@@ -21,12 +21,12 @@ from fpdf import FPDF
 from pypdf import PdfReader
 
 from chalicelib import wiring
+from chalicelib.core import exports
 from chalicelib.core.models import SYSTEM
 from chalicelib.documents import certificate_pack
 from chalicelib.documents.order_pack import NOT_FETCHED
 from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client, on_call
-from chalicelib.surfaces.orders import packs
 from tests.integration.company import Company, Refs, make_company
 
 EVERYTHING = ("admin", "inventory.read", "inventory.write", "orders.read", "orders.write")
@@ -218,7 +218,7 @@ def test_if_none_match_with_the_etag_is_a_304_without_a_body(shop: PackShop) -> 
 def test_a_pack_too_big_to_answer_inline_is_handed_out_as_a_download_url(
     shop: PackShop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(packs, "MAX_INLINE_BYTES", 100)
+    monkeypatch.setattr(exports, "MAX_INLINE_BYTES", 100)
 
     response = shop.get()
 

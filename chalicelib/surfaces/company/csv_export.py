@@ -7,16 +7,24 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.core import csvcells
+from chalicelib.core import csvcells, exports
 from chalicelib.core.permissions import Permission
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.common import PREFIX, TAG_INVENTORY, company_of
 from chalicelib.surfaces.company.models import item_out
-from chalicelib.wiring import inventory_service
+from chalicelib.wiring import export_service, inventory_service
 
 CSV_PATH = f"{PREFIX}/inventory/csv"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+MIB = 1024 * 1024
+# Said by every download that can be handed out as a URL instead of a body.
+LARGE_DOWNLOAD = (
+    f"A download over {exports.MAX_INLINE_BYTES // MIB} MiB (as it travels: text JSON-escaped, binary base64) "
+    "does not fit a Lambda response: it is stored and answered with 303, a `Location` header and "
+    f'`{{"downloadUrl": ...}}` in the body, a presigned S3 URL valid for {exports.DOWNLOAD_SECONDS // 60} minutes '
+    "that downloads the same file as an attachment. Smaller files are answered inline (200)."
+)
 # Items per storage page: one Query and one label BatchGetItem each.
 EXPORT_PAGE_SIZE = 1000
 
@@ -112,13 +120,13 @@ TEMPLATE_ROWS: tuple[dict[str, str], ...] = (
         "ISO-8601. Text cells that a spreadsheet would run as a formula (starting with =, +, -, @, tab or "
         "carriage return) get a leading `'`; numbers, including negative quantities, are written as numbers. "
         "The items are read page by page (one query and one label read per page). Chalice cannot stream a "
-        "Lambda response, so the file is built in memory and answered whole. Permission: inventory.read."
+        f"Lambda response, so the file is built in memory. {LARGE_DOWNLOAD} Permission: inventory.read."
     ),
 )
 def download_csv(call: Call) -> Reply:
     tenant = company_of(call)
     text = csvcells.render(COLUMNS, _rows(tenant))
-    return Reply(raw=text, content_type=CSV_CONTENT_TYPE, headers=_attachment(_export_name(tenant)))
+    return file_reply(tenant, _export_name(tenant), text, CSV_CONTENT_TYPE)
 
 
 @endpoint(
@@ -143,7 +151,24 @@ def download_template(call: Call) -> Reply:
     company_of(call)
     rows = ([example.get(c) for c in TEMPLATE_COLUMNS] for example in TEMPLATE_ROWS)
     text = csvcells.render(TEMPLATE_COLUMNS, rows)
-    return Reply(raw=text, content_type=CSV_CONTENT_TYPE, headers=_attachment("inventory-template.csv"))
+    return Reply(raw=text, content_type=CSV_CONTENT_TYPE, headers=attachment("inventory-template.csv"))
+
+
+def file_reply(tenant: str, filename: str, body: bytes | str, content_type: str) -> Reply:
+    """The file as an attachment, or a 303 to a short-lived S3 URL when it is too big for a Lambda response.
+
+    Shared by every download of the company and orders surfaces.
+    """
+    url = export_service().hand_out(tenant, filename, body, content_type)
+    if url is None:
+        return Reply(raw=body, content_type=content_type, headers=attachment(filename))
+    # no-store: the URL dies in minutes, a cached redirect would outlive it.
+    headers = {"Location": url, "Cache-Control": "no-store"}
+    return Reply(status=303, body={"downloadUrl": url}, headers=headers)
+
+
+def attachment(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}
 
 
 def _rows(tenant: str) -> Iterator[list[Any]]:
@@ -163,7 +188,3 @@ def _rows(tenant: str) -> Iterator[list[Any]]:
 def _export_name(tenant: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_-]", "", tenant)
     return f"inventory-{safe}-{datetime.now(UTC):%Y%m%d}.csv"
-
-
-def _attachment(filename: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{filename}"'}

@@ -15,6 +15,7 @@ from chalicelib.core import order_csv
 from chalicelib.core.orders import LineItem, OrderView
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company.common import company_of
+from chalicelib.surfaces.company.csv_export import LARGE_DOWNLOAD, attachment, file_reply
 from chalicelib.surfaces.orders import orders
 from chalicelib.surfaces.orders.common import ORDERS, READ, TAG_ORDERS
 from chalicelib.wiring import order_service
@@ -35,7 +36,7 @@ _CELLS = (
     "Null is an empty cell; numbers are written exactly as stored; dates are YYYY-MM-DD; timestamps are UTC "
     "ISO-8601; booleans are true/false. Text cells that a spreadsheet would run as a formula (starting with =, +, "
     "-, @, tab or carriage return) get a leading `'`. Chalice cannot stream a Lambda response, so the file is "
-    "built in memory and answered whole."
+    "built in memory."
 )
 _ORDER_FILE = (
     f"Columns of the orders file, in this order: {', '.join(order_csv.ORDER_HEADER)}. CustomerName is resolved "
@@ -59,14 +60,14 @@ _LINE_FILE = (
     description=(
         "Every active order of the company as `text/csv; charset=utf-8` (an attachment), one row per order, "
         f"newest first. {_ORDER_FILE} {_CELLS} Orders are read page by page (one query and one customer-name "
-        "read per page). Permission: orders.read."
+        f"read per page). {LARGE_DOWNLOAD} Permission: orders.read."
     ),
 )
 def download_csv(call: Call) -> Reply:
     tenant = company_of(call)
     rows = (order_csv.order_row(view.order, view.customer_name) for view in _views(tenant))
     text = order_csv.render(order_csv.ORDER_HEADER, rows)
-    return Reply(raw=text, content_type=CSV_CONTENT_TYPE, headers=_attachment(_export_name(tenant, "csv")))
+    return file_reply(tenant, _export_name(tenant, "csv"), text, CSV_CONTENT_TYPE)
 
 
 @endpoint(
@@ -82,7 +83,7 @@ def download_csv(call: Call) -> Reply:
         f"`{order_csv.LINES_FILE}` (the active line items of those orders, grouped by order in the same order, "
         f"by line number). {_ORDER_FILE} {_LINE_FILE} {_CELLS} Files are UTF-8. The line items are read from "
         "their own index, page by page, so the download costs the same few reads per page whatever the number "
-        f"of orders. {_ACCEPT} Permission: orders.read."
+        f"of orders. {_ACCEPT} {LARGE_DOWNLOAD} Permission: orders.read."
     ),
 )
 def download_zip(call: Call) -> Reply:
@@ -95,7 +96,7 @@ def download_zip(call: Call) -> Reply:
             order_csv.LINES_FILE: order_csv.render(order_csv.LINE_HEADER, line_rows),
         }
     )
-    return Reply(raw=archive, content_type=ZIP_CONTENT_TYPE, headers=_attachment(_export_name(tenant, "zip")))
+    return file_reply(tenant, _export_name(tenant, "zip"), archive, ZIP_CONTENT_TYPE)
 
 
 @endpoint(
@@ -129,7 +130,7 @@ def download_template(call: Call) -> Reply:
             ),
         }
     )
-    return Reply(raw=archive, content_type=ZIP_CONTENT_TYPE, headers=_attachment(TEMPLATES_FILE))
+    return Reply(raw=archive, content_type=ZIP_CONTENT_TYPE, headers=attachment(TEMPLATES_FILE))
 
 
 def _pages(tenant: str) -> Iterator[list[OrderView]]:
@@ -174,7 +175,3 @@ def _zip(files: dict[str, str]) -> bytes:
 def _export_name(tenant: str, extension: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_-]", "", tenant)
     return f"orders-{safe}-{datetime.now(UTC):%Y%m%d}.{extension}"
-
-
-def _attachment(filename: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{filename}"'}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from chalicelib.core import exports
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company.common import company_of
 from chalicelib.surfaces.orders import orders
@@ -19,9 +20,6 @@ from chalicelib.wiring import certificate_pack_service
 
 PDF = "application/pdf"
 PACK_PATH = f"{ORDER}/certificate-pack"
-# Lambda answers API Gateway with at most 6 MB, and a binary body travels base64 (4/3 bigger):
-# a bigger pack is handed out as a short-lived S3 URL instead.
-MAX_INLINE_BYTES = 4 * 1024 * 1024
 FILENAME_CHARS = 100
 
 
@@ -77,7 +75,7 @@ def certificate_pack(call: Call) -> Reply:
     if result.pdf is None:
         return Reply(status=304, raw="", headers=headers)
     filename = pack_filename(result.order_reference, order_id)
-    if len(result.pdf) > MAX_INLINE_BYTES:
+    if not exports.fits_inline(result.pdf):
         url = service.download_url(tenant, order_id, result.fingerprint, filename)
         return Reply(status=303, body={"downloadUrl": url}, headers={**headers, "Location": url})
     disposition = f'attachment; filename="{filename}"'
