@@ -459,8 +459,8 @@ def test_a_request_without_a_file_is_400(shop: Company) -> None:
     assert post(shop, *three).status_code == 400
 
 
-def test_more_than_five_megabytes_is_413(shop: Company) -> None:
-    big = b"OrderReference,Site\n" + b"SO-1," + b"x" * (5 * 1024 * 1024) + b"\n"
+def test_more_than_four_mebibytes_is_413(shop: Company) -> None:
+    big = b"OrderReference,Site\n" + b"SO-1," + b"x" * (4 * 1024 * 1024) + b"\n"
     response = post(shop, big, "text/csv")
     assert response.status_code == 413
     assert json.loads(response.body)["code"] == "PAYLOAD_TOO_LARGE"

@@ -19,13 +19,12 @@ from chalicelib.http.errors import bad_request
 from chalicelib.http.multipart import file_parts
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company.common import company_of
-from chalicelib.surfaces.company.imports import JOB
+from chalicelib.surfaces.company.imports import JOB, MAX_UPLOAD_BYTES
 from chalicelib.surfaces.orders import orders
 from chalicelib.surfaces.orders.common import ORDERS, TAG_ORDERS, WRITE
 from chalicelib.wiring import import_service
 
 # Lambda takes at most 6 MB of request: both files together stay under this.
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 CSV = "text/csv"
 MULTIPART = "multipart/form-data"
 MAX_FILES = 2
