@@ -12,6 +12,7 @@ from chalicelib.core.tenants import TenantService
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
+    from chalicelib.core.certificate_documents import CertificateDocumentService
     from chalicelib.core.certificates import CertificatePackService
     from chalicelib.core.exports import ExportService
     from chalicelib.core.imports import ImportService
@@ -150,3 +151,12 @@ def export_service() -> ExportService:
     from chalicelib.storage.files import S3Files
 
     return ExportService(S3Files(get_settings().bucket))
+
+
+def certificate_document_service() -> CertificateDocumentService:
+    # Not cached: plain objects over the cached reference service and the shared S3 client.
+    from chalicelib.core.certificate_documents import CertificateDocumentService
+    from chalicelib.storage.files import S3Files
+
+    bucket = get_settings().bucket
+    return CertificateDocumentService(reference_service(), S3Files(bucket), bucket)

@@ -103,6 +103,11 @@ class ReferenceService:
     def list_active(self, tenant_id: str, kind: RefKind) -> list[ReferenceItem]:
         return self._store.list_active(tenant_id, kind)
 
+    def get_active(self, tenant_id: str, kind: RefKind, ref_id: str) -> ReferenceItem | None:
+        """The active item of that id, or None (unknown, deleted, or another tenant's)."""
+        found = self._store.get_items(tenant_id, kind, [ref_id]).get(ref_id)
+        return found if found is not None and found.active else None
+
     def create(
         self,
         tenant_id: str,

@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from fpdf import FPDF
+from pypdf import PdfReader
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Api, CreatedTenant
@@ -233,7 +235,18 @@ def test_downloads(acme: Company) -> None:
 
 
 def test_certificate_pack_is_a_pdf_served_again_from_the_cache(acme: Company) -> None:
-    acme.ok("POST", "/mill-certifications", [{"heatCode": "HC-77"}], 201)
+    certification = acme.ok("POST", "/mill-certifications", [{"heatCode": "HC-77"}], 201)[0]
+    document = FPDF()
+    document.set_font("helvetica", size=14)
+    document.add_page()
+    document.cell(0, 10, "MILL CERTIFICATE HC-77 EN 10204 3.1")
+    uploaded = acme.api.put(
+        f"/companies/{acme.id}/mill-certifications/{certification['id']}/document",
+        data=bytes(document.output()),
+        headers={"Content-Type": "application/pdf"},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    assert uploaded.json()["documentUrl"].startswith(f"certificates/{acme.id}/{certification['id']}/")
     order = new_order(acme, "SO-400")
     line = order["lineItems"][0]["lineItemId"]
     row = stock_row(acme, "3", heat_code="HC-77")
@@ -247,6 +260,9 @@ def test_certificate_pack_is_a_pdf_served_again_from_the_cache(acme: Company) ->
     assert first.status_code == 200, first.text
     assert first.headers["Content-Type"] == "application/pdf"
     assert first.content.startswith(b"%PDF")
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(first.content)).pages]
+    assert len(pages) == 2  # the cover, then the uploaded certificate's page
+    assert "MILL CERTIFICATE HC-77 EN 10204 3.1" in pages[1]
     etag = first.headers["ETag"]
     second = acme.call("GET", path)
     assert second.headers["ETag"] == etag

@@ -7,4 +7,4 @@ from chalice import Blueprint
 company = Blueprint(__name__)
 
 # Importing the route modules declares their routes on the blueprint.
-from chalicelib.surfaces.company import csv_export, imports, inventory, reference  # noqa: E402, F401
+from chalicelib.surfaces.company import csv_export, documents, imports, inventory, reference  # noqa: E402, F401
