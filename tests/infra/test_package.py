@@ -321,6 +321,9 @@ def test_bucket_expires_temporary_files_and_exports(resources: dict[str, Any]) -
     assert expiring["exports/"] <= 30
     assert "uploads/" not in expiring
     assert "dropbox/" not in expiring
+    # Packs are a cache (a miss renders again); certificates are the tenant's documents and stay.
+    assert expiring["packs/"] <= 90
+    assert "certificates/" not in expiring
 
 
 def test_handed_out_downloads_expire_after_a_day_and_the_api_can_write_and_sign_them(
