@@ -24,6 +24,7 @@ from typing import Protocol
 
 from chalicelib.core.certificates import certificate_prefix, own_document_key
 from chalicelib.core.errors import NotFound, ValidationFailed
+from chalicelib.core.exports import ExportStore
 from chalicelib.core.models import Actor
 from chalicelib.core.reference import ReferenceItem, ReferenceUpdate, RefKind
 
@@ -38,23 +39,12 @@ MAX_ID_CHARS = 100  # as the reference routes' `id`: longer is no certification,
 DOCUMENT_URL = "document_url"
 
 
-class DocumentStore(Protocol):
-    """Objects in our files bucket (storage/files.S3Files)."""
-
-    def put(
-        self,
-        key: str,
-        body: bytes,
-        content_type: str,
-        metadata: dict[str, str] | None = None,
-        filename: str | None = None,
-    ) -> None: ...
+class DocumentStore(ExportStore, Protocol):
+    """Objects in our files bucket (storage/files.S3Files): an export store that can also tell a size."""
 
     def size(self, key: str) -> int | None:
         """The object's size, or None when there is no such object."""
         ...
-
-    def download_url(self, key: str, filename: str, content_type: str, expires_seconds: int) -> str: ...
 
 
 class Certifications(Protocol):

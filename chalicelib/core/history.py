@@ -212,3 +212,17 @@ class HistoryService:
         wanted = list(dict.fromkeys(entities))
         timelines = [self._store.events_for(tenant_id, entity_type, entity_id) for entity_type, entity_id in wanted]
         return list(heapq.merge(*timelines, key=lambda event: event.changed_at))
+
+
+def documented_change_type(event: HistoryEvent) -> str:
+    """The change as the documents name it: CREATE, UPDATE, DELETE / RESTORE (active flipped) or REMOVE."""
+    if event.change_type == "INSERT":
+        return "CREATE"
+    if event.change_type == "REMOVE":
+        return "REMOVE"
+    active = next((c for c in event.changes if c.field == "active"), None)
+    if active is not None and active.old is True and active.new is False:
+        return "DELETE"
+    if active is not None and active.old is False and active.new is True:
+        return "RESTORE"
+    return "UPDATE"

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.core.errors import AlreadyExists, NotFound, ValidationFailed
-from chalicelib.core.history import HistoryService
+from chalicelib.core.history import HistoryService, documented_change_type
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import (
     ZERO,
@@ -509,7 +509,7 @@ def translate_event(event: HistoryEvent) -> HistoryEvent:
             changes += _attribute_changes(change.old or {}, change.new or {})
         elif change.field not in HIDDEN_FIELDS:
             changes.append(FieldChange(field=documented(change.field), old=change.old, new=change.new))
-    return event.model_copy(update={"changes": changes, "change_type": _change_type(event)})
+    return event.model_copy(update={"changes": changes, "change_type": documented_change_type(event)})
 
 
 def _attribute_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[FieldChange]:
@@ -529,16 +529,3 @@ def _links(links: Mapping[str, Any]) -> list[dict[str, Any]]:
         {"orderId": v.get("orderId"), "orderReference": v.get("orderReference")}
         for v in sorted(links.values(), key=lambda link: str(link.get("at", "")))
     ]
-
-
-def _change_type(event: HistoryEvent) -> str:
-    if event.change_type == "INSERT":
-        return "CREATE"
-    if event.change_type == "REMOVE":
-        return "REMOVE"
-    active = next((c for c in event.changes if c.field == "active"), None)
-    if active is not None and active.old is True and active.new is False:
-        return "DELETE"
-    if active is not None and active.old is False and active.new is True:
-        return "RESTORE"
-    return "UPDATE"

@@ -38,7 +38,7 @@ from chalicelib.core.errors import (
     StaleVersion,
     ValidationFailed,
 )
-from chalicelib.core.history import HistoryService
+from chalicelib.core.history import HistoryService, documented_change_type
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import ZERO, Actor, ClaimStatus, Entity, FieldChange, HistoryEvent, Reservation
 from chalicelib.core.ports import Page, StockStore
@@ -1216,23 +1216,10 @@ def translate_event(event: HistoryEvent) -> HistoryEvent:
     return event.model_copy(
         update={
             "changes": changes,
-            "change_type": _change_type(event),
+            "change_type": documented_change_type(event),
             "entity_type": DOCUMENTED_ENTITY.get(event.entity_type, event.entity_type),
         }
     )
-
-
-def _change_type(event: HistoryEvent) -> str:
-    if event.change_type == "INSERT":
-        return "CREATE"
-    if event.change_type == "REMOVE":
-        return "REMOVE"
-    active = next((c for c in event.changes if c.field == "active"), None)
-    if active is not None and active.old is True and active.new is False:
-        return "DELETE"
-    if active is not None and active.old is False and active.new is True:
-        return "RESTORE"
-    return "UPDATE"
 
 
 # -- import planning helpers ----------------------------------------------------

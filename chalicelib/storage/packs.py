@@ -39,14 +39,9 @@ class S3PackStore:
     # -- the cache -------------------------------------------------------------------
 
     def get(self, tenant_id: str, order_id: str, fingerprint: str) -> bytes | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            response = client("s3").get_object(Bucket=self._bucket, Key=pack_key(tenant_id, order_id, fingerprint))
-        except ClientError as exc:
-            if _missing(exc):
-                return None
-            raise
+        response = self._get_object(pack_key(tenant_id, order_id, fingerprint))
+        if response is None:
+            return None
         body = response["Body"]
         try:
             data: bytes = body.read()
@@ -62,6 +57,18 @@ class S3PackStore:
             ContentType=PDF,
             Metadata={"order-id": order_id, "fingerprint": fingerprint},
         )
+
+    def _get_object(self, key: str) -> dict[str, Any] | None:
+        """GetObject's response, or None when there is no such object."""
+        from botocore.exceptions import ClientError
+
+        try:
+            response: dict[str, Any] = client("s3").get_object(Bucket=self._bucket, Key=key)
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+        return response
 
     def download_url(self, tenant_id: str, order_id: str, fingerprint: str, filename: str) -> str:
         key = pack_key(tenant_id, order_id, fingerprint)
@@ -79,16 +86,9 @@ class S3PackStore:
 
     def document(self, key: str, max_bytes: int) -> StoredDocument | None:
         """The document's bytes, or None when it is missing, outside `certificates/` or over max_bytes."""
-        from botocore.exceptions import ClientError
-
-        if not _is_certificate(key):
+        response = self._get_object(key) if _is_certificate(key) else None
+        if response is None:
             return None
-        try:
-            response = client("s3").get_object(Bucket=self._bucket, Key=key)
-        except ClientError as exc:
-            if _missing(exc):
-                return None
-            raise
         body = response["Body"]
         try:
             if int(response.get("ContentLength", 0)) > max_bytes:
