@@ -5,7 +5,7 @@ from chalice import Chalice
 from chalicelib.events.blueprint import events
 from chalicelib.http.platform import platform
 from chalicelib.surfaces.company import company
-from chalicelib.surfaces.orders import orders
+from chalicelib.surfaces.company.orders import orders
 
 app = Chalice(app_name="stockroom")
 app.api.binary_types.extend(["application/zip", "application/pdf", "application/octet-stream", "multipart/form-data"])

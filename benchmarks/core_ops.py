@@ -84,7 +84,7 @@ def table(results: list[Result]) -> str:
 def exercise(bench: Bench) -> None:
     """Every core operation once, in an order where each has what it needs."""
     from chalicelib.core.ids import new_id
-    from chalicelib.core.stock import NewStockRecord
+    from chalicelib.core.stock.service import NewStockRecord
     from chalicelib.settings import get_settings
     from chalicelib.storage.stock_repo import DynamoStockStore
     from chalicelib.wiring import stock_service, tenant_service

@@ -10,7 +10,7 @@ dimensions, weight and unit price), stores it in S3 and imports it through the
 path the SQS worker runs: a queued job from `ImportService.new_job`, the file
 at the job's key, then the import queue handler
 (`chalicelib.events.imports.handle`) with the message S3 sends, which runs
-`ImportService.run` over the 000 row rules (`chalicelib.core.inventory_import`)
+`ImportService.run` over the 000 row rules (`chalicelib.features.company_inventory.csv_import`)
 and streams the file from S3 (`chalicelib.storage.files`).
 
 The floor, in the same run: a bare batch write of the items the import writes
@@ -426,7 +426,7 @@ class Tenant:
 def seed_tenant() -> Tenant:
     """A company with the stock locations, types, materials and suppliers the rows reference."""
     from chalicelib.core.models import Actor
-    from chalicelib.core.reference import NewReference, RefKind
+    from chalicelib.core.reference.service import NewReference, RefKind
     from chalicelib.wiring import catalog_service, reference_service, tenant_service
 
     tenant, _ = tenant_service().create_tenant("Bench Steel Ltd")
@@ -478,8 +478,8 @@ class Upload:
 
 def upload(tenant: Tenant, path: Path, rows: int, with_bad: bool) -> Upload:
     """A queued import job with its CSV in S3, as the API's upload leaves it (the file is streamed, never held)."""
-    from chalicelib.core.imports import ImportSource
-    from chalicelib.core.inventory_import import KIND
+    from chalicelib.core.imports.jobs import ImportSource
+    from chalicelib.features.company_inventory.csv_import import KIND
     from chalicelib.settings import get_settings
     from chalicelib.storage.aws import client
     from chalicelib.wiring import import_service
@@ -587,8 +587,8 @@ def bare_template(tenant: Tenant, rows: int) -> list[BareRow]:
     stock service and store that the import's commit uses, so each item has
     the shape and size of the one the import writes.
     """
-    from chalicelib.core.imports import Row
-    from chalicelib.core.inventory_import import _new_record, _parse
+    from chalicelib.core.imports.jobs import Row
+    from chalicelib.features.company_inventory.csv_import import _new_record, _parse
     from chalicelib.settings import get_settings
     from chalicelib.storage.stock_repo import DynamoStockStore
     from chalicelib.wiring import stock_service
@@ -721,7 +721,7 @@ def flatness(results: list[Result], attribute: str) -> str | None:
 
 
 def report(results: list[Result], laps: list[str], patched: bool, elapsed: float) -> None:
-    from chalicelib.core.imports import CHUNK_ROWS
+    from chalicelib.core.imports.jobs import CHUNK_ROWS
 
     order = {"": 0, BARE: 1, BAD: 2, TRACED: 3}
     results = sorted(results, key=lambda r: (r.rows, order[BARE if r.kind == "bare" else r.note]))

@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
+import sys
 from functools import cache
 from typing import TYPE_CHECKING
 
-from chalicelib.core.catalog import CatalogService
-from chalicelib.core.history import HistoryService
-from chalicelib.core.stock import StockService
-from chalicelib.core.tenants import TenantService
+from chalicelib.core.catalog.service import CatalogService
+from chalicelib.core.history.service import HistoryService
+from chalicelib.core.stock.service import StockService
+from chalicelib.core.tenancy.tenants import TenantService
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
-    from chalicelib.core.certificate_documents import CertificateDocumentService
-    from chalicelib.core.certificates import CertificatePackService
     from chalicelib.core.exports import ExportService
-    from chalicelib.core.imports import ImportService
-    from chalicelib.core.inventory import InventoryService
-    from chalicelib.core.orders import OrderService
-    from chalicelib.core.reference import ReferenceService
+    from chalicelib.core.imports.jobs import ImportService
+    from chalicelib.core.imports.registry import ImportKind
+    from chalicelib.core.reference.service import ReferenceService
+    from chalicelib.features.certificates.documents import CertificateDocumentService
+    from chalicelib.features.certificates.packs import CertificatePackService
+    from chalicelib.features.company_inventory.service import InventoryService
+    from chalicelib.features.orders.service import OrderService
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
+    from chalicelib.storage.stock_repo import DynamoStockStore
 
 
 @cache
 def stock_service() -> StockService:
-    from chalicelib.storage.stock_repo import DynamoStockStore
-
-    return StockService(DynamoStockStore(get_settings().main_table))
+    return StockService(stock_store())
 
 
 @cache
@@ -61,7 +62,7 @@ def history_service() -> HistoryService:
 
 @cache
 def reference_service() -> ReferenceService:
-    from chalicelib.core.reference import ReferenceService
+    from chalicelib.core.reference.service import ReferenceService
     from chalicelib.storage.reference_repo import DynamoReferenceStore
 
     return ReferenceService(DynamoReferenceStore(get_settings().main_table))
@@ -69,7 +70,7 @@ def reference_service() -> ReferenceService:
 
 @cache
 def inventory_service() -> InventoryService:
-    from chalicelib.core.inventory import InventoryService
+    from chalicelib.features.company_inventory.service import InventoryService
     from chalicelib.storage.catalog_repo import DynamoCatalogStore
     from chalicelib.storage.stock_repo import DynamoStockStore
 
@@ -79,31 +80,38 @@ def inventory_service() -> InventoryService:
     )
 
 
+def import_kinds() -> tuple[ImportKind, ...]:
+    """Every registered import kind: importing a feature's CSV module registers its kinds."""
+    import chalicelib.features.company_inventory.csv_import
+    import chalicelib.features.orders.csv_import  # noqa: F401
+    from chalicelib.core.imports import registry
+
+    return registry.kinds()
+
+
 @cache
-def import_service() -> ImportService:
-    from chalicelib.core.imports import Applier, ImportService
-    from chalicelib.core.inventory_import import KIND, InventoryImporter
-    from chalicelib.core.order_import import LINES_KIND, ORDERS_KIND, OrderLinesImporter, OrdersImporter
-    from chalicelib.storage.files import S3Files
-    from chalicelib.storage.import_repo import DynamoImportStore, QueueWakeups
+def stock_store() -> DynamoStockStore:
     from chalicelib.storage.stock_repo import DynamoStockStore
 
+    return DynamoStockStore(get_settings().main_table)
+
+
+@cache
+def import_service() -> ImportService:
+    from chalicelib.core.imports.jobs import ImportService
+    from chalicelib.storage.files import S3Files
+    from chalicelib.storage.import_repo import DynamoImportStore, QueueWakeups
+
     settings = get_settings()
-    importer = InventoryImporter(
-        inventory_service(), stock_service(), DynamoStockStore(settings.main_table), reference_service()
-    )
-    appliers: dict[str, Applier] = {
-        KIND: importer,
-        ORDERS_KIND: OrdersImporter(order_service()),
-        LINES_KIND: OrderLinesImporter(order_service()),
-    }
+    this = sys.modules[__name__]
+    appliers = {kind.name: kind.build(this) for kind in import_kinds()}
     wakeups = QueueWakeups(settings.import_queue, settings.bucket)
     return ImportService(DynamoImportStore(settings.main_table), S3Files(settings.bucket), appliers, wakeups)
 
 
 @cache
 def order_service() -> OrderService:
-    from chalicelib.core.orders import OrderService
+    from chalicelib.features.orders.service import OrderService
     from chalicelib.storage.order_repo import DynamoOrderStore
     from chalicelib.storage.stock_repo import DynamoStockStore
 
@@ -116,7 +124,7 @@ def order_service() -> OrderService:
 def reset() -> None:
     """Forget built services (tests switch settings between cases)."""
     factories = (stock_service, catalog_service, tenant_service, idempotency_store, history_service)
-    for factory in (*factories, reference_service, inventory_service, import_service):
+    for factory in (*factories, reference_service, inventory_service, import_service, stock_store):
         factory.cache_clear()
     order_service.cache_clear()
     certificate_pack_service.cache_clear()
@@ -125,8 +133,8 @@ def reset() -> None:
 @cache
 def certificate_pack_service() -> CertificatePackService:
     # The PDF renderer is imported here, on the first pack request: importing the app loads no PDF code.
-    from chalicelib.core.certificates import CertificatePackService
     from chalicelib.documents.order_pack import PdfPack
+    from chalicelib.features.certificates.packs import CertificatePackService
     from chalicelib.storage.packs import S3PackStore
     from chalicelib.storage.reference_repo import DynamoReferenceStore
     from chalicelib.storage.stock_repo import DynamoStockStore
@@ -155,7 +163,7 @@ def export_service() -> ExportService:
 
 def certificate_document_service() -> CertificateDocumentService:
     # Not cached: plain objects over the cached reference service and the shared S3 client.
-    from chalicelib.core.certificate_documents import CertificateDocumentService
+    from chalicelib.features.certificates.documents import CertificateDocumentService
     from chalicelib.storage.files import S3Files
 
     bucket = get_settings().bucket

@@ -49,7 +49,7 @@ def reachable(endpoint: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
-    from chalicelib.core.permissions import parse_permissions
+    from chalicelib.core.tenancy.permissions import parse_permissions
 
     try:
         permissions = parse_permissions(args.permissions)

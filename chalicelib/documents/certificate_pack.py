@@ -48,7 +48,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.core.csvcells import number, timestamp
+from chalicelib.core.imports.csvcells import number, timestamp
 
 if TYPE_CHECKING:
     from fpdf import FPDF

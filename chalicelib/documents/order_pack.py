@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from chalicelib.core.certificates import CertificateSource, PackLineSource, PackSource, PackTooLarge
-from chalicelib.core.csvcells import number
+from chalicelib.core.imports.csvcells import number
 from chalicelib.documents import certificate_pack
 from chalicelib.documents.certificate_pack import PackCertificate, PackInput, PackLine
+from chalicelib.features.certificates.packs import CertificateSource, PackLineSource, PackSource, PackTooLarge
 
 DIMENSIONS = ("diameter", "length", "width", "depth")
 # A certificate whose documentUrl is not a key of ours is never fetched (no SSRF); its page says so.

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.core.history import BadRecord, change_event
+from chalicelib.core.history.service import BadRecord, change_event
 from chalicelib.core.models import HistoryEvent
 from chalicelib.observability import logger, metrics
 from chalicelib.storage.codec import from_attrs

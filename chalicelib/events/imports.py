@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from chalicelib.core.imports import DROPBOX, UPLOADS, ImportPaused
+from chalicelib.core.imports.jobs import DROPBOX, UPLOADS, ImportPaused
 from chalicelib.observability import logger
 
 TimeLeft = Callable[[], float]
@@ -101,7 +101,7 @@ def _import(obj: S3Object, time_left: TimeLeft) -> None:
 
 def run_file(obj: S3Object, time_left: TimeLeft) -> None:
     """Apply an uploaded or dropped CSV through its import job."""
-    from chalicelib.core import imports
+    from chalicelib.core.imports import jobs as imports
     from chalicelib.core.models import Actor
     from chalicelib.wiring import import_service, tenant_service
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from chalicelib.core.errors import Unauthenticated
-from chalicelib.core.tenants import Principal
+from chalicelib.core.tenancy.tenants import Principal
 from chalicelib.http.errors import HttpError, forbidden, unauthenticated
 from chalicelib.wiring import tenant_service
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.core.errors import NotFound
 from chalicelib.core.models import ApiKey
-from chalicelib.core.permissions import ALL_PERMISSIONS, Permission
+from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS, Permission
 from chalicelib.http.openapi import document
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.wiring import tenant_service

@@ -22,7 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from chalicelib.core.errors import DomainError
 from chalicelib.core.models import Actor
-from chalicelib.core.tenants import Principal
+from chalicelib.core.tenancy.tenants import Principal
 from chalicelib.http import auth, idempotency, jsonio
 from chalicelib.http.errors import HttpError, bad_request, from_domain, from_validation, internal, too_large
 from chalicelib.observability import clear_request_keys, logger

@@ -20,9 +20,10 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from chalicelib.core.ids import utcnow
-from chalicelib.core.imports import Checkpoint, ChunkPlan, CommitOutcome, ImportJob, ImportStatus, RowError
+from chalicelib.core.imports.jobs import Checkpoint, ChunkPlan, CommitOutcome, ImportJob, ImportStatus, RowError
 from chalicelib.core.models import Actor
 from chalicelib.core.ports import Page
+from chalicelib.features.orders.service import OrderWrite
 from chalicelib.storage import keys, queues
 from chalicelib.storage.catalog_repo import DynamoCatalogStore
 from chalicelib.storage.codec import from_attrs, to_attrs, to_record
@@ -145,8 +146,11 @@ class DynamoImportStore:
             writes += self._stock.create_items(record, movement, actor)
         for change in plan.changes:
             writes += self._stock.change_items(tenant_id, change)
-        if plan.orders:
-            writes += self._orders.transaction_items(tenant_id, plan.orders, actor)[0]
+        orders = [write for write in plan.feature_writes if isinstance(write, OrderWrite)]
+        if len(orders) != len(plan.feature_writes):
+            raise TypeError("a chunk holds a feature write this store cannot commit")
+        if orders:
+            writes += self._orders.transaction_items(tenant_id, orders, actor)[0]
         reasons = transact(writes)
         if reasons is None:
             return CommitOutcome.DONE

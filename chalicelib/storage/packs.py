@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from chalicelib.core.certificates import (
+from chalicelib.features.certificates.packs import (
     CERTIFICATES_PREFIX,
     StoredDocument,
     StoredObject,

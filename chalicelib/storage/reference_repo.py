@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.core.errors import AlreadyExists, StaleVersion
 from chalicelib.core.models import Actor, Location
-from chalicelib.core.reference import HEAT, LOCATION, ReferenceItem, RefKey, RefKind, Resolved
+from chalicelib.core.reference.service import HEAT, LOCATION, ReferenceItem, RefKey, RefKind, Resolved
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
 from chalicelib.storage.dynamo import batch_get, query_all, transact

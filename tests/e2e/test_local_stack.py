@@ -16,8 +16,8 @@ import requests
 
 from chalicelib.core.ids import utcnow
 from chalicelib.core.models import SYSTEM, Actor
-from chalicelib.core.permissions import ALL_PERMISSIONS
-from chalicelib.core.stock import NewStockRecord
+from chalicelib.core.stock.service import NewStockRecord
+from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS
 from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client
 from chalicelib.wiring import history_service, stock_service, tenant_service

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from chalicelib.core.models import Actor, HistoryEvent
-from chalicelib.core.stock import NewStockRecord
+from chalicelib.core.stock.service import NewStockRecord
 from chalicelib.events import audit
 from chalicelib.settings import get_settings
 from chalicelib.storage import dynamo, keys

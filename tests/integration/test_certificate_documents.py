@@ -21,8 +21,8 @@ from fpdf import FPDF
 from pypdf import PdfReader
 
 from chalicelib import wiring
-from chalicelib.core.certificate_documents import MAX_DOCUMENT_BYTES
 from chalicelib.core.models import SYSTEM
+from chalicelib.features.certificates.documents import MAX_DOCUMENT_BYTES
 from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client
 from tests.integration.company import Company, Refs, error_fields, make_company

@@ -11,9 +11,9 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import wiring
-from chalicelib.core.inventory import product_id_for
 from chalicelib.core.models import Actor, Product
 from chalicelib.events import audit
+from chalicelib.features.company_inventory.service import product_id_for
 from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client, on_call
 from tests.integration.company import Company, Refs, error_fields

@@ -21,7 +21,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from app import app
 from chalicelib import wiring
 from chalicelib.core.models import Tenant
-from chalicelib.core.tenants import format_key
+from chalicelib.core.tenancy.tenants import format_key
 from chalicelib.http import routing
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage.aws import client

@@ -10,7 +10,6 @@ other kinds out.
 from __future__ import annotations
 
 import json
-import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +17,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import wiring
+from chalicelib.core.imports import registry
 from chalicelib.core.models import SYSTEM
-from chalicelib.core.permissions import IMPORT_READ_ANY, IMPORT_WRITE_ANY, import_kinds, import_permission
 from chalicelib.events import imports
 from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client
@@ -142,26 +141,26 @@ def refused(response: Any, permission: str) -> str:
 
 
 def test_every_kind_the_import_service_runs_has_its_permissions(http: Client) -> None:
-    assert set(import_kinds()) == set(wiring.import_service().kinds)
-    assert [import_permission(k) for k in ("inventory", "orders", "order-lines")] == [
+    assert set(registry.names()) == set(wiring.import_service().kinds)
+    assert [registry.permission(k) for k in ("inventory", "orders", "order-lines")] == [
         "inventory.read",
         "orders.read",
         "orders.read",
     ]
-    assert [import_permission(k, write=True) for k in ("inventory", "orders", "order-lines")] == [
+    assert [registry.permission(k, write=True) for k in ("inventory", "orders", "order-lines")] == [
         "inventory.write",
         "orders.write",
         "orders.write",
     ]
     # A kind nobody has mapped yet is for admin keys only, never open by accident.
-    assert (import_permission("pallets"), import_permission("pallets", write=True)) == ("admin", "admin")
-    assert (set(IMPORT_READ_ANY), set(IMPORT_WRITE_ANY)) == (
+    assert (registry.permission("pallets"), registry.permission("pallets", write=True)) == ("admin", "admin")
+    assert (set(registry.read_any()), set(registry.write_any())) == (
         {"inventory.read", "orders.read"},
         {"inventory.write", "orders.write"},
     )
     # The presigned upload takes exactly the kinds that have permissions.
-    kind_field = PresignRequest.model_fields["kind"].annotation
-    assert set(typing.get_args(kind_field)) == set(import_kinds())
+    kind_schema = PresignRequest.model_json_schema()["properties"]["kind"]
+    assert set(kind_schema["enum"]) == set(registry.names())
 
 
 # -- following jobs ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import wiring
-from chalicelib.core import imports as core_imports
+from chalicelib.core.imports import jobs as core_imports
 from chalicelib.events import imports
 from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client

@@ -27,12 +27,12 @@ from chalicelib.core.errors import (
     StaleVersion,
     ValidationFailed,
 )
-from chalicelib.core.history import HistoryService
+from chalicelib.core.history.service import HistoryService
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import Actor, ClaimStatus, MovementKind
-from chalicelib.core.orders import LineInput, OrderInput, OrderService, StoredOrder
-from chalicelib.core.reference import NewReference, ReferenceService, RefKind
-from chalicelib.core.stock import ORDER_LINK_PREFIX, NewStockRecord, StockService
+from chalicelib.core.reference.service import NewReference, ReferenceService, RefKind
+from chalicelib.core.stock.service import ORDER_LINK_PREFIX, NewStockRecord, StockService
+from chalicelib.features.orders.service import LineInput, OrderInput, OrderService, StoredOrder
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage import keys
 from chalicelib.storage.aws import client, on_call, reset_clients

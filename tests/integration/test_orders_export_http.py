@@ -14,12 +14,12 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import wiring
-from chalicelib.core import order_csv
 from chalicelib.core.models import Actor
-from chalicelib.core.order_import import LINES_KIND, ORDERS_KIND, kind_of_header
-from chalicelib.core.orders import LineInput, OrderInput, OrderService, OrderView
-from chalicelib.core.reference import NewReference, RefKind
-from chalicelib.surfaces.orders import exports
+from chalicelib.core.reference.service import NewReference, RefKind
+from chalicelib.features.orders import csv_columns as order_csv
+from chalicelib.features.orders.csv_import import LINES_KIND, ORDERS_KIND, kind_of_header
+from chalicelib.features.orders.service import LineInput, OrderInput, OrderService, OrderView
+from chalicelib.surfaces.company.orders import exports
 from tests.integration.company import Company, make_company
 
 D = Decimal

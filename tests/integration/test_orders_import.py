@@ -20,13 +20,13 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import wiring
-from chalicelib.core import imports as core_imports
 from chalicelib.core.ids import utcnow
-from chalicelib.core.imports import Row
+from chalicelib.core.imports import jobs as core_imports
+from chalicelib.core.imports.jobs import Row
 from chalicelib.core.models import Actor
-from chalicelib.core.order_import import LINES_KIND, OrderLinesImporter
-from chalicelib.core.orders import LineInput, OrderInput, OrderView
 from chalicelib.events import imports
+from chalicelib.features.orders.csv_import import LINES_KIND, OrderLinesImporter
+from chalicelib.features.orders.service import LineInput, OrderInput, OrderView
 from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client, on_call
 from chalicelib.storage.import_repo import DynamoImportStore, s3_notification

@@ -23,7 +23,7 @@ from chalice.test import Client
 from app import app
 from chalicelib import wiring
 from chalicelib.core.models import SYSTEM
-from chalicelib.core.permissions import ALL_PERMISSIONS
+from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS
 from chalicelib.http import routing
 from chalicelib.http.routing import Endpoint
 

@@ -11,7 +11,7 @@ import pytest
 from chalicelib import wiring
 from chalicelib.core.ids import utcnow
 from chalicelib.core.models import Actor
-from chalicelib.core.stock import NewStockRecord
+from chalicelib.core.stock.service import NewStockRecord
 from chalicelib.events import schedules
 from chalicelib.settings import get_settings
 from chalicelib.storage import keys

@@ -23,7 +23,7 @@ from chalicelib import wiring
 from chalicelib.core.errors import InsufficientStock
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import ZERO, Actor, ClaimStatus
-from chalicelib.core.stock import NewStockRecord, StockService
+from chalicelib.core.stock.service import NewStockRecord, StockService
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage.aws import client, reset_clients
 from chalicelib.storage.stock_repo import DynamoStockStore

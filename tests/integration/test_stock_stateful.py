@@ -28,7 +28,7 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import ZERO, Actor, ClaimStatus, Movement
-from chalicelib.core.stock import NewStockRecord, StockService
+from chalicelib.core.stock.service import NewStockRecord, StockService
 from chalicelib.settings import reset_settings
 from chalicelib.storage.aws import reset_clients
 from chalicelib.storage.codec import from_attrs

@@ -25,7 +25,7 @@ from chalicelib.core.errors import (
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import Actor, ClaimStatus, Hold, Movement, MovementKind, Reservation, StockRecord
 from chalicelib.core.ports import ClaimTransition, StockChange, StockStore
-from chalicelib.core.stock import NewStockRecord, StockService
+from chalicelib.core.stock.service import NewStockRecord, StockService
 from chalicelib.storage.aws import on_call
 from chalicelib.storage.stock_repo import DynamoStockStore
 from tests.fakes import InMemoryStockStore

@@ -12,7 +12,7 @@ from chalicelib.core.errors import AlreadyExists, NotFound, Unauthenticated, Val
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import SYSTEM, Actor, ApiKey, Tenant
 from chalicelib.core.ports import TenantStore
-from chalicelib.core.tenants import TenantService, parse_key
+from chalicelib.core.tenancy.tenants import TenantService, parse_key
 from chalicelib.storage import keys
 from chalicelib.storage.aws import client
 from chalicelib.storage.codec import to_attrs

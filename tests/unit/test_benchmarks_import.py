@@ -29,8 +29,8 @@ from benchmarks.import_rate import (
     sizes_arg,
     write_csv,
 )
-from chalicelib.core.imports import Row, read_rows
-from chalicelib.core.inventory_import import COLUMNS, IGNORED, _parse
+from chalicelib.core.imports.jobs import Row, read_rows
+from chalicelib.features.company_inventory.csv_import import COLUMNS, IGNORED, _parse
 
 REFS = Refs(
     locations=["loc-1", "loc-2"],

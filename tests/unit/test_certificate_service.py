@@ -17,7 +17,12 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfReader
 
-from chalicelib.core.certificates import (
+from chalicelib.core.errors import NotFound
+from chalicelib.core.models import Reservation, StockRecord, Tenant
+from chalicelib.core.reference.service import HEAT, ReferenceItem, RefKey, RefKind, Resolved
+from chalicelib.documents.certificate_pack import NO_CERTIFICATES, NO_DOCUMENT, NOTHING_RESERVED
+from chalicelib.documents.order_pack import NOT_FETCHED, PdfPack
+from chalicelib.features.certificates.packs import (
     CertificatePackService,
     PackSource,
     PackTooLarge,
@@ -26,12 +31,7 @@ from chalicelib.core.certificates import (
     own_document_key,
     pack_key,
 )
-from chalicelib.core.errors import NotFound
-from chalicelib.core.models import Reservation, StockRecord, Tenant
-from chalicelib.core.orders import LineItem, Order, OrderView
-from chalicelib.core.reference import HEAT, ReferenceItem, RefKey, RefKind, Resolved
-from chalicelib.documents.certificate_pack import NO_CERTIFICATES, NO_DOCUMENT, NOTHING_RESERVED
-from chalicelib.documents.order_pack import NOT_FETCHED, PdfPack
+from chalicelib.features.orders.service import LineItem, Order, OrderView
 
 pytestmark = pytest.mark.disable_socket
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.core import csvcells
+from chalicelib.core.imports import csvcells
 
 
 @pytest.mark.parametrize("trigger", ["=", "+", "-", "@", "\t", "\r"])

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.core.history import BadRecord, HistoryService, change_event, field_changes, same_value
+from chalicelib.core.history.service import BadRecord, HistoryService, change_event, field_changes, same_value
 from chalicelib.core.models import FieldChange, HistoryEvent
 
 pytestmark = pytest.mark.disable_socket

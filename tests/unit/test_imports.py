@@ -1,4 +1,4 @@
-"""The import loop (core/imports.py) and the 000 row rules (core/inventory_import.py), without AWS."""
+"""The import loop (core/imports/jobs.py) and the 000 row rules (company_inventory/csv_import.py), without AWS."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.core import imports
-from chalicelib.core.imports import (
+from chalicelib.core.imports import jobs as imports
+from chalicelib.core.imports.jobs import (
     Checkpoint,
     ChunkPlan,
     CommitOutcome,
@@ -23,9 +23,9 @@ from chalicelib.core.imports import (
     RowError,
     read_rows,
 )
-from chalicelib.core.inventory_import import InventoryImporter, _parse
 from chalicelib.core.models import Actor
 from chalicelib.core.ports import Page
+from chalicelib.features.company_inventory.csv_import import InventoryImporter, _parse
 
 pytestmark = pytest.mark.disable_socket
 

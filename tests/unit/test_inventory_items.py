@@ -6,13 +6,13 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from chalicelib.core.inventory import (
+from chalicelib.core.models import FieldChange, HistoryEvent, StockRecord
+from chalicelib.core.stock.service import ORDER_LINK_PREFIX
+from chalicelib.features.company_inventory.service import (
     InventoryItem,
     product_id_for,
     translate_event,
 )
-from chalicelib.core.models import FieldChange, HistoryEvent, StockRecord
-from chalicelib.core.stock import ORDER_LINK_PREFIX
 from chalicelib.surfaces.company.models import InventoryCreate, InventoryUpdate, item_out
 
 

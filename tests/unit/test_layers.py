@@ -226,7 +226,7 @@ def test_every_shipped_layer_is_parsed() -> None:
     # Guards against a glob that silently finds nothing and passes every rule.
     paths = {m.path for m in MODULES}
     assert "app.py" in paths
-    for layer in ("core", "storage", "http", "surfaces", "events"):
+    for layer in ("core", "features", "storage", "http", "surfaces", "events"):
         assert any(p.startswith(f"chalicelib/{layer}/") for p in paths), layer
     assert {"chalicelib/settings.py", "chalicelib/observability.py", "chalicelib/wiring.py"} <= paths
 
@@ -241,8 +241,66 @@ def test_core_imports_no_framework_sdk_or_outer_layer(module: Module) -> None:
         "chalicelib.surfaces",
         "chalicelib.events",
         "chalicelib.wiring",
+        "chalicelib.features",
     )
     assert imports_any(module, forbidden) == []
+
+
+def _feature_of(name: str) -> str | None:
+    parts = name.split(".")
+    return parts[2] if parts[:2] == ["chalicelib", "features"] and len(parts) > 2 else None
+
+
+MODULE_NAMES = {m.name for m in MODULES}
+
+
+def reaches_into_other_features(module: Module) -> list[str]:
+    """Modules of another feature that `module` imports; that feature's package itself is allowed."""
+    own = _feature_of(module.name)
+    return sorted(
+        name
+        for name in imported_names(module)
+        if (other := _feature_of(name)) is not None
+        and other != own
+        and name in MODULE_NAMES
+        and name != f"chalicelib.features.{other}"
+    )
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if in_layer(m, "chalicelib/features")], ids=lambda m: m.path)
+def test_features_import_only_the_core_and_other_features_packages(module: Module) -> None:
+    forbidden = (*AWS_SDK, "chalice", "chalicelib.storage", "chalicelib.http", "chalicelib.surfaces")
+    assert imports_any(module, (*forbidden, "chalicelib.events", "chalicelib.wiring")) == []
+    assert reaches_into_other_features(module) == []
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if in_layer(m, "chalicelib/features")], ids=lambda m: m.path)
+def test_features_use_only_pydantic_and_the_standard_library(module: Module) -> None:
+    allowed = set(sys.stdlib_module_names) | {"__future__", "pydantic", "pydantic_core", "typing_extensions"}
+
+    def permitted(name: str) -> bool:
+        if name in {"chalicelib", "chalicelib.core", "chalicelib.features"}:
+            return True
+        if name.startswith(("chalicelib.core.", "chalicelib.features.")):
+            return True
+        return top_level_package(name) in allowed
+
+    assert sorted(n for n in imported_names(module) if not permitted(n)) == []
+
+
+def _surface_of(name: str) -> str | None:
+    parts = name.split(".")
+    return parts[2] if parts[:2] == ["chalicelib", "surfaces"] and len(parts) > 2 else None
+
+
+def reaches_into_other_surfaces(module: Module) -> list[str]:
+    own = _surface_of(module.name)
+    return sorted(n for n in imported_names(module) if (other := _surface_of(n)) is not None and other != own)
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if in_layer(m, "chalicelib/surfaces")], ids=lambda m: m.path)
+def test_surfaces_never_import_each_other(module: Module) -> None:
+    assert reaches_into_other_surfaces(module) == []
 
 
 @pytest.mark.parametrize("module", [m for m in MODULES if in_layer(m, "chalicelib/core")], ids=lambda m: m.path)
@@ -271,9 +329,9 @@ def test_documents_use_only_the_core_pydantic_and_the_pdf_libraries(module: Modu
     }
 
     def permitted(name: str) -> bool:
-        if name in {"chalicelib", "chalicelib.core", "chalicelib.documents"}:
+        if name in {"chalicelib", "chalicelib.core", "chalicelib.features", "chalicelib.documents"}:
             return True
-        if name.startswith(("chalicelib.core.", "chalicelib.documents.")):
+        if name.startswith(("chalicelib.core.", "chalicelib.features.", "chalicelib.documents.")):
             return True
         return top_level_package(name) in allowed
 
@@ -382,3 +440,24 @@ def test_app_rule_refuses_routes_and_debug() -> None:
     assert len(problems) == 2
     assert problems[0].startswith("line 7: app.debug = True")
     assert "@app.route('/')" in problems[1]
+
+
+def test_detector_sees_a_feature_reaching_into_another_features_modules() -> None:
+    module = _module(
+        "from chalicelib.features.orders import LineItem\n"
+        "from chalicelib.features.orders.service import OrderView\n"
+        "from chalicelib.features.certificates.packs import pack_key\n",
+        "chalicelib/features/certificates/documents.py",
+    )
+    assert reaches_into_other_features(module) == ["chalicelib.features.orders.service"]
+
+
+def test_detector_sees_a_surface_importing_another_surface() -> None:
+    module = _module(
+        "from chalicelib.surfaces.company.common import company_of\nfrom chalicelib.surfaces.maker import models\n",
+        "chalicelib/surfaces/maker/routes.py",
+    )
+    assert reaches_into_other_surfaces(module) == [
+        "chalicelib.surfaces.company.common",
+        "chalicelib.surfaces.company.common.company_of",
+    ]

@@ -10,9 +10,8 @@ from typing import Any, cast
 
 import pytest
 
-from chalicelib.core import order_csv
 from chalicelib.core.errors import DomainError, NotFound, ValidationFailed
-from chalicelib.core.imports import (
+from chalicelib.core.imports.jobs import (
     Checkpoint,
     ChunkPlan,
     CommitOutcome,
@@ -25,7 +24,9 @@ from chalicelib.core.imports import (
     UploadedFile,
 )
 from chalicelib.core.models import Actor
-from chalicelib.core.order_import import (
+from chalicelib.core.ports import Page
+from chalicelib.features.orders import csv_columns as order_csv
+from chalicelib.features.orders.csv_import import (
     LINES_KIND,
     ORDERS_KIND,
     OrderLinesImporter,
@@ -33,8 +34,7 @@ from chalicelib.core.order_import import (
     kind_of_file,
     kind_of_header,
 )
-from chalicelib.core.orders import LineInput, Order, OrderInput, OrderService, OrderWrite
-from chalicelib.core.ports import Page
+from chalicelib.features.orders.service import LineInput, Order, OrderInput, OrderService, OrderWrite
 
 pytestmark = pytest.mark.disable_socket
 
@@ -193,7 +193,7 @@ def test_service_outcomes_become_counts_writes_and_row_errors() -> None:
     rows = [Row(n, {"orderreference": f"SO-{n}"}) for n in range(2, 7)]
     plan = orders_importer(fake).plan("t1", "job-1", rows, ACTOR)
     assert (plan.created, plan.updated, plan.failed) == (1, 2, 2)
-    assert plan.orders == [created, updated]
+    assert plan.feature_writes == [created, updated]
     assert plan.errors == [
         RowError(line=5, field="RelatedOrganisationId", message="x not found"),
         RowError(line=6, field="Version", message="current version is 4"),

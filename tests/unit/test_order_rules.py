@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.core import orders
 from chalicelib.core.errors import DuplicateCommand, ExpectationFailed, InsufficientStock, ValidationFailed
 from chalicelib.core.models import Actor, FieldChange, HistoryEvent, MovementKind
-from chalicelib.core.orders import LineInput, LineItem, Order, OrderInput, OrderWrite, translate_event
-from chalicelib.core.stock import ORDER_LINK_PREFIX, NewStockRecord, StockService
+from chalicelib.core.stock.service import ORDER_LINK_PREFIX, NewStockRecord, StockService
+from chalicelib.features.orders import service as orders
+from chalicelib.features.orders.service import LineInput, LineItem, Order, OrderInput, OrderWrite, translate_event
 from tests.fakes import InMemoryStockStore
 
 D = Decimal

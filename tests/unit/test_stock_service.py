@@ -20,7 +20,7 @@ from chalicelib.core.errors import (
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import Actor, ClaimStatus, MovementKind, StockRecord
 from chalicelib.core.ports import StockChange
-from chalicelib.core.stock import MAX_SET_RETRIES, NewStockRecord, StockService
+from chalicelib.core.stock.service import MAX_SET_RETRIES, NewStockRecord, StockService
 from tests.fakes import InMemoryStockStore
 
 ACTOR = Actor(id="user:1", name="Tester")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.core import tags
+from chalicelib.core.reference import tag_rules as tags
 
 ITEM: dict[str, Any] = {
     "productName": "Round bar 50mm",

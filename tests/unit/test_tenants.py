@@ -10,8 +10,8 @@ import pytest
 
 from chalicelib.core.errors import NotFound, Unauthenticated, ValidationFailed
 from chalicelib.core.models import Actor
-from chalicelib.core.permissions import ALL_PERMISSIONS, Permission
-from chalicelib.core.tenants import TenantService, parse_key
+from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS, Permission
+from chalicelib.core.tenancy.tenants import TenantService, parse_key
 from tests.fakes import InMemoryTenantStore
 
 ADMIN = Actor(id="user:admin", name="Admin")

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.core import csvcells, exports
-from chalicelib.core.permissions import Permission
+from chalicelib.core import exports
+from chalicelib.core.imports import csvcells
+from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.common import PREFIX, TAG_INVENTORY, company_of

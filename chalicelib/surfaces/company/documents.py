@@ -1,8 +1,8 @@
 """Mill certificate documents: `PUT` and `GET /companies/{companyId}/mill-certifications/{id}/document`.
 
-HTTP only: chalicelib/core/certificate_documents.py checks the PDF, names its
+HTTP only: chalicelib/features/certificates/documents.py checks the PDF, names its
 key, stores it and points the certification at it through the versioned
-reference path. The certificate pack (surfaces/orders/packs.py) then includes
+reference path. The certificate pack (surfaces/company/orders/packs.py) then includes
 the document's pages.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.core.certificate_documents import MAX_DOCUMENT_BYTES, PDF
-from chalicelib.core.permissions import Permission
+from chalicelib.core.tenancy.permissions import Permission
+from chalicelib.features.certificates.documents import MAX_DOCUMENT_BYTES, PDF
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.common import PREFIX, TAG_REFERENCE, company_of

@@ -1,26 +1,26 @@
 """CSV upload and import jobs: `POST /companies/{companyId}/inventory/csv` and `/companies/{companyId}/imports...`.
 
 Every route here only translates: the job lifecycle and the row rules live in
-chalicelib/core/imports.py and chalicelib/core/inventory_import.py.
+chalicelib/core/imports/jobs.py and chalicelib/features/company_inventory/csv_import.py.
 
 Jobs are of several kinds (inventory, and the orders and order-lines of the
 orders upload). The job routes take a key that may read (or start) any kind;
 each handler then checks the permission of the job's own kind
-(core/permissions.import_permission), since only the job knows it.
+(core/imports/registry.permission), since only the job knows it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib.core import csvcells
-from chalicelib.core.imports import MAX_FILE_BYTES, MAX_STORED_ERRORS, ImportJob, ImportStatus, RowError
-from chalicelib.core.inventory_import import KIND as INVENTORY
-from chalicelib.core.permissions import IMPORT_READ_ANY, IMPORT_WRITE_ANY, Permission, import_permission
-from chalicelib.core.reference import deterministic_id
+from chalicelib.core.imports import csvcells, registry
+from chalicelib.core.imports.jobs import MAX_FILE_BYTES, MAX_STORED_ERRORS, ImportJob, ImportStatus, RowError
+from chalicelib.core.reference.service import deterministic_id
+from chalicelib.core.tenancy.permissions import Permission
+from chalicelib.features.company_inventory.csv_import import KIND as INVENTORY
 from chalicelib.http.errors import bad_request
 from chalicelib.http.multipart import file_parts
 from chalicelib.http.pagination import decode_token, encode_token, page_size
@@ -28,7 +28,10 @@ from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.common import PREFIX, TAG_IMPORTS, company_of
 from chalicelib.surfaces.company.csv_export import CSV_CONTENT_TYPE, CSV_PATH
-from chalicelib.wiring import import_service
+from chalicelib.wiring import import_kinds, import_service
+
+# Loads every feature's import kinds before the routes below name their permissions.
+KINDS = import_kinds()
 
 JOBS = f"{PREFIX}/imports"
 JOB = f"{JOBS}/{{jobId}}"
@@ -81,10 +84,19 @@ class JobOut(JobSummary):
 class PresignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["inventory", "orders", "order-lines"] = Field(
-        "inventory", description="What the file holds: inventory items, orders, or order line items"
+    kind: str = Field(
+        "inventory",
+        description="What the file holds: " + ", ".join(f"`{k.name}` ({k.description})" for k in KINDS),
+        json_schema_extra={"enum": [k.name for k in KINDS]},
     )
     filename: str | None = Field(None, max_length=200, description="Shown on the job; the name is not used for storage")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in registry.names():
+            raise ValueError(f"must be one of: {', '.join(registry.names())}")
+        return value
 
 
 class PresignOut(BaseModel):
@@ -138,7 +150,7 @@ def upload_csv(call: Call) -> Reply:
     company,
     JOBS,
     "POST",
-    any_of=IMPORT_WRITE_ANY,
+    any_of=registry.write_any(),
     summary="Start an import from a file sent straight to S3",
     tag=TAG_IMPORTS,
     body=PresignRequest,
@@ -162,7 +174,7 @@ def upload_csv(call: Call) -> Reply:
 def presign(call: Call) -> PresignOut:
     tenant = company_of(call)
     request: PresignRequest = call.body
-    call.require(import_permission(request.kind, write=True), needed_for=f"{request.kind} imports")
+    call.require(registry.permission(request.kind, write=True), needed_for=f"{request.kind} imports")
     job_id = deterministic_id(call.command_id, 0) if call.command_id else None
     upload = import_service().presign(tenant, request.kind, call.actor, filename=request.filename, job_id=job_id)
     return PresignOut(
@@ -180,7 +192,7 @@ def presign(call: Call) -> PresignOut:
     company,
     JOBS,
     "GET",
-    any_of=IMPORT_READ_ANY,
+    any_of=registry.read_any(),
     summary="List import jobs",
     tag=TAG_IMPORTS,
     query=JobsQuery,
@@ -200,7 +212,7 @@ def list_jobs(call: Call) -> Reply:
     limit = page_size(query.limit, default=20, maximum=100)
     page = import_service().page(tenant, limit, decode_token(tenant, query.nextToken))
     token = encode_token(tenant, page.cursor)
-    readable = [job for job in page.items if call.allows(import_permission(job.kind))]
+    readable = [job for job in page.items if call.allows(registry.permission(job.kind))]
     return Reply(body=[_summary(job) for job in readable], headers={"X-Next-Token": token} if token else {})
 
 
@@ -208,7 +220,7 @@ def list_jobs(call: Call) -> Reply:
     company,
     JOB,
     "GET",
-    any_of=IMPORT_READ_ANY,
+    any_of=registry.read_any(),
     summary="Get an import job",
     tag=TAG_IMPORTS,
     response=JobOut,
@@ -236,7 +248,7 @@ def get_job(call: Call) -> JobOut:
     company,
     f"{JOB}/errors.csv",
     "GET",
-    any_of=IMPORT_READ_ANY,
+    any_of=registry.read_any(),
     summary="Download an import job's error report",
     tag=TAG_IMPORTS,
     produces=CSV_CONTENT_TYPE,
@@ -261,7 +273,7 @@ def error_report(call: Call) -> Reply:
 def _readable_job(call: Call, tenant: str) -> ImportJob:
     """The path's job (404 if missing), or 403 when its kind is one the key may not read."""
     job = import_service().get(tenant, call.path["jobId"])
-    call.require(import_permission(job.kind), needed_for=f"{job.kind} import jobs")
+    call.require(registry.permission(job.kind), needed_for=f"{job.kind} import jobs")
     return job
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from chalicelib.core.permissions import Permission
+from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.http.pagination import decode_token, encode_token, page_size
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company

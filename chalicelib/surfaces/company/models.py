@@ -15,8 +15,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.core.inventory import ATTRIBUTES, InventoryItem, ItemInput, documented
 from chalicelib.core.models import HistoryEvent
+from chalicelib.features.company_inventory.service import ATTRIBUTES, InventoryItem, ItemInput, documented
 
 # Documented request field -> core field.
 CORE_NAMES: dict[str, str] = {

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.core.errors import AlreadyExists, NotFound, ValidationFailed
 from chalicelib.core.models import Location
-from chalicelib.core.permissions import Permission
-from chalicelib.core.reference import MAX_BATCH, NewReference, ReferenceItem, ReferenceUpdate, RefKind
+from chalicelib.core.reference.service import MAX_BATCH, NewReference, ReferenceItem, ReferenceUpdate, RefKind
+from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.http.routing import Call, Handler, endpoint
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.common import PREFIX, TAG_REFERENCE, company_of

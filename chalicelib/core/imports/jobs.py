@@ -32,7 +32,6 @@ from pydantic import BaseModel
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import Actor, Entity, Movement, Product, StockRecord
-from chalicelib.core.orders import OrderWrite
 from chalicelib.core.ports import Page, StockChange
 
 # A transaction holds 100 writes: the job checkpoint and the chunk's error
@@ -115,6 +114,14 @@ class Row:
     problem: str | None = None
 
 
+class FeatureWrite(Protocol):
+    """One entity's share of a chunk's transaction, planned by a feature."""
+
+    @property
+    def size(self) -> int:
+        """How many transaction items it takes."""
+
+
 @dataclass
 class ChunkPlan:
     """Everything one chunk writes. Storage commits it in one transaction with the checkpoint."""
@@ -122,8 +129,9 @@ class ChunkPlan:
     creates: list[tuple[StockRecord, Movement | None]] = field(default_factory=list)
     changes: list[StockChange] = field(default_factory=list)
     products: list[Product] = field(default_factory=list)
-    # Orders with their changed lines and reference guard moves (the 003 order imports).
-    orders: list[OrderWrite] = field(default_factory=list)
+    # A feature's own writes (orders with their lines and reference guards, ...), committed in the same
+    # transaction; storage knows how to write each kind.
+    feature_writes: list[FeatureWrite] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     created: int = 0
     updated: int = 0
@@ -132,7 +140,7 @@ class ChunkPlan:
     def writes(self) -> int:
         creates = sum(1 + (movement is not None) for _, movement in self.creates)
         changes = sum(1 + (change.movement is not None) for change in self.changes)
-        return creates + changes + len(self.products) + sum(write.size for write in self.orders)
+        return creates + changes + len(self.products) + sum(write.size for write in self.feature_writes)
 
     @property
     def failed(self) -> int:

@@ -22,11 +22,11 @@ import hashlib
 import re
 from typing import Protocol
 
-from chalicelib.core.certificates import certificate_prefix, own_document_key
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.exports import ExportStore
 from chalicelib.core.models import Actor
-from chalicelib.core.reference import ReferenceItem, ReferenceUpdate, RefKind
+from chalicelib.core.reference.service import ReferenceItem, ReferenceUpdate, RefKind
+from chalicelib.features.certificates.packs import certificate_prefix, own_document_key
 
 PDF = "application/pdf"
 PDF_MAGIC = b"%PDF-"

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict
 from chalicelib.core.errors import NotFound, Unauthenticated, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import SYSTEM, Actor, ApiKey, Tenant
-from chalicelib.core.permissions import ALL_PERMISSIONS
 from chalicelib.core.ports import TenantStore
+from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS
 
 KEY_PREFIX = "sr"
 

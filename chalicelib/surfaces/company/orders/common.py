@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.core.permissions import Permission
+from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.surfaces.company.common import PREFIX
 
 TAG_ORDERS = "Company orders"

@@ -10,9 +10,9 @@ from chalicelib.http.pagination import decode_token, encode_token, page_size
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company.common import company_of
 from chalicelib.surfaces.company.models import HistoryOut, history_out
-from chalicelib.surfaces.orders import orders
-from chalicelib.surfaces.orders.common import LINE, ORDER, ORDERS, READ, TAG_ORDERS, WRITE
-from chalicelib.surfaces.orders.models import (
+from chalicelib.surfaces.company.orders import orders
+from chalicelib.surfaces.company.orders.common import LINE, ORDER, ORDERS, READ, TAG_ORDERS, WRITE
+from chalicelib.surfaces.company.orders.models import (
     OrderCreate,
     OrderDetailsOut,
     OrderIds,

@@ -12,16 +12,16 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from chalicelib.core.imports import ImportJob, ImportStatus, UploadedFile
-from chalicelib.core.order_import import LINES_KIND, ORDERS_KIND, kind_of_file
-from chalicelib.core.reference import deterministic_id
+from chalicelib.core.imports.jobs import ImportJob, ImportStatus, UploadedFile
+from chalicelib.core.reference.service import deterministic_id
+from chalicelib.features.orders.csv_import import LINES_KIND, ORDERS_KIND, kind_of_file
 from chalicelib.http.errors import bad_request
 from chalicelib.http.multipart import file_parts
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company.common import company_of
 from chalicelib.surfaces.company.imports import JOB, MAX_UPLOAD_BYTES
-from chalicelib.surfaces.orders import orders
-from chalicelib.surfaces.orders.common import ORDERS, TAG_ORDERS, WRITE
+from chalicelib.surfaces.company.orders import orders
+from chalicelib.surfaces.company.orders.common import ORDERS, TAG_ORDERS, WRITE
 from chalicelib.wiring import import_service
 
 # Lambda takes at most 6 MB of request: both files together stay under this.

@@ -21,10 +21,16 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.core.csvcells import FORMULA_TRIGGERS, QUOTE, parse_decimal
 from chalicelib.core.errors import ValidationFailed
-from chalicelib.core.imports import ChunkPlan, FileRejected, Row, RowError
-from chalicelib.core.inventory import (
+from chalicelib.core.imports import registry
+from chalicelib.core.imports.csvcells import FORMULA_TRIGGERS, QUOTE, parse_decimal
+from chalicelib.core.imports.jobs import ChunkPlan, FileRejected, Row, RowError
+from chalicelib.core.models import Actor, MovementKind, StockRecord
+from chalicelib.core.ports import StockStore
+from chalicelib.core.reference.service import LOCATION, ReferenceService, RefKey
+from chalicelib.core.stock.service import NewStockRecord, StockService
+from chalicelib.core.tenancy.permissions import Permission
+from chalicelib.features.company_inventory.service import (
     FOREIGN_KEYS,
     NUMBER_ATTRIBUTES,
     TEXT_ATTRIBUTES,
@@ -34,10 +40,6 @@ from chalicelib.core.inventory import (
     documented,
     product_id_for,
 )
-from chalicelib.core.models import Actor, MovementKind, StockRecord
-from chalicelib.core.ports import StockStore
-from chalicelib.core.reference import LOCATION, ReferenceService, RefKey
-from chalicelib.core.stock import NewStockRecord, StockService
 
 KIND = "inventory"
 ROW_NAMESPACE = uuid.UUID("0b5f6c1e-83a4-4f7d-a2c6-5e9d1b7f3a20")
@@ -224,3 +226,14 @@ def _new_record(tenant_id: str, job_id: str, row: Row, item: ItemInput) -> NewSt
         attributes=attributes,
         quantity=item.quantity if item.quantity is not None else Decimal(0),
     )
+
+
+def _build(services: Any) -> InventoryImporter:
+    return InventoryImporter(
+        services.inventory_service(), services.stock_service(), services.stock_store(), services.reference_service()
+    )
+
+
+registry.register(
+    registry.ImportKind(KIND, Permission.INVENTORY_READ, Permission.INVENTORY_WRITE, _build, "inventory items")
+)

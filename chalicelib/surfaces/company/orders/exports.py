@@ -1,6 +1,6 @@
 """003 downloads: orders as CSV, orders + line items as a ZIP, and the upload templates.
 
-The columns and cell formats are chalicelib/core/order_csv.py's, shared with
+The columns and cell formats are chalicelib/features/orders/csv_columns.py's, shared with
 the CSV upload, so a download can be edited and uploaded again.
 """
 
@@ -11,13 +11,13 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from chalicelib.core import order_csv
-from chalicelib.core.orders import LineItem, OrderView
+from chalicelib.features.orders import csv_columns as order_csv
+from chalicelib.features.orders.service import LineItem, OrderView
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company.common import company_of
 from chalicelib.surfaces.company.csv_export import LARGE_DOWNLOAD, attachment, file_reply
-from chalicelib.surfaces.orders import orders
-from chalicelib.surfaces.orders.common import ORDERS, READ, TAG_ORDERS
+from chalicelib.surfaces.company.orders import orders
+from chalicelib.surfaces.company.orders.common import ORDERS, READ, TAG_ORDERS
 from chalicelib.wiring import order_service
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"

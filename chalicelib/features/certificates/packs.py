@@ -35,8 +35,8 @@ from urllib.parse import unquote, urlsplit
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.ids import utcnow
 from chalicelib.core.models import Reservation, StockRecord, Tenant
-from chalicelib.core.orders import LineItem, OrderView
-from chalicelib.core.reference import HEAT, ReferenceItem, RefKey, RefKind, Resolved
+from chalicelib.core.reference.service import HEAT, ReferenceItem, RefKey, RefKind, Resolved
+from chalicelib.features.orders import LineItem, OrderView
 
 PACKS_PREFIX = "packs"
 CERTIFICATES_PREFIX = "certificates"

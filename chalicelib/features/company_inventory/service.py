@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.core.errors import AlreadyExists, NotFound, ValidationFailed
-from chalicelib.core.history import HistoryService, documented_change_type
+from chalicelib.core.history.service import HistoryService, documented_change_type
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import (
     ZERO,
@@ -36,9 +36,17 @@ from chalicelib.core.models import (
     StockRecord,
 )
 from chalicelib.core.ports import CatalogStore, Page, StockChange, StockStore
-from chalicelib.core.reference import HEAT, LOCATION, ReferenceService, RefKey, RefKind, Resolved, deterministic_id
-from chalicelib.core.stock import ORDER_LINK_PREFIX, NewStockRecord, StockService
-from chalicelib.core.tags import evaluate
+from chalicelib.core.reference.service import (
+    HEAT,
+    LOCATION,
+    ReferenceService,
+    RefKey,
+    RefKind,
+    Resolved,
+    deterministic_id,
+)
+from chalicelib.core.reference.tag_rules import evaluate
+from chalicelib.core.stock.service import ORDER_LINK_PREFIX, NewStockRecord, StockService
 
 # One transaction holds at most 100 writes; a created or re-counted item needs two.
 MAX_ITEMS = 50

@@ -28,9 +28,9 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from chalicelib.core import csvcells
-from chalicelib.core.csvcells import FORMULA_TRIGGERS, QUOTE
-from chalicelib.core.orders import LineItem, Order
+from chalicelib.core.imports import csvcells
+from chalicelib.core.imports.csvcells import FORMULA_TRIGGERS, QUOTE
+from chalicelib.features.orders.service import LineItem, Order
 
 ORDERS_FILE = "orders.csv"
 LINES_FILE = "order-line-items.csv"

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from chalicelib.core.inventory_import import KIND as INVENTORY_KIND
-from chalicelib.core.order_import import LINES_KIND, ORDERS_KIND
-
 
 class Permission(StrEnum):
     INVENTORY_READ = "inventory.read"
@@ -41,29 +38,3 @@ def parse_permissions(text: str) -> frozenset[str]:
     if unknown:
         raise ValueError(f"unknown permissions: {', '.join(sorted(unknown))}")
     return frozenset(names)
-
-
-# What guards an import job, by its kind: (read it, start it).
-_IMPORT_PERMISSIONS: dict[str, tuple[Permission, Permission]] = {
-    INVENTORY_KIND: (Permission.INVENTORY_READ, Permission.INVENTORY_WRITE),
-    ORDERS_KIND: (Permission.ORDERS_READ, Permission.ORDERS_WRITE),
-    LINES_KIND: (Permission.ORDERS_READ, Permission.ORDERS_WRITE),
-}
-# The routes of import jobs of every kind take a key that may read (or start) at least one kind.
-IMPORT_READ_ANY: tuple[str, ...] = tuple(sorted({read.value for read, _ in _IMPORT_PERMISSIONS.values()}))
-IMPORT_WRITE_ANY: tuple[str, ...] = tuple(sorted({write.value for _, write in _IMPORT_PERMISSIONS.values()}))
-
-
-def import_permission(kind: str, *, write: bool = False) -> str:
-    """The permission that reads (or, with `write`, starts) an import job of `kind`.
-
-    A kind missing from the map needs `admin`, so a new kind is never open to
-    more keys than intended before someone decides who may see it.
-    """
-    read, start = _IMPORT_PERMISSIONS.get(kind, (Permission.ADMIN, Permission.ADMIN))
-    return (start if write else read).value
-
-
-def import_kinds() -> tuple[str, ...]:
-    """The import kinds that have permissions of their own."""
-    return tuple(_IMPORT_PERMISSIONS)

@@ -38,12 +38,12 @@ from chalicelib.core.errors import (
     StaleVersion,
     ValidationFailed,
 )
-from chalicelib.core.history import HistoryService, documented_change_type
+from chalicelib.core.history.service import HistoryService, documented_change_type
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import ZERO, Actor, ClaimStatus, Entity, FieldChange, HistoryEvent, Reservation
 from chalicelib.core.ports import Page, StockStore
-from chalicelib.core.reference import ReferenceService, RefKey, RefKind, Resolved, deterministic_id
-from chalicelib.core.stock import StockService
+from chalicelib.core.reference.service import ReferenceService, RefKey, RefKind, Resolved, deterministic_id
+from chalicelib.core.stock.service import StockService
 
 # One DynamoDB transaction holds at most 100 writes.
 MAX_WRITES = 100
@@ -767,7 +767,7 @@ class OrderService:
         return [OrderView(s.order, _label(names, s.order), _active_lines(s.lines)) for s in stored]
 
     # -- import planning ---------------------------------------------------
-    # The CSV import (core/order_import.py) plans one chunk of rows at a time
+    # The CSV import (features/orders/csv_import.py) plans one chunk of rows at a time
     # with these methods, under the rules of create and update, and commits
     # the writes together with its job checkpoint. A bad row gets an error of
     # its own and is left out; it never fails the other rows. Errors name the

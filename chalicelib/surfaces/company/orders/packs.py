@@ -14,8 +14,8 @@ import re
 from chalicelib.core import exports
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company.common import company_of
-from chalicelib.surfaces.orders import orders
-from chalicelib.surfaces.orders.common import ORDER, READ, TAG_ORDERS
+from chalicelib.surfaces.company.orders import orders
+from chalicelib.surfaces.company.orders.common import ORDER, READ, TAG_ORDERS
 from chalicelib.wiring import certificate_pack_service
 
 PDF = "application/pdf"

@@ -2,7 +2,7 @@
 
 One upload may carry both files; which is which is told by the header row
 (`kind_of_header`), and the orders job runs before the line-items job
-(core/imports.py chains them). Columns are order_csv's (any order, any case).
+(core/imports/jobs.py chains them). Columns are order_csv's (any order, any case).
 
 Orders file (job kind `orders`): a row with an OrderId updates that order; a
 row without one updates the active order with the same OrderReference (any
@@ -31,11 +31,13 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chalicelib.core import order_csv
 from chalicelib.core.errors import DomainError
-from chalicelib.core.imports import ChunkPlan, FileRejected, Row, RowError
+from chalicelib.core.imports import registry
+from chalicelib.core.imports.jobs import ChunkPlan, FileRejected, Row, RowError
 from chalicelib.core.models import Actor
-from chalicelib.core.orders import LineInput, OrderInput, OrderService, documented
+from chalicelib.core.tenancy.permissions import Permission
+from chalicelib.features.orders import csv_columns as order_csv
+from chalicelib.features.orders.service import LineInput, OrderInput, OrderService, documented
 
 ORDERS_KIND = "orders"
 LINES_KIND = "order-lines"
@@ -164,7 +166,7 @@ class OrdersImporter(_Importer):
             elif outcome is None:
                 plan.updated += 1  # it matched an order and changed nothing
             else:
-                plan.orders.append(outcome)
+                plan.feature_writes.append(outcome)
                 if outcome.previous_version is None:
                     plan.created += 1
                 else:
@@ -198,7 +200,7 @@ class OrderLinesImporter(_Importer):
                 plan.created += 1
             else:
                 plan.updated += 1
-        plan.orders = writes
+        plan.feature_writes = list(writes)
         plan.errors.sort(key=lambda e: e.line)
         return plan
 
@@ -232,3 +234,23 @@ def _described(kind: str) -> str:
     if kind == LINES_KIND:
         return "a line-items file (it has a ProductName, LineNumber or LineItemId column)"
     return "an orders file"
+
+
+registry.register(
+    registry.ImportKind(
+        ORDERS_KIND,
+        Permission.ORDERS_READ,
+        Permission.ORDERS_WRITE,
+        lambda services: OrdersImporter(services.order_service()),
+        "orders",
+    )
+)
+registry.register(
+    registry.ImportKind(
+        LINES_KIND,
+        Permission.ORDERS_READ,
+        Permission.ORDERS_WRITE,
+        lambda services: OrderLinesImporter(services.order_service()),
+        "order line items",
+    )
+)

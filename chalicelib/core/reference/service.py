@@ -21,10 +21,10 @@ from typing import Any, Protocol
 
 from pydantic import Field
 
-from chalicelib.core import tags
 from chalicelib.core.errors import NotFound, StaleVersion, ValidationFailed
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import Actor, Entity
+from chalicelib.core.reference import tag_rules as tags
 
 # One transaction holds at most 100 writes; a mill certification needs two.
 MAX_BATCH = 50

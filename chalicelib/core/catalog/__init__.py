@@ -1,0 +1,1 @@
+"""The catalog: products, materials and their bills of materials, locations and bins."""

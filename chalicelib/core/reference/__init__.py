@@ -1,0 +1,1 @@
+"""Reference data (types, materials, organisations, certifications, tags, tag rules) and label lookups."""

@@ -1,0 +1,1 @@
+"""Certificate packs (003) and the mill certification documents they gather (000)."""

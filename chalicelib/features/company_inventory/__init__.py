@@ -1,0 +1,1 @@
+"""Company inventory (000): inventory items as stock records, tag rules, the inventory CSV import."""
