@@ -30,6 +30,7 @@ from chalicelib.settings import get_settings
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON = "application/json"
+ANY_MEDIA_TYPE = "*/*"
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class Endpoint:
     max_body_bytes: int | None = None
     # Response fields never kept for Idempotency-Key replays (secrets shown once).
     secret_fields: tuple[str, ...] = ()
+    # The path parameter that names the caller's own company: any other value is a 403.
+    company_param: str | None = None
 
     @functools.cached_property
     def body_adapter(self) -> TypeAdapter[Any] | None:
@@ -139,9 +142,12 @@ def endpoint(
     description: str = "",
     max_body_bytes: int | None = None,
     secret_fields: Sequence[str] = (),
+    company_param: str | None = None,
 ) -> Callable[[Handler], Handler]:
     if permissions is None and any_of is None and not public:
         raise ValueError(f"{method} {path} must declare its permissions (or public=True)")
+    if "{companyId}" in path and company_param != "companyId":
+        raise ValueError(f"{method} {path} names a company: declare company_param='companyId'")
     if any_of is not None and not any_of:
         raise ValueError(f"{method} {path}: any_of needs at least one permission (no key could hold one of none)")
     spec = Endpoint(
@@ -160,6 +166,7 @@ def endpoint(
         description=description,
         max_body_bytes=max_body_bytes,
         secret_fields=tuple(secret_fields),
+        company_param=company_param,
     )
 
     def register(handler: Handler) -> Handler:
@@ -168,7 +175,9 @@ def endpoint(
 
         view.__name__ = handler.__name__
         view.__doc__ = handler.__doc__
-        bp.route(path, methods=[spec.method], content_types=list(spec.content_types))(view)
+        # Chalice would answer a wrong media type before anyone proved who they are: the route takes
+        # every media type, and `_run` checks it after authentication and authorisation.
+        bp.route(path, methods=[spec.method], content_types=[ANY_MEDIA_TYPE])(view)
         ENDPOINTS.append(spec)
         return handler
 
@@ -195,17 +204,22 @@ def dispatch(spec: Endpoint, handler: Handler, request: Request, params: dict[st
 
 
 def _run(spec: Endpoint, handler: Handler, call: Call) -> Response:
+    # Nobody learns anything about a route before proving who they are and that they may use it:
+    # 401, then 403 (permission, then the company in the path), then the request itself.
     request = call.request
-    raw = _raw_body(request)
-    limit = spec.max_body_bytes or get_settings().max_body_bytes
-    if len(raw) > limit:
-        raise too_large(f"request body exceeds {limit} bytes")
     if not spec.public:
         call.principal = auth.authenticate(request.headers, request.query_params)
         logger.append_keys(tenant_id=call.principal.tenant_id, key_id=call.principal.key_id)
         auth.require(call.principal, spec.permissions or ())
         if spec.any_of:
             auth.require_any(call.principal, spec.any_of)
+        if spec.company_param is not None:
+            _require_own_company(spec.company_param, call)
+    _require_media_type(spec, request)
+    raw = _raw_body(request)
+    limit = spec.max_body_bytes or get_settings().max_body_bytes
+    if len(raw) > limit:
+        raise too_large(f"request body exceeds {limit} bytes")
     call.query = _parse_query(spec, request)
     call.body = _parse_body(spec, raw)
     key = request.headers.get(idempotency.HEADER)
@@ -226,6 +240,30 @@ def _run(spec: Endpoint, handler: Handler, call: Call) -> Response:
         call.tenant_id, call.idempotency_key, response.status_code, _redacted(body, spec.secret_fields), stored
     )
     return response
+
+
+def _require_own_company(param: str, call: Call) -> None:
+    if call.path.get(param) != call.tenant_id:
+        raise HttpError(
+            403,
+            "FORBIDDEN",
+            "this key cannot act for that company",
+            [{"field": param, "message": "not the company of this API key"}],
+        )
+
+
+def _require_media_type(spec: Endpoint, request: Request) -> None:
+    """415 unless the request's Content-Type is one the route takes (no header reads as JSON, as Chalice does)."""
+    header = str((request.headers.get("content-type") if request.headers else None) or JSON).lower()
+    given = {part.strip() for part in header.replace(",", ";").split(";")}
+    if "*/*" in given or given & {media.lower() for media in spec.content_types}:
+        return
+    raise HttpError(
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        f"this route takes {', '.join(spec.content_types)}",
+        [{"field": "Content-Type", "message": f"unsupported media type: {header}"}],
+    )
 
 
 def _redacted(body: str, secret_fields: tuple[str, ...]) -> str:

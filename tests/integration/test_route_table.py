@@ -246,3 +246,62 @@ def test_given_key_without_the_permission_when_calling_each_protected_route_then
     assert not failures, "\n".join(failures)
     assert "GET /api-keys" in checked
     assert {f"{method} {path}" for path, method in ANY_OF_ROUTES} <= set(checked)
+
+
+COMPANY_ROUTES = [route for route in PROTECTED_ROUTES if "{companyId}" in route[0]]
+
+
+@pytest.mark.parametrize("route", PROTECTED_ROUTES, ids=route_id)
+def test_given_no_credential_and_a_media_type_the_route_does_not_take_then_still_401(
+    offline_http: Client, route: tuple[str, str]
+) -> None:
+    # Nobody learns which media types a route takes before proving who they are.
+    path, method = route
+    response = offline_http.http.request(method, concrete(path), headers={"Content-Type": "image/gif"}, body=b"GIF89a")
+    assert response.status_code == 401, response.body
+    assert json_error(response)["code"] == "UNAUTHENTICATED"
+
+
+def test_given_every_company_route_then_it_declares_its_company_parameter() -> None:
+    assert COMPANY_ROUTES, "no company route found"
+    undeclared = [f"{m} {p}" for p, m in COMPANY_ROUTES if declared(p, m).company_param != "companyId"]
+    assert undeclared == []
+
+
+def test_given_another_companys_key_then_every_company_route_is_403_whatever_the_body(http: Client) -> None:
+    # Given a key of another company that holds every permission
+    service = wiring.tenant_service()
+    tenant, _ = service.create_tenant("Elsewhere", ["admin"])
+    _, key = service.issue_key(tenant.tenant_id, "all", sorted(ALL_PERMISSIONS), SYSTEM)
+    failures: list[str] = []
+
+    for path, method in COMPANY_ROUTES:
+        for content_type, body in ((JSON, b"{}"), (JSON, b"not json"), ("image/gif", b"GIF89a")):
+            # When it calls a company path that is not its own, with a bad body or media type
+            headers = {"X-API-Key": key, "Content-Type": content_type}
+            response = http.http.request(method, concrete(path), headers=headers, body=body)
+
+            # Then the answer is the company refusal, never a description of the route's body
+            try:
+                assert response.status_code == 403, f"got {response.status_code}: {response.body!r}"
+                assert json_error(response)["details"] == [
+                    {"field": "companyId", "message": "not the company of this API key"}
+                ]
+            except AssertionError as error:
+                failures.append(f"{method} {path} ({content_type}): {error}")
+
+    assert not failures, "\n".join(failures)
+
+
+def test_given_a_wrong_media_type_from_an_allowed_caller_then_415_json(http: Client) -> None:
+    service = wiring.tenant_service()
+    tenant, _ = service.create_tenant("Media", ["admin"])
+    _, key = service.issue_key(tenant.tenant_id, "all", sorted(ALL_PERMISSIONS), SYSTEM)
+    path = f"/companies/{tenant.tenant_id}/inventory/csv"
+
+    response = http.http.post(path, headers={"X-API-Key": key, "Content-Type": "image/gif"}, body=b"GIF89a")
+
+    assert response.status_code == 415, response.body
+    body = json_error(response)
+    assert body["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert body["details"][0]["field"] == "Content-Type"

@@ -12,7 +12,7 @@ from chalicelib.core.imports import csvcells
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company
-from chalicelib.surfaces.company.common import PREFIX, TAG_INVENTORY, company_of
+from chalicelib.surfaces.company.common import PREFIX, TAG_INVENTORY
 from chalicelib.surfaces.company.models import item_out
 from chalicelib.wiring import export_service, inventory_service
 
@@ -113,6 +113,7 @@ TEMPLATE_ROWS: tuple[dict[str, str], ...] = (
     permissions=[Permission.INVENTORY_READ],
     summary="Download inventory as CSV",
     tag=TAG_INVENTORY,
+    company_param="companyId",
     produces=CSV_CONTENT_TYPE,
     description=(
         "Every active item of the company as `text/csv; charset=utf-8` (an attachment), one row per item, "
@@ -125,7 +126,7 @@ TEMPLATE_ROWS: tuple[dict[str, str], ...] = (
     ),
 )
 def download_csv(call: Call) -> Reply:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     text = csvcells.render(COLUMNS, _rows(tenant))
     return file_reply(tenant, _export_name(tenant), text, CSV_CONTENT_TYPE)
 
@@ -137,6 +138,7 @@ def download_csv(call: Call) -> Reply:
     permissions=[Permission.INVENTORY_READ],
     summary="Get CSV upload template",
     tag=TAG_INVENTORY,
+    company_param="companyId",
     produces=CSV_CONTENT_TYPE,
     description=(
         "A CSV with the columns an upload accepts, in this order: "
@@ -149,7 +151,6 @@ def download_csv(call: Call) -> Reply:
     ),
 )
 def download_template(call: Call) -> Reply:
-    company_of(call)
     rows = ([example.get(c) for c in TEMPLATE_COLUMNS] for example in TEMPLATE_ROWS)
     text = csvcells.render(TEMPLATE_COLUMNS, rows)
     return Reply(raw=text, content_type=CSV_CONTENT_TYPE, headers=attachment("inventory-template.csv"))

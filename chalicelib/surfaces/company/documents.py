@@ -14,7 +14,7 @@ from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.certificates.documents import MAX_DOCUMENT_BYTES, PDF
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company
-from chalicelib.surfaces.company.common import PREFIX, TAG_REFERENCE, company_of
+from chalicelib.surfaces.company.common import PREFIX, TAG_REFERENCE
 from chalicelib.surfaces.company.reference import KINDS, reference_out
 from chalicelib.wiring import certificate_document_service
 
@@ -29,6 +29,7 @@ CERTIFICATIONS = next(k for k in KINDS if k.segment == "mill-certifications")
     permissions=[Permission.INVENTORY_WRITE],
     summary="Upload a mill certificate's PDF",
     tag=TAG_REFERENCE,
+    company_param="companyId",
     content_types=[PDF],
     max_body_bytes=MAX_DOCUMENT_BYTES,
     description=(
@@ -43,7 +44,7 @@ CERTIFICATIONS = next(k for k in KINDS if k.segment == "mill-certifications")
     ),
 )
 def put_certificate_document(call: Call) -> dict[str, Any]:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     body: bytes = call.body
     item = certificate_document_service().upload(tenant, call.path["id"], body, call.actor)
     return reference_out(CERTIFICATIONS, item)
@@ -56,6 +57,7 @@ def put_certificate_document(call: Call) -> dict[str, Any]:
     permissions=[Permission.INVENTORY_READ],
     summary="Download a mill certificate's PDF",
     tag=TAG_REFERENCE,
+    company_param="companyId",
     status=303,
     description=(
         "A 303 whose `Location` (also `downloadUrl` in the body) is a download of the certificate's stored PDF, "
@@ -66,6 +68,6 @@ def put_certificate_document(call: Call) -> dict[str, Any]:
     ),
 )
 def get_certificate_document(call: Call) -> Reply:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     url = certificate_document_service().download_url(tenant, call.path["id"])
     return Reply(body={"downloadUrl": url}, headers={"Location": url, "Cache-Control": "no-store"})

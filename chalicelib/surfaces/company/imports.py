@@ -26,7 +26,7 @@ from chalicelib.http.multipart import file_parts
 from chalicelib.http.pagination import decode_token, encode_token, page_size
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company
-from chalicelib.surfaces.company.common import PREFIX, TAG_IMPORTS, company_of
+from chalicelib.surfaces.company.common import PREFIX, TAG_IMPORTS
 from chalicelib.surfaces.company.csv_export import CSV_CONTENT_TYPE, CSV_PATH
 from chalicelib.wiring import import_kinds, import_service
 
@@ -121,6 +121,7 @@ class JobsQuery(BaseModel):
     permissions=[Permission.INVENTORY_WRITE],
     summary="Upload inventory CSV",
     tag=TAG_IMPORTS,
+    company_param="companyId",
     content_types=[CSV, MULTIPART],
     max_body_bytes=MAX_UPLOAD_BYTES,
     response=Accepted,
@@ -139,7 +140,7 @@ class JobsQuery(BaseModel):
     ),
 )
 def upload_csv(call: Call) -> Reply:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     content, filename = _file_of(call)
     job_id = deterministic_id(call.command_id, 0) if call.command_id else None
     job = import_service().upload(tenant, INVENTORY, content, call.actor, filename=filename, job_id=job_id)
@@ -153,6 +154,7 @@ def upload_csv(call: Call) -> Reply:
     any_of=registry.write_any(),
     summary="Start an import from a file sent straight to S3",
     tag=TAG_IMPORTS,
+    company_param="companyId",
     body=PresignRequest,
     response=PresignOut,
     status=201,
@@ -172,7 +174,7 @@ def upload_csv(call: Call) -> Reply:
     ),
 )
 def presign(call: Call) -> PresignOut:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     request: PresignRequest = call.body
     call.require(registry.permission(request.kind, write=True), needed_for=f"{request.kind} imports")
     job_id = deterministic_id(call.command_id, 0) if call.command_id else None
@@ -195,6 +197,7 @@ def presign(call: Call) -> PresignOut:
     any_of=registry.read_any(),
     summary="List import jobs",
     tag=TAG_IMPORTS,
+    company_param="companyId",
     query=JobsQuery,
     response=list[JobSummary],
     description=(
@@ -207,7 +210,7 @@ def presign(call: Call) -> PresignOut:
     ),
 )
 def list_jobs(call: Call) -> Reply:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     query: JobsQuery = call.query
     limit = page_size(query.limit, default=20, maximum=100)
     page = import_service().page(tenant, limit, decode_token(tenant, query.nextToken))
@@ -223,6 +226,7 @@ def list_jobs(call: Call) -> Reply:
     any_of=registry.read_any(),
     summary="Get an import job",
     tag=TAG_IMPORTS,
+    company_param="companyId",
     response=JobOut,
     description=(
         "Status (queued, running, completed, failed), the counts total, processed, created, updated and "
@@ -232,7 +236,7 @@ def list_jobs(call: Call) -> Reply:
     ),
 )
 def get_job(call: Call) -> JobOut:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     service = import_service()
     job = _readable_job(call, tenant)
     errors = service.errors(tenant, job.job_id) if job.failed else []
@@ -251,6 +255,7 @@ def get_job(call: Call) -> JobOut:
     any_of=registry.read_any(),
     summary="Download an import job's error report",
     tag=TAG_IMPORTS,
+    company_param="companyId",
     produces=CSV_CONTENT_TYPE,
     description=(
         "The job's row errors as `text/csv` (columns line, field, message), in line order; empty but for "
@@ -258,7 +263,7 @@ def get_job(call: Call) -> JobOut:
     ),
 )
 def error_report(call: Call) -> Reply:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     job = _readable_job(call, tenant)
     errors = import_service().errors(tenant, job.job_id)
     text = csvcells.render(ERROR_COLUMNS, _error_rows(errors))

@@ -10,7 +10,7 @@ from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.http.pagination import decode_token, encode_token, page_size
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company
-from chalicelib.surfaces.company.common import PREFIX, TAG_INVENTORY, company_of
+from chalicelib.surfaces.company.common import PREFIX, TAG_INVENTORY
 from chalicelib.surfaces.company.models import (
     DeleteIds,
     DeleteResult,
@@ -45,6 +45,7 @@ class ListQuery(BaseModel):
     permissions=READ,
     summary="List inventory items for a company",
     tag=TAG_INVENTORY,
+    company_param="companyId",
     query=ListQuery,
     response=list[InventoryOut],
     description=(
@@ -55,7 +56,7 @@ class ListQuery(BaseModel):
     ),
 )
 def list_items(call: Call) -> Reply:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     query: ListQuery = call.query
     limit = page_size(query.limit, default=PAGE_LIMIT, maximum=PAGE_LIMIT)
     page = inventory_service().page(tenant, limit, decode_token(tenant, query.nextToken))
@@ -70,6 +71,7 @@ def list_items(call: Call) -> Reply:
     permissions=WRITE,
     summary="Create new inventory items",
     tag=TAG_INVENTORY,
+    company_param="companyId",
     body=list[InventoryCreate],
     response=list[InventoryOut],
     status=201,
@@ -83,7 +85,7 @@ def list_items(call: Call) -> Reply:
     ),
 )
 def create_items(call: Call) -> list[dict[str, Any]]:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     inputs = [item.to_input() for item in call.body]
     created = inventory_service().create(tenant, inputs, call.actor, call.command_id)
     return [item_out(i) for i in created]
@@ -96,6 +98,7 @@ def create_items(call: Call) -> list[dict[str, Any]]:
     permissions=WRITE,
     summary="Update existing inventory items",
     tag=TAG_INVENTORY,
+    company_param="companyId",
     body=list[InventoryUpdate],
     response=list[InventoryOut],
     description=(
@@ -108,7 +111,7 @@ def create_items(call: Call) -> list[dict[str, Any]]:
     ),
 )
 def update_items(call: Call) -> list[dict[str, Any]]:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     inputs = [item.to_input(item.inventoryId, item.version) for item in call.body]
     return [item_out(i) for i in inventory_service().update(tenant, inputs, call.actor)]
 
@@ -120,6 +123,7 @@ def update_items(call: Call) -> list[dict[str, Any]]:
     permissions=WRITE,
     summary="Delete inventory items",
     tag=TAG_INVENTORY,
+    company_param="companyId",
     body=DeleteIds,
     response=DeleteResult,
     description=(
@@ -129,7 +133,7 @@ def update_items(call: Call) -> list[dict[str, Any]]:
     ),
 )
 def delete_items(call: Call) -> DeleteResult:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     body: DeleteIds = call.body
     deleted = inventory_service().delete(tenant, body.ids, call.actor)
     return DeleteResult(deletedCount=len(deleted), deletedIds=deleted)
@@ -142,11 +146,12 @@ def delete_items(call: Call) -> DeleteResult:
     permissions=READ,
     summary="Get an inventory item by ID",
     tag=TAG_INVENTORY,
+    company_param="companyId",
     response=InventoryOut,
     description="Permission: inventory.read. A deleted item, or one of another company, is a 404.",
 )
 def get_item(call: Call) -> dict[str, Any]:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     return item_out(inventory_service().get(tenant, call.path["inventoryId"]))
 
 
@@ -157,6 +162,7 @@ def get_item(call: Call) -> dict[str, Any]:
     permissions=READ,
     summary="Get inventory item change history",
     tag=TAG_INVENTORY,
+    company_param="companyId",
     response=list[HistoryOut],
     description=(
         "Field-level audit events, oldest first, in the document's field names (quantity, heatCode, ...), "
@@ -165,7 +171,7 @@ def get_item(call: Call) -> dict[str, Any]:
     ),
 )
 def item_history(call: Call) -> list[dict[str, Any]]:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     return [history_out(e) for e in inventory_service().history(tenant, call.path["inventoryId"])]
 
 
@@ -176,6 +182,7 @@ def item_history(call: Call) -> list[dict[str, Any]]:
     permissions=WRITE,
     summary="Evaluate inventory tags",
     tag=TAG_INVENTORY,
+    company_param="companyId",
     response=TagEvaluation,
     description=(
         "Evaluates the active tag rules against the item and replaces its rule-based tag assignments "
@@ -184,7 +191,7 @@ def item_history(call: Call) -> list[dict[str, Any]]:
     ),
 )
 def evaluate_tags(call: Call) -> TagEvaluation:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     stock_id = call.path["inventoryId"]
     count = inventory_service().evaluate_tags(tenant, stock_id, call.actor)
     return TagEvaluation(inventoryId=stock_id, companyId=tenant, assignedTagCount=count)
@@ -197,6 +204,7 @@ def evaluate_tags(call: Call) -> TagEvaluation:
     permissions=WRITE,
     summary="Unreserve stock from the inventory page",
     tag=TAG_INVENTORY,
+    company_param="companyId",
     response=list[UnreservedLinkOut],
     description=(
         "Releases every active reservation link of the item and renames the row "
@@ -206,7 +214,7 @@ def evaluate_tags(call: Call) -> TagEvaluation:
     ),
 )
 def unreserve(call: Call) -> list[UnreservedLinkOut]:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     stock_id = call.path["inventoryId"]
     links = inventory_service().unreserve(tenant, stock_id, call.actor)
     return [

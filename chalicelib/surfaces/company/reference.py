@@ -20,7 +20,7 @@ from chalicelib.core.reference.service import MAX_BATCH, NewReference, Reference
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.http.routing import Call, Handler, endpoint
 from chalicelib.surfaces.company import company
-from chalicelib.surfaces.company.common import PREFIX, TAG_REFERENCE, company_of
+from chalicelib.surfaces.company.common import PREFIX, TAG_REFERENCE
 from chalicelib.surfaces.company.models import DeleteResult
 from chalicelib.wiring import catalog_service, reference_service
 
@@ -203,7 +203,7 @@ def location_out(location: Location) -> dict[str, Any]:
 
 def _list(kind: Kind) -> Handler:
     def handler(call: Call) -> list[dict[str, Any]]:
-        tenant = company_of(call)
+        tenant = call.tenant_id
         if kind.kind is None:
             return [location_out(loc) for loc in _all_locations(tenant) if loc.active]
         return [reference_out(kind, item) for item in reference_service().list_active(tenant, kind.kind)]
@@ -213,7 +213,7 @@ def _list(kind: Kind) -> Handler:
 
 def _create(kind: Kind) -> Handler:
     def handler(call: Call) -> list[dict[str, Any]]:
-        tenant = company_of(call)
+        tenant = call.tenant_id
         if kind.kind is None:
             return [location_out(loc) for loc in _create_locations(tenant, call.body, call)]
         entries = [_new(kind, model) for model in call.body]
@@ -225,7 +225,7 @@ def _create(kind: Kind) -> Handler:
 
 def _put(kind: Kind) -> Handler:
     def handler(call: Call) -> list[dict[str, Any]]:
-        tenant = company_of(call)
+        tenant = call.tenant_id
         if kind.kind is None:
             return [location_out(loc) for loc in _update_locations(tenant, call.body, call)]
         updates = [_update(kind, model) for model in call.body]
@@ -238,7 +238,7 @@ def _put(kind: Kind) -> Handler:
 
 def _delete(kind: Kind) -> Handler:
     def handler(call: Call) -> DeleteResult:
-        tenant = company_of(call)
+        tenant = call.tenant_id
         ids: list[str] = call.body.ids
         if kind.kind is None:
             deleted = _delete_locations(tenant, ids, call)
@@ -392,7 +392,7 @@ def _declare(kind: Kind) -> None:
     for method, make, options in routes:
         handler = make(kind)
         handler.__name__ = f"{method.lower()}_{kind.segment.replace('-', '_')}"
-        endpoint(company, path, method, tag=TAG_REFERENCE, **options)(handler)
+        endpoint(company, path, method, tag=TAG_REFERENCE, company_param="companyId", **options)(handler)
 
 
 for _kind in KINDS:

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from chalicelib.features.orders import csv_columns as order_csv
 from chalicelib.features.orders.service import LineItem, OrderView
 from chalicelib.http.routing import Call, Reply, endpoint
-from chalicelib.surfaces.company.common import company_of
 from chalicelib.surfaces.company.csv_export import LARGE_DOWNLOAD, attachment, file_reply
 from chalicelib.surfaces.company.orders import orders
 from chalicelib.surfaces.company.orders.common import ORDERS, READ, TAG_ORDERS
@@ -56,6 +55,7 @@ _LINE_FILE = (
     permissions=READ,
     summary="Download orders as CSV",
     tag=TAG_ORDERS,
+    company_param="companyId",
     produces=CSV_CONTENT_TYPE,
     description=(
         "Every active order of the company as `text/csv; charset=utf-8` (an attachment), one row per order, "
@@ -64,7 +64,7 @@ _LINE_FILE = (
     ),
 )
 def download_csv(call: Call) -> Reply:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     rows = (order_csv.order_row(view.order, view.customer_name) for view in _views(tenant))
     text = order_csv.render(order_csv.ORDER_HEADER, rows)
     return file_reply(tenant, _export_name(tenant, "csv"), text, CSV_CONTENT_TYPE)
@@ -77,6 +77,7 @@ def download_csv(call: Call) -> Reply:
     permissions=READ,
     summary="Download orders + line items (ZIP)",
     tag=TAG_ORDERS,
+    company_param="companyId",
     produces=ZIP_CONTENT_TYPE,
     description=(
         f"A ZIP holding `{order_csv.ORDERS_FILE}` (every active order, newest first, as the CSV download) and "
@@ -87,7 +88,7 @@ def download_csv(call: Call) -> Reply:
     ),
 )
 def download_zip(call: Call) -> Reply:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     order_rows = (order_csv.order_row(view.order, view.customer_name) for view in _views(tenant))
     line_rows = (order_csv.line_row(line, reference) for line, reference in _lines(tenant))
     archive = _zip(
@@ -106,6 +107,7 @@ def download_zip(call: Call) -> Reply:
     permissions=READ,
     summary="Get CSV upload templates (ZIP)",
     tag=TAG_ORDERS,
+    company_param="companyId",
     produces=ZIP_CONTENT_TYPE,
     description=(
         f"A ZIP holding `{order_csv.ORDERS_TEMPLATE_FILE}` (columns "
@@ -117,7 +119,6 @@ def download_zip(call: Call) -> Reply:
     ),
 )
 def download_template(call: Call) -> Reply:
-    company_of(call)
     archive = _zip(
         {
             order_csv.ORDERS_TEMPLATE_FILE: order_csv.render(

@@ -18,7 +18,6 @@ from chalicelib.features.orders.csv_import import LINES_KIND, ORDERS_KIND, kind_
 from chalicelib.http.errors import bad_request
 from chalicelib.http.multipart import file_parts
 from chalicelib.http.routing import Call, Reply, endpoint
-from chalicelib.surfaces.company.common import company_of
 from chalicelib.surfaces.company.imports import JOB, MAX_UPLOAD_BYTES
 from chalicelib.surfaces.company.orders import orders
 from chalicelib.surfaces.company.orders.common import ORDERS, TAG_ORDERS, WRITE
@@ -64,6 +63,7 @@ class _File:
     permissions=WRITE,
     summary="Upload orders and line items CSV",
     tag=TAG_ORDERS,
+    company_param="companyId",
     content_types=[CSV, MULTIPART],
     max_body_bytes=MAX_UPLOAD_BYTES,
     response=UploadAccepted,
@@ -94,7 +94,7 @@ class _File:
     ),
 )
 def upload_csv(call: Call) -> Reply:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     files = _sorted_by_kind(_files_of(call))
     job_ids = [deterministic_id(call.command_id, i) for i in range(len(files))] if call.command_id else None
     jobs = import_service().upload_files(tenant, files, call.actor, job_ids=job_ids)

@@ -13,7 +13,6 @@ import re
 
 from chalicelib.core import exports
 from chalicelib.http.routing import Call, Reply, endpoint
-from chalicelib.surfaces.company.common import company_of
 from chalicelib.surfaces.company.orders import orders
 from chalicelib.surfaces.company.orders.common import ORDER, READ, TAG_ORDERS
 from chalicelib.wiring import certificate_pack_service
@@ -46,6 +45,7 @@ def requested_etags(header: str | None) -> set[str]:
     permissions=READ,
     summary="Download the order's certificate pack (PDF)",
     tag=TAG_ORDERS,
+    company_param="companyId",
     produces=PDF,
     description=(
         "One PDF: a cover page listing the order, its active line items with the heat codes of the inventory "
@@ -66,7 +66,7 @@ def requested_etags(header: str | None) -> set[str]:
     ),
 )
 def certificate_pack(call: Call) -> Reply:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     order_id = call.path["orderId"]
     service = certificate_pack_service()
     wanted = requested_etags(call.request.headers.get("if-none-match"))

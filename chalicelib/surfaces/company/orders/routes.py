@@ -8,7 +8,6 @@ from pydantic import BaseModel, Field
 
 from chalicelib.http.pagination import decode_token, encode_token, page_size
 from chalicelib.http.routing import Call, Reply, endpoint
-from chalicelib.surfaces.company.common import company_of
 from chalicelib.surfaces.company.models import HistoryOut, history_out
 from chalicelib.surfaces.company.orders import orders
 from chalicelib.surfaces.company.orders.common import LINE, ORDER, ORDERS, READ, TAG_ORDERS, WRITE
@@ -52,7 +51,7 @@ class ListQuery(BaseModel):
 
 
 def _page(call: Call, active: bool) -> Reply:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     query: ListQuery = call.query
     limit = page_size(query.limit, default=PAGE_LIMIT, maximum=PAGE_LIMIT)
     page = order_service().page(tenant, limit, decode_token(tenant, query.nextToken), active=active)
@@ -73,6 +72,7 @@ PAGING = (
     permissions=READ,
     summary="List orders",
     tag=TAG_ORDERS,
+    company_param="companyId",
     query=ListQuery,
     response=list[OrderOut],
     description=(
@@ -91,6 +91,7 @@ def list_orders(call: Call) -> Reply:
     permissions=WRITE,
     summary="Create orders with optional line items",
     tag=TAG_ORDERS,
+    company_param="companyId",
     body=list[OrderCreate],
     response=list[OrderWithLinesOut],
     status=201,
@@ -105,7 +106,7 @@ def list_orders(call: Call) -> Reply:
     ),
 )
 def create_orders(call: Call) -> list[dict[str, Any]]:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     inputs = [order.to_input() for order in call.body]
     created = order_service().create(tenant, inputs, call.actor, call.command_id)
     return [order_with_lines_out(v) for v in created]
@@ -118,6 +119,7 @@ def create_orders(call: Call) -> list[dict[str, Any]]:
     permissions=WRITE,
     summary="Update orders with nested line items",
     tag=TAG_ORDERS,
+    company_param="companyId",
     body=list[OrderUpdate],
     response=list[OrderWithLinesOut],
     description=(
@@ -130,7 +132,7 @@ def create_orders(call: Call) -> list[dict[str, Any]]:
     ),
 )
 def update_orders(call: Call) -> list[dict[str, Any]]:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     inputs = [order.to_input(order.orderId, order.version) for order in call.body]
     return [order_with_lines_out(v) for v in order_service().update(tenant, inputs, call.actor)]
 
@@ -142,6 +144,7 @@ def update_orders(call: Call) -> list[dict[str, Any]]:
     permissions=WRITE,
     summary="Delete orders",
     tag=TAG_ORDERS,
+    company_param="companyId",
     body=OrderIds,
     response=OrdersDeleted,
     description=(
@@ -152,7 +155,7 @@ def update_orders(call: Call) -> list[dict[str, Any]]:
     ),
 )
 def delete_orders(call: Call) -> OrdersDeleted:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     body: OrderIds = call.body
     deleted = order_service().delete(tenant, body.ids, call.actor)
     return OrdersDeleted(deletedCount=len(deleted), deletedIds=deleted)
@@ -165,6 +168,7 @@ def delete_orders(call: Call) -> OrdersDeleted:
     permissions=READ,
     summary="List deleted orders",
     tag=TAG_ORDERS,
+    company_param="companyId",
     query=ListQuery,
     response=list[OrderOut],
     description=f"Soft-deleted orders (active = false), newest first. {CUSTOMER} {PAGING} Permission: orders.read.",
@@ -180,6 +184,7 @@ def list_deleted_orders(call: Call) -> Reply:
     permissions=WRITE,
     summary="Restore deleted orders",
     tag=TAG_ORDERS,
+    company_param="companyId",
     body=OrderIds,
     response=OrdersRestored,
     description=(
@@ -193,7 +198,7 @@ def list_deleted_orders(call: Call) -> Reply:
     ),
 )
 def restore_orders(call: Call) -> OrdersRestored:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     body: OrderIds = call.body
     restored = order_service().restore(tenant, body.ids, call.actor)
     return OrdersRestored(deletedCount=len(restored), deletedIds=restored)
@@ -206,6 +211,7 @@ def restore_orders(call: Call) -> OrdersRestored:
     permissions=READ,
     summary="Get an order by ID with nested line items",
     tag=TAG_ORDERS,
+    company_param="companyId",
     response=OrderWithLinesOut,
     description=(
         f"The order with its active line items in lineNumber order. {CUSTOMER} A deleted order, or one of "
@@ -213,7 +219,7 @@ def restore_orders(call: Call) -> OrdersRestored:
     ),
 )
 def get_order(call: Call) -> dict[str, Any]:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     return order_with_lines_out(order_service().get(tenant, call.path["orderId"]))
 
 
@@ -224,6 +230,7 @@ def get_order(call: Call) -> dict[str, Any]:
     permissions=READ,
     summary="Get order details with line items",
     tag=TAG_ORDERS,
+    company_param="companyId",
     response=OrderDetailsOut,
     description=(
         "The document's second form of an order: the same fields in its order (orderId and companyId "
@@ -232,7 +239,7 @@ def get_order(call: Call) -> dict[str, Any]:
     ),
 )
 def get_order_details(call: Call) -> dict[str, Any]:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     return details_out(order_service().get(tenant, call.path["orderId"]))
 
 
@@ -243,6 +250,7 @@ def get_order_details(call: Call) -> dict[str, Any]:
     permissions=READ,
     summary="Get order change history",
     tag=TAG_ORDERS,
+    company_param="companyId",
     response=list[HistoryOut],
     description=(
         "Field-level audit events of the order (entityType `order`) and its line items (entityType "
@@ -253,7 +261,7 @@ def get_order_details(call: Call) -> dict[str, Any]:
     ),
 )
 def order_history(call: Call) -> list[dict[str, Any]]:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     return [history_out(e) for e in order_service().history(tenant, call.path["orderId"])]
 
 
@@ -264,6 +272,7 @@ def order_history(call: Call) -> list[dict[str, Any]]:
     permissions=WRITE,
     summary="Reserve inventory for an order line item",
     tag=TAG_ORDERS,
+    company_param="companyId",
     query=ReserveQuery,
     response=ReserveOut,
     description=(
@@ -278,7 +287,7 @@ def order_history(call: Call) -> list[dict[str, Any]]:
     ),
 )
 def reserve(call: Call) -> ReserveOut:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     query: ReserveQuery = call.query
     result = order_service().reserve(
         tenant,
@@ -300,6 +309,7 @@ def reserve(call: Call) -> ReserveOut:
     permissions=WRITE,
     summary="Unreserve inventory from an order line item",
     tag=TAG_ORDERS,
+    company_param="companyId",
     response=UnreserveOut,
     description=(
         "Releases the line's reservation on the inventory item and removes the traceability link; the "
@@ -309,7 +319,7 @@ def reserve(call: Call) -> ReserveOut:
     ),
 )
 def unreserve(call: Call) -> UnreserveOut:
-    tenant = company_of(call)
+    tenant = call.tenant_id
     result = order_service().unreserve(
         tenant, call.path["orderId"], call.path["lineItemId"], call.path["inventoryId"], call.actor
     )
