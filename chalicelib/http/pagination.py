@@ -1,7 +1,9 @@
 """Page sizes and continuation tokens.
 
-A token is the storage cursor plus the tenant, signed with HMAC-SHA256. A
-token from another tenant, or one that was edited, is refused with a 400.
+A token is the storage cursor plus the tenant and the list that issued it
+(its route, and the filters that shaped it), signed with HMAC-SHA256. A token
+from another tenant or another list, or one that was edited, is refused with
+a 400: a cursor only makes sense in the query that made it.
 """
 
 from __future__ import annotations
@@ -25,15 +27,16 @@ def page_size(requested: int | None, default: int | None = None, maximum: int | 
     return size
 
 
-def encode_token(tenant_id: str, cursor: dict[str, Any] | None) -> str | None:
+def encode_token(tenant_id: str, cursor: dict[str, Any] | None, *, scope: str) -> str | None:
+    """`scope` names the list: `Call.list_scope`, plus any filter that shapes the query."""
     if cursor is None:
         return None
-    payload = jsonio.dumps({"t": tenant_id, "c": cursor}).encode()
+    payload = jsonio.dumps({"t": tenant_id, "s": scope, "c": cursor}).encode()
     body = base64.urlsafe_b64encode(payload).rstrip(b"=")
     return f"{body.decode()}.{_sign(body)}"
 
 
-def decode_token(tenant_id: str, token: str | None) -> dict[str, Any] | None:
+def decode_token(tenant_id: str, token: str | None, *, scope: str) -> dict[str, Any] | None:
     if not token:
         return None
     invalid = bad_request("continuation token is invalid", field="nextToken", code="INVALID_TOKEN")
@@ -47,6 +50,8 @@ def decode_token(tenant_id: str, token: str | None) -> dict[str, Any] | None:
         raise invalid from None
     if not isinstance(payload, dict) or payload.get("t") != tenant_id or not isinstance(payload.get("c"), dict):
         raise invalid
+    if payload.get("s") != scope:
+        raise bad_request("continuation token belongs to another list", field="nextToken", code="INVALID_TOKEN")
     cursor: dict[str, Any] = payload["c"]
     return cursor
 

@@ -102,6 +102,11 @@ class Call:
         return self.principal.actor
 
     @property
+    def list_scope(self) -> str:
+        """Names this route for continuation tokens, so a token works only on the list that issued it."""
+        return f"{self.endpoint.method} {self.endpoint.path}"
+
+    @property
     def command_id(self) -> str | None:
         """Stable id of this command when the client sent an Idempotency-Key."""
         if self.idempotency_key is None:

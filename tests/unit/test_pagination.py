@@ -19,6 +19,7 @@ pytestmark = pytest.mark.disable_socket
 SECRET = "unit-test-secret-0123456789"
 TENANT = "6f1c2a9e-1111-4c1e-9d7a-0a0b0c0d0e0f"
 OTHER_TENANT = "0d4b7a10-2222-4a55-8e21-bbbbbbbbbbbb"
+SCOPE = "GET /companies/{companyId}/inventory"
 CURSOR = {"pk": f"T#{TENANT}#PRODUCT", "sk": "p-000123", "gsi1sk": "STOCK#l1#s9", "n": Decimal("12.50")}
 
 
@@ -40,7 +41,7 @@ def use_secret(monkeypatch: pytest.MonkeyPatch, secret: str) -> None:
 
 def assert_invalid_token(tenant_id: str, token: str) -> None:
     with pytest.raises(HttpError) as raised:
-        pagination.decode_token(tenant_id, token)
+        pagination.decode_token(tenant_id, token, scope=SCOPE)
     error = raised.value
     assert error.status == 400
     assert error.code == "INVALID_TOKEN"
@@ -125,24 +126,24 @@ def test_given_maximum_from_environment_when_limit_exceeds_it_then_400(monkeypat
 
 def test_given_cursor_when_token_round_trips_then_the_same_cursor_comes_back() -> None:
     # When
-    token = pagination.encode_token(TENANT, CURSOR)
+    token = pagination.encode_token(TENANT, CURSOR, scope=SCOPE)
 
     # Then
     assert token is not None
-    assert pagination.decode_token(TENANT, token) == CURSOR
+    assert pagination.decode_token(TENANT, token, scope=SCOPE) == CURSOR
     # Safe to put in a query string as is
     assert all(c.isalnum() or c in "-_." for c in token)
 
 
 def test_given_no_cursor_when_encoding_then_no_token_and_no_token_means_first_page() -> None:
-    assert pagination.encode_token(TENANT, None) is None
-    assert pagination.decode_token(TENANT, None) is None
-    assert pagination.decode_token(TENANT, "") is None
+    assert pagination.encode_token(TENANT, None, scope=SCOPE) is None
+    assert pagination.decode_token(TENANT, None, scope=SCOPE) is None
+    assert pagination.decode_token(TENANT, "", scope=SCOPE) is None
 
 
 def test_given_token_edited_by_one_character_when_decoded_then_refused_wherever_the_edit_is() -> None:
     # Given
-    token = pagination.encode_token(TENANT, CURSOR)
+    token = pagination.encode_token(TENANT, CURSOR, scope=SCOPE)
     assert token is not None
 
     # When any single character is replaced, Then the token is refused
@@ -154,7 +155,7 @@ def test_given_token_edited_by_one_character_when_decoded_then_refused_wherever_
 
 def test_given_token_with_cursor_pointing_elsewhere_when_decoded_then_refused() -> None:
     # Given a token whose payload was re-encoded to name another partition, signature kept
-    token = pagination.encode_token(TENANT, CURSOR)
+    token = pagination.encode_token(TENANT, CURSOR, scope=SCOPE)
     assert token is not None
     _, _, signature = token.partition(".")
     payload = f'{{"t":"{TENANT}","c":{{"pk":"T#{OTHER_TENANT}#PRODUCT","sk":"p-1"}}}}'.encode()
@@ -166,20 +167,20 @@ def test_given_token_with_cursor_pointing_elsewhere_when_decoded_then_refused() 
 
 def test_given_token_of_another_tenant_when_decoded_then_refused() -> None:
     # Given a genuine token, issued to another tenant
-    token = pagination.encode_token(OTHER_TENANT, CURSOR)
+    token = pagination.encode_token(OTHER_TENANT, CURSOR, scope=SCOPE)
     assert token is not None
 
     # Then this tenant cannot use it, while its owner can
     assert_invalid_token(TENANT, token)
-    assert pagination.decode_token(OTHER_TENANT, token) == CURSOR
+    assert pagination.decode_token(OTHER_TENANT, token, scope=SCOPE) == CURSOR
 
 
 def test_given_token_signed_with_another_secret_when_decoded_then_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a token signed under another secret (another stage, or a rotated secret)
     use_secret(monkeypatch, "some-other-secret")
-    token = pagination.encode_token(TENANT, CURSOR)
+    token = pagination.encode_token(TENANT, CURSOR, scope=SCOPE)
     assert token is not None
-    assert pagination.decode_token(TENANT, token) == CURSOR
+    assert pagination.decode_token(TENANT, token, scope=SCOPE) == CURSOR
 
     # When the service runs with its own secret
     use_secret(monkeypatch, SECRET)
@@ -229,6 +230,19 @@ def test_given_correctly_signed_token_with_malformed_payload_when_decoded_then_r
 
 def test_given_forged_payload_signed_with_the_right_secret_when_decoded_then_accepted() -> None:
     # Guards the tests above: the forging helper signs exactly as the service does.
-    payload = f'{{"t": "{TENANT}", "c": {{"pk": "a", "sk": "b"}}}}'.encode()
+    payload = f'{{"t": "{TENANT}", "s": "{SCOPE}", "c": {{"pk": "a", "sk": "b"}}}}'.encode()
 
-    assert pagination.decode_token(TENANT, forged(payload)) == {"pk": "a", "sk": "b"}
+    assert pagination.decode_token(TENANT, forged(payload), scope=SCOPE) == {"pk": "a", "sk": "b"}
+
+
+def test_given_token_of_another_list_when_decoded_then_refused_with_400() -> None:
+    # A cursor only makes sense in the query that made it: the inventory list's token given to the orders list.
+    token = pagination.encode_token(TENANT, CURSOR, scope=SCOPE)
+
+    with pytest.raises(HttpError) as refused:
+        pagination.decode_token(TENANT, token, scope="GET /companies/{companyId}/orders")
+
+    assert refused.value.status == 400
+    assert refused.value.body()["details"] == [
+        {"field": "nextToken", "message": "continuation token belongs to another list"}
+    ]

@@ -213,8 +213,8 @@ def list_jobs(call: Call) -> Reply:
     tenant = call.tenant_id
     query: JobsQuery = call.query
     limit = page_size(query.limit, default=20, maximum=100)
-    page = import_service().page(tenant, limit, decode_token(tenant, query.nextToken))
-    token = encode_token(tenant, page.cursor)
+    page = import_service().page(tenant, limit, decode_token(tenant, query.nextToken, scope=call.list_scope))
+    token = encode_token(tenant, page.cursor, scope=call.list_scope)
     readable = [job for job in page.items if call.allows(registry.permission(job.kind))]
     return Reply(body=[_summary(job) for job in readable], headers={"X-Next-Token": token} if token else {})
 

@@ -59,8 +59,8 @@ def list_items(call: Call) -> Reply:
     tenant = call.tenant_id
     query: ListQuery = call.query
     limit = page_size(query.limit, default=PAGE_LIMIT, maximum=PAGE_LIMIT)
-    page = inventory_service().page(tenant, limit, decode_token(tenant, query.nextToken))
-    token = encode_token(tenant, page.cursor)
+    page = inventory_service().page(tenant, limit, decode_token(tenant, query.nextToken, scope=call.list_scope))
+    token = encode_token(tenant, page.cursor, scope=call.list_scope)
     return Reply(body=[item_out(i) for i in page.items], headers={NEXT_TOKEN: token} if token else {})
 
 

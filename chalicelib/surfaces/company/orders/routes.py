@@ -54,8 +54,10 @@ def _page(call: Call, active: bool) -> Reply:
     tenant = call.tenant_id
     query: ListQuery = call.query
     limit = page_size(query.limit, default=PAGE_LIMIT, maximum=PAGE_LIMIT)
-    page = order_service().page(tenant, limit, decode_token(tenant, query.nextToken), active=active)
-    token = encode_token(tenant, page.cursor)
+    page = order_service().page(
+        tenant, limit, decode_token(tenant, query.nextToken, scope=call.list_scope), active=active
+    )
+    token = encode_token(tenant, page.cursor, scope=call.list_scope)
     return Reply(body=[order_out(v) for v in page.items], headers={NEXT_TOKEN: token} if token else {})
 
 
