@@ -144,13 +144,16 @@ def whoami(call: Call) -> WhoAmI:
     status=201,
     secret_fields=["apiKey"],
     description=(
-        "The key is shown once. An Idempotency-Key replay returns the key's details with `apiKey` null: "
+        "The key is shown once, and holds at most the calling key's own permissions (403 naming the others). "
+        "An Idempotency-Key replay returns the key's details with `apiKey` null: "
         "the secret is never stored. If the first response was lost, revoke that key and issue another."
     ),
 )
 def issue_key(call: Call) -> IssuedKey:
     new: NewKey = call.body
-    key, raw = tenant_service().issue_key(call.tenant_id, new.name, new.permissions, call.actor)
+    assert call.principal is not None
+    granted_by = call.principal.permissions
+    key, raw = tenant_service().issue_key(call.tenant_id, new.name, new.permissions, call.actor, granted_by)
     return IssuedKey(**_view(key).model_dump(), apiKey=raw)
 
 

@@ -21,6 +21,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from app import app
 from chalicelib import wiring
 from chalicelib.core.models import Tenant
+from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS
 from chalicelib.core.tenancy.tenants import format_key
 from chalicelib.http import routing
 from chalicelib.settings import get_settings, reset_settings
@@ -54,7 +55,8 @@ TenantFactory = Callable[..., tuple[Tenant, str]]
 
 @pytest.fixture
 def new_tenant(http: Client) -> TenantFactory:
-    def create(name: str = "Acme", permissions: tuple[str, ...] = ("admin",)) -> tuple[Tenant, str]:
+    # The first key holds every permission, so it may grant any key the tests issue.
+    def create(name: str = "Acme", permissions: tuple[str, ...] = tuple(sorted(ALL_PERMISSIONS))) -> tuple[Tenant, str]:
         return wiring.tenant_service().create_tenant(name, permissions)
 
     return create
@@ -422,12 +424,13 @@ def test_given_body_over_the_limit_when_posting_then_413_and_nothing_written(
     assert len(listed_keys(http, admin)) == 2
 
 
-def test_given_body_over_the_limit_without_a_key_when_posting_then_413_before_anything_else(
+def test_given_body_over_the_limit_without_a_key_when_posting_then_401_first(
     offline_http: Client, small_body_limit: int
 ) -> None:
+    # Nobody learns a route's limits before proving who they are: 401, then 403, then the request itself.
     response = offline_http.http.post("/api-keys", headers={"Content-Type": JSON}, body="x" * (small_body_limit * 4))
 
-    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+    assert_error(response, 401, "UNAUTHENTICATED")
 
 
 # --- OpenAPI and docs -----------------------------------------------------------
@@ -578,3 +581,21 @@ def test_given_any_declared_route_when_answering_then_json_with_a_request_id(
             assert set(body) == {"error", "code", "details"}
     health = body_of(responses[0])
     assert health == {"status": "ok"}
+
+
+def test_given_an_admin_only_key_when_it_mints_a_wider_key_then_403_and_no_key_exists(
+    http: Client, new_tenant: TenantFactory
+) -> None:
+    # Given a key that holds admin and nothing else
+    _, admin = new_tenant("Escalation", ("admin",))
+    before = listed_keys(http, admin)
+
+    # When it asks for an orders.write key
+    response = post_key(http, admin, {"name": "wider", "permissions": ["orders.write"]})
+
+    # Then it is refused naming the permission, and no key was made
+    body = assert_error(response, 403, "FORBIDDEN")
+    assert body["details"] == [{"field": "permissions", "message": "not held by the calling key: orders.write"}]
+    assert listed_keys(http, admin) == before
+    # And what it holds it may still grant
+    assert post_key(http, admin, {"name": "admins", "permissions": ["admin"]}).status_code == 201

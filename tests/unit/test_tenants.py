@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from chalicelib.core.errors import NotFound, Unauthenticated, ValidationFailed
+from chalicelib.core.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 from chalicelib.core.models import Actor
 from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS, Permission
 from chalicelib.core.tenancy.tenants import TenantService, parse_key
@@ -195,3 +195,23 @@ def test_given_duplicate_permissions_when_issuing_key_then_they_are_stored_once_
     assert key.permissions == ["inventory.read", "orders.read"]
     assert service.authenticate(raw).permissions == frozenset(key.permissions)
     assert {k.key_id for k in service.list_keys(tenant.tenant_id)} >= {key.key_id}
+
+
+def test_given_a_key_when_it_issues_a_key_then_it_grants_only_what_it_holds(
+    service: TenantService, store: InMemoryTenantStore
+) -> None:
+    # Given an admin key that holds nothing else
+    tenant, _ = service.create_tenant("Acme", [Permission.ADMIN])
+    admin_only = frozenset({Permission.ADMIN.value})
+    actor = Actor(id="key:a", name="admin")
+
+    # When it asks for a key with a permission it does not hold, then it is refused naming it, and nothing is stored
+    keys_before = list(store.list_keys(tenant.tenant_id))
+    with pytest.raises(Forbidden) as refused:
+        service.issue_key(tenant.tenant_id, "orders", ["orders.write", "admin"], actor, granted_by=admin_only)
+    assert refused.value.details == [{"field": "permissions", "message": "not held by the calling key: orders.write"}]
+    assert list(store.list_keys(tenant.tenant_id)) == keys_before
+
+    # And a subset of its own permissions is granted
+    key, _ = service.issue_key(tenant.tenant_id, "admins", ["admin"], actor, granted_by=admin_only)
+    assert set(key.permissions) == {"admin"}

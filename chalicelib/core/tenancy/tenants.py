@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib.core.errors import NotFound, Unauthenticated, ValidationFailed
+from chalicelib.core.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import SYSTEM, Actor, ApiKey, Tenant
 from chalicelib.core.ports import TenantStore
@@ -74,7 +74,22 @@ class TenantService:
         self._store.create_tenant(tenant, key, SYSTEM)
         return tenant, raw
 
-    def issue_key(self, tenant_id: str, name: str, permissions: Iterable[str], actor: Actor) -> tuple[ApiKey, str]:
+    def issue_key(
+        self,
+        tenant_id: str,
+        name: str,
+        permissions: Iterable[str],
+        actor: Actor,
+        granted_by: frozenset[str] | None = None,
+    ) -> tuple[ApiKey, str]:
+        """A new key; `granted_by` (the caller's permissions) caps what it may hold: a key grants only what it has."""
+        permissions = list(permissions)
+        beyond = sorted(set(permissions) - granted_by) if granted_by is not None else []
+        if beyond:
+            raise Forbidden(
+                f"a key cannot grant permissions it does not hold: {', '.join(beyond)}",
+                [{"field": "permissions", "message": f"not held by the calling key: {', '.join(beyond)}"}],
+            )
         if self._store.get_tenant(tenant_id) is None:
             raise NotFound(f"tenant {tenant_id} not found")
         key, raw = self._new_key(tenant_id, name, permissions)
