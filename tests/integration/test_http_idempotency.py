@@ -58,7 +58,7 @@ class Tenant:
 
 
 def make_tenant(name: str) -> Tenant:
-    tenant, raw = wiring.tenant_service().create_tenant(name, ["admin"])
+    tenant, raw = wiring.tenant_service().create_tenant(name, ["admin", "inventory.read", "inventory.write"])
     return Tenant(tenant.tenant_id, raw)
 
 
