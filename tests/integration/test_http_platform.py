@@ -599,3 +599,16 @@ def test_given_an_admin_only_key_when_it_mints_a_wider_key_then_403_and_no_key_e
     assert listed_keys(http, admin) == before
     # And what it holds it may still grant
     assert post_key(http, admin, {"name": "admins", "permissions": ["admin"]}).status_code == 201
+
+
+def test_given_json_nested_a_thousand_levels_when_posting_then_400_naming_the_body(
+    http: Client, new_tenant: TenantFactory
+) -> None:
+    _, admin = new_tenant()
+
+    response = post_key(http, admin, '{"name": ' + "[" * 1000 + "]" * 1000 + "}")
+
+    body = assert_error(response, 400, "INVALID_JSON")
+    assert body["details"] == [
+        {"field": "body", "message": "request body is not valid JSON: nested deeper than 32 levels"}
+    ]

@@ -222,3 +222,15 @@ def test_given_decimals_when_round_tripped_then_every_digit_survives() -> None:
 
     # Then the same digits come back, trailing zeros included
     assert [str(v) for v in back] == [str(v) for v in values]
+
+
+@pytest.mark.parametrize("depth", [33, 1_000, 100_000])
+def test_given_json_nested_too_deep_when_loading_then_value_error_not_recursion(depth: int) -> None:
+    with pytest.raises(ValueError, match="nested deeper than 32 levels"):
+        jsonio.loads("[" * depth + "]" * depth)
+    with pytest.raises(ValueError, match="nested deeper than 32 levels"):
+        jsonio.loads('{"a":' * depth + "1" + "}" * depth)
+
+
+def test_given_json_nested_to_the_limit_when_loading_then_parsed() -> None:
+    assert jsonio.loads("[" * 32 + "]" * 32) == [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]
