@@ -408,7 +408,23 @@ def http_server(app: Any, host: str, port: int) -> Any:
         user_provided_params={"chalice_app": app, "project_dir": str(PROJECT_DIR)},
         config_from_disk=_disk_config(),
     )
-    return create_local_server(app, config, host, port)
+    server = create_local_server(app, config, host, port)
+    # The access log prints each request line, query string included: keys passed as
+    # ?x-inventora-api-key= must not reach it.
+    server.server.RequestHandlerClass = functools.partial(_key_redacting_handler(), app_object=app, config=config)
+    return server
+
+
+def _key_redacting_handler() -> type:
+    from chalice.local import ChaliceRequestHandler
+
+    from chalicelib.http.auth import redact
+
+    class KeyRedactingHandler(ChaliceRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            super().log_message(format, *(redact(str(arg)) for arg in args))
+
+    return KeyRedactingHandler
 
 
 def _disk_config() -> dict[str, Any]:

@@ -7,6 +7,7 @@ query parameter.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from chalicelib.core.errors import Unauthenticated
@@ -16,6 +17,12 @@ from chalicelib.wiring import tenant_service
 
 KEY_HEADERS = ("x-api-key", "x-inventora-api-key")
 KEY_QUERY_PARAMETER = "x-inventora-api-key"
+_KEY_IN_QUERY = re.compile(rf"({re.escape(KEY_QUERY_PARAMETER)}=)[^&\s\"']*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """`text` with any key passed in a query string blanked out, for log lines (access logs print URLs)."""
+    return _KEY_IN_QUERY.sub(r"\1REDACTED", text)
 
 
 def credential(headers: Mapping[str, str], query: Mapping[str, str] | None) -> str | None:

@@ -45,6 +45,18 @@ def test_health_is_json(api: Api) -> None:
     assert response.json() == {"status": "ok"}
 
 
+def test_a_key_passed_in_the_query_string_never_reaches_the_log(api: Api, stack: Stack) -> None:
+    # Given the documented way of passing a key in the URL
+    secret = stack.api_key.rsplit("_", 1)[1]
+    response = api.with_key(None).get(f"/whoami?x-inventora-api-key={stack.api_key}")
+    assert response.status_code == 200, response.text
+
+    # Then the access log shows the request with the key blanked out, and the secret nowhere but the banner
+    log = stack.output()
+    assert "/whoami?x-inventora-api-key=REDACTED" in log
+    assert [line for line in log.splitlines() if secret in line and not line.startswith("API key:")] == []
+
+
 def test_banner_names_a_demo_company_whose_key_has_every_permission(stack: Stack, stack_aws: Stack) -> None:
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", stack.base_url)
     assert str(uuid.UUID(stack.company_id)) == stack.company_id

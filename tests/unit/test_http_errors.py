@@ -157,3 +157,12 @@ def test_given_domain_error_when_mapped_then_status_and_code_follow_its_kind(
     assert mapped.status == status
     assert mapped.code == error.code
     assert mapped.body() == {"error": error.message, "code": error.code, "details": error.details}
+
+
+def test_redact_blanks_a_key_passed_in_any_query_string() -> None:
+    from chalicelib.http.auth import redact
+
+    line = '"GET /whoami?a=1&X-Inventora-API-Key=sr_abc_1_secret&b=2 HTTP/1.1" 200 -'
+    assert redact(line) == '"GET /whoami?a=1&X-Inventora-API-Key=REDACTED&b=2 HTTP/1.1" 200 -'
+    assert redact("/x?x-inventora-api-key=sr_abc_1_secret") == "/x?x-inventora-api-key=REDACTED"
+    assert redact("no key here") == "no key here"
