@@ -3,6 +3,7 @@
 from chalice import Chalice
 
 from chalicelib.events.blueprint import events
+from chalicelib.http.fallbacks import method_fallbacks
 from chalicelib.http.platform import platform
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.orders import orders
@@ -13,3 +14,5 @@ app.register_blueprint(platform)
 app.register_blueprint(events)
 app.register_blueprint(company)
 app.register_blueprint(orders)
+# Last: it answers 405 for the methods the routes above do not take.
+app.register_blueprint(method_fallbacks())

@@ -409,22 +409,39 @@ def http_server(app: Any, host: str, port: int) -> Any:
         config_from_disk=_disk_config(),
     )
     server = create_local_server(app, config, host, port)
-    # The access log prints each request line, query string included: keys passed as
-    # ?x-inventora-api-key= must not reach it.
-    server.server.RequestHandlerClass = functools.partial(_key_redacting_handler(), app_object=app, config=config)
+    server.server.RequestHandlerClass = functools.partial(_request_handler(), app_object=app, config=config)
     return server
 
 
-def _key_redacting_handler() -> type:
-    from chalice.local import ChaliceRequestHandler
+def _request_handler() -> type:
+    """Chalice's local request handler, with what API Gateway does in the packaged template."""
+    from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalGatewayException
 
+    from chalicelib.http import jsonio
     from chalicelib.http.auth import redact
 
-    class KeyRedactingHandler(ChaliceRequestHandler):
+    class RequestHandler(ChaliceRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
+            # The access log prints each request line, query string included: keys passed as
+            # ?x-inventora-api-key= must not reach it.
             super().log_message(format, *(redact(str(arg)) for arg in args))
 
-    return KeyRedactingHandler
+        def _send_error_response(self, error: LocalGatewayException) -> None:
+            # No route matches: API Gateway's MISSING_AUTHENTICATION_TOKEN (INVALID_SIGNATURE when an
+            # Authorization header is present), which the template's gateway responses turn into this
+            # 404 (infra/resources.json). The service uses no authorizer, so no other 403 comes from here.
+            if isinstance(error, ForbiddenError):
+                path = redact(self.path.split("?", 1)[0])
+                body = {
+                    "error": f"no route matches {self.command} {path}",
+                    "code": "NOT_FOUND",
+                    "details": [{"field": "path", "message": "no such route; see /openapi.json"}],
+                }
+                self._send_http_response(404, {"Content-Type": "application/json"}, jsonio.dumps(body))
+                return
+            super()._send_error_response(error)
+
+    return RequestHandler
 
 
 def _disk_config() -> dict[str, Any]:

@@ -45,6 +45,21 @@ def test_health_is_json(api: Api) -> None:
     assert response.json() == {"status": "ok"}
 
 
+def test_an_unknown_route_is_a_json_404_and_a_wrong_method_a_json_405(api: Api) -> None:
+    missing = api.get("/no/such/route")
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "error": "no route matches GET /no/such/route",
+        "code": "NOT_FOUND",
+        "details": [{"field": "path", "message": "no such route; see /openapi.json"}],
+    }
+
+    wrong = api.delete("/whoami")
+    assert wrong.status_code == 405
+    assert wrong.headers["Allow"] == "GET"
+    assert wrong.json()["code"] == "METHOD_NOT_ALLOWED"
+
+
 def test_a_key_passed_in_the_query_string_never_reaches_the_log(api: Api, stack: Stack) -> None:
     # Given the documented way of passing a key in the URL
     secret = stack.api_key.rsplit("_", 1)[1]

@@ -532,7 +532,12 @@ def test_api_gateway_errors_use_the_service_error_shape(resources: dict[str, Any
         for r in resources.values()
         if r["Type"] == "AWS::ApiGateway::GatewayResponse"
     }
-    assert set(responses) >= {"DEFAULT_4XX", "DEFAULT_5XX"}
+    assert set(responses) >= {"DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN", "INVALID_SIGNATURE"}
+    # API Gateway answers an unknown route as a missing token (or, with an Authorization header, a bad
+    # signature): 403. The service uses no IAM auth, so both mean "no such route": a 404 that says so.
+    for kind in ("MISSING_AUTHENTICATION_TOKEN", "INVALID_SIGNATURE"):
+        assert responses[kind]["StatusCode"] == "404"
+        assert '"code": "NOT_FOUND"' in responses[kind]["ResponseTemplates"]["application/json"]
     for props in responses.values():
         body = props["ResponseTemplates"]["application/json"]
         assert '"error"' in body and '"code"' in body and '"details"' in body

@@ -40,7 +40,10 @@ ANY_OF_ROUTES = {
     ("/companies/{companyId}/imports", "POST"): ("inventory.write", "orders.write"),
 }
 
-ROUTES = sorted((path, method) for path, methods in app.routes.items() for method in methods)
+SERVED = sorted((path, method) for path, methods in app.routes.items() for method in methods)
+# The 405 answers for methods a path does not take (chalicelib/http/fallbacks.py); every other route is declared.
+FALLBACKS = [r for r in SERVED if app.routes[r[0]][r[1]].view_function.__module__ == "chalicelib.http.fallbacks"]
+ROUTES = [r for r in SERVED if r not in FALLBACKS]
 PROTECTED_ROUTES = [route for route in ROUTES if route not in PUBLIC_ROUTES]
 
 
@@ -305,3 +308,21 @@ def test_given_a_wrong_media_type_from_an_allowed_caller_then_415_json(http: Cli
     body = json_error(response)
     assert body["code"] == "UNSUPPORTED_MEDIA_TYPE"
     assert body["details"][0]["field"] == "Content-Type"
+
+
+def test_given_a_declared_path_then_every_other_method_is_a_json_405_naming_the_allowed_ones(
+    offline_http: Client,
+) -> None:
+    declared_paths = {path for path, _ in ROUTES}
+    assert {path for path, _ in FALLBACKS} <= declared_paths
+    for path in declared_paths:
+        allowed = sorted(method for p, method in ROUTES if p == path)
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            if method in allowed:
+                continue
+            response = offline_http.http.request(method, concrete(path), headers={}, body=b"")
+            assert response.status_code == 405, f"{method} {path}: {response.status_code}"
+            assert response.headers["Allow"] == ", ".join(allowed)
+            body = json.loads(response.body)
+            assert body["code"] == "METHOD_NOT_ALLOWED"
+            assert body["details"] == [{"field": "method", "message": f"allowed: {', '.join(allowed)}"}]
