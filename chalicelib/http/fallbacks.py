@@ -42,7 +42,7 @@ def _not_allowed(allowed: list[str]) -> object:
             "code": "METHOD_NOT_ALLOWED",
             "details": [{"field": "method", "message": f"allowed: {allow}"}],
         }
-        headers = {"Content-Type": JSON, "Allow": allow, "X-Request-Id": str(uuid.uuid4())}
+        headers: dict[str, str | list[str]] = {"Content-Type": JSON, "Allow": allow, "X-Request-Id": str(uuid.uuid4())}
         return Response(body=jsonio.dumps(body), status_code=405, headers=headers)
 
     return method_not_allowed
