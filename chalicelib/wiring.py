@@ -49,9 +49,11 @@ def tenant_service() -> TenantService:
 
 @cache
 def idempotency_store() -> DynamoIdempotencyStore:
+    from chalicelib.storage.files import S3Files
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
 
-    return DynamoIdempotencyStore(get_settings().idempotency_table)
+    settings = get_settings()
+    return DynamoIdempotencyStore(settings.idempotency_table, S3Files(settings.bucket))
 
 
 @cache

@@ -34,6 +34,10 @@ class S3Files:
             Bucket=self._bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata or {}, **extra
         )
 
+    def read_bytes(self, key: str) -> bytes:
+        data: bytes = client("s3").get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        return data
+
     def download_url(self, key: str, filename: str, content_type: str, expires_seconds: int) -> str:
         return presigned_get(self._bucket, key, filename, content_type, expires_seconds)
 

@@ -323,6 +323,8 @@ def test_bucket_expires_temporary_files_and_exports(resources: dict[str, Any]) -
     assert "dropbox/" not in expiring
     # Packs are a cache (a miss renders again); certificates are the tenant's documents and stay.
     assert expiring["packs/"] <= 90
+    # Replay copies of big responses outlive the idempotency record's one-day TTL by a day at most.
+    assert expiring["idempotency/"] == 2
     assert "certificates/" not in expiring
 
 

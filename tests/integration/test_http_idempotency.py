@@ -10,6 +10,7 @@ once) uses throwaway endpoints on a separate Chalice app, removed from
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 from collections import Counter
@@ -317,6 +318,14 @@ def probe(http: Client) -> Iterator[Probe]:
         state.calls["conflict"] += 1
         raise Conflict(f"conflict number {state.calls['conflict']}")
 
+    @routing.endpoint(bp, "/probe/big", "POST", permissions=(), summary="A response over 400 KB", tag="Test")
+    def big(call: Call) -> dict[str, Any]:
+        state.calls["big"] += 1
+        kind = call.request.query_params.get("kind") if call.request.query_params else None
+        # Escaped non-ASCII text packs well; random text barely packs, so it goes to the files bucket.
+        text = "é" * 200_000 if kind == "packs" else secrets.token_urlsafe(600_000)
+        return {"attempt": state.calls["big"], "text": text}
+
     added = routing.ENDPOINTS[declared_before:]
     test_app.register_blueprint(bp)
     try:
@@ -418,3 +427,22 @@ def test_given_key_passed_in_the_query_when_retried_with_a_header_then_it_is_the
     assert first.status_code == 201, first.body
     assert retry.status_code == 201
     assert retry.headers["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.parametrize("kind", ["packs", "random"])
+def test_given_a_response_too_big_for_the_record_when_retried_then_it_is_replayed_whole(
+    probe: Probe, acme: Tenant, kind: str
+) -> None:
+    # Given a first request whose response is bigger than a DynamoDB item may hold
+    first = probe.client.http.post(f"/probe/big?kind={kind}", headers=acme.headers("big-1"), body=b"{}")
+    assert first.status_code == 200, first.body[:200]
+    assert len(first.body) > 400_000
+
+    # When it is retried under the same key
+    retry = probe.client.http.post(f"/probe/big?kind={kind}", headers=acme.headers("big-1"), body=b"{}")
+
+    # Then the first response comes back whole, and the handler ran once
+    assert retry.status_code == 200
+    assert retry.headers.get("Idempotent-Replayed") == "true"
+    assert retry.body == first.body
+    assert probe.calls["big"] == 1
