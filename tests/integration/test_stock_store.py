@@ -34,9 +34,9 @@ ACTOR = Actor(id="user:1", name="Tester")
 D = Decimal
 
 
-@pytest.fixture(params=["dynamo", "memory"])
+@pytest.fixture(params=["fake", "dynamo"])
 def store(request: pytest.FixtureRequest) -> StockStore:
-    if request.param == "memory":
+    if request.param == "fake":
         return InMemoryStockStore()
     return DynamoStockStore(request.getfixturevalue("table"))
 
