@@ -12,7 +12,12 @@ from chalicelib import wiring
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage.aws import client, reset_clients
 from infra.provision import provision
+from tests.integration import moto_transactions
 from tests.integration.company import Company, Refs, make_company
+
+# moto rolls a refused transaction back from a copy of each whole table; this keeps a
+# copy of the items it names only, so a transaction's cost does not grow with the table.
+moto_transactions.install()
 
 
 def _fresh_aws() -> Iterator[None]:
