@@ -22,6 +22,8 @@ from chalicelib.features.orders.service import LineInput, OrderInput, OrderServi
 from chalicelib.surfaces.company.orders import exports
 from tests.integration.company import Company, make_company
 
+pytestmark = pytest.mark.shared_aws
+
 D = Decimal
 CSV = "text/csv; charset=utf-8"
 ZIP = "application/zip"
