@@ -23,7 +23,10 @@ Known differences, on paths no caller takes: a write to a missing stock record
 or import job by `set_allow_negative`, `set_total`, `finish` or `pause` is a
 NotFound here and a botocore ClientError (ConditionalCheckFailed) there; two
 operations on one item in a transaction are a ValueError here and a
-ClientError (ValidationException) there.
+ClientError (ValidationException) there; reading the lines of a missing file
+is a FileNotFoundError here and a ClientError (NoSuchKey) there. Pages give a
+cursor only when more items follow (as moto does; DynamoDB itself may end on
+a cursor and an empty page, so callers must not count on either).
 """
 
 from __future__ import annotations
