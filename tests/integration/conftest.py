@@ -11,12 +11,17 @@ from moto import mock_aws
 from chalicelib import wiring
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage.aws import client, reset_clients
-from infra.provision import create_tables, provision, table_names
+from infra.provision import provision
+from tests.integration import moto_transactions
 from tests.integration.company import Company, Refs, make_company
 
+# moto rolls a refused transaction back from a copy of each whole table; this keeps a
+# copy of the items it names only, so a transaction's cost does not grow with the table.
+moto_transactions.install()
 
-@pytest.fixture
-def aws() -> Iterator[None]:
+
+def _fresh_aws() -> Iterator[None]:
+    """moto with every table, the files bucket and the import queue, built from infra/resources.json."""
     reset_settings()
     reset_clients()
     with mock_aws():
@@ -26,15 +31,31 @@ def aws() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def table() -> Iterator[str]:
-    """One moto main table for a whole module. Tests stay apart by writing
-    under fresh tenants: every key starts with the tenant."""
-    reset_settings()
-    reset_clients()
-    with mock_aws():
-        create_tables(client("dynamodb"), table_names(get_settings()))
-        yield get_settings().main_table
-    reset_clients()
+def module_aws() -> Iterator[None]:
+    """One moto for a whole module. Tests stay apart by writing under fresh tenants:
+    every key starts with the tenant."""
+    yield from _fresh_aws()
+
+
+@pytest.fixture
+def aws(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fresh moto for each test; in a module marked `shared_aws`, the module's one (`module_aws`).
+
+    Mark a module `pytestmark = pytest.mark.shared_aws` when each of its tests makes its own
+    tenants and reads nothing across tenants: no Scan of a table, no whole-queue or
+    whole-stream reads, no count over every tenant, no settings changed between tests.
+    """
+    if request.node.get_closest_marker("shared_aws") is not None:
+        request.getfixturevalue("module_aws")
+        yield
+        return
+    yield from _fresh_aws()
+
+
+@pytest.fixture(scope="module")
+def table(module_aws: None) -> str:
+    """The main table of the module's moto (`module_aws`), for store and service tests."""
+    return get_settings().main_table
 
 
 @pytest.fixture

@@ -27,6 +27,8 @@ from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client
 from tests.integration.company import Company, Refs, error_fields, make_company
 
+pytestmark = pytest.mark.shared_aws
+
 EVERYTHING = ("admin", "inventory.read", "inventory.write", "orders.read", "orders.write")
 HEAT = "HC-501"
 PDF = "application/pdf"

@@ -29,6 +29,8 @@ from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client, on_call
 from tests.integration.company import Company, Refs, make_company
 
+pytestmark = pytest.mark.shared_aws
+
 EVERYTHING = ("admin", "inventory.read", "inventory.write", "orders.read", "orders.write")
 HEAT = "H-77"
 REFERENCE = "PO 2026/0415"

@@ -19,6 +19,8 @@ from chalicelib.storage.aws import client, on_call
 from tests.integration.company import Company, Refs, error_fields
 from tests.integration.test_audit_stream import MainTableStream
 
+pytestmark = pytest.mark.shared_aws
+
 D = Decimal
 BUYER = Actor(id="buyer", name="Buyer")
 
@@ -380,6 +382,7 @@ def test_idempotent_bulk_create_creates_once(acme: Company, refs: Refs) -> None:
 
 def test_history_names_changes_in_documented_fields(acme: Company, refs: Refs) -> None:
     stream = MainTableStream()
+    stream.take()  # what the module's other tests wrote
     item = acme.ok("POST", "/inventory", [refs.item()], 201)[0]
     acme.ok("PUT", "/inventory", [{"inventoryId": item["inventoryId"], "quantity": "2", "heatCode": "H-2"}])
     acme.ok("DELETE", "/inventory", {"ids": [item["inventoryId"]]})

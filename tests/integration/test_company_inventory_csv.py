@@ -17,6 +17,8 @@ from chalicelib.storage.aws import on_call
 from chalicelib.surfaces.company import csv_export
 from tests.integration.company import Company, Refs
 
+pytestmark = pytest.mark.shared_aws
+
 CSV = "text/csv; charset=utf-8"
 HEADER = [
     "inventoryId",

@@ -33,6 +33,8 @@ from chalicelib.storage import keys
 from chalicelib.storage.aws import client
 from chalicelib.storage.codec import to_attrs
 
+pytestmark = pytest.mark.shared_aws
+
 JSON = "application/json"
 NEW_KEY = {"name": "scanner", "permissions": ["inventory.read"]}
 OTHER_KEY = {"name": "scanner", "permissions": ["inventory.write"]}

@@ -27,6 +27,8 @@ from chalicelib.http import routing
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage.aws import client
 
+pytestmark = pytest.mark.shared_aws
+
 JSON = "application/json"
 Headers = dict[str, str]
 

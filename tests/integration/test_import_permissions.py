@@ -26,6 +26,8 @@ from chalicelib.storage.import_repo import s3_notification
 from chalicelib.surfaces.company.imports import PresignRequest
 from tests.integration.company import Company, error_fields, make_company
 
+pytestmark = pytest.mark.shared_aws
+
 BOUNDARY = "b0undary"
 ORDERS_CSV = "OrderReference,Site\nSO-P1,Leeds\nSO-P2,York\n"
 LINES_CSV = "OrderReference,ProductName,Quantity\nSO-P1,Bar,5\nSO-P2,Tube,x\n"

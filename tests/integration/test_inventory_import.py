@@ -22,6 +22,8 @@ from chalicelib.storage.aws import client
 from chalicelib.storage.stock_repo import DynamoStockStore
 from tests.integration.company import Company, Refs, error_fields, make_company
 
+pytestmark = pytest.mark.shared_aws
+
 HEADER = "productName,quantity,stockLocationId,heatCode,type,weight"
 
 

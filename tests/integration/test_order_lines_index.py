@@ -28,6 +28,8 @@ from chalicelib.storage.stock_repo import DynamoStockStore
 from tests.integration.test_orders_export_http import CLERK, Shop, get, make_shop, parse_csv, read_zip
 from tests.integration.test_orders_import import run, upload
 
+pytestmark = pytest.mark.shared_aws
+
 
 @pytest.fixture
 def shop(http: Client) -> Shop:

@@ -23,6 +23,8 @@ from chalicelib.features.orders.service import OrderService
 from chalicelib.surfaces.company.orders import exports
 from tests.integration.company import Company, make_company
 
+pytestmark = pytest.mark.shared_aws
+
 D = Decimal
 CSV = "text/csv; charset=utf-8"
 ZIP = "application/zip"

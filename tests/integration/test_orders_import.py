@@ -32,6 +32,8 @@ from chalicelib.storage.aws import client, on_call
 from chalicelib.storage.import_repo import DynamoImportStore, s3_notification
 from tests.integration.company import Company, error_fields, make_company
 
+pytestmark = pytest.mark.shared_aws
+
 D = Decimal
 PERMISSIONS = ("orders.read", "orders.write", "inventory.read", "inventory.write")
 ALICE = Actor(id="user-alice", name="Alice")

@@ -27,6 +27,8 @@ from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS
 from chalicelib.http import routing
 from chalicelib.http.routing import Endpoint
 
+pytestmark = pytest.mark.shared_aws
+
 JSON = "application/json"
 # Public on purpose: everything else must name the permission it needs.
 PUBLIC_ROUTES = frozenset({("/health", "GET"), ("/openapi.json", "GET"), ("/docs", "GET"), ("/docs/{asset}", "GET")})

@@ -34,9 +34,9 @@ ACTOR = Actor(id="user:1", name="Tester")
 D = Decimal
 
 
-@pytest.fixture(params=["dynamo", "memory"])
+@pytest.fixture(params=["fake", "dynamo"])
 def store(request: pytest.FixtureRequest) -> StockStore:
-    if request.param == "memory":
+    if request.param == "fake":
         return InMemoryStockStore()
     return DynamoStockStore(request.getfixturevalue("table"))
 
@@ -584,6 +584,48 @@ def test_given_service_when_running_a_day_of_operations_then_the_ledger_holds(
     assert service.reconcile(tenant, a.stock_id) == service.reconcile(tenant, b.stock_id) == 0
     kinds = sorted(m.kind.value for m in store.movements(tenant, a.stock_id))
     assert kinds == ["adjustment", "initial", "shipment", "transfer_out"]
+
+
+def test_given_split_when_reserving_part_of_a_row_then_one_transaction_moves_it_into_a_reserved_row(
+    service: StockService, store: StockStore, tenant: str
+) -> None:
+    source = make(service, tenant, "10", name="Bar", attributes={"heat_code": "H1"})
+    reference = {"orderId": "o-1", "orderReference": "SO-1", "lineItemId": "l-1"}
+    ids = {"new_stock_id": new_id(), "reservation_id": new_id(), "command_id": "cmd-1"}
+
+    made = service.split_and_reserve(
+        tenant, source.stock_id, D(4), ACTOR, reference=reference, name="Bar (SO-1)", **ids
+    )
+    again = service.split_and_reserve(tenant, source.stock_id, D(4), ACTOR, reference=reference, **ids)
+
+    assert again.reservation_id == made.reservation_id == ids["reservation_id"]
+    assert made.stock_id == ids["new_stock_id"]
+    assert numbers(store, tenant, source.stock_id) == (D(6), D(0), D(0), D(6))
+    assert numbers(store, tenant, made.stock_id) == (D(4), D(4), D(0), D(0))
+    split = store.get_record(tenant, made.stock_id)
+    assert split is not None
+    assert (split.name, split.attributes["heat_code"]) == ("Bar (SO-1)", "H1")
+    assert [r.reservation_id for r in store.reservations_for_order(tenant, "o-1")] == [made.reservation_id]
+    assert store.reservations_for_order(tenant, "o-2") == []
+    with pytest.raises(DuplicateCommand):
+        service.split_and_reserve(tenant, source.stock_id, D(3), ACTOR, reference=reference, **ids)
+
+
+def test_given_split_beyond_available_when_reserving_then_nothing_is_written(
+    service: StockService, store: StockStore, tenant: str
+) -> None:
+    source = make(service, tenant, "5")
+    service.reserve(tenant, source.stock_id, D(3), ACTOR)
+    new_stock_id = new_id()
+
+    with pytest.raises(InsufficientStock):
+        service.split_and_reserve(
+            tenant, source.stock_id, D(4), ACTOR, reference={"orderId": "o-1"}, new_stock_id=new_stock_id
+        )
+
+    assert numbers(store, tenant, source.stock_id) == (D(5), D(3), D(0), D(2))
+    assert store.get_record(tenant, new_stock_id) is None
+    assert store.reservations_for_order(tenant, "o-1") == []
 
 
 # -- DynamoDB round trips -----------------------------------------------------------

@@ -22,9 +22,9 @@ from tests.fakes import InMemoryTenantStore
 ADMIN = Actor(id="user:admin", name="Admin")
 
 
-@pytest.fixture(params=["dynamo", "memory"])
+@pytest.fixture(params=["fake", "dynamo"])
 def store(request: pytest.FixtureRequest) -> TenantStore:
-    if request.param == "memory":
+    if request.param == "fake":
         return InMemoryTenantStore()
     return DynamoTenantStore(request.getfixturevalue("table"))
 

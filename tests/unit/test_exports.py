@@ -1,16 +1,16 @@
-"""The size rule of handed-out downloads (core/exports.py) and ExportService with an in-memory store."""
+"""The size rule of handed-out downloads (core/exports.py) and ExportService over the in-memory bucket."""
 
 from __future__ import annotations
 
 import base64
 import json
 import re
-from dataclasses import dataclass, field
 
 import pytest
 
 from chalicelib.core import exports
 from chalicelib.core.exports import ExportService, encoded_size, fits_inline
+from tests.fakes import InMemoryFiles
 
 pytestmark = pytest.mark.disable_socket
 
@@ -18,34 +18,6 @@ T = "tenant-1"
 CSV = "text/csv; charset=utf-8"
 ZIP = "application/zip"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-
-@dataclass
-class Stored:
-    body: bytes
-    content_type: str
-    metadata: dict[str, str] | None
-    filename: str | None
-
-
-@dataclass
-class MemoryStore:
-    objects: dict[str, Stored] = field(default_factory=dict)
-    signed: list[tuple[str, str, str, int]] = field(default_factory=list)
-
-    def put(
-        self,
-        key: str,
-        body: bytes,
-        content_type: str,
-        metadata: dict[str, str] | None = None,
-        filename: str | None = None,
-    ) -> None:
-        self.objects[key] = Stored(body, content_type, metadata, filename)
-
-    def download_url(self, key: str, filename: str, content_type: str, expires_seconds: int) -> str:
-        self.signed.append((key, filename, content_type, expires_seconds))
-        return f"https://bucket.example/{key}?signed"
 
 
 # -- the size a body takes in Lambda's response -----------------------------------------------
@@ -93,16 +65,15 @@ def test_the_default_limit_leaves_room_in_a_6_mb_response() -> None:
 
 
 def test_a_small_file_is_left_inline_and_nothing_is_stored() -> None:
-    store = MemoryStore()
+    store = InMemoryFiles()
 
     assert ExportService(store).hand_out(T, "orders.csv", "a,b\r\n", CSV) is None
     assert store.objects == {}
-    assert store.signed == []
 
 
 def test_a_large_text_file_is_stored_as_utf8_and_handed_out_for_five_minutes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(exports, "MAX_INLINE_BYTES", 10)
-    store = MemoryStore()
+    store = InMemoryFiles()
     text = "name\r\nMüller\r\n"
 
     url = ExportService(store).hand_out(T, "inventory-t-20260101.csv", text, CSV)
@@ -111,14 +82,14 @@ def test_a_large_text_file_is_stored_as_utf8_and_handed_out_for_five_minutes(mon
     assert re.fullmatch(rf"exports/{T}/{UUID}/inventory-t-20260101\.csv", key)
     assert stored.body == text.encode("utf-8")
     assert stored.content_type == CSV
-    assert stored.filename == "inventory-t-20260101.csv"
-    assert store.signed == [(key, "inventory-t-20260101.csv", CSV, 300)]
-    assert url == f"https://bucket.example/{key}?signed"
+    assert stored.metadata == {"tenant-id": T}
+    assert stored.content_disposition == 'attachment; filename="inventory-t-20260101.csv"'
+    assert url == store.download_url(key, "inventory-t-20260101.csv", CSV, 300)
 
 
 def test_a_large_binary_file_is_stored_as_is_under_a_new_key_each_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(exports, "MAX_INLINE_BYTES", 10)
-    store = MemoryStore()
+    store = InMemoryFiles()
     archive = b"PK\x03\x04" + bytes(20)
     service = ExportService(store)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,6 +10,7 @@ import pytest
 
 from chalicelib.core.history.service import BadRecord, HistoryService, change_event, field_changes, same_value
 from chalicelib.core.models import FieldChange, HistoryEvent
+from tests.fakes import InMemoryHistoryStore
 
 pytestmark = pytest.mark.disable_socket
 
@@ -297,22 +297,6 @@ def test_field_changes_are_sorted_by_field_name() -> None:
 # -- the query service -------------------------------------------------------------
 
 
-class FakeHistoryStore:
-    """In-memory HistoryStore: one list per entity, kept in key order like the table."""
-
-    def __init__(self) -> None:
-        self.items: dict[tuple[str, str, str], dict[tuple[datetime, str], HistoryEvent]] = {}
-
-    def put_events(self, events: Iterable[HistoryEvent]) -> None:
-        for e in events:
-            partition = self.items.setdefault((e.tenant_id, e.entity_type.upper(), e.entity_id), {})
-            partition[(e.changed_at, e.event_id)] = e
-
-    def events_for(self, tenant_id: str, entity_type: str, entity_id: str) -> list[HistoryEvent]:
-        partition = self.items.get((tenant_id, entity_type.upper(), entity_id), {})
-        return [partition[k] for k in sorted(partition)]
-
-
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -330,7 +314,7 @@ def history_event(entity_type: str, entity_id: str, minute: int, event_id: str, 
 
 
 def test_events_for_returns_one_entitys_events_in_time_order() -> None:
-    service = HistoryService(FakeHistoryStore())
+    service = HistoryService(InMemoryHistoryStore())
     service.record(
         [
             history_event("stock", "s1", 5, "c"),
@@ -345,7 +329,7 @@ def test_events_for_returns_one_entitys_events_in_time_order() -> None:
 
 
 def test_recording_the_same_event_twice_keeps_one() -> None:
-    service = HistoryService(FakeHistoryStore())
+    service = HistoryService(InMemoryHistoryStore())
     service.record([history_event("stock", "s1", 1, "a")])
     service.record([history_event("stock", "s1", 1, "a")])
 
@@ -353,7 +337,7 @@ def test_recording_the_same_event_twice_keeps_one() -> None:
 
 
 def test_interleaved_merges_several_entities_into_one_timeline() -> None:
-    service = HistoryService(FakeHistoryStore())
+    service = HistoryService(InMemoryHistoryStore())
     service.record(
         [
             history_event("stock", "s1", 1, "s1-1"),
@@ -371,7 +355,7 @@ def test_interleaved_merges_several_entities_into_one_timeline() -> None:
 
 
 def test_interleaved_breaks_ties_in_the_order_entities_were_asked_for() -> None:
-    service = HistoryService(FakeHistoryStore())
+    service = HistoryService(InMemoryHistoryStore())
     service.record([history_event("stock", "s1", 1, "z-stock"), history_event("hold", "h1", 1, "a-hold")])
 
     first = service.interleaved("t1", [("stock", "s1"), ("hold", "h1")])
@@ -382,7 +366,7 @@ def test_interleaved_breaks_ties_in_the_order_entities_were_asked_for() -> None:
 
 
 def test_interleaved_asks_for_a_repeated_entity_once() -> None:
-    service = HistoryService(FakeHistoryStore())
+    service = HistoryService(InMemoryHistoryStore())
     service.record([history_event("stock", "s1", 1, "a")])
 
     assert [e.event_id for e in service.interleaved("t1", [("stock", "s1"), ("stock", "s1")])] == ["a"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 import pytest
 
@@ -24,95 +22,40 @@ from chalicelib.core.imports.jobs import (
     read_rows,
 )
 from chalicelib.core.models import Actor
-from chalicelib.core.ports import Page
 from chalicelib.features.company_inventory.csv_import import InventoryImporter, _parse
+from tests.fakes import InMemoryFiles, InMemoryImportStore
 
 pytestmark = pytest.mark.disable_socket
 
 ACTOR = Actor(id="u1", name="Uploader")
+TENANT = "t1"
 
 
-class MemoryStore:
-    """Jobs in a dict; `commit` honours the checkpoint guard like the DynamoDB store."""
+class MemoryStore(InMemoryImportStore):
+    """The in-memory import store (tests/fakes.py), recording each committed chunk; a test may make
+    the next commits conflict, or have another worker take the job over from a line on."""
 
     def __init__(self) -> None:
-        self.jobs: dict[str, ImportJob] = {}
+        super().__init__()
         self.committed: list[tuple[Checkpoint, ChunkPlan]] = []
         self.conflicts_left = 0
         self.stolen_at: int | None = None
 
-    def create_job(self, job: ImportJob) -> None:
-        self.jobs.setdefault(job.job_id, job)
-
-    def get_job(self, tenant_id: str, job_id: str) -> ImportJob | None:
-        return self.jobs.get(job_id)
-
-    def list_jobs(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[ImportJob]:
-        return Page(list(self.jobs.values())[:limit])
-
-    def claim(self, job: ImportJob, now: datetime, lease_until: datetime) -> ImportJob | None:
-        current = self.jobs[job.job_id]
-        free = current.status == ImportStatus.QUEUED or (
-            current.status == ImportStatus.RUNNING and current.lease_until is not None and current.lease_until < now
-        )
-        if not free:
-            return None
-        self._set(job.job_id, status=ImportStatus.RUNNING, lease_until=lease_until)
-        return self.jobs[job.job_id]
-
-    def set_total(self, job: ImportJob, total: int) -> None:
-        self._set(job.job_id, total=total)
-
     def commit(self, tenant_id: str, checkpoint: Checkpoint, plan: ChunkPlan, actor: Actor) -> CommitOutcome:
-        job = self.jobs[checkpoint.job_id]
         if self.stolen_at is not None and checkpoint.from_line >= self.stolen_at:
-            return CommitOutcome.LOST
-        if job.checkpoint_line != checkpoint.from_line:
             return CommitOutcome.LOST
         if self.conflicts_left:
             self.conflicts_left -= 1
             return CommitOutcome.CONFLICT
-        self.committed.append((checkpoint, plan))
-        self._set(
-            job.job_id,
-            checkpoint_line=checkpoint.to_line,
-            processed=job.processed + checkpoint.read,
-            created=job.created + checkpoint.created,
-            failed=job.failed + checkpoint.failed,
-            errors_stored=job.errors_stored + len(checkpoint.errors),
-        )
-        return CommitOutcome.DONE
+        outcome = super().commit(tenant_id, checkpoint, plan, actor)
+        if outcome == CommitOutcome.DONE:
+            self.committed.append((checkpoint, plan))
+        return outcome
 
-    def finish(self, job: ImportJob, status: ImportStatus, message: str | None) -> None:
-        self._set(job.job_id, status=status, message=message)
-
-    def pause(self, job: ImportJob) -> None:
-        self._set(job.job_id, lease_until=datetime(2000, 1, 1).astimezone())
-
-    def errors(self, tenant_id: str, job_id: str, limit: int) -> list[RowError]:
-        return [e for c, _ in self.committed for e in c.errors][:limit]
-
-    def _set(self, job_id: str, **changes: Any) -> None:
-        self.jobs[job_id] = self.jobs[job_id].model_copy(update=changes)
-
-
-class MemoryFiles:
-    def __init__(self) -> None:
-        self.files: dict[str, str] = {}
-        self.reads = 0
-
-    def put(self, key: str, body: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
-        self.files[key] = body.decode()
-
-    def size(self, key: str) -> int | None:
-        return len(self.files[key].encode()) if key in self.files else None
-
-    def lines(self, key: str) -> Iterator[str]:
-        self.reads += 1
-        return iter(self.files[key].splitlines(keepends=True))
-
-    def presigned_post(self, key: str, max_bytes: int, expires_seconds: int) -> dict[str, Any]:
-        return {"url": "https://s3.example/bucket", "fields": {"key": key}}
+    def job(self, job_id: str) -> ImportJob:
+        found = self.get_job(TENANT, job_id)
+        assert found is not None
+        return found
 
 
 class CountingApplier:
@@ -145,8 +88,8 @@ def store() -> MemoryStore:
 
 
 @pytest.fixture
-def files() -> MemoryFiles:
-    return MemoryFiles()
+def files() -> InMemoryFiles:
+    return InMemoryFiles()
 
 
 @pytest.fixture
@@ -155,7 +98,7 @@ def applier() -> CountingApplier:
 
 
 @pytest.fixture
-def service(store: MemoryStore, files: MemoryFiles, applier: CountingApplier) -> ImportService:
+def service(store: MemoryStore, files: InMemoryFiles, applier: CountingApplier) -> ImportService:
     return ImportService(store, files, {"things": applier})
 
 
@@ -190,7 +133,7 @@ def test_a_chunk_never_touches_the_same_entity_twice(service: ImportService, app
 def test_a_finished_job_is_not_run_again(service: ImportService, store: MemoryStore) -> None:
     job = service.upload("t1", "things", csv_of(5), ACTOR)
     service.run(job, ACTOR)
-    again = service.run(store.jobs[job.job_id], ACTOR)
+    again = service.run(store.job(job.job_id), ACTOR)
     assert again.processed == 5
     assert len(store.committed) == 1
 
@@ -198,7 +141,7 @@ def test_a_finished_job_is_not_run_again(service: ImportService, store: MemorySt
 def test_a_job_held_by_another_worker_is_left_alone(service: ImportService, store: MemoryStore) -> None:
     job = service.upload("t1", "things", csv_of(5), ACTOR)
     far = datetime(2999, 1, 1).astimezone()
-    store._set(job.job_id, status=ImportStatus.RUNNING, lease_until=far)
+    assert store.claim(job, datetime.now().astimezone(), far) is not None
     assert service.run(job, ACTOR).status == ImportStatus.RUNNING
     assert store.committed == []
 
@@ -210,8 +153,8 @@ def test_a_paused_job_resumes_after_its_last_checkpoint(
     budget = iter([100.0, 5.0])
     with pytest.raises(ImportPaused):
         service.run(job, ACTOR, lambda: next(budget, 5.0))
-    assert store.jobs[job.job_id].checkpoint_line == 33
-    ended = service.run(store.jobs[job.job_id], ACTOR)
+    assert store.job(job.job_id).checkpoint_line == 33
+    ended = service.run(store.job(job.job_id), ACTOR)
     assert (ended.status, ended.processed, ended.created) == (ImportStatus.COMPLETED, 100, 100)
     assert [lines[0] for lines in applier.planned] == [2, 34, 66, 98]
 
@@ -224,7 +167,7 @@ def test_conflicts_are_planned_again_and_a_lost_job_stops(service: ImportService
     store.stolen_at = 33
     with pytest.raises(ImportPaused):
         service.run(second, ACTOR)
-    assert store.jobs[second.job_id].processed == 32
+    assert store.job(second.job_id).processed == 32
 
 
 @pytest.mark.parametrize(
@@ -248,16 +191,16 @@ def test_an_empty_upload_and_an_unknown_kind_are_refused(service: ImportService)
         service.upload("t1", "nonsense", b"id\n1\n", ACTOR)
 
 
-def test_the_same_upload_command_gives_the_same_job(service: ImportService, files: MemoryFiles) -> None:
+def test_the_same_upload_command_gives_the_same_job(service: ImportService, files: InMemoryFiles) -> None:
     first = service.upload("t1", "things", csv_of(3), ACTOR, job_id="j1")
     second = service.upload("t1", "things", csv_of(3), ACTOR, job_id="j1")
     assert first.job_id == second.job_id == "j1"
-    assert list(files.files) == [imports.upload_key("t1", "things", "j1")]
+    assert list(files.objects) == [imports.upload_key("t1", "things", "j1")]
 
 
-def test_dropped_files_map_to_one_job_per_write(service: ImportService, files: MemoryFiles) -> None:
+def test_dropped_files_map_to_one_job_per_write(service: ImportService, files: InMemoryFiles) -> None:
     key = "dropbox/t1/things/stock.csv"
-    files.files[key] = "id\n1\n"
+    files.put(key, b"id\n1\n", "text/csv")
     known = {"t1"}.__contains__
     first = service.job_for_object(imports.S3Object(key, "A"), known)
     again = service.job_for_object(imports.S3Object(key, "A"), known)

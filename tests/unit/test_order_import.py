@@ -3,8 +3,7 @@ and the chaining of the orders job and the line items job of one upload."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
@@ -12,9 +11,7 @@ import pytest
 
 from chalicelib.core.errors import DomainError, NotFound, ValidationFailed
 from chalicelib.core.imports.jobs import (
-    Checkpoint,
     ChunkPlan,
-    CommitOutcome,
     FileRejected,
     ImportJob,
     ImportService,
@@ -24,7 +21,6 @@ from chalicelib.core.imports.jobs import (
     UploadedFile,
 )
 from chalicelib.core.models import Actor
-from chalicelib.core.ports import Page
 from chalicelib.features.orders import csv_columns as order_csv
 from chalicelib.features.orders.csv_import import (
     LINES_KIND,
@@ -37,6 +33,7 @@ from chalicelib.features.orders.csv_import import (
 from chalicelib.features.orders.model import LineInput, Order, OrderInput
 from chalicelib.features.orders.planning import ImportPlanner
 from chalicelib.features.orders.port import OrderWrite
+from tests.fakes import InMemoryFiles, InMemoryImportStore, InMemoryWakeups
 
 pytestmark = pytest.mark.disable_socket
 
@@ -246,67 +243,6 @@ def test_a_line_row_is_its_order_link_and_its_line() -> None:
 # -- chained jobs -------------------------------------------------------------------------
 
 
-class Store:
-    """Jobs in a dict, with the checkpoint guard of the DynamoDB store."""
-
-    def __init__(self) -> None:
-        self.jobs: dict[str, ImportJob] = {}
-
-    def create_job(self, job: ImportJob) -> None:
-        self.jobs.setdefault(job.job_id, job)
-
-    def get_job(self, tenant_id: str, job_id: str) -> ImportJob | None:
-        return self.jobs.get(job_id)
-
-    def list_jobs(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[ImportJob]:
-        return Page(list(self.jobs.values())[:limit])
-
-    def claim(self, job: ImportJob, now: datetime, lease_until: datetime) -> ImportJob | None:
-        if self.jobs[job.job_id].status != ImportStatus.QUEUED:
-            return None
-        self._set(job.job_id, status=ImportStatus.RUNNING, lease_until=lease_until)
-        return self.jobs[job.job_id]
-
-    def set_total(self, job: ImportJob, total: int) -> None:
-        self._set(job.job_id, total=total)
-
-    def commit(self, tenant_id: str, checkpoint: Checkpoint, plan: ChunkPlan, actor: Actor) -> CommitOutcome:
-        job = self.jobs[checkpoint.job_id]
-        if job.checkpoint_line != checkpoint.from_line:
-            return CommitOutcome.LOST
-        self._set(job.job_id, checkpoint_line=checkpoint.to_line, created=job.created + checkpoint.created)
-        return CommitOutcome.DONE
-
-    def finish(self, job: ImportJob, status: ImportStatus, message: str | None) -> None:
-        self._set(job.job_id, status=status, message=message)
-
-    def pause(self, job: ImportJob) -> None:
-        return None
-
-    def errors(self, tenant_id: str, job_id: str, limit: int) -> list[RowError]:
-        return []
-
-    def _set(self, job_id: str, **changes: Any) -> None:
-        self.jobs[job_id] = self.jobs[job_id].model_copy(update=changes)
-
-
-class Files:
-    def __init__(self) -> None:
-        self.files: dict[str, str] = {}
-
-    def put(self, key: str, body: bytes, content_type: str, metadata: dict[str, str] | None = None) -> None:
-        self.files[key] = body.decode()
-
-    def size(self, key: str) -> int | None:
-        return len(self.files[key]) if key in self.files else None
-
-    def lines(self, key: str) -> Iterator[str]:
-        return iter(self.files[key].splitlines(keepends=True))
-
-    def presigned_post(self, key: str, max_bytes: int, expires_seconds: int) -> dict[str, Any]:
-        return {"url": "https://s3.example", "fields": {"key": key}}
-
-
 class Applier:
     """Every row with an `id` cell 'creates' one entity; a header without `id` rejects the file."""
 
@@ -325,19 +261,20 @@ class Applier:
         return ChunkPlan(created=len(rows))
 
 
-class Wakeups:
-    def __init__(self) -> None:
-        self.woken: list[str] = []
-
-    def wake(self, job: ImportJob) -> None:
-        self.woken.append(job.job_id)
+Store = InMemoryImportStore
+Wakeups = InMemoryWakeups
+LINES_KEY = "uploads/t1/order-lines/job-l.csv"
 
 
 @pytest.fixture
 def chain() -> tuple[ImportService, Store, Wakeups, Applier]:
     store, wakeups, applier = Store(), Wakeups(), Applier()
-    service = ImportService(store, Files(), {ORDERS_KIND: applier, LINES_KIND: applier}, wakeups)
+    service = ImportService(store, InMemoryFiles(), {ORDERS_KIND: applier, LINES_KIND: applier}, wakeups)
     return service, store, wakeups, applier
+
+
+def jobs(store: Store) -> dict[str, ImportJob]:
+    return {job.job_id: job for job in store.list_jobs("t1", 100, None).items}
 
 
 def upload_both(service: ImportService, orders_text: str = "id\n1\n2\n") -> tuple[ImportJob, ImportJob]:
@@ -352,7 +289,7 @@ def test_an_upload_makes_linked_jobs_in_the_order_given(chain: tuple[ImportServi
     assert (orders.next_job_id, orders.after_job_id) == ("job-l", None)
     assert (lines.after_job_id, lines.next_job_id) == ("job-o", None)
     assert (orders.object_key, lines.object_key) == ("uploads/t1/orders/job-o.csv", "uploads/t1/order-lines/job-l.csv")
-    assert set(store.jobs) == {"job-o", "job-l"}
+    assert set(jobs(store)) == {"job-o", "job-l"}
 
 
 def test_an_empty_file_refuses_the_whole_upload(chain: tuple[ImportService, Store, Wakeups, Applier]) -> None:
@@ -360,7 +297,7 @@ def test_an_empty_file_refuses_the_whole_upload(chain: tuple[ImportService, Stor
     files = [UploadedFile(ORDERS_KIND, b"id\n1\n"), UploadedFile(LINES_KIND, b" \n", "l.csv")]
     with pytest.raises(ValidationFailed, match=r"l\.csv is empty"):
         service.upload_files("t1", files, ACTOR)
-    assert store.jobs == {}
+    assert jobs(store) == {}
 
 
 def test_the_second_job_waits_unclaimed_and_is_woken_when_the_first_finishes(
@@ -370,18 +307,18 @@ def test_the_second_job_waits_unclaimed_and_is_woken_when_the_first_finishes(
     orders, lines = upload_both(service)
 
     waited = service.run(lines, ACTOR)
-    assert (waited.status, store.jobs["job-l"].status, applier.planned) == (ImportStatus.QUEUED,) * 2 + (0,)
+    assert (waited.status, jobs(store)["job-l"].status, applier.planned) == (ImportStatus.QUEUED,) * 2 + (0,)
     assert wakeups.woken == []
 
     done = service.run(orders, ACTOR)
     assert (done.status, done.created) == (ImportStatus.COMPLETED, 2)
-    assert wakeups.woken == ["job-l"]
+    assert wakeups.woken == [LINES_KEY]
 
-    ended = service.run(store.jobs["job-l"], ACTOR)
+    ended = service.run(jobs(store)["job-l"], ACTOR)
     assert (ended.status, ended.created) == (ImportStatus.COMPLETED, 1)
     # A redelivery of the first job once the second is done wakes nothing.
-    service.run(store.jobs["job-o"], ACTOR)
-    assert wakeups.woken == ["job-l"]
+    service.run(jobs(store)["job-o"], ACTOR)
+    assert wakeups.woken == [LINES_KEY]
 
 
 def test_a_redelivered_finished_job_wakes_a_job_still_waiting(
@@ -391,8 +328,8 @@ def test_a_redelivered_finished_job_wakes_a_job_still_waiting(
     service, store, wakeups, _ = chain
     orders, _ = upload_both(service)
     store.finish(orders, ImportStatus.COMPLETED, None)
-    service.run(store.jobs["job-o"], ACTOR)
-    assert wakeups.woken == ["job-l"]
+    service.run(jobs(store)["job-o"], ACTOR)
+    assert wakeups.woken == [LINES_KEY]
 
 
 def test_when_the_first_file_is_rejected_the_second_job_fails_saying_so(
@@ -402,9 +339,9 @@ def test_when_the_first_file_is_rejected_the_second_job_fails_saying_so(
     orders, _ = upload_both(service, orders_text="nope\n1\n")
     failed = service.run(orders, ACTOR)
     assert (failed.status, failed.message) == (ImportStatus.FAILED, "line 1: unknown column 'nope'")
-    assert wakeups.woken == ["job-l"]
+    assert wakeups.woken == [LINES_KEY]
 
-    ended = service.run(store.jobs["job-l"], ACTOR)
+    ended = service.run(jobs(store)["job-l"], ACTOR)
     assert ended.status == ImportStatus.FAILED
     assert ended.message is not None
     assert "orders file of the same upload (job job-o) was rejected" in ended.message
