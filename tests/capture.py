@@ -59,10 +59,14 @@ def captured(capsys: pytest.CaptureFixture[str]) -> Iterator[Captured]:
     handler = logger.registered_handler
     result = Captured(capsys=capsys)
     previous = handler.setStream(result.stream)  # type: ignore[attr-defined]
+    # INFO, as deployed (a module imported earlier, e.g. a benchmark, may have asked for less).
+    level = logger.log_level
+    logger.setLevel("INFO")
     metrics.clear_metrics()
     capsys.readouterr()
     try:
         yield result
     finally:
         handler.setStream(previous)  # type: ignore[attr-defined]
+        logger.setLevel(level)
         metrics.clear_metrics()
