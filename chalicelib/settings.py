@@ -21,15 +21,27 @@ class Settings(BaseModel):
     idempotency_table: str = Field("stockroom-idempotency", alias="STOCKROOM_IDEMPOTENCY_TABLE")
     bucket: str = Field("stockroom-files", alias="STOCKROOM_BUCKET")
     import_queue: str = Field("stockroom-imports", alias="STOCKROOM_IMPORT_QUEUE")
-    # Signs continuation tokens and OAuth2 access tokens. In AWS it comes
-    # from the environment, filled from Secrets Manager by the template.
-    signing_secret: str = Field("local-development-secret-change-me", alias="STOCKROOM_SIGNING_SECRET")
+    # Signs continuation tokens and OAuth2 access tokens: read it as `signing_secret`.
+    # Deployed, the template names a Secrets Manager secret (its ARN) and the value is
+    # fetched at run time, cached, never placed in the environment. Locally and in
+    # tests, with no secret named, the plain value below is the secret.
+    signing_secret_id: str | None = Field(None, alias="STOCKROOM_SIGNING_SECRET_ID")
+    signing_secret_value: str = Field("local-development-secret-change-me", alias="STOCKROOM_SIGNING_SECRET")
     max_body_bytes: int = Field(1_048_576, alias="STOCKROOM_MAX_BODY_BYTES")
     max_page_size: int = Field(200, alias="STOCKROOM_MAX_PAGE_SIZE")
     default_page_size: int = Field(50, alias="STOCKROOM_DEFAULT_PAGE_SIZE")
     idempotency_ttl_seconds: int = Field(86_400, alias="STOCKROOM_IDEMPOTENCY_TTL")
     # How long a request may hold its idempotency key before a retry may take it over.
     idempotency_lock_seconds: int = Field(60, alias="STOCKROOM_IDEMPOTENCY_LOCK")
+
+    @property
+    def signing_secret(self) -> str:
+        """The signing secret: from Secrets Manager when one is named (cached), else the plain setting."""
+        if not self.signing_secret_id:
+            return self.signing_secret_value
+        from chalicelib.storage.secrets import secret_string
+
+        return secret_string(self.signing_secret_id)
 
 
 @lru_cache(maxsize=1)

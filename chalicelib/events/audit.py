@@ -22,7 +22,7 @@ from typing import Any
 
 from chalicelib.core.history.service import BadRecord, change_event
 from chalicelib.core.models import HistoryEvent
-from chalicelib.observability import logger, metrics
+from chalicelib.observability import count, flush, logger
 from chalicelib.storage.codec import from_attrs
 from chalicelib.storage.dynamo import BATCH_WRITE_LIMIT, chunks
 from chalicelib.storage.history_repo import HistoryWriteFailed
@@ -40,12 +40,12 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     converted, first_failed = convert_all(records)
     first_failed = write(converted, first_failed)
     failed = records[first_failed:] if first_failed is not None else []
-    metrics.add_metric(name="HistoryEventsWritten", unit="Count", value=_written(converted, first_failed))
+    count("HistoryEventsWritten", _written(converted, first_failed))
     if failed:
-        metrics.add_metric(name="AuditRecordsFailed", unit="Count", value=len(failed))
+        count("AuditRecordsFailed", len(failed))
     # This function runs in its own Lambda with no log_metrics decorator, so
     # it publishes its own figures once per invocation.
-    metrics.flush_metrics()
+    flush()
     return {"batchItemFailures": [{"itemIdentifier": sequence_number(r)} for r in failed]}
 
 

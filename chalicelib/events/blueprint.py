@@ -32,7 +32,8 @@ def import_queue(event: Any) -> dict[str, Any]:
 
     context = getattr(event, "context", None)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    return handle(event.to_dict(), (lambda: remaining() / 1000) if remaining else None)
+    with flushed_metrics():
+        return handle(event.to_dict(), (lambda: remaining() / 1000) if remaining else None)
 
 
 @events.schedule(Rate(5, unit=Rate.MINUTES), name="expire_reservations")

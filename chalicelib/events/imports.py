@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from chalicelib.core.imports.jobs import DROPBOX, UPLOADS, ImportPaused
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 
 TimeLeft = Callable[[], float]
 
@@ -111,14 +111,29 @@ def run_file(obj: S3Object, time_left: TimeLeft) -> None:
         logger.warning("object belongs to no import job", extra={"key": obj.key})
         return
     actor = Actor(id=job.created_by_id or "dropbox", name=job.created_by_name or "Drop folder import")
-    ended = service.run(job, actor, time_left)
+    job_keys = {"tenant_id": job.tenant_id, "job_id": job.job_id, "kind": job.kind}
+    logger.info("import started", extra={**job_keys, "source": job.source})
+    try:
+        ended = service.run(job, actor, time_left)
+    except ImportPaused:
+        logger.info("import paused", extra=job_keys)
+        raise
+    except Exception:
+        # `handle` logs the traceback with the message id; this line names the company and job.
+        logger.error("import stopped by an error; its message is delivered again", extra=job_keys)
+        raise
     if ended.status == imports.ImportStatus.QUEUED and ended.after_job_id:
-        logger.info("import waits for another job", extra={"job_id": ended.job_id, "after": ended.after_job_id})
+        logger.info("import waits for another job", extra={**job_keys, "after": ended.after_job_id})
         return
     logger.info(
         "import ended",
-        extra={"job_id": ended.job_id, "status": ended.status, "processed": ended.processed, "failed": ended.failed},
+        extra={**job_keys, "status": ended.status, "processed": ended.processed, "failed": ended.failed},
     )
+    if ended.finished:
+        # Counted once per job, when it finishes: a job that paused and resumed carries its totals.
+        count("RowsImported", ended.created + ended.updated)
+        count("RowsFailed", ended.failed)
+        count("ImportJobsFailed", int(ended.status == imports.ImportStatus.FAILED))
 
 
 register(f"{UPLOADS}/", run_file)

@@ -11,6 +11,7 @@ route-table tests.
 from __future__ import annotations
 
 import functools
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from chalicelib.core.models import Actor
 from chalicelib.core.tenancy.tenants import Principal
 from chalicelib.http import auth, idempotency, jsonio
 from chalicelib.http.errors import HttpError, bad_request, from_domain, from_validation, internal, too_large
-from chalicelib.observability import clear_request_keys, logger
+from chalicelib.observability import clear_request_keys, logger, request_finished
 from chalicelib.settings import get_settings
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -190,9 +191,11 @@ def endpoint(
 
 
 def dispatch(spec: Endpoint, handler: Handler, request: Request, params: dict[str, str]) -> Response:
+    started = time.perf_counter()
     clear_request_keys()
     request_id = _request_id(request)
-    logger.append_keys(request_id=request_id, route=f"{spec.method} {spec.path}")
+    route = f"{spec.method} {spec.path}"
+    logger.append_keys(request_id=request_id, route=route)
     call = Call(endpoint=spec, request=request, path=params)
     try:
         response = _run(spec, handler, call)
@@ -204,6 +207,15 @@ def dispatch(spec: Endpoint, handler: Handler, request: Request, params: dict[st
         logger.exception("unhandled error")
         response = _error(internal())
     response.headers["X-Request-Id"] = request_id
+    principal = call.principal
+    request_finished(
+        request_id=request_id,
+        route=route,
+        status=response.status_code,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        tenant_id=principal.tenant_id if principal else None,
+        key_id=principal.key_id if principal else None,
+    )
     clear_request_keys()
     return response
 

@@ -42,6 +42,9 @@ ITEM_WRITES = {
     "dynamodb:ConditionCheckItem",
 }
 STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
+# The namespace of the service's own metrics (chalicelib/observability.py).
+ALARM_NAMESPACE = "Stockroom"
+SCHEDULED = ("ExpireReservations", "ReconcileLedger")
 # Services whose permissions must always name their resources.
 SCOPED_SERVICES = {"dynamodb", "s3", "sqs", "secretsmanager", "logs"}
 
@@ -380,16 +383,164 @@ def test_every_stockroom_variable_is_a_setting(template: dict[str, Any], functio
             assert name in aliases, f"{name} is not read by chalicelib/settings.py"
 
 
-def test_signing_secret_comes_from_secrets_manager(template: dict[str, Any], resources: dict[str, Any]) -> None:
+def test_signing_secret_comes_from_secrets_manager_at_run_time(
+    package: Path, template: dict[str, Any], resources: dict[str, Any]
+) -> None:
     secret = resources["SigningSecret"]
     assert secret["Type"] == "AWS::SecretsManager::Secret"
     assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
     assert "SecretString" not in secret["Properties"]
-    api = environment(template, "APIHandler")["STOCKROOM_SIGNING_SECRET"]
-    assert sub_text(api) == "{{resolve:secretsmanager:${SigningSecret}:SecretString}}"
+    # The API is told which secret (its ARN), never its value: no dynamic reference anywhere.
+    assert environment(template, "APIHandler")["STOCKROOM_SIGNING_SECRET_ID"] == {"Ref": "SigningSecret"}
+    assert "resolve:secretsmanager" not in package.read_text()
     for function in FUNCTIONS:
-        value = environment(template, function).get("STOCKROOM_SIGNING_SECRET")
-        assert value is None or value == api
+        assert "STOCKROOM_SIGNING_SECRET" not in environment(template, function)
+    # Only the API reads it, and only that secret.
+    for function in FUNCTIONS:
+        secrets = {
+            action: on for action, on in grants(resources, function).items() if action.startswith("secretsmanager:")
+        }
+        if function == "APIHandler":
+            assert secrets == {"secretsmanager:GetSecretValue": [{"Ref": "SigningSecret"}]}
+        else:
+            assert secrets == {}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_function_logs_at_info_level(template: dict[str, Any], function: str) -> None:
+    env = environment(template, function)
+    assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == ALARM_NAMESPACE
+    assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
+
+
+# -- failures reach someone --------------------------------------------------------
+
+
+def alarms(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: res["Properties"] for name, res in of_type(resources, "AWS::CloudWatch::Alarm").items()}
+
+
+def alarm_on(resources: dict[str, Any], namespace: str, metric: str) -> list[dict[str, Any]]:
+    """Alarms watching `metric`, directly or inside their metric math."""
+    found = []
+    for props in alarms(resources).values():
+        stats = [q["MetricStat"]["Metric"] for q in props.get("Metrics", []) if "MetricStat" in q]
+        watched = [{"Namespace": props.get("Namespace"), "MetricName": props.get("MetricName")}, *stats]
+        if any(w["Namespace"] == namespace and w["MetricName"] == metric for w in watched):
+            found.append(props)
+    return found
+
+
+def dimensions(props: dict[str, Any]) -> dict[str, Any]:
+    return {d["Name"]: d["Value"] for d in props.get("Dimensions", [])}
+
+
+def dead_letter_queues(resources: dict[str, Any]) -> set[str]:
+    """Every queue failures end in: redrive targets and on-failure destinations."""
+    found: set[str] = set()
+    for queue in of_type(resources, "AWS::SQS::Queue").values():
+        redrive = queue["Properties"].get("RedrivePolicy")
+        if redrive:
+            found |= refs(redrive["deadLetterTargetArn"])
+    for mapping in of_type(resources, "AWS::Lambda::EventSourceMapping").values():
+        found |= refs(mapping["Properties"].get("DestinationConfig", {}))
+    for function in FUNCTIONS:
+        found |= refs(resources[function]["Properties"].get("EventInvokeConfig", {}))
+    return found
+
+
+def test_every_alarm_notifies_the_alarm_topic(resources: dict[str, Any]) -> None:
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    assert len(alarms(resources)) >= 9
+    for name, props in alarms(resources).items():
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        assert props["TreatMissingData"] == "notBreaching", name
+        assert "${AWS::StackName}-" in sub_text(props["AlarmName"]), name
+
+
+def test_every_dead_letter_queue_has_an_alarm_on_any_waiting_message(resources: dict[str, Any]) -> None:
+    queues = dead_letter_queues(resources)
+    assert queues >= {"FileImportDeadLetterQueue", "AuditFailureQueue", "ScheduleFailureQueue"}
+    watched = {}
+    for props in alarm_on(resources, "AWS/SQS", "ApproximateNumberOfMessagesVisible"):
+        (queue,) = refs(dimensions(props)["QueueName"])
+        assert dimensions(props)["QueueName"] == {"Fn::GetAtt": [queue, "QueueName"]}
+        watched[queue] = props
+    assert set(watched) == queues
+    for props in watched.values():
+        assert (props["ComparisonOperator"], props["Threshold"], props["Statistic"]) == (
+            "GreaterThanThreshold",
+            0,
+            "Maximum",
+        )
+
+
+def test_the_api_5xx_rate_has_an_alarm(resources: dict[str, Any]) -> None:
+    (props,) = alarm_on(resources, "AWS/ApiGateway", "5XXError")
+    # 5XXError is 0 or 1 per request: its average is the rate.
+    assert props["Statistic"] == "Average"
+    assert props["ComparisonOperator"] == "GreaterThanThreshold"
+    assert 0 < props["Threshold"] <= 0.1
+    # The API is named after the stack, so the alarm watches this stack's API and no other.
+    assert (
+        dimensions(props)["ApiName"] == resources["RestAPI"]["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}"}
+    )
+    assert dimensions(props)["Stage"] == resources["RestAPI"]["Properties"]["StageName"]
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_each_table_has_a_throttle_alarm(resources: dict[str, Any], table: str) -> None:
+    mine = [
+        props
+        for props in alarm_on(resources, "AWS/DynamoDB", "ReadThrottleEvents")
+        if any(refs(q["MetricStat"]["Metric"]["Dimensions"]) == {table} for q in props["Metrics"] if "MetricStat" in q)
+    ]
+    (props,) = mine
+    watched = {q["MetricStat"]["Metric"]["MetricName"] for q in props["Metrics"] if "MetricStat" in q}
+    assert watched == {"ReadThrottleEvents", "WriteThrottleEvents"}
+    (expression,) = [q for q in props["Metrics"] if q.get("ReturnData")]
+    assert "reads" in expression["Expression"] and "writes" in expression["Expression"]
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_the_audit_stream_iterator_age_has_an_alarm(resources: dict[str, Any]) -> None:
+    (props,) = alarm_on(resources, "AWS/Lambda", "IteratorAge")
+    assert dimensions(props) == {"FunctionName": {"Ref": "AuditStream"}}
+    assert props["Statistic"] == "Maximum"
+    # Well before the mapping gives records up (MaximumRecordAgeInSeconds).
+    mapping = resources["AuditStreamEventSourceMapping"]["Properties"]
+    assert 0 < props["Threshold"] < mapping["MaximumRecordAgeInSeconds"] * 1000
+
+
+def test_a_ledger_mismatch_raises_an_alarm(resources: dict[str, Any]) -> None:
+    (props,) = alarm_on(resources, ALARM_NAMESPACE, "LedgerMismatches")
+    # The dimensions the schedules' metrics carry (observability.metrics: service only).
+    assert dimensions(props) == {"service": "stockroom"}
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+@pytest.mark.parametrize("function", SCHEDULED)
+def test_each_scheduled_function_sends_failures_to_a_queue(resources: dict[str, Any], function: str) -> None:
+    props = resources[function]["Properties"]
+    on_failure = props["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+    assert on_failure["Type"] == "SQS"
+    (queue,) = refs(on_failure["Destination"])
+    assert resources[queue]["Type"] == "AWS::SQS::Queue"
+    assert 0 <= props["EventInvokeConfig"]["MaximumRetryAttempts"] <= 2
+    # Lambda sends the failure record with the function's own role.
+    assert targets(grants(resources, function), "sqs:SendMessage") == {queue}
+    # An event EventBridge cannot deliver lands in the same queue, which EventBridge may write to.
+    (event,) = props["Events"].values()
+    assert event["Type"] == "Schedule"
+    assert refs(event["Properties"]["DeadLetterConfig"]["Arn"]) == {queue}
+    (policy,) = [
+        p for p in of_type(resources, "AWS::SQS::QueuePolicy").values() if refs(p["Properties"]["Queues"]) == {queue}
+    ]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert as_list(statement["Action"]) == ["sqs:SendMessage"]
+    assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
 
 
 # -- IAM ---------------------------------------------------------------------------

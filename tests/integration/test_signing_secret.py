@@ -1,0 +1,79 @@
+"""The signing secret: the plain setting locally, Secrets Manager (cached) when a secret is named."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from chalicelib.http import pagination
+from chalicelib.settings import get_settings, reset_settings
+from chalicelib.storage import secrets
+from chalicelib.storage.aws import client, on_call
+
+SCOPE = "GET /things"
+
+
+@pytest.fixture
+def secret_calls(aws: None) -> Iterator[list[str]]:
+    calls: list[str] = []
+    unsubscribe = on_call(lambda service, operation: calls.append(operation) if operation == "GetSecretValue" else None)
+    yield calls
+    unsubscribe()
+
+
+@pytest.fixture
+def named_secret(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    arn: str = client("secretsmanager").create_secret(Name="stack/signing-secret", SecretString="from-the-vault")["ARN"]
+    monkeypatch.setenv("STOCKROOM_SIGNING_SECRET_ID", arn)
+    monkeypatch.setenv("STOCKROOM_SIGNING_SECRET", "a-plain-value-that-must-not-be-used")
+    reset_settings()
+    yield arn
+    monkeypatch.undo()
+    reset_settings()
+
+
+def test_without_a_named_secret_the_plain_setting_signs(aws: None, secret_calls: list[str]) -> None:
+    assert get_settings().signing_secret == "local-development-secret-change-me"
+    token = pagination.encode_token("t1", {"k": "v"}, scope=SCOPE)
+    assert pagination.decode_token("t1", token, scope=SCOPE) == {"k": "v"}
+    assert secret_calls == []
+
+
+def test_a_named_secret_is_read_from_secrets_manager_once_and_cached(
+    named_secret: str, secret_calls: list[str]
+) -> None:
+    assert get_settings().signing_secret == "from-the-vault"
+    token = pagination.encode_token("t1", {"k": "v"}, scope=SCOPE)
+    for _ in range(5):
+        assert pagination.decode_token("t1", token, scope=SCOPE) == {"k": "v"}
+    assert secret_calls == ["GetSecretValue"]
+
+
+def test_a_token_signed_with_the_plain_setting_is_refused_once_the_secret_is_named(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reset_settings()
+    local_token = pagination.encode_token("t1", {"k": "v"}, scope=SCOPE)
+    arn = client("secretsmanager").create_secret(Name="other/signing", SecretString="another-secret")["ARN"]
+    monkeypatch.setenv("STOCKROOM_SIGNING_SECRET_ID", arn)
+    reset_settings()
+    try:
+        with pytest.raises(Exception, match="invalid"):
+            pagination.decode_token("t1", local_token, scope=SCOPE)
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+
+
+def test_a_cached_secret_is_fetched_again_after_its_max_age(named_secret: str, secret_calls: list[str]) -> None:
+    assert secrets.secret_string(named_secret, max_age=0) == "from-the-vault"
+    client("secretsmanager").put_secret_value(SecretId=named_secret, SecretString="rotated")
+    assert secrets.secret_string(named_secret, max_age=0) == "rotated"
+    assert secret_calls == ["GetSecretValue", "GetSecretValue"]
+
+
+def test_a_secret_without_a_string_is_an_error(aws: None) -> None:
+    arn = client("secretsmanager").create_secret(Name="binary", SecretBinary=b"\x00\x01")["ARN"]
+    with pytest.raises(secrets.SecretUnreadable):
+        secrets.secret_string(arn)
