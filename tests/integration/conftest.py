@@ -11,8 +11,12 @@ from moto import mock_aws
 from chalicelib import wiring
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage.aws import client, reset_clients
+from infra.moto_tokens import honour_client_request_tokens
 from infra.provision import create_tables, provision, table_names
 from tests.integration.company import Company, Refs, make_company
+
+# moto ignores TransactWriteItems' ClientRequestToken; DynamoDB does not.
+honour_client_request_tokens()
 
 
 @pytest.fixture
