@@ -9,9 +9,9 @@ tests/integration/test_stock_store.py runs one contract against both.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from chalicelib.core.errors import (
     AlreadyExists,
@@ -24,9 +24,45 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.ids import utcnow
 from chalicelib.core.models import Actor, ApiKey, ClaimStatus, Hold, Movement, Reservation, StockRecord, Tenant
-from chalicelib.core.ports import ClaimTransition, Page, StockChange
+from chalicelib.core.ports import ClaimTransition, Page, StockChange, UnitOfWork
 
 Claim = TypeVar("Claim", Reservation, Hold)
+
+
+class InMemoryUnitOfWork:
+    """Writes of several fake stores, applied together at commit: all of them, or (restored) none."""
+
+    def __init__(self) -> None:
+        self._steps: list[tuple[Any, Callable[[], None]]] = []
+        self.committed = False
+
+    def defer(self, store: Any, step: Callable[[], None]) -> None:
+        self._steps.append((store, step))
+
+    def commit(self) -> None:
+        if self.committed:
+            raise RuntimeError("a unit of work is committed once")
+        self.committed = True
+        stores = {id(store): store for store, _ in self._steps}
+        saved = {key: store.snapshot() for key, store in stores.items()}
+        try:
+            for _, step in self._steps:
+                step()
+        except Exception:
+            for key, store in stores.items():
+                store.restore(saved[key])
+            raise
+
+
+class InMemoryTransactions:
+    def begin(self, command_id: str | None = None) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork()
+
+
+def _deferred(uow: UnitOfWork | None) -> InMemoryUnitOfWork | None:
+    if uow is not None and not isinstance(uow, InMemoryUnitOfWork):
+        raise TypeError("a fake store joins an InMemoryUnitOfWork")
+    return uow
 
 
 class InMemoryStockStore:
@@ -40,6 +76,17 @@ class InMemoryStockStore:
         self._reservations: dict[tuple[str, str], Reservation] = {}
         self._holds: dict[tuple[str, str], Hold] = {}
         self.apply_calls = 0
+
+    def snapshot(self) -> tuple[dict[Any, Any], ...]:
+        return tuple(dict(d) for d in self._tables())
+
+    def restore(self, saved: tuple[dict[Any, Any], ...]) -> None:
+        for table, copy in zip(self._tables(), saved, strict=True):
+            table.clear()
+            table.update(copy)
+
+    def _tables(self) -> tuple[dict[Any, Any], ...]:
+        return (self._records, self._natural_keys, self._movements, self._reservations, self._holds)
 
     # -- writes ------------------------------------------------------------
 
@@ -57,7 +104,13 @@ class InMemoryStockStore:
             if movement is not None:
                 self._movements[(t, movement.stock_id, movement.movement_id)] = movement.model_copy(deep=True)
 
-    def create_records(self, pairs: list[tuple[StockRecord, Movement | None]], actor: Actor) -> None:
+    def create_records(
+        self, pairs: list[tuple[StockRecord, Movement | None]], actor: Actor, uow: UnitOfWork | None = None
+    ) -> None:
+        deferred = _deferred(uow)
+        if deferred is not None:
+            deferred.defer(self, lambda: self.create_records(pairs, actor))
+            return
         with self._lock:
             created: list[StockRecord] = []
             try:
@@ -78,7 +131,11 @@ class InMemoryStockStore:
         for key in [k for k in self._movements if k[:2] == (t, record.stock_id)]:
             del self._movements[key]
 
-    def apply(self, tenant_id: str, changes: list[StockChange]) -> None:
+    def apply(self, tenant_id: str, changes: list[StockChange], uow: UnitOfWork | None = None) -> None:
+        deferred = _deferred(uow)
+        if deferred is not None:
+            deferred.defer(self, lambda: self.apply(tenant_id, changes))
+            return
         with self._lock:
             self.apply_calls += 1
             if len({c.stock_id for c in changes}) != len(changes):
@@ -101,9 +158,11 @@ class InMemoryStockStore:
             if duplicate:
                 raise DuplicateCommand("this command was already applied")
         for change in changes:
-            if not self._transition_ok(self._reservations, t, change.reservation_transition) or not (
-                self._transition_ok(self._holds, t, change.hold_transition)
-            ):
+            transitions_ok = all(
+                self._transition_ok(self._reservations, t, transition)
+                for transition in change.all_reservation_transitions
+            )
+            if not transitions_ok or not self._transition_ok(self._holds, t, change.hold_transition):
                 raise InvalidState("the reservation or hold is no longer active")
         for change in changes:
             failure = self._stock_failure(self._records.get((t, change.stock_id)), change)
@@ -123,6 +182,8 @@ class InMemoryStockStore:
     def _stock_failure(record: StockRecord | None, change: StockChange) -> Exception | None:
         if record is None:
             return NotFound(f"stock record {change.stock_id} not found")
+        if change.needs_active_record and not record.active:
+            return InvalidState(f"stock record {change.stock_id} was deleted meanwhile")
         if change.expected_version is not None and record.version != change.expected_version:
             return StaleVersion(f"stock record is at version {record.version}, not {change.expected_version}")
         if change.expected_on_hand is not None and record.on_hand != change.expected_on_hand:
@@ -156,7 +217,8 @@ class InMemoryStockStore:
             )
         if change.new_hold is not None:
             self._holds[(t, change.new_hold.hold_id)] = change.new_hold.model_copy(deep=True)
-        self._transit(self._reservations, t, change.reservation_transition, now)
+        for transition in change.all_reservation_transitions:
+            self._transit(self._reservations, t, transition, now)
         self._transit(self._holds, t, change.hold_transition, now)
 
     @staticmethod
@@ -178,7 +240,12 @@ class InMemoryStockStore:
         movement: Movement,
         reservation: Reservation,
         actor: Actor,
+        uow: UnitOfWork | None = None,
     ) -> None:
+        deferred = _deferred(uow)
+        if deferred is not None:
+            deferred.defer(self, lambda: self.split(tenant_id, source, record, movement, reservation, actor))
+            return
         t = tenant_id
         with self._lock:
             self.apply_calls += 1
@@ -235,6 +302,10 @@ class InMemoryStockStore:
         with self._lock:
             found = self._reservations.get((tenant_id, reservation_id))
             return found.model_copy(deep=True) if found else None
+
+    def get_reservations(self, tenant_id: str, reservation_ids: Iterable[str]) -> dict[str, Reservation]:
+        found = {r: self.get_reservation(tenant_id, r) for r in reservation_ids}
+        return {r: found_ for r, found_ in found.items() if found_ is not None}
 
     def get_hold(self, tenant_id: str, hold_id: str) -> Hold | None:
         with self._lock:
