@@ -43,6 +43,7 @@ from chalicelib.storage.history_repo import DynamoHistoryStore
 from chalicelib.storage.order_repo import DynamoOrderStore
 from chalicelib.storage.reference_repo import DynamoReferenceStore
 from chalicelib.storage.stock_repo import DynamoStockStore
+from chalicelib.storage.transaction import DynamoTransactions
 from infra.moto_server import start as start_moto
 from infra.provision import table_kwargs
 
@@ -96,10 +97,10 @@ class Env:
 def build_env(table: str, tenant: str | None = None) -> Env:
     tenant = tenant or new_id()
     stock_store = DynamoStockStore(table)
-    stock = StockService(stock_store)
+    stock = StockService(stock_store, DynamoTransactions())
     reference = ReferenceService(DynamoReferenceStore(table))
     history = HistoryService(DynamoHistoryStore(get_settings().history_table))
-    orders = OrderService(stock, stock_store, DynamoOrderStore(table), reference, history)
+    orders = OrderService(stock, stock_store, DynamoOrderStore(table), reference, history, DynamoTransactions())
     customer = reference.create(tenant, RefKind.ORGANISATION, [NewReference("Forge Ltd", {})], ALICE)[0].ref_id
     type_id = reference.create(tenant, RefKind.TYPE, [NewReference("Round bar", {})], ALICE)[0].ref_id
     material_id = reference.create(tenant, RefKind.MATERIAL, [NewReference("S355", {})], ALICE)[0].ref_id
@@ -345,7 +346,7 @@ def test_a_concurrent_write_between_read_and_write_is_a_stale_version(env: Env) 
     order_id = env.orders.create(env.tenant, [env.order("SO-1")], ALICE)[0].order.order_id
     theirs = OrderInput(given=frozenset({"site"}), order_id=order_id, site="A")
     store = RacingStore(env.table, lambda: env.orders.update(env.tenant, [theirs], ALICE))
-    racing = OrderService(env.stock, env.records, store, env.reference, env.history)
+    racing = OrderService(env.stock, env.records, store, env.reference, env.history, DynamoTransactions())
 
     with pytest.raises(StaleVersion):
         racing.update(env.tenant, [OrderInput(given=frozenset({"site"}), order_id=order_id, site="B")], ALICE)
