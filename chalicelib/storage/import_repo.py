@@ -87,7 +87,11 @@ class DynamoImportStore:
                     "SET #status = :running, lease_until = :lease, lease_owner = :owner, updated_at = :now, "
                     "started_at = if_not_exists(started_at, :now), version = version + :one"
                 ),
-                ConditionExpression="#status = :queued OR (#status = :running AND lease_until < :now)",
+                # The last clause lets botocore's retry of this very call (same :owner) succeed when the
+                # first attempt's answer was lost.
+                ConditionExpression=(
+                    "#status = :queued OR (#status = :running AND (lease_until < :now OR lease_owner = :owner))"
+                ),
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=to_attrs(
                     {

@@ -53,3 +53,33 @@ def losing(lose: Callable[[int, dict[str, Any]], bool], *, forget_tokens: bool =
         yield losses
     finally:
         del ddb.transact_write_items
+
+
+@contextmanager
+def losing_on_the_wire(operation: str, times: int = 1) -> Iterator[Losses]:
+    """Lose the answer of the next `times` `operation` calls below botocore's retries.
+
+    moto has handled the request by the time this handler runs; raising a read
+    timeout here is what botocore sees when the answer is lost on the way
+    back, so its standard retry mode sends the very same request again.
+    """
+    events = client("dynamodb").meta.events
+    losses = Losses()
+    target = f"DynamoDB_20120810.{operation}"
+
+    def lose(request: Any, **_: Any) -> None:
+        if request.headers.get("X-Amz-Target", b"").decode() != target:
+            return
+        with losses._lock:
+            losses.calls.append({"body": request.body})
+            if losses.lost >= times:
+                return
+            losses.lost += 1
+        raise ReadTimeoutError(endpoint_url="http://dynamodb.test")
+
+    # Last of the generic handlers, so after moto's (a handler for the specific event would run first).
+    events.register_last("before-send", lose)
+    try:
+        yield losses
+    finally:
+        events.unregister("before-send", lose)

@@ -325,3 +325,20 @@ def test_a_worker_whose_lease_was_taken_over_stops_and_the_new_owner_finishes(ac
     assert service.get(acme.id, job_id).processed == 0
     ended = service._apply_file(taken, service._applier("inventory"), WORKER, lambda: 100.0)
     assert (ended.status, ended.processed, ended.created) == ("completed", 40, 40)
+
+
+def test_a_claim_whose_answer_is_lost_is_still_this_workers_claim(acme: Company, refs: Refs) -> None:
+    from tests.integration.lost_responses import losing_on_the_wire
+
+    response = upload(acme, f"{HEADER}\nBar,1,{refs.location},,,\n")
+    job_id = json.loads(response.body)["jobId"]
+    store = wiring.import_service()._store
+    job = wiring.import_service().get(acme.id, job_id)
+    now = core_imports.utcnow()
+
+    with losing_on_the_wire("UpdateItem") as losses:
+        claimed = store.claim(job, now, now + core_imports.LEASE)
+
+    # botocore sent the claim again; the job was running under this very claim's owner, so it held.
+    assert losses.lost == 1
+    assert claimed is not None and claimed.status == "running" and claimed.lease_owner

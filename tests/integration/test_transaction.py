@@ -193,3 +193,18 @@ def test_a_cancellation_is_explained_by_the_role_that_comes_first(table: str) ->
     with pytest.raises(StaleVersion) as changed:
         only_stale.commit()
     assert changed.value.details == [{"field": "[0].version", "message": "changed since it was read"}]
+
+
+def test_botocores_own_retry_after_a_lost_answer_is_answered_from_the_token(table: str) -> None:
+    from tests.integration.lost_responses import losing_on_the_wire
+
+    key = _key(new_id())
+    tx = Transaction()
+    tx.add(_bump(table, key), Meaning(Role.PLAIN))
+
+    with losing_on_the_wire("TransactWriteItems") as losses:
+        tx.commit()
+
+    # Two sends of one call (botocore retried it), one write.
+    assert (losses.lost, len(losses.calls)) == (1, 2)
+    assert _n(table, key) == 1
