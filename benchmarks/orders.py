@@ -122,8 +122,8 @@ def reservations(bench: Bench, company: Company, refs: Refs, created: dict[str, 
         "unreserve",
         Minimum(
             3,
-            "1 Query (order + lines) + 1 Query (the order's reservations, gsi2) + 1 TransactWriteItems "
-            "(reservation + row)",
+            "1 Query (order + lines + reservation register) + 1 BatchGetItem (the registered reservations) "
+            "+ 1 TransactWriteItems (reservations + rows)",
         ),
         lambda: company.send("DELETE", f"/orders/{order_id}/line-items/{second}/reservations/{whole_row}"),
     )

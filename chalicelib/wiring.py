@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from chalicelib.core.exports import ExportService
     from chalicelib.core.imports.jobs import ImportService
     from chalicelib.core.imports.registry import ImportKind
+    from chalicelib.core.ports import Transactions
     from chalicelib.core.reference.service import ReferenceService
     from chalicelib.features.certificates.documents import CertificateDocumentService
     from chalicelib.features.certificates.packs import CertificatePackService
@@ -28,7 +29,14 @@ if TYPE_CHECKING:
 
 @cache
 def stock_service() -> StockService:
-    return StockService(stock_store())
+    return StockService(stock_store(), transactions())
+
+
+def transactions() -> Transactions:
+    """Units of work over the main table (storage/transaction.Transaction); stateless, so not cached."""
+    from chalicelib.storage.transaction import DynamoTransactions
+
+    return DynamoTransactions()
 
 
 @cache
@@ -79,7 +87,12 @@ def inventory_service() -> InventoryService:
 
     table = get_settings().main_table
     return InventoryService(
-        stock_service(), DynamoStockStore(table), DynamoCatalogStore(table), reference_service(), history_service()
+        stock_service(),
+        DynamoStockStore(table),
+        DynamoCatalogStore(table),
+        reference_service(),
+        history_service(),
+        transactions(),
     )
 
 
@@ -120,7 +133,12 @@ def order_service() -> OrderService:
 
     table = get_settings().main_table
     return OrderService(
-        stock_service(), DynamoStockStore(table), DynamoOrderStore(table), reference_service(), history_service()
+        stock_service(),
+        DynamoStockStore(table),
+        DynamoOrderStore(table),
+        reference_service(),
+        history_service(),
+        transactions(),
     )
 
 

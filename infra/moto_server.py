@@ -30,7 +30,10 @@ def start(port: int) -> Any:
     """Start moto's threaded server on 127.0.0.1:`port`, one request at a time."""
     from moto.server import ThreadedMotoServer
 
+    from infra.moto_tokens import honour_client_request_tokens
+
     _stamp_sequencers()
+    honour_client_request_tokens()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     wsgi = server._server

@@ -216,12 +216,59 @@ def _guard_of(target_id: str) -> Condition:
 # -- stock ---------------------------------------------------------------------------
 
 
+class InMemoryUnitOfWork:
+    """Writes of several fake stores, applied together at commit: all of them, or (restored) none."""
+
+    def __init__(self) -> None:
+        self._steps: list[tuple[Any, Callable[[], None]]] = []
+        self.committed = False
+
+    def defer(self, store: Any, step: Callable[[], None]) -> None:
+        self._steps.append((store, step))
+
+    def commit(self) -> None:
+        if self.committed:
+            raise RuntimeError("a unit of work is committed once")
+        self.committed = True
+        stores = {id(store): store for store, _ in self._steps}
+        saved = {key: store.snapshot() for key, store in stores.items()}
+        try:
+            for _, step in self._steps:
+                step()
+        except Exception:
+            for key, store in stores.items():
+                store.restore(saved[key])
+            raise
+
+
+class InMemoryTransactions:
+    def begin(self, command_id: str | None = None) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork()
+
+
+def _deferred(uow: UnitOfWork | None) -> InMemoryUnitOfWork | None:
+    if uow is not None and not isinstance(uow, InMemoryUnitOfWork):
+        raise TypeError("a fake store joins an InMemoryUnitOfWork")
+    return uow
+
+
 class InMemoryStockStore:
     """The StockStore port (storage/stock_repo.DynamoStockStore)."""
 
     def __init__(self, table: MemoryTable | None = None) -> None:
         self.table = table or MemoryTable()
         self.apply_calls = 0
+
+    def snapshot(self) -> tuple[dict[Any, Any], ...]:
+        return tuple(dict(d) for d in self._tables())
+
+    def restore(self, saved: tuple[dict[Any, Any], ...]) -> None:
+        for table, copy in zip(self._tables(), saved, strict=True):
+            table.clear()
+            table.update(copy)
+
+    def _tables(self) -> tuple[dict[Any, Any], ...]:
+        return (self._records, self._natural_keys, self._movements, self._reservations, self._holds)
 
     # -- writes ------------------------------------------------------------
 
@@ -288,6 +335,7 @@ class InMemoryStockStore:
         movement: Movement,
         reservation: Reservation,
         actor: Actor,
+        uow: UnitOfWork | None = None,
     ) -> None:
         self.apply_calls += 1
         roles: list[tuple[str, StockChange]] = []
@@ -339,6 +387,10 @@ class InMemoryStockStore:
     def get_reservation(self, tenant_id: str, reservation_id: str) -> Reservation | None:
         found: Reservation | None = self.table.get(_key(keys.reservation(tenant_id, reservation_id)))
         return found
+
+    def get_reservations(self, tenant_id: str, reservation_ids: Iterable[str]) -> dict[str, Reservation]:
+        found = {r: self.get_reservation(tenant_id, r) for r in reservation_ids}
+        return {r: found_ for r, found_ in found.items() if found_ is not None}
 
     def get_hold(self, tenant_id: str, hold_id: str) -> Hold | None:
         found: Hold | None = self.table.get(_key(keys.hold(tenant_id, hold_id)))

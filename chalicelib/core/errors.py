@@ -20,6 +20,12 @@ class ValidationFailed(DomainError):
     code = "VALIDATION_ERROR"
 
 
+class TooManyWrites(ValidationFailed):
+    """The request needs more writes than one transaction holds (100 in DynamoDB): make it smaller (413)."""
+
+    code = "TOO_MANY_WRITES"
+
+
 class NotFound(DomainError):
     """Missing, or owned by another tenant: the two are indistinguishable (404)."""
 

@@ -59,6 +59,8 @@ class StockChange:
     reservation_transition: ClaimTransition | None = None
     new_hold: Hold | None = None
     hold_transition: ClaimTransition | None = None
+    # Further reservations whose status moves in the same write (releasing several at once).
+    reservation_transitions: tuple[ClaimTransition, ...] = ()
     # Record fields set or removed in the same write ("attributes.x" names one
     # attribute). Changing product_id or location_id needs both: storage
     # re-keys the record's indexes from them.
@@ -68,6 +70,32 @@ class StockChange:
     @property
     def available(self) -> Decimal:
         return self.on_hand - self.reserved - self.held
+
+    @property
+    def all_reservation_transitions(self) -> tuple[ClaimTransition, ...]:
+        single = (self.reservation_transition,) if self.reservation_transition is not None else ()
+        return single + self.reservation_transitions
+
+    @property
+    def needs_active_record(self) -> bool:
+        """Whether the record must be active (not deleted) for this change to apply.
+
+        Every change needs a live record except one that sets `active` itself
+        and one that only gives stock back (releases, lowering reserved or
+        held, nothing else), which is always safe.
+        """
+        if "active" in self.set_fields:
+            return False
+        gives_back_only = (
+            self.on_hand == 0
+            and self.reserved <= 0
+            and self.held <= 0
+            and self.new_reservation is None
+            and self.new_hold is None
+            and self.movement is None
+            and not self.set_fields
+        )
+        return not gives_back_only
 
 
 T = TypeVar("T")
@@ -81,16 +109,38 @@ class Page(Generic[T]):
     extra: dict[str, object] = field(default_factory=dict)
 
 
+class UnitOfWork(Protocol):
+    """Writes of one or more stores that commit together, in ONE transaction, or not at all.
+
+    A store method given a unit of work adds its writes to it instead of
+    committing them; the caller commits once. A failed commit raises the
+    domain error that explains it (409, 404, ...), whichever store's write
+    failed. Storage's implementation is `storage/transaction.Transaction`.
+    """
+
+    def commit(self) -> None: ...
+
+
+class Transactions(Protocol):
+    """Opens units of work. `command_id` (the request's Idempotency-Key command) makes a retry of the
+    same command's transaction apply once."""
+
+    def begin(self, command_id: str | None = None) -> UnitOfWork: ...
+
+
 class StockStore(Protocol):
     def create_record(self, record: StockRecord, movement: Movement | None, actor: Actor) -> None: ...
-    def create_records(self, pairs: list[tuple[StockRecord, Movement | None]], actor: Actor) -> None: ...
+    def create_records(
+        self, pairs: list[tuple[StockRecord, Movement | None]], actor: Actor, uow: UnitOfWork | None = None
+    ) -> None: ...
     def get_record(self, tenant_id: str, stock_id: str) -> StockRecord | None: ...
     def get_records(self, tenant_id: str, stock_ids: Iterable[str]) -> dict[str, StockRecord]: ...
     def find_by_natural_key(self, tenant_id: str, natural_key: str) -> StockRecord | None: ...
-    def apply(self, tenant_id: str, changes: list[StockChange]) -> None: ...
+    def apply(self, tenant_id: str, changes: list[StockChange], uow: UnitOfWork | None = None) -> None: ...
     def get_movement(self, tenant_id: str, stock_id: str, movement_id: str) -> Movement | None: ...
     def movements(self, tenant_id: str, stock_id: str) -> Iterator[Movement]: ...
     def get_reservation(self, tenant_id: str, reservation_id: str) -> Reservation | None: ...
+    def get_reservations(self, tenant_id: str, reservation_ids: Iterable[str]) -> dict[str, Reservation]: ...
     def get_hold(self, tenant_id: str, hold_id: str) -> Hold | None: ...
     def reservations_for_record(self, tenant_id: str, stock_id: str) -> list[Reservation]: ...
     def holds_for_record(self, tenant_id: str, stock_id: str) -> list[Hold]: ...
@@ -106,13 +156,14 @@ class StockStore(Protocol):
         movement: Movement,
         reservation: Reservation,
         actor: Actor,
+        uow: UnitOfWork | None = None,
     ) -> None: ...
     def reservations_for_order(self, tenant_id: str, order_id: str) -> list[Reservation]: ...
 
 
 class CatalogStore(Protocol):
     def create_product(self, product: Product, actor: Actor) -> None: ...
-    def create_products(self, products: list[Product], actor: Actor) -> None: ...
+    def create_products(self, products: list[Product], actor: Actor, uow: UnitOfWork | None = None) -> None: ...
     def update_product(self, product: Product, previous: Product, actor: Actor) -> None: ...
     def get_product(self, tenant_id: str, product_id: str) -> Product | None: ...
     def get_products(self, tenant_id: str, product_ids: Iterable[str]) -> dict[str, Product]: ...

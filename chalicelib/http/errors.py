@@ -27,6 +27,7 @@ class HttpError(Exception):
 
 
 _STATUS: list[tuple[type[domain.DomainError], int]] = [
+    (domain.TooManyWrites, 413),
     (domain.ValidationFailed, 400),
     (domain.Unauthenticated, 401),
     (domain.Forbidden, 403),

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.core.errors import AlreadyExists, StaleVersion
 from chalicelib.core.models import Actor, Bin, Location, Product
-from chalicelib.core.ports import Page
+from chalicelib.core.ports import Page, UnitOfWork
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
-from chalicelib.storage.dynamo import batch_get, ddb, query_all, query_page, transact
+from chalicelib.storage.dynamo import batch_get, ddb, query_all, query_page
+from chalicelib.storage.transaction import Meaning, Role, Transaction, own
 
 Guard = tuple[str, str, str]  # (kind, value, field name for the error)
 
@@ -44,17 +44,16 @@ class DynamoCatalogStore:
         )
         self._save(product.tenant_id, product.product_id, item, None, _product_guards(product), [])
 
-    def create_products(self, products: list[Product], actor: Actor) -> None:
+    def create_products(self, products: list[Product], actor: Actor, uow: UnitOfWork | None = None) -> None:
         """Create products (with their guards) in ONE transaction; any of them existing writes none."""
-        writes = [write for product in products for write in self.new_product_items(product, actor)]
-        if not writes:
-            return
-        reasons = transact(writes)
-        if reasons is not None:
-            raise AlreadyExists("a product of this request already exists")
+        tx, mine = own(uow)
+        for product in products:
+            self.add_new_product(tx, product, actor)
+        if mine:
+            tx.commit()
 
-    def new_product_items(self, product: Product, actor: Actor) -> list[dict[str, Any]]:
-        """The transaction items that create a product (for callers that add writes of their own)."""
+    def add_new_product(self, tx: Transaction, product: Product, actor: Actor) -> None:
+        """Add the writes that create a product and take its guards (for callers that add writes of their own)."""
         item = record_item(
             product,
             keys.product(product.tenant_id, product.product_id),
@@ -63,12 +62,11 @@ class DynamoCatalogStore:
             actor,
             product.name,
         )
-        writes = [{"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]
-        writes += [
-            self._put_guard(product.tenant_id, kind, value, product.product_id)
-            for kind, value, _ in _product_guards(product)
-        ]
-        return writes
+        put = {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+        tx.add(put, Meaning(Role.NEW, "product", product.product_id))
+        for kind, value, field in _product_guards(product):
+            guard = self._put_guard(product.tenant_id, kind, value, product.product_id)
+            tx.add(guard, Meaning(Role.GUARD, "product", product.product_id, field=field, value=value))
 
     def update_product(self, product: Product, previous: Product, actor: Actor) -> None:
         item = record_item(
@@ -164,10 +162,12 @@ class DynamoCatalogStore:
         previous_guards: list[Guard],
     ) -> None:
         """Write the entity and swap its guard items in one transaction."""
+        entity_type = str(item["entity_type"]["S"])
         if previous_version is None:
             entity = {
                 "Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
             }
+            meaning = Meaning(Role.NEW, entity_type, entity_id)
         else:
             entity = {
                 "Put": {
@@ -177,24 +177,17 @@ class DynamoCatalogStore:
                     "ExpressionAttributeValues": to_attrs({":v": previous_version}),
                 }
             }
+            meaning = Meaning(Role.VERSION, entity_type, entity_id)
         added = [g for g in guards if g[:2] not in {p[:2] for p in previous_guards}]
         removed = [g for g in previous_guards if g[:2] not in {n[:2] for n in guards}]
-        writes = [entity]
-        writes += [self._put_guard(tenant_id, kind, value, entity_id) for kind, value, _ in added]
-        writes += [self._delete_guard(tenant_id, kind, value, entity_id) for kind, value, _ in removed]
-        reasons = transact(writes)
-        if reasons is None:
-            return
-        failed = [i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
-        if 0 in failed:
-            if previous_version is None:
-                raise AlreadyExists(f"{entity_id} already exists")
-            raise StaleVersion("the record was changed by someone else; read it again")
-        clashes = [added[i - 1] for i in failed if 0 < i <= len(added)]
-        raise AlreadyExists(
-            "already in use: " + ", ".join(f"{field} {value}" for _, value, field in clashes),
-            [{"field": field, "message": f"{value} is already in use"} for _, value, field in clashes],
-        )
+        tx = Transaction()
+        tx.add(entity, meaning)
+        for kind, value, field in added:
+            taken = Meaning(Role.GUARD, entity_type, entity_id, field=field, value=value)
+            tx.add(self._put_guard(tenant_id, kind, value, entity_id), taken)
+        for kind, value, _ in removed:
+            tx.add(self._delete_guard(tenant_id, kind, value, entity_id), meaning)
+        tx.commit()
 
     def _put_guard(self, tenant_id: str, kind: str, value: str, target: str) -> dict[str, Any]:
         item = {**keys.unique(tenant_id, kind, value), "target_id": target, "entity_type": "guard"}

@@ -1,6 +1,6 @@
 """Thin helpers over the DynamoDB client: batching within the service limits,
-retries of unprocessed items, pagination, and translation of conditional
-failures into domain errors."""
+retries of unprocessed items, pagination. Write transactions are
+`storage/transaction.Transaction`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from chalicelib.storage.aws import client
 
 BATCH_WRITE_LIMIT = 25
 BATCH_GET_LIMIT = 100
-TRANSACT_LIMIT = 100
 MAX_BATCH_RETRIES = 8
 
 
@@ -86,30 +85,6 @@ def query_all(table: str, **params: Any) -> Iterator[dict[str, Any]]:
         if not last:
             return
         request["ExclusiveStartKey"] = last
-
-
-def transact(items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-    """Run a write transaction.
-
-    Returns None on success, or the per-item cancellation reasons (Code
-    "None" for items that did not fail; Item holds the old item where the
-    write asked for it) when a condition failed. A conflict with another
-    in-flight transaction is retried, since nothing was decided yet.
-    """
-    if len(items) > TRANSACT_LIMIT:
-        raise ValueError(f"a transaction holds at most {TRANSACT_LIMIT} items")
-    for attempt in range(MAX_BATCH_RETRIES):
-        try:
-            ddb().transact_write_items(TransactItems=items)
-            return None
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons: list[Any] = list(exc.response.get("CancellationReasons") or [])
-            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
-                return reasons
-            _backoff(attempt)
-    raise RuntimeError("transaction kept conflicting with other writers")
 
 
 def is_conditional_failure(exc: ClientError) -> bool:

@@ -19,7 +19,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote_plus
 
-from chalicelib.core.ids import utcnow
+from chalicelib.core.errors import Conflict, DuplicateCommand, NotFound
+from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.imports.jobs import Checkpoint, ChunkPlan, CommitOutcome, ImportJob, ImportStatus, RowError
 from chalicelib.core.models import Actor
 from chalicelib.core.ports import Page
@@ -27,9 +28,10 @@ from chalicelib.features.orders.port import OrderWrite
 from chalicelib.storage import keys, queues
 from chalicelib.storage.catalog_repo import DynamoCatalogStore
 from chalicelib.storage.codec import from_attrs, to_attrs, to_record
-from chalicelib.storage.dynamo import ddb, is_conditional_failure, query_all, query_page, transact
+from chalicelib.storage.dynamo import ddb, is_conditional_failure, query_all, query_page
 from chalicelib.storage.order_repo import DynamoOrderStore
 from chalicelib.storage.stock_repo import DynamoStockStore
+from chalicelib.storage.transaction import CheckpointMoved, Meaning, Role, Transaction
 
 
 class DynamoImportStore:
@@ -82,16 +84,22 @@ class DynamoImportStore:
                 TableName=self._table,
                 Key=to_attrs(keys.import_job(job.tenant_id, job.job_id)),
                 UpdateExpression=(
-                    "SET #status = :running, lease_until = :lease, updated_at = :now, "
+                    "SET #status = :running, lease_until = :lease, lease_owner = :owner, updated_at = :now, "
                     "started_at = if_not_exists(started_at, :now), version = version + :one"
                 ),
-                ConditionExpression="#status = :queued OR (#status = :running AND lease_until < :now)",
+                # The last clause lets botocore's retry of this very call (same :owner) succeed when the
+                # first attempt's answer was lost.
+                ConditionExpression=(
+                    "#status = :queued OR (#status = :running AND (lease_until < :now OR lease_owner = :owner))"
+                ),
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=to_attrs(
                     {
                         ":running": ImportStatus.RUNNING,
                         ":queued": ImportStatus.QUEUED,
                         ":lease": lease_until,
+                        # Each claim is a new lease owner: only it may move the checkpoint.
+                        ":owner": new_id(),
                         ":now": now,
                         ":one": 1,
                     }
@@ -137,27 +145,38 @@ class DynamoImportStore:
     # -- chunks ------------------------------------------------------------
 
     def commit(self, tenant_id: str, checkpoint: Checkpoint, plan: ChunkPlan, actor: Actor) -> CommitOutcome:
-        writes: list[dict[str, Any]] = [self._advance(tenant_id, checkpoint)]
+        """The chunk's writes and the job's checkpoint in ONE transaction.
+
+        Its token derives from the job, the chunk's lines and the worker's
+        lease, so a retry after a lost response is answered with the success it
+        was. LOST: the checkpoint was not where this worker left it (or this
+        chunk committed already with other parameters): the core reads the
+        job to tell its own success from another worker's. CONFLICT: a
+        record, product, order or guard moved since the plan read it.
+        """
+        command = f"import:{tenant_id}:{checkpoint.job_id}:{checkpoint.from_line}:{checkpoint.to_line}"
+        tx = Transaction(f"{command}:{checkpoint.owner or ''}")
+        tx.add(self._advance(tenant_id, checkpoint), Meaning(Role.CHECKPOINT, "import job", checkpoint.job_id))
         if checkpoint.errors:
-            writes.append(self._errors_item(tenant_id, checkpoint))
+            tx.add(self._errors_item(tenant_id, checkpoint), Meaning(Role.PLAIN, "row errors"))
         for product in plan.products:
-            writes += self._catalog.new_product_items(product, actor)
+            self._catalog.add_new_product(tx, product, actor)
         for record, movement in plan.creates:
-            writes += self._stock.create_items(record, movement, actor)
+            self._stock.add_create(tx, record, movement, actor)
         for change in plan.changes:
-            writes += self._stock.change_items(tenant_id, change)
+            self._stock.add_change(tx, tenant_id, change)
         orders = [write for write in plan.feature_writes if isinstance(write, OrderWrite)]
         if len(orders) != len(plan.feature_writes):
             raise TypeError("a chunk holds a feature write this store cannot commit")
         if orders:
-            writes += self._orders.transaction_items(tenant_id, orders, actor)[0]
-        reasons = transact(writes)
-        if reasons is None:
-            return CommitOutcome.DONE
-        if reasons[0].get("Code") == "ConditionalCheckFailed":
+            self._orders.add_writes(tx, tenant_id, orders, actor)
+        try:
+            tx.commit()
+        except (CheckpointMoved, DuplicateCommand):
             return CommitOutcome.LOST
-        # A record, order, line or reference guard moved since the plan read it: plan the chunk again.
-        return CommitOutcome.CONFLICT
+        except (Conflict, NotFound):
+            return CommitOutcome.CONFLICT
+        return CommitOutcome.DONE
 
     def _advance(self, tenant_id: str, checkpoint: Checkpoint) -> dict[str, Any]:
         # Counter names are DynamoDB reserved words, hence the placeholders.
@@ -182,12 +201,17 @@ class DynamoImportStore:
         if checkpoint.errors_dropped:
             expression += ", errors_truncated = :true"
             values[":true"] = True
+        condition = "checkpoint_line = :from AND #status = :running"
+        if checkpoint.owner:
+            # Only the worker holding the lease moves the job on.
+            condition += " AND lease_owner = :owner"
+            values[":owner"] = checkpoint.owner
         return {
             "Update": {
                 "TableName": self._table,
                 "Key": to_attrs(keys.import_job(tenant_id, checkpoint.job_id)),
                 "UpdateExpression": expression,
-                "ConditionExpression": "checkpoint_line = :from AND #status = :running",
+                "ConditionExpression": condition,
                 "ExpressionAttributeNames": {
                     "#status": "status",
                     **{f"#{name}": name for name in ("processed", "created", "updated", "failed")},

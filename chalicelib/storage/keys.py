@@ -171,6 +171,15 @@ def order_line(t: str, order_id: str, line_item_id: str) -> dict[str, str]:
     return {"pk": order_partition(t, order_id), "sk": f"LINE#{line_item_id}"}
 
 
+def order_claims(t: str, order_id: str) -> dict[str, str]:
+    """The order's reservation register: the ids of the reservations made for it, and a counter.
+
+    In the order's partition, so the consistent Query that reads an order
+    reads it too. No entity_type: the audit stream skips it.
+    """
+    return {"pk": order_partition(t, order_id), "sk": "CLAIMS"}
+
+
 def orders_index(t: str) -> str:
     return f"T#{t}#ORDERS"
 

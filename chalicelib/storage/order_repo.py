@@ -9,35 +9,32 @@ creation stamp and id + inverted line number) so an export reads every
 active line of a tenant page by page, newest order first, without a Query
 per order. The orderReference guard `T#<t>#UNIQUE / ORDERREF#<casefolded>` is
 taken, moved and freed in the same transaction as its order.
+
+`sk=CLAIMS` is the order's reservation register: each reserve adds its
+reservation id and counts itself there, in the reserve's own transaction,
+which also checks that the line is still active. A delete (or an update that
+removes lines) reads the register with the order, releases what is still
+active in its own transaction, and guards on the count: a reserve landing in
+between fails one of the two, never leaves a reservation on a deleted order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.core.errors import AlreadyExists, StaleVersion
 from chalicelib.core.models import Actor
-from chalicelib.core.ports import Page
+from chalicelib.core.ports import Page, UnitOfWork
 from chalicelib.features.orders.model import LINE_ENTITY, ORDER_ENTITY, LineItem, Order
 from chalicelib.features.orders.port import LineWrite, OrderWrite, StoredOrder
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
-from chalicelib.storage.dynamo import batch_get, query_all, query_page, transact
+from chalicelib.storage.dynamo import batch_get, query_all, query_page
+from chalicelib.storage.transaction import Meaning, Role, Transaction, own
 
 HEADER_SK = "ORDER"
 LINE_PREFIX = "LINE#"
-
-
-@dataclass(frozen=True)
-class _Role:
-    """What a transaction item does, to explain a cancelled transaction."""
-
-    position: int
-    kind: str  # "order", "line", "take" or "free"
-    new: bool
-    reference: str | None = None
+CLAIMS_SK = "CLAIMS"
 
 
 class DynamoOrderStore:
@@ -46,36 +43,68 @@ class DynamoOrderStore:
 
     # -- writes ------------------------------------------------------------
 
-    def save(self, tenant_id: str, writes: list[OrderWrite], actor: Actor) -> None:
-        items, roles = self.transaction_items(tenant_id, writes, actor)
-        if not items:
-            return
-        reasons = transact(items)
-        if reasons is not None:
-            raise self._failure(reasons, roles)
+    def save(self, tenant_id: str, writes: list[OrderWrite], actor: Actor, uow: UnitOfWork | None = None) -> None:
+        tx, mine = own(uow)
+        self.add_writes(tx, tenant_id, writes, actor)
+        if mine:
+            tx.commit()
 
-    def transaction_items(
-        self, tenant_id: str, writes: list[OrderWrite], actor: Actor
-    ) -> tuple[list[dict[str, Any]], list[_Role]]:
-        """The transaction items of `writes`, and what each does (to explain a cancellation).
+    def add_writes(self, tx: Transaction, tenant_id: str, writes: list[OrderWrite], actor: Actor) -> None:
+        """Add the writes of `writes` to a transaction, each with what it means (to explain a cancellation).
 
         `save` commits them alone; the CSV import commits them with its job checkpoint.
         """
-        items: list[dict[str, Any]] = []
-        roles: list[_Role] = []
         for position, write in enumerate(writes):
-            items.append(self._put_order(tenant_id, write, actor))
-            roles.append(_Role(position, "order", write.previous_version is None))
+            order_id = write.order.order_id
+            versioned = Meaning(Role.VERSION, "order", order_id, field=f"[{position}].version")
+            header = Meaning(Role.NEW, "order", order_id, field=f"[{position}].orderId")
+            tx.add(
+                self._put_order(tenant_id, write, actor), versioned if write.previous_version is not None else header
+            )
             for line_write in write.lines:
-                items.append(self._put_line(tenant_id, write.order, line_write, actor))
-                roles.append(_Role(position, "line", line_write.previous_version is None))
+                tx.add(self._put_line(tenant_id, write.order, line_write, actor), versioned)
             if write.free_reference:
-                items.append(self._free(tenant_id, write.free_reference, write.order.order_id))
-                roles.append(_Role(position, "free", False, write.free_reference))
+                tx.add(self._free(tenant_id, write.free_reference, order_id), versioned)
             if write.take_reference:
-                items.append(self._take(tenant_id, write.take_reference, write.order.order_id))
-                roles.append(_Role(position, "take", True, write.take_reference))
-        return items, roles
+                taken = Meaning(
+                    Role.GUARD, "order", order_id, field=f"[{position}].orderReference", value=write.take_reference
+                )
+                tx.add(self._take(tenant_id, write.take_reference, order_id), taken)
+            if write.reserves_seen is not None:
+                tx.add(self._no_reserve_since(tenant_id, order_id, write.reserves_seen), versioned)
+
+    def note_reservation(
+        self, tenant_id: str, order_id: str, line_item_id: str, reservation_id: str, uow: UnitOfWork
+    ) -> None:
+        tx, _ = own(uow)
+        line_key = to_attrs(keys.order_line(tenant_id, order_id, line_item_id))
+        alive = {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": line_key,
+                "ConditionExpression": "active = :true",
+                "ExpressionAttributeValues": to_attrs({":true": True}),
+            }
+        }
+        tx.add(alive, Meaning(Role.ALIVE, "line item", line_item_id, field="lineItemId"))
+        register = {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_attrs(keys.order_claims(tenant_id, order_id)),
+                "UpdateExpression": "ADD ids :id, reserves :one",
+                "ExpressionAttributeValues": {":id": {"SS": [reservation_id]}, ":one": {"N": "1"}},
+            }
+        }
+        tx.add(register, Meaning(Role.PLAIN, "order reservations", order_id))
+
+    def _no_reserve_since(self, t: str, order_id: str, seen: int) -> dict[str, Any]:
+        check: dict[str, Any] = {"TableName": self._table, "Key": to_attrs(keys.order_claims(t, order_id))}
+        if seen:
+            check["ConditionExpression"] = "reserves = :seen"
+            check["ExpressionAttributeValues"] = to_attrs({":seen": seen})
+        else:
+            check["ConditionExpression"] = "attribute_not_exists(reserves)"
+        return {"ConditionCheck": check}
 
     def _put_order(self, t: str, write: OrderWrite, actor: Actor) -> dict[str, Any]:
         order = write.order
@@ -129,30 +158,6 @@ class DynamoOrderStore:
             }
         }
 
-    @staticmethod
-    def _failure(reasons: list[dict[str, Any]], roles: list[_Role]) -> Exception:
-        failed = [roles[i] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
-        taken = [role for role in failed if role.kind == "take"]
-        if taken:
-            return AlreadyExists(
-                "orderReference already used by another order: " + ", ".join(r.reference or "" for r in taken),
-                [
-                    {"field": f"[{r.position}].orderReference", "message": f"{r.reference} is already in use"}
-                    for r in taken
-                ],
-            )
-        new_orders = [role for role in failed if role.kind == "order" and role.new]
-        if new_orders:
-            return AlreadyExists(
-                "an order with this id already exists",
-                [{"field": f"[{r.position}].orderId", "message": "already exists"} for r in new_orders],
-            )
-        positions = sorted({role.position for role in failed}) or [0]
-        return StaleVersion(
-            "the order was changed by someone else; read it again",
-            [{"field": f"[{p}].version", "message": "changed since it was read"} for p in positions],
-        )
-
     # -- reads -------------------------------------------------------------
 
     def get_order(self, tenant_id: str, order_id: str) -> StoredOrder | None:
@@ -165,13 +170,18 @@ class DynamoOrderStore:
         )
         order: Order | None = None
         lines: list[LineItem] = []
+        reservation_ids: frozenset[str] = frozenset()
+        reserves = 0
         for item in items:
             sk = item["sk"]["S"]
             if sk == HEADER_SK:
                 order = to_record(Order, item)
             elif sk.startswith(LINE_PREFIX):
                 lines.append(to_record(LineItem, item))
-        return StoredOrder(order, lines) if order is not None else None
+            elif sk == CLAIMS_SK:
+                reservation_ids = frozenset(item.get("ids", {}).get("SS", []))
+                reserves = int(item.get("reserves", {}).get("N", "0"))
+        return StoredOrder(order, lines, reservation_ids, reserves) if order is not None else None
 
     def get_orders(self, tenant_id: str, order_ids: Iterable[str]) -> dict[str, StoredOrder]:
         """One Query per order (its header and lines)."""

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.core.errors import AlreadyExists, StaleVersion
 from chalicelib.core.models import Actor, Location
 from chalicelib.core.reference.service import HEAT, LOCATION, ReferenceItem, RefKey, RefKind, Resolved
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
-from chalicelib.storage.dynamo import batch_get, query_all, transact
+from chalicelib.storage.dynamo import batch_get, query_all
+from chalicelib.storage.transaction import Meaning, Role, Transaction
 
 
 def heat_value(code: str) -> str:
@@ -31,45 +31,32 @@ class DynamoReferenceStore:
     # -- writes ------------------------------------------------------------
 
     def create_items(self, items: list[ReferenceItem], actor: Actor) -> None:
-        writes: list[dict[str, Any]] = []
-        guards: list[str] = []
-        for item in items:
-            writes.append(self._put(item, actor, None))
+        tx = Transaction()
+        for index, item in enumerate(items):
+            tx.add(self._put(item, actor, None), Meaning(Role.NEW, item.kind.value, item.ref_id, field=f"[{index}].id"))
             if item.heat_code and item.active:
-                writes.append(self._put_guard(item))
-                guards.append(item.heat_code)
-        self._run(writes, guards)
+                tx.add(self._put_guard(item), self._taken(item))
+        tx.commit()
 
     def update_items(self, pairs: list[tuple[ReferenceItem, ReferenceItem]], actor: Actor) -> None:
-        writes: list[dict[str, Any]] = []
-        guards: list[str] = []
-        for new, old in pairs:
-            writes.append(self._put(new, actor, old.version))
+        tx = Transaction()
+        for index, (new, old) in enumerate(pairs):
+            changed = Meaning(Role.VERSION, "entry", new.ref_id, field=f"[{index}].version")
+            tx.add(self._put(new, actor, old.version), changed)
             new_code = heat_value(new.heat_code) if new.heat_code and new.active else None
             old_code = heat_value(old.heat_code) if old.heat_code and old.active else None
             if new_code == old_code:
                 continue
             if old_code:
-                writes.append(self._delete_guard(old))
+                tx.add(self._delete_guard(old), changed)
             if new_code:
-                writes.append(self._put_guard(new))
-                guards.append(new.heat_code or "")
-        self._run(writes, guards)
+                tx.add(self._put_guard(new), self._taken(new))
+        tx.commit()
 
-    def _run(self, writes: list[dict[str, Any]], guards: list[str]) -> None:
-        reasons = transact(writes)
-        if reasons is None:
-            return
-        failed = [(writes[i], r) for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
-        guard_pk = "UNIQUE"
-        clashes = [w for w, _ in failed if "Put" in w and w["Put"]["Item"]["pk"]["S"].endswith(guard_pk)]
-        if clashes:
-            codes = [w["Put"]["Item"]["sk"]["S"].removeprefix("HEAT#") for w in clashes]
-            raise AlreadyExists(
-                "heat code already has a mill certification: " + ", ".join(codes),
-                [{"field": "heatCode", "message": f"{code} is already in use"} for code in codes],
-            )
-        raise StaleVersion("an entry was changed by someone else; read it again")
+    @staticmethod
+    def _taken(item: ReferenceItem) -> Meaning:
+        # At most one active mill certification per heat code.
+        return Meaning(Role.GUARD, "mill certification", item.ref_id, field="heatCode", value=item.heat_code)
 
     def _put(self, item: ReferenceItem, actor: Actor, previous_version: int | None) -> dict[str, Any]:
         attrs = record_item(

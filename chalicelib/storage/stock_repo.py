@@ -1,8 +1,10 @@
 """DynamoDB implementation of the core's StockStore.
 
-Every StockChange becomes one conditional UpdateItem on the stock record;
-the ledger line and any reservation or hold change ride in the same
-TransactWriteItems call, so they commit together or not at all.
+Every StockChange becomes one conditional Update of the stock record; the
+ledger line and any reservation or hold changes ride in the same
+transaction (`storage/transaction.Transaction`), so they commit together or
+not at all. A caller's unit of work can carry them along with other stores'
+writes. Every change but a release conditions on the record being active.
 """
 
 from __future__ import annotations
@@ -12,21 +14,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.core.errors import (
-    AlreadyExists,
-    DuplicateCommand,
-    ExpectationFailed,
-    InsufficientStock,
-    InvalidState,
-    NotFound,
-    StaleVersion,
-)
 from chalicelib.core.ids import utcnow
 from chalicelib.core.models import Actor, Hold, Movement, Reservation, StockRecord
-from chalicelib.core.ports import ClaimTransition, Page, StockChange
+from chalicelib.core.ports import ClaimTransition, Page, StockChange, UnitOfWork
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
-from chalicelib.storage.dynamo import batch_get, ddb, query_all, query_page, transact
+from chalicelib.storage.dynamo import batch_get, ddb, query_all, query_page
+from chalicelib.storage.transaction import Meaning, Role, Transaction, own
 
 
 class DynamoStockStore:
@@ -36,75 +30,93 @@ class DynamoStockStore:
     # -- writes ------------------------------------------------------------
 
     def create_record(self, record: StockRecord, movement: Movement | None, actor: Actor) -> None:
-        t = record.tenant_id
-        item_keys = {
-            **keys.stock(t, record.stock_id),
-            **keys.stock_by_product(t, record.product_id, record.location_id, record.stock_id),
-            **keys.stock_by_location(t, record.location_id, record.product_id, record.stock_id),
-        }
-        items = [self._put_new(record_item(record, item_keys, "stock", record.stock_id, actor, record.name))]
-        if movement is not None:
-            items.append(self._put_new(self._movement_item(movement)))
-        if record.natural_key:
-            guard = {**keys.unique(t, "STOCKKEY", record.natural_key), "target_id": record.stock_id}
-            items.append(self._put_new(to_attrs({**guard, "entity_type": "guard"})))
-        if transact(items) is not None:
-            raise AlreadyExists("a stock record with this identity already exists")
+        tx = Transaction()
+        self.add_create(tx, record, movement, actor)
+        tx.commit()
 
-    def create_records(self, pairs: list[tuple[StockRecord, Movement | None]], actor: Actor) -> None:
+    def create_records(
+        self, pairs: list[tuple[StockRecord, Movement | None]], actor: Actor, uow: UnitOfWork | None = None
+    ) -> None:
         """Several new records and their initial movements in one transaction (at most 100 writes)."""
-        items = [item for record, movement in pairs for item in self.create_items(record, movement, actor)]
-        if items and transact(items) is not None:
-            raise AlreadyExists("a stock record with this identity already exists")
+        tx, mine = own(uow)
+        for record, movement in pairs:
+            self.add_create(tx, record, movement, actor)
+        if mine:
+            tx.commit()
 
     def create_items(self, record: StockRecord, movement: Movement | None, actor: Actor) -> list[dict[str, Any]]:
-        """The transaction items that create one record (for callers that add writes of their own)."""
+        """The raw items that create one record (a benchmark's bare batch write copies them)."""
+        return [item for item, _ in self._create_items(record, movement, actor, Role.NEW)]
+
+    def add_create(
+        self, tx: Transaction, record: StockRecord, movement: Movement | None, actor: Actor, role: Role = Role.NEW
+    ) -> None:
+        """Add the writes that create `record` (+ its initial movement, + its natural-key guard).
+
+        role NEW: an existing one is AlreadyExists; COMMAND: it means this command ran before.
+        """
+        for item, meaning in self._create_items(record, movement, actor, role):
+            tx.add(item, meaning)
+
+    def _create_items(
+        self, record: StockRecord, movement: Movement | None, actor: Actor, role: Role
+    ) -> Iterator[tuple[dict[str, Any], Meaning]]:
         t = record.tenant_id
         item_keys = {
             **keys.stock(t, record.stock_id),
             **keys.stock_by_product(t, record.product_id, record.location_id, record.stock_id),
             **keys.stock_by_location(t, record.location_id, record.product_id, record.stock_id),
         }
-        items = [self._put_new(record_item(record, item_keys, "stock", record.stock_id, actor, record.name))]
+        meaning = Meaning(role, "stock record", record.stock_id)
+        yield self._put_new(record_item(record, item_keys, "stock", record.stock_id, actor, record.name)), meaning
         if movement is not None:
-            items.append(self._put_new(self._movement_item(movement)))
+            yield self._put_new(self._movement_item(movement)), Meaning(role, "ledger line", movement.movement_id)
         if record.natural_key:
             guard = {**keys.unique(t, "STOCKKEY", record.natural_key), "target_id": record.stock_id}
-            items.append(self._put_new(to_attrs({**guard, "entity_type": "guard"})))
-        return items
+            yield self._put_new(to_attrs({**guard, "entity_type": "guard"})), meaning
 
-    def change_items(self, tenant_id: str, change: StockChange) -> list[dict[str, Any]]:
-        """The transaction items of one StockChange (for callers that add writes of their own)."""
-        return [item for _, item in self._change_items(tenant_id, change)]
-
-    def apply(self, tenant_id: str, changes: list[StockChange]) -> None:
-        items: list[dict[str, Any]] = []
-        roles: list[tuple[str, StockChange]] = []
+    def apply(self, tenant_id: str, changes: list[StockChange], uow: UnitOfWork | None = None) -> None:
+        """Every change in ONE transaction (a lone record update too: its token makes a retry apply once)."""
+        tx, mine = own(uow)
         for change in changes:
-            for role, item in self._change_items(tenant_id, change):
-                items.append(item)
-                roles.append((role, change))
-        if len(items) == 1:
-            self._update_one(items[0]["Update"], changes[0])
-            return
-        reasons = transact(items)
-        if reasons is not None:
-            self._raise_for(reasons, roles)
+            self.add_change(tx, tenant_id, change)
+        if mine:
+            tx.commit()
 
-    def _change_items(self, t: str, change: StockChange) -> Iterator[tuple[str, dict[str, Any]]]:
-        yield "stock", {"Update": self._stock_update(t, change)}
+    def add_change(self, tx: Transaction, tenant_id: str, change: StockChange) -> None:
+        """Add the writes of one StockChange: the record update, its ledger line and claim writes."""
+        for item, meaning in self._change_items(tenant_id, change):
+            tx.add(item, meaning)
+
+    def _change_items(self, t: str, change: StockChange) -> Iterator[tuple[dict[str, Any], Meaning]]:
+        yield (
+            {"Update": self._stock_update(t, change)},
+            Meaning(
+                Role.STOCK,
+                "stock record",
+                change.stock_id,
+                expected_version=change.expected_version,
+                expected_on_hand=change.expected_on_hand,
+                needs_active=change.needs_active_record,
+            ),
+        )
+        # A ledger line or claim that already exists means this exact command ran before.
         if change.movement is not None:
-            yield "movement", self._put_new(self._movement_item(change.movement))
+            movement = change.movement
+            yield self._put_new(self._movement_item(movement)), Meaning(Role.COMMAND, "ledger line")
         if change.new_reservation is not None:
-            yield "claim", self._put_new(self._reservation_item(change.new_reservation, change.actor))
+            reservation = change.new_reservation
+            yield self._put_new(self._reservation_item(reservation, change.actor)), Meaning(Role.COMMAND, "reservation")
         if change.new_hold is not None:
-            yield "claim", self._put_new(self._hold_item(change.new_hold, change.actor))
-        if change.reservation_transition is not None:
-            key = keys.reservation(t, change.reservation_transition.claim_id)
-            yield "transition", {"Update": self._transition(key, change.reservation_transition, change.actor)}
+            yield self._put_new(self._hold_item(change.new_hold, change.actor)), Meaning(Role.COMMAND, "hold")
+        for transition in change.all_reservation_transitions:
+            key = keys.reservation(t, transition.claim_id)
+            item = {"Update": self._transition(key, transition, change.actor)}
+            yield item, Meaning(Role.CLAIM, "reservation", transition.claim_id)
         if change.hold_transition is not None:
             key = keys.hold(t, change.hold_transition.claim_id)
-            yield "transition", {"Update": self._transition(key, change.hold_transition, change.actor)}
+            item = {"Update": self._transition(key, change.hold_transition, change.actor)}
+            yield item, Meaning(Role.CLAIM, "hold", change.hold_transition.claim_id)
 
     def _stock_update(self, t: str, change: StockChange) -> dict[str, Any]:
         now = utcnow()
@@ -119,6 +131,10 @@ class DynamoStockStore:
             ":byname": change.actor.name,
         }
         conditions = ["attribute_exists(pk)"]
+        if change.needs_active_record:
+            # A deleted record takes no new commitments: a change racing its delete fails (409).
+            values[":active"] = True
+            conditions.append("active = :active")
         if change.floor_available and change.available < 0:
             values[":need"] = -change.available
             if change.negative_allowed:
@@ -203,47 +219,6 @@ class DynamoStockStore:
             ),
         }
 
-    def _update_one(self, update: dict[str, Any], change: StockChange) -> None:
-        from botocore.exceptions import ClientError
-
-        try:
-            ddb().update_item(**update)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            old: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
-            raise self._stock_failure(change, old) from None
-
-    def _raise_for(self, reasons: list[dict[str, Any]], roles: list[tuple[str, StockChange]]) -> None:
-        failed = [(roles[i], r) for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
-        failed_roles = {role for (role, _), _ in failed}
-        # A ledger line or claim that already exists means this exact command
-        # ran before: the caller answers with the first result.
-        if "movement" in failed_roles or "claim" in failed_roles:
-            raise DuplicateCommand("this command was already applied")
-        if "transition" in failed_roles:
-            raise InvalidState("the reservation or hold is no longer active")
-        for (role, change), reason in failed:
-            if role == "stock":
-                raise self._stock_failure(change, reason.get("Item"))
-        raise InvalidState("the change could not be applied")
-
-    def _stock_failure(self, change: StockChange, old: dict[str, Any] | None) -> Exception:
-        current = from_attrs(old) if old else None
-        if not current:
-            return NotFound(f"stock record {change.stock_id} not found")
-        if change.expected_version is not None and Decimal(current["version"]) != change.expected_version:
-            return StaleVersion(f"stock record is at version {current['version']}, not {change.expected_version}")
-        if change.expected_on_hand is not None and Decimal(current["on_hand"]) != change.expected_on_hand:
-            return ExpectationFailed(
-                f"on hand is {current['on_hand']}, not the expected {change.expected_on_hand}",
-                [{"field": "expectedQuantity", "message": f"current on hand is {current['on_hand']}"}],
-            )
-        return InsufficientStock(
-            f"only {current['available']} available",
-            [{"field": "quantity", "message": f"available is {current['available']}"}],
-        )
-
     def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
         return {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
 
@@ -281,25 +256,21 @@ class DynamoStockStore:
         movement: Movement,
         reservation: Reservation,
         actor: Actor,
+        uow: UnitOfWork | None = None,
     ) -> None:
         """Take quantity off `source` and create `record` holding it, reserved, in ONE transaction.
 
-        The source's guards (available >= quantity) and the new record, its
-        ledger line and its reservation commit together or not at all.
+        The source's guards (active, available >= quantity) and the new record,
+        its ledger line and its reservation commit together or not at all.
+        Anything new that exists already means this command ran before
+        (DuplicateCommand).
         """
-        roles: list[tuple[str, StockChange]] = []
-        items: list[dict[str, Any]] = []
-        for role, item in self._change_items(tenant_id, source):
-            roles.append((role, source))
-            items.append(item)
-        # Anything new that already exists means this command ran before: "claim" reports a duplicate.
-        created = self.create_items(record, movement, actor)
-        created.append(self._put_new(self._reservation_item(reservation, actor)))
-        roles += [("claim", source)] * len(created)
-        items += created
-        reasons = transact(items)
-        if reasons is not None:
-            self._raise_for(reasons, roles)
+        tx, mine = own(uow)
+        self.add_change(tx, tenant_id, source)
+        self.add_create(tx, record, movement, actor, Role.COMMAND)
+        tx.add(self._put_new(self._reservation_item(reservation, actor)), Meaning(Role.COMMAND, "reservation"))
+        if mine:
+            tx.commit()
 
     # -- reads -------------------------------------------------------------
 
@@ -339,6 +310,14 @@ class DynamoStockStore:
 
     def get_reservation(self, tenant_id: str, reservation_id: str) -> Reservation | None:
         return self._get(Reservation, keys.reservation(tenant_id, reservation_id))
+
+    def get_reservations(self, tenant_id: str, reservation_ids: Iterable[str]) -> dict[str, Reservation]:
+        """Reservations by id, read consistently (one BatchGetItem per 100)."""
+        wanted = [to_attrs(keys.reservation(tenant_id, r)) for r in reservation_ids]
+        if not wanted:
+            return {}
+        found = [to_record(Reservation, item) for item in batch_get(self._table, wanted)]
+        return {r.reservation_id: r for r in found}
 
     def get_hold(self, tenant_id: str, hold_id: str) -> Hold | None:
         return self._get(Hold, keys.hold(tenant_id, hold_id))

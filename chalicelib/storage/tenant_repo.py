@@ -12,7 +12,8 @@ from chalicelib.core.ids import utcnow
 from chalicelib.core.models import Actor, ApiKey, Tenant
 from chalicelib.storage import keys
 from chalicelib.storage.codec import record_item, to_attrs, to_record
-from chalicelib.storage.dynamo import ddb, is_conditional_failure, query_all, transact
+from chalicelib.storage.dynamo import ddb, is_conditional_failure, query_all
+from chalicelib.storage.transaction import Meaning, Role, Transaction
 
 
 class DynamoTenantStore:
@@ -25,12 +26,11 @@ class DynamoTenantStore:
             "gsi1pk": keys.TENANTS_INDEX_PK,
             "gsi1sk": tenant.tenant_id,
         }
-        items = [
-            self._put_new(record_item(tenant, tenant_keys, "tenant", tenant.tenant_id, actor, tenant.name)),
-            self._put_new(self._key_item(key, actor)),
-        ]
-        if transact(items) is not None:
-            raise AlreadyExists("tenant already exists")
+        tx = Transaction()
+        tenant_item = record_item(tenant, tenant_keys, "tenant", tenant.tenant_id, actor, tenant.name)
+        tx.add(self._put_new(tenant_item), Meaning(Role.NEW, "tenant", tenant.tenant_id))
+        tx.add(self._put_new(self._key_item(key, actor)), Meaning(Role.NEW, "tenant", tenant.tenant_id))
+        tx.commit()
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         item = ddb().get_item(TableName=self._table, Key=to_attrs(keys.tenant_item(tenant_id))).get("Item")

@@ -11,6 +11,7 @@ from moto import mock_aws
 from chalicelib import wiring
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage.aws import client, reset_clients
+from infra.moto_tokens import honour_client_request_tokens
 from infra.provision import provision
 from tests.integration import moto_transactions
 from tests.integration.company import Company, Refs, make_company
@@ -18,6 +19,8 @@ from tests.integration.company import Company, Refs, make_company
 # moto rolls a refused transaction back from a copy of each whole table; this keeps a
 # copy of the items it names only, so a transaction's cost does not grow with the table.
 moto_transactions.install()
+# moto ignores TransactWriteItems' ClientRequestToken; DynamoDB does not.
+honour_client_request_tokens()
 
 
 def _fresh_aws() -> Iterator[None]:

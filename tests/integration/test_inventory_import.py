@@ -16,6 +16,7 @@ from chalice.test import Client
 
 from chalicelib import wiring
 from chalicelib.core.imports import jobs as core_imports
+from chalicelib.core.models import Actor
 from chalicelib.events import imports
 from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client
@@ -25,6 +26,7 @@ from tests.integration.company import Company, Refs, error_fields, make_company
 pytestmark = pytest.mark.shared_aws
 
 HEADER = "productName,quantity,stockLocationId,heatCode,type,weight"
+WORKER = Actor(id="worker", name="Import worker")
 
 
 def upload(company: Company, text: str, content_type: str = "text/csv", **headers: str) -> Any:
@@ -256,3 +258,89 @@ def test_presign_creates_a_queued_job_with_an_s3_post(acme: Company) -> None:
     response = acme.call("POST", "/imports", {"kind": "nonsense"})
     assert response.status_code == 400
     assert error_fields(response) == ["kind"]
+
+
+def _chunk_commit(request: dict[str, Any]) -> bool:
+    """A chunk's transaction: its first item moves an import job's checkpoint."""
+    first = request["TransactItems"][0]
+    return first.get("Update", {}).get("Key", {}).get("pk", {}).get("S", "").endswith("#IMPORT")
+
+
+def _losing_the_first_chunk_commit() -> Callable[[int, dict[str, Any]], bool]:
+    done = {"lost": False}
+
+    def lose(_: int, request: dict[str, Any]) -> bool:
+        if done["lost"] or not _chunk_commit(request):
+            return False
+        done["lost"] = True
+        return True
+
+    return lose
+
+
+def test_a_chunk_commit_whose_response_is_lost_is_reported_as_the_success_it_was(acme: Company, refs: Refs) -> None:
+    from tests.integration.lost_responses import losing
+
+    rows = "\n".join(f"Bar {n},{n},{refs.location},,," for n in range(1, 41))
+    with losing(_losing_the_first_chunk_commit()) as losses:
+        job = run_upload(acme, f"{HEADER}\n{rows}\n")
+
+    assert losses.lost == 1
+    assert (job["status"], job["processed"], job["created"], job["failed"]) == ("completed", 40, 40, 0)
+    assert sorted(int(i["quantity"]) for i in items(acme)) == list(range(1, 41))
+
+
+def test_a_retried_chunk_commit_that_meets_its_own_success_carries_on_from_what_was_written(
+    acme: Company, refs: Refs
+) -> None:
+    # As if DynamoDB ignored the token: the retry runs again and finds the checkpoint moved by itself.
+    # The job is resolved from what was written (its lease, its checkpoint), never left running.
+    from tests.integration.lost_responses import losing
+
+    rows = "\n".join(f"Bar {n},{n},{refs.location},,," for n in range(1, 41))
+    with losing(_losing_the_first_chunk_commit(), forget_tokens=True) as losses:
+        job = run_upload(acme, f"{HEADER}\n{rows}\n")
+
+    assert losses.lost == 1
+    assert (job["status"], job["processed"], job["created"], job["failed"]) == ("completed", 40, 40, 0)
+    assert sorted(int(i["quantity"]) for i in items(acme)) == list(range(1, 41))
+    ledger = sum((wiring.stock_service().ledger_total(acme.id, i["inventoryId"]) for i in items(acme)), Decimal(0))
+    assert ledger == sum(range(1, 41))
+
+
+def test_a_worker_whose_lease_was_taken_over_stops_and_the_new_owner_finishes(acme: Company, refs: Refs) -> None:
+    rows = "\n".join(f"Bar {n},{n},{refs.location},,," for n in range(1, 41))
+    response = upload(acme, f"{HEADER}\n{rows}\n")
+    job_id = json.loads(response.body)["jobId"]
+    service = wiring.import_service()
+    job = service.get(acme.id, job_id)
+    store = service._store
+    stale = store.claim(job, core_imports.utcnow(), core_imports.utcnow())
+    assert stale is not None
+    # Another worker takes the expired lease over; the first one's commits no longer move the job.
+    taken = store.claim(stale, core_imports.utcnow() + core_imports.LEASE, core_imports.utcnow() + core_imports.LEASE)
+    assert taken is not None and taken.lease_owner != stale.lease_owner
+
+    with pytest.raises(core_imports.ImportPaused):
+        service._apply_file(stale, service._applier("inventory"), WORKER, lambda: 100.0)
+
+    assert service.get(acme.id, job_id).processed == 0
+    ended = service._apply_file(taken, service._applier("inventory"), WORKER, lambda: 100.0)
+    assert (ended.status, ended.processed, ended.created) == ("completed", 40, 40)
+
+
+def test_a_claim_whose_answer_is_lost_is_still_this_workers_claim(acme: Company, refs: Refs) -> None:
+    from tests.integration.lost_responses import losing_on_the_wire
+
+    response = upload(acme, f"{HEADER}\nBar,1,{refs.location},,,\n")
+    job_id = json.loads(response.body)["jobId"]
+    store = wiring.import_service()._store
+    job = wiring.import_service().get(acme.id, job_id)
+    now = core_imports.utcnow()
+
+    with losing_on_the_wire("UpdateItem") as losses:
+        claimed = store.claim(job, now, now + core_imports.LEASE)
+
+    # botocore sent the claim again; the job was running under this very claim's owner, so it held.
+    assert losses.lost == 1
+    assert claimed is not None and claimed.status == "running" and claimed.lease_owner

@@ -210,6 +210,7 @@ def test_lines_of_an_order_deleted_after_the_index_was_read_are_left_out(shop: S
         StaleIndex(table, before),
         wiring.reference_service(),
         wiring.history_service(),
+        wiring.transactions(),
     )
 
     page = service.lines_page(shop.tenant, 100, None)

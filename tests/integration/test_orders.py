@@ -39,6 +39,7 @@ from chalicelib.storage.history_repo import DynamoHistoryStore
 from chalicelib.storage.order_repo import DynamoOrderStore
 from chalicelib.storage.reference_repo import DynamoReferenceStore
 from chalicelib.storage.stock_repo import DynamoStockStore
+from chalicelib.storage.transaction import DynamoTransactions
 from infra.moto_server import start as start_moto
 from infra.provision import table_kwargs
 
@@ -92,10 +93,10 @@ class Env:
 def build_env(table: str, tenant: str | None = None) -> Env:
     tenant = tenant or new_id()
     stock_store = DynamoStockStore(table)
-    stock = StockService(stock_store)
+    stock = StockService(stock_store, DynamoTransactions())
     reference = ReferenceService(DynamoReferenceStore(table))
     history = HistoryService(DynamoHistoryStore(get_settings().history_table))
-    orders = OrderService(stock, stock_store, DynamoOrderStore(table), reference, history)
+    orders = OrderService(stock, stock_store, DynamoOrderStore(table), reference, history, DynamoTransactions())
     customer = reference.create(tenant, RefKind.ORGANISATION, [NewReference("Forge Ltd", {})], ALICE)[0].ref_id
     type_id = reference.create(tenant, RefKind.TYPE, [NewReference("Round bar", {})], ALICE)[0].ref_id
     material_id = reference.create(tenant, RefKind.MATERIAL, [NewReference("S355", {})], ALICE)[0].ref_id

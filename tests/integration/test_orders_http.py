@@ -585,7 +585,7 @@ def test_unreserve_returns_the_removed_link_and_keeps_the_split_row(shop: Shop, 
     assert (again.status_code, error_fields(again)) == (404, ["inventoryId"])
 
 
-def test_unreserve_reads_the_reservation_once_from_the_orders_index(shop: Shop, acme: Company) -> None:
+def test_unreserve_reads_the_reservation_once_from_the_orders_register(shop: Shop, acme: Company) -> None:
     order = shop.create(shop.order("SO-1", shop.line()))[0]
     line = order["lineItems"][0]
     stock_id = shop.bar("4")
@@ -597,8 +597,9 @@ def test_unreserve_reads_the_reservation_once_from_the_orders_index(shop: Shop, 
     finally:
         stop()
 
-    # The API key, the order with its lines, the order's reservations, one transaction: no re-read.
-    assert calls == ["GetItem", "Query", "Query", "TransactWriteItems"]
+    # The API key, the order with its lines and reservation register, the registered reservations
+    # (consistently), one transaction: no re-read.
+    assert calls == ["GetItem", "Query", "BatchGetItem", "TransactWriteItems"]
     assert available(acme, stock_id) == 4
 
 

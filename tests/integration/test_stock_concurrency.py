@@ -203,3 +203,177 @@ def test_given_k_units_when_n_threads_each_reserve_one_then_exactly_k_succeed(se
     final = service.get(tenant, record.stock_id)
     assert (final.on_hand, final.reserved, final.available) == (D(units), D(units), ZERO)
     assert len(DynamoStockStore(get_settings().main_table).reservations_for_record(tenant, record.stock_id)) == units
+
+
+# -- lost responses and lifecycle races ------------------------------------------------------------
+
+BOB = Actor(id="user-bob", name="Bob")
+
+
+def _order(tenant: str, lines: int = 1) -> tuple[str, list[str]]:
+    from datetime import date
+
+    from chalicelib.features.orders.model import LineInput, OrderInput
+
+    items = tuple(
+        LineInput(given=frozenset({"product_name", "quantity"}), product_name=f"Bar {n}", quantity=D(3))
+        for n in range(lines)
+    )
+    entry = OrderInput(
+        given=frozenset({"order_reference", "order_date"}),
+        order_reference=f"SO-{new_id()[:8]}",
+        order_date=date(2026, 1, 5),
+        line_items=items,
+    )
+    view = wiring.order_service().create(tenant, [entry], BOB)[0]
+    return view.order.order_id, [line.line_item_id for line in view.line_items]
+
+
+def _row(service: StockService, tenant: str, quantity: int) -> str:
+    new = NewStockRecord(product_id="P1", location_id="L1", name="Bar", quantity=D(quantity))
+    return service.create_record(tenant, new, BOB).stock_id
+
+
+def _rows(tenant: str) -> list[Any]:
+    store = wiring.stock_store()
+    found: list[Any] = []
+    cursor = None
+    while True:
+        page = store.list_records(tenant, 500, cursor)
+        found += page.items
+        if page.cursor is None:
+            return found
+        cursor = page.cursor
+
+
+def _assert_nothing_dangles(service: StockService, tenant: str) -> None:
+    """No reservation on a deleted row, none for a deleted order, and every row's figures add up."""
+    store = wiring.stock_store()
+    orders = wiring.order_service()
+    for row in _rows(tenant):
+        active = [r for r in store.reservations_for_record(tenant, row.stock_id) if r.status == ClaimStatus.ACTIVE]
+        assert row.reserved == sum((r.quantity for r in active), ZERO), row
+        assert row.available == row.on_hand - row.reserved - row.held
+        assert service.ledger_total(tenant, row.stock_id) == row.on_hand
+        if not row.active:
+            assert active == [], f"reservations left on deleted row {row.stock_id}"
+        links = {k.removeprefix("order_link:") for k in row.attributes if k.startswith("order_link:")}
+        assert links == {r.reservation_id for r in active if r.reference.get("orderId")}
+        for reservation in active:
+            order_id = reservation.reference.get("orderId")
+            if order_id:
+                assert orders.get(tenant, order_id).order.active, f"reservation {reservation.reservation_id} dangles"
+
+
+def test_given_lost_responses_when_fifty_reserves_race_then_every_saved_reservation_was_reported(
+    service: StockService,
+) -> None:
+    from chalicelib.core.errors import Conflict
+    from tests.integration.lost_responses import losing
+
+    tenant = new_id()
+    units, threads = 30, 50
+    row = _row(service, tenant, units)
+    order_id, (line,) = _order(tenant)
+    orders = wiring.order_service()
+    start = threading.Barrier(threads)
+
+    def reserve_one(i: int) -> str | None:
+        start.wait()
+        try:
+            made = orders.reserve(tenant, order_id, line, row, D(1), True, Actor(id=f"w{i}", name=f"W{i}"))
+        except Conflict:  # not enough left, or the row changed under the last units
+            return None
+        return made.reservation_id
+
+    # Every fourth transaction commits, but its caller hears a timeout instead of the answer.
+    with losing(lambda number, _: number % 4 == 1) as losses:
+        outcomes = _run(threads, reserve_one)
+
+    reported = {r for r in outcomes if r is not None}
+    saved = [r for r in orders.reservations_of(tenant, order_id) if r.status == ClaimStatus.ACTIVE]
+    assert losses.lost > 0
+    assert reported == {r.reservation_id for r in saved}
+    assert len(reported) == units
+    source = service.get(tenant, row)
+    assert (source.on_hand, source.available) in ((D(0), D(0)), (D(1), D(1)), (D(1), D(0)))
+    assert sum((r.quantity for r in saved), ZERO) == units - source.available
+    _assert_nothing_dangles(service, tenant)
+
+
+ROUNDS = 12
+
+
+def _race(first: Callable[[], object], second: Callable[[], object]) -> list[str]:
+    """Fire both at once; each outcome is 'ok' or the domain error's class name."""
+    start = threading.Barrier(2)
+
+    def fire(task: Callable[[], object]) -> str:
+        from chalicelib.core.errors import DomainError
+
+        start.wait()
+        try:
+            task()
+        except DomainError as error:
+            return type(error).__name__
+        return "ok"
+
+    return _run(2, lambda i: fire(first if i == 0 else second))
+
+
+def _last_writer(tenant: str, stock_id: str) -> str:
+    from chalicelib.storage import keys
+    from chalicelib.storage.codec import to_attrs
+
+    item = client("dynamodb").get_item(
+        TableName=get_settings().main_table, Key=to_attrs(keys.stock(tenant, stock_id)), ConsistentRead=True
+    )["Item"]
+    return str(item["changed_by_id"]["S"])
+
+
+def test_given_a_row_delete_racing_a_reserve_when_done_then_one_wins_and_nothing_dangles(
+    service: StockService,
+) -> None:
+    tenant = new_id()
+    inventory, orders = wiring.inventory_service(), wiring.order_service()
+    deleter = Actor(id="user-deleter", name="Deleter")
+    for _ in range(ROUNDS):
+        row = _row(service, tenant, 10)
+        order_id, (line,) = _order(tenant)
+        deleted, reserved = _race(
+            lambda row=row: inventory.delete(tenant, [row], deleter),  # type: ignore[misc]
+            lambda row=row, order_id=order_id, line=line: orders.reserve(  # type: ignore[misc]
+                tenant, order_id, line, row, D(3), True, BOB
+            ),
+        )
+        # A losing request is a 409 (or the reserve's 404 when it read the row after the delete).
+        assert deleted in ("ok", "StaleVersion")
+        assert reserved in ("ok", "InvalidState", "NotFound")
+        assert "ok" in (deleted, reserved)
+        if (deleted, reserved) == ("ok", "ok"):
+            # Both stand only if the reserve came first: nothing was split off the row after its delete.
+            assert _last_writer(tenant, row) == deleter.id
+    _assert_nothing_dangles(service, tenant)
+
+
+def test_given_an_order_delete_racing_a_reserve_when_done_then_one_wins_and_nothing_dangles(
+    service: StockService,
+) -> None:
+    tenant = new_id()
+    orders = wiring.order_service()
+    for _ in range(ROUNDS):
+        row = _row(service, tenant, 10)
+        order_id, (line,) = _order(tenant)
+        deleted, reserved = _race(
+            lambda order_id=order_id: orders.delete(tenant, [order_id], BOB),  # type: ignore[misc]
+            lambda row=row, order_id=order_id, line=line: orders.reserve(  # type: ignore[misc]
+                tenant, order_id, line, row, D(3), True, BOB
+            ),
+        )
+        assert deleted in ("ok", "StaleVersion")
+        assert reserved in ("ok", "InvalidState", "NotFound")
+        assert "ok" in (deleted, reserved)
+        if deleted == "ok":
+            # Whatever the reserve did, the deleted order holds nothing.
+            assert all(r.status != ClaimStatus.ACTIVE for r in orders.reservations_of(tenant, order_id))
+    _assert_nothing_dangles(service, tenant)

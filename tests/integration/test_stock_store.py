@@ -460,6 +460,110 @@ def test_given_two_changes_when_the_second_fails_then_neither_is_applied(store: 
 # -- reads --------------------------------------------------------------------------
 
 
+def test_given_a_deleted_record_when_committing_to_it_then_invalid_state_but_a_release_applies(
+    store: StockStore, tenant: str
+) -> None:
+    record = put_record(store, tenant, "10")
+    res = reservation(record, "2")
+    store.apply(tenant, [StockChange(stock_id=record.stock_id, actor=ACTOR, reserved=D(2), new_reservation=res)])
+    store.apply(tenant, [StockChange(stock_id=record.stock_id, actor=ACTOR, set_fields={"active": False})])
+
+    commitments = [
+        StockChange(stock_id=record.stock_id, actor=ACTOR, reserved=D(1), new_reservation=reservation(record, "1")),
+        StockChange(stock_id=record.stock_id, actor=ACTOR, on_hand=D(1), movement=movement(record, D(1))),
+        StockChange(stock_id=record.stock_id, actor=ACTOR, set_fields={"name": "renamed"}),
+    ]
+    for change in commitments:
+        with pytest.raises(InvalidState):
+            store.apply(tenant, [change])
+    release = StockChange(
+        stock_id=record.stock_id,
+        actor=ACTOR,
+        reserved=D(-2),
+        floor_available=False,
+        reservation_transition=ClaimTransition(res.reservation_id, ClaimStatus.ACTIVE, ClaimStatus.RELEASED),
+    )
+    store.apply(tenant, [release])
+
+    after = store.get_record(tenant, record.stock_id)
+    assert after is not None and (after.on_hand, after.reserved, after.active) == (D(10), D(0), False)
+
+
+def test_given_several_reservations_when_released_in_one_change_then_all_or_none(
+    store: StockStore, tenant: str
+) -> None:
+    record = put_record(store, tenant, "10")
+    first, second = reservation(record, "2"), reservation(record, "3")
+    for res in (first, second):
+        store.apply(
+            tenant, [StockChange(stock_id=record.stock_id, actor=ACTOR, reserved=res.quantity, new_reservation=res)]
+        )
+    store.apply(
+        tenant,
+        [
+            StockChange(
+                stock_id=record.stock_id,
+                actor=ACTOR,
+                reserved=D(-3),
+                floor_available=False,
+                reservation_transition=ClaimTransition(second.reservation_id, ClaimStatus.ACTIVE, ClaimStatus.RELEASED),
+            )
+        ],
+    )
+    both = StockChange(
+        stock_id=record.stock_id,
+        actor=ACTOR,
+        reserved=D(-5),
+        floor_available=False,
+        reservation_transitions=tuple(
+            ClaimTransition(r.reservation_id, ClaimStatus.ACTIVE, ClaimStatus.RELEASED) for r in (first, second)
+        ),
+    )
+
+    with pytest.raises(InvalidState):
+        store.apply(tenant, [both])
+
+    assert store.get_reservation(tenant, first.reservation_id).status == ClaimStatus.ACTIVE  # type: ignore[union-attr]
+    assert store.get_record(tenant, record.stock_id).reserved == D(2)  # type: ignore[union-attr]
+
+
+def test_given_reserved_records_when_deactivating_then_one_write_deletes_them_and_releases_everything(
+    service: StockService, store: StockStore, tenant: str
+) -> None:
+    linked = make(service, tenant, "10")
+    bare = make(service, tenant, "5")
+    reference = {"orderId": "o1", "orderReference": "SO-1", "lineItemId": "l1"}
+    made = [service.reserve(tenant, linked.stock_id, D(q), ACTOR, reference=reference) for q in ("1", "2", "3")]
+    made.append(service.reserve(tenant, bare.stock_id, D(4), ACTOR))
+    records = store.get_records(tenant, [linked.stock_id, bare.stock_id])
+
+    service.deactivate(tenant, [records[linked.stock_id], records[bare.stock_id]], ACTOR)
+
+    after = store.get_records(tenant, [linked.stock_id, bare.stock_id])
+    figures = [(r.active, r.reserved, r.available) for r in (after[linked.stock_id], after[bare.stock_id])]
+    assert figures == [(False, D(0), D(10)), (False, D(0), D(5))]
+    assert not any(k.startswith("order_link:") for k in after[linked.stock_id].attributes)
+    assert {store.get_reservation(tenant, r.reservation_id).status for r in made} == {  # type: ignore[union-attr]
+        ClaimStatus.RELEASED
+    }
+
+
+def test_given_a_change_since_the_read_when_deactivating_then_stale_and_nothing_changes(
+    service: StockService, store: StockStore, tenant: str
+) -> None:
+    record = make(service, tenant, "10")
+    read = store.get_record(tenant, record.stock_id)
+    assert read is not None
+    landed = service.reserve(tenant, record.stock_id, D(2), ACTOR, reference={"orderId": "o", "orderReference": "R"})
+
+    with pytest.raises(StaleVersion):
+        service.deactivate(tenant, [read], ACTOR)
+
+    after = store.get_record(tenant, record.stock_id)
+    assert after is not None and (after.active, after.reserved) == (True, D(2))
+    assert store.get_reservation(tenant, landed.reservation_id).status == ClaimStatus.ACTIVE  # type: ignore[union-attr]
+
+
 def test_given_reservations_with_and_without_expiry_when_listing_expiring_then_only_active_past_ones(
     store: StockStore, tenant: str
 ) -> None:
@@ -693,6 +797,24 @@ def test_round_trips_of_reservations_holds_and_transfers(dynamo_service: StockSe
     calls.clear()
     dynamo_service.transfer(tenant, a.stock_id, b.stock_id, D(1), ACTOR)
     assert calls == ["BatchGetItem", "TransactWriteItems"]
+
+
+def test_round_trips_of_deleting_a_row_with_four_order_reservations(
+    dynamo_service: StockService, calls: list[str]
+) -> None:
+    tenant = new_id()
+    record = make(dynamo_service, tenant, "10")
+    for line in range(4):
+        reference = {"orderId": "o1", "orderReference": "SO-1", "lineItemId": f"l{line}"}
+        dynamo_service.reserve(tenant, record.stock_id, D(1), ACTOR, reference=reference)
+    read = dynamo_service.get(tenant, record.stock_id)
+    calls.clear()
+
+    dynamo_service.deactivate(tenant, [read], ACTOR)
+
+    # The order links on the row name every reservation and its quantity: nothing else to read.
+    assert calls == ["TransactWriteItems"]
+    assert dynamo_service.get(tenant, record.stock_id).reserved == 0
 
 
 def test_round_trips_of_a_refused_change_are_the_same_as_of_an_accepted_one(

@@ -40,6 +40,9 @@ class MemoryStore(InMemoryImportStore):
         self.committed: list[tuple[Checkpoint, ChunkPlan]] = []
         self.conflicts_left = 0
         self.stolen_at: int | None = None
+        # Chunks (by first line) whose commit is written and then answered LOST, as a retry that
+        # met its own earlier success would be.
+        self.echo_at: set[int] = set()
 
     def commit(self, tenant_id: str, checkpoint: Checkpoint, plan: ChunkPlan, actor: Actor) -> CommitOutcome:
         if self.stolen_at is not None and checkpoint.from_line >= self.stolen_at:
@@ -50,6 +53,9 @@ class MemoryStore(InMemoryImportStore):
         outcome = super().commit(tenant_id, checkpoint, plan, actor)
         if outcome == CommitOutcome.DONE:
             self.committed.append((checkpoint, plan))
+            if checkpoint.from_line + 1 in self.echo_at:
+                self.echo_at.discard(checkpoint.from_line + 1)
+                return CommitOutcome.LOST
         return outcome
 
     def job(self, job_id: str) -> ImportJob:
@@ -168,6 +174,36 @@ def test_conflicts_are_planned_again_and_a_lost_job_stops(service: ImportService
     with pytest.raises(ImportPaused):
         service.run(second, ACTOR)
     assert store.job(second.job_id).processed == 32
+
+
+def test_a_lost_commit_that_is_this_workers_own_success_carries_on_with_exact_counts(
+    service: ImportService, store: MemoryStore, applier: CountingApplier
+) -> None:
+    job = service.upload("t1", "things", csv_of(100), ACTOR)
+    store.echo_at = {2, 66}
+
+    ended = service.run(job, ACTOR)
+
+    assert (ended.status, ended.processed, ended.created) == (ImportStatus.COMPLETED, 100, 100)
+    # Each chunk was planned and written once: the job was read, not the chunk tried again.
+    assert [lines[0] for lines in applier.planned] == [2, 34, 66, 98]
+    assert len(store.committed) == 4
+
+
+def test_a_lost_commit_under_another_owners_lease_stops_this_worker(service: ImportService, store: MemoryStore) -> None:
+    job = service.upload("t1", "things", csv_of(40), ACTOR)
+    store.echo_at = {2}
+    original = store.commit
+
+    def taken_over(tenant_id: str, checkpoint: Checkpoint, plan: ChunkPlan, actor: Actor) -> CommitOutcome:
+        outcome = original(tenant_id, checkpoint, plan, actor)
+        store._set(checkpoint.job_id, lease_owner="someone else")
+        return outcome
+
+    store.commit = taken_over  # type: ignore[method-assign]
+
+    with pytest.raises(ImportPaused, match="another worker"):
+        service.run(job, ACTOR)
 
 
 @pytest.mark.parametrize(

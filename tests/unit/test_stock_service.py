@@ -602,3 +602,76 @@ def test_given_ledger_out_of_step_when_reconciling_then_the_difference_is_report
     # A balance change with no ledger line: exactly what reconcile exists to catch.
     store.apply(TENANT, [StockChange(stock_id=record.stock_id, actor=ACTOR, on_hand=D(2))])
     assert service.reconcile(TENANT, record.stock_id) == D(2)
+
+
+# -- units of work --------------------------------------------------------------
+
+
+def test_given_a_callers_write_that_fails_when_splitting_and_reserving_then_nothing_is_written(
+    store: InMemoryStockStore,
+) -> None:
+    from tests.fakes import InMemoryTransactions, InMemoryUnitOfWork
+
+    service = StockService(store, InMemoryTransactions())
+    record = make_record(service, "10")
+    joined: list[str] = []
+
+    def line_was_deleted(uow: object, reservation: object) -> None:
+        assert isinstance(uow, InMemoryUnitOfWork)
+
+        def fail() -> None:
+            raise InvalidState("line item l1 was deleted or removed meanwhile")
+
+        joined.append("line check")
+        uow.defer(store, fail)
+
+    for quantity in ("3", "10"):  # a split, and the whole row reserved in place
+        with pytest.raises(InvalidState):
+            service.split_and_reserve(
+                TENANT,
+                record.stock_id,
+                D(quantity),
+                ACTOR,
+                reference={"orderId": "o1", "orderReference": "SO-1", "lineItemId": "l1"},
+                also=line_was_deleted,
+            )
+
+    assert joined == ["line check", "line check"]
+    assert_numbers(service, record.stock_id, "10")
+    assert store.reservations_for_record(TENANT, record.stock_id) == []
+    assert [r.stock_id for r in store.list_records(TENANT, 10, None).items] == [record.stock_id]
+
+
+def test_given_reservations_when_releasing_them_all_then_one_write_per_row_and_links_go(
+    service: StockService, store: InMemoryStockStore
+) -> None:
+    a, b = make_record(service, "10"), make_record(service, "10")
+    reference = {"orderId": "o1", "orderReference": "SO-1"}
+    made = [
+        service.reserve(TENANT, a.stock_id, D(2), ACTOR, reference=reference),
+        service.reserve(TENANT, a.stock_id, D(3), ACTOR, reference=reference),
+        service.reserve(TENANT, b.stock_id, D(4), ACTOR),
+    ]
+    store.apply_calls = 0
+
+    released = service.release_all(TENANT, made, ACTOR, set_fields={a.stock_id: {"name": "renamed"}})
+
+    assert store.apply_calls == 1
+    assert {r.status for r in released} == {ClaimStatus.RELEASED}
+    assert_numbers(service, a.stock_id, "10")
+    assert_numbers(service, b.stock_id, "10")
+    row = service.get(TENANT, a.stock_id)
+    assert row.name == "renamed" and not any(k.startswith("order_link:") for k in row.attributes)
+
+
+def test_given_an_order_reservation_then_its_row_link_carries_its_quantity(service: StockService) -> None:
+    from chalicelib.core.stock.service import linked_claims
+
+    record = make_record(service, "10")
+    made = service.reserve(TENANT, record.stock_id, D(4), ACTOR, reference={"orderId": "o", "orderReference": "R"})
+    service.reserve(TENANT, record.stock_id, D(1), ACTOR)  # no order: no link
+
+    reserved = service.get(TENANT, record.stock_id)
+    assert reserved.attributes[f"order_link:{made.reservation_id}"]["quantity"] == D(4)
+    # The links do not account for the bare reservation: a delete must read the claims instead.
+    assert linked_claims(reserved) is None

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from chalicelib.core.errors import NotFound, ValidationFailed
+from chalicelib.core.errors import NotFound, TooManyWrites, ValidationFailed
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import Actor, Entity, Movement, Product, StockRecord
 from chalicelib.core.ports import Page, StockChange
@@ -86,6 +86,8 @@ class ImportJob(Entity):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     lease_until: datetime | None = None
+    # Set by each claim: the worker holding the lease (only it may move the checkpoint).
+    lease_owner: str | None = None
     created_by_id: str | None = None
     created_by_name: str | None = None
     # Chained jobs of one upload: this job runs after `after_job_id` has finished,
@@ -162,6 +164,8 @@ class Checkpoint:
     # More errors than the job may store: the rest are counted, not kept.
     errors_dropped: bool
     lease_until: datetime
+    # The lease owner this worker claimed the job as; storage guards on it when set.
+    owner: str | None = None
 
 
 class CommitOutcome(StrEnum):
@@ -547,12 +551,38 @@ class ImportService:
                 job = self._commit_chunk(job, applier, rows[:half], actor, time_left)
                 return self._commit_chunk(job, applier, rows[half:], actor, time_left)
             checkpoint = self._checkpoint(job, rows, plan)
-            outcome = self._store.commit(job.tenant_id, checkpoint, plan, actor)
+            try:
+                outcome = self._store.commit(job.tenant_id, checkpoint, plan, actor)
+            except TooManyWrites:
+                if len(rows) == 1:
+                    raise
+                half = len(rows) // 2
+                job = self._commit_chunk(job, applier, rows[:half], actor, time_left)
+                return self._commit_chunk(job, applier, rows[half:], actor, time_left)
             if outcome == CommitOutcome.DONE:
                 return _advanced(job, checkpoint)
             if outcome == CommitOutcome.LOST:
-                raise ImportPaused("another worker took the job over")
+                return self._resolve_lost(job, checkpoint)
         raise RuntimeError(f"chunk ending at line {rows[-1].line} kept conflicting with other writers")
+
+    def _resolve_lost(self, job: ImportJob, checkpoint: Checkpoint) -> ImportJob:
+        """A chunk whose checkpoint guard failed: decide from what was written, never abandon the job.
+
+        If the job still has this worker's lease and its checkpoint is exactly
+        where this chunk ends, the chunk is this worker's own earlier success
+        (a response lost after the write, a retry that read its own write):
+        carry on from the job as stored. Otherwise another worker holds the
+        job now and carries it on.
+        """
+        current = self._store.get_job(job.tenant_id, job.job_id)
+        if (
+            current is not None
+            and current.status == ImportStatus.RUNNING
+            and current.lease_owner == job.lease_owner
+            and current.checkpoint_line == checkpoint.to_line
+        ):
+            return current
+        raise ImportPaused("another worker took the job over")
 
     def _checkpoint(self, job: ImportJob, rows: list[Row], plan: ChunkPlan) -> Checkpoint:
         room = max(0, MAX_STORED_ERRORS - job.errors_stored)
@@ -567,6 +597,7 @@ class ImportService:
             errors=plan.errors[:room],
             errors_dropped=len(plan.errors) > room,
             lease_until=utcnow() + LEASE,
+            owner=job.lease_owner,
         )
 
     def _applier(self, kind: str) -> Applier:

@@ -13,7 +13,8 @@ first result instead of being applied twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -39,7 +40,7 @@ from chalicelib.core.models import (
     Reservation,
     StockRecord,
 )
-from chalicelib.core.ports import ClaimTransition, StockChange, StockStore
+from chalicelib.core.ports import ClaimTransition, StockChange, StockStore, Transactions, UnitOfWork
 
 MAX_SET_RETRIES = 5
 # A reservation for an order is also stamped on its stock record, under
@@ -52,13 +53,39 @@ def order_link_field(reservation_id: str) -> str:
     return f"attributes.{ORDER_LINK_PREFIX}{reservation_id}"
 
 
-def _order_link(reservation: Reservation) -> dict[str, str] | None:
+def _order_link(reservation: Reservation) -> dict[str, Any] | None:
     reference = reservation.reference
     # Both, as 000 linkedOrders shows them; a channel or bare reservation is no order link.
     if not (reference.get("orderId") and reference.get("orderReference")):
         return None
-    link = {k: reference[k] for k in ("orderId", "orderReference", "lineItemId") if reference.get(k)}
-    return {**link, "at": reservation.created_at.isoformat()}
+    link: dict[str, Any] = {k: reference[k] for k in ("orderId", "orderReference", "lineItemId") if reference.get(k)}
+    # The quantity lets a delete release the record's reservations without reading them.
+    return {**link, "at": reservation.created_at.isoformat(), "quantity": reservation.quantity}
+
+
+@dataclass(frozen=True)
+class HeldClaim:
+    """An active reservation as a release needs it: its id and how much it holds."""
+
+    reservation_id: str
+    quantity: Decimal
+
+
+def linked_claims(record: StockRecord) -> list[HeldClaim] | None:
+    """The record's active reservations from its order links, or None when the links do not cover them all.
+
+    Links carry their quantity (links written before they did do not); when
+    the quantities add up to the record's reserved figure, every active
+    reservation is an order link and nothing needs to be read.
+    """
+    claims = []
+    for name, link in record.attributes.items():
+        if not name.startswith(ORDER_LINK_PREFIX) or not isinstance(link, dict) or "quantity" not in link:
+            continue
+        claims.append(HeldClaim(name.removeprefix(ORDER_LINK_PREFIX), Decimal(str(link["quantity"]))))
+    if sum((c.quantity for c in claims), ZERO) != record.reserved:
+        return None
+    return claims
 
 
 class NewStockRecord(BaseModel):
@@ -77,8 +104,10 @@ class NewStockRecord(BaseModel):
 
 
 class StockService:
-    def __init__(self, store: StockStore) -> None:
+    def __init__(self, store: StockStore, transactions: Transactions | None = None) -> None:
         self._store = store
+        # Needed only where a caller adds writes of its own stores to a stock command.
+        self._transactions = transactions
 
     # -- records -----------------------------------------------------------
 
@@ -98,10 +127,18 @@ class StockService:
         self._store.create_record(record, movement, actor)
         return record
 
-    def create_records(self, tenant_id: str, news: list[NewStockRecord], actor: Actor) -> list[StockRecord]:
-        """Create several records, each with its initial movement, in one transaction (all or none)."""
+    def create_records(
+        self, tenant_id: str, news: list[NewStockRecord], actor: Actor, uow: UnitOfWork | None = None
+    ) -> list[StockRecord]:
+        """Create several records, each with its initial movement, in one transaction (all or none).
+
+        With `uow` the writes join the caller's unit of work, which the caller commits.
+        """
         pairs = self.new_records(tenant_id, news, actor)
-        self._store.create_records(pairs, actor)
+        if uow is None:
+            self._store.create_records(pairs, actor)
+        else:
+            self._store.create_records(pairs, actor, uow)
         return [record for record, _ in pairs]
 
     def new_records(
@@ -319,6 +356,7 @@ class StockService:
         new_stock_id: str | None = None,
         reservation_id: str | None = None,
         command_id: str | None = None,
+        also: Callable[[UnitOfWork, Reservation], None] | None = None,
     ) -> Reservation:
         """Reserve `quantity` of a record for an order line, in a row of its own unless it is the whole row.
 
@@ -331,6 +369,8 @@ class StockService:
         on hand being unchanged since it was read and on available.
         The returned reservation's stock_id is the row that holds it.
         A redelivered command (same ids) answers with the first reservation.
+        `also(uow, reservation)` adds the caller's own writes (the order line's
+        guards, say) to the same transaction.
         """
         _positive(quantity)
         record = record or self.get(tenant_id, stock_id)
@@ -344,6 +384,11 @@ class StockService:
             reference=reference,
         )
         link = _order_link(reservation)
+        uow = None
+        if also is not None:
+            if self._transactions is None:
+                raise RuntimeError("StockService needs a Transactions port to join a caller's writes")
+            uow = self._transactions.begin(command_id)
         try:
             if reservation.stock_id == stock_id:
                 change = StockChange(
@@ -354,9 +399,15 @@ class StockService:
                     new_reservation=reservation,
                     set_fields={order_link_field(reservation.reservation_id): link} if link else {},
                 )
-                self._store.apply(tenant_id, [change])
+                if uow is None:
+                    self._store.apply(tenant_id, [change])
+                else:
+                    self._store.apply(tenant_id, [change], uow)
             else:
-                self._split(tenant_id, record, reservation, link, name, actor, command_id)
+                self._split(tenant_id, record, reservation, link, name, actor, command_id, uow)
+            if uow is not None and also is not None:
+                also(uow, reservation)
+                uow.commit()
         except DuplicateCommand:
             existing = self._store.get_reservation(tenant_id, reservation.reservation_id)
             if existing is None or (existing.quantity, existing.reference) != (quantity, reference):
@@ -373,6 +424,7 @@ class StockService:
         name: str | None,
         actor: Actor,
         command_id: str | None,
+        uow: UnitOfWork | None,
     ) -> None:
         quantity = reservation.quantity
         attributes = {k: v for k, v in record.attributes.items() if not k.startswith(ORDER_LINK_PREFIX)}
@@ -402,7 +454,10 @@ class StockService:
         out = self._movement(record, MovementKind.SPLIT, -quantity, actor, reason, new.stock_id, out_id)
         into = self._movement(new, MovementKind.SPLIT, quantity, actor, reason, record.stock_id, in_id)
         source = StockChange(stock_id=record.stock_id, actor=actor, on_hand=-quantity, movement=out)
-        self._store.split(tenant_id, source, new, into, reservation, actor)
+        if uow is None:
+            self._store.split(tenant_id, source, new, into, reservation, actor)
+        else:
+            self._store.split(tenant_id, source, new, into, reservation, actor, uow)
 
     def release(
         self,
@@ -439,6 +494,89 @@ class StockService:
             assert current is not None
             return current
         return reservation.model_copy(update={"status": to_status, "version": reservation.version + 1})
+
+    def release_all(
+        self,
+        tenant_id: str,
+        reservations: Iterable[Reservation],
+        actor: Actor,
+        *,
+        uow: UnitOfWork | None = None,
+        set_fields: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> list[Reservation]:
+        """Release the active ones of `reservations` in ONE transaction: one write per stock record.
+
+        `set_fields` (by stock id) changes those records' fields in the same
+        write (the 000 unreserve renames the row). With `uow` the writes join
+        the caller's unit of work. A reservation released by someone else
+        meanwhile cancels it all (InvalidState). Returns the released ones.
+        """
+        active = [r for r in reservations if r.status == ClaimStatus.ACTIVE]
+        by_record: dict[str, list[HeldClaim]] = {}
+        for reservation in active:
+            by_record.setdefault(reservation.stock_id, []).append(
+                HeldClaim(reservation.reservation_id, reservation.quantity)
+            )
+        fields = set_fields or {}
+        for stock_id in fields:
+            by_record.setdefault(stock_id, [])
+        changes = [
+            _releasing(stock_id, claims, actor, set_fields=fields.get(stock_id, {}))
+            for stock_id, claims in by_record.items()
+        ]
+        if changes:
+            if uow is None:
+                self._store.apply(tenant_id, changes)
+            else:
+                self._store.apply(tenant_id, changes, uow)
+        return [r.model_copy(update={"status": ClaimStatus.RELEASED, "version": r.version + 1}) for r in active]
+
+    def deactivate(self, tenant_id: str, records: list[StockRecord], actor: Actor) -> None:
+        """Soft-delete records and release every active reservation on them, in ONE transaction.
+
+        Each record's write is guarded on the version that was read, so a
+        reserve (or any change) landing in between makes this a 409 instead
+        of leaving a reservation on a deleted row; and every change but a
+        release refuses a deleted record, so a reserve landing after it is a
+        409 too. The reservations come from the records' order links when
+        those account for everything reserved (no read at all), else from the
+        record's claims index, checked against the record's reserved figure.
+        """
+        changes = []
+        for record in records:
+            claims = self._active_claims(tenant_id, record)
+            links = tuple(f"attributes.{name}" for name in record.attributes if name.startswith(ORDER_LINK_PREFIX))
+            changes.append(
+                _releasing(
+                    record.stock_id,
+                    claims,
+                    actor,
+                    set_fields={"active": False},
+                    expected_version=record.version,
+                    also_remove=links,
+                )
+            )
+        self._store.apply(tenant_id, changes)
+
+    def _active_claims(self, tenant_id: str, record: StockRecord) -> list[HeldClaim]:
+        if record.reserved == 0:
+            return []
+        linked = linked_claims(record)
+        if linked is not None:
+            return linked
+        for _ in range(MAX_SET_RETRIES):
+            found = [
+                HeldClaim(r.reservation_id, r.quantity)
+                for r in self._store.reservations_for_record(tenant_id, record.stock_id)
+                if r.status == ClaimStatus.ACTIVE
+            ]
+            # The claims index is eventually consistent: it must account for what the record says.
+            if sum((c.quantity for c in found), ZERO) == record.reserved:
+                return found
+        raise InvalidState(
+            f"the reservations of stock record {record.stock_id} are changing; try again",
+            [_field("inventoryId", "its reservations are changing")],
+        )
 
     def fulfil(self, tenant_id: str, reservation_id: str, actor: Actor, *, reference: str | None = None) -> Movement:
         """Ship reserved stock: on-hand and reserved fall together; available is unchanged."""
@@ -582,6 +720,30 @@ class StockService:
             reference=reference,
             actor=actor,
         )
+
+
+def _releasing(
+    stock_id: str,
+    claims: list[HeldClaim],
+    actor: Actor,
+    *,
+    set_fields: Mapping[str, Any] | None = None,
+    expected_version: int | None = None,
+    also_remove: tuple[str, ...] = (),
+) -> StockChange:
+    """One write to a record that releases `claims` on it (and changes `set_fields`)."""
+    transitions = tuple(ClaimTransition(c.reservation_id, ClaimStatus.ACTIVE, ClaimStatus.RELEASED) for c in claims)
+    removed = tuple(dict.fromkeys((*(order_link_field(c.reservation_id) for c in claims), *also_remove)))
+    return StockChange(
+        stock_id=stock_id,
+        actor=actor,
+        reserved=-sum((c.quantity for c in claims), ZERO),
+        floor_available=False,
+        expected_version=expected_version,
+        reservation_transitions=transitions,
+        set_fields=dict(set_fields or {}),
+        remove_fields=removed,
+    )
 
 
 def _positive(quantity: Decimal) -> None:

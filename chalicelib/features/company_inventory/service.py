@@ -15,13 +15,13 @@ quantity change commit in one write, guarded on the version that was read.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.core.errors import AlreadyExists, NotFound, ValidationFailed
+from chalicelib.core.errors import AlreadyExists, InvalidState, NotFound, TooManyWrites, ValidationFailed
 from chalicelib.core.history.service import HistoryService, documented_change_type
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import (
@@ -35,7 +35,7 @@ from chalicelib.core.models import (
     Product,
     StockRecord,
 )
-from chalicelib.core.ports import CatalogStore, Page, StockChange, StockStore
+from chalicelib.core.ports import CatalogStore, Page, StockChange, StockStore, Transactions, UnitOfWork
 from chalicelib.core.reference.service import (
     HEAT,
     LOCATION,
@@ -50,6 +50,8 @@ from chalicelib.core.stock.service import ORDER_LINK_PREFIX, NewStockRecord, Sto
 
 # One transaction holds at most 100 writes; a created or re-counted item needs two.
 MAX_ITEMS = 50
+# An unreserve that meets a reservation released meanwhile reads again, this many times in all.
+MAX_RELEASE_ATTEMPTS = 3
 TEXT_ATTRIBUTES = ("type", "material", "supplier_id", "heat_code")
 NUMBER_ATTRIBUTES = ("diameter", "length", "width", "depth", "weight", "unit_price")
 ATTRIBUTES = TEXT_ATTRIBUTES + NUMBER_ATTRIBUTES
@@ -168,12 +170,15 @@ class InventoryService:
         catalog_store: CatalogStore,
         reference: ReferenceService,
         history: HistoryService,
+        transactions: Transactions | None = None,
     ) -> None:
         self._stock = stock
         self._records = stock_store
         self._catalog = catalog_store
         self._reference = reference
         self._history = history
+        # New products and the records that need them commit in ONE transaction.
+        self._transactions = transactions
 
     # -- reads -------------------------------------------------------------
 
@@ -207,7 +212,6 @@ class InventoryService:
             if done:
                 # A retry of a bulk create that already ran: answer with what it made.
                 return self._enrich(tenant_id, [done[i] for i in ids if i in done])
-        self._ensure_products(tenant_id, [item.name or "" for item in inputs], actor)
         news = [
             NewStockRecord(
                 stock_id=stock_id,
@@ -219,7 +223,14 @@ class InventoryService:
             )
             for stock_id, item in zip(ids, inputs, strict=True)
         ]
-        records = self._stock.create_records(tenant_id, news, actor)
+        names = [item.name or "" for item in inputs]
+        records: list[StockRecord] = []
+
+        def write(uow: UnitOfWork | None) -> None:
+            nonlocal records
+            records = self._stock.create_records(tenant_id, news, actor, uow)
+
+        self._with_products(tenant_id, names, actor, write, command_id)
         return self._enrich(tenant_id, records, resolved)
 
     def update(self, tenant_id: str, inputs: list[ItemInput], actor: Actor) -> list[InventoryItem]:
@@ -230,24 +241,24 @@ class InventoryService:
         records = self._existing(tenant_id, ids)
         resolved = self._check_references(tenant_id, inputs)
         renamed = [item.name for item in inputs if "name" in item.given and item.name]
-        self._ensure_products(tenant_id, renamed, actor)
         changes = [self.change_for(tenant_id, records[item.stock_id or ""], item, actor) for item in inputs]
-        self._records.apply(tenant_id, changes)
+        self._with_products(
+            tenant_id, renamed, actor, lambda uow: self._records.apply(tenant_id, changes, uow), command_id=None
+        )
         fresh = self._records.get_records(tenant_id, ids)
         return self._enrich(tenant_id, [fresh[i] for i in ids], resolved)
 
     def delete(self, tenant_id: str, ids: list[str], actor: Actor) -> list[str]:
-        """Soft-delete all items or none, then release their active reservations."""
+        """Soft-delete all items or none, releasing their active reservations in the same transaction.
+
+        Guarded on the versions read: a reserve or change landing in between
+        is a 409, and nothing stays reserved on a deleted item. Calls: the
+        items' BatchGetItem and one TransactWriteItems (plus a claims Query
+        for an item whose reservations are not all order links).
+        """
         _check_size(ids)
         records = self._existing(tenant_id, ids, field_name="ids")
-        changes = [
-            StockChange(stock_id=i, actor=actor, set_fields={"active": False}, expected_version=records[i].version)
-            for i in ids
-        ]
-        self._records.apply(tenant_id, changes)
-        for stock_id in ids:
-            if records[stock_id].reserved > 0:
-                self._release_all(tenant_id, stock_id, actor)
+        self._stock.deactivate(tenant_id, [records[i] for i in ids], actor)
         return ids
 
     def evaluate_tags(self, tenant_id: str, stock_id: str, actor: Actor) -> int:
@@ -281,20 +292,25 @@ class InventoryService:
         recently created one. The row keeps its quantity: split rows are not
         merged back.
         """
-        record = self._active(tenant_id, stock_id)
-        active = [
-            r for r in self._records.reservations_for_record(tenant_id, stock_id) if r.status == ClaimStatus.ACTIVE
-        ]
-        if not active:
-            return []
-        active.sort(key=lambda r: r.created_at, reverse=True)
-        for reservation in active:
-            self._stock.release(tenant_id, reservation.reservation_id, actor)
-        reference = next((r.reference["orderReference"] for r in active if r.reference.get("orderReference")), None)
-        if reference:
-            name = f"{record.name or ''} - Prev Reserved ({reference})"
-            self._records.apply(tenant_id, [StockChange(stock_id=stock_id, actor=actor, set_fields={"name": name})])
-        return [UnreservedLink(r.reservation_id, r.reference.get("lineItemId")) for r in active]
+        for attempt in range(MAX_RELEASE_ATTEMPTS):
+            record = self._active(tenant_id, stock_id)
+            active = [
+                r for r in self._records.reservations_for_record(tenant_id, stock_id) if r.status == ClaimStatus.ACTIVE
+            ]
+            if not active:
+                return []
+            active.sort(key=lambda r: r.created_at, reverse=True)
+            reference = next((r.reference["orderReference"] for r in active if r.reference.get("orderReference")), None)
+            renamed = {stock_id: {"name": f"{record.name or ''} - Prev Reserved ({reference})"}} if reference else None
+            try:
+                # The releases and the rename: one write of the row, in one transaction.
+                self._stock.release_all(tenant_id, active, actor, set_fields=renamed)
+            except InvalidState:
+                if attempt + 1 == MAX_RELEASE_ATTEMPTS:
+                    raise
+                continue
+            return [UnreservedLink(r.reservation_id, r.reference.get("lineItemId")) for r in active]
+        raise AssertionError("unreachable")
 
     # -- helpers -----------------------------------------------------------
 
@@ -345,12 +361,45 @@ class InventoryService:
             if product_id not in found
         ]
 
-    def _ensure_products(self, tenant_id: str, names: Iterable[str], actor: Actor) -> None:
-        """Create the products new names need: one transaction for all of them (a request holds <= 50)."""
-        names = list(names)
-        missing = self.missing_products(tenant_id, names)
-        if not missing:
+    def _with_products(
+        self,
+        tenant_id: str,
+        names: list[str],
+        actor: Actor,
+        write: Callable[[UnitOfWork | None], None],
+        command_id: str | None,
+    ) -> None:
+        """Run `write` in ONE transaction with the products its rows' new names need.
+
+        A product another request created meanwhile is the same product: read
+        again and write without it (a second clash is a real conflict). When
+        the products and the rows together exceed one transaction, the
+        products go first in their own (a product without rows is harmless).
+        """
+        if self._transactions is None:
+            raise RuntimeError("InventoryService needs a Transactions port")
+        for attempt in range(2):
+            missing = self.missing_products(tenant_id, names) if names else []
+            uow = self._transactions.begin(command_id)
+            if missing:
+                self._catalog.create_products(missing, actor, uow)
+            write(uow)
+            try:
+                uow.commit()
+            except AlreadyExists:
+                if attempt or not missing:
+                    raise
+                continue
+            except TooManyWrites:
+                if not missing:
+                    raise
+                self._create_products(tenant_id, names, missing, actor)
+                uow = self._transactions.begin(command_id)
+                write(uow)
+                uow.commit()
             return
+
+    def _create_products(self, tenant_id: str, names: list[str], missing: list[Product], actor: Actor) -> None:
         try:
             self._catalog.create_products(missing, actor)
         except AlreadyExists:
@@ -424,11 +473,6 @@ class InventoryService:
         missing = wanted - set(known or {})
         resolved = {**(known or {}), **self._reference.resolve(tenant_id, missing)}
         return [_item(record, resolved) for record in records]
-
-    def _release_all(self, tenant_id: str, stock_id: str, actor: Actor) -> None:
-        for reservation in self._records.reservations_for_record(tenant_id, stock_id):
-            if reservation.status == ClaimStatus.ACTIVE:
-                self._stock.release(tenant_id, reservation.reservation_id, actor)
 
 
 def _references(location_id: str | None, attributes: Mapping[str, Any], heat: bool = False) -> list[RefKey]:

@@ -19,6 +19,8 @@ Rules the service keeps:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,6 +29,7 @@ from chalicelib.core.errors import (
     AlreadyExists,
     ExpectationFailed,
     InsufficientStock,
+    InvalidState,
     NotFound,
     StaleVersion,
     ValidationFailed,
@@ -34,7 +37,7 @@ from chalicelib.core.errors import (
 from chalicelib.core.history.service import HistoryService
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import ZERO, Actor, ClaimStatus, HistoryEvent, Reservation
-from chalicelib.core.ports import Page, StockStore
+from chalicelib.core.ports import Page, StockStore, Transactions, UnitOfWork
 from chalicelib.core.reference.service import ReferenceService, RefKey, RefKind, Resolved, deterministic_id
 from chalicelib.core.stock.service import StockService
 from chalicelib.features.orders.history import translate_event
@@ -83,6 +86,16 @@ from chalicelib.features.orders.rules import (
     _stored,
 )
 
+# A release that meets a reservation released meanwhile reads again, this many times in all.
+MAX_RELEASE_ATTEMPTS = 3
+
+
+def _removed_lines(write: OrderWrite, previous: StoredOrder) -> set[str]:
+    """The lines `write` deactivates that were active."""
+    was_active = {line.line_item_id for line in previous.lines if line.active}
+    return {w.line.line_item_id for w in write.lines if not w.line.active and w.line.line_item_id in was_active}
+
+
 # -- service ------------------------------------------------------------------
 
 
@@ -94,12 +107,15 @@ class OrderService:
         store: OrderStore,
         reference: ReferenceService,
         history: HistoryService,
+        transactions: Transactions | None = None,
     ) -> None:
         self._stock = stock
         self._records = stock_store
         self._store = store
         self._reference = reference
         self._history = history
+        # Deletes, updates that remove lines and unreserves release stock and change orders in ONE transaction.
+        self._transactions = transactions
 
     # -- reads -------------------------------------------------------------
 
@@ -191,7 +207,8 @@ class OrderService:
         Lines with a known lineItemId are updated (a removed one comes back),
         lines without an id, or with an unknown well-formed one, are created,
         and active lines missing from `line_items` are soft-deleted; their
-        reservations are released after the transaction.
+        reservations are released in the same transaction, which fails (409)
+        if a reserve for the order lands after it was read.
         """
         _check_not_empty(inputs)
         errors: list[dict[str, str]] = []
@@ -211,39 +228,80 @@ class OrderService:
         resolved = self.check_references(
             tenant_id, inputs, [previous for _, previous in writes], [w.order for w, _ in writes]
         )
-        changed = [w for w, previous in writes if _differs(w, previous)]
-        if changed:
-            self._store.save(tenant_id, changed, actor)
+        changed: list[OrderWrite] = []
+        removing: dict[str, tuple[StoredOrder, set[str]]] = {}
         for write, previous in writes:
-            self._release_removed_lines(tenant_id, write, previous, actor)
+            if not _differs(write, previous):
+                continue
+            removed = _removed_lines(write, previous)
+            if removed:
+                # Guarded on the order's reserves: a reserve on a line being removed fails one of the two.
+                removing[previous.order.order_id] = (previous, removed)
+                changed.append(replace(write, reserves_seen=previous.reserves_seen))
+            else:
+                changed.append(write)
+        if changed and not removing:
+            self._store.save(tenant_id, changed, actor)
+        elif removing:
+            _check_writes(changed)
+            releases = [
+                r
+                for r in self._registered(tenant_id, [previous for previous, _ in removing.values()])
+                if r.reference.get("lineItemId") in removing[r.reference.get("orderId", "")][1]
+            ]
+            uow = self._begin()
+            self._stock.release_all(tenant_id, releases, actor, uow=uow)
+            self._store.save(tenant_id, changed, actor, uow)
+            uow.commit()
         return self._views(tenant_id, [_stored(w, previous) for w, previous in writes], resolved)
 
     def delete(self, tenant_id: str, ids: list[str], actor: Actor) -> list[str]:
-        """Soft-delete orders and their active lines in ONE transaction, then release their reservations.
+        """Soft-delete orders with their active lines and release their reservations, in ONE transaction.
 
         The orderReference is freed, so a new order may use it. The stock
-        goes back to available; a restore does not take it back.
+        goes back to available; a restore does not take it back. The orders'
+        reservations come from their registers (read with the orders, then one
+        batched read of the reservations); the transaction is guarded on no
+        reserve having landed since, so a racing reserve makes one of the two
+        a 409 and nothing is left reserved for a deleted order. Calls: one
+        Query per order, one BatchGetItem, one TransactWriteItems.
         """
         _check_not_empty(ids)
         _check_unique_ids(ids, "ids")
-        stored = self._existing(tenant_id, ids, "ids")
-        now = utcnow()
-        writes = []
-        for order_id in ids:
-            previous = stored[order_id]
-            lines = tuple(
-                LineWrite(_bumped(line, now, active=False, deleted_with_order=True), line.version)
-                for line in previous.lines
-                if line.active
-            )
-            order = _bumped(previous.order, now, active=False)
-            writes.append(OrderWrite(order, previous.order.version, lines, free_reference=order.order_reference))
-        _check_writes(writes)
-        self._store.save(tenant_id, writes, actor)
-        for order_id in ids:
-            for reservation in self.reservations_of(tenant_id, order_id):
-                self._stock.release(tenant_id, reservation.reservation_id, actor, known=reservation)
-        return ids
+        for attempt in range(MAX_RELEASE_ATTEMPTS):
+            stored = self._existing(tenant_id, ids, "ids")
+            now = utcnow()
+            writes = []
+            for order_id in ids:
+                previous = stored[order_id]
+                lines = tuple(
+                    LineWrite(_bumped(line, now, active=False, deleted_with_order=True), line.version)
+                    for line in previous.lines
+                    if line.active
+                )
+                order = _bumped(previous.order, now, active=False)
+                writes.append(
+                    OrderWrite(
+                        order,
+                        previous.order.version,
+                        lines,
+                        free_reference=order.order_reference,
+                        reserves_seen=previous.reserves_seen,
+                    )
+                )
+            _check_writes(writes)
+            uow = self._begin()
+            self._stock.release_all(tenant_id, self._registered(tenant_id, stored.values()), actor, uow=uow)
+            self._store.save(tenant_id, writes, actor, uow)
+            try:
+                uow.commit()
+            except InvalidState:
+                # A reservation was released meanwhile (an unreserve, the expiry job): read again.
+                if attempt + 1 == MAX_RELEASE_ATTEMPTS:
+                    raise
+                continue
+            return ids
+        raise AssertionError("unreachable")
 
     def restore(self, tenant_id: str, ids: list[str], actor: Actor) -> list[str]:
         """Reactivate deleted orders and the lines that were deleted with them, in ONE transaction.
@@ -335,6 +393,11 @@ class OrderService:
                 new_stock_id=deterministic_id(command_id, 0) if command_id else None,
                 reservation_id=deterministic_id(command_id, 1) if command_id else None,
                 command_id=command_id,
+                # The line must still be active, and the reservation joins the order's register:
+                # a racing delete of the order or removal of the line fails one of the two (409).
+                also=lambda uow, made: self._store.note_reservation(
+                    tenant_id, order_id, line_item_id, made.reservation_id, uow
+                ),
             )
         except InsufficientStock as exc:
             # Another request took the stock between our read and our write.
@@ -356,29 +419,42 @@ class OrderService:
     def unreserve(
         self, tenant_id: str, order_id: str, line_item_id: str, stock_id: str, actor: Actor
     ) -> UnreserveResult:
-        """Release the line's active reservations on that inventory row. A split row stays as it is."""
-        stored = self._active(tenant_id, order_id)
-        if not any(line.line_item_id == line_item_id for line in stored.lines):
-            raise NotFound(f"line item {line_item_id} not found in order {order_id}", [_err("lineItemId", "not found")])
-        links = [
-            r
-            for r in self.reservations_of(tenant_id, order_id)
-            if r.stock_id == stock_id and r.reference.get("lineItemId") == line_item_id
-        ]
-        if not links:
-            raise NotFound(
-                f"line item {line_item_id} has no reservation on inventory item {stock_id}",
-                [_err("inventoryId", "no active reservation for this line")],
+        """Release the line's active reservations on that inventory row, in ONE transaction.
+
+        A split row stays as it is. The reservations come from the order's
+        register (read with the order) and one batched read.
+        """
+        for attempt in range(MAX_RELEASE_ATTEMPTS):
+            stored = self._active(tenant_id, order_id)
+            if not any(line.line_item_id == line_item_id for line in stored.lines):
+                raise NotFound(
+                    f"line item {line_item_id} not found in order {order_id}", [_err("lineItemId", "not found")]
+                )
+            links = [
+                r
+                for r in self._registered(tenant_id, [stored])
+                if r.stock_id == stock_id and r.reference.get("lineItemId") == line_item_id
+            ]
+            if not links:
+                raise NotFound(
+                    f"line item {line_item_id} has no reservation on inventory item {stock_id}",
+                    [_err("inventoryId", "no active reservation for this line")],
+                )
+            links.sort(key=lambda r: r.created_at, reverse=True)
+            try:
+                self._stock.release_all(tenant_id, links, actor)
+            except InvalidState:
+                # Released by someone else meanwhile: read again.
+                if attempt + 1 == MAX_RELEASE_ATTEMPTS:
+                    raise
+                continue
+            return UnreserveResult(
+                link_id=links[0].reservation_id,
+                order_line_item_id=line_item_id,
+                inventory_id=stock_id,
+                released_ids=tuple(r.reservation_id for r in links),
             )
-        links.sort(key=lambda r: r.created_at, reverse=True)
-        for reservation in links:
-            self._stock.release(tenant_id, reservation.reservation_id, actor, known=reservation)
-        return UnreserveResult(
-            link_id=links[0].reservation_id,
-            order_line_item_id=line_item_id,
-            inventory_id=stock_id,
-            released_ids=tuple(r.reservation_id for r in links),
-        )
+        raise AssertionError("unreachable")
 
     # -- helpers -----------------------------------------------------------
 
@@ -544,14 +620,22 @@ class OrderService:
         _raise_if(errors, "unknown reference")
         return resolved
 
-    def _release_removed_lines(self, tenant_id: str, write: OrderWrite, previous: StoredOrder, actor: Actor) -> None:
-        was_active = {line.line_item_id for line in previous.lines if line.active}
-        removed = {w.line.line_item_id for w in write.lines if not w.line.active and w.line.line_item_id in was_active}
-        if not removed:
-            return
-        for reservation in self.reservations_of(tenant_id, write.order.order_id):
-            if reservation.reference.get("lineItemId") in removed:
-                self._stock.release(tenant_id, reservation.reservation_id, actor, known=reservation)
+    def _registered(self, tenant_id: str, stored: Iterable[StoredOrder]) -> list[Reservation]:
+        """The active reservations in the orders' registers (one consistent BatchGetItem per 100)."""
+        orders = {s.order.order_id: s for s in stored}
+        wanted = {rid for s in orders.values() for rid in s.reservation_ids}
+        if not wanted:
+            return []
+        found = self._records.get_reservations(tenant_id, wanted).values()
+        return sorted(
+            (r for r in found if r.status == ClaimStatus.ACTIVE and r.reference.get("orderId") in orders),
+            key=lambda r: r.reservation_id,
+        )
+
+    def _begin(self) -> UnitOfWork:
+        if self._transactions is None:
+            raise RuntimeError("OrderService needs a Transactions port to release stock with an order change")
+        return self._transactions.begin()
 
     def _names(self, tenant_id: str, orders: list[Order]) -> dict[RefKey, Resolved]:
         wanted = {(RefKind.ORGANISATION.value, o.related_organisation_id) for o in orders if o.related_organisation_id}
