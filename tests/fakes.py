@@ -41,8 +41,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from pydantic import BaseModel
+
 from chalicelib.core.errors import (
     AlreadyExists,
+    Conflict,
+    DomainError,
     DuplicateCommand,
     ExpectationFailed,
     InsufficientStock,
@@ -50,7 +54,7 @@ from chalicelib.core.errors import (
     NotFound,
     StaleVersion,
 )
-from chalicelib.core.ids import utcnow
+from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.imports.jobs import Checkpoint, ChunkPlan, CommitOutcome, ImportJob, ImportStatus, RowError
 from chalicelib.core.models import (
     Actor,
@@ -66,7 +70,7 @@ from chalicelib.core.models import (
     StockRecord,
     Tenant,
 )
-from chalicelib.core.ports import ClaimTransition, Page, StockChange
+from chalicelib.core.ports import ClaimTransition, Page, StockChange, UnitOfWork
 from chalicelib.core.reference.service import HEAT, LOCATION, ReferenceItem, RefKey, RefKind, Resolved
 from chalicelib.features.certificates.packs import (
     CERTIFICATES_PREFIX,
@@ -78,7 +82,9 @@ from chalicelib.features.certificates.packs import (
 from chalicelib.features.orders.model import LineItem, Order
 from chalicelib.features.orders.port import LineWrite, OrderWrite, StoredOrder
 from chalicelib.storage import keys
+from chalicelib.storage.codec import to_attrs
 from chalicelib.storage.idempotency_repo import COMPLETED, IN_PROGRESS, StoredRequest
+from chalicelib.storage.transaction import CheckpointMoved, Meaning, Role, Transaction
 
 TRANSACT_LIMIT = 100
 
@@ -213,43 +219,97 @@ def _guard_of(target_id: str) -> Condition:
     return lambda current: current is not None and current.target_id == target_id
 
 
-# -- stock ---------------------------------------------------------------------------
+# -- the unit of work ----------------------------------------------------------------
 
 
 class InMemoryUnitOfWork:
-    """Writes of several fake stores, applied together at commit: all of them, or (restored) none."""
+    """The core's UnitOfWork as storage/transaction.Transaction is one, over a MemoryTable.
 
-    def __init__(self) -> None:
-        self._steps: list[tuple[Any, Callable[[], None]]] = []
+    Stores add their `Op`s with a `Meaning` (what each item is); `commit` runs
+    them in ONE `MemoryTable.transact`. Before that, more than 100 items is a
+    TooManyWrites and two items on one key a ValueError, from the real
+    Transaction's own check; a refusal is explained by the real
+    `Transaction.explain` over the same meanings (the failed items and the old
+    stock record as DynamoDB would return them), so the fake raises the same
+    domain error in the same precedence. All the items of one unit of work
+    live in one MemoryTable: build the stores that join it on one table.
+    """
+
+    def __init__(self, command_id: str | None = None) -> None:
+        self.command_id = command_id
+        self.table: MemoryTable | None = None
+        self._ops: list[Op] = []
+        self._meanings: list[Meaning] = []
         self.committed = False
 
-    def defer(self, store: Any, step: Callable[[], None]) -> None:
-        self._steps.append((store, step))
+    def add(self, table: MemoryTable, op: Op, meaning: Meaning) -> None:
+        if self.committed:
+            raise RuntimeError("this transaction has been committed")
+        if self.table is None:
+            self.table = table
+        elif table is not self.table:
+            raise ValueError("the stores of one fake unit of work share one MemoryTable")
+        self._ops.append(op)
+        self._meanings.append(meaning)
+
+    def __len__(self) -> int:
+        return len(self._ops)
 
     def commit(self) -> None:
         if self.committed:
-            raise RuntimeError("a unit of work is committed once")
+            raise RuntimeError("a transaction is committed once")
         self.committed = True
-        stores = {id(store): store for store, _ in self._steps}
-        saved = {key: store.snapshot() for key, store in stores.items()}
-        try:
-            for _, step in self._steps:
-                step()
-        except Exception:
-            for key, store in stores.items():
-                store.restore(saved[key])
-            raise
+        if not self._ops or self.table is None:
+            return
+        self._as_transaction()._check()
+        reasons = self.table.transact(self._ops)
+        if reasons is not None:
+            raise self.explain(reasons)
+
+    def explain(self, reasons: list[Reason]) -> DomainError:
+        """The domain error storage/transaction.Transaction.explain gives for the same refusal."""
+        cancellation = [
+            {"Code": "ConditionalCheckFailed", "Item": _old_item(reason.old)} if reason.failed else {"Code": "None"}
+            for reason in reasons
+        ]
+        return self._as_transaction().explain(cancellation)
+
+    def _as_transaction(self) -> Transaction:
+        """The real Transaction with an item per op (its key only) and the same meanings."""
+        view = Transaction(self.command_id)
+        for op, meaning in zip(self._ops, self._meanings, strict=True):
+            key = {"pk": {"S": op.key[0]}, "sk": {"S": op.key[1]}}
+            view.add({"Put": {"TableName": "main", "Item": key}}, meaning)
+        return view
+
+
+def _old_item(old: Any) -> dict[str, Any] | None:
+    # What ReturnValuesOnConditionCheckFailure=ALL_OLD returns; only stock records' are read.
+    return to_attrs(old.model_dump(mode="python")) if isinstance(old, BaseModel) else None
 
 
 class InMemoryTransactions:
+    """The core's Transactions port (storage/transaction.DynamoTransactions)."""
+
     def begin(self, command_id: str | None = None) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork()
+        return InMemoryUnitOfWork(command_id)
 
 
-def _deferred(uow: UnitOfWork | None) -> InMemoryUnitOfWork | None:
-    if uow is not None and not isinstance(uow, InMemoryUnitOfWork):
-        raise TypeError("a fake store joins an InMemoryUnitOfWork")
-    return uow
+def _own(uow: UnitOfWork | None) -> tuple[InMemoryUnitOfWork, bool]:
+    """storage/transaction.own: the unit of work a store method adds to, and whether it commits it itself."""
+    if uow is None:
+        return InMemoryUnitOfWork(), True
+    if not isinstance(uow, InMemoryUnitOfWork):
+        raise TypeError("a fake store adds its writes to an InMemoryUnitOfWork")
+    return uow, False
+
+
+def check(key: Key, condition: Condition) -> Op:
+    """A ConditionCheck: the item stays as it is; the transaction goes through only if `condition` holds."""
+    return Op(key, lambda current: current, condition)
+
+
+# -- stock ---------------------------------------------------------------------------
 
 
 class InMemoryStockStore:
@@ -259,73 +319,79 @@ class InMemoryStockStore:
         self.table = table or MemoryTable()
         self.apply_calls = 0
 
-    def snapshot(self) -> tuple[dict[Any, Any], ...]:
-        return tuple(dict(d) for d in self._tables())
-
-    def restore(self, saved: tuple[dict[Any, Any], ...]) -> None:
-        for table, copy in zip(self._tables(), saved, strict=True):
-            table.clear()
-            table.update(copy)
-
-    def _tables(self) -> tuple[dict[Any, Any], ...]:
-        return (self._records, self._natural_keys, self._movements, self._reservations, self._holds)
-
     # -- writes ------------------------------------------------------------
 
-    def create_ops(self, record: StockRecord, movement: Movement | None) -> list[Op]:
-        """The transaction items that create one record (for callers that add writes of their own)."""
-        t = record.tenant_id
-        ops = [put_new(_key(keys.stock(t, record.stock_id)), record)]
-        if movement is not None:
-            ops.append(put_new(_key(keys.movement(t, movement.stock_id, movement.movement_id)), movement))
-        if record.natural_key:
-            ops.append(put_new(_key(keys.unique(t, "STOCKKEY", record.natural_key)), Guard(record.stock_id)))
-        return ops
-
     def create_record(self, record: StockRecord, movement: Movement | None, actor: Actor) -> None:
-        if self.table.transact(self.create_ops(record, movement)) is not None:
-            raise AlreadyExists("a stock record with this identity already exists")
+        tx = InMemoryUnitOfWork()
+        self.add_create(tx, record, movement)
+        tx.commit()
 
-    def create_records(self, pairs: list[tuple[StockRecord, Movement | None]], actor: Actor) -> None:
-        ops = [op for record, movement in pairs for op in self.create_ops(record, movement)]
-        if ops and self.table.transact(ops) is not None:
-            raise AlreadyExists("a stock record with this identity already exists")
+    def create_records(
+        self, pairs: list[tuple[StockRecord, Movement | None]], actor: Actor, uow: UnitOfWork | None = None
+    ) -> None:
+        tx, mine = _own(uow)
+        for record, movement in pairs:
+            self.add_create(tx, record, movement)
+        if mine:
+            tx.commit()
 
-    def change_ops(self, tenant_id: str, change: StockChange) -> list[tuple[str, Op]]:
-        """(role, op) of one StockChange; the roles explain a refusal as DynamoStockStore._raise_for does."""
+    def add_create(
+        self, tx: InMemoryUnitOfWork, record: StockRecord, movement: Movement | None, role: Role = Role.NEW
+    ) -> None:
+        """The writes that create `record` (+ its initial movement, + its natural-key guard).
+
+        role NEW: an existing one is AlreadyExists; COMMAND: it means this command ran before.
+        """
+        t = record.tenant_id
+        meaning = Meaning(role, "stock record", record.stock_id)
+        tx.add(self.table, put_new(_key(keys.stock(t, record.stock_id)), record), meaning)
+        if movement is not None:
+            key = _key(keys.movement(t, movement.stock_id, movement.movement_id))
+            tx.add(self.table, put_new(key, movement), Meaning(role, "ledger line", movement.movement_id))
+        if record.natural_key:
+            guard = put_new(_key(keys.unique(t, "STOCKKEY", record.natural_key)), Guard(record.stock_id))
+            tx.add(self.table, guard, meaning)
+
+    def apply(self, tenant_id: str, changes: list[StockChange], uow: UnitOfWork | None = None) -> None:
+        self.apply_calls += 1
+        tx, mine = _own(uow)
+        for change in changes:
+            self.add_change(tx, tenant_id, change)
+        if mine:
+            tx.commit()
+
+    def add_change(self, tx: InMemoryUnitOfWork, tenant_id: str, change: StockChange) -> None:
+        """The writes of one StockChange: the record update, its ledger line and claim writes."""
         t = tenant_id
         now = utcnow()
-        ops = [("stock", Op(_key(keys.stock(t, change.stock_id)), _changed(change, now), _stock_ok(change)))]
+        stock = Meaning(
+            Role.STOCK,
+            "stock record",
+            change.stock_id,
+            expected_version=change.expected_version,
+            expected_on_hand=change.expected_on_hand,
+            needs_active=change.needs_active_record,
+        )
+        tx.add(self.table, Op(_key(keys.stock(t, change.stock_id)), _changed(change, now), _stock_ok(change)), stock)
+        # A ledger line or claim that already exists means this exact command ran before.
         if change.movement is not None:
             movement = change.movement
-            ops.append(("movement", put_new(_key(keys.movement(t, movement.stock_id, movement.movement_id)), movement)))
+            key = _key(keys.movement(t, movement.stock_id, movement.movement_id))
+            tx.add(self.table, put_new(key, movement), Meaning(Role.COMMAND, "ledger line"))
         if change.new_reservation is not None:
             claim = change.new_reservation
-            ops.append(("claim", put_new(_key(keys.reservation(t, claim.reservation_id)), claim)))
+            key = _key(keys.reservation(t, claim.reservation_id))
+            tx.add(self.table, put_new(key, claim), Meaning(Role.COMMAND, "reservation"))
         if change.new_hold is not None:
-            ops.append(("claim", put_new(_key(keys.hold(t, change.new_hold.hold_id)), change.new_hold)))
-        if change.reservation_transition is not None:
-            transition = change.reservation_transition
-            ops.append(("transition", _transit(_key(keys.reservation(t, transition.claim_id)), transition, now)))
+            key = _key(keys.hold(t, change.new_hold.hold_id))
+            tx.add(self.table, put_new(key, change.new_hold), Meaning(Role.COMMAND, "hold"))
+        for transition in change.all_reservation_transitions:
+            op = _transit(_key(keys.reservation(t, transition.claim_id)), transition, now)
+            tx.add(self.table, op, Meaning(Role.CLAIM, "reservation", transition.claim_id))
         if change.hold_transition is not None:
             transition = change.hold_transition
-            ops.append(("transition", _transit(_key(keys.hold(t, transition.claim_id)), transition, now)))
-        return ops
-
-    def apply(self, tenant_id: str, changes: list[StockChange]) -> None:
-        self.apply_calls += 1
-        if len({c.stock_id for c in changes}) != len(changes):
-            # DynamoDB refuses two operations on one item in a transaction.
-            raise ValueError("a transaction may touch each stock record once")
-        roles: list[tuple[str, StockChange]] = []
-        ops: list[Op] = []
-        for change in changes:
-            for role, op in self.change_ops(tenant_id, change):
-                roles.append((role, change))
-                ops.append(op)
-        reasons = self.table.transact(ops)
-        if reasons is not None:
-            raise _stock_refusal(reasons, roles)
+            op = _transit(_key(keys.hold(t, transition.claim_id)), transition, now)
+            tx.add(self.table, op, Meaning(Role.CLAIM, "hold", transition.claim_id))
 
     def split(
         self,
@@ -338,19 +404,14 @@ class InMemoryStockStore:
         uow: UnitOfWork | None = None,
     ) -> None:
         self.apply_calls += 1
-        roles: list[tuple[str, StockChange]] = []
-        ops: list[Op] = []
-        for role, op in self.change_ops(tenant_id, source):
-            roles.append((role, source))
-            ops.append(op)
-        # Anything new that already exists means this command ran before: "claim" reports a duplicate.
-        created = self.create_ops(record, movement)
-        created.append(put_new(_key(keys.reservation(tenant_id, reservation.reservation_id)), reservation))
-        roles += [("claim", source)] * len(created)
-        ops += created
-        reasons = self.table.transact(ops)
-        if reasons is not None:
-            raise _stock_refusal(reasons, roles)
+        tx, mine = _own(uow)
+        self.add_change(tx, tenant_id, source)
+        # Anything new that already exists means this command ran before (DuplicateCommand).
+        self.add_create(tx, record, movement, Role.COMMAND)
+        key = _key(keys.reservation(tenant_id, reservation.reservation_id))
+        tx.add(self.table, put_new(key, reservation), Meaning(Role.COMMAND, "reservation"))
+        if mine:
+            tx.commit()
 
     def set_allow_negative(self, tenant_id: str, stock_id: str, allowed: bool, actor: Actor) -> None:
         now = utcnow()
@@ -439,9 +500,12 @@ def _stock_ok(change: StockChange) -> Condition:
 
 
 def _stock_failure(record: StockRecord | None, change: StockChange) -> Exception | None:
-    """What the refused record update means, read from the record as it was (as DynamoStockStore does)."""
+    """Which of the record update's conditions fails (None: all hold); a refusal itself is explained
+    by the real Transaction.explain, from the record as it was."""
     if record is None:
         return NotFound(f"stock record {change.stock_id} not found")
+    if change.needs_active_record and not record.active:
+        return InvalidState(f"stock record {change.stock_id} was deleted meanwhile")
     if change.expected_version is not None and record.version != change.expected_version:
         return StaleVersion(f"stock record is at version {record.version}, not {change.expected_version}")
     if change.expected_on_hand is not None and record.on_hand != change.expected_on_hand:
@@ -485,20 +549,6 @@ def _transit(key: Key, transition: ClaimTransition, now: datetime) -> Op:
     return Op(key, write, lambda claim: claim is not None and claim.status == transition.from_status)
 
 
-def _stock_refusal(reasons: list[Reason], roles: list[tuple[str, StockChange]]) -> Exception:
-    """DynamoStockStore._raise_for: duplicates first, then claims no longer active, then the record."""
-    failed = [(roles[i], r) for i, r in enumerate(reasons) if r.failed]
-    failed_roles = {role for (role, _), _ in failed}
-    if "movement" in failed_roles or "claim" in failed_roles:
-        return DuplicateCommand("this command was already applied")
-    if "transition" in failed_roles:
-        return InvalidState("the reservation or hold is no longer active")
-    for (role, change), reason in failed:
-        if role == "stock":
-            return _stock_failure(reason.old, change) or InvalidState("the change could not be applied")
-    return InvalidState("the change could not be applied")
-
-
 def _with_fields(record: StockRecord, change: StockChange) -> StockRecord:
     """The record with the change's set_fields and remove_fields applied ("attributes.x" is one attribute)."""
     data = record.model_dump()
@@ -525,12 +575,11 @@ class InMemoryTenantStore:
         self.table = table or MemoryTable()
 
     def create_tenant(self, tenant: Tenant, key: ApiKey, actor: Actor) -> None:
-        ops = [
-            put_new(_key(keys.tenant_item(tenant.tenant_id)), tenant),
-            put_new(_key(keys.api_key(key.tenant_id, key.key_id)), key),
-        ]
-        if self.table.transact(ops) is not None:
-            raise AlreadyExists("tenant already exists")
+        tx = InMemoryUnitOfWork()
+        meaning = Meaning(Role.NEW, "tenant", tenant.tenant_id)
+        tx.add(self.table, put_new(_key(keys.tenant_item(tenant.tenant_id)), tenant), meaning)
+        tx.add(self.table, put_new(_key(keys.api_key(key.tenant_id, key.key_id)), key), meaning)
+        tx.commit()
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         found: Tenant | None = self.table.get(_key(keys.tenant_item(tenant_id)))
@@ -591,29 +640,33 @@ class InMemoryCatalogStore:
 
     # -- products ----------------------------------------------------------
 
-    def new_product_ops(self, product: Product) -> list[Op]:
-        """The transaction items that create a product (for callers that add writes of their own)."""
-        t = product.tenant_id
-        ops = [put_new(_key(keys.product(t, product.product_id)), product)]
-        ops += [
-            put_new(_key(keys.unique(t, kind, value)), Guard(product.product_id))
-            for kind, value, _ in _product_guards(product)
-        ]
-        return ops
-
     def create_product(self, product: Product, actor: Actor) -> None:
         key = _key(keys.product(product.tenant_id, product.product_id))
-        self._save(product.tenant_id, product.product_id, key, product, None, _product_guards(product), [])
+        self._save(product.tenant_id, product.product_id, "product", key, product, None, _product_guards(product), [])
 
-    def create_products(self, products: list[Product], actor: Actor) -> None:
-        ops = [op for product in products for op in self.new_product_ops(product)]
-        if ops and self.table.transact(ops) is not None:
-            raise AlreadyExists("a product of this request already exists")
+    def create_products(self, products: list[Product], actor: Actor, uow: UnitOfWork | None = None) -> None:
+        tx, mine = _own(uow)
+        for product in products:
+            self.add_new_product(tx, product)
+        if mine:
+            tx.commit()
+
+    def add_new_product(self, tx: InMemoryUnitOfWork, product: Product) -> None:
+        """The writes that create a product and take its guards (for callers that add writes of their own)."""
+        t = product.tenant_id
+        tx.add(
+            self.table,
+            put_new(_key(keys.product(t, product.product_id)), product),
+            Meaning(Role.NEW, "product", product.product_id),
+        )
+        for kind, value, name in _product_guards(product):
+            guard = put_new(_key(keys.unique(t, kind, value)), Guard(product.product_id))
+            tx.add(self.table, guard, Meaning(Role.GUARD, "product", product.product_id, field=name, value=value))
 
     def update_product(self, product: Product, previous: Product, actor: Actor) -> None:
         key = _key(keys.product(product.tenant_id, product.product_id))
         guards, old_guards = _product_guards(product), _product_guards(previous)
-        self._save(product.tenant_id, product.product_id, key, product, previous.version, guards, old_guards)
+        self._save(product.tenant_id, product.product_id, "product", key, product, previous.version, guards, old_guards)
 
     def get_product(self, tenant_id: str, product_id: str) -> Product | None:
         found: Product | None = self.table.get(_key(keys.product(tenant_id, product_id)))
@@ -636,12 +689,15 @@ class InMemoryCatalogStore:
 
     def create_location(self, location: Location, actor: Actor) -> None:
         key = _key(keys.location(location.tenant_id, location.location_id))
-        self._save(location.tenant_id, location.location_id, key, location, None, _location_guards(location), [])
+        guards = _location_guards(location)
+        self._save(location.tenant_id, location.location_id, "location", key, location, None, guards, [])
 
     def update_location(self, location: Location, previous: Location, actor: Actor) -> None:
         key = _key(keys.location(location.tenant_id, location.location_id))
         guards, old_guards = _location_guards(location), _location_guards(previous)
-        self._save(location.tenant_id, location.location_id, key, location, previous.version, guards, old_guards)
+        self._save(
+            location.tenant_id, location.location_id, "location", key, location, previous.version, guards, old_guards
+        )
 
     def get_location(self, tenant_id: str, location_id: str) -> Location | None:
         found: Location | None = self.table.get(_key(keys.location(tenant_id, location_id)))
@@ -656,7 +712,7 @@ class InMemoryCatalogStore:
     def create_bin(self, bin_: Bin, actor: Actor) -> None:
         key = _key(keys.bin_(bin_.tenant_id, bin_.location_id, bin_.bin_id))
         guard = ("BIN", f"{bin_.location_id}#{bin_.code.casefold()}", "code")
-        self._save(bin_.tenant_id, bin_.bin_id, key, bin_, None, [guard], [])
+        self._save(bin_.tenant_id, bin_.bin_id, "bin", key, bin_, None, [guard], [])
 
     def list_bins(self, tenant_id: str, location_id: str) -> list[Bin]:
         return [b for _, b in self.table.query(keys.bin_(tenant_id, location_id, "")["pk"], f"{location_id}#")]
@@ -667,32 +723,30 @@ class InMemoryCatalogStore:
         self,
         tenant_id: str,
         entity_id: str,
+        entity_type: str,
         key: Key,
         entity: Any,
         previous_version: int | None,
         guards: list[GuardSpec],
         previous_guards: list[GuardSpec],
     ) -> None:
-        """The entity and its guard swaps in one transaction; refusals as DynamoCatalogStore._save."""
-        first = put_new(key, entity) if previous_version is None else put(key, entity, _version_is(previous_version))
+        """The entity and its guard swaps in one transaction, as DynamoCatalogStore._save."""
+        if previous_version is None:
+            first = put_new(key, entity)
+            meaning = Meaning(Role.NEW, entity_type, entity_id)
+        else:
+            first = put(key, entity, _version_is(previous_version))
+            meaning = Meaning(Role.VERSION, entity_type, entity_id)
         added = [g for g in guards if g[:2] not in {p[:2] for p in previous_guards}]
         removed = [g for g in previous_guards if g[:2] not in {n[:2] for n in guards}]
-        ops = [first]
-        ops += [put_new(_key(keys.unique(tenant_id, kind, value)), Guard(entity_id)) for kind, value, _ in added]
-        ops += [delete(_key(keys.unique(tenant_id, kind, value)), _guard_of(entity_id)) for kind, value, _ in removed]
-        reasons = self.table.transact(ops)
-        if reasons is None:
-            return
-        failed = [i for i, r in enumerate(reasons) if r.failed]
-        if 0 in failed:
-            if previous_version is None:
-                raise AlreadyExists(f"{entity_id} already exists")
-            raise StaleVersion("the record was changed by someone else; read it again")
-        clashes = [added[i - 1] for i in failed if 0 < i <= len(added)]
-        raise AlreadyExists(
-            "already in use: " + ", ".join(f"{name} {value}" for _, value, name in clashes),
-            [{"field": name, "message": f"{value} is already in use"} for _, value, name in clashes],
-        )
+        tx = InMemoryUnitOfWork()
+        tx.add(self.table, first, meaning)
+        for kind, value, name in added:
+            taken = Meaning(Role.GUARD, entity_type, entity_id, field=name, value=value)
+            tx.add(self.table, put_new(_key(keys.unique(tenant_id, kind, value)), Guard(entity_id)), taken)
+        for kind, value, _ in removed:
+            tx.add(self.table, delete(_key(keys.unique(tenant_id, kind, value)), _guard_of(entity_id)), meaning)
+        tx.commit()
 
     def _guard_target(self, tenant_id: str, kind: str, value: str) -> str | None:
         guard: Guard | None = self.table.get(_key(keys.unique(tenant_id, kind, value)))
@@ -716,44 +770,35 @@ class InMemoryReferenceStore:
         self.table = table or MemoryTable()
 
     def create_items(self, items: list[ReferenceItem], actor: Actor) -> None:
-        ops: list[Op] = []
-        for item in items:
-            ops.append(put_new(self._key(item.tenant_id, item.kind, item.ref_id), item))
+        tx = InMemoryUnitOfWork()
+        for index, item in enumerate(items):
+            new = Meaning(Role.NEW, item.kind.value, item.ref_id, field=f"[{index}].id")
+            tx.add(self.table, put_new(self._key(item.tenant_id, item.kind, item.ref_id), item), new)
             if item.heat_code and item.active:
-                ops.append(put_new(self._guard(item), Guard(item.ref_id)))
-        self._run(ops)
+                tx.add(self.table, put_new(self._guard(item), Guard(item.ref_id)), self._taken(item))
+        tx.commit()
 
     def update_items(self, pairs: list[tuple[ReferenceItem, ReferenceItem]], actor: Actor) -> None:
-        ops: list[Op] = []
-        for new, old in pairs:
-            ops.append(put(self._key(new.tenant_id, new.kind, new.ref_id), new, _version_is(old.version)))
+        tx = InMemoryUnitOfWork()
+        for index, (new, old) in enumerate(pairs):
+            changed = Meaning(Role.VERSION, "entry", new.ref_id, field=f"[{index}].version")
+            tx.add(
+                self.table, put(self._key(new.tenant_id, new.kind, new.ref_id), new, _version_is(old.version)), changed
+            )
             new_code = _heat(new.heat_code) if new.heat_code and new.active else None
             old_code = _heat(old.heat_code) if old.heat_code and old.active else None
             if new_code == old_code:
                 continue
             if old_code:
-                ops.append(delete(self._guard(old), _guard_of(old.ref_id)))
+                tx.add(self.table, delete(self._guard(old), _guard_of(old.ref_id)), changed)
             if new_code:
-                ops.append(put_new(self._guard(new), Guard(new.ref_id)))
-        self._run(ops)
+                tx.add(self.table, put_new(self._guard(new), Guard(new.ref_id)), self._taken(new))
+        tx.commit()
 
-    def _run(self, ops: list[Op]) -> None:
-        reasons = self.table.transact(ops)
-        if reasons is None:
-            return
-        # A guard put that found the heat code taken; a failed guard delete is a stale version, as in DynamoDB.
-        clashes = [
-            op
-            for op, r in zip(ops, reasons, strict=True)
-            if r.failed and op.key[0].endswith("#UNIQUE") and op.condition is _absent
-        ]
-        if clashes:
-            codes = [op.key[1].removeprefix("HEAT#") for op in clashes]
-            raise AlreadyExists(
-                "heat code already has a mill certification: " + ", ".join(codes),
-                [{"field": "heatCode", "message": f"{code} is already in use"} for code in codes],
-            )
-        raise StaleVersion("an entry was changed by someone else; read it again")
+    @staticmethod
+    def _taken(item: ReferenceItem) -> Meaning:
+        # At most one active mill certification per heat code.
+        return Meaning(Role.GUARD, "mill certification", item.ref_id, field="heatCode", value=item.heat_code)
 
     def get_items(self, tenant_id: str, kind: RefKind, ids: Iterable[str]) -> dict[str, ReferenceItem]:
         found = {i: self.table.get(self._key(tenant_id, kind, i)) for i in ids}
@@ -807,48 +852,69 @@ class _Listed:
 
 
 @dataclass(frozen=True)
-class _Role:
-    position: int
-    kind: str  # "order", "line", "take" or "free"
-    new: bool
-    reference: str | None = None
+class _Register:
+    """An order's reservation register (storage/order_repo's CLAIMS item): the ids, and how many reserves."""
+
+    ids: frozenset[str]
+    reserves: int
 
 
 class InMemoryOrderStore:
-    """The OrderStore port (storage/order_repo.DynamoOrderStore)."""
+    """The OrderStore port (storage/order_repo.DynamoOrderStore), with the order's reservation register."""
 
     def __init__(self, table: MemoryTable | None = None) -> None:
         self.table = table or MemoryTable()
 
-    def save(self, tenant_id: str, writes: list[OrderWrite], actor: Actor) -> None:
-        ops, roles = self.transaction_ops(tenant_id, writes)
-        if not ops:
-            return
-        reasons = self.table.transact(ops)
-        if reasons is not None:
-            raise _order_refusal(reasons, roles)
+    def save(self, tenant_id: str, writes: list[OrderWrite], actor: Actor, uow: UnitOfWork | None = None) -> None:
+        tx, mine = _own(uow)
+        self.add_writes(tx, tenant_id, writes)
+        if mine:
+            tx.commit()
 
-    def transaction_ops(self, tenant_id: str, writes: list[OrderWrite]) -> tuple[list[Op], list[_Role]]:
+    def add_writes(self, tx: InMemoryUnitOfWork, tenant_id: str, writes: list[OrderWrite]) -> None:
+        """The writes of `writes`, each with what it means (as DynamoOrderStore.add_writes)."""
         t = tenant_id
-        ops: list[Op] = []
-        roles: list[_Role] = []
         for position, write in enumerate(writes):
             order = write.order
-            listing = keys.order_listing(t, order.active, order.created_at, order.order_id)["gsi1sk"]
-            ops.append(_guarded(_key(keys.order(t, order.order_id)), _Listed(order, listing), write.previous_version))
-            roles.append(_Role(position, "order", write.previous_version is None))
+            order_id = order.order_id
+            versioned = Meaning(Role.VERSION, "order", order_id, field=f"[{position}].version")
+            header = Meaning(Role.NEW, "order", order_id, field=f"[{position}].orderId")
+            listing = keys.order_listing(t, order.active, order.created_at, order_id)["gsi1sk"]
+            op = _guarded(_key(keys.order(t, order_id)), _Listed(order, listing), write.previous_version)
+            tx.add(self.table, op, versioned if write.previous_version is not None else header)
             for line_write in write.lines:
-                ops.append(self._put_line(t, order, line_write))
-                roles.append(_Role(position, "line", line_write.previous_version is None))
+                tx.add(self.table, self._put_line(t, order, line_write), versioned)
             if write.free_reference:
                 guard = _key(keys.order_reference(t, write.free_reference))
-                ops.append(delete(guard, _absent_or_of(order.order_id)))
-                roles.append(_Role(position, "free", False, write.free_reference))
+                tx.add(self.table, delete(guard, _absent_or_of(order_id)), versioned)
             if write.take_reference:
                 guard = _key(keys.order_reference(t, write.take_reference))
-                ops.append(put_new(guard, Guard(order.order_id)))
-                roles.append(_Role(position, "take", True, write.take_reference))
-        return ops, roles
+                taken = Meaning(
+                    Role.GUARD, "order", order_id, field=f"[{position}].orderReference", value=write.take_reference
+                )
+                tx.add(self.table, put_new(guard, Guard(order_id)), taken)
+            if write.reserves_seen is not None:
+                tx.add(
+                    self.table,
+                    check(_key(keys.order_claims(t, order_id)), _reserves_are(write.reserves_seen)),
+                    versioned,
+                )
+
+    def note_reservation(
+        self, tenant_id: str, order_id: str, line_item_id: str, reservation_id: str, uow: UnitOfWork
+    ) -> None:
+        tx, _ = _own(uow)
+        line = _key(keys.order_line(tenant_id, order_id, line_item_id))
+        alive = Meaning(Role.ALIVE, "line item", line_item_id, field="lineItemId")
+        tx.add(self.table, check(line, lambda listed: listed is not None and listed.entity.active), alive)
+
+        def register(current: _Register | None) -> _Register:
+            # ADD ids :id, reserves :one: the item is made on the first reserve.
+            before = current or _Register(frozenset(), 0)
+            return _Register(before.ids | {reservation_id}, before.reserves + 1)
+
+        claims = Op(_key(keys.order_claims(tenant_id, order_id)), register)
+        tx.add(self.table, claims, Meaning(Role.PLAIN, "order reservations", order_id))
 
     @staticmethod
     def _put_line(t: str, order: Order, write: LineWrite) -> Op:
@@ -862,12 +928,15 @@ class InMemoryOrderStore:
     def get_order(self, tenant_id: str, order_id: str) -> StoredOrder | None:
         order: Order | None = None
         lines: list[LineItem] = []
-        for sk, listed in self.table.query(keys.order_partition(tenant_id, order_id)):
+        register = _Register(frozenset(), 0)
+        for sk, found in self.table.query(keys.order_partition(tenant_id, order_id)):
             if sk == keys.order(tenant_id, order_id)["sk"]:
-                order = listed.entity
+                order = found.entity
+            elif sk == keys.order_claims(tenant_id, order_id)["sk"]:
+                register = found
             else:
-                lines.append(listed.entity)
-        return StoredOrder(order, lines) if order is not None else None
+                lines.append(found.entity)
+        return StoredOrder(order, lines, register.ids, register.reserves) if order is not None else None
 
     def get_orders(self, tenant_id: str, order_ids: Iterable[str]) -> dict[str, StoredOrder]:
         found = {order_id: self.get_order(tenant_id, order_id) for order_id in dict.fromkeys(order_ids)}
@@ -906,6 +975,13 @@ class InMemoryOrderStore:
         return _page(listed, limit, cursor, descending=True)
 
 
+def _reserves_are(seen: int) -> Condition:
+    # "reserves = :seen", or "attribute_not_exists(reserves)" for an order never reserved.
+    if seen:
+        return lambda register: register is not None and register.reserves == seen
+    return _absent
+
+
 def _absent_or_of(order_id: str) -> Condition:
     return lambda guard: guard is None or guard.target_id == order_id
 
@@ -914,28 +990,6 @@ def _guarded(key: Key, value: _Listed, previous_version: int | None) -> Op:
     if previous_version is None:
         return put_new(key, value)
     return put(key, value, lambda current: current is not None and current.entity.version == previous_version)
-
-
-def _order_refusal(reasons: list[Reason], roles: list[_Role]) -> Exception:
-    """DynamoOrderStore._failure: a taken reference, then an existing new order, then stale versions."""
-    failed = [roles[i] for i, r in enumerate(reasons) if r.failed]
-    taken = [role for role in failed if role.kind == "take"]
-    if taken:
-        return AlreadyExists(
-            "orderReference already used by another order: " + ", ".join(r.reference or "" for r in taken),
-            [{"field": f"[{r.position}].orderReference", "message": f"{r.reference} is already in use"} for r in taken],
-        )
-    new_orders = [role for role in failed if role.kind == "order" and role.new]
-    if new_orders:
-        return AlreadyExists(
-            "an order with this id already exists",
-            [{"field": f"[{r.position}].orderId", "message": "already exists"} for r in new_orders],
-        )
-    positions = sorted({role.position for role in failed}) or [0]
-    return StaleVersion(
-        "the order was changed by someone else; read it again",
-        [{"field": f"[{p}].version", "message": "changed since it was read"} for p in positions],
-    )
 
 
 # -- import jobs ---------------------------------------------------------------------------
@@ -970,17 +1024,24 @@ class InMemoryImportStore:
         return _page(listed, limit, cursor, descending=True)
 
     def claim(self, job: ImportJob, now: datetime, lease_until: datetime) -> ImportJob | None:
+        # Each claim is a new lease owner: only it may move the checkpoint.
+        owner = new_id()
+
         def free(current: ImportJob | None) -> bool:
             if current is None:
                 return False
             expired = current.lease_until is not None and keys.stamp(current.lease_until) < keys.stamp(now)
-            return current.status == ImportStatus.QUEUED or (current.status == ImportStatus.RUNNING and expired)
+            mine = current.lease_owner == owner  # a retry of this very call, as in DynamoImportStore.claim
+            return current.status == ImportStatus.QUEUED or (
+                current.status == ImportStatus.RUNNING and (expired or mine)
+            )
 
         def write(current: ImportJob) -> ImportJob:
             return current.model_copy(
                 update={
                     "status": ImportStatus.RUNNING,
                     "lease_until": lease_until,
+                    "lease_owner": owner,
                     "updated_at": now,
                     "started_at": current.started_at or now,
                     "version": current.version + 1,
@@ -1014,28 +1075,36 @@ class InMemoryImportStore:
             raise NotFound(f"import job {job.job_id} not found")
 
     def commit(self, tenant_id: str, checkpoint: Checkpoint, plan: ChunkPlan, actor: Actor) -> CommitOutcome:
-        ops = [self._advance(tenant_id, checkpoint)]
+        """The chunk's writes and the job's checkpoint in ONE unit of work, as DynamoImportStore.commit."""
+        command = f"import:{tenant_id}:{checkpoint.job_id}:{checkpoint.from_line}:{checkpoint.to_line}"
+        tx = InMemoryUnitOfWork(f"{command}:{checkpoint.owner or ''}")
+        tx.add(
+            self.table, self._advance(tenant_id, checkpoint), Meaning(Role.CHECKPOINT, "import job", checkpoint.job_id)
+        )
         if checkpoint.errors:
             first = checkpoint.errors[0].line
-            ops.append(put(_key(keys.import_errors(tenant_id, checkpoint.job_id, first)), list(checkpoint.errors)))
+            errors = put(_key(keys.import_errors(tenant_id, checkpoint.job_id, first)), list(checkpoint.errors))
+            tx.add(self.table, errors, Meaning(Role.PLAIN, "row errors"))
         for product in plan.products:
-            ops += self._catalog.new_product_ops(product)
+            self._catalog.add_new_product(tx, product)
         for record, movement in plan.creates:
-            ops += self._stock.create_ops(record, movement)
+            self._stock.add_create(tx, record, movement)
         for change in plan.changes:
-            ops += [op for _, op in self._stock.change_ops(tenant_id, change)]
+            self._stock.add_change(tx, tenant_id, change)
         orders = [write for write in plan.feature_writes if isinstance(write, OrderWrite)]
         if len(orders) != len(plan.feature_writes):
             raise TypeError("a chunk holds a feature write this store cannot commit")
         if orders:
-            ops += self._orders.transaction_ops(tenant_id, orders)[0]
-        reasons = self.table.transact(ops)
-        if reasons is None:
-            return CommitOutcome.DONE
-        if reasons[0].failed:
+            self._orders.add_writes(tx, tenant_id, orders)
+        try:
+            tx.commit()
+        except (CheckpointMoved, DuplicateCommand):
+            # The checkpoint was not where this worker left it: the core reads the job to tell why.
             return CommitOutcome.LOST
-        # A record, order, line or reference guard moved since the plan read it: plan the chunk again.
-        return CommitOutcome.CONFLICT
+        except (Conflict, NotFound):
+            # A record, product, order or guard moved since the plan read it: plan the chunk again.
+            return CommitOutcome.CONFLICT
+        return CommitOutcome.DONE
 
     @staticmethod
     def _advance(tenant_id: str, checkpoint: Checkpoint) -> Op:
@@ -1058,9 +1127,10 @@ class InMemoryImportStore:
             )
 
         def ours(job: ImportJob | None) -> bool:
-            return (
-                job is not None and job.checkpoint_line == checkpoint.from_line and job.status == ImportStatus.RUNNING
-            )
+            if job is None or job.checkpoint_line != checkpoint.from_line or job.status != ImportStatus.RUNNING:
+                return False
+            # Only the worker holding the lease moves the job on.
+            return not checkpoint.owner or job.lease_owner == checkpoint.owner
 
         return Op(_key(keys.import_job(tenant_id, checkpoint.job_id)), write, ours)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,8 @@ from chalicelib.core.imports.jobs import (
 )
 from chalicelib.core.models import Actor
 from chalicelib.features.company_inventory.csv_import import InventoryImporter, _parse
-from tests.fakes import InMemoryFiles, InMemoryImportStore
+from chalicelib.storage import keys
+from tests.fakes import InMemoryFiles, InMemoryImportStore, Op, _key, _present
 
 pytestmark = pytest.mark.disable_socket
 
@@ -62,6 +64,11 @@ class MemoryStore(InMemoryImportStore):
         found = self.get_job(TENANT, job_id)
         assert found is not None
         return found
+
+    def _set(self, job_id: str, **changes: Any) -> None:
+        """Change a stored job behind the worker's back (another worker's claim, say)."""
+        key = _key(keys.import_job(TENANT, job_id))
+        assert self.table.write(Op(key, lambda job: job.model_copy(update=changes), _present)) is None
 
 
 class CountingApplier:

@@ -37,6 +37,7 @@ from tests.fakes import (
     InMemoryOrderStore,
     InMemoryReferenceStore,
     InMemoryStockStore,
+    InMemoryTransactions,
     MemoryTable,
 )
 
@@ -94,11 +95,12 @@ def build_env(memory: MemoryTable, tenant: str | None = None) -> Env:
     """A company's order service over the in-memory main table `memory` (shared by the companies of a test)."""
     tenant = tenant or new_id()
     stock_store = InMemoryStockStore(memory)
-    stock = StockService(stock_store)
+    transactions = InMemoryTransactions()
+    stock = StockService(stock_store, transactions)
     reference = ReferenceService(InMemoryReferenceStore(memory))
     history = HistoryService(InMemoryHistoryStore())
     order_store = InMemoryOrderStore(memory)
-    orders = OrderService(stock, stock_store, order_store, reference, history)
+    orders = OrderService(stock, stock_store, order_store, reference, history, transactions)
     customer = reference.create(tenant, RefKind.ORGANISATION, [NewReference("Forge Ltd", {})], ALICE)[0].ref_id
     type_id = reference.create(tenant, RefKind.TYPE, [NewReference("Round bar", {})], ALICE)[0].ref_id
     material_id = reference.create(tenant, RefKind.MATERIAL, [NewReference("S355", {})], ALICE)[0].ref_id
@@ -322,7 +324,7 @@ def test_a_concurrent_write_between_read_and_write_is_a_stale_version(env: Env) 
     order_id = env.orders.create(env.tenant, [env.order("SO-1")], ALICE)[0].order.order_id
     theirs = OrderInput(given=frozenset({"site"}), order_id=order_id, site="A")
     store = RacingStore(env.memory, lambda: env.orders.update(env.tenant, [theirs], ALICE))
-    racing = OrderService(env.stock, env.records, store, env.reference, env.history)
+    racing = OrderService(env.stock, env.records, store, env.reference, env.history, InMemoryTransactions())
 
     with pytest.raises(StaleVersion):
         racing.update(env.tenant, [OrderInput(given=frozenset({"site"}), order_id=order_id, site="B")], ALICE)

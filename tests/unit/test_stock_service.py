@@ -18,8 +18,8 @@ from chalicelib.core.errors import (
     ValidationFailed,
 )
 from chalicelib.core.ids import new_id, utcnow
-from chalicelib.core.models import Actor, ClaimStatus, MovementKind, StockRecord
-from chalicelib.core.ports import StockChange
+from chalicelib.core.models import Actor, ClaimStatus, MovementKind, Reservation, StockRecord
+from chalicelib.core.ports import StockChange, UnitOfWork
 from chalicelib.core.stock.service import MAX_SET_RETRIES, NewStockRecord, StockService
 from tests.fakes import InMemoryStockStore
 
@@ -610,20 +610,17 @@ def test_given_ledger_out_of_step_when_reconciling_then_the_difference_is_report
 def test_given_a_callers_write_that_fails_when_splitting_and_reserving_then_nothing_is_written(
     store: InMemoryStockStore,
 ) -> None:
-    from tests.fakes import InMemoryTransactions, InMemoryUnitOfWork
+    from tests.fakes import InMemoryOrderStore, InMemoryTransactions
 
     service = StockService(store, InMemoryTransactions())
     record = make_record(service, "10")
     joined: list[str] = []
+    # The caller's own write: the order line must still be active, and there is no such line.
+    orders = InMemoryOrderStore(store.table)
 
-    def line_was_deleted(uow: object, reservation: object) -> None:
-        assert isinstance(uow, InMemoryUnitOfWork)
-
-        def fail() -> None:
-            raise InvalidState("line item l1 was deleted or removed meanwhile")
-
+    def line_was_deleted(uow: UnitOfWork, reservation: Reservation) -> None:
         joined.append("line check")
-        uow.defer(store, fail)
+        orders.note_reservation(TENANT, "o1", "l1", reservation.reservation_id, uow)
 
     for quantity in ("3", "10"):  # a split, and the whole row reserved in place
         with pytest.raises(InvalidState):
