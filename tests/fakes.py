@@ -798,7 +798,8 @@ class InMemoryReferenceStore:
     @staticmethod
     def _taken(item: ReferenceItem) -> Meaning:
         # At most one active mill certification per heat code.
-        return Meaning(Role.GUARD, "mill certification", item.ref_id, field="heatCode", value=item.heat_code)
+        value = _heat(item.heat_code or "")
+        return Meaning(Role.GUARD, "mill certification", item.ref_id, field="heatCode", value=value)
 
     def get_items(self, tenant_id: str, kind: RefKind, ids: Iterable[str]) -> dict[str, ReferenceItem]:
         found = {i: self.table.get(self._key(tenant_id, kind, i)) for i in ids}

@@ -56,7 +56,9 @@ class DynamoReferenceStore:
     @staticmethod
     def _taken(item: ReferenceItem) -> Meaning:
         # At most one active mill certification per heat code.
-        return Meaning(Role.GUARD, "mill certification", item.ref_id, field="heatCode", value=item.heat_code)
+        # The code as its guard holds it (trimmed, casefolded): the value that clashed.
+        value = heat_value(item.heat_code or "")
+        return Meaning(Role.GUARD, "mill certification", item.ref_id, field="heatCode", value=value)
 
     def _put(self, item: ReferenceItem, actor: Actor, previous_version: int | None) -> dict[str, Any]:
         attrs = record_item(
