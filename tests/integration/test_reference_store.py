@@ -120,9 +120,10 @@ def test_a_stale_version_refuses_the_whole_batch(store: ReferenceStore, tenant: 
 
     with pytest.raises(StaleVersion):
         store.update_items([next_of(a, heat_code="H-9"), next_of(b, label="stale")], ACTOR)
-    with pytest.raises(StaleVersion):
-        # A new item whose id exists is a clash of versions, not of heat codes.
+    with pytest.raises(AlreadyExists) as exists:
+        # A new item whose id exists: that id is taken (not a heat code).
         store.create_items([a.model_copy(update={"heat_code": None})], ACTOR)
+    assert exists.value.details == [{"field": "[0].id", "message": "already exists"}]
 
     found = store.get_items(tenant, CERT, [a.ref_id, b.ref_id])
     assert (found[a.ref_id].heat_code, found[a.ref_id].version) == ("H-1", 1)
