@@ -7,11 +7,15 @@ condition checked before anything is written, all or nothing, and a refusal
 answers each item's condition and its old value (ReturnValuesOnConditionCheckFailure).
 
 Each fake store turns its writes into table operations the way its DynamoDB
-twin turns them into transaction items, and maps a refusal to the same
-domain error in the same order of precedence. Stores given one MemoryTable
-share it as the real ones share the main table: the import store commits
-records, products and orders with its checkpoint in one transaction, and the
-reference store resolves catalog locations. Reads return copies, so callers
+twin turns them into transaction items, each with the same `Meaning`, and
+adds them to an `InMemoryUnitOfWork` (the fake of storage/transaction's
+Transaction): its own, committed at once, or the caller's (`uow`), which the
+caller commits. The commit is one `MemoryTable.transact`; the 100-item limit
+(TooManyWrites) and the refusal's domain error come from the real
+Transaction's check and `explain`, so precedence and messages are the same.
+Stores given one MemoryTable share it as the real ones share the main table:
+the import store commits records, products and orders with its checkpoint
+in one transaction, and the reference store resolves catalog locations. Reads return copies, so callers
 never alias stored state.
 
 `InMemoryFiles` plays the files bucket (S3Files: imports, exports,
@@ -19,11 +23,14 @@ certificate documents) and `InMemoryPackStore` the pack cache over the same
 objects. The contract tests in tests/integration/test_*_store.py run the same
 test functions against each fake and its real store under moto.
 
+Not modelled: ClientRequestToken (no response is lost in memory, so no
+retry meets its own success; the same command run again is refused by its
+conditions, DuplicateCommand as DynamoDB's IdempotentParameterMismatch would
+be), and units of work over more than one MemoryTable (a ValueError).
 Known differences, on paths no caller takes: a write to a missing stock record
 or import job by `set_allow_negative`, `set_total`, `finish` or `pause` is a
-NotFound here and a botocore ClientError (ConditionalCheckFailed) there; two
-operations on one item in a transaction are a ValueError here and a
-ClientError (ValidationException) there; reading the lines of a missing file
+NotFound here and a botocore ClientError (ConditionalCheckFailed) there;
+reading the lines of a missing file
 is a FileNotFoundError here and a ClientError (NoSuchKey) there. Pages give a
 cursor only when more items follow (as moto does; DynamoDB itself may end on
 a cursor and an empty page, so callers must not count on either).
