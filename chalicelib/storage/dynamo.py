@@ -11,11 +11,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.storage.aws import client
 
 BATCH_WRITE_LIMIT = 25
 BATCH_GET_LIMIT = 100
-TRANSACT_LIMIT = 100
+TRANSACT_LIMIT = TRANSACTION_ITEMS
 MAX_BATCH_RETRIES = 8
 
 

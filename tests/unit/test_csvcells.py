@@ -57,6 +57,18 @@ def test_a_number_that_arrives_as_text_is_treated_as_text() -> None:
     assert csvcells.cell("-3") == "'-3"
 
 
+@pytest.mark.parametrize("trigger", ["=", "+", "-", "@", "\t", "\r"])
+def test_unneutralised_reads_back_what_neutralise_wrote(trigger: str) -> None:
+    text = f"{trigger}SUM(A1:A2)"
+
+    assert csvcells.unneutralised(csvcells.neutralise(text)) == text
+
+
+@pytest.mark.parametrize("text", ["'", "'quoted", "''=x", "plain", ""])
+def test_unneutralised_leaves_other_quotes_alone(text: str) -> None:
+    assert csvcells.unneutralised(text) == text
+
+
 def test_non_finite_decimals_are_text() -> None:
     assert csvcells.cell(Decimal("-Infinity")) == "'-Infinity"
     assert csvcells.cell(Decimal("NaN")) == "NaN"

@@ -258,7 +258,6 @@ def test_bad_cells_raise_a_message_for_the_user(field: str, text: str, message: 
 def test_text_is_trimmed_and_a_lone_quote_stays() -> None:
     assert order_csv.parse("product_name", "  Round bar  ") == "Round bar"
     assert order_csv.parse("notes", "'quoted") == "'quoted"
-    assert order_csv.unneutralised("'") == "'"
 
 
 def test_template_examples_link_lines_to_orders_and_parse() -> None:

@@ -6,6 +6,7 @@ formulas, and `'` makes them plain text. Real numbers (Decimal, int) are
 written exactly and never prefixed: a number cannot carry a formula, and a
 quote would turn a negative quantity such as `-3` into text. A numeric field
 that somehow holds a string is treated as text, so it is neutralised.
+`unneutralised` undoes the guard when an upload reads a cell back.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ QUOTE = "'"
 def neutralise(text: str) -> str:
     """The text as a spreadsheet shows it, never as a formula it would run."""
     return QUOTE + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def unneutralised(text: str) -> str:
+    """Undo `neutralise` on a cell read back: `'=x` was written for the value `=x`; `'x` and `'` stay."""
+    if len(text) > 1 and text[0] == QUOTE and text[1] in FORMULA_TRIGGERS:
+        return text[1:]
+    return text
 
 
 def parse_decimal(text: str) -> Decimal:

@@ -31,13 +31,14 @@ from pydantic import BaseModel
 
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.ids import new_id, utcnow
+from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.core.models import Actor, Entity, Movement, Product, StockRecord
 from chalicelib.core.ports import Page, StockChange
 
-# A transaction holds 100 writes: the job checkpoint and the chunk's error
-# item take two, the rows share the rest. An inventory row needs at most
+# A chunk is one transaction: the job checkpoint and the chunk's error item
+# take two writes, the rows share the rest. An inventory row needs at most
 # three (record, ledger line, new product), so 32 rows always fit.
-CHUNK_WRITES = 98
+CHUNK_WRITES = TRANSACTION_ITEMS - 2
 CHUNK_ROWS = 32
 MAX_STORED_ERRORS = 10_000
 # Larger files are refused before a row is read (they would outlive a Lambda many times over).

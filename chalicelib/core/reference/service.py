@@ -23,11 +23,12 @@ from pydantic import Field
 
 from chalicelib.core.errors import NotFound, StaleVersion, ValidationFailed
 from chalicelib.core.ids import new_id, utcnow
+from chalicelib.core.limits import BATCH_ENTRIES
 from chalicelib.core.models import Actor, Entity
 from chalicelib.core.reference import tag_rules as tags
 
-# One transaction holds at most 100 writes; a mill certification needs two.
-MAX_BATCH = 50
+# A request is one transaction; a mill certification needs two writes.
+MAX_BATCH = BATCH_ENTRIES
 
 
 class RefKind(StrEnum):

@@ -23,13 +23,14 @@ from typing import Any
 
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.imports import registry
-from chalicelib.core.imports.csvcells import FORMULA_TRIGGERS, QUOTE, parse_decimal
+from chalicelib.core.imports.csvcells import parse_decimal, unneutralised
 from chalicelib.core.imports.jobs import ChunkPlan, FileRejected, Row, RowError
 from chalicelib.core.models import Actor, MovementKind, StockRecord
 from chalicelib.core.ports import StockStore
 from chalicelib.core.reference.service import LOCATION, ReferenceService, RefKey
 from chalicelib.core.stock.service import NewStockRecord, StockService
 from chalicelib.core.tenancy.permissions import Permission
+from chalicelib.features.company_inventory.csv_columns import IGNORED, UPLOAD_FIELDS
 from chalicelib.features.company_inventory.service import (
     FOREIGN_KEYS,
     NUMBER_ATTRIBUTES,
@@ -43,30 +44,6 @@ from chalicelib.features.company_inventory.service import (
 
 KIND = "inventory"
 ROW_NAMESPACE = uuid.UUID("0b5f6c1e-83a4-4f7d-a2c6-5e9d1b7f3a20")
-# Upload column (casefolded) -> core field.
-COLUMNS: dict[str, str] = {
-    "inventoryid": "stock_id",
-    "productname": "name",
-    "quantity": "quantity",
-    "stocklocationid": "location_id",
-    "version": "version",
-    **{documented(a).casefold(): a for a in (*TEXT_ATTRIBUTES, *NUMBER_ATTRIBUTES)},
-}
-# The download's columns that the server owns: accepted, never applied.
-IGNORED = frozenset(
-    c.casefold()
-    for c in (
-        "companyId",
-        "typeLabel",
-        "materialLabel",
-        "supplierName",
-        "stockLocationLabel",
-        "millCertificationId",
-        "linkedOrders",
-        "createdAt",
-        "updatedAt",
-    )
-)
 
 
 class InventoryImporter:
@@ -80,7 +57,7 @@ class InventoryImporter:
 
     def check_header(self, columns: list[str]) -> None:
         named = [c for c in columns if c]
-        unknown = [c for c in named if c not in COLUMNS and c not in IGNORED]
+        unknown = [c for c in named if c not in UPLOAD_FIELDS and c not in IGNORED]
         if unknown:
             raise FileRejected(f"line 1: unknown column {unknown[0]!r}; the template lists the columns an upload takes")
         repeated = next((c for c in named if named.count(c) > 1), None)
@@ -155,8 +132,8 @@ def _parse(row: Row) -> tuple[ItemInput | None, list[RowError]]:
     attributes: dict[str, Any] = {}
     errors: list[RowError] = []
     for column, raw in row.cells.items():
-        text = _unneutralised(raw.strip())
-        core = COLUMNS.get(column)
+        text = unneutralised(raw.strip())
+        core = UPLOAD_FIELDS.get(column)
         if core is None or not text:
             continue
         try:
@@ -191,13 +168,6 @@ def _convert(core: str, text: str) -> Any:
         return parse_decimal(text)
     if len(text) > 500:
         raise ValueError("at most 500 characters")
-    return text
-
-
-def _unneutralised(text: str) -> str:
-    """Undo the download's formula guard: `'=x` was written for the value `=x`."""
-    if len(text) > 1 and text[0] == QUOTE and text[1] in FORMULA_TRIGGERS:
-        return text[1:]
     return text
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from chalicelib.core.errors import AlreadyExists, NotFound, ValidationFailed
 from chalicelib.core.history.service import HistoryService, documented_change_type
 from chalicelib.core.ids import new_id, utcnow
+from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.core.models import (
     ZERO,
     Actor,
@@ -48,8 +49,8 @@ from chalicelib.core.reference.service import (
 from chalicelib.core.reference.tag_rules import evaluate
 from chalicelib.core.stock.service import ORDER_LINK_PREFIX, NewStockRecord, StockService
 
-# One transaction holds at most 100 writes; a created or re-counted item needs two.
-MAX_ITEMS = 50
+# A request is one transaction; a created or re-counted item needs two writes.
+MAX_ITEMS = TRANSACTION_ITEMS // 2
 TEXT_ATTRIBUTES = ("type", "material", "supplier_id", "heat_code")
 NUMBER_ATTRIBUTES = ("diameter", "length", "width", "depth", "weight", "unit_price")
 ATTRIBUTES = TEXT_ATTRIBUTES + NUMBER_ATTRIBUTES
@@ -87,6 +88,16 @@ DOCUMENTED: dict[str, str] = {
     "updated_at": "updatedAt",
     "version": "version",
     "quantity": "quantity",
+}
+
+
+# Documented input field -> core field of ItemInput (JSON bodies and CSV columns alike).
+INPUT_FIELDS: dict[str, str] = {
+    "productName": "name",
+    "quantity": "quantity",
+    "stockLocationId": "location_id",
+    "tags": MANUAL_TAGS,
+    **{DOCUMENTED[name]: name for name in ATTRIBUTES},
 }
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from chalicelib.core.errors import DomainError
 from chalicelib.core.imports import registry
+from chalicelib.core.imports.csvcells import unneutralised
 from chalicelib.core.imports.jobs import ChunkPlan, FileRejected, Row, RowError
 from chalicelib.core.models import Actor
 from chalicelib.core.tenancy.permissions import Permission
@@ -227,7 +228,7 @@ def _row_id(tenant_id: str, job_id: str, row: Row) -> str:
 
 
 def _text(row: Row, column: str) -> str:
-    return order_csv.unneutralised(row.cells.get(column, "").strip())
+    return unneutralised(row.cells.get(column, "").strip())
 
 
 def _described(kind: str) -> str:

@@ -40,13 +40,14 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.history.service import HistoryService, documented_change_type
 from chalicelib.core.ids import new_id, utcnow
+from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.core.models import ZERO, Actor, ClaimStatus, Entity, FieldChange, HistoryEvent, Reservation
 from chalicelib.core.ports import Page, StockStore
 from chalicelib.core.reference.service import ReferenceService, RefKey, RefKind, Resolved, deterministic_id
 from chalicelib.core.stock.service import StockService
 
-# One DynamoDB transaction holds at most 100 writes.
-MAX_WRITES = 100
+# Every write of a request is one transaction.
+MAX_WRITES = TRANSACTION_ITEMS
 MAX_REFERENCE_CHARS = 100
 MAX_TEXT_CHARS = 200
 MAX_NOTES_CHARS = 2000

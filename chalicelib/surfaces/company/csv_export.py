@@ -10,6 +10,7 @@ from typing import Any
 from chalicelib.core import exports
 from chalicelib.core.imports import csvcells
 from chalicelib.core.tenancy.permissions import Permission
+from chalicelib.features.company_inventory.csv_columns import COLUMNS, TEMPLATE_COLUMNS
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.common import PREFIX, TAG_INVENTORY
@@ -29,46 +30,6 @@ LARGE_DOWNLOAD = (
 # Items per storage page: one Query and one label BatchGetItem each.
 EXPORT_PAGE_SIZE = 1000
 
-# The download's columns, in this order. companyId is left out: the path names it and every row would repeat it.
-COLUMNS = (
-    "inventoryId",
-    "productName",
-    "quantity",
-    "weight",
-    "heatCode",
-    "diameter",
-    "length",
-    "width",
-    "depth",
-    "type",
-    "typeLabel",
-    "material",
-    "materialLabel",
-    "supplierId",
-    "supplierName",
-    "stockLocationId",
-    "stockLocationLabel",
-    "unitPrice",
-    "millCertificationId",
-    "linkedOrders",
-    "createdAt",
-    "updatedAt",
-)
-# Columns the server owns: a download carries them, an upload ignores them.
-SERVER_OWNED = frozenset(
-    {
-        "typeLabel",
-        "materialLabel",
-        "supplierName",
-        "stockLocationLabel",
-        "millCertificationId",
-        "linkedOrders",
-        "createdAt",
-        "updatedAt",
-    }
-)
-# What an upload accepts: a row with an inventoryId updates that item, one without creates.
-TEMPLATE_COLUMNS = tuple(c for c in COLUMNS if c not in SERVER_OWNED)
 LOCATION_PLACEHOLDER = "<your stockLocationId>"
 TEMPLATE_ROWS: tuple[dict[str, str], ...] = (
     {

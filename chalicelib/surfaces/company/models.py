@@ -16,16 +16,14 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.core.models import HistoryEvent
-from chalicelib.features.company_inventory.service import ATTRIBUTES, InventoryItem, ItemInput, documented
+from chalicelib.features.company_inventory.service import (
+    ATTRIBUTES,
+    INPUT_FIELDS,
+    InventoryItem,
+    ItemInput,
+    documented,
+)
 
-# Documented request field -> core field.
-CORE_NAMES: dict[str, str] = {
-    "productName": "name",
-    "quantity": "quantity",
-    "stockLocationId": "location_id",
-    "tags": "tags",
-    **{documented(name): name for name in ATTRIBUTES},
-}
 # Bounded so that every value (and a sum of them) is a number DynamoDB stores exactly: 1e200 is a 400, not a 500.
 Number = Annotated[
     Decimal,
@@ -56,7 +54,7 @@ class InventoryFields(BaseModel):
     def to_input(self, stock_id: str | None = None, version: int | None = None) -> ItemInput:
         sent = self.model_fields_set
         attributes = {name: documented(name) for name in ATTRIBUTES}
-        given = {core for doc, core in CORE_NAMES.items() if doc in sent}
+        given = {core for doc, core in INPUT_FIELDS.items() if doc in sent}
         return ItemInput(
             given=frozenset(given),
             name=self.productName,

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.features.orders.service import (
     LINE_INPUT_FIELDS,
     MAX_LINE_NUMBER,
+    MAX_WRITES,
     ORDER_INPUT_FIELDS,
     STATUSES,
     LineInput,
@@ -38,7 +39,7 @@ from chalicelib.surfaces.company.models import Number
 # Documented request field -> core field.
 ORDER_CORE_NAMES: dict[str, str] = {documented(core): core for core in ORDER_INPUT_FIELDS}
 LINE_CORE_NAMES: dict[str, str] = {documented(core): core for core in LINE_INPUT_FIELDS}
-MAX_LINES = 99  # one order and its lines fit one transaction of 100 writes
+MAX_LINES = MAX_WRITES - 1  # one order and its lines fit one transaction
 
 STATUS_TEXT = "One of " + ", ".join(STATUSES) + " (any case; spaces and hyphens read as underscores). Default open."
 
