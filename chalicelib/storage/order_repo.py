@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.core.errors import AlreadyExists, StaleVersion
+from chalicelib.core.errors import AlreadyExists, StaleVersion, problem
 from chalicelib.core.models import Actor
 from chalicelib.core.ports import Page
 from chalicelib.features.orders.service import (
@@ -143,21 +143,18 @@ class DynamoOrderStore:
         if taken:
             return AlreadyExists(
                 "orderReference already used by another order: " + ", ".join(r.reference or "" for r in taken),
-                [
-                    {"field": f"[{r.position}].orderReference", "message": f"{r.reference} is already in use"}
-                    for r in taken
-                ],
+                [problem("orderReference", f"{r.reference} is already in use", r.position) for r in taken],
             )
         new_orders = [role for role in failed if role.kind == "order" and role.new]
         if new_orders:
             return AlreadyExists(
                 "an order with this id already exists",
-                [{"field": f"[{r.position}].orderId", "message": "already exists"} for r in new_orders],
+                [problem("orderId", "already exists", r.position) for r in new_orders],
             )
         positions = sorted({role.position for role in failed}) or [0]
         return StaleVersion(
             "the order was changed by someone else; read it again",
-            [{"field": f"[{p}].version", "message": "changed since it was read"} for p in positions],
+            [problem("version", "changed since it was read", p) for p in positions],
         )
 
     # -- reads -------------------------------------------------------------

@@ -10,9 +10,10 @@ millCertificationId, linkedOrders, timestamps, companyId) are accepted and
 ignored, so a download can be edited and uploaded again. Unknown columns
 reject the file: a misspelt column would otherwise drop its data silently.
 
-The same rules as the JSON routes apply (InventoryService.check_item, the
-reference checks, the same guarded write per item); the difference is that a
-bad row is reported and skipped, not fatal to the others.
+The same rules as the JSON routes apply (check_item: lengths, control
+characters and the core's number bounds; the reference checks; the same
+guarded write per item); the difference is that a bad row is reported and
+skipped, not fatal to the others.
 """
 
 from __future__ import annotations
@@ -152,10 +153,7 @@ def _parse(row: Row) -> tuple[ItemInput | None, list[RowError]]:
     try:
         check_item(0, item, creating=not item.stock_id)
     except ValidationFailed as exc:
-        return None, [
-            RowError(line=row.line, field=str(d["field"]).removeprefix("[0]."), message=str(d["message"]))
-            for d in exc.details
-        ]
+        return None, [RowError(line=row.line, field=p.at.field, message=p.text()) for p in exc.problems]
     return item, []
 
 
@@ -166,8 +164,7 @@ def _convert(core: str, text: str) -> Any:
         return int(text)
     if core == "quantity" or core in NUMBER_ATTRIBUTES:
         return parse_decimal(text)
-    if len(text) > 500:
-        raise ValueError("at most 500 characters")
+    # Text is held to check_item's rules (length, control characters), as on the JSON routes.
     return text
 
 

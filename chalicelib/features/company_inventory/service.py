@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.core.errors import AlreadyExists, NotFound, ValidationFailed
+from chalicelib.core.errors import AlreadyExists, At, NotFound, Problem, ValidationFailed
 from chalicelib.core.history.service import HistoryService, documented_change_type
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.limits import TRANSACTION_ITEMS
@@ -48,9 +48,14 @@ from chalicelib.core.reference.service import (
 )
 from chalicelib.core.reference.tag_rules import evaluate
 from chalicelib.core.stock.service import ORDER_LINK_PREFIX, NewStockRecord, StockService
+from chalicelib.core.values import number_problem, text_problem
 
 # A request is one transaction; a created or re-counted item needs two writes.
 MAX_ITEMS = TRANSACTION_ITEMS // 2
+# Lengths of what a client may send (JSON and CSV alike: check_item).
+MAX_NAME_CHARS = 300
+MAX_TEXT_CHARS = 200
+MAX_TAGS = 50
 TEXT_ATTRIBUTES = ("type", "material", "supplier_id", "heat_code")
 NUMBER_ATTRIBUTES = ("diameter", "length", "width", "depth", "weight", "unit_price")
 ATTRIBUTES = TEXT_ATTRIBUTES + NUMBER_ATTRIBUTES
@@ -318,15 +323,13 @@ class InventoryService:
     def _existing(self, tenant_id: str, ids: list[str], field_name: str = "inventoryId") -> dict[str, StockRecord]:
         for index, stock_id in enumerate(ids):
             if ids.index(stock_id) != index:
-                raise ValidationFailed(
-                    f"{stock_id} appears twice", [{"field": _at(index, field_name), "message": "duplicate id"}]
-                )
+                raise ValidationFailed(f"{stock_id} appears twice", [Problem(At(field_name, index), "duplicate id")])
         found = {k: v for k, v in self._records.get_records(tenant_id, ids).items() if v.active}
         missing = [(index, i) for index, i in enumerate(ids) if i not in found]
         if missing:
             raise NotFound(
                 f"inventory item {missing[0][1]} not found",
-                [{"field": _at(index, field_name), "message": f"{i} not found"} for index, i in missing],
+                [Problem(At(field_name, index), f"{i} not found") for index, i in missing],
             )
         return found
 
@@ -334,14 +337,14 @@ class InventoryService:
         """Every foreign key the items set must exist, active, in this company (one batched read)."""
         wanted = [key for item in inputs for key in _references(item.location_id, item.attributes)]
         resolved = self._reference.resolve(tenant_id, wanted)
-        errors = []
+        errors: list[Problem] = []
         for index, item in enumerate(inputs):
             for attr, kind in [*FOREIGN_KEYS.items(), ("location_id", LOCATION)]:
                 value = item.location_id if attr == "location_id" else item.attributes.get(attr)
                 if value and not _active(resolved.get((kind, str(value)))):
-                    errors.append({"field": f"[{index}].{documented(attr)}", "message": f"{value} not found"})
+                    errors.append(Problem(At(documented(attr), index), f"{value} not found"))
         if errors:
-            raise ValidationFailed(f"unknown reference: {errors[0]['field']}", errors)
+            raise ValidationFailed(f"unknown reference: {errors[0].at.path}", errors)
         return resolved
 
     def missing_products(self, tenant_id: str, names: Iterable[str]) -> list[Product]:
@@ -480,21 +483,44 @@ def _attributes(current: Mapping[str, Any], item: ItemInput) -> dict[str, Any]:
 
 
 def check_item(index: int, item: ItemInput, *, creating: bool) -> None:
-    errors = []
+    """The rules of one item's fields, for the JSON routes and the CSV import alike.
+
+    Raises ValidationFailed whose problems are at `At(<documented field>, index)`;
+    the import reads the field of each and reports it on the row's line.
+    """
+    errors: list[Problem] = []
+
+    def bad(core_field: str, message: str | None) -> None:
+        if message is not None:
+            errors.append(Problem(At(documented(core_field), index), message))
+
     if creating and not (item.name and item.name.strip()):
-        errors.append({"field": _at(index, "productName"), "message": "is required"})
+        bad("name", "is required")
     if creating and not item.location_id:
-        errors.append({"field": _at(index, "stockLocationId"), "message": "is required"})
+        bad("location_id", "is required")
     if not creating and not item.stock_id:
-        errors.append({"field": _at(index, "inventoryId"), "message": "is required"})
-    if item.quantity is not None and item.quantity < 0:
-        errors.append({"field": _at(index, "quantity"), "message": "must be >= 0"})
-    for name in NUMBER_ATTRIBUTES:
-        value = item.attributes.get(name)
-        if value is not None and Decimal(value) < 0:
-            errors.append({"field": _at(index, documented(name)), "message": "must be >= 0"})
+        bad("stock_id", "is required")
+    texts: dict[str, Any] = {"name": item.name, "location_id": item.location_id, **item.attributes}
+    for name, limit in [("name", MAX_NAME_CHARS), ("location_id", MAX_TEXT_CHARS), *_TEXT_LIMITS]:
+        if texts.get(name) is not None:
+            bad(name, text_problem(str(texts[name]), limit))
+    numbers: dict[str, Any] = {"quantity": item.quantity, **item.attributes}
+    for name in ("quantity", *NUMBER_ATTRIBUTES):
+        if numbers.get(name) is not None:
+            bad(name, _amount_problem(Decimal(numbers[name])))
+    if item.tags is not None:
+        too_many = f"at most {MAX_TAGS} tags" if len(item.tags) > MAX_TAGS else None
+        bad(MANUAL_TAGS, too_many or next((p for t in item.tags if (p := text_problem(t, MAX_TEXT_CHARS))), None))
     if errors:
-        raise ValidationFailed(f"invalid item: {errors[0]['field']}", errors)
+        raise ValidationFailed(f"invalid item: {errors[0].at.path}", errors)
+
+
+_TEXT_LIMITS = [(name, MAX_TEXT_CHARS) for name in TEXT_ATTRIBUTES]
+
+
+def _amount_problem(value: Decimal) -> str | None:
+    """Quantities and piece data: numbers within the core's bounds, never negative."""
+    return number_problem(value) or ("must be >= 0" if value < 0 else None)
 
 
 def _check_size(entries: list[Any]) -> None:
@@ -504,10 +530,6 @@ def _check_size(entries: list[Any]) -> None:
         raise ValidationFailed(
             f"at most {MAX_ITEMS} items per request", [{"field": "body", "message": f"more than {MAX_ITEMS}"}]
         )
-
-
-def _at(index: int, name: str) -> str:
-    return f"[{index}].{name}"
 
 
 def _active(resolved: Resolved | None) -> bool:

@@ -127,14 +127,12 @@ class _Importer:
         return values, errors
 
     def _row_errors(self, row: Row, error: DomainError) -> list[RowError]:
-        details = error.details or [{"field": "row", "message": error.message}]
+        """The error's problems on the row's line, each naming its column (the row, for a problem at none)."""
+        if not error.problems:
+            return [RowError(line=row.line, field="row", message=error.message)]
         return [
-            RowError(
-                line=row.line,
-                field=self._column_of.get(str(d.get("field", "")), "row"),
-                message=str(d.get("message", error.message)),
-            )
-            for d in details
+            RowError(line=row.line, field=self._column_of.get(p.at.field, "row"), message=p.text())
+            for p in error.problems
         ]
 
 

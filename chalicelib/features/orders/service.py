@@ -19,7 +19,6 @@ Rules the service keeps:
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -31,10 +30,12 @@ from pydantic import Field, field_serializer
 
 from chalicelib.core.errors import (
     AlreadyExists,
+    At,
     DomainError,
     ExpectationFailed,
     InsufficientStock,
     NotFound,
+    Problem,
     StaleVersion,
     ValidationFailed,
 )
@@ -45,6 +46,7 @@ from chalicelib.core.models import ZERO, Actor, ClaimStatus, Entity, FieldChange
 from chalicelib.core.ports import Page, StockStore
 from chalicelib.core.reference.service import ReferenceService, RefKey, RefKind, Resolved, deterministic_id
 from chalicelib.core.stock.service import StockService
+from chalicelib.core.values import number_problem, text_problem
 
 # Every write of a request is one transaction.
 MAX_WRITES = TRANSACTION_ITEMS
@@ -360,7 +362,7 @@ class OrderService:
         answers with what the first attempt created.
         """
         _check_not_empty(inputs)
-        errors: list[dict[str, str]] = []
+        errors: list[Problem] = []
         for index, entry in enumerate(inputs):
             errors += _check_order(index, entry, creating=True)
         _raise_if(errors, "invalid order")
@@ -394,7 +396,7 @@ class OrderService:
         reservations are released after the transaction.
         """
         _check_not_empty(inputs)
-        errors: list[dict[str, str]] = []
+        errors: list[Problem] = []
         for index, entry in enumerate(inputs):
             errors += _check_order(index, entry, creating=False)
         _raise_if(errors, "invalid order")
@@ -461,10 +463,7 @@ class OrderService:
         if missing:
             raise NotFound(
                 f"deleted order {missing[0][1]} not found",
-                [
-                    {"field": _at(index, "ids"), "message": f"{i} not found among deleted orders"}
-                    for index, i in missing
-                ],
+                [_err(_at(index, "ids"), f"{i} not found among deleted orders") for index, i in missing],
             )
         _check_unique_references(
             [(index, found[i].order.order_reference) for index, i in enumerate(ids)],
@@ -594,7 +593,7 @@ class OrderService:
         if missing:
             raise NotFound(
                 f"order {missing[0][1]} not found",
-                [{"field": _at(index, field_name), "message": f"{i} not found"} for index, i in missing],
+                [_err(_at(index, field_name), f"{i} not found") for index, i in missing],
             )
         return found
 
@@ -724,7 +723,7 @@ class OrderService:
         deleted since stays on the order). The same batched read resolves
         every customer name of the response.
         """
-        checks: list[tuple[str, RefKey]] = []
+        checks: list[tuple[At, RefKey]] = []
         for index, (entry, before) in enumerate(zip(inputs, previous, strict=True)):
             org = entry.related_organisation_id
             sets_org = before is None or "related_organisation_id" in entry.given
@@ -814,10 +813,9 @@ class OrderService:
         try:
             self._check_references(tenant_id, [p[1] for p in planned], [p[2] for p in planned], [])
         except ValidationFailed as exc:
-            for detail in exc.details:
-                position, name = _import_position(str(detail["field"]))
-                index = planned[position][0]
-                outcomes[index] = ValidationFailed(exc.message, [_err(name, str(detail["message"]))])
+            for problem in exc.problems:
+                index = planned[problem.at.index or 0][0]
+                outcomes[index] = ValidationFailed(exc.message, [replace(problem, at=problem.at.in_row())])
         return outcomes
 
     def plan_line_rows(
@@ -907,16 +905,15 @@ class OrderService:
         try:
             self._check_references(tenant_id, [e for e, _ in inputs], [found[t] for t in targets], [])
         except ValidationFailed as exc:
-            for detail in exc.details:
-                position, rest = _import_position(str(detail["field"]))
-                match = re.fullmatch(r"lineItems\[(\d+)\]\.(.+)", rest)
-                if match is None:
+            for problem in exc.problems:
+                if problem.at.nested is None:
                     continue
-                target, kept = targets[position], inputs[position][1]
-                if int(match[1]) < kept:
+                target, kept = targets[problem.at.index or 0], inputs[problem.at.index or 0][1]
+                j = problem.at.nested[1]
+                if j < kept:
                     continue
-                index = groups[target][int(match[1]) - kept]
-                outcomes[index] = ValidationFailed(exc.message, [_err(match[2], str(detail["message"]))])
+                index = groups[target][j - kept]
+                outcomes[index] = ValidationFailed(exc.message, [replace(problem, at=At(problem.at.field))])
         for target in targets:
             groups[target] = [i for i in groups[target] if outcomes[i] is None]
 
@@ -1022,7 +1019,7 @@ def _line_numbers(index: int, inputs: Iterable[LineInput], existing: Mapping[str
             highest += 1
         number = highest if sent is None else sent
         if number in seen:
-            errors.append(_err(_line_at(index, j, "lineNumber"), f"same as lineItems[{seen[number]}]"))
+            errors.append(_err(_line_at(index, j, "lineNumber"), "same as", same_as=_line_at(None, seen[number], "")))
         seen.setdefault(number, j)
         numbers.append(number)
     _raise_if(errors, "duplicate line number")
@@ -1038,7 +1035,8 @@ def _check_line_ids(index: int, inputs: Iterable[LineInput]) -> None:
         if not _well_formed(line.line_item_id):
             errors.append(_err(_line_at(index, j, "lineItemId"), "must be a GUID"))
         elif line.line_item_id in seen:
-            errors.append(_err(_line_at(index, j, "lineItemId"), f"same as lineItems[{seen[line.line_item_id]}]"))
+            same = _line_at(None, seen[line.line_item_id], "")
+            errors.append(_err(_line_at(index, j, "lineItemId"), "same as", same_as=same))
         seen.setdefault(line.line_item_id, j)
     _raise_if(errors, "invalid line item id")
 
@@ -1051,53 +1049,75 @@ def _well_formed(value: str) -> bool:
     return True
 
 
-def _check_order(index: int, entry: OrderInput, *, creating: bool) -> list[dict[str, str]]:
-    errors: list[dict[str, str]] = []
+def _check_order(index: int, entry: OrderInput, *, creating: bool) -> list[Problem]:
+    """The rules of one order's fields (and its lines'), for the JSON routes and the CSV import alike."""
+    errors: list[Problem] = []
+
+    def bad(name: str, message: str | None) -> None:
+        if message is not None:
+            errors.append(_err(_at(index, name), message))
+
     if not creating and not entry.order_id:
-        errors.append(_err(_at(index, "orderId"), "is required"))
+        bad("orderId", "is required")
     if creating or "order_reference" in entry.given:
         reference = (entry.order_reference or "").strip()
-        if not reference:
-            errors.append(_err(_at(index, "orderReference"), "is required"))
-        elif len(reference) > MAX_REFERENCE_CHARS:
-            errors.append(_err(_at(index, "orderReference"), f"at most {MAX_REFERENCE_CHARS} characters"))
-    if entry.quantity is not None and not (entry.quantity.is_finite() and entry.quantity >= 0):
-        errors.append(_err(_at(index, "quantity"), "must be >= 0"))
+        bad("orderReference", text_problem(reference, MAX_REFERENCE_CHARS) if reference else "is required")
+    if entry.quantity is not None:
+        bad("quantity", number_problem(entry.quantity) or ("must be >= 0" if entry.quantity < 0 else None))
     if entry.status is not None and _status(entry.status) is None:
-        errors.append(_err(_at(index, "status"), "must be one of " + ", ".join(STATUSES)))
-    if entry.site is not None and len(entry.site) > MAX_TEXT_CHARS:
-        errors.append(_err(_at(index, "site"), f"at most {MAX_TEXT_CHARS} characters"))
+        bad("status", "must be one of " + ", ".join(STATUSES))
+    if entry.site is not None:
+        bad("site", text_problem(entry.site, MAX_TEXT_CHARS))
+    if entry.related_organisation_id is not None:
+        bad("relatedOrganisationId", text_problem(entry.related_organisation_id, MAX_TEXT_CHARS))
     for j, line in enumerate(entry.line_items or ()):
         new = creating or line.line_item_id is None
         errors += _check_line(_line_at(index, j, ""), line, new=new)
     return errors
 
 
-def _check_line(prefix: str, line: LineInput, *, new: bool) -> list[dict[str, str]]:
-    """Checks of one line; a line that may already exist is checked on the fields it sends."""
-    errors: list[dict[str, str]] = []
+# Line text fields and their lengths.
+LINE_TEXTS = (
+    ("type", MAX_TEXT_CHARS),
+    ("material", MAX_TEXT_CHARS),
+    ("required_heat_code", MAX_REFERENCE_CHARS),
+    ("notes", MAX_NOTES_CHARS),
+)
+
+
+def _check_line(at: At, line: LineInput, *, new: bool) -> list[Problem]:
+    """Checks of one line; a line that may already exist is checked on the fields it sends.
+
+    `at` is where the line is (`[i].lineItems[j]` in a request, nowhere in a CSV row).
+    """
+    errors: list[Problem] = []
+
+    def bad(core_field: str, message: str | None) -> None:
+        if message is not None:
+            errors.append(_err(at.of(documented(core_field)), message))
 
     def sent(name: str) -> bool:
         return new or name in line.given
 
     if sent("product_name"):
         name = (line.product_name or "").strip()
-        if not name:
-            errors.append(_err(prefix + "productName", "is required"))
-        elif len(name) > MAX_TEXT_CHARS:
-            errors.append(_err(prefix + "productName", f"at most {MAX_TEXT_CHARS} characters"))
-    if sent("quantity") and not (line.quantity is not None and line.quantity.is_finite() and line.quantity > 0):
-        errors.append(_err(prefix + "quantity", "is required and must be > 0"))
+        bad("product_name", text_problem(name, MAX_TEXT_CHARS) if name else "is required")
+    if sent("quantity"):
+        quantity = line.quantity
+        if quantity is None or not quantity.is_finite() or quantity <= 0:
+            bad("quantity", "is required and must be > 0")
+        else:
+            bad("quantity", number_problem(quantity))
     for name in (*DIMENSIONS, "weight"):
         value = getattr(line, name)
-        if value is not None and not (value.is_finite() and value >= 0):
-            errors.append(_err(prefix + name, "must be >= 0"))
+        if value is not None:
+            bad(name, number_problem(value) or ("must be >= 0" if value < 0 else None))
     if line.line_number is not None and not 1 <= line.line_number <= MAX_LINE_NUMBER:
-        errors.append(_err(prefix + "lineNumber", f"must be 1 to {MAX_LINE_NUMBER}"))
-    if line.required_heat_code is not None and len(line.required_heat_code) > MAX_REFERENCE_CHARS:
-        errors.append(_err(prefix + "requiredHeatCode", f"at most {MAX_REFERENCE_CHARS} characters"))
-    if line.notes is not None and len(line.notes) > MAX_NOTES_CHARS:
-        errors.append(_err(prefix + "notes", f"at most {MAX_NOTES_CHARS} characters"))
+        bad("line_number", f"must be 1 to {MAX_LINE_NUMBER}")
+    for name, limit in LINE_TEXTS:
+        value = getattr(line, name)
+        if value is not None:
+            bad(name, text_problem(value, limit))
     return errors
 
 
@@ -1117,7 +1137,7 @@ def _check_unique_references(
         if key in seen:
             raise error(
                 f"orderReference {reference} {message}",
-                [_err(_at(index, "orderReference"), f"same as [{seen[key]}]")],
+                [_err(_at(index, "orderReference"), "same as", same_as=At(index=seen[key]))],
             )
         seen[key] = index
 
@@ -1174,9 +1194,9 @@ def _insufficient(available: Decimal) -> InsufficientStock:
     return InsufficientStock(f"only {available} available", [_err("reserveQuantity", f"available is {available}")])
 
 
-def _raise_if(errors: list[dict[str, str]], what: str) -> None:
+def _raise_if(errors: list[Problem], what: str) -> None:
     if errors:
-        raise ValidationFailed(f"{what}: {errors[0]['field']}", errors)
+        raise ValidationFailed(f"{what}: {errors[0].at.path}", errors)
 
 
 def _key(order: Order) -> RefKey:
@@ -1192,16 +1212,16 @@ def _active_ref(resolved: Resolved | None) -> bool:
     return resolved is not None and resolved.active
 
 
-def _err(name: str, message: str) -> dict[str, str]:
-    return {"field": name, "message": message}
+def _err(at: At | str, message: str, same_as: At | None = None) -> Problem:
+    return Problem(At(at) if isinstance(at, str) else at, message, same_as)
 
 
-def _at(index: int, name: str) -> str:
-    return f"[{index}].{name}"
+def _at(index: int, name: str) -> At:
+    return At(name, index)
 
 
-def _line_at(index: int, j: int, name: str) -> str:
-    return f"[{index}].lineItems[{j}].{name}"
+def _line_at(index: int | None, j: int, name: str) -> At:
+    return At(name, index, ("lineItems", j))
 
 
 # -- history -----------------------------------------------------------------
@@ -1265,8 +1285,8 @@ def _line_row_error(
     if line.line_item_id and all(x.line_item_id != line.line_item_id for x in stored.lines):
         message = f"{line.line_item_id} not found in order {stored.order.order_id}"
         return NotFound(f"line item {message}", [_err("lineItemId", message)])
-    errors = _check_line("", line, new=line.line_item_id is None)
-    return ValidationFailed(f"invalid line item: {errors[0]['field']}", errors) if errors else None
+    errors = _check_line(At(), line, new=line.line_item_id is None)
+    return ValidationFailed(f"invalid line item: {errors[0].at.path}", errors) if errors else None
 
 
 def _line_group_input(previous: StoredOrder, lines: list[LineInput]) -> tuple[OrderInput, int]:
@@ -1284,21 +1304,27 @@ def _line_group_input(previous: StoredOrder, lines: list[LineInput]) -> tuple[Or
 def _failed_rows(
     exc: DomainError, entry: OrderInput, kept: int, indices: list[int], outcomes: list[DomainError | bool | None]
 ) -> set[int]:
-    """Record the rows an error of the order's rules names; all of them when it names none."""
+    """Record the rows an error of the order's rules names; all of them when it names none.
+
+    The group's update lists the `kept` active lines first, then the rows'
+    lines, so a problem at `lineItems[j]` with j >= kept is row `j - kept`.
+    A line it is compared with is named as a row of the file or a stored line.
+    """
     lines = entry.line_items or ()
 
-    def described(match: re.Match[str]) -> str:
-        j = int(match[1])
+    def described(at: At) -> str:
+        j = at.nested[1] if at.nested is not None else -1
+        if j < 0:
+            return at.path
         return f"line item {lines[j].line_item_id}" if j < kept else "another row of this file"
 
     failed: set[int] = set()
-    for detail in exc.details:
-        position = re.fullmatch(r"\[\d+\]\.lineItems\[(\d+)\]\.(.+)", str(detail["field"]))
-        if position is None or int(position[1]) < kept:
+    for problem in exc.problems:
+        nested = problem.at.nested
+        if nested is None or nested[1] < kept:
             continue
-        index = indices[int(position[1]) - kept]
-        message = re.sub(r"lineItems\[(\d+)\]", described, str(detail["message"]))
-        outcomes[index] = type(exc)(exc.message, [_err(position[2], message)])
+        index = indices[nested[1] - kept]
+        outcomes[index] = type(exc)(exc.message, [Problem(At(problem.at.field), problem.text(described))])
         failed.add(index)
     if not failed:
         for index in indices:
@@ -1307,13 +1333,6 @@ def _failed_rows(
     return failed
 
 
-def _import_position(name: str) -> tuple[int, str]:
-    """`[3].lineItems[0].type` -> (3, "lineItems[0].type")."""
-    match = re.fullmatch(r"\[(\d+)\]\.(.+)", name)
-    return (int(match[1]), match[2]) if match else (0, name)
-
-
 def _unindexed(exc: DomainError) -> DomainError:
-    """The same error with field names relative to the row."""
-    details = [{**d, "field": _import_position(str(d.get("field", "")))[1]} for d in exc.details]
-    return type(exc)(exc.message, details)
+    """The same error with its places relative to the row (no request index)."""
+    return type(exc)(exc.message, [replace(p, at=p.at.in_row()) for p in exc.problems])

@@ -16,40 +16,41 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.core.models import HistoryEvent
+from chalicelib.core.values import Number, Text
 from chalicelib.features.company_inventory.service import (
     ATTRIBUTES,
     INPUT_FIELDS,
+    MAX_NAME_CHARS,
+    MAX_TAGS,
+    MAX_TEXT_CHARS,
     InventoryItem,
     ItemInput,
     documented,
 )
 
-# Bounded so that every value (and a sum of them) is a number DynamoDB stores exactly: 1e200 is a 400, not a 500.
-Number = Annotated[
-    Decimal,
-    Field(max_digits=20, decimal_places=6, allow_inf_nan=False, description="At most 20 digits, 6 after the point"),
-]
-Text = Field(None, min_length=1, max_length=200)
+Short = Field(None, min_length=1, max_length=MAX_TEXT_CHARS)
 Amount = Field(None, ge=0)
 
 
 class InventoryFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    productName: str | None = Field(None, min_length=1, max_length=300)
+    productName: Text | None = Field(None, min_length=1, max_length=MAX_NAME_CHARS)
     quantity: Number | None = Field(None, ge=0, description="Number of pieces (on hand)")
     weight: Number | None = Amount
-    heatCode: str | None = Text
+    heatCode: Text | None = Short
     diameter: Number | None = Amount
     length: Number | None = Amount
     width: Number | None = Amount
     depth: Number | None = Amount
-    type: str | None = Text
-    material: str | None = Text
-    supplierId: str | None = Text
-    stockLocationId: str | None = Text
+    type: Text | None = Short
+    material: Text | None = Short
+    supplierId: Text | None = Short
+    stockLocationId: Text | None = Short
     unitPrice: Number | None = Amount
-    tags: list[str] | None = Field(None, max_length=50, description="Manual tag ids; rule-based tags are separate")
+    tags: list[Annotated[Text, Field(max_length=MAX_TEXT_CHARS)]] | None = Field(
+        None, max_length=MAX_TAGS, description="Manual tag ids; rule-based tags are separate"
+    )
 
     def to_input(self, stock_id: str | None = None, version: int | None = None) -> ItemInput:
         sent = self.model_fields_set
@@ -68,8 +69,8 @@ class InventoryFields(BaseModel):
 
 
 class InventoryCreate(InventoryFields):
-    productName: str = Field(min_length=1, max_length=300)
-    stockLocationId: str = Field(min_length=1, max_length=200)
+    productName: Text = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    stockLocationId: Text = Field(min_length=1, max_length=MAX_TEXT_CHARS)
 
 
 class InventoryUpdate(InventoryFields):
