@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.core.errors import AlreadyExists, StaleVersion
+from chalicelib.core.errors import AlreadyExists, Problem, StaleVersion, problem
 from chalicelib.core.models import Actor, Bin, Location, Product
 from chalicelib.core.ports import Page
 from chalicelib.storage import keys
@@ -25,6 +25,13 @@ def _product_guards(product: Product) -> list[Guard]:
 
 def _location_guards(location: Location) -> list[Guard]:
     return [("LOCNAME", location.name.casefold(), "name")]
+
+
+def _swapped(guards: list[Guard], previous: list[Guard]) -> tuple[list[Guard], list[Guard]]:
+    """The guards to take and the guards to give up when an entity's guards go from `previous` to `guards`."""
+    added = [g for g in guards if g[:2] not in {p[:2] for p in previous}]
+    removed = [g for g in previous if g[:2] not in {n[:2] for n in guards}]
+    return added, removed
 
 
 class DynamoCatalogStore:
@@ -122,11 +129,59 @@ class DynamoCatalogStore:
             _location_guards(previous),
         )
 
+    def write_locations(self, creates: list[Location], updates: list[tuple[Location, Location]], actor: Actor) -> None:
+        """Every location write of a batch in ONE transaction (entity Puts and name guard swaps)."""
+        writes: list[dict[str, Any]] = []
+        # (write position -> what it is and which entry it belongs to), for mapping a cancellation.
+        roles: list[tuple[str, int, str]] = []
+        for index, location in enumerate(creates):
+            writes.append(self._entity_put(self._location_item(location, actor), None))
+            roles.append(("entity", index, location.name))
+            for kind, value, _ in _location_guards(location):
+                writes.append(self._put_guard(location.tenant_id, kind, value, location.location_id))
+                roles.append(("guard", index, location.name))
+        for index, (location, previous) in enumerate(updates):
+            writes.append(self._entity_put(self._location_item(location, actor), previous.version))
+            roles.append(("version", index, location.name))
+            added, removed = _swapped(_location_guards(location), _location_guards(previous))
+            for kind, value, _ in added:
+                writes.append(self._put_guard(location.tenant_id, kind, value, location.location_id))
+                roles.append(("guard", index, location.name))
+            for kind, value, _ in removed:
+                writes.append(self._delete_guard(location.tenant_id, kind, value, location.location_id))
+                roles.append(("version", index, location.name))
+        if not writes:
+            return
+        reasons = transact(writes)
+        if reasons is None:
+            return
+        failed = [roles[i] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
+        taken = [problem("name", f"{name} is already in use", index) for role, index, name in failed if role == "guard"]
+        if taken:
+            raise AlreadyExists("stock location name already in use", taken)
+        existing = [problem("id", "already exists", index) for role, index, _ in failed if role == "entity"]
+        if existing:
+            raise AlreadyExists("a location with this id already exists", existing)
+        stale: list[Problem] = [problem("version", "changed since it was read", index) for _, index, _ in failed]
+        raise StaleVersion("the location was changed by someone else; read it again", stale)
+
     def get_location(self, tenant_id: str, location_id: str) -> Location | None:
         return self._get(Location, keys.location(tenant_id, location_id))
 
+    def get_locations(self, tenant_id: str, location_ids: Iterable[str]) -> dict[str, Location]:
+        wanted = [to_attrs(keys.location(tenant_id, i)) for i in location_ids]
+        found = [to_record(Location, item) for item in batch_get(self._table, wanted)] if wanted else []
+        return {location.location_id: location for location in found}
+
     def location_id_by_name(self, tenant_id: str, name: str) -> str | None:
         return self._guard_target(tenant_id, "LOCNAME", name.casefold())
+
+    def location_ids_by_name(self, tenant_id: str, names: Iterable[str]) -> dict[str, str]:
+        folded = {name.casefold() for name in names}
+        wanted = [to_attrs(keys.unique(tenant_id, "LOCNAME", name)) for name in folded]
+        items = batch_get(self._table, wanted) if wanted else []
+        prefix = "LOCNAME#"
+        return {item["sk"]["S"].removeprefix(prefix): item["target_id"]["S"] for item in items}
 
     def list_locations(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[Location]:
         return self._page(Location, keys.locations_partition(tenant_id), limit, cursor)
@@ -164,21 +219,8 @@ class DynamoCatalogStore:
         previous_guards: list[Guard],
     ) -> None:
         """Write the entity and swap its guard items in one transaction."""
-        if previous_version is None:
-            entity = {
-                "Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
-            }
-        else:
-            entity = {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": item,
-                    "ConditionExpression": "version = :v",
-                    "ExpressionAttributeValues": to_attrs({":v": previous_version}),
-                }
-            }
-        added = [g for g in guards if g[:2] not in {p[:2] for p in previous_guards}]
-        removed = [g for g in previous_guards if g[:2] not in {n[:2] for n in guards}]
+        entity = self._entity_put(item, previous_version)
+        added, removed = _swapped(guards, previous_guards)
         writes = [entity]
         writes += [self._put_guard(tenant_id, kind, value, entity_id) for kind, value, _ in added]
         writes += [self._delete_guard(tenant_id, kind, value, entity_id) for kind, value, _ in removed]
@@ -195,6 +237,19 @@ class DynamoCatalogStore:
             "already in use: " + ", ".join(f"{field} {value}" for _, value, field in clashes),
             [{"field": field, "message": f"{value} is already in use"} for _, value, field in clashes],
         )
+
+    def _entity_put(self, item: dict[str, Any], previous_version: int | None) -> dict[str, Any]:
+        """A Put that creates (`attribute_not_exists`) or replaces the version read (`version = :v`)."""
+        if previous_version is None:
+            return {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": item,
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": to_attrs({":v": previous_version}),
+            }
+        }
 
     def _put_guard(self, tenant_id: str, kind: str, value: str, target: str) -> dict[str, Any]:
         item = {**keys.unique(tenant_id, kind, value), "target_id": target, "entity_type": "guard"}
