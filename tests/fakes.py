@@ -23,7 +23,17 @@ from chalicelib.core.errors import (
     StaleVersion,
 )
 from chalicelib.core.ids import utcnow
-from chalicelib.core.models import Actor, ApiKey, ClaimStatus, Hold, Movement, Reservation, StockRecord, Tenant
+from chalicelib.core.models import (
+    Actor,
+    ApiKey,
+    ClaimStatus,
+    Hold,
+    Location,
+    Movement,
+    Reservation,
+    StockRecord,
+    Tenant,
+)
 from chalicelib.core.ports import ClaimTransition, Page, StockChange
 
 Claim = TypeVar("Claim", Reservation, Hold)
@@ -289,13 +299,16 @@ class InMemoryTenantStore:
         self._lock = threading.RLock()
         self._tenants: dict[str, Tenant] = {}
         self._keys: dict[tuple[str, str], ApiKey] = {}
+        # The default location written with each tenant, by tenant id.
+        self.default_locations: dict[str, Location] = {}
 
-    def create_tenant(self, tenant: Tenant, key: ApiKey, actor: Actor) -> None:
+    def create_tenant(self, tenant: Tenant, key: ApiKey, actor: Actor, default_location: Location) -> None:
         with self._lock:
             if tenant.tenant_id in self._tenants or (key.tenant_id, key.key_id) in self._keys:
                 raise AlreadyExists("tenant already exists")
             self._tenants[tenant.tenant_id] = tenant.model_copy(deep=True)
             self._keys[(key.tenant_id, key.key_id)] = key.model_copy(deep=True)
+            self.default_locations[tenant.tenant_id] = default_location.model_copy(deep=True)
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         with self._lock:

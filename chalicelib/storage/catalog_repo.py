@@ -135,11 +135,9 @@ class DynamoCatalogStore:
         # (write position -> what it is and which entry it belongs to), for mapping a cancellation.
         roles: list[tuple[str, int, str]] = []
         for index, location in enumerate(creates):
-            writes.append(self._entity_put(self._location_item(location, actor), None))
-            roles.append(("entity", index, location.name))
-            for kind, value, _ in _location_guards(location):
-                writes.append(self._put_guard(location.tenant_id, kind, value, location.location_id))
-                roles.append(("guard", index, location.name))
+            items = self.new_location_items(location, actor)
+            writes += items
+            roles += [("entity", index, location.name)] + [("guard", index, location.name)] * (len(items) - 1)
         for index, (location, previous) in enumerate(updates):
             writes.append(self._entity_put(self._location_item(location, actor), previous.version))
             roles.append(("version", index, location.name))
@@ -164,6 +162,15 @@ class DynamoCatalogStore:
             raise AlreadyExists("a location with this id already exists", existing)
         stale: list[Problem] = [problem("version", "changed since it was read", index) for _, index, _ in failed]
         raise StaleVersion("the location was changed by someone else; read it again", stale)
+
+    def new_location_items(self, location: Location, actor: Actor) -> list[dict[str, Any]]:
+        """The transaction items that create a location: the entity, then its name guard."""
+        writes = [self._entity_put(self._location_item(location, actor), None)]
+        writes += [
+            self._put_guard(location.tenant_id, kind, value, location.location_id)
+            for kind, value, _ in _location_guards(location)
+        ]
+        return writes
 
     def get_location(self, tenant_id: str, location_id: str) -> Location | None:
         return self._get(Location, keys.location(tenant_id, location_id))

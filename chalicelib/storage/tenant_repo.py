@@ -9,8 +9,9 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core.errors import AlreadyExists, NotFound
 from chalicelib.core.ids import utcnow
-from chalicelib.core.models import Actor, ApiKey, Tenant
+from chalicelib.core.models import Actor, ApiKey, Location, Tenant
 from chalicelib.storage import keys
+from chalicelib.storage.catalog_repo import DynamoCatalogStore
 from chalicelib.storage.codec import record_item, to_attrs, to_record
 from chalicelib.storage.dynamo import ddb, is_conditional_failure, query_all, transact
 
@@ -19,7 +20,7 @@ class DynamoTenantStore:
     def __init__(self, table: str) -> None:
         self._table = table
 
-    def create_tenant(self, tenant: Tenant, key: ApiKey, actor: Actor) -> None:
+    def create_tenant(self, tenant: Tenant, key: ApiKey, actor: Actor, default_location: Location) -> None:
         tenant_keys = {
             **keys.tenant_item(tenant.tenant_id),
             "gsi1pk": keys.TENANTS_INDEX_PK,
@@ -28,6 +29,7 @@ class DynamoTenantStore:
         items = [
             self._put_new(record_item(tenant, tenant_keys, "tenant", tenant.tenant_id, actor, tenant.name)),
             self._put_new(self._key_item(key, actor)),
+            *DynamoCatalogStore(self._table).new_location_items(default_location, actor),
         ]
         if transact(items) is not None:
             raise AlreadyExists("tenant already exists")

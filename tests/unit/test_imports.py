@@ -307,7 +307,11 @@ def test_inventory_header_rules() -> None:
         ({"productname": "Bar", "quantity": "NaN", "stocklocationid": "L"}, "quantity", "not a number"),
         ({"productname": "Bar", "quantity": "-1", "stocklocationid": "L"}, "quantity", "must be >= 0"),
         ({"productname": "Bar", "weight": "-1", "stocklocationid": "L"}, "weight", "must be >= 0"),
-        ({"productname": "Bar"}, "stockLocationId", "is required"),
+        ({"productname": "Bar", "quantity": "1e200"}, "quantity", "at most 14 digits before the point"),
+        ({"productname": "Bar", "quantity": "0.1234567"}, "quantity", "at most 6 digits after the point"),
+        ({"productname": "B\x00r"}, "productName", "control characters"),
+        ({"productname": "x" * 301}, "productName", "at most 300 characters"),
+        ({"productname": "Bar", "heatcode": "H" * 201}, "heatCode", "at most 200 characters"),
         ({"quantity": "1", "stocklocationid": "L"}, "productName", "is required"),
         ({"inventoryid": "i1", "version": "v2"}, "version", "whole number"),
     ],
@@ -317,6 +321,13 @@ def test_bad_cells_name_their_column(cells: dict[str, str], field: str, message:
     assert item is None
     assert [(e.line, e.field) for e in errors] == [(7, field)]
     assert message in errors[0].message
+
+
+def test_a_row_without_a_location_is_a_create_for_the_default_location() -> None:
+    item, errors = _parse(Row(3, {"productname": "Bar", "quantity": "2"}))
+
+    assert errors == []
+    assert item is not None and item.location_id is None
 
 
 def test_cells_become_an_item_input() -> None:

@@ -22,6 +22,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.core.catalog.service import default_location_id
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.imports import registry
 from chalicelib.core.imports.csvcells import parse_decimal, unneutralised
@@ -39,6 +40,7 @@ from chalicelib.features.company_inventory.service import (
     InventoryService,
     ItemInput,
     check_item,
+    default_location_key,
     documented,
     product_id_for,
 )
@@ -78,7 +80,7 @@ class InventoryImporter:
             plan.errors += errors
             if item is not None and not errors:
                 parsed.append((row, item))
-        parsed = self._known_references(tenant_id, parsed, plan)
+        parsed = self._known_references(tenant_id, parsed, plan, actor)
         records = self._records.get_records(tenant_id, [i.stock_id for _, i in parsed if i.stock_id])
         names = [i.name for _, i in parsed if i.name and (not i.stock_id or "name" in i.given)]
         plan.products = self._inventory.missing_products(tenant_id, names)
@@ -109,10 +111,20 @@ class InventoryImporter:
         plan.updated += 1
 
     def _known_references(
-        self, tenant_id: str, parsed: list[tuple[Row, ItemInput]], plan: ChunkPlan
+        self, tenant_id: str, parsed: list[tuple[Row, ItemInput]], plan: ChunkPlan, actor: Actor
     ) -> list[tuple[Row, ItemInput]]:
-        """Rows whose foreign keys all exist, active, in this company (one batched read for the chunk)."""
-        resolved = self._reference.resolve(tenant_id, [k for _, item in parsed for k in _references(item)])
+        """Rows whose foreign keys all exist, active, in this company (one batched read for the chunk).
+
+        The same read fetches the default location when a new row has no location; a company that
+        predates default locations gets it now (once), before the chunk's records point at it.
+        """
+        wanted = [k for _, item in parsed for k in _references(item)]
+        homeless = any(not item.stock_id and not item.location_id for _, item in parsed)
+        if homeless:
+            wanted.append(default_location_key(tenant_id))
+        resolved = self._reference.resolve(tenant_id, wanted)
+        if homeless:
+            self._inventory.default_location_id(tenant_id, resolved, actor)
         kept = []
         for row, item in parsed:
             missing = [
@@ -188,7 +200,8 @@ def _new_record(tenant_id: str, job_id: str, row: Row, item: ItemInput) -> NewSt
         # The same row of the same job always makes the same record.
         stock_id=str(uuid.uuid5(ROW_NAMESPACE, f"{tenant_id}\0{job_id}\0{row.line}")),
         product_id=product_id_for(tenant_id, name),
-        location_id=item.location_id or "",
+        # Without a stockLocationId the item goes to the company's default location.
+        location_id=item.location_id or default_location_id(tenant_id),
         name=name,
         attributes=attributes,
         quantity=item.quantity if item.quantity is not None else Decimal(0),

@@ -7,7 +7,9 @@ depth, weight and unitPrice live in `attributes` under snake_case names.
 Manual tags are `attributes.tags`, rule-based ones `attributes.rule_tags`.
 
 Every record needs a product: the product of a row is the one named like the
-row (id = uuid5 of tenant + casefolded name), created on first use. Quantity
+row (id = uuid5 of tenant + casefolded name), created on first use. Every
+record has a location: an item created without stockLocationId goes to the
+company's default location (core/catalog). Quantity
 changes go through the ledger; the attribute changes of an item and its
 quantity change commit in one write, guarded on the version that was read.
 """
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.core.catalog.service import default_location_id, ensure_default_location
 from chalicelib.core.errors import AlreadyExists, At, NotFound, Problem, ValidationFailed
 from chalicelib.core.history.service import HistoryService, documented_change_type
 from chalicelib.core.ids import new_id, utcnow
@@ -217,6 +220,7 @@ class InventoryService:
         for index, item in enumerate(inputs):
             check_item(index, item, creating=True)
         resolved = self._check_references(tenant_id, inputs)
+        default = self.default_location_id(tenant_id, resolved, actor) if any(not i.location_id for i in inputs) else ""
         ids = [deterministic_id(command_id, i) if command_id else new_id() for i in range(len(inputs))]
         if command_id:
             done = self._records.get_records(tenant_id, ids)
@@ -228,7 +232,7 @@ class InventoryService:
             NewStockRecord(
                 stock_id=stock_id,
                 product_id=product_id_for(tenant_id, item.name or ""),
-                location_id=item.location_id or "",
+                location_id=item.location_id or default,
                 name=item.name,
                 attributes=_attributes({}, item),
                 quantity=item.quantity or ZERO,
@@ -333,9 +337,24 @@ class InventoryService:
             )
         return found
 
+    def default_location_id(self, tenant_id: str, resolved: Mapping[RefKey, Resolved], actor: Actor) -> str:
+        """The default location's id, for items without a location.
+
+        `resolved` is a label read that included `default_location_key`: a
+        company that predates default locations has none yet, and gets it now.
+        """
+        if (LOCATION, default_location_id(tenant_id)) not in resolved:
+            ensure_default_location(self._catalog, tenant_id, actor)
+        return default_location_id(tenant_id)
+
     def _check_references(self, tenant_id: str, inputs: list[ItemInput]) -> dict[RefKey, Resolved]:
-        """Every foreign key the items set must exist, active, in this company (one batched read)."""
+        """Every foreign key the items set must exist, active, in this company (one batched read).
+
+        The read also fetches the default location when an item has no location of its own.
+        """
         wanted = [key for item in inputs for key in _references(item.location_id, item.attributes)]
+        if any(not item.location_id for item in inputs):
+            wanted.append(default_location_key(tenant_id))
         resolved = self._reference.resolve(tenant_id, wanted)
         errors: list[Problem] = []
         for index, item in enumerate(inputs):
@@ -445,6 +464,11 @@ class InventoryService:
                 self._stock.release(tenant_id, reservation.reservation_id, actor)
 
 
+def default_location_key(tenant_id: str) -> RefKey:
+    """The label-read key of the company's default location."""
+    return (LOCATION, default_location_id(tenant_id))
+
+
 def _references(location_id: str | None, attributes: Mapping[str, Any], heat: bool = False) -> list[RefKey]:
     keys: list[RefKey] = [(kind, str(attributes[a])) for a, kind in FOREIGN_KEYS.items() if attributes.get(a)]
     if location_id:
@@ -496,8 +520,6 @@ def check_item(index: int, item: ItemInput, *, creating: bool) -> None:
 
     if creating and not (item.name and item.name.strip()):
         bad("name", "is required")
-    if creating and not item.location_id:
-        bad("location_id", "is required")
     if not creating and not item.stock_id:
         bad("stock_id", "is required")
     texts: dict[str, Any] = {"name": item.name, "location_id": item.location_id, **item.attributes}

@@ -30,7 +30,6 @@ LARGE_DOWNLOAD = (
 # Items per storage page: one Query and one label BatchGetItem each.
 EXPORT_PAGE_SIZE = 1000
 
-LOCATION_PLACEHOLDER = "<your stockLocationId>"
 TEMPLATE_ROWS: tuple[dict[str, str], ...] = (
     {
         "productName": "Round bar 50mm S355J2",
@@ -39,7 +38,6 @@ TEMPLATE_ROWS: tuple[dict[str, str], ...] = (
         "heatCode": "H23-04417",
         "diameter": "50",
         "length": "6000",
-        "stockLocationId": LOCATION_PLACEHOLDER,
         "unitPrice": "84.50",
     },
     {
@@ -50,7 +48,6 @@ TEMPLATE_ROWS: tuple[dict[str, str], ...] = (
         "length": "2500",
         "width": "1250",
         "depth": "20",
-        "stockLocationId": LOCATION_PLACEHOLDER,
         "unitPrice": "612.00",
     },
     {
@@ -61,7 +58,6 @@ TEMPLATE_ROWS: tuple[dict[str, str], ...] = (
         "length": "6000",
         "width": "100",
         "depth": "100",
-        "stockLocationId": LOCATION_PLACEHOLDER,
         "unitPrice": "118.25",
     },
 )
@@ -107,8 +103,8 @@ def download_csv(call: Call) -> Reply:
         "columns of the download (labels, millCertificationId, linkedOrders, createdAt, updatedAt) are "
         "left out. inventoryId is empty in the examples: a row without one creates an item, a row with one "
         "updates it. type, material, supplierId and stockLocationId take ids of this company's reference "
-        "data; the examples leave the optional ones empty and show a placeholder for stockLocationId, "
-        "which a new row needs. Permission: inventory.read."
+        "data; the examples leave them empty: a new row without a stockLocationId goes to the company's "
+        "default stock location. Permission: inventory.read."
     ),
 )
 def download_template(call: Call) -> Reply:

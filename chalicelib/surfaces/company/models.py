@@ -46,7 +46,13 @@ class InventoryFields(BaseModel):
     type: Text | None = Short
     material: Text | None = Short
     supplierId: Text | None = Short
-    stockLocationId: Text | None = Short
+    stockLocationId: Text | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+        description="A stock location of this company; an item created without one goes to the company's default "
+        "location",
+    )
     unitPrice: Number | None = Amount
     tags: list[Annotated[Text, Field(max_length=MAX_TEXT_CHARS)]] | None = Field(
         None, max_length=MAX_TAGS, description="Manual tag ids; rule-based tags are separate"
@@ -70,7 +76,6 @@ class InventoryFields(BaseModel):
 
 class InventoryCreate(InventoryFields):
     productName: Text = Field(min_length=1, max_length=MAX_NAME_CHARS)
-    stockLocationId: Text = Field(min_length=1, max_length=MAX_TEXT_CHARS)
 
 
 class InventoryUpdate(InventoryFields):

@@ -193,6 +193,7 @@ def location_out(location: Location) -> dict[str, Any]:
         "id": location.location_id,
         "companyId": location.tenant_id,
         "label": location.name,
+        "isDefault": location.is_default,
         "active": location.active,
         "createdAt": location.created_at,
         "updatedAt": location.updated_at,
@@ -288,11 +289,15 @@ def _delete_locations(tenant: str, ids: list[str], call: Call) -> list[str]:
 
 # What the stock-location routes add to the shared descriptions (CatalogService's location batches).
 LOCATION_NOTES = {
+    "GET": " Every company has one default location (`isDefault: true`, made with the company), where an "
+    "inventory item created without a stockLocationId goes.",
     "POST": " Labels are unique in the company (any case): a label in use or repeated in the request is a 409 "
     "naming `[index].label`. All entries commit in one transaction.",
     "PUT": " A new label must be free (409 naming `[index].label`). All entries commit in one transaction, "
     f"which holds {TRANSACTION_ITEMS} writes: an entry takes one, a rename two more (so at most 33 renames "
-    "per request; more is a 400).",
+    "per request; more is a 400). The default location can be renamed.",
+    "DELETE": " All entries commit in one transaction. The default location cannot be deleted: 409 naming "
+    "`[index].id`. A deleted location keeps its label taken.",
 }
 
 
@@ -307,7 +312,7 @@ def _declare(kind: Kind) -> None:
             {
                 "permissions": [Permission.INVENTORY_READ],
                 "summary": f"List {kind.title}",
-                "description": f"Active {kind.title} ({where}). Permission: inventory.read.",
+                "description": f"Active {kind.title} ({where}). Permission: inventory.read." + notes.get("GET", ""),
             },
         ),
         (
