@@ -67,7 +67,10 @@ class JobSummary(BaseModel):
     created: int
     updated: int
     failed: int
-    message: str | None = Field(description="Why the whole file failed, when status is failed")
+    message: str | None = Field(
+        description="Why the whole file failed, when status is failed; while running, why its last attempt "
+        "failed (the import is retried, and fails saying so if every attempt does)"
+    )
     createdAt: datetime
     startedAt: datetime | None
     finishedAt: datetime | None
