@@ -529,7 +529,7 @@ def test_a_chunk_whose_order_moved_meanwhile_is_planned_again(shop: Company) -> 
     importer = OrderLinesImporter(wiring.order_service())
     rows = [Row(2, {"orderreference": "SO-1", "productname": "Tube", "quantity": "2"})]
     plan = importer.plan(shop.id, job.job_id, rows, ALICE)
-    assert [w.previous_version for w in plan.orders] == [made.order.version]
+    assert [w.previous_version for w in plan.feature_writes] == [made.order.version]
 
     # Someone changes the order between the chunk's reads and its commit.
     moved = OrderInput(given=frozenset({"site"}), order_id=made.order.order_id, site="Hull")
