@@ -21,6 +21,10 @@ class Settings(BaseModel):
     idempotency_table: str = Field("stockroom-idempotency", alias="STOCKROOM_IDEMPOTENCY_TABLE")
     bucket: str = Field("stockroom-files", alias="STOCKROOM_BUCKET")
     import_queue: str = Field("stockroom-imports", alias="STOCKROOM_IMPORT_QUEUE")
+    # Where the import queue moves a message after `import_max_receives` failed deliveries
+    # (the queue's RedrivePolicy in infra/resources.json says the same number).
+    import_dead_letter_queue: str = Field("stockroom-imports-dlq", alias="STOCKROOM_IMPORT_DLQ")
+    import_max_receives: int = Field(5, alias="STOCKROOM_IMPORT_MAX_RECEIVES")
     # Signs continuation tokens and OAuth2 access tokens: read it as `signing_secret`.
     # Deployed, the template names a Secrets Manager secret (its ARN) and the value is
     # fetched at run time, cached, never placed in the environment. Locally and in

@@ -476,6 +476,9 @@ class LocalStack:
         from chalicelib.events import blueprint
 
         queue = QueueDelivery(client("sqs"), queue_url, settings.region, blueprint.import_queue)
+        # The import function's second event source: notifications the import queue gave up on.
+        dead_letters_url = client("sqs").get_queue_url(QueueName=settings.import_dead_letter_queue)["QueueUrl"]
+        dead_letters = QueueDelivery(client("sqs"), dead_letters_url, settings.region, blueprint.import_queue)
         connect_bucket_to_queue(client("s3"), settings.bucket, queue.queue_arn)
         self._serve(app)
         company_id, api_key = self._seed()
@@ -486,6 +489,7 @@ class LocalStack:
                 shard_delivery = ShardDelivery(streams, arn, shard["ShardId"], settings.region, blueprint.audit_stream)
                 self._loop(f"stream {shard['ShardId']}", POLL_SECONDS, shard_delivery.step)
         self._loop("import queue", POLL_SECONDS, queue.step)
+        self._loop("import dead letters", POLL_SECONDS, dead_letters.step)
         account = queue.queue_arn.split(":")[4]
         self._schedule("expire_reservations", self._args.expire_every, blueprint.expire_reservations, account)
         self._schedule("reconcile_ledger", self._args.reconcile_every, blueprint.reconcile_ledger, account)

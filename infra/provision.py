@@ -59,7 +59,17 @@ def provision(settings: Any, dynamodb: Any, s3: Any | None = None, sqs: Any | No
         if settings.bucket not in buckets:
             s3.create_bucket(Bucket=settings.bucket, CreateBucketConfiguration={"LocationConstraint": settings.region})
     if sqs is not None:
-        sqs.create_queue(QueueName=settings.import_queue)
+        create_queues(sqs, settings.import_queue, settings.import_dead_letter_queue)
+
+
+def create_queues(sqs: Any, import_queue: str, dead_letter_queue: str) -> None:
+    """The import queue and its dead-letter queue, with the template's redrive policy."""
+    dead_letters = sqs.create_queue(QueueName=dead_letter_queue)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = resources()["FileImportQueue"]["Properties"]["RedrivePolicy"]
+    policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": str(redrive["maxReceiveCount"])})
+    queue = sqs.create_queue(QueueName=import_queue)["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"RedrivePolicy": policy})
 
 
 def notification_configuration(queue_arn: str) -> dict[str, Any]:

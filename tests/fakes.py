@@ -60,6 +60,7 @@ from chalicelib.core.errors import (
     InvalidState,
     NotFound,
     StaleVersion,
+    problem,
 )
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.imports.jobs import Checkpoint, ChunkPlan, CommitOutcome, ImportJob, ImportStatus, RowError
@@ -581,11 +582,14 @@ class InMemoryTenantStore:
     def __init__(self, table: MemoryTable | None = None) -> None:
         self.table = table or MemoryTable()
 
-    def create_tenant(self, tenant: Tenant, key: ApiKey, actor: Actor) -> None:
+    def create_tenant(self, tenant: Tenant, key: ApiKey, actor: Actor, default_location: Location) -> None:
+        """The tenant, its first key and its default location (with its name guard) in one transaction."""
         tx = InMemoryUnitOfWork()
         meaning = Meaning(Role.NEW, "tenant", tenant.tenant_id)
         tx.add(self.table, put_new(_key(keys.tenant_item(tenant.tenant_id)), tenant), meaning)
         tx.add(self.table, put_new(_key(keys.api_key(key.tenant_id, key.key_id)), key), meaning)
+        for op in InMemoryCatalogStore(self.table).new_location_ops(default_location):
+            tx.add(self.table, op, meaning)
         tx.commit()
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
@@ -706,12 +710,74 @@ class InMemoryCatalogStore:
             location.tenant_id, location.location_id, "location", key, location, previous.version, guards, old_guards
         )
 
+    def write_locations(
+        self,
+        creates: list[Location],
+        updates: list[tuple[Location, Location]],
+        actor: Actor,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """Every location write of a batch in one transaction; refusals as DynamoCatalogStore.write_locations."""
+        ops: list[Op] = []
+        # Per op: (what it is, the entry's position, the name it takes), to explain a refusal.
+        roles: list[tuple[str, int, str]] = []
+        for index, location in enumerate(creates):
+            created = self.new_location_ops(location)
+            ops += created
+            roles += [("new", index, location.name)] + [("guard", index, location.name)] * (len(created) - 1)
+        for index, (location, previous) in enumerate(updates):
+            t, location_id = location.tenant_id, location.location_id
+            ops.append(put(_key(keys.location(t, location_id)), location, _version_is(previous.version)))
+            roles.append(("version", index, location.name))
+            guards, old_guards = _location_guards(location), _location_guards(previous)
+            for kind, value, _ in [g for g in guards if g[:2] not in {p[:2] for p in old_guards}]:
+                ops.append(put_new(_key(keys.unique(t, kind, value)), Guard(location_id)))
+                roles.append(("guard", index, location.name))
+            for kind, value, _ in [g for g in old_guards if g[:2] not in {n[:2] for n in guards}]:
+                ops.append(delete(_key(keys.unique(t, kind, value)), _guard_of(location_id)))
+                roles.append(("version", index, location.name))
+        # Not yet on the unit of work (as `split`): a given `uow` is ignored and the batch commits here.
+        if not ops:
+            return
+        reasons = self.table.transact(ops)
+        if reasons is None:
+            return
+        failed = [roles[i] for i, r in enumerate(reasons) if r.failed]
+        # Precedence as Transaction.explain: a taken guard, then an existing entity, then a moved version.
+        taken = [problem("name", f"{name} is already in use", i) for role, i, name in failed if role == "guard"]
+        if taken:
+            raise AlreadyExists("already in use: " + ", ".join(p.at.path for p in taken), taken)
+        existing = [problem("id", "already exists", i) for role, i, _ in failed if role == "new"]
+        if existing:
+            raise AlreadyExists("a location of this request already exists", existing)
+        stale = [problem("version", "changed since it was read", i) for _, i, _ in failed]
+        raise StaleVersion("the location was changed by someone else; read it again", stale)
+
+    def new_location_ops(self, location: Location) -> list[Op]:
+        """The transaction items that create a location: the entity, then its name guard."""
+        t = location.tenant_id
+        ops = [put_new(_key(keys.location(t, location.location_id)), location)]
+        ops += [
+            put_new(_key(keys.unique(t, kind, value)), Guard(location.location_id))
+            for kind, value, _ in _location_guards(location)
+        ]
+        return ops
+
     def get_location(self, tenant_id: str, location_id: str) -> Location | None:
         found: Location | None = self.table.get(_key(keys.location(tenant_id, location_id)))
         return found
 
+    def get_locations(self, tenant_id: str, location_ids: Iterable[str]) -> dict[str, Location]:
+        found = {i: self.get_location(tenant_id, i) for i in location_ids}
+        return {i: location for i, location in found.items() if location is not None}
+
     def location_id_by_name(self, tenant_id: str, name: str) -> str | None:
         return self._guard_target(tenant_id, "LOCNAME", name.casefold())
+
+    def location_ids_by_name(self, tenant_id: str, names: Iterable[str]) -> dict[str, str]:
+        folded = {name.casefold() for name in names}
+        holders = {name: self._guard_target(tenant_id, "LOCNAME", name) for name in folded}
+        return {name: holder for name, holder in holders.items() if holder is not None}
 
     def list_locations(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[Location]:
         return _page(self.table.query(keys.locations_partition(tenant_id)), limit, cursor)
@@ -1072,6 +1138,39 @@ class InMemoryImportStore:
 
     def pause(self, job: ImportJob) -> None:
         self._update(job, lease_until=utcnow())
+
+    def note_failure(self, job: ImportJob, message: str) -> None:
+        """Keep why a delivery failed on the running job and give its lease up (nothing if it ended)."""
+        now = utcnow()
+
+        def write(current: ImportJob) -> ImportJob:
+            changes = {"message": message, "lease_until": now, "updated_at": now, "version": current.version + 1}
+            return current.model_copy(update=changes)
+
+        def running(current: ImportJob | None) -> bool:
+            return current is not None and current.status == ImportStatus.RUNNING
+
+        self.table.write(Op(_key(keys.import_job(job.tenant_id, job.job_id)), write, running))
+
+    def abandon(self, job: ImportJob, message: str) -> bool:
+        """Fail the job unless it has ended (one conditional write)."""
+        now = utcnow()
+
+        def write(current: ImportJob) -> ImportJob:
+            changes = {
+                "status": ImportStatus.FAILED,
+                "finished_at": now,
+                "message": message,
+                "lease_until": None,
+                "updated_at": now,
+                "version": current.version + 1,
+            }
+            return current.model_copy(update=changes)
+
+        def unfinished(current: ImportJob | None) -> bool:
+            return current is not None and current.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
+
+        return self.table.write(Op(_key(keys.import_job(job.tenant_id, job.job_id)), write, unfinished)) is None
 
     def _update(self, job: ImportJob, **changes: Any) -> None:
         now = utcnow()

@@ -15,11 +15,12 @@ import json
 from typing import Protocol
 
 from chalicelib.core.ids import new_id
+from chalicelib.core.limits import LAMBDA_BODY_BYTES
 
 EXPORTS_PREFIX = "exports"
 # Read on every call, not bound at import: tests lower it with monkeypatch.
-# 4 MiB leaves the rest of the 6 MB for the headers and the response envelope.
-MAX_INLINE_BYTES = 4 * 1024 * 1024
+# 4 MiB as sent leaves the rest of the 6 MB for the headers and the response envelope.
+MAX_INLINE_BYTES = LAMBDA_BODY_BYTES
 DOWNLOAD_SECONDS = 5 * 60
 
 

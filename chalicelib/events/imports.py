@@ -5,8 +5,18 @@ Uploads (`uploads/{companyId}/{kind}/{jobId}.csv`, from the API or a
 presigned POST) and drops (`dropbox/{companyId}/{kind}/*.csv`) both go to
 the core ImportService. A delivery for a prefix nobody owns is logged and
 dropped, never retried forever. An import that runs out of Lambda time
-reports its message as failed: SQS delivers it again and the job resumes
-from its last committed chunk.
+re-queues its notification and the job resumes from its last committed
+chunk.
+
+A failing import reports its message as failed, and SQS delivers it again
+(the job says why in its `message` meanwhile). The delivery SQS says is the
+last (`ApproximateReceiveCount` = `import_max_receives`, the queue's
+maxReceiveCount) marks the job failed before failing. A message that still
+reaches the dead-letter queue (a crash or timeout that ran no code of ours)
+comes back to this same handler from that queue (a second event source of
+the import function): its job is failed with the reason and the message is
+logged, then dropped (or retried from there, should failing the job fail).
+So no job stays `running` after its message gave up.
 
 Chained jobs (orders, then their line items) are woken the same way: when a
 job finishes, the core sends the S3 notification of the job waiting for it to
@@ -28,6 +38,18 @@ from chalicelib.observability import count, logger
 TimeLeft = Callable[[], float]
 
 
+def ENDLESS() -> float:
+    """The time left outside Lambda: no end."""
+    return float("inf")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    time_left: TimeLeft = ENDLESS
+    # SQS will not deliver this message again: failing now sends it to the dead-letter queue.
+    last: bool = False
+
+
 @dataclass(frozen=True)
 class S3Object:
     bucket: str
@@ -36,13 +58,18 @@ class S3Object:
     sequencer: str = ""
 
 
-Importer = Callable[[S3Object, TimeLeft], None]
+Importer = Callable[[S3Object, Delivery], None]
+# Called for an object whose notification reached the dead-letter queue, with the reason.
+GiveUp = Callable[[S3Object, str], None]
 _importers: dict[str, Importer] = {}
+_give_ups: dict[str, GiveUp] = {}
 
 
-def register(prefix: str, importer: Importer) -> None:
-    """Route objects whose key starts with `prefix` to `importer(obj, time_left)`."""
+def register(prefix: str, importer: Importer, give_up: GiveUp | None = None) -> None:
+    """Route objects whose key starts with `prefix` to `importer(obj, delivery)`, and dead letters to `give_up`."""
     _importers[prefix] = importer
+    if give_up is not None:
+        _give_ups[prefix] = give_up
 
 
 def s3_objects(message_body: str) -> list[S3Object]:
@@ -62,12 +89,24 @@ def s3_objects(message_body: str) -> list[S3Object]:
 
 
 def handle(event: dict[str, Any], time_left: TimeLeft | None = None) -> dict[str, list[dict[str, str]]]:
-    """Run each message's imports; report the messages that failed so only they return."""
+    """Run each message's imports; report the messages that failed so only they return.
+
+    Messages from the dead-letter queue give their jobs up instead (`dead_letter`).
+    """
+    from chalicelib.settings import get_settings
+
+    settings = get_settings()
     failures = []
     for record in event.get("Records", []):
+        if _source_queue(record) == settings.import_dead_letter_queue:
+            if not dead_letter(record):
+                failures.append({"itemIdentifier": record["messageId"]})
+            continue
+        receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        delivery = Delivery(time_left or ENDLESS, last=receives >= settings.import_max_receives)
         try:
             for obj in s3_objects(record["body"]):
-                _import(obj, time_left or (lambda: float("inf")))
+                _import(obj, delivery)
         except ImportPaused as paused:
             logger.info("import paused; it continues from a new message", extra={"reason": str(paused)})
             if not _requeue(record["body"]):
@@ -76,6 +115,43 @@ def handle(event: dict[str, Any], time_left: TimeLeft | None = None) -> dict[str
             logger.exception("import failed", extra={"message_id": record.get("messageId")})
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}
+
+
+def dead_letter(record: dict[str, Any]) -> bool:
+    """A notification the import queue gave up on: log it (the operator's record) and fail its jobs.
+
+    False when a job could not be failed (storage unavailable, ...): the
+    message is then reported as failed and comes back from the dead-letter
+    queue after its visibility timeout, until it is done or expires (14 days).
+    A message that is no notification is only logged.
+    """
+    receives = record.get("attributes", {}).get("ApproximateReceiveCount")
+    logger.error(
+        "import message reached the dead-letter queue",
+        extra={"message_id": record.get("messageId"), "body": record.get("body")},
+    )
+    try:
+        objects = s3_objects(record["body"])
+    except (ValueError, KeyError):
+        logger.exception("dead letter is no S3 notification", extra={"message_id": record.get("messageId")})
+        return True
+    reason = "its queue message failed every delivery and was set aside"
+    done = True
+    for obj in objects:
+        give_up = next((g for prefix, g in _give_ups.items() if obj.key.startswith(prefix)), None)
+        if give_up is None:
+            continue
+        try:
+            give_up(obj, reason)
+        except Exception:
+            logger.exception("could not fail the job of a dead letter", extra={"key": obj.key, "receives": receives})
+            done = False
+    return done
+
+
+def _source_queue(record: dict[str, Any]) -> str:
+    """The name of the queue an SQS record came from (the last part of its eventSourceARN)."""
+    return str(record.get("eventSourceARN", "")).rsplit(":", 1)[-1]
 
 
 def _requeue(body: str) -> bool:
@@ -91,15 +167,15 @@ def _requeue(body: str) -> bool:
     return True
 
 
-def _import(obj: S3Object, time_left: TimeLeft) -> None:
+def _import(obj: S3Object, delivery: Delivery) -> None:
     importer = next((imp for prefix, imp in _importers.items() if obj.key.startswith(prefix)), None)
     if importer is None:
         logger.warning("no importer for object", extra={"bucket": obj.bucket, "key": obj.key})
         return
-    importer(obj, time_left)
+    importer(obj, delivery)
 
 
-def run_file(obj: S3Object, time_left: TimeLeft) -> None:
+def run_file(obj: S3Object, delivery: Delivery) -> None:
     """Apply an uploaded or dropped CSV through its import job."""
     from chalicelib.core.imports import jobs as imports
     from chalicelib.core.models import Actor
@@ -114,7 +190,7 @@ def run_file(obj: S3Object, time_left: TimeLeft) -> None:
     job_keys = {"tenant_id": job.tenant_id, "job_id": job.job_id, "kind": job.kind}
     logger.info("import started", extra={**job_keys, "source": job.source})
     try:
-        ended = service.run(job, actor, time_left)
+        ended = service.run(job, actor, delivery.time_left, last_delivery=delivery.last)
     except ImportPaused:
         logger.info("import paused", extra=job_keys)
         raise
@@ -136,5 +212,15 @@ def run_file(obj: S3Object, time_left: TimeLeft) -> None:
         count("ImportJobsFailed", int(ended.status == imports.ImportStatus.FAILED))
 
 
-register(f"{UPLOADS}/", run_file)
-register(f"{DROPBOX}/", run_file)
+def give_up_file(obj: S3Object, reason: str) -> None:
+    """Fail the import job of an uploaded or dropped CSV whose notification reached the dead-letter queue."""
+    from chalicelib.core.imports import jobs as imports
+    from chalicelib.wiring import import_service, tenant_service
+
+    ended = import_service().give_up(imports.S3Object(obj.key, obj.sequencer), tenant_service().exists, reason)
+    if ended is not None:
+        logger.warning("import given up", extra={"job_id": ended.job_id, "status": ended.status})
+
+
+register(f"{UPLOADS}/", run_file, give_up_file)
+register(f"{DROPBOX}/", run_file, give_up_file)

@@ -27,6 +27,13 @@ def _location_guards(location: Location) -> list[Guard]:
     return [("LOCNAME", location.name.casefold(), "name")]
 
 
+def _swapped(guards: list[Guard], previous: list[Guard]) -> tuple[list[Guard], list[Guard]]:
+    """The guards to take and the guards to give up when an entity's guards go from `previous` to `guards`."""
+    added = [g for g in guards if g[:2] not in {p[:2] for p in previous}]
+    removed = [g for g in previous if g[:2] not in {n[:2] for n in guards}]
+    return added, removed
+
+
 class DynamoCatalogStore:
     def __init__(self, table: str) -> None:
         self._table = table
@@ -120,11 +127,59 @@ class DynamoCatalogStore:
             _location_guards(previous),
         )
 
+    def write_locations(
+        self,
+        creates: list[Location],
+        updates: list[tuple[Location, Location]],
+        actor: Actor,
+        uow: UnitOfWork | None = None,
+    ) -> None:
+        """Every location write of a batch in ONE transaction (entity Puts and name guard swaps).
+
+        Each item's meaning names the entry's position in its list, so a
+        cancellation is an AlreadyExists at `[i].name` / `[i].id` or a
+        StaleVersion at `[i].version` (Transaction.explain).
+        """
+        tx, mine = own(uow)
+        for index, location in enumerate(creates):
+            self.add_new_location(tx, location, actor, index)
+        for index, (location, previous) in enumerate(updates):
+            changed = Meaning(Role.VERSION, "location", location.location_id, field="version", index=index)
+            tx.add(self._entity_put(self._location_item(location, actor), previous.version), changed)
+            added, removed = _swapped(_location_guards(location), _location_guards(previous))
+            for kind, value, field in added:
+                taken = Meaning(Role.GUARD, "location", location.location_id, field=field, value=value, index=index)
+                tx.add(self._put_guard(location.tenant_id, kind, value, location.location_id), taken)
+            for kind, value, _ in removed:
+                tx.add(self._delete_guard(location.tenant_id, kind, value, location.location_id), changed)
+        if mine:
+            tx.commit()
+
+    def add_new_location(self, tx: Transaction, location: Location, actor: Actor, index: int | None = None) -> None:
+        """Add the writes that create a location and take its name guard (tenant create adds its default)."""
+        created = Meaning(Role.NEW, "location", location.location_id, field="id", index=index)
+        tx.add(self._entity_put(self._location_item(location, actor), None), created)
+        for kind, value, field in _location_guards(location):
+            taken = Meaning(Role.GUARD, "location", location.location_id, field=field, value=value, index=index)
+            tx.add(self._put_guard(location.tenant_id, kind, value, location.location_id), taken)
+
     def get_location(self, tenant_id: str, location_id: str) -> Location | None:
         return self._get(Location, keys.location(tenant_id, location_id))
 
+    def get_locations(self, tenant_id: str, location_ids: Iterable[str]) -> dict[str, Location]:
+        wanted = [to_attrs(keys.location(tenant_id, i)) for i in location_ids]
+        found = [to_record(Location, item) for item in batch_get(self._table, wanted)] if wanted else []
+        return {location.location_id: location for location in found}
+
     def location_id_by_name(self, tenant_id: str, name: str) -> str | None:
         return self._guard_target(tenant_id, "LOCNAME", name.casefold())
+
+    def location_ids_by_name(self, tenant_id: str, names: Iterable[str]) -> dict[str, str]:
+        folded = {name.casefold() for name in names}
+        wanted = [to_attrs(keys.unique(tenant_id, "LOCNAME", name)) for name in folded]
+        items = batch_get(self._table, wanted) if wanted else []
+        prefix = "LOCNAME#"
+        return {item["sk"]["S"].removeprefix(prefix): item["target_id"]["S"] for item in items}
 
     def list_locations(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[Location]:
         return self._page(Location, keys.locations_partition(tenant_id), limit, cursor)
@@ -163,23 +218,12 @@ class DynamoCatalogStore:
     ) -> None:
         """Write the entity and swap its guard items in one transaction."""
         entity_type = str(item["entity_type"]["S"])
+        entity = self._entity_put(item, previous_version)
         if previous_version is None:
-            entity = {
-                "Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
-            }
             meaning = Meaning(Role.NEW, entity_type, entity_id)
         else:
-            entity = {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": item,
-                    "ConditionExpression": "version = :v",
-                    "ExpressionAttributeValues": to_attrs({":v": previous_version}),
-                }
-            }
             meaning = Meaning(Role.VERSION, entity_type, entity_id)
-        added = [g for g in guards if g[:2] not in {p[:2] for p in previous_guards}]
-        removed = [g for g in previous_guards if g[:2] not in {n[:2] for n in guards}]
+        added, removed = _swapped(guards, previous_guards)
         tx = Transaction()
         tx.add(entity, meaning)
         for kind, value, field in added:
@@ -188,6 +232,19 @@ class DynamoCatalogStore:
         for kind, value, _ in removed:
             tx.add(self._delete_guard(tenant_id, kind, value, entity_id), meaning)
         tx.commit()
+
+    def _entity_put(self, item: dict[str, Any], previous_version: int | None) -> dict[str, Any]:
+        """A Put that creates (`attribute_not_exists`) or replaces the version read (`version = :v`)."""
+        if previous_version is None:
+            return {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": item,
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": to_attrs({":v": previous_version}),
+            }
+        }
 
     def _put_guard(self, tenant_id: str, kind: str, value: str, target: str) -> dict[str, Any]:
         item = {**keys.unique(tenant_id, kind, value), "target_id": target, "entity_type": "guard"}

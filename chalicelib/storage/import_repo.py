@@ -127,15 +127,61 @@ class DynamoImportStore:
         """Give the lease up at once, so the redelivered message can take the job over."""
         self._update(job, "SET lease_until = :now", {":now": utcnow()})
 
+    def note_failure(self, job: ImportJob, message: str) -> None:
+        """Keep why a delivery failed on the running job and give the lease up, so the retry may claim it."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._update(
+                job,
+                "SET message = :message, lease_until = :now",
+                {":message": message, ":now": utcnow(), ":running": ImportStatus.RUNNING},
+                names={"#status": "status"},
+                condition="#status = :running",
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            # It ended meanwhile: nothing to note.
+
+    def abandon(self, job: ImportJob, message: str) -> bool:
+        """Fail the job unless it has ended (one conditional write: a late finish is never overwritten)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._update(
+                job,
+                "SET #status = :failed, finished_at = :now, message = :message REMOVE lease_until",
+                {
+                    ":failed": ImportStatus.FAILED,
+                    ":now": utcnow(),
+                    ":message": message,
+                    ":queued": ImportStatus.QUEUED,
+                    ":running": ImportStatus.RUNNING,
+                },
+                names={"#status": "status"},
+                condition="#status IN (:queued, :running)",
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
     def _update(
-        self, job: ImportJob, expression: str, values: dict[str, Any], names: dict[str, str] | None = None
+        self,
+        job: ImportJob,
+        expression: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+        condition: str | None = None,
     ) -> None:
         now = utcnow()
         params: dict[str, Any] = {
             "TableName": self._table,
             "Key": to_attrs(keys.import_job(job.tenant_id, job.job_id)),
             "UpdateExpression": expression.replace("SET ", "SET updated_at = :updated, version = version + :one, ", 1),
-            "ConditionExpression": "attribute_exists(pk)",
+            "ConditionExpression": "attribute_exists(pk)" + (f" AND ({condition})" if condition else ""),
             "ExpressionAttributeValues": to_attrs({**values, ":updated": now, ":one": 1}),
         }
         if names:

@@ -56,8 +56,8 @@ class DynamoOrderStore:
         """
         for position, write in enumerate(writes):
             order_id = write.order.order_id
-            versioned = Meaning(Role.VERSION, "order", order_id, field=f"[{position}].version")
-            header = Meaning(Role.NEW, "order", order_id, field=f"[{position}].orderId")
+            versioned = Meaning(Role.VERSION, "order", order_id, field="version", index=position)
+            header = Meaning(Role.NEW, "order", order_id, field="orderId", index=position)
             tx.add(
                 self._put_order(tenant_id, write, actor), versioned if write.previous_version is not None else header
             )
@@ -67,7 +67,7 @@ class DynamoOrderStore:
                 tx.add(self._free(tenant_id, write.free_reference, order_id), versioned)
             if write.take_reference:
                 taken = Meaning(
-                    Role.GUARD, "order", order_id, field=f"[{position}].orderReference", value=write.take_reference
+                    Role.GUARD, "order", order_id, field="orderReference", value=write.take_reference, index=position
                 )
                 tx.add(self._take(tenant_id, write.take_reference, order_id), taken)
             if write.reserves_seen is not None:

@@ -33,7 +33,8 @@ class DynamoReferenceStore:
     def create_items(self, items: list[ReferenceItem], actor: Actor) -> None:
         tx = Transaction()
         for index, item in enumerate(items):
-            tx.add(self._put(item, actor, None), Meaning(Role.NEW, item.kind.value, item.ref_id, field=f"[{index}].id"))
+            created = Meaning(Role.NEW, item.kind.value, item.ref_id, field="id", index=index)
+            tx.add(self._put(item, actor, None), created)
             if item.heat_code and item.active:
                 tx.add(self._put_guard(item), self._taken(item))
         tx.commit()
@@ -41,7 +42,7 @@ class DynamoReferenceStore:
     def update_items(self, pairs: list[tuple[ReferenceItem, ReferenceItem]], actor: Actor) -> None:
         tx = Transaction()
         for index, (new, old) in enumerate(pairs):
-            changed = Meaning(Role.VERSION, "entry", new.ref_id, field=f"[{index}].version")
+            changed = Meaning(Role.VERSION, "entry", new.ref_id, field="version", index=index)
             tx.add(self._put(new, actor, old.version), changed)
             new_code = heat_value(new.heat_code) if new.heat_code and new.active else None
             old_code = heat_value(old.heat_code) if old.heat_code and old.active else None

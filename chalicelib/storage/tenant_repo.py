@@ -9,8 +9,9 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core.errors import AlreadyExists, NotFound
 from chalicelib.core.ids import utcnow
-from chalicelib.core.models import Actor, ApiKey, Tenant
+from chalicelib.core.models import Actor, ApiKey, Location, Tenant
 from chalicelib.storage import keys
+from chalicelib.storage.catalog_repo import DynamoCatalogStore
 from chalicelib.storage.codec import record_item, to_attrs, to_record
 from chalicelib.storage.dynamo import ddb, is_conditional_failure, query_all
 from chalicelib.storage.transaction import Meaning, Role, Transaction
@@ -20,7 +21,7 @@ class DynamoTenantStore:
     def __init__(self, table: str) -> None:
         self._table = table
 
-    def create_tenant(self, tenant: Tenant, key: ApiKey, actor: Actor) -> None:
+    def create_tenant(self, tenant: Tenant, key: ApiKey, actor: Actor, default_location: Location) -> None:
         tenant_keys = {
             **keys.tenant_item(tenant.tenant_id),
             "gsi1pk": keys.TENANTS_INDEX_PK,
@@ -30,6 +31,8 @@ class DynamoTenantStore:
         tenant_item = record_item(tenant, tenant_keys, "tenant", tenant.tenant_id, actor, tenant.name)
         tx.add(self._put_new(tenant_item), Meaning(Role.NEW, "tenant", tenant.tenant_id))
         tx.add(self._put_new(self._key_item(key, actor)), Meaning(Role.NEW, "tenant", tenant.tenant_id))
+        # The company's default location and its name guard, in the company's own transaction.
+        DynamoCatalogStore(self._table).add_new_location(tx, default_location, actor)
         tx.commit()
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:

@@ -40,6 +40,7 @@ from typing import Any
 
 from chalicelib.core.errors import (
     AlreadyExists,
+    At,
     Conflict,
     DomainError,
     DuplicateCommand,
@@ -47,13 +48,16 @@ from chalicelib.core.errors import (
     InsufficientStock,
     InvalidState,
     NotFound,
+    Problem,
     StaleVersion,
     TooManyWrites,
     ValidationFailed,
 )
+from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.core.ports import UnitOfWork
 
-TRANSACT_LIMIT = 100
+# DynamoDB's limit on the items of one TransactWriteItems, defined once in the core.
+TRANSACT_LIMIT = TRANSACTION_ITEMS
 # Cancellations that decided nothing: another transaction held an item, or capacity ran short.
 RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 CONFLICT_ATTEMPTS = 8
@@ -97,9 +101,11 @@ class Meaning:
     role: Role
     entity: str = "item"
     entity_id: str = ""
-    # The request field an error names (e.g. "[0].orderReference"), and the value in question.
+    # The request field an error names (documented name, e.g. "orderReference"), the entry of the
+    # request's array it belongs to (the `[0]` of `[0].orderReference`), and the value in question.
     field: str | None = None
     value: str | None = None
+    index: int | None = None
     # Stock records: the guards the change carries.
     expected_version: int | None = None
     expected_on_hand: Decimal | None = None
@@ -201,7 +207,7 @@ class Transaction(UnitOfWork):
             ]
             meaning, reason = invalid[0] if invalid else (Meaning(Role.PLAIN), {})
             message = f"{meaning.entity} cannot be written: {reason.get('Message') or reason.get('Code')}"
-            return ValidationFailed(message, [{"field": meaning.field or "body", "message": message}])
+            return ValidationFailed(message, [Problem(At(meaning.field or "body", meaning.index), message)])
         for role in PRECEDENCE:
             hits = [(m, old) for m, old in failed if m.role == role]
             if hits:
@@ -211,14 +217,14 @@ class Transaction(UnitOfWork):
 
 def _error(role: Role, hits: list[tuple[Meaning, dict[str, Any] | None]]) -> DomainError:
     first, old = hits[0]
-    details = [{"field": m.field, "message": _detail(role, m)} for m, _ in hits if m.field]
-    details = list({(d["field"], d["message"]): d for d in details}.values())
+    found = [Problem(At(m.field, m.index), _detail(role, m)) for m, _ in hits if m.field]
+    details = list(dict.fromkeys(found))
     if role == Role.CHECKPOINT:
         return CheckpointMoved("the import job moved on without this worker")
     if role == Role.COMMAND:
         return DuplicateCommand("this command was already applied")
     if role == Role.GUARD:
-        taken = ", ".join(f"{m.field or m.entity} {m.value}" for m, _ in hits)
+        taken = ", ".join(f"{At(m.field, m.index).path if m.field else m.entity} {m.value}" for m, _ in hits)
         return AlreadyExists(f"already in use: {taken}", details)
     if role == Role.NEW:
         return AlreadyExists(f"{first.entity} {first.entity_id} already exists".replace("  ", " "), details)
@@ -255,7 +261,7 @@ def _stock_failure(meaning: Meaning, old: dict[str, Any] | None) -> DomainError:
     if meaning.needs_active and not old.get("active", {}).get("BOOL", True):
         return InvalidState(
             f"stock record {meaning.entity_id} was deleted meanwhile",
-            [{"field": meaning.field or "inventoryId", "message": "was deleted meanwhile"}],
+            [Problem(At(meaning.field or "inventoryId", meaning.index), "was deleted meanwhile")],
         )
     if meaning.expected_version is not None and version != meaning.expected_version:
         return StaleVersion(f"stock record is at version {version}, not {meaning.expected_version}")

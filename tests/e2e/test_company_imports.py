@@ -263,9 +263,7 @@ def error_detail_fields(response: requests.Response) -> list[str]:
 # -- download and template -----------------------------------------------------------
 
 
-def test_template_lists_the_upload_columns_and_imports_once_filled_in(
-    acme: Company, refs: Refs, eventually: Eventually
-) -> None:
+def test_template_lists_the_upload_columns_and_imports_as_it_is(acme: Company, eventually: Eventually) -> None:
     response = acme.call("GET", "/inventory/csv/template")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/csv")
@@ -276,14 +274,13 @@ def test_template_lists_the_upload_columns_and_imports_once_filled_in(
     assert len(examples) == 3
     assert all(row["inventoryId"] == "" and row["productName"] and row["quantity"] for row in examples)
 
-    # The template is a real upload once the placeholder location is filled in.
-    filled = response.text.replace("<your stockLocationId>", refs.location)
-    job = finished_job(acme, accepted_job_id(acme.upload(filled), acme), eventually)
+    # The template is a real upload as it is: its rows go to the company's default location.
+    job = finished_job(acme, accepted_job_id(acme.upload(response.text), acme), eventually)
     assert (job["status"], counts(job)) == ("completed", (3, 3, 3, 0, 0))
     names = {row["productName"] for row in examples}
     created = {name: item for name, item in acme.items_named("").items() if name in names}
     assert set(created) == names
-    assert {item["stockLocationLabel"] for item in created.values()} == {"Bay 4"}
+    assert {item["stockLocationLabel"] for item in created.values()} == {"Default"}
 
 
 def test_download_and_upload_round_trip(acme: Company, refs: Refs, eventually: Eventually) -> None:

@@ -347,7 +347,8 @@ def test_handed_out_downloads_expire_after_a_day_and_the_api_can_write_and_sign_
 
 
 def test_import_queue_feeds_the_import_function_and_has_a_dead_letter_queue(resources: dict[str, Any]) -> None:
-    (event,) = resources["ImportQueue"]["Properties"]["Events"].values()
+    events = resources["ImportQueue"]["Properties"]["Events"]
+    event = events["ImportQueueSqsEventSource"]
     assert event["Type"] == "SQS"
     assert refs(event["Properties"]["Queue"]) == {"FileImportQueue"}
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -356,6 +357,18 @@ def test_import_queue_feeds_the_import_function_and_has_a_dead_letter_queue(reso
     (dead_letters,) = refs(redrive["deadLetterTargetArn"])
     assert resources[dead_letters]["Type"] == "AWS::SQS::Queue"
     assert 1 <= redrive["maxReceiveCount"] <= 10
+    # The handler knows a message's last delivery by the same count.
+    assert Settings.model_fields["import_max_receives"].default == redrive["maxReceiveCount"]
+    # The dead letters come back to the same function, which fails their jobs (no job stays running).
+    assert set(events) == {"ImportQueueSqsEventSource", "ImportDeadLettersSqsEventSource"}
+    dead = events["ImportDeadLettersSqsEventSource"]
+    assert (dead["Type"], refs(dead["Properties"]["Queue"])) == ("SQS", {dead_letters})
+    assert dead["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # Lambda refuses a queue whose visibility timeout is shorter than the function's timeout.
+    assert (
+        resources[dead_letters]["Properties"]["VisibilityTimeout"]
+        >= 6 * resources["ImportQueue"]["Properties"]["Timeout"]
+    )
     # AWS's rule for queues feeding Lambda: at least six times the function timeout.
     assert queue["VisibilityTimeout"] >= 6 * resources["ImportQueue"]["Properties"]["Timeout"]
     assert resources[dead_letters]["Properties"]["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
@@ -372,6 +385,7 @@ def test_every_function_is_told_the_resource_names(template: dict[str, Any], fun
     assert refs(env["STOCKROOM_IDEMPOTENCY_TABLE"]) == {"IdempotencyTable"}
     assert refs(env["STOCKROOM_BUCKET"]) == {"FilesBucket"}
     assert env["STOCKROOM_IMPORT_QUEUE"] == {"Fn::GetAtt": ["FileImportQueue", "QueueName"]}
+    assert env["STOCKROOM_IMPORT_DLQ"] == {"Fn::GetAtt": ["FileImportDeadLetterQueue", "QueueName"]}
     assert env["POWERTOOLS_SERVICE_NAME"] == "stockroom"
 
 
@@ -658,8 +672,9 @@ def test_only_the_importer_consumes_the_import_queue(resources: dict[str, Any]) 
     for function in FUNCTIONS:
         allowed = grants(resources, function)
         if function == "ImportQueue":
-            assert targets(allowed, "sqs:ReceiveMessage") == {"FileImportQueue"}
-            assert targets(allowed, "sqs:DeleteMessage") == {"FileImportQueue"}
+            assert targets(allowed, "sqs:ReceiveMessage") == {"FileImportQueue", "FileImportDeadLetterQueue"}
+            assert targets(allowed, "sqs:DeleteMessage") == {"FileImportQueue", "FileImportDeadLetterQueue"}
+            assert targets(allowed, "sqs:SendMessage") == {"FileImportQueue"}
         else:
             assert "sqs:ReceiveMessage" not in allowed
 

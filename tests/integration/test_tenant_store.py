@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.core.catalog.service import default_location
 from chalicelib.core.errors import AlreadyExists, NotFound, Unauthenticated, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import SYSTEM, Actor, ApiKey, Tenant
@@ -121,10 +122,10 @@ def test_given_unknown_permission_when_issuing_then_validation_failed_and_nothin
 def test_given_existing_tenant_or_key_when_creating_again_then_already_exists(store: TenantStore) -> None:
     tenant = Tenant(tenant_id=new_id(), name="Acme")
     key = ApiKey(tenant_id=tenant.tenant_id, key_id="k1", name="k", key_hash="h", permissions=["admin"])
-    store.create_tenant(tenant, key, SYSTEM)
+    store.create_tenant(tenant, key, SYSTEM, default_location(tenant.tenant_id))
 
     with pytest.raises(AlreadyExists):
-        store.create_tenant(tenant, key.model_copy(update={"key_id": "k2"}), SYSTEM)
+        store.create_tenant(tenant, key.model_copy(update={"key_id": "k2"}), SYSTEM, default_location(tenant.tenant_id))
     with pytest.raises(AlreadyExists):
         store.put_key(key.model_copy(update={"name": "replacement"}), SYSTEM)
 

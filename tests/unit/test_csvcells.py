@@ -102,3 +102,22 @@ def test_render_writes_header_and_rows_that_a_csv_reader_reads_back() -> None:
 
 def test_render_of_no_rows_is_the_header_only() -> None:
     assert csvcells.render(["a", "b"], []) == "a,b\r\n"
+
+
+@pytest.mark.parametrize("trigger", ["=", "+", "-", "@", "\t", "\r"])
+def test_unneutralised_reads_back_what_neutralise_wrote(trigger: str) -> None:
+    text = f"{trigger}SUM(A1:A2)"
+
+    assert csvcells.unneutralised(csvcells.neutralise(text)) == text
+
+
+@pytest.mark.parametrize("text", ["'", "'quoted", "''=x", "plain", ""])
+def test_unneutralised_leaves_other_quotes_alone(text: str) -> None:
+    assert csvcells.unneutralised(text) == text
+
+
+def test_parse_decimal_applies_the_core_number_bounds() -> None:
+    assert csvcells.parse_decimal("12.500000") == Decimal("12.500000")
+    for text, message in (("1e200", "before the point"), ("0.1234567", "after the point"), ("NaN", "not a number")):
+        with pytest.raises(ValueError, match=message):
+            csvcells.parse_decimal(text)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.core.ids import utcnow
 from chalicelib.core.imports import jobs as imports
 from chalicelib.core.imports.jobs import (
     Checkpoint,
@@ -72,10 +73,14 @@ class MemoryStore(InMemoryImportStore):
 
 
 class CountingApplier:
-    """Rows with a `bad` cell fail; every other row 'creates' one entity named by its `id` cell."""
+    """Rows with a `bad` cell fail; every other row 'creates' one entity named by its `id` cell.
+
+    A row whose `id` is in `explode_on` raises, as a bug would.
+    """
 
     def __init__(self) -> None:
         self.planned: list[list[int]] = []
+        self.explode_on: set[str] = set()
 
     def check_header(self, columns: list[str]) -> None:
         if "id" not in columns:
@@ -86,6 +91,8 @@ class CountingApplier:
 
     def plan(self, tenant_id: str, job_id: str, rows: list[Row], actor: Actor) -> ChunkPlan:
         self.planned.append([r.line for r in rows])
+        if any(row.cells.get("id") in self.explode_on for row in rows):
+            raise ArithmeticError("a bug in planning")
         plan = ChunkPlan()
         for row in rows:
             if row.cells.get("bad"):
@@ -286,6 +293,103 @@ def test_inventory_header_rules() -> None:
         importer.check_header(["quantity"])
 
 
+# -- a job never stays running after its message gave up ------------------------------
+
+
+class Wakes:
+    def __init__(self) -> None:
+        self.woken: list[str] = []
+
+    def wake(self, job: ImportJob) -> None:
+        self.woken.append(job.job_id)
+
+
+def test_an_unexpected_error_fails_the_delivery_and_the_job_says_why(
+    service: ImportService, store: MemoryStore, applier: CountingApplier
+) -> None:
+    job = service.upload("t1", "things", csv_of(70), ACTOR)
+    applier.explode_on = {"t40"}
+
+    with pytest.raises(ArithmeticError):
+        service.run(job, ACTOR)
+
+    stuck = store.job(job.job_id)
+    # The first chunk stands; the job is running, says why, and its lease is free for the retry.
+    assert (stuck.status, stuck.processed, stuck.checkpoint_line) == (ImportStatus.RUNNING, 32, 33)
+    assert stuck.message == "unexpected error (ArithmeticError) on the rows after line 33; the import is retried"
+    assert stuck.lease_until is not None and stuck.lease_until <= utcnow()
+    # A retry that works resumes from the checkpoint.
+    applier.explode_on = set()
+    ended = service.run(stuck, ACTOR)
+    assert (ended.status, ended.processed, ended.created) == (ImportStatus.COMPLETED, 70, 70)
+
+
+def test_on_its_last_delivery_the_job_fails_with_the_reason_and_wakes_the_next(
+    store: MemoryStore, files: InMemoryFiles, applier: CountingApplier
+) -> None:
+    wakes = Wakes()
+    service = ImportService(store, files, {"things": applier}, wakes)
+    first, second = service.upload_files(
+        "t1", [imports.UploadedFile("things", csv_of(70)), imports.UploadedFile("things", csv_of(3))], ACTOR
+    )
+    applier.explode_on = {"t40"}
+
+    with pytest.raises(ArithmeticError):
+        service.run(first, ACTOR, last_delivery=True)
+
+    failed = store.job(first.job_id)
+    assert failed.status == ImportStatus.FAILED
+    assert failed.message == (
+        "import stopped after 32 of 70 rows: unexpected error (ArithmeticError) on the rows after line 33, "
+        "on its last delivery"
+    )
+    assert wakes.woken == [second.job_id]
+    # The job after it runs, and fails saying which job it waited for.
+    waiting = service.run(store.job(second.job_id), ACTOR)
+    assert waiting.status == ImportStatus.FAILED
+    assert first.job_id in (waiting.message or "")
+
+
+def test_a_dead_letter_fails_an_unfinished_job_and_leaves_a_finished_one(
+    service: ImportService, store: MemoryStore, files: InMemoryFiles, applier: CountingApplier
+) -> None:
+    running = service.upload("t1", "things", csv_of(70), ACTOR)
+    applier.explode_on = {"t40"}
+    with pytest.raises(ArithmeticError):
+        service.run(running, ACTOR)
+    done = service.upload("t1", "things", csv_of(3), ACTOR)
+    applier.explode_on = set()
+    service.run(done, ACTOR)
+
+    given_up = service.give_up(imports.S3Object(running.object_key), lambda t: True, "set aside")
+    untouched = service.give_up(imports.S3Object(done.object_key), lambda t: True, "set aside")
+
+    assert given_up is not None and given_up.status == ImportStatus.FAILED
+    assert given_up.message == (
+        "import stopped after 32 of 70 rows: set aside (last error: unexpected error (ArithmeticError) on the "
+        "rows after line 33; the import is retried)"
+    )
+    assert untouched is not None and (untouched.status, untouched.message) == (ImportStatus.COMPLETED, None)
+
+
+def test_a_dead_letter_wakes_the_job_waiting_for_the_one_it_fails(
+    store: MemoryStore, files: InMemoryFiles, applier: CountingApplier
+) -> None:
+    wakes = Wakes()
+    service = ImportService(store, files, {"things": applier}, wakes)
+    first, second = service.upload_files(
+        "t1", [imports.UploadedFile("things", csv_of(3)), imports.UploadedFile("things", csv_of(3))], ACTOR
+    )
+    # The first job's worker crashed before claiming it: it is still queued, and the second waits for it.
+    assert service.run(second, ACTOR).status == ImportStatus.QUEUED
+
+    service.give_up(imports.S3Object(first.object_key), lambda t: True, "set aside")
+
+    assert store.job(first.job_id).status == ImportStatus.FAILED
+    assert wakes.woken == [second.job_id]
+    assert service.run(store.job(second.job_id), ACTOR).status == ImportStatus.FAILED
+
+
 @pytest.mark.parametrize(
     ("cells", "field", "message"),
     [
@@ -293,7 +397,11 @@ def test_inventory_header_rules() -> None:
         ({"productname": "Bar", "quantity": "NaN", "stocklocationid": "L"}, "quantity", "not a number"),
         ({"productname": "Bar", "quantity": "-1", "stocklocationid": "L"}, "quantity", "must be >= 0"),
         ({"productname": "Bar", "weight": "-1", "stocklocationid": "L"}, "weight", "must be >= 0"),
-        ({"productname": "Bar"}, "stockLocationId", "is required"),
+        ({"productname": "Bar", "quantity": "1e200"}, "quantity", "at most 14 digits before the point"),
+        ({"productname": "Bar", "quantity": "0.1234567"}, "quantity", "at most 6 digits after the point"),
+        ({"productname": "B\x00r"}, "productName", "control characters"),
+        ({"productname": "x" * 301}, "productName", "at most 300 characters"),
+        ({"productname": "Bar", "heatcode": "H" * 201}, "heatCode", "at most 200 characters"),
         ({"quantity": "1", "stocklocationid": "L"}, "productName", "is required"),
         ({"inventoryid": "i1", "version": "v2"}, "version", "whole number"),
     ],
@@ -303,6 +411,13 @@ def test_bad_cells_name_their_column(cells: dict[str, str], field: str, message:
     assert item is None
     assert [(e.line, e.field) for e in errors] == [(7, field)]
     assert message in errors[0].message
+
+
+def test_a_row_without_a_location_is_a_create_for_the_default_location() -> None:
+    item, errors = _parse(Row(3, {"productname": "Bar", "quantity": "2"}))
+
+    assert errors == []
+    assert item is not None and item.location_id is None
 
 
 def test_cells_become_an_item_input() -> None:

@@ -189,7 +189,9 @@ def test_every_cell_of_a_written_row_parses_back_to_the_stored_value() -> None:
         assert order_csv.parse(core_field, text) == expected, header
 
 
-@pytest.mark.parametrize("value", [D("0"), D("6.50"), D("3000.0"), D("0.001"), D("1E+3"), D("123456789.123456789")])
+@pytest.mark.parametrize(
+    "value", [D("0"), D("6.50"), D("3000.0"), D("0.001"), D("1E+3"), D("12345678.123456"), D("99999999999999.999999")]
+)
 def test_decimals_round_trip_exactly(value: Decimal) -> None:
     text = order_csv.cell_text("weight", value)
 
@@ -258,7 +260,6 @@ def test_bad_cells_raise_a_message_for_the_user(field: str, text: str, message: 
 def test_text_is_trimmed_and_a_lone_quote_stays() -> None:
     assert order_csv.parse("product_name", "  Round bar  ") == "Round bar"
     assert order_csv.parse("notes", "'quoted") == "'quoted"
-    assert order_csv.unneutralised("'") == "'"
 
 
 def test_template_examples_link_lines_to_orders_and_parse() -> None:

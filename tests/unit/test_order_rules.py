@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.core.errors import DuplicateCommand, ExpectationFailed, InsufficientStock, ValidationFailed
+from chalicelib.core.errors import At, DuplicateCommand, ExpectationFailed, InsufficientStock, Problem, ValidationFailed
 from chalicelib.core.models import Actor, FieldChange, HistoryEvent, MovementKind
 from chalicelib.core.stock.service import ORDER_LINK_PREFIX, NewStockRecord, StockService
 from chalicelib.features.orders import rules as orders
@@ -86,7 +86,7 @@ def test_order_checks_name_every_bad_field_in_documented_names() -> None:
 
     errors = orders._check_order(2, bad, creating=True)
 
-    assert sorted(e["field"] for e in errors) == [
+    assert sorted(e.at.path for e in errors) == [
         "[2].lineItems[0].productName",
         "[2].lineItems[0].quantity",
         "[2].lineItems[0].weight",
@@ -97,11 +97,52 @@ def test_order_checks_name_every_bad_field_in_documented_names() -> None:
         "[2].quantity",
         "[2].status",
     ]
-    assert orders._check_order(0, OrderInput(), creating=True) == [
-        {"field": "[0].orderReference", "message": "is required"}
-    ]
+    assert orders._check_order(0, OrderInput(), creating=True) == [Problem(At("orderReference", 0), "is required")]
     # An update checks only what it sends, and needs the order's id.
-    assert [e["field"] for e in orders._check_order(0, OrderInput(), creating=False)] == ["[0].orderId"]
+    assert [e.at.path for e in orders._check_order(0, OrderInput(), creating=False)] == ["[0].orderId"]
+
+
+def test_a_problem_location_is_data_the_importer_reads_without_parsing() -> None:
+    bad = OrderInput(
+        line_items=(LineInput(product_name="Bar", quantity=D(1)), LineInput(product_name="Bar", quantity=D(-1)))
+    )
+
+    errors = orders._check_order(4, bad, creating=True)
+
+    line_error = next(e for e in errors if e.at.nested is not None)
+    assert line_error.at == At("quantity", 4, ("lineItems", 1))
+    assert line_error.at.in_row() == At("quantity", None, ("lineItems", 1))
+    assert line_error.detail()["field"] == "[4].lineItems[1].quantity"
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "message"),
+    [
+        (LineInput(product_name="Bar", quantity=D("1e200")), "quantity", "before the point"),
+        (LineInput(product_name="Bar", quantity=D("1.1234567")), "quantity", "after the point"),
+        (LineInput(product_name="Bar", quantity=D(1), weight=D("1e200")), "weight", "before the point"),
+        (LineInput(product_name="B\x00r", quantity=D(1)), "productName", "control characters"),
+        (LineInput(product_name="x" * 201, quantity=D(1)), "productName", "at most 200 characters"),
+        (LineInput(product_name="Bar", quantity=D(1), notes="a\x00"), "notes", "control characters"),
+    ],
+)
+def test_line_rules_hold_numbers_and_text_to_the_core_bounds(line: LineInput, field: str, message: str) -> None:
+    [problem] = orders._check_line(At(), line, new=True)
+
+    assert problem.at.field == field
+    assert message in problem.message
+
+
+def test_order_rules_hold_numbers_and_text_to_the_core_bounds() -> None:
+    bad = OrderInput(order_reference="SO\x001", quantity=D("1e200"), site="a\x07")
+
+    errors = orders._check_order(0, bad, creating=True)
+
+    assert {(e.at.field, e.message.split(" (")[0]) for e in errors} == {
+        ("orderReference", "must not contain control characters"),
+        ("quantity", "at most 14 digits before the point"),
+        ("site", "must not contain control characters"),
+    }
 
 
 def test_statuses_are_read_in_any_case_with_spaces_or_hyphens() -> None:
@@ -125,6 +166,8 @@ def test_line_numbers_keep_sent_and_existing_ones_and_never_reuse_a_removed_one(
     with pytest.raises(ValidationFailed) as exc:
         orders._line_numbers(3, [LineInput(line_number=1), LineInput(line_number=1)])
     assert [d["field"] for d in exc.value.details] == ["[3].lineItems[1].lineNumber"]
+    assert exc.value.details[0]["message"] == "same as lineItems[0]"
+    assert exc.value.problems[0].same_as == At("", None, ("lineItems", 0))
 
 
 def test_quantity_is_the_sum_of_active_lines_else_what_was_sent() -> None:

@@ -3,22 +3,101 @@
 Uniqueness (SKU, external source id, location name, bin code) is enforced
 by storage with guard items written in the same transaction as the entity.
 Updates carry the version the client read; a stale one is a 409.
+
+Locations are also written in batches (`create_locations`,
+`update_locations`, `delete_locations`): every entry is checked first (names
+present, free and not repeated, one batched read; the locations to change
+active and at the version sent, one batched read), then the whole batch
+commits in ONE transaction through the store, or nothing does. Surfaces only
+translate their field names.
+
+Every company has exactly one default location, where stock without a
+location goes (the 000 item without stockLocationId, the 002 `isDefault`
+location, the 004 `warehouseId` 0). It is written in the same transaction
+as the company itself (TenantService.create_tenant), under a key known
+from the company alone (`default_location_id`), so one GetItem finds it.
+A company created before default locations existed gets its default on
+first need (`ensure_default_location`); two first requests at once both
+end up with the same location. The default can be renamed, never deleted.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from chalicelib.core.errors import NotFound, StaleVersion, ValidationFailed
+from chalicelib.core.errors import (
+    AlreadyExists,
+    InvalidState,
+    NotFound,
+    Problem,
+    StaleVersion,
+    ValidationFailed,
+    problem,
+)
 from chalicelib.core.ids import utcnow
+from chalicelib.core.limits import BATCH_ENTRIES, TRANSACTION_ITEMS
 from chalicelib.core.models import Actor, Bin, Location, Product
 from chalicelib.core.ports import CatalogStore, Page, StockStore
+from chalicelib.core.values import text_problem
 
 # 002: bundles are derived; a product cannot become one, nor stop being one.
 BUNDLE_UNIT = "bundles"
 PRODUCT_OWNED = frozenset({"tenant_id", "product_id", "version", "created_at", "updated_at"})
-LOCATION_OWNED = frozenset({"tenant_id", "location_id", "version", "created_at", "updated_at"})
+# A company's default location is made with the company; no client makes or unmakes one.
+LOCATION_OWNED = frozenset({"tenant_id", "location_id", "version", "created_at", "updated_at", "is_default"})
+MAX_LOCATION_NAME_CHARS = 200
+LOCATION_PAGE = 500
+DEFAULT_LOCATION_NAME = "Default"
+# Names tried, in order, when an older company already has a location named "Default".
+DEFAULT_LOCATION_NAMES = (DEFAULT_LOCATION_NAME, "Default location", "Default stock location")
+DEFAULT_LOCATION_NAMESPACE = uuid.UUID("9d1c5e3a-4b7f-4e2a-8c6d-0f3b2a1e5d47")
 E = TypeVar("E", Product, Location)
+
+
+def default_location_id(tenant_id: str) -> str:
+    """The id of the company's default location: known from the company alone, so one read finds it."""
+    return str(uuid.uuid5(DEFAULT_LOCATION_NAMESPACE, tenant_id))
+
+
+def default_location(tenant_id: str, name: str = DEFAULT_LOCATION_NAME) -> Location:
+    return Location(tenant_id=tenant_id, location_id=default_location_id(tenant_id), name=name, is_default=True)
+
+
+def ensure_default_location(store: CatalogStore, tenant_id: str, actor: Actor) -> Location:
+    """The company's default location, written now if the company predates default locations.
+
+    Safe under a race: the location is created with `attribute_not_exists`,
+    so of two first requests one writes it and the other reads it back. If
+    an older company already uses the name "Default", the next free name of
+    DEFAULT_LOCATION_NAMES is taken.
+    """
+    location_id = default_location_id(tenant_id)
+    found = store.get_location(tenant_id, location_id)
+    if found is not None:
+        return found
+    for name in DEFAULT_LOCATION_NAMES:
+        location = default_location(tenant_id, name)
+        try:
+            store.write_locations([location], [], actor)
+        except AlreadyExists:
+            found = store.get_location(tenant_id, location_id)
+            if found is not None:
+                return found  # another request made it first
+            continue  # the name is one of the company's own locations
+        return location
+    raise InvalidState(f"no free name for the default location of {tenant_id}")
+
+
+@dataclass(frozen=True)
+class LocationChange:
+    """One entry of a location batch update: the fields to set, and the version the client read."""
+
+    location_id: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    expected_version: int | None = None
 
 
 class CatalogService:
@@ -103,6 +182,100 @@ class CatalogService:
         self._store.create_location(location, actor)
         return location
 
+    def create_locations(self, tenant_id: str, entries: Sequence[Mapping[str, Any]], actor: Actor) -> list[Location]:
+        """Create every location of the batch, or none. Names are required, unique (any case), not repeated."""
+        _check_batch(entries)
+        errors: list[Problem] = []
+        locations: list[Location] = []
+        for index, entry in enumerate(entries):
+            values = _without(dict(entry), LOCATION_OWNED)
+            values["name"] = str(values.get("name") or "").strip()
+            errors += _name_problems(index, values["name"])
+            locations.append(Location(tenant_id=tenant_id, **values))
+        if errors:
+            raise ValidationFailed(f"invalid location: {errors[0].at.path}", errors)
+        self._check_names_free(tenant_id, list(enumerate(locations)))
+        _check_writes(2 * len(locations))
+        self._store.write_locations(locations, [], actor)
+        return locations
+
+    def update_locations(self, tenant_id: str, changes: Sequence[LocationChange], actor: Actor) -> list[Location]:
+        """Change every location of the batch, or none: each must be active and at the version sent."""
+        _check_batch(changes)
+        current = self._active_locations(tenant_id, [change.location_id for change in changes])
+        errors: list[Problem] = []
+        pairs: list[tuple[Location, Location]] = []
+        for index, change in enumerate(changes):
+            previous = current[change.location_id]
+            values = _without(dict(change.fields), LOCATION_OWNED)
+            if "name" in values:
+                values["name"] = str(values["name"] or "").strip()
+                errors += _name_problems(index, values["name"])
+            if values.get("active") is False and previous.is_default:
+                raise InvalidState(
+                    "the default location cannot be deleted",
+                    [problem("id", "is the company's default location: it cannot be deleted", index)],
+                )
+            if change.expected_version is not None and change.expected_version != previous.version:
+                raise StaleVersion(
+                    f"location {previous.location_id} is at version {previous.version}, not {change.expected_version}",
+                    [problem("version", f"current version is {previous.version}", index)],
+                )
+            pairs.append((_next_version(previous, values, None), previous))
+        if errors:
+            raise ValidationFailed(f"invalid location: {errors[0].at.path}", errors)
+        renamed = [(i, new) for i, (new, old) in enumerate(pairs) if new.name.casefold() != old.name.casefold()]
+        self._check_names_free(tenant_id, renamed)
+        _check_writes(len(pairs) + 2 * len(renamed))
+        self._store.write_locations([], pairs, actor)
+        return [new for new, _ in pairs]
+
+    def delete_locations(self, tenant_id: str, location_ids: Sequence[str], actor: Actor) -> list[str]:
+        """Soft-delete every location of the batch, or none; the default location is never deleted."""
+        changes = [LocationChange(location_id, {"active": False}) for location_id in location_ids]
+        self.update_locations(tenant_id, changes, actor)
+        return list(location_ids)
+
+    def active_locations(self, tenant_id: str) -> list[Location]:
+        """Every active location of the company, page by page."""
+        found: list[Location] = []
+        cursor: dict[str, object] | None = None
+        while True:
+            page = self._store.list_locations(tenant_id, LOCATION_PAGE, cursor)
+            found += [location for location in page.items if location.active]
+            if page.cursor is None:
+                return found
+            cursor = page.cursor
+
+    def _active_locations(self, tenant_id: str, location_ids: list[str]) -> dict[str, Location]:
+        """The locations a batch changes: each active, of this company, and named once (one batched read)."""
+        found = {k: v for k, v in self._store.get_locations(tenant_id, location_ids).items() if v.active}
+        missing = [
+            problem("id", "not found" if i in found else "not found (listed twice)", index)
+            for index, i in enumerate(location_ids)
+            if i not in found or location_ids.index(i) != index
+        ]
+        if missing:
+            raise NotFound(f"location {location_ids[missing[0].at.index or 0]} not found", missing)
+        return found
+
+    def _check_names_free(self, tenant_id: str, entries: list[tuple[int, Location]]) -> None:
+        """No two entries share a name (any case), and no other location holds one (one batched read)."""
+        if not entries:
+            return
+        holders = self._store.location_ids_by_name(tenant_id, [location.name for _, location in entries])
+        seen: set[str] = set()
+        clashes: list[Problem] = []
+        for index, location in entries:
+            name = location.name.casefold()
+            holder = holders.get(name)
+            if name in seen or (holder is not None and holder != location.location_id):
+                clashes.append(problem("name", "already in use", index))
+            seen.add(name)
+        if clashes:
+            name = entries[[i for i, _ in entries].index(clashes[0].at.index or 0)][1].name
+            raise AlreadyExists(f"location {name} already exists", clashes)
+
     def update_location(
         self,
         tenant_id: str,
@@ -112,9 +285,15 @@ class CatalogService:
         expected_version: int | None = None,
     ) -> Location:
         previous = self.get_location(tenant_id, location_id)
+        if changes.get("active") is False and previous.is_default:
+            raise InvalidState("the default location cannot be deleted", [problem("id", "is the default location")])
         updated = _next_version(previous, _without(changes, LOCATION_OWNED), expected_version)
         self._store.update_location(updated, previous, actor)
         return updated
+
+    def default_location(self, tenant_id: str, actor: Actor) -> Location:
+        """The company's default location (one GetItem; written first for a company that predates it)."""
+        return ensure_default_location(self._store, tenant_id, actor)
 
     def get_location(self, tenant_id: str, location_id: str) -> Location:
         location = self._store.get_location(tenant_id, location_id)
@@ -156,3 +335,26 @@ def _without(fields: dict[str, Any], owned: frozenset[str]) -> dict[str, Any]:
 
 def _field(name: str, message: str) -> dict[str, str]:
     return {"field": name, "message": message}
+
+
+def _name_problems(index: int, name: str) -> list[Problem]:
+    message = text_problem(name, MAX_LOCATION_NAME_CHARS) if name else "is required"
+    return [problem("name", message, index)] if message else []
+
+
+def _check_batch(entries: Iterable[Any]) -> None:
+    count = len(list(entries))
+    if not count:
+        raise ValidationFailed("at least one entry is required", [_field("body", "empty")])
+    if count > BATCH_ENTRIES:
+        raise ValidationFailed(f"at most {BATCH_ENTRIES} entries per request", [_field("body", "too many")])
+
+
+def _check_writes(writes: int) -> None:
+    """A batch is one transaction: say so before DynamoDB refuses it."""
+    if writes > TRANSACTION_ITEMS:
+        raise ValidationFailed(
+            f"this request needs {writes} writes; at most {TRANSACTION_ITEMS} fit in one transaction "
+            "(each location is one write, and each name it takes or gives up one more): send fewer entries",
+            [_field("body", f"{writes} writes, at most {TRANSACTION_ITEMS}")],
+        )

@@ -6,6 +6,9 @@ formulas, and `'` makes them plain text. Real numbers (Decimal, int) are
 written exactly and never prefixed: a number cannot carry a formula, and a
 quote would turn a negative quantity such as `-3` into text. A numeric field
 that somehow holds a string is treated as text, so it is neutralised.
+`unneutralised` undoes the guard when an upload reads a cell back, and
+`parse_decimal` reads a number cell under the bounds of `core.values`, the
+same the JSON routes apply.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
+
+from chalicelib.core.values import parse_number
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
@@ -26,15 +31,16 @@ def neutralise(text: str) -> str:
     return QUOTE + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
+def unneutralised(text: str) -> str:
+    """Undo `neutralise` on a cell read back: `'=x` was written for the value `=x`; `'x` and `'` stay."""
+    if len(text) > 1 and text[0] == QUOTE and text[1] in FORMULA_TRIGGERS:
+        return text[1:]
+    return text
+
+
 def parse_decimal(text: str) -> Decimal:
-    """A cell read back as an exact number; ValueError (a message for the user) when it is not one."""
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"{text!r} is not a number")
-    return number
+    """A cell read back as an exact number within the core's bounds; ValueError (a message for the user) if not."""
+    return parse_number(text)
 
 
 def number(value: Decimal | int) -> str:

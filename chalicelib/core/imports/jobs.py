@@ -15,6 +15,15 @@ Jobs can be chained: an upload of orders and their line items is two jobs,
 and the second (`after_job_id`) runs only once the first has finished. Its
 worker leaves it queued while it waits; the first job's worker wakes it
 (`Wakeups`) after writing its own end.
+
+A job never stays `running` after its message gave up. A bad row is that
+row's error, never an exception; an unexpected exception fails only that
+delivery: the job keeps its checkpoint, says why in `message` and releases
+its lease, and SQS delivers the message again. On the last delivery the
+job is marked failed with the reason before the exception goes on, and a
+message that reaches the dead-letter queue anyway (a crash, a timeout)
+fails its job there (`give_up`). Either way the job that waits for it is
+woken, and fails saying so.
 """
 
 from __future__ import annotations
@@ -31,13 +40,14 @@ from pydantic import BaseModel
 
 from chalicelib.core.errors import NotFound, TooManyWrites, ValidationFailed
 from chalicelib.core.ids import new_id, utcnow
+from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.core.models import Actor, Entity, Movement, Product, StockRecord
 from chalicelib.core.ports import Page, StockChange
 
-# A transaction holds 100 writes: the job checkpoint and the chunk's error
-# item take two, the rows share the rest. An inventory row needs at most
+# A chunk is one transaction: the job checkpoint and the chunk's error item
+# take two writes, the rows share the rest. An inventory row needs at most
 # three (record, ledger line, new product), so 32 rows always fit.
-CHUNK_WRITES = 98
+CHUNK_WRITES = TRANSACTION_ITEMS - 2
 CHUNK_ROWS = 32
 MAX_STORED_ERRORS = 10_000
 # Larger files are refused before a row is read (they would outlive a Lambda many times over).
@@ -200,6 +210,12 @@ class ImportStore(Protocol):
     def commit(self, tenant_id: str, checkpoint: Checkpoint, plan: ChunkPlan, actor: Actor) -> CommitOutcome: ...
     def finish(self, job: ImportJob, status: ImportStatus, message: str | None) -> None: ...
     def pause(self, job: ImportJob) -> None: ...
+    def note_failure(self, job: ImportJob, message: str) -> None:
+        """A delivery failed: keep the reason on the running job and give its lease up for the retry."""
+
+    def abandon(self, job: ImportJob, message: str) -> bool:
+        """Fail a job that is still queued or running (its message gave up); False if it had ended."""
+
     def errors(self, tenant_id: str, job_id: str, limit: int) -> list[RowError]: ...
 
 
@@ -450,12 +466,22 @@ class ImportService:
         self._store.create_job(job)
         return job
 
-    def run(self, job: ImportJob, actor: Actor, time_left: Callable[[], float] | None = None) -> ImportJob:
+    def run(
+        self,
+        job: ImportJob,
+        actor: Actor,
+        time_left: Callable[[], float] | None = None,
+        *,
+        last_delivery: bool = False,
+    ) -> ImportJob:
         """Apply the job's file from its checkpoint on. Returns the job as it ended.
 
         Raises ImportPaused when `time_left()` (seconds) runs low: the message
-        comes back and the next delivery resumes. Any other exception leaves
-        the job running until its lease ends, and the message is retried.
+        comes back and the next delivery resumes. Any other exception is
+        re-raised after the job records why (`message`) and gives its lease
+        up, so the message's next delivery resumes from the checkpoint; on
+        the `last_delivery` the job is marked failed first, since no
+        delivery will come back to it.
 
         A job whose `after_job_id` has not finished is left queued, unclaimed:
         the job it waits for wakes it when it finishes. A job whose
@@ -484,8 +510,43 @@ class ImportService:
         except FileRejected as exc:
             self._store.finish(claimed, ImportStatus.FAILED, str(exc))
             ended = self.get(claimed.tenant_id, claimed.job_id)
+        except ImportPaused:
+            raise
+        except Exception as exc:
+            self._failed_delivery(claimed, exc, last_delivery)
+            raise
         self._wake_next(ended)
         return ended
+
+    def give_up(self, obj: S3Object, tenant_exists: Callable[[str], bool], reason: str) -> ImportJob | None:
+        """The job of an object whose notification went to the dead-letter queue: failed, with the reason.
+
+        A job that had already ended is left as it is. The job waiting for
+        this one is woken, so it fails too instead of waiting for ever.
+        """
+        job = self.job_for_object(obj, tenant_exists)
+        if job is None:
+            return None
+        current = self.get(job.tenant_id, job.job_id)
+        if not current.finished:
+            why = f" (last error: {current.message})" if current.message else ""
+            self._store.abandon(current, f"{_stopped(current)}: {reason}{why}")
+        ended = self.get(job.tenant_id, job.job_id)
+        self._wake_next(ended)
+        return ended
+
+    def _failed_delivery(self, job: ImportJob, exc: Exception, last_delivery: bool) -> None:
+        """Record why a delivery failed; on the last one, end the job as failed and wake the one after it."""
+        current = self._store.get_job(job.tenant_id, job.job_id) or job
+        if current.finished:
+            return
+        # The exception's type, not its text: that may name tables or keys, and the job is the tenant's to read.
+        reason = f"unexpected error ({type(exc).__name__}) on the rows after line {current.checkpoint_line}"
+        if not last_delivery:
+            self._store.note_failure(current, f"{reason}; the import is retried")
+            return
+        self._store.finish(current, ImportStatus.FAILED, f"{_stopped(current)}: {reason}, on its last delivery")
+        self._wake_next(self.get(job.tenant_id, job.job_id))
 
     def _wake_next(self, job: ImportJob) -> None:
         """Wake the job that waits for this one, unless it is already done.
@@ -607,6 +668,11 @@ class ImportService:
                 f"unknown import kind {kind!r}", [{"field": "kind", "message": f"one of {sorted(self._appliers)}"}]
             )
         return applier
+
+
+def _stopped(job: ImportJob) -> str:
+    of = f" of {job.total}" if job.total is not None else ""
+    return f"import stopped after {job.processed}{of} rows"
 
 
 def _advanced(job: ImportJob, checkpoint: Checkpoint) -> ImportJob:

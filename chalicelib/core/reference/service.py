@@ -21,13 +21,14 @@ from typing import Any, Protocol
 
 from pydantic import Field
 
-from chalicelib.core.errors import NotFound, StaleVersion, ValidationFailed
+from chalicelib.core.errors import At, NotFound, Problem, StaleVersion, ValidationFailed, problem
 from chalicelib.core.ids import new_id, utcnow
+from chalicelib.core.limits import BATCH_ENTRIES
 from chalicelib.core.models import Actor, Entity
 from chalicelib.core.reference import tag_rules as tags
 
-# One transaction holds at most 100 writes; a mill certification needs two.
-MAX_BATCH = 50
+# A request is one transaction; a mill certification needs two writes.
+MAX_BATCH = BATCH_ENTRIES
 
 
 class RefKind(StrEnum):
@@ -149,7 +150,7 @@ class ReferenceService:
             if update.expected_version is not None and update.expected_version != old.version:
                 raise StaleVersion(
                     f"{update.ref_id} is at version {old.version}, not {update.expected_version}",
-                    [{"field": f"[{index}].version", "message": f"current version is {old.version}"}],
+                    [problem("version", f"current version is {old.version}", index)],
                 )
             new = old.model_copy(
                 update={
@@ -186,15 +187,13 @@ class ReferenceService:
     def _existing(self, tenant_id: str, kind: RefKind, ids: list[str]) -> dict[str, ReferenceItem]:
         if len(set(ids)) != len(ids):
             duplicate = next(i for i in ids if ids.count(i) > 1)
-            raise ValidationFailed(
-                f"id {duplicate} appears twice", [{"field": f"[{ids.index(duplicate)}].id", "message": "duplicate"}]
-            )
+            raise ValidationFailed(f"id {duplicate} appears twice", [problem("id", "duplicate", ids.index(duplicate))])
         found = {k: v for k, v in self._store.get_items(tenant_id, kind, ids).items() if v.active}
         missing = [(index, i) for index, i in enumerate(ids) if i not in found]
         if missing:
             raise NotFound(
                 f"{kind.value} {missing[0][1]} not found",
-                [{"field": f"[{index}].id", "message": f"{ref_id} not found"} for index, ref_id in missing],
+                [problem("id", f"{ref_id} not found", index) for index, ref_id in missing],
             )
         return found
 
@@ -203,32 +202,34 @@ class ReferenceService:
             self._check_suppliers(tenant_id, items)
         if kind != RefKind.TAG_RULE:
             return
-        errors: list[dict[str, str]] = []
-        for index, item in enumerate(items):
-            errors += tags.validate(item.data.get("condition"), f"[{index}].condition")
+        errors = [
+            problem(str(e["field"]), str(e["message"]), index)
+            for index, item in enumerate(items)
+            for e in tags.validate(item.data.get("condition"), "condition")
+        ]
         if errors:
-            raise ValidationFailed(f"invalid tag rule: {errors[0]['field']}", errors)
+            raise ValidationFailed(f"invalid tag rule: {errors[0].at.path}", errors)
         found = self.resolve(tenant_id, {(RefKind.TAG.value, item.data.get("tag_id", "")) for item in items})
         unknown = [
-            {"field": f"[{index}].tagId", "message": f"tag {item.data.get('tag_id')} not found"}
+            problem("tagId", f"tag {item.data.get('tag_id')} not found", index)
             for index, item in enumerate(items)
             if not _active(found.get((RefKind.TAG.value, item.data.get("tag_id", ""))))
         ]
         if unknown:
-            raise ValidationFailed(f"unknown tag: {unknown[0]['field']}", unknown)
+            raise ValidationFailed(f"unknown tag: {unknown[0].at.path}", unknown)
 
     def _check_suppliers(self, tenant_id: str, items: list[ReferenceItem]) -> None:
         """A certificate's supplierId must be an organisation of this company."""
         wanted = {(RefKind.ORGANISATION.value, str(i.data["supplier_id"])) for i in items if i.data.get("supplier_id")}
         found = self.resolve(tenant_id, wanted)
         unknown = [
-            {"field": f"[{index}].supplierId", "message": f"{item.data['supplier_id']} not found"}
+            problem("supplierId", f"{item.data['supplier_id']} not found", index)
             for index, item in enumerate(items)
             if item.data.get("supplier_id")
             and not _active(found.get((RefKind.ORGANISATION.value, str(item.data["supplier_id"]))))
         ]
         if unknown:
-            raise ValidationFailed(f"unknown supplier: {unknown[0]['field']}", unknown)
+            raise ValidationFailed(f"unknown supplier: {unknown[0].at.path}", unknown)
 
 
 def _active(resolved: Resolved | None) -> bool:
@@ -253,6 +254,6 @@ def _check_unique_heat_codes(items: list[ReferenceItem]) -> None:
         if code in seen:
             raise ValidationFailed(
                 f"heat code {item.heat_code} appears twice",
-                [{"field": f"[{index}].heatCode", "message": f"same as [{seen[code]}]"}],
+                [Problem(At("heatCode", index), "same as", same_as=At(index=seen[code]))],
             )
         seen[code] = index

@@ -27,6 +27,7 @@ from chalicelib.core.errors import (
     InvalidState,
     NotFound,
     ValidationFailed,
+    problem,
 )
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import (
@@ -148,7 +149,7 @@ class StockService:
         pairs: list[tuple[StockRecord, Movement | None]] = []
         for index, new in enumerate(news):
             if new.quantity < 0 and not new.allow_negative:
-                raise ValidationFailed("quantity cannot be negative", [_field(f"[{index}].quantity", "must be >= 0")])
+                raise ValidationFailed("quantity cannot be negative", [problem("quantity", "must be >= 0", index)])
             record = StockRecord(
                 tenant_id=tenant_id,
                 stock_id=new.stock_id or new_id(),

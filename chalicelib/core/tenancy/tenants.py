@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 
 from pydantic import BaseModel, ConfigDict
 
+from chalicelib.core.catalog.service import default_location
 from chalicelib.core.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import SYSTEM, Actor, ApiKey, Tenant
@@ -66,12 +67,12 @@ class TenantService:
     def create_tenant(
         self, name: str, permissions: Iterable[str] = ALL_PERMISSIONS, key_name: str = "initial key"
     ) -> tuple[Tenant, str]:
-        """Create a tenant with one key; the raw key is returned once and never stored."""
+        """Create a tenant with one key and its default location; the raw key is returned once and never stored."""
         if not name.strip():
             raise ValidationFailed("tenant name is required", [{"field": "name", "message": "must not be empty"}])
         tenant = Tenant(tenant_id=new_id(), name=name.strip())
         key, raw = self._new_key(tenant.tenant_id, key_name, permissions)
-        self._store.create_tenant(tenant, key, SYSTEM)
+        self._store.create_tenant(tenant, key, SYSTEM, default_location(tenant.tenant_id))
         return tenant, raw
 
     def issue_key(

@@ -24,15 +24,15 @@ from typing import Protocol
 
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.exports import ExportStore
+from chalicelib.core.limits import LAMBDA_BODY_BYTES
 from chalicelib.core.models import Actor
 from chalicelib.core.reference.service import ReferenceItem, ReferenceUpdate, RefKind
 from chalicelib.features.certificates.packs import certificate_prefix, own_document_key
 
 PDF = "application/pdf"
 PDF_MAGIC = b"%PDF-"
-# Lambda takes at most 6 MB of request, and API Gateway hands it a binary body base64-encoded (4/3 of
-# its size): 4 MiB of PDF is about 5.6 MB in the event, 5 MiB would be 7 MB and never reach the handler.
-MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+# A PDF travels base64 in the Lambda event: 4 MiB is about 5.6 MB there, 5 MiB would never reach the handler.
+MAX_DOCUMENT_BYTES = LAMBDA_BODY_BYTES
 DOWNLOAD_SECONDS = 300
 FILENAME_CHARS = 100
 MAX_ID_CHARS = 100  # as the reference routes' `id`: longer is no certification, and no key to read

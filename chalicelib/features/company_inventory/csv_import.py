@@ -10,9 +10,10 @@ millCertificationId, linkedOrders, timestamps, companyId) are accepted and
 ignored, so a download can be edited and uploaded again. Unknown columns
 reject the file: a misspelt column would otherwise drop its data silently.
 
-The same rules as the JSON routes apply (InventoryService.check_item, the
-reference checks, the same guarded write per item); the difference is that a
-bad row is reported and skipped, not fatal to the others.
+The same rules as the JSON routes apply (check_item: lengths, control
+characters and the core's number bounds; the reference checks; the same
+guarded write per item); the difference is that a bad row is reported and
+skipped, not fatal to the others.
 """
 
 from __future__ import annotations
@@ -21,15 +22,17 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.core.catalog.service import default_location_id
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.imports import registry
-from chalicelib.core.imports.csvcells import FORMULA_TRIGGERS, QUOTE, parse_decimal
+from chalicelib.core.imports.csvcells import parse_decimal, unneutralised
 from chalicelib.core.imports.jobs import ChunkPlan, FileRejected, Row, RowError
 from chalicelib.core.models import Actor, MovementKind, StockRecord
 from chalicelib.core.ports import StockStore
 from chalicelib.core.reference.service import LOCATION, ReferenceService, RefKey
 from chalicelib.core.stock.service import NewStockRecord, StockService
 from chalicelib.core.tenancy.permissions import Permission
+from chalicelib.features.company_inventory.csv_columns import IGNORED, UPLOAD_FIELDS
 from chalicelib.features.company_inventory.service import (
     FOREIGN_KEYS,
     NUMBER_ATTRIBUTES,
@@ -37,36 +40,13 @@ from chalicelib.features.company_inventory.service import (
     InventoryService,
     ItemInput,
     check_item,
+    default_location_key,
     documented,
     product_id_for,
 )
 
 KIND = "inventory"
 ROW_NAMESPACE = uuid.UUID("0b5f6c1e-83a4-4f7d-a2c6-5e9d1b7f3a20")
-# Upload column (casefolded) -> core field.
-COLUMNS: dict[str, str] = {
-    "inventoryid": "stock_id",
-    "productname": "name",
-    "quantity": "quantity",
-    "stocklocationid": "location_id",
-    "version": "version",
-    **{documented(a).casefold(): a for a in (*TEXT_ATTRIBUTES, *NUMBER_ATTRIBUTES)},
-}
-# The download's columns that the server owns: accepted, never applied.
-IGNORED = frozenset(
-    c.casefold()
-    for c in (
-        "companyId",
-        "typeLabel",
-        "materialLabel",
-        "supplierName",
-        "stockLocationLabel",
-        "millCertificationId",
-        "linkedOrders",
-        "createdAt",
-        "updatedAt",
-    )
-)
 
 
 class InventoryImporter:
@@ -80,7 +60,7 @@ class InventoryImporter:
 
     def check_header(self, columns: list[str]) -> None:
         named = [c for c in columns if c]
-        unknown = [c for c in named if c not in COLUMNS and c not in IGNORED]
+        unknown = [c for c in named if c not in UPLOAD_FIELDS and c not in IGNORED]
         if unknown:
             raise FileRejected(f"line 1: unknown column {unknown[0]!r}; the template lists the columns an upload takes")
         repeated = next((c for c in named if named.count(c) > 1), None)
@@ -100,7 +80,7 @@ class InventoryImporter:
             plan.errors += errors
             if item is not None and not errors:
                 parsed.append((row, item))
-        parsed = self._known_references(tenant_id, parsed, plan)
+        parsed = self._known_references(tenant_id, parsed, plan, actor)
         records = self._records.get_records(tenant_id, [i.stock_id for _, i in parsed if i.stock_id])
         names = [i.name for _, i in parsed if i.name and (not i.stock_id or "name" in i.given)]
         plan.products = self._inventory.missing_products(tenant_id, names)
@@ -131,10 +111,20 @@ class InventoryImporter:
         plan.updated += 1
 
     def _known_references(
-        self, tenant_id: str, parsed: list[tuple[Row, ItemInput]], plan: ChunkPlan
+        self, tenant_id: str, parsed: list[tuple[Row, ItemInput]], plan: ChunkPlan, actor: Actor
     ) -> list[tuple[Row, ItemInput]]:
-        """Rows whose foreign keys all exist, active, in this company (one batched read for the chunk)."""
-        resolved = self._reference.resolve(tenant_id, [k for _, item in parsed for k in _references(item)])
+        """Rows whose foreign keys all exist, active, in this company (one batched read for the chunk).
+
+        The same read fetches the default location when a new row has no location; a company that
+        predates default locations gets it now (once), before the chunk's records point at it.
+        """
+        wanted = [k for _, item in parsed for k in _references(item)]
+        homeless = any(not item.stock_id and not item.location_id for _, item in parsed)
+        if homeless:
+            wanted.append(default_location_key(tenant_id))
+        resolved = self._reference.resolve(tenant_id, wanted)
+        if homeless:
+            self._inventory.default_location_id(tenant_id, resolved, actor)
         kept = []
         for row, item in parsed:
             missing = [
@@ -155,8 +145,8 @@ def _parse(row: Row) -> tuple[ItemInput | None, list[RowError]]:
     attributes: dict[str, Any] = {}
     errors: list[RowError] = []
     for column, raw in row.cells.items():
-        text = _unneutralised(raw.strip())
-        core = COLUMNS.get(column)
+        text = unneutralised(raw.strip())
+        core = UPLOAD_FIELDS.get(column)
         if core is None or not text:
             continue
         try:
@@ -175,10 +165,7 @@ def _parse(row: Row) -> tuple[ItemInput | None, list[RowError]]:
     try:
         check_item(0, item, creating=not item.stock_id)
     except ValidationFailed as exc:
-        return None, [
-            RowError(line=row.line, field=str(d["field"]).removeprefix("[0]."), message=str(d["message"]))
-            for d in exc.details
-        ]
+        return None, [RowError(line=row.line, field=p.at.field, message=p.text()) for p in exc.problems]
     return item, []
 
 
@@ -189,15 +176,7 @@ def _convert(core: str, text: str) -> Any:
         return int(text)
     if core == "quantity" or core in NUMBER_ATTRIBUTES:
         return parse_decimal(text)
-    if len(text) > 500:
-        raise ValueError("at most 500 characters")
-    return text
-
-
-def _unneutralised(text: str) -> str:
-    """Undo the download's formula guard: `'=x` was written for the value `=x`."""
-    if len(text) > 1 and text[0] == QUOTE and text[1] in FORMULA_TRIGGERS:
-        return text[1:]
+    # Text is held to check_item's rules (length, control characters), as on the JSON routes.
     return text
 
 
@@ -221,7 +200,8 @@ def _new_record(tenant_id: str, job_id: str, row: Row, item: ItemInput) -> NewSt
         # The same row of the same job always makes the same record.
         stock_id=str(uuid.uuid5(ROW_NAMESPACE, f"{tenant_id}\0{job_id}\0{row.line}")),
         product_id=product_id_for(tenant_id, name),
-        location_id=item.location_id or "",
+        # Without a stockLocationId the item goes to the company's default location.
+        location_id=item.location_id or default_location_id(tenant_id),
         name=name,
         attributes=attributes,
         quantity=item.quantity if item.quantity is not None else Decimal(0),

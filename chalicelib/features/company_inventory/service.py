@@ -7,7 +7,9 @@ depth, weight and unitPrice live in `attributes` under snake_case names.
 Manual tags are `attributes.tags`, rule-based ones `attributes.rule_tags`.
 
 Every record needs a product: the product of a row is the one named like the
-row (id = uuid5 of tenant + casefolded name), created on first use. Quantity
+row (id = uuid5 of tenant + casefolded name), created on first use. Every
+record has a location: an item created without stockLocationId goes to the
+company's default location (core/catalog). Quantity
 changes go through the ledger; the attribute changes of an item and its
 quantity change commit in one write, guarded on the version that was read.
 """
@@ -21,9 +23,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.core.errors import AlreadyExists, InvalidState, NotFound, TooManyWrites, ValidationFailed
+from chalicelib.core.catalog.service import default_location_id, ensure_default_location
+from chalicelib.core.errors import AlreadyExists, At, InvalidState, NotFound, Problem, TooManyWrites, ValidationFailed
 from chalicelib.core.history.service import HistoryService, documented_change_type
 from chalicelib.core.ids import new_id, utcnow
+from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.core.models import (
     ZERO,
     Actor,
@@ -47,11 +51,16 @@ from chalicelib.core.reference.service import (
 )
 from chalicelib.core.reference.tag_rules import evaluate
 from chalicelib.core.stock.service import ORDER_LINK_PREFIX, NewStockRecord, StockService
+from chalicelib.core.values import number_problem, text_problem
 
-# One transaction holds at most 100 writes; a created or re-counted item needs two.
-MAX_ITEMS = 50
+# A request is one transaction; a created or re-counted item needs two writes.
+MAX_ITEMS = TRANSACTION_ITEMS // 2
 # An unreserve that meets a reservation released meanwhile reads again, this many times in all.
 MAX_RELEASE_ATTEMPTS = 3
+# Lengths of what a client may send (JSON and CSV alike: check_item).
+MAX_NAME_CHARS = 300
+MAX_TEXT_CHARS = 200
+MAX_TAGS = 50
 TEXT_ATTRIBUTES = ("type", "material", "supplier_id", "heat_code")
 NUMBER_ATTRIBUTES = ("diameter", "length", "width", "depth", "weight", "unit_price")
 ATTRIBUTES = TEXT_ATTRIBUTES + NUMBER_ATTRIBUTES
@@ -89,6 +98,16 @@ DOCUMENTED: dict[str, str] = {
     "updated_at": "updatedAt",
     "version": "version",
     "quantity": "quantity",
+}
+
+
+# Documented input field -> core field of ItemInput (JSON bodies and CSV columns alike).
+INPUT_FIELDS: dict[str, str] = {
+    "productName": "name",
+    "quantity": "quantity",
+    "stockLocationId": "location_id",
+    "tags": MANUAL_TAGS,
+    **{DOCUMENTED[name]: name for name in ATTRIBUTES},
 }
 
 
@@ -206,6 +225,7 @@ class InventoryService:
         for index, item in enumerate(inputs):
             check_item(index, item, creating=True)
         resolved = self._check_references(tenant_id, inputs)
+        default = self.default_location_id(tenant_id, resolved, actor) if any(not i.location_id for i in inputs) else ""
         ids = [deterministic_id(command_id, i) if command_id else new_id() for i in range(len(inputs))]
         if command_id:
             done = self._records.get_records(tenant_id, ids)
@@ -216,7 +236,7 @@ class InventoryService:
             NewStockRecord(
                 stock_id=stock_id,
                 product_id=product_id_for(tenant_id, item.name or ""),
-                location_id=item.location_id or "",
+                location_id=item.location_id or default,
                 name=item.name,
                 attributes=_attributes({}, item),
                 quantity=item.quantity or ZERO,
@@ -323,30 +343,43 @@ class InventoryService:
     def _existing(self, tenant_id: str, ids: list[str], field_name: str = "inventoryId") -> dict[str, StockRecord]:
         for index, stock_id in enumerate(ids):
             if ids.index(stock_id) != index:
-                raise ValidationFailed(
-                    f"{stock_id} appears twice", [{"field": _at(index, field_name), "message": "duplicate id"}]
-                )
+                raise ValidationFailed(f"{stock_id} appears twice", [Problem(At(field_name, index), "duplicate id")])
         found = {k: v for k, v in self._records.get_records(tenant_id, ids).items() if v.active}
         missing = [(index, i) for index, i in enumerate(ids) if i not in found]
         if missing:
             raise NotFound(
                 f"inventory item {missing[0][1]} not found",
-                [{"field": _at(index, field_name), "message": f"{i} not found"} for index, i in missing],
+                [Problem(At(field_name, index), f"{i} not found") for index, i in missing],
             )
         return found
 
+    def default_location_id(self, tenant_id: str, resolved: Mapping[RefKey, Resolved], actor: Actor) -> str:
+        """The default location's id, for items without a location.
+
+        `resolved` is a label read that included `default_location_key`: a
+        company that predates default locations has none yet, and gets it now.
+        """
+        if (LOCATION, default_location_id(tenant_id)) not in resolved:
+            ensure_default_location(self._catalog, tenant_id, actor)
+        return default_location_id(tenant_id)
+
     def _check_references(self, tenant_id: str, inputs: list[ItemInput]) -> dict[RefKey, Resolved]:
-        """Every foreign key the items set must exist, active, in this company (one batched read)."""
+        """Every foreign key the items set must exist, active, in this company (one batched read).
+
+        The read also fetches the default location when an item has no location of its own.
+        """
         wanted = [key for item in inputs for key in _references(item.location_id, item.attributes)]
+        if any(not item.location_id for item in inputs):
+            wanted.append(default_location_key(tenant_id))
         resolved = self._reference.resolve(tenant_id, wanted)
-        errors = []
+        errors: list[Problem] = []
         for index, item in enumerate(inputs):
             for attr, kind in [*FOREIGN_KEYS.items(), ("location_id", LOCATION)]:
                 value = item.location_id if attr == "location_id" else item.attributes.get(attr)
                 if value and not _active(resolved.get((kind, str(value)))):
-                    errors.append({"field": f"[{index}].{documented(attr)}", "message": f"{value} not found"})
+                    errors.append(Problem(At(documented(attr), index), f"{value} not found"))
         if errors:
-            raise ValidationFailed(f"unknown reference: {errors[0]['field']}", errors)
+            raise ValidationFailed(f"unknown reference: {errors[0].at.path}", errors)
         return resolved
 
     def missing_products(self, tenant_id: str, names: Iterable[str]) -> list[Product]:
@@ -475,6 +508,11 @@ class InventoryService:
         return [_item(record, resolved) for record in records]
 
 
+def default_location_key(tenant_id: str) -> RefKey:
+    """The label-read key of the company's default location."""
+    return (LOCATION, default_location_id(tenant_id))
+
+
 def _references(location_id: str | None, attributes: Mapping[str, Any], heat: bool = False) -> list[RefKey]:
     keys: list[RefKey] = [(kind, str(attributes[a])) for a, kind in FOREIGN_KEYS.items() if attributes.get(a)]
     if location_id:
@@ -513,21 +551,42 @@ def _attributes(current: Mapping[str, Any], item: ItemInput) -> dict[str, Any]:
 
 
 def check_item(index: int, item: ItemInput, *, creating: bool) -> None:
-    errors = []
+    """The rules of one item's fields, for the JSON routes and the CSV import alike.
+
+    Raises ValidationFailed whose problems are at `At(<documented field>, index)`;
+    the import reads the field of each and reports it on the row's line.
+    """
+    errors: list[Problem] = []
+
+    def bad(core_field: str, message: str | None) -> None:
+        if message is not None:
+            errors.append(Problem(At(documented(core_field), index), message))
+
     if creating and not (item.name and item.name.strip()):
-        errors.append({"field": _at(index, "productName"), "message": "is required"})
-    if creating and not item.location_id:
-        errors.append({"field": _at(index, "stockLocationId"), "message": "is required"})
+        bad("name", "is required")
     if not creating and not item.stock_id:
-        errors.append({"field": _at(index, "inventoryId"), "message": "is required"})
-    if item.quantity is not None and item.quantity < 0:
-        errors.append({"field": _at(index, "quantity"), "message": "must be >= 0"})
-    for name in NUMBER_ATTRIBUTES:
-        value = item.attributes.get(name)
-        if value is not None and Decimal(value) < 0:
-            errors.append({"field": _at(index, documented(name)), "message": "must be >= 0"})
+        bad("stock_id", "is required")
+    texts: dict[str, Any] = {"name": item.name, "location_id": item.location_id, **item.attributes}
+    for name, limit in [("name", MAX_NAME_CHARS), ("location_id", MAX_TEXT_CHARS), *_TEXT_LIMITS]:
+        if texts.get(name) is not None:
+            bad(name, text_problem(str(texts[name]), limit))
+    numbers: dict[str, Any] = {"quantity": item.quantity, **item.attributes}
+    for name in ("quantity", *NUMBER_ATTRIBUTES):
+        if numbers.get(name) is not None:
+            bad(name, _amount_problem(Decimal(numbers[name])))
+    if item.tags is not None:
+        too_many = f"at most {MAX_TAGS} tags" if len(item.tags) > MAX_TAGS else None
+        bad(MANUAL_TAGS, too_many or next((p for t in item.tags if (p := text_problem(t, MAX_TEXT_CHARS))), None))
     if errors:
-        raise ValidationFailed(f"invalid item: {errors[0]['field']}", errors)
+        raise ValidationFailed(f"invalid item: {errors[0].at.path}", errors)
+
+
+_TEXT_LIMITS = [(name, MAX_TEXT_CHARS) for name in TEXT_ATTRIBUTES]
+
+
+def _amount_problem(value: Decimal) -> str | None:
+    """Quantities and piece data: numbers within the core's bounds, never negative."""
+    return number_problem(value) or ("must be >= 0" if value < 0 else None)
 
 
 def _check_size(entries: list[Any]) -> None:
@@ -537,10 +596,6 @@ def _check_size(entries: list[Any]) -> None:
         raise ValidationFailed(
             f"at most {MAX_ITEMS} items per request", [{"field": "body", "message": f"more than {MAX_ITEMS}"}]
         )
-
-
-def _at(index: int, name: str) -> str:
-    return f"[{index}].{name}"
 
 
 def _active(resolved: Resolved | None) -> bool:

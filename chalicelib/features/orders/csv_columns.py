@@ -29,7 +29,7 @@ from datetime import date, datetime
 from typing import Any
 
 from chalicelib.core.imports import csvcells
-from chalicelib.core.imports.csvcells import FORMULA_TRIGGERS, QUOTE
+from chalicelib.core.imports.csvcells import unneutralised
 from chalicelib.features.orders.model import LineItem, Order
 
 ORDERS_FILE = "orders.csv"
@@ -139,13 +139,6 @@ def render(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
 
 
 # -- reading -----------------------------------------------------------------
-
-
-def unneutralised(text: str) -> str:
-    """Undo the formula guard: `'=x` was written for the value `=x`."""
-    if len(text) > 1 and text[0] == QUOTE and text[1] in FORMULA_TRIGGERS:
-        return text[1:]
-    return text
 
 
 def parse(core_field: str, text: str) -> Any:

@@ -33,6 +33,7 @@ from typing import Any
 
 from chalicelib.core.errors import DomainError
 from chalicelib.core.imports import registry
+from chalicelib.core.imports.csvcells import unneutralised
 from chalicelib.core.imports.jobs import ChunkPlan, FileRejected, Row, RowError
 from chalicelib.core.models import Actor
 from chalicelib.core.tenancy.permissions import Permission
@@ -127,14 +128,12 @@ class _Importer:
         return values, errors
 
     def _row_errors(self, row: Row, error: DomainError) -> list[RowError]:
-        details = error.details or [{"field": "row", "message": error.message}]
+        """The error's problems on the row's line, each naming its column (the row, for a problem at none)."""
+        if not error.problems:
+            return [RowError(line=row.line, field="row", message=error.message)]
         return [
-            RowError(
-                line=row.line,
-                field=self._column_of.get(str(d.get("field", "")), "row"),
-                message=str(d.get("message", error.message)),
-            )
-            for d in details
+            RowError(line=row.line, field=self._column_of.get(p.at.field, "row"), message=p.text())
+            for p in error.problems
         ]
 
 
@@ -228,7 +227,7 @@ def _row_id(tenant_id: str, job_id: str, row: Row) -> str:
 
 
 def _text(row: Row, column: str) -> str:
-    return order_csv.unneutralised(row.cells.get(column, "").strip())
+    return unneutralised(row.cells.get(column, "").strip())
 
 
 def _described(kind: str) -> str:

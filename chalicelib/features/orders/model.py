@@ -9,10 +9,11 @@ from decimal import Decimal
 from pydantic import Field, field_serializer
 
 from chalicelib.core.ids import new_id
+from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.core.models import ZERO, Entity
 
-# One DynamoDB transaction holds at most 100 writes.
-MAX_WRITES = 100
+# Every write of a request is one transaction.
+MAX_WRITES = TRANSACTION_ITEMS
 MAX_REFERENCE_CHARS = 100
 MAX_TEXT_CHARS = 200
 MAX_NOTES_CHARS = 2000

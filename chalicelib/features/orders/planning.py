@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
 from chalicelib.core.errors import (
     AlreadyExists,
+    At,
     DomainError,
     NotFound,
+    Problem,
     ValidationFailed,
 )
 from chalicelib.core.ids import utcnow
@@ -83,10 +84,9 @@ class ImportPlanner:
         try:
             self._orders.check_references(tenant_id, [p[1] for p in planned], [p[2] for p in planned], [])
         except ValidationFailed as exc:
-            for detail in exc.details:
-                position, name = _import_position(str(detail["field"]))
-                index = planned[position][0]
-                outcomes[index] = ValidationFailed(exc.message, [_err(name, str(detail["message"]))])
+            for problem in exc.problems:
+                index = planned[problem.at.index or 0][0]
+                outcomes[index] = ValidationFailed(exc.message, [replace(problem, at=problem.at.in_row())])
         return outcomes
 
     def plan_line_rows(
@@ -176,16 +176,15 @@ class ImportPlanner:
         try:
             self._orders.check_references(tenant_id, [e for e, _ in inputs], [found[t] for t in targets], [])
         except ValidationFailed as exc:
-            for detail in exc.details:
-                position, rest = _import_position(str(detail["field"]))
-                match = re.fullmatch(r"lineItems\[(\d+)\]\.(.+)", rest)
-                if match is None:
+            for problem in exc.problems:
+                if problem.at.nested is None:
                     continue
-                target, kept = targets[position], inputs[position][1]
-                if int(match[1]) < kept:
+                target, kept = targets[problem.at.index or 0], inputs[problem.at.index or 0][1]
+                j = problem.at.nested[1]
+                if j < kept:
                     continue
-                index = groups[target][int(match[1]) - kept]
-                outcomes[index] = ValidationFailed(exc.message, [_err(match[2], str(detail["message"]))])
+                index = groups[target][j - kept]
+                outcomes[index] = ValidationFailed(exc.message, [replace(problem, at=At(problem.at.field))])
         for target in targets:
             groups[target] = [i for i in groups[target] if outcomes[i] is None]
 
@@ -253,8 +252,8 @@ def _line_row_error(
     if line.line_item_id and all(x.line_item_id != line.line_item_id for x in stored.lines):
         message = f"{line.line_item_id} not found in order {stored.order.order_id}"
         return NotFound(f"line item {message}", [_err("lineItemId", message)])
-    errors = _check_line("", line, new=line.line_item_id is None)
-    return ValidationFailed(f"invalid line item: {errors[0]['field']}", errors) if errors else None
+    errors = _check_line(At(), line, new=line.line_item_id is None)
+    return ValidationFailed(f"invalid line item: {errors[0].at.path}", errors) if errors else None
 
 
 def _line_group_input(previous: StoredOrder, lines: list[LineInput]) -> tuple[OrderInput, int]:
@@ -272,21 +271,27 @@ def _line_group_input(previous: StoredOrder, lines: list[LineInput]) -> tuple[Or
 def _failed_rows(
     exc: DomainError, entry: OrderInput, kept: int, indices: list[int], outcomes: list[DomainError | bool | None]
 ) -> set[int]:
-    """Record the rows an error of the order's rules names; all of them when it names none."""
+    """Record the rows an error of the order's rules names; all of them when it names none.
+
+    The group's update lists the `kept` active lines first, then the rows'
+    lines, so a problem at `lineItems[j]` with j >= kept is row `j - kept`.
+    A line it is compared with is named as a row of the file or a stored line.
+    """
     lines = entry.line_items or ()
 
-    def described(match: re.Match[str]) -> str:
-        j = int(match[1])
+    def described(at: At) -> str:
+        j = at.nested[1] if at.nested is not None else -1
+        if j < 0:
+            return at.path
         return f"line item {lines[j].line_item_id}" if j < kept else "another row of this file"
 
     failed: set[int] = set()
-    for detail in exc.details:
-        position = re.fullmatch(r"\[\d+\]\.lineItems\[(\d+)\]\.(.+)", str(detail["field"]))
-        if position is None or int(position[1]) < kept:
+    for problem in exc.problems:
+        nested = problem.at.nested
+        if nested is None or nested[1] < kept:
             continue
-        index = indices[int(position[1]) - kept]
-        message = re.sub(r"lineItems\[(\d+)\]", described, str(detail["message"]))
-        outcomes[index] = type(exc)(exc.message, [_err(position[2], message)])
+        index = indices[nested[1] - kept]
+        outcomes[index] = type(exc)(exc.message, [Problem(At(problem.at.field), problem.text(described))])
         failed.add(index)
     if not failed:
         for index in indices:
@@ -295,13 +300,6 @@ def _failed_rows(
     return failed
 
 
-def _import_position(name: str) -> tuple[int, str]:
-    """`[3].lineItems[0].type` -> (3, "lineItems[0].type")."""
-    match = re.fullmatch(r"\[(\d+)\]\.(.+)", name)
-    return (int(match[1]), match[2]) if match else (0, name)
-
-
 def _unindexed(exc: DomainError) -> DomainError:
-    """The same error with field names relative to the row."""
-    details = [{**d, "field": _import_position(str(d.get("field", "")))[1]} for d in exc.details]
-    return type(exc)(exc.message, details)
+    """The same error with its places relative to the row (no request index)."""
+    return type(exc)(exc.message, [replace(p, at=p.at.in_row()) for p in exc.problems])

@@ -10,11 +10,14 @@ from typing import Any
 
 from chalicelib.core.errors import (
     AlreadyExists,
+    At,
     InsufficientStock,
+    Problem,
     ValidationFailed,
 )
 from chalicelib.core.models import ZERO, Entity
 from chalicelib.core.reference.service import RefKey, RefKind, Resolved
+from chalicelib.core.values import number_problem, text_problem
 from chalicelib.features.orders.model import (
     DIMENSIONS,
     MAX_LINE_NUMBER,
@@ -27,6 +30,7 @@ from chalicelib.features.orders.model import (
     LineItem,
     Order,
     OrderInput,
+    documented,
 )
 from chalicelib.features.orders.port import OrderWrite, StoredOrder
 
@@ -110,7 +114,7 @@ def _line_numbers(index: int, inputs: Iterable[LineInput], existing: Mapping[str
             highest += 1
         number = highest if sent is None else sent
         if number in seen:
-            errors.append(_err(_line_at(index, j, "lineNumber"), f"same as lineItems[{seen[number]}]"))
+            errors.append(_err(_line_at(index, j, "lineNumber"), "same as", same_as=_line_at(None, seen[number], "")))
         seen.setdefault(number, j)
         numbers.append(number)
     _raise_if(errors, "duplicate line number")
@@ -126,7 +130,8 @@ def _check_line_ids(index: int, inputs: Iterable[LineInput]) -> None:
         if not _well_formed(line.line_item_id):
             errors.append(_err(_line_at(index, j, "lineItemId"), "must be a GUID"))
         elif line.line_item_id in seen:
-            errors.append(_err(_line_at(index, j, "lineItemId"), f"same as lineItems[{seen[line.line_item_id]}]"))
+            same = _line_at(None, seen[line.line_item_id], "")
+            errors.append(_err(_line_at(index, j, "lineItemId"), "same as", same_as=same))
         seen.setdefault(line.line_item_id, j)
     _raise_if(errors, "invalid line item id")
 
@@ -139,53 +144,75 @@ def _well_formed(value: str) -> bool:
     return True
 
 
-def _check_order(index: int, entry: OrderInput, *, creating: bool) -> list[dict[str, str]]:
-    errors: list[dict[str, str]] = []
+def _check_order(index: int, entry: OrderInput, *, creating: bool) -> list[Problem]:
+    """The rules of one order's fields (and its lines'), for the JSON routes and the CSV import alike."""
+    errors: list[Problem] = []
+
+    def bad(name: str, message: str | None) -> None:
+        if message is not None:
+            errors.append(_err(_at(index, name), message))
+
     if not creating and not entry.order_id:
-        errors.append(_err(_at(index, "orderId"), "is required"))
+        bad("orderId", "is required")
     if creating or "order_reference" in entry.given:
         reference = (entry.order_reference or "").strip()
-        if not reference:
-            errors.append(_err(_at(index, "orderReference"), "is required"))
-        elif len(reference) > MAX_REFERENCE_CHARS:
-            errors.append(_err(_at(index, "orderReference"), f"at most {MAX_REFERENCE_CHARS} characters"))
-    if entry.quantity is not None and not (entry.quantity.is_finite() and entry.quantity >= 0):
-        errors.append(_err(_at(index, "quantity"), "must be >= 0"))
+        bad("orderReference", text_problem(reference, MAX_REFERENCE_CHARS) if reference else "is required")
+    if entry.quantity is not None:
+        bad("quantity", number_problem(entry.quantity) or ("must be >= 0" if entry.quantity < 0 else None))
     if entry.status is not None and _status(entry.status) is None:
-        errors.append(_err(_at(index, "status"), "must be one of " + ", ".join(STATUSES)))
-    if entry.site is not None and len(entry.site) > MAX_TEXT_CHARS:
-        errors.append(_err(_at(index, "site"), f"at most {MAX_TEXT_CHARS} characters"))
+        bad("status", "must be one of " + ", ".join(STATUSES))
+    if entry.site is not None:
+        bad("site", text_problem(entry.site, MAX_TEXT_CHARS))
+    if entry.related_organisation_id is not None:
+        bad("relatedOrganisationId", text_problem(entry.related_organisation_id, MAX_TEXT_CHARS))
     for j, line in enumerate(entry.line_items or ()):
         new = creating or line.line_item_id is None
         errors += _check_line(_line_at(index, j, ""), line, new=new)
     return errors
 
 
-def _check_line(prefix: str, line: LineInput, *, new: bool) -> list[dict[str, str]]:
-    """Checks of one line; a line that may already exist is checked on the fields it sends."""
-    errors: list[dict[str, str]] = []
+# Line text fields and their lengths.
+LINE_TEXTS = (
+    ("type", MAX_TEXT_CHARS),
+    ("material", MAX_TEXT_CHARS),
+    ("required_heat_code", MAX_REFERENCE_CHARS),
+    ("notes", MAX_NOTES_CHARS),
+)
+
+
+def _check_line(at: At, line: LineInput, *, new: bool) -> list[Problem]:
+    """Checks of one line; a line that may already exist is checked on the fields it sends.
+
+    `at` is where the line is (`[i].lineItems[j]` in a request, nowhere in a CSV row).
+    """
+    errors: list[Problem] = []
+
+    def bad(core_field: str, message: str | None) -> None:
+        if message is not None:
+            errors.append(_err(at.of(documented(core_field)), message))
 
     def sent(name: str) -> bool:
         return new or name in line.given
 
     if sent("product_name"):
         name = (line.product_name or "").strip()
-        if not name:
-            errors.append(_err(prefix + "productName", "is required"))
-        elif len(name) > MAX_TEXT_CHARS:
-            errors.append(_err(prefix + "productName", f"at most {MAX_TEXT_CHARS} characters"))
-    if sent("quantity") and not (line.quantity is not None and line.quantity.is_finite() and line.quantity > 0):
-        errors.append(_err(prefix + "quantity", "is required and must be > 0"))
+        bad("product_name", text_problem(name, MAX_TEXT_CHARS) if name else "is required")
+    if sent("quantity"):
+        quantity = line.quantity
+        if quantity is None or not quantity.is_finite() or quantity <= 0:
+            bad("quantity", "is required and must be > 0")
+        else:
+            bad("quantity", number_problem(quantity))
     for name in (*DIMENSIONS, "weight"):
         value = getattr(line, name)
-        if value is not None and not (value.is_finite() and value >= 0):
-            errors.append(_err(prefix + name, "must be >= 0"))
+        if value is not None:
+            bad(name, number_problem(value) or ("must be >= 0" if value < 0 else None))
     if line.line_number is not None and not 1 <= line.line_number <= MAX_LINE_NUMBER:
-        errors.append(_err(prefix + "lineNumber", f"must be 1 to {MAX_LINE_NUMBER}"))
-    if line.required_heat_code is not None and len(line.required_heat_code) > MAX_REFERENCE_CHARS:
-        errors.append(_err(prefix + "requiredHeatCode", f"at most {MAX_REFERENCE_CHARS} characters"))
-    if line.notes is not None and len(line.notes) > MAX_NOTES_CHARS:
-        errors.append(_err(prefix + "notes", f"at most {MAX_NOTES_CHARS} characters"))
+        bad("line_number", f"must be 1 to {MAX_LINE_NUMBER}")
+    for name, limit in LINE_TEXTS:
+        value = getattr(line, name)
+        if value is not None:
+            bad(name, text_problem(value, limit))
     return errors
 
 
@@ -205,7 +232,7 @@ def _check_unique_references(
         if key in seen:
             raise error(
                 f"orderReference {reference} {message}",
-                [_err(_at(index, "orderReference"), f"same as [{seen[key]}]")],
+                [_err(_at(index, "orderReference"), "same as", same_as=At(index=seen[key]))],
             )
         seen[key] = index
 
@@ -262,9 +289,9 @@ def _insufficient(available: Decimal) -> InsufficientStock:
     return InsufficientStock(f"only {available} available", [_err("reserveQuantity", f"available is {available}")])
 
 
-def _raise_if(errors: list[dict[str, str]], what: str) -> None:
+def _raise_if(errors: list[Problem], what: str) -> None:
     if errors:
-        raise ValidationFailed(f"{what}: {errors[0]['field']}", errors)
+        raise ValidationFailed(f"{what}: {errors[0].at.path}", errors)
 
 
 def _key(order: Order) -> RefKey:
@@ -280,13 +307,13 @@ def _active_ref(resolved: Resolved | None) -> bool:
     return resolved is not None and resolved.active
 
 
-def _err(name: str, message: str) -> dict[str, str]:
-    return {"field": name, "message": message}
+def _err(at: At | str, message: str, same_as: At | None = None) -> Problem:
+    return Problem(At(at) if isinstance(at, str) else at, message, same_as)
 
 
-def _at(index: int, name: str) -> str:
-    return f"[{index}].{name}"
+def _at(index: int, name: str) -> At:
+    return At(name, index)
 
 
-def _line_at(index: int, j: int, name: str) -> str:
-    return f"[{index}].lineItems[{j}].{name}"
+def _line_at(index: int | None, j: int, name: str) -> At:
+    return At(name, index, ("lineItems", j))

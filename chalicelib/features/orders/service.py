@@ -27,10 +27,12 @@ from typing import Any
 
 from chalicelib.core.errors import (
     AlreadyExists,
+    At,
     ExpectationFailed,
     InsufficientStock,
     InvalidState,
     NotFound,
+    Problem,
     StaleVersion,
     ValidationFailed,
 )
@@ -176,7 +178,7 @@ class OrderService:
         answers with what the first attempt created.
         """
         _check_not_empty(inputs)
-        errors: list[dict[str, str]] = []
+        errors: list[Problem] = []
         for index, entry in enumerate(inputs):
             errors += _check_order(index, entry, creating=True)
         _raise_if(errors, "invalid order")
@@ -211,7 +213,7 @@ class OrderService:
         if a reserve for the order lands after it was read.
         """
         _check_not_empty(inputs)
-        errors: list[dict[str, str]] = []
+        errors: list[Problem] = []
         for index, entry in enumerate(inputs):
             errors += _check_order(index, entry, creating=False)
         _raise_if(errors, "invalid order")
@@ -319,10 +321,7 @@ class OrderService:
         if missing:
             raise NotFound(
                 f"deleted order {missing[0][1]} not found",
-                [
-                    {"field": _at(index, "ids"), "message": f"{i} not found among deleted orders"}
-                    for index, i in missing
-                ],
+                [_err(_at(index, "ids"), f"{i} not found among deleted orders") for index, i in missing],
             )
         _check_unique_references(
             [(index, found[i].order.order_reference) for index, i in enumerate(ids)],
@@ -470,7 +469,7 @@ class OrderService:
         if missing:
             raise NotFound(
                 f"order {missing[0][1]} not found",
-                [{"field": _at(index, field_name), "message": f"{i} not found"} for index, i in missing],
+                [_err(_at(index, field_name), f"{i} not found") for index, i in missing],
             )
         return found
 
@@ -600,7 +599,7 @@ class OrderService:
         deleted since stays on the order). The same batched read resolves
         every customer name of the response.
         """
-        checks: list[tuple[str, RefKey]] = []
+        checks: list[tuple[At, RefKey]] = []
         for index, (entry, before) in enumerate(zip(inputs, previous, strict=True)):
             org = entry.related_organisation_id
             sets_org = before is None or "related_organisation_id" in entry.given

@@ -10,6 +10,7 @@ from typing import Any
 from chalicelib.core import exports
 from chalicelib.core.imports import csvcells
 from chalicelib.core.tenancy.permissions import Permission
+from chalicelib.features.company_inventory.csv_columns import COLUMNS, TEMPLATE_COLUMNS
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.common import PREFIX, TAG_INVENTORY
@@ -29,47 +30,6 @@ LARGE_DOWNLOAD = (
 # Items per storage page: one Query and one label BatchGetItem each.
 EXPORT_PAGE_SIZE = 1000
 
-# The download's columns, in this order. companyId is left out: the path names it and every row would repeat it.
-COLUMNS = (
-    "inventoryId",
-    "productName",
-    "quantity",
-    "weight",
-    "heatCode",
-    "diameter",
-    "length",
-    "width",
-    "depth",
-    "type",
-    "typeLabel",
-    "material",
-    "materialLabel",
-    "supplierId",
-    "supplierName",
-    "stockLocationId",
-    "stockLocationLabel",
-    "unitPrice",
-    "millCertificationId",
-    "linkedOrders",
-    "createdAt",
-    "updatedAt",
-)
-# Columns the server owns: a download carries them, an upload ignores them.
-SERVER_OWNED = frozenset(
-    {
-        "typeLabel",
-        "materialLabel",
-        "supplierName",
-        "stockLocationLabel",
-        "millCertificationId",
-        "linkedOrders",
-        "createdAt",
-        "updatedAt",
-    }
-)
-# What an upload accepts: a row with an inventoryId updates that item, one without creates.
-TEMPLATE_COLUMNS = tuple(c for c in COLUMNS if c not in SERVER_OWNED)
-LOCATION_PLACEHOLDER = "<your stockLocationId>"
 TEMPLATE_ROWS: tuple[dict[str, str], ...] = (
     {
         "productName": "Round bar 50mm S355J2",
@@ -78,7 +38,6 @@ TEMPLATE_ROWS: tuple[dict[str, str], ...] = (
         "heatCode": "H23-04417",
         "diameter": "50",
         "length": "6000",
-        "stockLocationId": LOCATION_PLACEHOLDER,
         "unitPrice": "84.50",
     },
     {
@@ -89,7 +48,6 @@ TEMPLATE_ROWS: tuple[dict[str, str], ...] = (
         "length": "2500",
         "width": "1250",
         "depth": "20",
-        "stockLocationId": LOCATION_PLACEHOLDER,
         "unitPrice": "612.00",
     },
     {
@@ -100,7 +58,6 @@ TEMPLATE_ROWS: tuple[dict[str, str], ...] = (
         "length": "6000",
         "width": "100",
         "depth": "100",
-        "stockLocationId": LOCATION_PLACEHOLDER,
         "unitPrice": "118.25",
     },
 )
@@ -146,8 +103,8 @@ def download_csv(call: Call) -> Reply:
         "columns of the download (labels, millCertificationId, linkedOrders, createdAt, updatedAt) are "
         "left out. inventoryId is empty in the examples: a row without one creates an item, a row with one "
         "updates it. type, material, supplierId and stockLocationId take ids of this company's reference "
-        "data; the examples leave the optional ones empty and show a placeholder for stockLocationId, "
-        "which a new row needs. Permission: inventory.read."
+        "data; the examples leave them empty: a new row without a stockLocationId goes to the company's "
+        "default stock location. Permission: inventory.read."
     ),
 )
 def download_template(call: Call) -> Reply:

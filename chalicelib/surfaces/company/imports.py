@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.core.imports import csvcells, registry
 from chalicelib.core.imports.jobs import MAX_FILE_BYTES, MAX_STORED_ERRORS, ImportJob, ImportStatus, RowError
+from chalicelib.core.limits import LAMBDA_BODY_BYTES
 from chalicelib.core.reference.service import deterministic_id
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.company_inventory.csv_import import KIND as INVENTORY
@@ -35,9 +36,8 @@ KINDS = import_kinds()
 
 JOBS = f"{PREFIX}/imports"
 JOB = f"{JOBS}/{{jobId}}"
-# Lambda takes at most 6 MB of request, and API Gateway passes a multipart body base64-encoded (4/3
-# bigger): 4 MiB is the most that always fits. Bigger files go through POST /imports.
-MAX_UPLOAD_BYTES = 4 * 1024 * 1024
+# A multipart body travels base64 in the Lambda event; bigger files go through POST /imports.
+MAX_UPLOAD_BYTES = LAMBDA_BODY_BYTES
 CSV = "text/csv"
 MULTIPART = "multipart/form-data"
 ERROR_COLUMNS = ("line", "field", "message")
@@ -67,7 +67,10 @@ class JobSummary(BaseModel):
     created: int
     updated: int
     failed: int
-    message: str | None = Field(description="Why the whole file failed, when status is failed")
+    message: str | None = Field(
+        description="Why the whole file failed, when status is failed; while running, why its last attempt "
+        "failed (the import is retried, and fails saying so if every attempt does)"
+    )
     createdAt: datetime
     startedAt: datetime | None
     finishedAt: datetime | None

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from chalicelib.core.tenancy.permissions import Permission
+from chalicelib.features.company_inventory.service import MAX_ITEMS
 from chalicelib.http.pagination import decode_token, encode_token, page_size
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company
@@ -76,11 +77,13 @@ def list_items(call: Call) -> Reply:
     response=list[InventoryOut],
     status=201,
     description=(
-        "A JSON array of up to 50 items, written in one transaction: every item is validated first "
+        f"A JSON array of up to {MAX_ITEMS} items, written in one transaction: every item is validated first "
         "(fields, and type, material, supplierId and stockLocationId must exist in this company), and "
         "one bad item writes nothing; the error names `[index].field`. Server-owned fields (inventoryId, "
         "companyId, createdAt, updatedAt, labels, millCertificationId, linkedOrders) are ignored. "
-        "`quantity` becomes an initial ledger movement. `tags` sets manual tags. With an Idempotency-Key "
+        "`quantity` becomes an initial ledger movement. `stockLocationId` is optional, as documented: an item "
+        "without one goes to the company's default stock location (listed with the others under "
+        "/stock-locations). `tags` sets manual tags. With an Idempotency-Key "
         "the ids are derived from the key, so a retry cannot create twice. Permission: inventory.write."
     ),
 )
@@ -102,7 +105,7 @@ def create_items(call: Call) -> list[dict[str, Any]]:
     body=list[InventoryUpdate],
     response=list[InventoryOut],
     description=(
-        "A JSON array of up to 50 items, each with its inventoryId; only the fields sent change (null "
+        f"A JSON array of up to {MAX_ITEMS} items, each with its inventoryId; only the fields sent change (null "
         "clears an optional field). All items commit in one transaction or none do. A new `quantity` is "
         "recorded as a ledger adjustment against the quantity read (compare-and-set), so it shows in "
         "history and every surface. Send `version` to guard against lost updates (stale -> 409); "

@@ -16,47 +16,52 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.core.models import HistoryEvent
-from chalicelib.features.company_inventory.service import ATTRIBUTES, InventoryItem, ItemInput, documented
+from chalicelib.core.values import Number, Text
+from chalicelib.features.company_inventory.service import (
+    ATTRIBUTES,
+    INPUT_FIELDS,
+    MAX_NAME_CHARS,
+    MAX_TAGS,
+    MAX_TEXT_CHARS,
+    InventoryItem,
+    ItemInput,
+    documented,
+)
 
-# Documented request field -> core field.
-CORE_NAMES: dict[str, str] = {
-    "productName": "name",
-    "quantity": "quantity",
-    "stockLocationId": "location_id",
-    "tags": "tags",
-    **{documented(name): name for name in ATTRIBUTES},
-}
-# Bounded so that every value (and a sum of them) is a number DynamoDB stores exactly: 1e200 is a 400, not a 500.
-Number = Annotated[
-    Decimal,
-    Field(max_digits=20, decimal_places=6, allow_inf_nan=False, description="At most 20 digits, 6 after the point"),
-]
-Text = Field(None, min_length=1, max_length=200)
+Short = Field(None, min_length=1, max_length=MAX_TEXT_CHARS)
 Amount = Field(None, ge=0)
 
 
 class InventoryFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    productName: str | None = Field(None, min_length=1, max_length=300)
+    productName: Text | None = Field(None, min_length=1, max_length=MAX_NAME_CHARS)
     quantity: Number | None = Field(None, ge=0, description="Number of pieces (on hand)")
     weight: Number | None = Amount
-    heatCode: str | None = Text
+    heatCode: Text | None = Short
     diameter: Number | None = Amount
     length: Number | None = Amount
     width: Number | None = Amount
     depth: Number | None = Amount
-    type: str | None = Text
-    material: str | None = Text
-    supplierId: str | None = Text
-    stockLocationId: str | None = Text
+    type: Text | None = Short
+    material: Text | None = Short
+    supplierId: Text | None = Short
+    stockLocationId: Text | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+        description="A stock location of this company; an item created without one goes to the company's default "
+        "location",
+    )
     unitPrice: Number | None = Amount
-    tags: list[str] | None = Field(None, max_length=50, description="Manual tag ids; rule-based tags are separate")
+    tags: list[Annotated[Text, Field(max_length=MAX_TEXT_CHARS)]] | None = Field(
+        None, max_length=MAX_TAGS, description="Manual tag ids; rule-based tags are separate"
+    )
 
     def to_input(self, stock_id: str | None = None, version: int | None = None) -> ItemInput:
         sent = self.model_fields_set
         attributes = {name: documented(name) for name in ATTRIBUTES}
-        given = {core for doc, core in CORE_NAMES.items() if doc in sent}
+        given = {core for doc, core in INPUT_FIELDS.items() if doc in sent}
         return ItemInput(
             given=frozenset(given),
             name=self.productName,
@@ -70,8 +75,7 @@ class InventoryFields(BaseModel):
 
 
 class InventoryCreate(InventoryFields):
-    productName: str = Field(min_length=1, max_length=300)
-    stockLocationId: str = Field(min_length=1, max_length=200)
+    productName: Text = Field(min_length=1, max_length=MAX_NAME_CHARS)
 
 
 class InventoryUpdate(InventoryFields):

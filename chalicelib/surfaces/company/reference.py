@@ -9,12 +9,14 @@ surface uses.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.core.errors import AlreadyExists, NotFound, ValidationFailed
+from chalicelib.core.catalog.service import LocationChange
+from chalicelib.core.errors import DomainError
+from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.core.models import Location
 from chalicelib.core.reference.service import MAX_BATCH, NewReference, ReferenceItem, ReferenceUpdate, RefKind
 from chalicelib.core.tenancy.permissions import Permission
@@ -191,6 +193,7 @@ def location_out(location: Location) -> dict[str, Any]:
         "id": location.location_id,
         "companyId": location.tenant_id,
         "label": location.name,
+        "isDefault": location.is_default,
         "active": location.active,
         "createdAt": location.created_at,
         "updatedAt": location.updated_at,
@@ -205,7 +208,7 @@ def _list(kind: Kind) -> Handler:
     def handler(call: Call) -> list[dict[str, Any]]:
         tenant = call.tenant_id
         if kind.kind is None:
-            return [location_out(loc) for loc in _all_locations(tenant) if loc.active]
+            return [location_out(loc) for loc in catalog_service().active_locations(tenant)]
         return [reference_out(kind, item) for item in reference_service().list_active(tenant, kind.kind)]
 
     return handler
@@ -251,90 +254,57 @@ def _delete(kind: Kind) -> Handler:
 
 # -- stock locations: core Locations -------------------------------------------
 
+# Core location field -> documented stock-location field, for errors.
+LOCATION_FIELDS = {"name": "label"}
 
-def _all_locations(tenant: str) -> list[Location]:
-    found: list[Location] = []
-    cursor = None
-    while True:
-        page = catalog_service().list_locations(tenant, 500, cursor)
-        found += page.items
-        if page.cursor is None:
-            return found
-        cursor = page.cursor
+
+def _stock_locations(call: Callable[[], Any]) -> Any:
+    """Run a catalog call; its errors name the documented fields (`[i].label`, not `[i].name`)."""
+    try:
+        return call()
+    except DomainError as exc:
+        exc.problems = [replace(p, at=p.at.of(LOCATION_FIELDS.get(p.at.field, p.at.field))) for p in exc.problems]
+        raise
 
 
 def _create_locations(tenant: str, models: list[Labelled], call: Call) -> list[Location]:
-    _check_count(models)
-    catalog = catalog_service()
-    # Names are unique per company: check them all first, so a clash writes nothing.
-    names = [m.label.strip().casefold() for m in models]
-    clashes = [i for i, name in enumerate(names) if names.index(name) != i]
-    clashes += [i for i, m in enumerate(models) if _location_exists(tenant, m.label)]
-    if clashes:
-        raise AlreadyExists(
-            f"stock location {models[clashes[0]].label} already exists",
-            [{"field": f"[{i}].label", "message": "already in use"} for i in sorted(set(clashes))],
-        )
-    return [catalog.create_location(tenant, {"name": m.label.strip()}, call.actor) for m in models]
-
-
-def _location_exists(tenant: str, name: str) -> bool:
-    try:
-        catalog_service().location_by_name(tenant, name.strip())
-    except NotFound:
-        return False
-    return True
-
-
-def _active_locations(tenant: str, ids: list[str]) -> list[Location]:
-    catalog = catalog_service()
-    found: list[Location] = []
-    for index, location_id in enumerate(ids):
-        try:
-            location = catalog.get_location(tenant, location_id)
-        except NotFound:
-            location = None
-        if location is None or not location.active or ids.index(location_id) != index:
-            raise NotFound(
-                f"stock location {location_id} not found", [{"field": f"[{index}].id", "message": "not found"}]
-            )
-        found.append(location)
-    return found
+    entries = [{"name": m.label} for m in models]
+    created: list[Location] = _stock_locations(lambda: catalog_service().create_locations(tenant, entries, call.actor))
+    return created
 
 
 def _update_locations(tenant: str, models: list[LabelledUpdate], call: Call) -> list[Location]:
-    _check_count(models)
-    _active_locations(tenant, [m.id for m in models])
-    catalog = catalog_service()
-    return [
-        catalog.update_location(
-            tenant, m.id, {"name": m.label.strip()} if m.label else {}, call.actor, expected_version=m.version
-        )
-        for m in models
-    ]
+    changes = [LocationChange(m.id, {"name": m.label} if m.label else {}, m.version) for m in models]
+    updated: list[Location] = _stock_locations(lambda: catalog_service().update_locations(tenant, changes, call.actor))
+    return updated
 
 
 def _delete_locations(tenant: str, ids: list[str], call: Call) -> list[str]:
-    _active_locations(tenant, ids)
-    catalog = catalog_service()
-    for location_id in ids:
-        catalog.update_location(tenant, location_id, {"active": False}, call.actor)
-    return ids
-
-
-def _check_count(models: list[Any]) -> None:
-    if not models:
-        raise ValidationFailed("at least one entry is required", [{"field": "body", "message": "empty"}])
-    if len(models) > MAX_BATCH:
-        raise ValidationFailed(f"at most {MAX_BATCH} entries", [{"field": "body", "message": "too many"}])
+    deleted: list[str] = _stock_locations(lambda: catalog_service().delete_locations(tenant, ids, call.actor))
+    return deleted
 
 
 # -- routes --------------------------------------------------------------------
 
 
+# What the stock-location routes add to the shared descriptions (CatalogService's location batches).
+LOCATION_NOTES = {
+    "GET": " Every company has one default location (`isDefault: true`, made with the company), where an "
+    "inventory item created without a stockLocationId goes.",
+    "POST": " Labels are unique in the company (any case): a label in use or repeated in the request is a 409 "
+    "naming `[index].label`. All entries commit in one transaction.",
+    "PUT": " A new label must be free (409 naming `[index].label`). All entries commit in one transaction, "
+    f"which holds {TRANSACTION_ITEMS} writes: an entry takes one, a rename two more (so at most 33 renames "
+    "per request; more is a 400). The default location can be renamed.",
+    "DELETE": " All entries commit in one transaction. The default location cannot be deleted: 409 naming "
+    "`[index].id`. A deleted location keeps its label taken.",
+}
+
+
 def _declare(kind: Kind) -> None:
     path = f"{PREFIX}/{kind.segment}"
     where = "core stock locations, shared with every surface" if kind.kind is None else "reference data"
+    notes = LOCATION_NOTES if kind.kind is None else {}
     routes: list[tuple[str, Callable[[Kind], Handler], dict[str, Any]]] = [
         (
             "GET",
@@ -342,7 +312,7 @@ def _declare(kind: Kind) -> None:
             {
                 "permissions": [Permission.INVENTORY_READ],
                 "summary": f"List {kind.title}",
-                "description": f"Active {kind.title} ({where}). Permission: inventory.read.",
+                "description": f"Active {kind.title} ({where}). Permission: inventory.read." + notes.get("GET", ""),
             },
         ),
         (
@@ -356,6 +326,7 @@ def _declare(kind: Kind) -> None:
                 "description": (
                     f"A JSON array of up to {MAX_BATCH}; every entry is validated first and one bad entry "
                     "writes nothing. Each returned object carries its `id`. Permission: inventory.write."
+                    + notes.get("POST", "")
                 ),
             },
         ),
@@ -369,7 +340,7 @@ def _declare(kind: Kind) -> None:
                 "description": (
                     "A JSON array, each entry with its `id`; only the fields sent change. Send `version` to "
                     "guard against lost updates (409 when stale). Unknown ids, or ids of another company, are "
-                    "a 404 and nothing changes. Permission: inventory.write."
+                    "a 404 and nothing changes. Permission: inventory.write." + notes.get("PUT", "")
                 ),
             },
         ),
@@ -384,7 +355,7 @@ def _declare(kind: Kind) -> None:
                 "description": (
                     'Soft delete of every id in `{"ids": [...]}`; an unknown id is a 404 and nothing is '
                     "deleted. Items that point at a deleted entry keep it (and its label); new writes cannot "
-                    "point at it. Permission: inventory.write."
+                    "point at it. Permission: inventory.write." + notes.get("DELETE", "")
                 ),
             },
         ),

@@ -21,9 +21,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.core.values import Number, Text
 from chalicelib.features.orders.model import (
     LINE_INPUT_FIELDS,
     MAX_LINE_NUMBER,
+    MAX_NOTES_CHARS,
+    MAX_REFERENCE_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_WRITES,
     ORDER_INPUT_FIELDS,
     STATUSES,
     LineInput,
@@ -33,12 +38,11 @@ from chalicelib.features.orders.model import (
     ReserveResult,
     documented,
 )
-from chalicelib.surfaces.company.models import Number
 
 # Documented request field -> core field.
 ORDER_CORE_NAMES: dict[str, str] = {documented(core): core for core in ORDER_INPUT_FIELDS}
 LINE_CORE_NAMES: dict[str, str] = {documented(core): core for core in LINE_INPUT_FIELDS}
-MAX_LINES = 99  # one order and its lines fit one transaction of 100 writes
+MAX_LINES = MAX_WRITES - 1  # one order and its lines fit one transaction
 
 STATUS_TEXT = "One of " + ", ".join(STATUSES) + " (any case; spaces and hyphens read as underscores). Default open."
 
@@ -60,10 +64,16 @@ class LineItemIn(BaseModel):
     lineNumber: int | None = Field(
         None, ge=1, le=MAX_LINE_NUMBER, description="Position on the order; default: the next free number"
     )
-    productName: str | None = Field(None, max_length=200, description="What is ordered, e.g. 'Round bar 50mm'")
-    type: str | None = Field(None, max_length=200, description="Inventory type id (inventory-types) of this company")
-    material: str | None = Field(
-        None, max_length=200, description="Inventory material (grade) id (inventory-materials) of this company"
+    productName: Text | None = Field(
+        None, max_length=MAX_TEXT_CHARS, description="What is ordered, e.g. 'Round bar 50mm'"
+    )
+    type: Text | None = Field(
+        None, max_length=MAX_TEXT_CHARS, description="Inventory type id (inventory-types) of this company"
+    )
+    material: Text | None = Field(
+        None,
+        max_length=MAX_TEXT_CHARS,
+        description="Inventory material (grade) id (inventory-materials) of this company",
     )
     diameter: Number | None = Field(None, ge=0, description="Diameter in mm")
     length: Number | None = Field(None, ge=0, description="Length in mm")
@@ -71,9 +81,11 @@ class LineItemIn(BaseModel):
     depth: Number | None = Field(None, ge=0, description="Depth (thickness) in mm")
     quantity: Number | None = Field(None, gt=0, description="Pieces ordered, > 0; required for a new line")
     weight: Number | None = Field(None, ge=0, description="Weight in kg")
-    requiredHeatCode: str | None = Field(None, max_length=100, description="The heat code the customer requires")
+    requiredHeatCode: Text | None = Field(
+        None, max_length=MAX_REFERENCE_CHARS, description="The heat code the customer requires"
+    )
     certificationRequired: bool | None = Field(None, description="Whether a mill certificate must ship with it")
-    notes: str | None = Field(None, max_length=2000)
+    notes: Text | None = Field(None, max_length=MAX_NOTES_CHARS)
 
     def to_input(self) -> LineInput:
         sent = self.model_fields_set
@@ -85,8 +97,10 @@ class LineItemIn(BaseModel):
 class OrderFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    orderReference: str | None = Field(
-        None, max_length=100, description="The customer's order reference; unique (any case) among active orders"
+    orderReference: Text | None = Field(
+        None,
+        max_length=MAX_REFERENCE_CHARS,
+        description="The customer's order reference; unique (any case) among active orders",
     )
     quantity: Number | None = Field(
         None,
@@ -95,10 +109,12 @@ class OrderFields(BaseModel):
     )
     orderDate: date | None = Field(None, description="ISO date, YYYY-MM-DD")
     deliveryDate: date | None = Field(None, description="ISO date, YYYY-MM-DD; not before orderDate")
-    site: str | None = Field(None, max_length=200, description="Delivery site")
-    status: str | None = Field(None, max_length=50, description=STATUS_TEXT)
-    relatedOrganisationId: str | None = Field(
-        None, max_length=200, description="The customer: an organisation id of this company; sets customerName"
+    site: Text | None = Field(None, max_length=MAX_TEXT_CHARS, description="Delivery site")
+    status: Text | None = Field(None, max_length=50, description=STATUS_TEXT)
+    relatedOrganisationId: Text | None = Field(
+        None,
+        max_length=MAX_TEXT_CHARS,
+        description="The customer: an organisation id of this company; sets customerName",
     )
     lineItems: list[LineItemIn] | None = Field(None, max_length=MAX_LINES)
 
@@ -121,9 +137,9 @@ class OrderFields(BaseModel):
 
 
 class OrderCreate(OrderFields):
-    orderReference: str = Field(
+    orderReference: Text = Field(
         min_length=1,
-        max_length=100,
+        max_length=MAX_REFERENCE_CHARS,
         description="The customer's order reference; unique (any case) among active orders",
     )
 

@@ -58,9 +58,10 @@ def requested_etags(header: str | None) -> set[str]:
         "stored with Stockroom. The pack is stored in S3 and "
         "served again while nothing it shows has changed (order, lines, reservations, certifications, "
         "suppliers, documents). `ETag` is the pack's fingerprint: a request with `If-None-Match` equal to it "
-        "gets 304 with no body. A pack over 4 MiB is answered with 303 and a `Location` (also `downloadUrl` in "
-        "the body) valid for 5 minutes. A pack over its limits (1,000 lines, 200 certificates, 50 MiB of "
-        "documents, 2,000 pages) is a 400 PACK_TOO_LARGE. Send `Accept: application/pdf` (or `*/*`): API "
+        f"gets 304 with no body. A pack over {exports.MAX_INLINE_BYTES // (1024 * 1024)} MiB (base64) is answered "
+        "with 303 and a `Location` (also `downloadUrl` in the body) valid for 5 minutes. A pack over its limits "
+        "(1,000 lines, 200 certificates, 50 MiB of documents, 2,000 pages) is a 400 PACK_TOO_LARGE. "
+        "Send `Accept: application/pdf` (or `*/*`): API "
         "Gateway answers a binary body only to a request that accepts it. A deleted order, or another "
         "company's, is a 404. Permission: orders.read."
     ),
