@@ -882,12 +882,9 @@ class InMemoryReferenceStore:
         return [item for _, item in self.table.query(keys.reference_partition(tenant_id, kind.value)) if item.active]
 
     def lookup(self, tenant_id: str, wanted: Iterable[RefKey]) -> dict[RefKey, Resolved]:
-        by_key: dict[Key, RefKey] = {}
-        for kind, ref in wanted:
-            by_key[self._lookup_key(tenant_id, kind, ref)] = (kind, ref)
         found: dict[RefKey, Resolved] = {}
-        for key, ref_key in by_key.items():
-            item = self.table.get(key)
+        for ref_key in set(wanted):
+            item = self.table.get(self._lookup_key(tenant_id, *ref_key))
             if item is None:
                 continue
             if ref_key[0] == HEAT:

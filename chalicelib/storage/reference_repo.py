@@ -118,16 +118,17 @@ class DynamoReferenceStore:
 
     def lookup(self, tenant_id: str, wanted: Iterable[RefKey]) -> dict[RefKey, Resolved]:
         """Any mix of reference items, locations and heat-code guards, in one BatchGetItem per 100 keys."""
-        by_key: dict[tuple[str, str], RefKey] = {}
+        # Several wanted keys can name one item (two spellings of a heat code): each gets its answer.
+        by_key: dict[tuple[str, str], list[RefKey]] = {}
         for kind, ref in wanted:
             key = self._lookup_key(tenant_id, kind, ref)
-            by_key[(key["pk"], key["sk"])] = (kind, ref)
+            by_key.setdefault((key["pk"], key["sk"]), []).append((kind, ref))
         items = batch_get(self._table, [to_attrs({"pk": pk, "sk": sk}) for pk, sk in by_key])
         found: dict[RefKey, Resolved] = {}
         for attrs in items:
             data = from_attrs(attrs)
-            ref_key = by_key[(data["pk"], data["sk"])]
-            found[ref_key] = self._resolved(ref_key[0], data, attrs)
+            for ref_key in by_key[(data["pk"], data["sk"])]:
+                found[ref_key] = self._resolved(ref_key[0], data, attrs)
         return found
 
     def _lookup_key(self, tenant_id: str, kind: str, ref: str) -> dict[str, str]:

@@ -166,13 +166,6 @@ def test_one_lookup_resolves_items_locations_and_heat_codes(
     assert store.lookup(tenant, []) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known bug, not fixed here: two spellings of one heat code in one lookup resolve only the last "
-        "(DynamoReferenceStore.lookup maps each item to one wanted key); the fake does the same"
-    ),
-)
 def test_two_spellings_of_one_heat_code_both_resolve(store: ReferenceStore, tenant: str) -> None:
     certificate = cert(tenant, "H-1")
     store.create_items([certificate], ACTOR)

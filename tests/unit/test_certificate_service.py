@@ -275,14 +275,6 @@ def test_gathers_the_heat_codes_reserved_against_each_line_and_their_certificate
     assert world.reference.lookups[1] == {("organisation", "org-1")}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "known bug, not fixed here: a reference lookup of two spellings of one heat code (H-100, h-100) "
-        "answers only one of them (DynamoReferenceStore.lookup keeps one wanted key per item, and the fake "
-        "does as it does), so which spelling gets its certificate depends on set order"
-    ),
-)
 def test_a_heat_code_reserved_in_two_spellings_is_one_certified_heat(world: World) -> None:
     world.row("s-1", "H-100")
     world.row("s-3", "h-100")  # the same heat, spelled in another case
