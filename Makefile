@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Every dependency, runtime and dev, pinned with hashes (regenerate with `make lock`).
 LOCK := requirements.lock
-# The offline OSV advisory snapshot `make security` audits against (a newer one can be dropped in).
-ADVISORIES ?= ../shared/advisories
+# The offline OSV advisory snapshot `make security` audits against (a newer one can be dropped in):
+# ADVISORIES=DIR, else `shared/advisories` beside this checkout or beside the repository it was cloned from.
+ADVISORIES ?=
 
 # Never reach real AWS: dummy credentials, a region, no metadata probing.
 export AWS_EC2_METADATA_DISABLED := true
@@ -59,7 +60,7 @@ typecheck: $(STAMP)
 # Static checks (bandit: medium or high fails) and every pinned dependency against known advisories.
 security: $(STAMP)
 	$(BIN)/bandit --quiet --recursive --severity-level medium chalicelib app.py infra
-	STOCKROOM_ADVISORIES=$(ADVISORIES) $(BIN)/python -m infra.audit --lock $(LOCK)
+	STOCKROOM_ADVISORIES=$(ADVISORIES) $(BIN)/python -m infra.audit --lock $(LOCK) --discover
 	@if $(BIN)/python -m infra.audit --online-check; then \
 	  $(BIN)/pip-audit --vulnerability-service osv --require-hashes --disable-pip -r $(LOCK); \
 	else echo "pip-audit skipped: no online advisory service answers here (the offline audit above ran)"; fi

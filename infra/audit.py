@@ -4,7 +4,11 @@
 
 DIR is a snapshot of the Python Packaging Advisory Database (one OSV YAML
 file per advisory under `vulns/<package>/`); it comes from `--db` or the
-`STOCKROOM_ADVISORIES` setting, so a newer snapshot can be dropped in. Every
+`STOCKROOM_ADVISORIES` setting, so a newer snapshot can be dropped in. With
+`--discover` and neither set, `shared/advisories` beside the checkout, or
+beside the repository it was cloned from, is used; when none is there the
+audit says so loudly and passes (a machine without the snapshot cannot
+audit offline; one that names a folder that is missing fails). Every
 `name==version` pin of the lock file is checked against the advisories'
 `affected` entries (explicit versions, and ECOSYSTEM ranges with
 introduced / fixed / last_affected events). Exits 1 naming each known
@@ -17,6 +21,7 @@ import argparse
 import os
 import re
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -135,14 +140,34 @@ def online(host: str = "api.osv.dev", timeout: float = 3.0) -> bool:
     return True
 
 
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def discovered(root: Path = CHECKOUT) -> Path | None:
+    """`shared/advisories` beside the checkout, or beside the local repository it was cloned from."""
+    candidates = [root.parent / "shared" / "advisories"]
+    origin = subprocess.run(
+        ["git", "-C", str(root), "remote", "get-url", "origin"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if origin and "://" not in origin and Path(origin).is_dir():
+        candidates.append(Path(origin).resolve().parent / "shared" / "advisories")
+    return next((c for c in candidates if (c / "vulns").is_dir()), None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lock", type=Path, default=Path("requirements.lock"))
-    parser.add_argument("--db", type=Path, default=os.environ.get("STOCKROOM_ADVISORIES"))
+    parser.add_argument("--db", type=Path, default=os.environ.get("STOCKROOM_ADVISORIES") or None)
     parser.add_argument("--online-check", action="store_true", help="exit 0 if the online service answers, else 1")
+    parser.add_argument("--discover", action="store_true", help="find shared/advisories beside the checkout")
     args = parser.parse_args(argv)
     if args.online_check:
         return 0 if online() else 1
+    if args.db is None and args.discover:
+        args.db = discovered()
+        if args.db is None:
+            print("WARNING: no advisory database beside this checkout; the offline audit did not run", file=sys.stderr)
+            return 0
     if args.db is None or not (args.db / "vulns").is_dir():
         print(f"advisory database not found at {args.db} (set STOCKROOM_ADVISORIES or --db)", file=sys.stderr)
         return 2

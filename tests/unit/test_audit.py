@@ -81,3 +81,23 @@ def test_every_requirement_pin_is_in_the_lock_with_hashes() -> None:
             assert locked.get(package) == version, f"{name}: {package}=={version} is not in requirements.lock"
     entries = re.split(r"\n(?=[A-Za-z0-9])", lock.split("\n\n", 1)[-1].strip())
     assert all("--hash=sha256:" in entry for entry in entries if "==" in entry)
+
+
+def test_discovery_finds_shared_advisories_beside_the_checkout_or_its_origin(tmp_path: Path) -> None:
+    checkout = tmp_path / "clones" / "project"
+    checkout.mkdir(parents=True)
+    assert audit.discovered(checkout) is None  # not a git checkout, nothing beside it
+    beside = tmp_path / "clones" / "shared" / "advisories" / "vulns"
+    beside.mkdir(parents=True)
+    assert audit.discovered(checkout) == beside.parent
+
+
+def test_main_passes_loudly_when_discovery_finds_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock = tmp_path / "requirements.lock"
+    lock.write_text("demo-pkg==1.2\n")
+    monkeypatch.delenv("STOCKROOM_ADVISORIES", raising=False)
+    monkeypatch.setattr(audit, "discovered", lambda: None)
+    assert audit.main(["--lock", str(lock), "--discover"]) == 0
+    assert "offline audit did not run" in capsys.readouterr().err
