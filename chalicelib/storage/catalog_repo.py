@@ -1,4 +1,11 @@
-"""Products, locations and bins in the main table, with uniqueness guards."""
+"""Products, locations and bins in the main table, with uniqueness guards.
+
+Active products and locations are listed in creation order (`storage/listing`:
+products under `T#t#LIST#product` or `T#t#LIST#material` by kind, locations
+under `T#t#LIST#location`, on gsi3) and counted by counter items written in
+the same transaction as every create and soft delete. A soft-deleted entity
+leaves its listing and frees its guards (SKU, source ids, location name).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +13,20 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.core.errors import AlreadyExists, StaleVersion
-from chalicelib.core.models import Actor, Bin, Location, Product
-from chalicelib.core.ports import Page
+from chalicelib.core.models import Actor, Bin, Location, Movement, Product, StockRecord
+from chalicelib.core.ports import OffsetPage, Page
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
 from chalicelib.storage.dynamo import batch_get, ddb, query_all, query_page, transact
+from chalicelib.storage.listing import Listing, counter_writes, offset_page
 
 Guard = tuple[str, str, str]  # (kind, value, field name for the error)
 
 
 def _product_guards(product: Product) -> list[Guard]:
     guards: list[Guard] = []
+    if not product.active:
+        return guards
     if product.sku:
         guards.append(("SKU", product.sku, "sku"))
     guards.extend(("SOURCE", f"{source}#{sid}", f"sourceIds.{source}") for source, sid in product.source_ids.items())
@@ -24,7 +34,19 @@ def _product_guards(product: Product) -> list[Guard]:
 
 
 def _location_guards(location: Location) -> list[Guard]:
-    return [("LOCNAME", location.name.casefold(), "name")]
+    return [("LOCNAME", location.name.casefold(), "name")] if location.active else []
+
+
+def product_listing(product: Product) -> Listing:
+    return Listing(product.tenant_id, product.kind)
+
+
+def location_listing(tenant_id: str) -> Listing:
+    return Listing(tenant_id, "location")
+
+
+def _listed(entity: Product | Location, listing: Listing, entity_id: str) -> dict[str, str]:
+    return listing.entry(keys.created_sort(entity.created_at, entity_id)) if entity.active else {}
 
 
 class DynamoCatalogStore:
@@ -33,36 +55,54 @@ class DynamoCatalogStore:
 
     # -- products ----------------------------------------------------------
 
+    def _product_item(self, product: Product, actor: Actor) -> dict[str, Any]:
+        item_keys = {
+            **keys.product(product.tenant_id, product.product_id),
+            **_listed(product, product_listing(product), product.product_id),
+        }
+        return record_item(product, item_keys, "product", product.product_id, actor, product.name)
+
     def create_product(self, product: Product, actor: Actor) -> None:
-        item = record_item(
-            product,
-            keys.product(product.tenant_id, product.product_id),
-            "product",
-            product.product_id,
-            actor,
-            product.name,
+        item = self._product_item(product, actor)
+        counters = self.product_counter_items([product])
+        self._save(product.tenant_id, product.product_id, item, None, _product_guards(product), [], counters)
+
+    def create_product_with_stock(
+        self, product: Product, record: StockRecord, movement: Movement | None, actor: Actor
+    ) -> None:
+        """A product and its first stock record (with its initial movement) in ONE transaction."""
+        from chalicelib.storage.stock_repo import DynamoStockStore
+
+        item = self._product_item(product, actor)
+        extra = self.product_counter_items([product]) + DynamoStockStore(self._table).create_items(
+            record, movement, actor
         )
-        self._save(product.tenant_id, product.product_id, item, None, _product_guards(product), [])
+        self._save(product.tenant_id, product.product_id, item, None, _product_guards(product), [], extra)
 
     def create_products(self, products: list[Product], actor: Actor) -> None:
         """Create products (with their guards) in ONE transaction; any of them existing writes none."""
         writes = [write for product in products for write in self.new_product_items(product, actor)]
         if not writes:
             return
-        reasons = transact(writes)
+        reasons = transact(writes + self.product_counter_items(products))
         if reasons is not None:
             raise AlreadyExists("a product of this request already exists")
 
+    def product_counter_items(self, products: list[Product]) -> list[dict[str, Any]]:
+        """The counter updates for creating `products`: one per listing, whatever their number.
+
+        A caller committing `new_product_items` in a transaction of its own adds these once.
+        """
+        deltas: dict[Listing, int] = {}
+        for product in products:
+            if product.active:
+                deltas[product_listing(product)] = deltas.get(product_listing(product), 0) + 1
+        return counter_writes(self._table, deltas)
+
     def new_product_items(self, product: Product, actor: Actor) -> list[dict[str, Any]]:
-        """The transaction items that create a product (for callers that add writes of their own)."""
-        item = record_item(
-            product,
-            keys.product(product.tenant_id, product.product_id),
-            "product",
-            product.product_id,
-            actor,
-            product.name,
-        )
+        """The transaction items that create a product (for callers that add writes of their own;
+        they add `product_counter_items` of all their products once)."""
+        item = self._product_item(product, actor)
         writes = [{"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]
         writes += [
             self._put_guard(product.tenant_id, kind, value, product.product_id)
@@ -71,14 +111,8 @@ class DynamoCatalogStore:
         return writes
 
     def update_product(self, product: Product, previous: Product, actor: Actor) -> None:
-        item = record_item(
-            product,
-            keys.product(product.tenant_id, product.product_id),
-            "product",
-            product.product_id,
-            actor,
-            product.name,
-        )
+        item = self._product_item(product, actor)
+        delta = int(product.active) - int(previous.active)
         self._save(
             product.tenant_id,
             product.product_id,
@@ -86,6 +120,7 @@ class DynamoCatalogStore:
             previous.version,
             _product_guards(product),
             _product_guards(previous),
+            counter_writes(self._table, {product_listing(product): delta}),
         )
 
     def get_product(self, tenant_id: str, product_id: str) -> Product | None:
@@ -105,14 +140,21 @@ class DynamoCatalogStore:
     def list_products(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[Product]:
         return self._page(Product, keys.products_partition(tenant_id), limit, cursor)
 
+    def page_products(self, tenant_id: str, kind: str, offset: int, limit: int) -> OffsetPage[Product]:
+        """Active products of one kind in creation order, and how many there are (one Query at offset 0)."""
+        page = offset_page(self._table, Listing(tenant_id, kind), offset, limit)
+        return OffsetPage([to_record(Product, item) for item in page.items], page.total or 0)
+
     # -- locations and bins ------------------------------------------------
 
     def create_location(self, location: Location, actor: Actor) -> None:
         item = self._location_item(location, actor)
-        self._save(location.tenant_id, location.location_id, item, None, _location_guards(location), [])
+        counters = counter_writes(self._table, {location_listing(location.tenant_id): int(location.active)})
+        self._save(location.tenant_id, location.location_id, item, None, _location_guards(location), [], counters)
 
     def update_location(self, location: Location, previous: Location, actor: Actor) -> None:
         item = self._location_item(location, actor)
+        delta = int(location.active) - int(previous.active)
         self._save(
             location.tenant_id,
             location.location_id,
@@ -120,6 +162,7 @@ class DynamoCatalogStore:
             previous.version,
             _location_guards(location),
             _location_guards(previous),
+            counter_writes(self._table, {location_listing(location.tenant_id): delta}),
         )
 
     def get_location(self, tenant_id: str, location_id: str) -> Location | None:
@@ -130,6 +173,15 @@ class DynamoCatalogStore:
 
     def list_locations(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[Location]:
         return self._page(Location, keys.locations_partition(tenant_id), limit, cursor)
+
+    def page_locations(self, tenant_id: str, offset: int, limit: int) -> OffsetPage[Location]:
+        page = offset_page(self._table, location_listing(tenant_id), offset, limit)
+        return OffsetPage([to_record(Location, item) for item in page.items], page.total or 0)
+
+    def get_locations(self, tenant_id: str, location_ids: Iterable[str]) -> dict[str, Location]:
+        wanted = [to_attrs(keys.location(tenant_id, i)) for i in location_ids]
+        found = [to_record(Location, item) for item in batch_get(self._table, wanted)]
+        return {loc.location_id: loc for loc in found}
 
     def create_bin(self, bin_: Bin, actor: Actor) -> None:
         item = record_item(
@@ -151,7 +203,10 @@ class DynamoCatalogStore:
     # -- shared ------------------------------------------------------------
 
     def _location_item(self, location: Location, actor: Actor) -> dict[str, Any]:
-        key = keys.location(location.tenant_id, location.location_id)
+        key = {
+            **keys.location(location.tenant_id, location.location_id),
+            **_listed(location, location_listing(location.tenant_id), location.location_id),
+        }
         return record_item(location, key, "location", location.location_id, actor, location.name)
 
     def _save(
@@ -162,8 +217,9 @@ class DynamoCatalogStore:
         previous_version: int | None,
         guards: list[Guard],
         previous_guards: list[Guard],
+        extra: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Write the entity and swap its guard items in one transaction."""
+        """Write the entity and swap its guard items in one transaction (with `extra` writes: counters, stock)."""
         if previous_version is None:
             entity = {
                 "Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
@@ -182,6 +238,7 @@ class DynamoCatalogStore:
         writes = [entity]
         writes += [self._put_guard(tenant_id, kind, value, entity_id) for kind, value, _ in added]
         writes += [self._delete_guard(tenant_id, kind, value, entity_id) for kind, value, _ in removed]
+        writes += extra or []
         reasons = transact(writes)
         if reasons is None:
             return
@@ -191,6 +248,8 @@ class DynamoCatalogStore:
                 raise AlreadyExists(f"{entity_id} already exists")
             raise StaleVersion("the record was changed by someone else; read it again")
         clashes = [added[i - 1] for i in failed if 0 < i <= len(added)]
+        if not clashes:
+            raise AlreadyExists(f"a record written with {entity_id} already exists")
         raise AlreadyExists(
             "already in use: " + ", ".join(f"{field} {value}" for _, value, field in clashes),
             [{"field": field, "message": f"{value} is already in use"} for _, value, field in clashes],

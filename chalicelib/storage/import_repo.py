@@ -142,6 +142,7 @@ class DynamoImportStore:
             writes.append(self._errors_item(tenant_id, checkpoint))
         for product in plan.products:
             writes += self._catalog.new_product_items(product, actor)
+        writes += self._catalog.product_counter_items(plan.products)
         for record, movement in plan.creates:
             writes += self._stock.create_items(record, movement, actor)
         for change in plan.changes:
