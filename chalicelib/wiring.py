@@ -17,10 +17,12 @@ if TYPE_CHECKING:
     from chalicelib.core.imports.jobs import ImportService
     from chalicelib.core.imports.registry import ImportKind
     from chalicelib.core.reference.service import ReferenceService
+    from chalicelib.core.tenancy.users import UserService
     from chalicelib.features.certificates.documents import CertificateDocumentService
     from chalicelib.features.certificates.packs import CertificatePackService
     from chalicelib.features.company_inventory.service import InventoryService
     from chalicelib.features.orders.service import OrderService
+    from chalicelib.features.production.service import ProductionService
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
     from chalicelib.storage.stock_repo import DynamoStockStore
 
@@ -121,6 +123,23 @@ def order_service() -> OrderService:
     )
 
 
+@cache
+def user_service() -> UserService:
+    from chalicelib.core.tenancy.users import UserService
+    from chalicelib.storage.user_repo import DynamoUserStore
+
+    return UserService(DynamoUserStore(get_settings().main_table))
+
+
+@cache
+def production_service() -> ProductionService:
+    from chalicelib.features.production.service import ProductionService
+    from chalicelib.storage.production_repo import DynamoProductionStore
+
+    store = DynamoProductionStore(get_settings().main_table)
+    return ProductionService(store, catalog_service(), stock_service(), user_service())
+
+
 def reset() -> None:
     """Forget built services (tests switch settings between cases)."""
     factories = (stock_service, catalog_service, tenant_service, idempotency_store, history_service)
@@ -128,6 +147,8 @@ def reset() -> None:
         factory.cache_clear()
     order_service.cache_clear()
     certificate_pack_service.cache_clear()
+    user_service.cache_clear()
+    production_service.cache_clear()
 
 
 @cache
