@@ -6,6 +6,7 @@ from chalicelib.events.blueprint import events
 from chalicelib.http.platform import platform
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.orders import orders
+from chalicelib.surfaces.maker import maker
 
 app = Chalice(app_name="stockroom")
 app.api.binary_types.extend(["application/zip", "application/pdf", "application/octet-stream", "multipart/form-data"])
@@ -13,3 +14,4 @@ app.register_blueprint(platform)
 app.register_blueprint(events)
 app.register_blueprint(company)
 app.register_blueprint(orders)
+app.register_blueprint(maker)
