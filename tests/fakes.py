@@ -275,6 +275,18 @@ class InMemoryStockStore:
             ]
         return sorted(found, key=lambda r: (r.location_id, r.stock_id))
 
+    def records_for_products(self, tenant_id: str, product_ids: Iterable[str]) -> dict[str, list[StockRecord]]:
+        return {pid: self.records_for_product(tenant_id, pid) for pid in dict.fromkeys(product_ids)}
+
+    def records_at_location(self, tenant_id: str, location_id: str) -> list[StockRecord]:
+        with self._lock:
+            found = [
+                r.model_copy(deep=True)
+                for (t, _), r in self._records.items()
+                if t == tenant_id and r.location_id == location_id
+            ]
+        return sorted(found, key=lambda r: (r.product_id, r.stock_id))
+
     def list_records(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[StockRecord]:
         after = str(cursor["after"]) if cursor else ""
         with self._lock:

@@ -181,6 +181,9 @@ class DynamoProductionStore:
         roles.append("exists")
         items.append(self._put_guarded(self._task_item(task, actor), previous.version))
         roles.append("task")
+        moved = counter_writes(self._table, _moves(task_counters(previous), task_counters(task)))
+        items += moved
+        roles += ["counter"] * len(moved)
         if command_id is not None:
             guard = {**keys.unique(t, "BATCHCMD", command_id), "target_id": str(batch.batch_id), "entity_type": "guard"}
             items.append(self._put_new(to_attrs(guard)))
@@ -208,6 +211,9 @@ class DynamoProductionStore:
         roles.append("gone")
         items.append(self._put_guarded(self._task_item(task, actor), previous.version))
         roles.append("task")
+        moved = counter_writes(self._table, _moves(task_counters(previous), task_counters(task)))
+        items += moved
+        roles += ["counter"] * len(moved)
         self._commit(items, roles)
 
     def _commit(self, items: list[dict[str, Any]], roles: list[str]) -> None:

@@ -19,9 +19,11 @@ from chalicelib.core.models import ZERO, BomLine, Product, ProductionType, Stock
 
 KINDS = ("product", "material")
 # One production batch is one transaction of at most 100 writes: the product's record and ledger line
-# (2), the batch, the task and a retry guard (3), and a record update and ledger line per material (2).
+# (2), the batch, the task, a retry guard and up to 4 task counters when its status moves (7), and a
+# record update and ledger line per material (2 each).
 TRANSACTION_LIMIT = 100
-FIXED_BATCH_WRITES = 5
+BATCH_OWN_WRITES = 7
+FIXED_BATCH_WRITES = 2 + BATCH_OWN_WRITES
 MAX_BOM_LINES = (TRANSACTION_LIMIT - FIXED_BATCH_WRITES) // 2
 
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.core.catalog import units
-from chalicelib.core.catalog.resources import TRANSACTION_LIMIT, ResourceView
+from chalicelib.core.catalog.resources import BATCH_OWN_WRITES, TRANSACTION_LIMIT, ResourceView
 from chalicelib.core.catalog.service import CatalogService
 from chalicelib.core.errors import (
     AlreadyExists,
@@ -61,8 +61,6 @@ from chalicelib.features.production.ports import (
 )
 
 ATTEMPTS = 5
-# A batch's own writes besides its stock writes: the batch item, the task, the command guard.
-BATCH_OWN_WRITES = 3
 
 
 class UpdateType:
