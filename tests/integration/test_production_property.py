@@ -87,13 +87,15 @@ def test_any_sequence_of_batches_and_deletions_keeps_stock_equal_to_the_ledger(
     main = catalog.default_location(tenant, ACTOR).location_id
     wax = catalog.create_resource(
         tenant, "material", {"name": "Wax", "unit_type": "weight.kg"}, ACTOR, initial=InitialStock(main, START_WAX)
-    )
-    wick = catalog.create_resource(tenant, "material", {"name": "Wick"}, ACTOR, initial=InitialStock(main, START_WICKS))
+    ).product
+    wick = catalog.create_resource(
+        tenant, "material", {"name": "Wick"}, ACTOR, initial=InitialStock(main, START_WICKS)
+    ).product
     bom = [
         {"product_id": wax.product_id, "quantity_used": WAX_PER_CANDLE},
         {"product_id": wick.product_id, "quantity_used": D(1)},
     ]
-    candle = catalog.create_resource(tenant, "product", {"name": "Candle", "materials": bom}, ACTOR)
+    candle = catalog.create_resource(tenant, "product", {"name": "Candle", "materials": bom}, ACTOR).product
     tasks = [
         production.create_task(tenant, TaskDraft(name=f"T{i}", items=[ItemDraft(candle.product_id, D(10))]), ACTOR).task
         for i in range(2)

@@ -98,13 +98,13 @@ def test_two_batches_racing_for_the_last_material_never_both_succeed(services: N
         {"name": "Wax", "unit_type": "weight.kg"},
         ACTOR,
         initial=InitialStock(main.location_id, D(1)),
-    )
+    ).product
     candle = catalog.create_resource(
         tenant,
         "product",
         {"name": "Candle", "materials": [{"product_id": wax.product_id, "quantity_used": D("0.5")}]},
         ACTOR,
-    )
+    ).product
     # Two tasks, so that the task version does not serialise them: only the wax is contended.
     tasks = [
         production.create_task(tenant, TaskDraft(name=f"T{i}", items=[ItemDraft(candle.product_id, D(2))]), ACTOR).task

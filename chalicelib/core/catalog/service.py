@@ -76,10 +76,13 @@ class MakerCatalog:
             raise NotFound(f"{kind or 'resource'} {product_id} not found")
         return product
 
-    def views(self, tenant_id: str, products: list[Product]) -> list[ResourceView]:
-        """The resources with their stock and bill of materials: one BatchGetItem for materials not at hand,
-        one index Query per resource and material (run together), one BatchGetItem for location names."""
-        known = {p.product_id: p for p in products}
+    def views(
+        self, tenant_id: str, products: list[Product], known: dict[str, Product] | None = None
+    ) -> list[ResourceView]:
+        """The resources with their stock and bill of materials: one BatchGetItem for materials not at hand
+        (`known` ones are), one index Query per resource and material (run together), one BatchGetItem for
+        location names."""
+        known = {**(known or {}), **{p.product_id: p for p in products}}
         wanted = {line.product_id for p in products for line in p.materials} - known.keys()
         if wanted:
             known.update(self._store.get_products(tenant_id, sorted(wanted)))
@@ -135,7 +138,7 @@ class MakerCatalog:
         *,
         initial: InitialStock | None = None,
         command_id: str | None = None,
-    ) -> Product:
+    ) -> ResourceView:
         """A product or material, with its bill of materials and (optionally) its initial stock, in one write."""
         if kind not in KINDS:
             raise ValueError(f"unknown resource kind {kind}")
@@ -147,17 +150,17 @@ class MakerCatalog:
         if product_id is not None:
             done = self._store.get_product(tenant_id, product_id)
             if done is not None:
-                return done  # a retry of a create that already ran
+                return self.views(tenant_id, [done])[0]  # a retry of a create that already ran
         product = Product(
             tenant_id=tenant_id, kind=kind, **fields, **({"product_id": product_id} if product_id else {})
         )
-        self._check_bom(tenant_id, product)
+        materials = self._check_bom(tenant_id, product)
         if initial is None or (initial.quantity == 0):
             self._store.create_product(product, actor)
-            return product
-        record, movement = self._initial_stock(product, initial, actor)
-        self._store.create_product_with_stock(product, record, movement, actor)
-        return product
+        else:
+            record, movement = self._initial_stock(product, initial, actor)
+            self._store.create_product_with_stock(product, record, movement, actor)
+        return self.views(tenant_id, [product], materials)[0]
 
     def _initial_stock(self, product: Product, initial: InitialStock, actor: Actor) -> tuple[StockRecord, Movement]:
         if product.production_type == ProductionType.BUNDLE:
@@ -204,7 +207,7 @@ class MakerCatalog:
         changes: dict[str, Any],
         actor: Actor,
         expected_version: int | None = None,
-    ) -> Product:
+    ) -> ResourceView:
         previous = self.active_resource(tenant_id, kind, product_id)
         changes = _without(changes, PRODUCT_OWNED | {"kind", "active"})
         if "unit_type" in changes:
@@ -215,7 +218,7 @@ class MakerCatalog:
                 )
         updated = _next_version(previous, changes, expected_version)
         check_production_type(previous, updated)
-        self._check_bom(tenant_id, updated)
+        materials = self._check_bom(tenant_id, updated)
         if "unit_price" in changes and updated.unit_price != previous.unit_price:
             blocking = self.blocks(tenant_id, previous).non_initial_open()
             if blocking:
@@ -226,7 +229,7 @@ class MakerCatalog:
                     [{"field": "unitPrice", "message": "stock blocks from non-initial movements exist"}],
                 )
         self._store.update_product(updated, previous, actor)
-        return updated
+        return self.views(tenant_id, [updated], materials)[0]
 
     def delete_resource(
         self, tenant_id: str, kind: str, product_id: str, actor: Actor, expected_version: int | None = None
@@ -249,10 +252,12 @@ class MakerCatalog:
         self._store.update_product(updated, previous, actor)
         return updated
 
-    def _check_bom(self, tenant_id: str, product: Product) -> None:
+    def _check_bom(self, tenant_id: str, product: Product) -> dict[str, Product]:
+        """Check the bill of materials; the materials read, for the answer."""
         wanted = sorted({line.product_id for line in product.materials})
         materials = self._store.get_products(tenant_id, wanted) if wanted else {}
         check_bom(product, materials)
+        return materials
 
     def blocks(self, tenant_id: str, product: Product) -> Blocks:
         """FIFO stock blocks of a resource, from the ledger of every one of its records."""
@@ -306,15 +311,17 @@ class MakerCatalog:
             raise NotFound(f"location {location_id} not found")
         return location
 
-    def location_named(self, tenant_id: str, name: str, field: str = "locationName") -> Location:
-        """The active location with this name (any case); a 400 naming `field` when there is none."""
+    def location_named(self, tenant_id: str, name: str, field: str = "locationName") -> str:
+        """The id of the active location with this name (any case); a 400 naming `field` when there is none.
+
+        One read: a location's name guard exists exactly while the location is active.
+        """
         location_id = self._store.location_id_by_name(tenant_id, name.strip())
-        location = self._store.get_location(tenant_id, location_id) if location_id else None
-        if location is None or not location.active:
+        if location_id is None:
             raise ValidationFailed(
                 f"no location named {name}", [{"field": field, "message": f"unknown location {name}"}]
             )
-        return location
+        return location_id
 
     def delete_location(
         self, tenant_id: str, location_id: str, actor: Actor, expected_version: int | None = None

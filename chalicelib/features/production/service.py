@@ -193,10 +193,10 @@ class ProductionService:
                 f"updateType must be one of {', '.join(UPDATE_TYPES)}",
                 [{"field": "updateType", "message": "unknown update type"}],
             )
-        location = self._catalog.location_named(tenant_id, request.location_name)
+        location_id = self._catalog.location_named(tenant_id, request.location_name)
         update = LevelUpdate(change, request.quantity, movement_kind, request.notes, reference)
-        self._stock.update_level(tenant_id, product, location.location_id, update, actor, command_id=command_id)
-        return self._catalog.resource(tenant_id, kind, product_id)
+        self._stock.update_level(tenant_id, product, location_id, update, actor, command_id=command_id)
+        return self._catalog.views(tenant_id, [product])[0]  # the product itself did not change
 
     def delete_resource(
         self, tenant_id: str, kind: str, product_id: str, actor: Actor, expected_version: int | None = None

@@ -207,14 +207,14 @@ def _register(path_word: str, kind: str) -> None:
         fields.setdefault("production_type", "produced" if kind == "product" else "supplied")
         initial = None
         if body.initialStock is not None:
-            location = catalog_service().location_named(
+            location_id = catalog_service().location_named(
                 call.tenant_id, body.initialStock.locationName, "initialStock.locationName"
             )
-            initial = InitialStock(location.location_id, body.initialStock.quantity)
-        product = catalog_service().create_resource(
+            initial = InitialStock(location_id, body.initialStock.quantity)
+        view = catalog_service().create_resource(
             call.tenant_id, kind, fields, call.actor, initial=initial, command_id=call.command_id
         )
-        return Reply(body=resource_out(catalog_service().resource(call.tenant_id, kind, product.product_id)))
+        return Reply(body=resource_out(view))
 
     @endpoint(
         maker,
@@ -256,10 +256,10 @@ def _register(path_word: str, kind: str) -> None:
     def update_resource(call: Call) -> dict[str, Any]:
         body: ResourcePatch = call.body
         _refuse_nulls(body)
-        catalog_service().update_resource(
+        view = catalog_service().update_resource(
             call.tenant_id, kind, call.path["id"], body.changes(), call.actor, body.version
         )
-        return resource_out(catalog_service().resource(call.tenant_id, kind, call.path["id"]))
+        return resource_out(view)
 
     @endpoint(
         maker,
