@@ -27,6 +27,7 @@ from chalicelib.core.catalog.resources import (
 from chalicelib.core.errors import AlreadyExists, NotFound, StaleVersion, ValidationFailed
 from chalicelib.core.ids import utcnow
 from chalicelib.core.models import (
+    SYSTEM,
     ZERO,
     Actor,
     Bin,
@@ -311,13 +312,17 @@ class MakerCatalog:
             raise NotFound(f"location {location_id} not found")
         return location
 
-    def location_named(self, tenant_id: str, name: str, field: str = "locationName") -> str:
+    def location_named(self, tenant_id: str, name: str, field: str = "locationName", actor: Actor = SYSTEM) -> str:
         """The id of the active location with this name (any case); a 400 naming `field` when there is none.
 
-        One read: a location's name guard exists exactly while the location is active.
+        One read: a location's name guard exists exactly while the location is active. A miss makes
+        sure the default location exists (it may not have been needed yet) and takes it if it is the one.
         """
         location_id = self._store.location_id_by_name(tenant_id, name.strip())
         if location_id is None:
+            default = self.default_location(tenant_id, actor)
+            if default.name.casefold() == name.strip().casefold():
+                return default.location_id
             raise ValidationFailed(
                 f"no location named {name}", [{"field": field, "message": f"unknown location {name}"}]
             )
