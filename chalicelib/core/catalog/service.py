@@ -89,7 +89,9 @@ class MakerCatalog:
             known.update(self._store.get_products(tenant_id, sorted(wanted)))
         levels = self.levels(tenant_id, list(known.values()), known)
         place_ids = {place for pid in known for place in levels[pid].by_location}
-        names = {loc.location_id: loc.name for loc in self._store.get_locations(tenant_id, sorted(place_ids)).values()}
+        places = self._store.get_locations(tenant_id, sorted(place_ids))
+        # A deleted location's name may be in use again: its figure (zero, unless written since) is kept apart.
+        names = {i: loc.name if loc.active else f"{loc.name} (deleted)" for i, loc in places.items()}
         views = []
         for product in products:
             lines = [
@@ -97,10 +99,14 @@ class MakerCatalog:
                 for line in product.materials
                 if line.product_id in known
             ]
-            by_name = {
-                names.get(place, place): quantity
-                for place, quantity in sorted(levels[product.product_id].by_location.items())
-            }
+            # Keyed by name, in name order (a location deleted since keeps its id as the key).
+            by_name = dict(
+                sorted(
+                    (names.get(place, place), quantity)
+                    for place, quantity in levels[product.product_id].by_location.items()
+                    if quantity != 0 or (place in places and places[place].active)
+                )
+            )
             views.append(ResourceView(product, levels[product.product_id], by_name, lines))
         return views
 
@@ -341,7 +347,7 @@ class MakerCatalog:
         if held:
             total = sum((r.on_hand for r in held), ZERO)
             raise ValidationFailed(
-                f"{previous.name} still holds stock ({total} over {len(held)} records); move or count it out first",
+                f"{previous.name} still holds stock ({total} in {len(held)} stock record(s)); move or count it out",
                 [{"field": "id", "message": "stock at this location"}],
             )
         updated = _next_version(previous, {"active": False}, expected_version)

@@ -195,7 +195,14 @@ class ProductionService:
             )
         location_id = self._catalog.location_named(tenant_id, request.location_name)
         update = LevelUpdate(change, request.quantity, movement_kind, request.notes, reference)
-        self._stock.update_level(tenant_id, product, location_id, update, actor, command_id=command_id)
+        try:
+            self._stock.update_level(tenant_id, product, location_id, update, actor, command_id=command_id)
+        except ShortStock as short:
+            raise ValidationFailed(
+                f"{product.name} has {short.available} {product.unit_type} available at "
+                f"{request.location_name.strip()}: it cannot lose {short.need}",
+                [{"field": "quantity", "message": f"only {short.available} available at the location"}],
+            ) from None
         return self._catalog.views(tenant_id, [product])[0]  # the product itself did not change
 
     def delete_resource(

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.core.catalog.resources import MAX_BOM_LINES, ResourceView
 from chalicelib.core.catalog.units import SETTABLE_UNIT_TYPES
@@ -332,7 +332,12 @@ class TaskPatch(In):
 
 class TaskQuery(PageQuery):
     status: TaskStatusName | None = Field(None, description="Filter by task status")
-    UserId: str | None = Field(None, min_length=1, max_length=320, description="Filter by user ID or email address")
+    UserId: str | None = Field(None, max_length=320, description="Filter by user ID or email address")
+
+    @field_validator("status", "UserId", mode="before")
+    @classmethod
+    def _empty_is_no_filter(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class ProductBriefOut(BaseModel):
