@@ -66,7 +66,7 @@ from chalicelib.core.models import (
     StockRecord,
     Tenant,
 )
-from chalicelib.core.ports import ClaimTransition, Page, StockChange
+from chalicelib.core.ports import ClaimTransition, Page, StockChange, UnitOfWork
 from chalicelib.core.reference.service import HEAT, LOCATION, ReferenceItem, RefKey, RefKind, Resolved
 from chalicelib.features.certificates.packs import (
     CERTIFICATES_PREFIX,
@@ -263,9 +263,9 @@ class InMemoryStockStore:
         return tuple(dict(d) for d in self._tables())
 
     def restore(self, saved: tuple[dict[Any, Any], ...]) -> None:
-        for table, copy in zip(self._tables(), saved, strict=True):
+        for table, kept in zip(self._tables(), saved, strict=True):
             table.clear()
-            table.update(copy)
+            table.update(kept)
 
     def _tables(self) -> tuple[dict[Any, Any], ...]:
         return (self._records, self._natural_keys, self._movements, self._reservations, self._holds)
@@ -424,6 +424,13 @@ class InMemoryStockStore:
         return sorted(
             found, key=lambda r: keys.stock_by_product(tenant_id, product_id, r.location_id, r.stock_id)["gsi1sk"]
         )
+
+    def records_for_products(self, tenant_id: str, product_ids: Iterable[str]) -> dict[str, list[StockRecord]]:
+        return {pid: self.records_for_product(tenant_id, pid) for pid in dict.fromkeys(product_ids)}
+
+    def records_at_location(self, tenant_id: str, location_id: str) -> list[StockRecord]:
+        found = [r for _, r in self.table.query(keys.stocks_partition(tenant_id)) if r.location_id == location_id]
+        return sorted(found, key=lambda r: (r.product_id, r.stock_id))
 
     def list_records(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[StockRecord]:
         return _page(self.table.query(keys.stocks_partition(tenant_id)), limit, cursor)

@@ -51,9 +51,9 @@ from chalicelib.core.errors import (
     TooManyWrites,
     ValidationFailed,
 )
-from chalicelib.core.ports import UnitOfWork
+from chalicelib.core.ports import MAX_UNIT_OF_WORK_WRITES, UnitOfWork
 
-TRANSACT_LIMIT = 100
+TRANSACT_LIMIT = MAX_UNIT_OF_WORK_WRITES
 # Cancellations that decided nothing: another transaction held an item, or capacity ran short.
 RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 CONFLICT_ATTEMPTS = 8
