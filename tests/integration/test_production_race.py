@@ -1,8 +1,8 @@
 """Two production batches race for the last of a material, through moto's server.
 
-Both read the stock, both see enough, both send their one transaction at the same moment (a
-barrier holds each until the other has planned too). The material's guard (available >= what
-the batch takes) lets exactly one commit; the other plans again, finds the material short and
+Both read the stock, both see enough, both commit their one unit of work at the same moment (a
+barrier in the unit of work's commit holds each until the other has planned too). The material's
+guard (available >= what the batch takes) lets exactly one commit; the other plans again, finds the material short and
 answers 400 naming it. Nothing goes negative, and every ledger adds up.
 """
 
@@ -14,7 +14,6 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -28,6 +27,7 @@ from chalicelib.features.production import ItemDraft, ProductionService, TaskDra
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage.aws import client, reset_clients
 from chalicelib.storage.production_repo import DynamoProductionStore
+from chalicelib.storage.transaction import DynamoTransactions, Transaction
 from infra.moto_server import start as start_moto
 from infra.provision import table_kwargs
 
@@ -71,26 +71,41 @@ def services() -> Iterator[None]:
         _forget()
 
 
-class BarrierStore(DynamoProductionStore):
-    """Holds every batch commit until `parties` batches have planned theirs."""
+class BarrierTransactions(DynamoTransactions):
+    """Units of work whose commit waits until `parties` batches have planned theirs."""
 
-    def __init__(self, table: str, parties: int) -> None:
-        super().__init__(table)
+    def __init__(self, parties: int) -> None:
         self.barrier = threading.Barrier(parties, timeout=30)
         self.commits = 0
+        self._lock = threading.Lock()
 
-    def commit_batch(self, *args: Any, **kwargs: Any) -> None:
-        self.commits += 1
-        if self.commits <= self.barrier.parties:  # only the first, racing, attempts wait
+    def begin(self, command_id: str | None = None) -> Transaction:
+        return BarrierTransaction(self, command_id)
+
+    def arrive(self) -> None:
+        with self._lock:
+            self.commits += 1
+            racing = self.commits <= self.barrier.parties  # only the first, racing, attempts wait
+        if racing:
             self.barrier.wait()
-        super().commit_batch(*args, **kwargs)
+
+
+class BarrierTransaction(Transaction):
+    def __init__(self, owner: BarrierTransactions, command_id: str | None) -> None:
+        super().__init__(command_id)
+        self._owner = owner
+
+    def commit(self) -> None:
+        self._owner.arrive()
+        super().commit()
 
 
 def test_two_batches_racing_for_the_last_material_never_both_succeed(services: None) -> None:
     tenant = new_id()
     catalog, stock = wiring.catalog_service(), wiring.stock_service()
-    store = BarrierStore(get_settings().main_table, 2)
-    production = ProductionService(store, catalog, stock, wiring.user_service())
+    transactions = BarrierTransactions(2)
+    store = DynamoProductionStore(get_settings().main_table)
+    production = ProductionService(store, catalog, stock, wiring.user_service(), transactions)
     main = catalog.default_location(tenant, ACTOR)
     wax = catalog.create_resource(
         tenant,
@@ -125,7 +140,7 @@ def test_two_batches_racing_for_the_last_material_never_both_succeed(services: N
     (refusal,) = [o for o in outcomes if o != "made"]
     assert refusal.startswith(f"not enough Wax ({wax.product_id})")
     # Both sent their transaction; the loser's second plan found the wax short and sent nothing.
-    assert store.commits == 2
+    assert transactions.commits == 2
     levels = catalog.levels(tenant, [wax, candle])
     assert (levels[wax.product_id].total, levels[candle.product_id].total) == (D(0), D(2))
     for product in (wax, candle):
