@@ -448,6 +448,31 @@ def test_an_idempotent_batch_is_made_once(shop: Workshop) -> None:
     assert shop.figures() == (D(6), D("8.5"), D(94))
 
 
+def test_a_batch_and_its_undo_are_one_unit_of_work_applied_once_when_the_answer_is_lost(shop: Workshop) -> None:
+    from tests.integration.lost_responses import losing
+
+    task = shop.task(20)
+    service = wiring.production_service()
+    with losing(lambda number, _: number == 0) as losses:
+        made = service.create_batch(shop.maker.id, task["id"], 1, D(4), _actor(), command_id="lost-batch")
+    # ONE TransactWriteItems holds the stock writes and the batch; its retry (same token) wrote nothing more.
+    first, retry = losses.calls
+    assert first["ClientRequestToken"] == retry["ClientRequestToken"]
+    written = _keys_written(first)
+    assert any(pk.endswith("#BATCH") for pk in written) and any("#STOCK" in pk for pk in written)
+    assert shop.figures() == (D(4), D(9), D(96))
+    assert [b["id"] for b in shop.maker.ok("GET", f"/api/tasks/{task['id']}")["Items"][0]["Batches"]] == [made.batch_id]
+    with losing(lambda number, _: number == 0) as losses:
+        service.delete_batch(shop.maker.id, made.batch_id, _actor())
+    assert len(losses.calls) == 2 and losses.calls[0]["ClientRequestToken"] == losses.calls[1]["ClientRequestToken"]
+    assert shop.figures() == (D(0), D(10), D(100))
+    shop.maker.error("DELETE", f"/api/task-batches/{made.batch_id}", status=404)
+
+
+def _keys_written(request: dict[str, Any]) -> set[str]:
+    return {op.get("Key", op.get("Item"))["pk"]["S"] for item in request["TransactItems"] for op in item.values()}
+
+
 def _actor() -> Any:
     from chalicelib.core.models import Actor
 
