@@ -7,6 +7,7 @@ from chalicelib.http.fallbacks import method_fallbacks
 from chalicelib.http.platform import platform
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.orders import orders
+from chalicelib.surfaces.maker import maker
 
 app = Chalice(app_name="stockroom")
 app.api.binary_types.extend(["application/zip", "application/pdf", "application/octet-stream", "multipart/form-data"])
@@ -14,5 +15,6 @@ app.register_blueprint(platform)
 app.register_blueprint(events)
 app.register_blueprint(company)
 app.register_blueprint(orders)
+app.register_blueprint(maker)
 # Last: it answers 405 for the methods the routes above do not take.
 app.register_blueprint(method_fallbacks())

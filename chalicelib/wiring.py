@@ -18,11 +18,13 @@ if TYPE_CHECKING:
     from chalicelib.core.imports.registry import ImportKind
     from chalicelib.core.ports import Transactions
     from chalicelib.core.reference.service import ReferenceService
+    from chalicelib.core.tenancy.users import UserService
     from chalicelib.features.certificates.documents import CertificateDocumentService
     from chalicelib.features.certificates.packs import CertificatePackService
     from chalicelib.features.company_inventory.service import InventoryService
     from chalicelib.features.orders.planning import ImportPlanner
     from chalicelib.features.orders.service import OrderService
+    from chalicelib.features.production.service import ProductionService
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
     from chalicelib.storage.stock_repo import DynamoStockStore
 
@@ -150,6 +152,23 @@ def order_import_planner() -> ImportPlanner:
     return ImportPlanner(order_service(), DynamoOrderStore(get_settings().main_table))
 
 
+@cache
+def user_service() -> UserService:
+    from chalicelib.core.tenancy.users import UserService
+    from chalicelib.storage.user_repo import DynamoUserStore
+
+    return UserService(DynamoUserStore(get_settings().main_table))
+
+
+@cache
+def production_service() -> ProductionService:
+    from chalicelib.features.production.service import ProductionService
+    from chalicelib.storage.production_repo import DynamoProductionStore
+
+    store = DynamoProductionStore(get_settings().main_table)
+    return ProductionService(store, catalog_service(), stock_service(), user_service(), transactions())
+
+
 def reset() -> None:
     """Forget built services (tests switch settings between cases)."""
     factories = (stock_service, catalog_service, tenant_service, idempotency_store, history_service)
@@ -158,6 +177,8 @@ def reset() -> None:
     order_service.cache_clear()
     order_import_planner.cache_clear()
     certificate_pack_service.cache_clear()
+    user_service.cache_clear()
+    production_service.cache_clear()
 
 
 @cache

@@ -494,6 +494,13 @@ class InMemoryStockStore:
             found, key=lambda r: keys.stock_by_product(tenant_id, product_id, r.location_id, r.stock_id)["gsi1sk"]
         )
 
+    def records_for_products(self, tenant_id: str, product_ids: Iterable[str]) -> dict[str, list[StockRecord]]:
+        return {pid: self.records_for_product(tenant_id, pid) for pid in dict.fromkeys(product_ids)}
+
+    def records_at_location(self, tenant_id: str, location_id: str) -> list[StockRecord]:
+        found = [r for _, r in self.table.query(keys.stocks_partition(tenant_id)) if r.location_id == location_id]
+        return sorted(found, key=lambda r: (r.product_id, r.stock_id))
+
     def list_records(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[StockRecord]:
         return _page(self.table.query(keys.stocks_partition(tenant_id)), limit, cursor)
 

@@ -166,6 +166,7 @@ class MovementKind(StrEnum):
     IMPORT = "import"
     SPLIT = "split"
     CORRECTION = "correction"
+    LOSS = "loss"
 
 
 class Movement(BaseModel):
@@ -182,6 +183,10 @@ class Movement(BaseModel):
     reference: str | None = None
     actor: Actor
     occurred_at: datetime = Field(default_factory=utcnow)
+    # The unit price of what an increase brings in, when the writer knows it (stock blocks value it).
+    unit_price: Decimal | None = None
+    # The movement this one undoes exactly (a deleted production batch), so FIFO gives back what it took.
+    reverses: str | None = None
 
     def same_command(self, other: Movement) -> bool:
         """True when `other` is a redelivery of this command, not a new one."""

@@ -69,6 +69,8 @@ def _operation(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     }
     if spec.description:
         operation["description"] = spec.description
+    if spec.extension:
+        operation["x-extension"] = True
     if spec.public:
         operation["security"] = []
     else:
@@ -87,10 +89,10 @@ def _operation(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
             }
         )
     if spec.body is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _schema(spec.body, "validation", schemas)}},
-        }
+        media: dict[str, Any] = {"schema": _schema(spec.body, "validation", schemas)}
+        if spec.example is not None:
+            media["example"] = spec.example
+        operation["requestBody"] = {"required": True, "content": {"application/json": media}}
     elif spec.content_types != ("application/json",):
         operation["requestBody"] = {
             "required": True,
@@ -106,7 +108,10 @@ def _responses(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
         body = {"type": "string", **({"contentMediaType": spec.produces.split(";")[0]} if binary else {})}
         success["content"] = {spec.produces.split(";")[0]: {"schema": body}}
     elif spec.response is not None:
-        success["content"] = {"application/json": {"schema": _schema(spec.response, "serialization", schemas)}}
+        media: dict[str, Any] = {"schema": _schema(spec.response, "serialization", schemas)}
+        if spec.response_example is not None:
+            media["example"] = spec.response_example
+        success["content"] = {"application/json": media}
     responses: dict[str, Any] = {str(spec.status): success}
     error = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
     for status, description in ERROR_STATUSES.items():

@@ -58,6 +58,11 @@ class Endpoint:
     secret_fields: tuple[str, ...] = ()
     # The path parameter that names the caller's own company: any other value is a 403.
     company_param: str | None = None
+    # A realistic request body and success body, shown in the OpenAPI document (and /docs).
+    example: Any = None
+    response_example: Any = None
+    # Not in the API document the surface implements: added by Stockroom (OpenAPI `x-extension`).
+    extension: bool = False
 
     @functools.cached_property
     def body_adapter(self) -> TypeAdapter[Any] | None:
@@ -149,6 +154,9 @@ def endpoint(
     max_body_bytes: int | None = None,
     secret_fields: Sequence[str] = (),
     company_param: str | None = None,
+    example: Any = None,
+    response_example: Any = None,
+    extension: bool = False,
 ) -> Callable[[Handler], Handler]:
     if permissions is None and any_of is None and not public:
         raise ValueError(f"{method} {path} must declare its permissions (or public=True)")
@@ -173,6 +181,9 @@ def endpoint(
         max_body_bytes=max_body_bytes,
         secret_fields=tuple(secret_fields),
         company_param=company_param,
+        example=example,
+        response_example=response_example,
+        extension=extension,
     )
 
     def register(handler: Handler) -> Handler:

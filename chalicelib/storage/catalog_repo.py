@@ -1,15 +1,23 @@
-"""Products, locations and bins in the main table, with uniqueness guards."""
+"""Products, locations and bins in the main table, with uniqueness guards.
+
+Active products and locations are listed in creation order (`storage/listing`:
+products under `T#t#LIST#product` or `T#t#LIST#material` by kind, locations
+under `T#t#LIST#location`, on gsi3) and counted by counter items written in
+the same transaction as every create and soft delete. A soft-deleted entity
+leaves its listing and frees its guards (SKU, source ids, location name).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chalicelib.core.models import Actor, Bin, Location, Product
-from chalicelib.core.ports import Page, UnitOfWork
+from chalicelib.core.models import Actor, Bin, Location, Movement, Product, StockRecord
+from chalicelib.core.ports import OffsetPage, Page, UnitOfWork
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
 from chalicelib.storage.dynamo import batch_get, ddb, query_all, query_page
+from chalicelib.storage.listing import Listing, add_counters, offset_page
 from chalicelib.storage.transaction import Meaning, Role, Transaction, own
 
 Guard = tuple[str, str, str]  # (kind, value, field name for the error)
@@ -17,6 +25,8 @@ Guard = tuple[str, str, str]  # (kind, value, field name for the error)
 
 def _product_guards(product: Product) -> list[Guard]:
     guards: list[Guard] = []
+    if not product.active:
+        return guards
     if product.sku:
         guards.append(("SKU", product.sku, "sku"))
     guards.extend(("SOURCE", f"{source}#{sid}", f"sourceIds.{source}") for source, sid in product.source_ids.items())
@@ -24,7 +34,19 @@ def _product_guards(product: Product) -> list[Guard]:
 
 
 def _location_guards(location: Location) -> list[Guard]:
-    return [("LOCNAME", location.name.casefold(), "name")]
+    return [("LOCNAME", location.name.casefold(), "name")] if location.active else []
+
+
+def product_listing(product: Product) -> Listing:
+    return Listing(product.tenant_id, product.kind)
+
+
+def location_listing(tenant_id: str) -> Listing:
+    return Listing(tenant_id, "location")
+
+
+def _listed(entity: Product | Location, listing: Listing, entity_id: str) -> dict[str, str]:
+    return listing.entry(keys.created_sort(entity.created_at, entity_id)) if entity.active else {}
 
 
 def _swapped(guards: list[Guard], previous: list[Guard]) -> tuple[list[Guard], list[Guard]]:
@@ -40,35 +62,54 @@ class DynamoCatalogStore:
 
     # -- products ----------------------------------------------------------
 
+    def _product_item(self, product: Product, actor: Actor) -> dict[str, Any]:
+        item_keys = {
+            **keys.product(product.tenant_id, product.product_id),
+            **_listed(product, product_listing(product), product.product_id),
+        }
+        return record_item(product, item_keys, "product", product.product_id, actor, product.name)
+
     def create_product(self, product: Product, actor: Actor) -> None:
-        item = record_item(
-            product,
-            keys.product(product.tenant_id, product.product_id),
-            "product",
-            product.product_id,
-            actor,
-            product.name,
-        )
-        self._save(product.tenant_id, product.product_id, item, None, _product_guards(product), [])
+        item = self._product_item(product, actor)
+        counters = {product_listing(product): int(product.active)}
+        self._save(product.tenant_id, product.product_id, item, None, _product_guards(product), [], counters)
+
+    def create_product_with_stock(
+        self, product: Product, record: StockRecord, movement: Movement | None, actor: Actor
+    ) -> None:
+        """A product and its first stock record (with its initial movement) in ONE transaction."""
+        from chalicelib.storage.stock_repo import DynamoStockStore
+
+        item = self._product_item(product, actor)
+        tx = Transaction()
+        DynamoStockStore(self._table).add_create(tx, record, movement, actor)
+        counters = {product_listing(product): int(product.active)}
+        self._save(product.tenant_id, product.product_id, item, None, _product_guards(product), [], counters, tx)
 
     def create_products(self, products: list[Product], actor: Actor, uow: UnitOfWork | None = None) -> None:
         """Create products (with their guards) in ONE transaction; any of them existing writes none."""
         tx, mine = own(uow)
         for product in products:
             self.add_new_product(tx, product, actor)
+        self.add_product_counters(tx, products)
         if mine:
             tx.commit()
 
+    def add_product_counters(self, tx: Transaction, products: list[Product]) -> None:
+        """Add the counter moves for creating `products`: one per listing, whatever their number.
+
+        A caller that adds `add_new_product` writes to a transaction of its own adds these once.
+        """
+        deltas: dict[Listing, int] = {}
+        for product in products:
+            if product.active:
+                deltas[product_listing(product)] = deltas.get(product_listing(product), 0) + 1
+        add_counters(tx, self._table, deltas)
+
     def add_new_product(self, tx: Transaction, product: Product, actor: Actor) -> None:
-        """Add the writes that create a product and take its guards (for callers that add writes of their own)."""
-        item = record_item(
-            product,
-            keys.product(product.tenant_id, product.product_id),
-            "product",
-            product.product_id,
-            actor,
-            product.name,
-        )
+        """Add the writes that create a product and take its guards (for callers that add writes of their own;
+        they add `add_product_counters` of all their products once)."""
+        item = self._product_item(product, actor)
         put = {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
         tx.add(put, Meaning(Role.NEW, "product", product.product_id))
         for kind, value, field in _product_guards(product):
@@ -76,14 +117,8 @@ class DynamoCatalogStore:
             tx.add(guard, Meaning(Role.GUARD, "product", product.product_id, field=field, value=value))
 
     def update_product(self, product: Product, previous: Product, actor: Actor) -> None:
-        item = record_item(
-            product,
-            keys.product(product.tenant_id, product.product_id),
-            "product",
-            product.product_id,
-            actor,
-            product.name,
-        )
+        item = self._product_item(product, actor)
+        delta = int(product.active) - int(previous.active)
         self._save(
             product.tenant_id,
             product.product_id,
@@ -91,6 +126,7 @@ class DynamoCatalogStore:
             previous.version,
             _product_guards(product),
             _product_guards(previous),
+            {product_listing(product): delta},
         )
 
     def get_product(self, tenant_id: str, product_id: str) -> Product | None:
@@ -110,14 +146,21 @@ class DynamoCatalogStore:
     def list_products(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[Product]:
         return self._page(Product, keys.products_partition(tenant_id), limit, cursor)
 
+    def page_products(self, tenant_id: str, kind: str, offset: int, limit: int) -> OffsetPage[Product]:
+        """Active products of one kind in creation order, and how many there are (one Query at offset 0)."""
+        page = offset_page(self._table, Listing(tenant_id, kind), offset, limit)
+        return OffsetPage([to_record(Product, item) for item in page.items], page.total or 0)
+
     # -- locations and bins ------------------------------------------------
 
     def create_location(self, location: Location, actor: Actor) -> None:
         item = self._location_item(location, actor)
-        self._save(location.tenant_id, location.location_id, item, None, _location_guards(location), [])
+        counters = {location_listing(location.tenant_id): int(location.active)}
+        self._save(location.tenant_id, location.location_id, item, None, _location_guards(location), [], counters)
 
     def update_location(self, location: Location, previous: Location, actor: Actor) -> None:
         item = self._location_item(location, actor)
+        delta = int(location.active) - int(previous.active)
         self._save(
             location.tenant_id,
             location.location_id,
@@ -125,6 +168,7 @@ class DynamoCatalogStore:
             previous.version,
             _location_guards(location),
             _location_guards(previous),
+            {location_listing(location.tenant_id): delta},
         )
 
     def write_locations(
@@ -184,6 +228,10 @@ class DynamoCatalogStore:
     def list_locations(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[Location]:
         return self._page(Location, keys.locations_partition(tenant_id), limit, cursor)
 
+    def page_locations(self, tenant_id: str, offset: int, limit: int) -> OffsetPage[Location]:
+        page = offset_page(self._table, location_listing(tenant_id), offset, limit)
+        return OffsetPage([to_record(Location, item) for item in page.items], page.total or 0)
+
     def create_bin(self, bin_: Bin, actor: Actor) -> None:
         item = record_item(
             bin_, keys.bin_(bin_.tenant_id, bin_.location_id, bin_.bin_id), "bin", bin_.bin_id, actor, bin_.code
@@ -204,7 +252,10 @@ class DynamoCatalogStore:
     # -- shared ------------------------------------------------------------
 
     def _location_item(self, location: Location, actor: Actor) -> dict[str, Any]:
-        key = keys.location(location.tenant_id, location.location_id)
+        key = {
+            **keys.location(location.tenant_id, location.location_id),
+            **_listed(location, location_listing(location.tenant_id), location.location_id),
+        }
         return record_item(location, key, "location", location.location_id, actor, location.name)
 
     def _save(
@@ -215,8 +266,11 @@ class DynamoCatalogStore:
         previous_version: int | None,
         guards: list[Guard],
         previous_guards: list[Guard],
+        counters: Mapping[Listing, int] | None = None,
+        tx: Transaction | None = None,
     ) -> None:
-        """Write the entity and swap its guard items in one transaction."""
+        """Write the entity and swap its guard items in one transaction (with its counter moves, and the
+        writes `tx` holds already: a product's first stock)."""
         entity_type = str(item["entity_type"]["S"])
         entity = self._entity_put(item, previous_version)
         if previous_version is None:
@@ -224,13 +278,14 @@ class DynamoCatalogStore:
         else:
             meaning = Meaning(Role.VERSION, entity_type, entity_id)
         added, removed = _swapped(guards, previous_guards)
-        tx = Transaction()
+        tx = tx if tx is not None else Transaction()
         tx.add(entity, meaning)
         for kind, value, field in added:
             taken = Meaning(Role.GUARD, entity_type, entity_id, field=field, value=value)
             tx.add(self._put_guard(tenant_id, kind, value, entity_id), taken)
         for kind, value, _ in removed:
             tx.add(self._delete_guard(tenant_id, kind, value, entity_id), meaning)
+        add_counters(tx, self._table, counters or {})
         tx.commit()
 
     def _entity_put(self, item: dict[str, Any], previous_version: int | None) -> dict[str, Any]:

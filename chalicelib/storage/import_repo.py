@@ -207,6 +207,7 @@ class DynamoImportStore:
             tx.add(self._errors_item(tenant_id, checkpoint), Meaning(Role.PLAIN, "row errors"))
         for product in plan.products:
             self._catalog.add_new_product(tx, product, actor)
+        self._catalog.add_product_counters(tx, plan.products)
         for record, movement in plan.creates:
             self._stock.add_create(tx, record, movement, actor)
         for change in plan.changes:

@@ -228,3 +228,67 @@ def claims_of_order(t: str, order_id: str) -> str:
 def claim_by_order(t: str, order_id: str, reservation_id: str) -> dict[str, str]:
     """gsi2 entry of a reservation made for an order: the order's reservations without a Scan."""
     return {"gsi2pk": claims_of_order(t, order_id), "gsi2sk": f"RES#{reservation_id}"}
+
+
+# -- listings in creation order and their counters (002 limit/offset pages) -------
+# A listed entity carries index keys `<index>pk = T#t#LIST#<collection>`,
+# `<index>sk = <created stamp>#<id>` (or a zero-padded sequence number) while it
+# is active; a soft delete drops them. The collection's counter item carries the
+# same index partition with the sort key COUNT_SORT, which sorts before every
+# entry, so the first page of a list reads its totalCount in the same Query.
+
+COUNT_SORT = "#COUNT"
+
+
+def listing_partition(t: str, collection: str) -> str:
+    return f"T#{t}#LIST#{collection}"
+
+
+def listing(t: str, collection: str, sort: str, index: str = "gsi3") -> dict[str, str]:
+    return {f"{index}pk": listing_partition(t, collection), f"{index}sk": sort}
+
+
+def created_sort(created_at: datetime, entity_id: str) -> str:
+    return f"{stamp(created_at)}#{entity_id}"
+
+
+def sequence_sort(number: int) -> str:
+    return f"{number:012d}"
+
+
+def counter(t: str, name: str) -> dict[str, str]:
+    """A maintained count (`item_count`), updated in the same transaction as the items it counts."""
+    return {"pk": f"T#{t}#COUNT", "sk": name}
+
+
+def sequence(t: str, name: str) -> dict[str, str]:
+    """A number source (`last`): task order, batch ids, custom status ids."""
+    return {"pk": f"T#{t}#SEQ", "sk": name}
+
+
+# -- people of a company, production (002) -----------------------------------------
+
+
+def user(t: str, user_id: str) -> dict[str, str]:
+    return {"pk": f"T#{t}#USER", "sk": user_id}
+
+
+def task(t: str, task_id: str) -> dict[str, str]:
+    return {"pk": f"T#{t}#TASK", "sk": task_id}
+
+
+def batch(t: str, batch_id: int) -> dict[str, str]:
+    return {"pk": f"T#{t}#BATCH", "sk": sequence_sort(batch_id)}
+
+
+def custom_status(t: str, status_id: int) -> dict[str, str]:
+    return {"pk": f"T#{t}#CUSTOMSTATUS", "sk": sequence_sort(status_id)}
+
+
+def resource_use(t: str, resource_id: str, task_id: str) -> dict[str, str]:
+    """A task's use of a product or material: what refuses deleting one an open task needs."""
+    return {"pk": f"T#{t}#USES#{resource_id}", "sk": task_id}
+
+
+def resource_uses_partition(t: str, resource_id: str) -> str:
+    return f"T#{t}#USES#{resource_id}"

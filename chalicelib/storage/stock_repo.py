@@ -10,6 +10,7 @@ writes. Every change but a release conditions on the record being active.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,9 @@ from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
 from chalicelib.storage.dynamo import batch_get, ddb, query_all, query_page
 from chalicelib.storage.transaction import Meaning, Role, Transaction, own
+
+# Queries of one request that run at once (a page of products, each with its own stock records).
+PARALLEL_QUERIES = 16
 
 
 class DynamoStockStore:
@@ -362,6 +366,26 @@ class DynamoStockStore:
             KeyConditionExpression="gsi1pk = :pk AND begins_with(gsi1sk, :prefix)",
             ExpressionAttributeValues=to_attrs(
                 {":pk": f"{keys.tenant(tenant_id)}#PRODUCT#{product_id}", ":prefix": "STOCK#"}
+            ),
+        )
+        return [to_record(StockRecord, item) for item in items]
+
+    def records_for_products(self, tenant_id: str, product_ids: Iterable[str]) -> dict[str, list[StockRecord]]:
+        """The records of each product: one index Query per product, up to PARALLEL_QUERIES at a time."""
+        wanted = list(dict.fromkeys(product_ids))
+        if len(wanted) <= 1:
+            return {pid: self.records_for_product(tenant_id, pid) for pid in wanted}
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_QUERIES, len(wanted))) as pool:
+            found = pool.map(lambda pid: self.records_for_product(tenant_id, pid), wanted)
+            return dict(zip(wanted, found, strict=True))
+
+    def records_at_location(self, tenant_id: str, location_id: str) -> list[StockRecord]:
+        items = query_all(
+            self._table,
+            IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :pk AND begins_with(gsi2sk, :prefix)",
+            ExpressionAttributeValues=to_attrs(
+                {":pk": f"{keys.tenant(tenant_id)}#LOCATION#{location_id}", ":prefix": "STOCK#"}
             ),
         )
         return [to_record(StockRecord, item) for item in items]

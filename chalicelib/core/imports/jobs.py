@@ -152,7 +152,9 @@ class ChunkPlan:
     def writes(self) -> int:
         creates = sum(1 + (movement is not None) for _, movement in self.creates)
         changes = sum(1 + (change.movement is not None) for change in self.changes)
-        return creates + changes + len(self.products) + sum(write.size for write in self.feature_writes)
+        # New products also move their listing's counter: one more write per chunk.
+        products = len(self.products) + (1 if self.products else 0)
+        return creates + changes + products + sum(write.size for write in self.feature_writes)
 
     @property
     def failed(self) -> int:
