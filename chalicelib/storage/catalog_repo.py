@@ -187,6 +187,10 @@ class DynamoCatalogStore:
         tx, mine = own(uow)
         for index, location in enumerate(creates):
             self.add_new_location(tx, location, actor, index)
+        listed = sum(int(location.active) for location in creates)
+        listed += sum(int(location.active) - int(previous.active) for location, previous in updates)
+        if creates or updates:
+            self.add_location_counter(tx, (creates or [u[0] for u in updates])[0].tenant_id, listed)
         for index, (location, previous) in enumerate(updates):
             changed = Meaning(Role.VERSION, "location", location.location_id, field="version", index=index)
             tx.add(self._entity_put(self._location_item(location, actor), previous.version), changed)
@@ -198,6 +202,10 @@ class DynamoCatalogStore:
                 tx.add(self._delete_guard(location.tenant_id, kind, value, location.location_id), changed)
         if mine:
             tx.commit()
+
+    def add_location_counter(self, tx: Transaction, tenant_id: str, delta: int) -> None:
+        """Move the count of listed locations once per transaction (a creating caller adds it itself)."""
+        add_counters(tx, self._table, {location_listing(tenant_id): delta})
 
     def add_new_location(self, tx: Transaction, location: Location, actor: Actor, index: int | None = None) -> None:
         """Add the writes that create a location and take its name guard (tenant create adds its default)."""

@@ -32,7 +32,9 @@ class DynamoTenantStore:
         tx.add(self._put_new(tenant_item), Meaning(Role.NEW, "tenant", tenant.tenant_id))
         tx.add(self._put_new(self._key_item(key, actor)), Meaning(Role.NEW, "tenant", tenant.tenant_id))
         # The company's default location and its name guard, in the company's own transaction.
-        DynamoCatalogStore(self._table).add_new_location(tx, default_location, actor)
+        catalog = DynamoCatalogStore(self._table)
+        catalog.add_new_location(tx, default_location, actor)
+        catalog.add_location_counter(tx, tenant.tenant_id, 1)
         tx.commit()
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:

@@ -194,7 +194,7 @@ def test_a_bad_limit_or_offset_is_a_400_naming_it(maker: Maker, query: str, fiel
         ({"name": "X", "materials": [{"id": "nope", "quantityUsed": 1}]}, "materials[0].id"),
         ({"name": "X", "materials": [{"quantityUsed": 1}]}, "materials[0].id"),
         ({"name": "X", "initialStock": {"locationName": "Nowhere", "quantity": 1}}, "initialStock.locationName"),
-        ({"name": "X", "initialStock": {"locationName": "Main location", "quantity": -1}}, "initialStock.quantity"),
+        ({"name": "X", "initialStock": {"locationName": "Default", "quantity": -1}}, "initialStock.quantity"),
     ],
 )
 def test_a_bad_create_is_a_400_naming_the_field(maker: Maker, body: dict[str, Any], field: str) -> None:
@@ -347,21 +347,21 @@ def test_notes_are_kept_on_the_ledger_line(maker: Maker) -> None:
     [
         ({"quantity": 1, "updateType": "restock"}, "locationName"),
         ({"quantity": 1, "locationName": "Nowhere", "updateType": "restock"}, "locationName"),
-        ({"locationName": "Main location", "updateType": "restock"}, "quantity"),
-        ({"quantity": -1, "locationName": "Main location", "updateType": "restock"}, "quantity"),
-        ({"quantity": 0, "locationName": "Main location", "updateType": "restock"}, "quantity"),
-        ({"quantity": 1, "locationName": "Main location", "updateType": "sale"}, "updateType"),
-        ({"quantity": 1, "locationName": "Main location", "updateType": "custom"}, "customStatusId"),
+        ({"locationName": "Default", "updateType": "restock"}, "quantity"),
+        ({"quantity": -1, "locationName": "Default", "updateType": "restock"}, "quantity"),
+        ({"quantity": 0, "locationName": "Default", "updateType": "restock"}, "quantity"),
+        ({"quantity": 1, "locationName": "Default", "updateType": "sale"}, "updateType"),
+        ({"quantity": 1, "locationName": "Default", "updateType": "custom"}, "customStatusId"),
         (
-            {"quantity": 1, "locationName": "Main location", "updateType": "custom", "customStatusId": 99},
+            {"quantity": 1, "locationName": "Default", "updateType": "custom", "customStatusId": 99},
             "customStatusId",
         ),
-        ({"quantity": 11, "locationName": "Main location", "updateType": "loss"}, "quantity"),
+        ({"quantity": 11, "locationName": "Default", "updateType": "loss"}, "quantity"),
     ],
 )
 def test_a_bad_stock_level_update_is_a_400_and_changes_nothing(maker: Maker, body: dict[str, Any], field: str) -> None:
     maker.default_location()
-    wick = maker.material("Wick", initialStock={"locationName": "Main location", "quantity": 10})
+    wick = maker.material("Wick", initialStock={"locationName": "Default", "quantity": 10})
     assert field in fields_of(maker.error("POST", f"/api/materials/{wick['id']}/stock-level-updates", body))
     assert maker.get("materials", wick["id"])["stockLevel"] == D(10)
 
