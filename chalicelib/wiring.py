@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from chalicelib.features.certificates.packs import CertificatePackService
     from chalicelib.features.company_inventory.service import InventoryService
     from chalicelib.features.orders.service import OrderService
+    from chalicelib.storage.batch_reads import DynamoBatchReads
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
     from chalicelib.storage.stock_repo import DynamoStockStore
 
@@ -90,6 +91,13 @@ def import_kinds() -> tuple[ImportKind, ...]:
 
 
 @cache
+def batch_reads() -> DynamoBatchReads:
+    from chalicelib.storage.batch_reads import DynamoBatchReads
+
+    return DynamoBatchReads(get_settings().main_table)
+
+
+@cache
 def stock_store() -> DynamoStockStore:
     from chalicelib.storage.stock_repo import DynamoStockStore
 
@@ -124,7 +132,7 @@ def order_service() -> OrderService:
 def reset() -> None:
     """Forget built services (tests switch settings between cases)."""
     factories = (stock_service, catalog_service, tenant_service, idempotency_store, history_service)
-    for factory in (*factories, reference_service, inventory_service, import_service, stock_store):
+    for factory in (*factories, reference_service, inventory_service, import_service, stock_store, batch_reads):
         factory.cache_clear()
     order_service.cache_clear()
     certificate_pack_service.cache_clear()

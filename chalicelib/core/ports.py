@@ -3,7 +3,7 @@ DynamoDB; unit tests use the in-memory fakes in `tests/fakes.py`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -23,6 +23,7 @@ from chalicelib.core.models import (
     StockRecord,
     Tenant,
 )
+from chalicelib.core.reference.service import RefKey, Resolved
 
 
 @dataclass(frozen=True)
@@ -136,3 +137,26 @@ class TenantStore(Protocol):
     def get_key(self, tenant_id: str, key_id: str) -> ApiKey | None: ...
     def list_keys(self, tenant_id: str) -> list[ApiKey]: ...
     def revoke_key(self, tenant_id: str, key_id: str, actor: Actor) -> ApiKey: ...
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What a command needs to read before it writes, of any kind: read in one round trip."""
+
+    records: Collection[str] = ()  # stock record ids
+    products: Collection[str] = ()  # product ids
+    references: Collection[RefKey] = ()  # reference items, locations and heat codes (ReferenceService.resolve)
+
+
+@dataclass
+class Found:
+    """What a `BatchReads.read` found: missing ids are simply absent."""
+
+    records: dict[str, StockRecord] = field(default_factory=dict)
+    products: dict[str, Product] = field(default_factory=dict)
+    references: dict[RefKey, Resolved] = field(default_factory=dict)
+
+
+class BatchReads(Protocol):
+    def read(self, tenant_id: str, wanted: Wanted) -> Found:
+        """Everything `wanted` names, in one batched read (one BatchGetItem per 100 keys), consistent."""

@@ -135,10 +135,17 @@ class DynamoReferenceStore:
         items = batch_get(self._table, [to_attrs({"pk": pk, "sk": sk}) for pk, sk in by_key])
         found: dict[RefKey, Resolved] = {}
         for attrs in items:
-            data = from_attrs(attrs)
-            ref_key = by_key[(data["pk"], data["sk"])]
-            found[ref_key] = self._resolved(ref_key[0], data, attrs)
+            ref_key = by_key[(attrs["pk"]["S"], attrs["sk"]["S"])]
+            found[ref_key] = self.resolved(ref_key[0], attrs)
         return found
+
+    def lookup_key(self, tenant_id: str, kind: str, ref: str) -> dict[str, str]:
+        """The item a label lookup of (kind, ref) reads."""
+        return self._lookup_key(tenant_id, kind, ref)
+
+    def resolved(self, kind: str, attrs: dict[str, Any]) -> Resolved:
+        """What a looked-up item says: its id, label and whether it is active."""
+        return self._resolved(kind, from_attrs(attrs), attrs)
 
     def _lookup_key(self, tenant_id: str, kind: str, ref: str) -> dict[str, str]:
         if kind == LOCATION:

@@ -26,8 +26,8 @@ from chalicelib.core.imports import registry
 from chalicelib.core.imports.csvcells import FORMULA_TRIGGERS, QUOTE, parse_decimal
 from chalicelib.core.imports.jobs import ChunkPlan, FileRejected, Row, RowError
 from chalicelib.core.models import Actor, MovementKind, StockRecord
-from chalicelib.core.ports import StockStore
-from chalicelib.core.reference.service import LOCATION, ReferenceService, RefKey
+from chalicelib.core.ports import BatchReads, Wanted
+from chalicelib.core.reference.service import LOCATION, RefKey, Resolved
 from chalicelib.core.stock.service import NewStockRecord, StockService
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.company_inventory.service import (
@@ -38,6 +38,7 @@ from chalicelib.features.company_inventory.service import (
     ItemInput,
     check_item,
     documented,
+    new_products,
     product_id_for,
 )
 
@@ -70,13 +71,10 @@ IGNORED = frozenset(
 
 
 class InventoryImporter:
-    def __init__(
-        self, inventory: InventoryService, stock: StockService, records: StockStore, reference: ReferenceService
-    ) -> None:
+    def __init__(self, inventory: InventoryService, stock: StockService, reads: BatchReads) -> None:
         self._inventory = inventory
         self._stock = stock
-        self._records = records
-        self._reference = reference
+        self._reads = reads
 
     def check_header(self, columns: list[str]) -> None:
         named = [c for c in columns if c]
@@ -100,10 +98,19 @@ class InventoryImporter:
             plan.errors += errors
             if item is not None and not errors:
                 parsed.append((row, item))
-        parsed = self._known_references(tenant_id, parsed, plan)
-        records = self._records.get_records(tenant_id, [i.stock_id for _, i in parsed if i.stock_id])
-        names = [i.name for _, i in parsed if i.name and (not i.stock_id or "name" in i.given)]
-        plan.products = self._inventory.missing_products(tenant_id, names)
+        # One batched read for the whole chunk: the rows' references, the records they update and the
+        # products their names need.
+        found = self._reads.read(
+            tenant_id,
+            Wanted(
+                records={i.stock_id for _, i in parsed if i.stock_id},
+                products={product_id_for(tenant_id, name) for name in _product_names(parsed)},
+                references={key for _, item in parsed for key in _references(item)},
+            ),
+        )
+        parsed = _known_references(parsed, found.references, plan)
+        records = found.records
+        plan.products = new_products(tenant_id, _product_names(parsed), found.products)
         news: list[NewStockRecord] = []
         for row, item in parsed:
             if item.stock_id:
@@ -130,22 +137,27 @@ class InventoryImporter:
         plan.changes.append(change)
         plan.updated += 1
 
-    def _known_references(
-        self, tenant_id: str, parsed: list[tuple[Row, ItemInput]], plan: ChunkPlan
-    ) -> list[tuple[Row, ItemInput]]:
-        """Rows whose foreign keys all exist, active, in this company (one batched read for the chunk)."""
-        resolved = self._reference.resolve(tenant_id, [k for _, item in parsed for k in _references(item)])
-        kept = []
-        for row, item in parsed:
-            missing = [
-                RowError(line=row.line, field=documented(attr), message=f"{value} not found")
-                for (kind, value), attr in _references_by_field(item)
-                if not (found := resolved.get((kind, value))) or not found.active
-            ]
-            plan.errors += missing
-            if not missing:
-                kept.append((row, item))
-        return kept
+
+def _known_references(
+    parsed: list[tuple[Row, ItemInput]], resolved: dict[RefKey, Resolved], plan: ChunkPlan
+) -> list[tuple[Row, ItemInput]]:
+    """Rows whose foreign keys all exist, active, in this company; the others become row errors."""
+    kept = []
+    for row, item in parsed:
+        missing = [
+            RowError(line=row.line, field=documented(attr), message=f"{value} not found")
+            for (kind, value), attr in _references_by_field(item)
+            if not (found := resolved.get((kind, value))) or not found.active
+        ]
+        plan.errors += missing
+        if not missing:
+            kept.append((row, item))
+    return kept
+
+
+def _product_names(parsed: list[tuple[Row, ItemInput]]) -> list[str]:
+    """The names whose products the rows need: every create's, and an update's that renames."""
+    return [i.name for _, i in parsed if i.name and (not i.stock_id or "name" in i.given)]
 
 
 def _parse(row: Row) -> tuple[ItemInput | None, list[RowError]]:
@@ -229,9 +241,7 @@ def _new_record(tenant_id: str, job_id: str, row: Row, item: ItemInput) -> NewSt
 
 
 def _build(services: Any) -> InventoryImporter:
-    return InventoryImporter(
-        services.inventory_service(), services.stock_service(), services.stock_store(), services.reference_service()
-    )
+    return InventoryImporter(services.inventory_service(), services.stock_service(), services.batch_reads())
 
 
 registry.register(

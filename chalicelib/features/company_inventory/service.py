@@ -335,15 +335,11 @@ class InventoryService:
 
     def missing_products(self, tenant_id: str, names: Iterable[str]) -> list[Product]:
         """The products that rows named `names` need and that do not exist yet (one batched read)."""
-        wanted = {product_id_for(tenant_id, n): n.strip() for n in names}
+        names = list(names)
+        wanted = [product_id_for(tenant_id, n) for n in names]
         if not wanted:
             return []
-        found = self._catalog.get_products(tenant_id, list(wanted))
-        return [
-            Product(tenant_id=tenant_id, product_id=product_id, name=name)
-            for product_id, name in wanted.items()
-            if product_id not in found
-        ]
+        return new_products(tenant_id, names, self._catalog.get_products(tenant_id, wanted))
 
     def _ensure_products(self, tenant_id: str, names: Iterable[str], actor: Actor) -> None:
         """Create the products new names need: one transaction for all of them (a request holds <= 50)."""
@@ -429,6 +425,16 @@ class InventoryService:
         for reservation in self._records.reservations_for_record(tenant_id, stock_id):
             if reservation.status == ClaimStatus.ACTIVE:
                 self._stock.release(tenant_id, reservation.reservation_id, actor)
+
+
+def new_products(tenant_id: str, names: Iterable[str], existing: Mapping[str, Product]) -> list[Product]:
+    """The products that rows named `names` need, less those in `existing` (by product id)."""
+    wanted = {product_id_for(tenant_id, n): n.strip() for n in names}
+    return [
+        Product(tenant_id=tenant_id, product_id=product_id, name=name)
+        for product_id, name in wanted.items()
+        if product_id not in existing
+    ]
 
 
 def _references(location_id: str | None, attributes: Mapping[str, Any], heat: bool = False) -> list[RefKey]:

@@ -1,0 +1,52 @@
+"""Reads of several kinds in one BatchGetItem (the core's `BatchReads` port).
+
+A write that needs stock records, products and reference labels before it
+can decide anything asks for them together: they all live in the main table,
+so one BatchGetItem per 100 keys fetches them, whatever their kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.core.models import Product, StockRecord
+from chalicelib.core.ports import Found, Wanted
+from chalicelib.storage import keys
+from chalicelib.storage.codec import to_attrs, to_record
+from chalicelib.storage.dynamo import batch_get
+from chalicelib.storage.reference_repo import DynamoReferenceStore
+
+RECORD = "record"
+PRODUCT = "product"
+
+
+class DynamoBatchReads:
+    def __init__(self, table: str) -> None:
+        self._table = table
+        self._reference = DynamoReferenceStore(table)
+
+    def read(self, tenant_id: str, wanted: Wanted) -> Found:
+        by_key: dict[tuple[str, str], tuple[str, Any]] = {}
+
+        def want(key: dict[str, str], what: tuple[str, Any]) -> None:
+            by_key[(key["pk"], key["sk"])] = what
+
+        for stock_id in wanted.records:
+            want(keys.stock(tenant_id, stock_id), (RECORD, stock_id))
+        for product_id in wanted.products:
+            want(keys.product(tenant_id, product_id), (PRODUCT, product_id))
+        for kind, ref in wanted.references:
+            if ref:
+                want(self._reference.lookup_key(tenant_id, kind, ref), (kind, (kind, ref)))
+        found = Found()
+        if not by_key:
+            return found
+        for attrs in batch_get(self._table, [to_attrs({"pk": pk, "sk": sk}) for pk, sk in by_key]):
+            what, ident = by_key[(attrs["pk"]["S"], attrs["sk"]["S"])]
+            if what == RECORD:
+                found.records[ident] = to_record(StockRecord, attrs)
+            elif what == PRODUCT:
+                found.products[ident] = to_record(Product, attrs)
+            else:
+                found.references[ident] = self._reference.resolved(what, attrs)
+        return found

@@ -1,0 +1,113 @@
+"""What an import reads: the file once, and one batched read per chunk whatever the chunk holds."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from chalicelib.core.imports.jobs import ImportService, ImportStatus, Row
+from chalicelib.core.models import Actor, Product, StockRecord
+from chalicelib.core.ports import Found, Wanted
+from chalicelib.core.reference.service import LOCATION, RefKind, Resolved
+from chalicelib.core.stock.service import StockService
+from chalicelib.features.company_inventory.csv_import import InventoryImporter
+from chalicelib.features.company_inventory.service import InventoryService, product_id_for
+from tests.fakes import InMemoryStockStore
+from tests.unit.test_imports import CountingApplier, MemoryFiles, MemoryStore, csv_of
+
+pytestmark = pytest.mark.disable_socket
+
+ACTOR = Actor(id="u1", name="Uploader")
+T = "t1"
+
+
+def test_the_file_is_read_once_and_its_total_stored_when_read_through() -> None:
+    store, files = MemoryStore(), MemoryFiles()
+    service = ImportService(store, files, {"things": CountingApplier()})
+    job = service.upload(T, "things", csv_of(70, bad_every=10), ACTOR)
+
+    ended = service.run(job, ACTOR)
+
+    assert files.reads == 1
+    assert (ended.status, ended.total, ended.processed, ended.created, ended.failed) == (
+        ImportStatus.COMPLETED,
+        70,
+        70,
+        63,
+        7,
+    )
+
+
+def test_a_resumed_job_reads_the_file_once_more_and_counts_every_row() -> None:
+    store, files = MemoryStore(), MemoryFiles()
+    service = ImportService(store, files, {"things": CountingApplier()})
+    job = service.upload(T, "things", csv_of(100), ACTOR)
+    budget = iter([100.0, 5.0])
+    with pytest.raises(Exception, match="paused"):
+        service.run(job, ACTOR, lambda: next(budget, 5.0))
+    assert store.jobs[job.job_id].total is None
+
+    ended = service.run(store.jobs[job.job_id], ACTOR)
+
+    assert files.reads == 2
+    assert (ended.total, ended.processed, ended.created) == (100, 100, 100)
+
+
+class RecordingReads:
+    """BatchReads that answers from dicts and remembers what each call asked for."""
+
+    def __init__(self, found: Found) -> None:
+        self.found = found
+        self.calls: list[Wanted] = []
+
+    def read(self, tenant_id: str, wanted: Wanted) -> Found:
+        self.calls.append(wanted)
+        return Found(
+            {k: v for k, v in self.found.records.items() if k in wanted.records},
+            {k: v for k, v in self.found.products.items() if k in wanted.products},
+            {k: v for k, v in self.found.references.items() if k in wanted.references},
+        )
+
+
+def _importer(reads: RecordingReads) -> InventoryImporter:
+    stock = StockService(InMemoryStockStore())
+    unused: Any = None
+    return InventoryImporter(InventoryService(stock, InMemoryStockStore(), unused, unused, unused), stock, reads)
+
+
+def test_a_chunk_of_creates_updates_and_bad_references_costs_one_batched_read() -> None:
+    five = Decimal(5)
+    existing = StockRecord(
+        tenant_id=T, product_id=product_id_for(T, "Bar"), location_id="L1", name="Bar", on_hand=five, available=five
+    )
+    reads = RecordingReads(
+        Found(
+            records={existing.stock_id: existing},
+            products={product_id_for(T, "Bar"): Product(tenant_id=T, product_id=product_id_for(T, "Bar"), name="Bar")},
+            references={
+                (LOCATION, "L1"): Resolved("L1", "Yard", True),
+                (RefKind.TYPE.value, "gone"): Resolved("gone", "Old", False),
+            },
+        )
+    )
+    rows = [
+        Row(2, {"productname": "Bar", "quantity": "3", "stocklocationid": "L1"}),
+        Row(3, {"productname": "Plate", "quantity": "1", "stocklocationid": "L1"}),
+        Row(4, {"productname": "Tube", "quantity": "1", "stocklocationid": "L1", "type": "gone"}),
+        Row(5, {"inventoryid": existing.stock_id, "quantity": "7"}),
+        Row(6, {"inventoryid": "missing", "quantity": "7"}),
+    ]
+
+    plan = _importer(reads).plan(T, "job-1", rows, ACTOR)
+
+    assert len(reads.calls) == 1
+    wanted = reads.calls[0]
+    assert set(wanted.records) == {existing.stock_id, "missing"}
+    assert set(wanted.products) == {product_id_for(T, n) for n in ("Bar", "Plate", "Tube")}
+    assert set(wanted.references) == {(LOCATION, "L1"), (RefKind.TYPE.value, "gone")}
+    assert [p.name for p in plan.products] == ["Plate"]  # Bar exists; Tube's row failed on its type
+    assert (plan.created, plan.updated) == (2, 1)
+    assert [(e.line, e.field) for e in plan.errors] == [(4, "type"), (6, "inventoryId")]
+    assert plan.changes[0].on_hand == 2
