@@ -14,6 +14,12 @@ whatever was written to the table (and its stream) meanwhile.
 `roll_back_by_item` replaces that with a snapshot of the items the transaction
 touches; `start` applies it, and the integration tier applies it to moto in
 process.
+
+moto also parses every condition expression from scratch, three times for
+each item of a transaction (request validation, the transaction's check, the
+write's own check); `cache_condition_parsing` keeps the parsed form of the
+expressions it has seen, which is most of what a conditional write costs the
+local stack.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ def start(port: int) -> Any:
 
     _stamp_sequencers()
     roll_back_by_item()
+    cache_condition_parsing()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     wsgi = server._server
@@ -200,3 +207,54 @@ def _restore(saved: list[_Saved], own_records: list[tuple[Any, Any]]) -> None:
         shards[id(shard)] = shard
     for key, shard in shards.items():
         shard.items = [record for record in shard.items if id(record) not in dropped[key]]
+
+
+# -- condition expressions: parse each distinct one once ------------------------------
+
+CONDITION_CACHE_SIZE = 1024
+
+
+def cache_condition_parsing() -> None:
+    """Let moto reuse the parsed form of a condition expression it has parsed before. Idempotent.
+
+    The key is the whole input (the expression, its attribute names and its
+    attribute values), and the parsed tree is immutable once built (its
+    nodes only read the item they are evaluated on), so a hit gives exactly
+    what parsing again would. Expressions that fail to parse are not cached:
+    they fail the same way every time. The cache keeps the most recent
+    CONDITION_CACHE_SIZE expressions.
+    """
+    import json
+    from collections import OrderedDict
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    original = ConditionExpressionParser.parse
+    if getattr(original, "cached", False):
+        return
+    cache: OrderedDict[str, tuple[Any, list[str], list[str]]] = OrderedDict()
+    lock = threading.Lock()
+
+    def parse(parser: Any) -> Any:
+        key = json.dumps(
+            [parser.condition_expression, parser.expression_attribute_names, parser.expression_attribute_values],
+            sort_keys=True,
+        )
+        with lock:
+            hit = cache.get(key)
+            if hit is not None:
+                cache.move_to_end(key)
+        if hit is None:
+            op = original(parser)
+            with lock:
+                cache[key] = (op, list(parser.expr_attr_names_found), list(parser.expr_attr_values_found))
+                if len(cache) > CONDITION_CACHE_SIZE:
+                    cache.popitem(last=False)
+            return op
+        op, names, values = hit
+        parser.expr_attr_names_found.extend(names)
+        parser.expr_attr_values_found.extend(values)
+        return op
+
+    parse.cached = True  # type: ignore[attr-defined]
+    ConditionExpressionParser.parse = parse  # type: ignore[method-assign]

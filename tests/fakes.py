@@ -371,7 +371,7 @@ class StoreReads:
         if wanted.records and self._stock is not None:
             found.records = self._stock.get_records(tenant_id, list(wanted.records))
         if wanted.products and self._catalog is not None:
-            found.products = self._catalog.get_products(tenant_id, list(wanted.products))
+            found.products = set(self._catalog.get_products(tenant_id, list(wanted.products)))
         references = {(kind, ref) for kind, ref in wanted.references if ref}
         if references and self._reference is not None:
             found.references = self._reference.lookup(tenant_id, references)

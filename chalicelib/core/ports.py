@@ -143,8 +143,8 @@ class TenantStore(Protocol):
 class Wanted:
     """What a command needs to read before it writes, of any kind: read in one round trip."""
 
-    records: Collection[str] = ()  # stock record ids
-    products: Collection[str] = ()  # product ids
+    records: Collection[str] = ()  # stock record ids: read whole
+    products: Collection[str] = ()  # product ids: whether each exists
     references: Collection[RefKey] = ()  # reference items, locations and heat codes (ReferenceService.resolve)
 
 
@@ -153,7 +153,7 @@ class Found:
     """What a `BatchReads.read` found: missing ids are simply absent."""
 
     records: dict[str, StockRecord] = field(default_factory=dict)
-    products: dict[str, Product] = field(default_factory=dict)
+    products: set[str] = field(default_factory=set)  # the wanted product ids that exist
     references: dict[RefKey, Resolved] = field(default_factory=dict)
 
 

@@ -3,21 +3,29 @@
 A write that needs stock records, products and reference labels before it
 can decide anything asks for them together: they all live in the main table,
 so one BatchGetItem per 100 keys fetches them, whatever their kind.
+
+Only stock records are needed whole. Without them the read asks for the few
+attributes a label or an existence check needs (ProjectionExpression), so
+products, locations and reference items come back as a handful of
+attributes instead of whole items.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.core.models import Product, StockRecord
+from chalicelib.core.models import StockRecord
 from chalicelib.core.ports import Found, Wanted
 from chalicelib.storage import keys
-from chalicelib.storage.codec import to_attrs, to_record
+from chalicelib.storage.codec import from_attrs, to_attrs, to_record
 from chalicelib.storage.dynamo import batch_get
-from chalicelib.storage.reference_repo import DynamoReferenceStore
+from chalicelib.storage.reference_repo import LABEL_ATTRIBUTES, DynamoReferenceStore, resolved
 
 RECORD = "record"
 PRODUCT = "product"
+# What a label needs (reference_repo.LABEL_ATTRIBUTES); a product's existence needs its key only.
+LABEL_NAMES = {f"#a{i}": name for i, name in enumerate(("pk", "sk", *LABEL_ATTRIBUTES))}
+LABEL_PROJECTION = ", ".join(LABEL_NAMES)
 
 
 class DynamoBatchReads:
@@ -41,12 +49,19 @@ class DynamoBatchReads:
         found = Found()
         if not by_key:
             return found
-        for attrs in batch_get(self._table, [to_attrs({"pk": pk, "sk": sk}) for pk, sk in by_key]):
+        whole = any(what == RECORD for what, _ in by_key.values())
+        items = batch_get(
+            self._table,
+            [to_attrs({"pk": pk, "sk": sk}) for pk, sk in by_key],
+            projection=None if whole else LABEL_PROJECTION,
+            names=None if whole else LABEL_NAMES,
+        )
+        for attrs in items:
             what, ident = by_key[(attrs["pk"]["S"], attrs["sk"]["S"])]
             if what == RECORD:
                 found.records[ident] = to_record(StockRecord, attrs)
             elif what == PRODUCT:
-                found.products[ident] = to_record(Product, attrs)
+                found.products.add(ident)
             else:
-                found.references[ident] = self._reference.resolved(what, attrs)
+                found.references[ident] = resolved(what, from_attrs(attrs))
         return found

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.core.errors import AlreadyExists, StaleVersion
-from chalicelib.core.models import Actor, Location
+from chalicelib.core.models import Actor
 from chalicelib.core.reference.service import HEAT, LOCATION, ReferenceItem, RefKey, RefKind, Resolved
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
@@ -136,16 +136,12 @@ class DynamoReferenceStore:
         found: dict[RefKey, Resolved] = {}
         for attrs in items:
             ref_key = by_key[(attrs["pk"]["S"], attrs["sk"]["S"])]
-            found[ref_key] = self.resolved(ref_key[0], attrs)
+            found[ref_key] = resolved(ref_key[0], from_attrs(attrs))
         return found
 
     def lookup_key(self, tenant_id: str, kind: str, ref: str) -> dict[str, str]:
         """The item a label lookup of (kind, ref) reads."""
         return self._lookup_key(tenant_id, kind, ref)
-
-    def resolved(self, kind: str, attrs: dict[str, Any]) -> Resolved:
-        """What a looked-up item says: its id, label and whether it is active."""
-        return self._resolved(kind, from_attrs(attrs), attrs)
 
     def _lookup_key(self, tenant_id: str, kind: str, ref: str) -> dict[str, str]:
         if kind == LOCATION:
@@ -155,14 +151,18 @@ class DynamoReferenceStore:
         return self._key(tenant_id, RefKind(kind), ref)
 
     @staticmethod
-    def _resolved(kind: str, data: dict[str, Any], attrs: dict[str, Any]) -> Resolved:
-        if kind == HEAT:
-            return Resolved(id=str(data["target_id"]), label=None, active=True)
-        if kind == LOCATION:
-            location = to_record(Location, attrs)
-            return Resolved(id=location.location_id, label=location.name, active=location.active)
-        return Resolved(id=str(data["ref_id"]), label=str(data["label"]), active=bool(data.get("active", True)))
-
-    @staticmethod
     def _key(tenant_id: str, kind: RefKind, ref_id: str) -> dict[str, str]:
         return keys.reference(tenant_id, kind.value, ref_id)
+
+
+# What a label lookup reads of each kind of item (all that `resolved` needs), for projected reads.
+LABEL_ATTRIBUTES = ("ref_id", "label", "active", "target_id", "location_id", "name")
+
+
+def resolved(kind: str, data: dict[str, Any]) -> Resolved:
+    """What a looked-up item says: its id, label and whether it is active (LABEL_ATTRIBUTES suffice)."""
+    if kind == HEAT:
+        return Resolved(id=str(data["target_id"]), label=None, active=True)
+    if kind == LOCATION:
+        return Resolved(id=str(data["location_id"]), label=str(data["name"]), active=bool(data.get("active", True)))
+    return Resolved(id=str(data["ref_id"]), label=str(data["label"]), active=bool(data.get("active", True)))

@@ -11,13 +11,15 @@ from moto import mock_aws
 from chalicelib import wiring
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage.aws import client, reset_clients
-from infra.moto_server import roll_back_by_item
+from infra.moto_server import cache_condition_parsing, roll_back_by_item
 from infra.provision import create_tables, provision, table_names
 from tests.integration.company import Company, Refs, make_company
 
 # moto as the local stack runs it: a cancelled transaction rolls back the items it named instead of
-# moto deep-copying every table it touches once per item (which grows with the table).
+# moto deep-copying every table it touches once per item (which grows with the table), and each
+# distinct condition expression is parsed once.
 roll_back_by_item()
+cache_condition_parsing()
 
 
 @pytest.fixture

@@ -62,6 +62,10 @@ def test_one_batched_read_finds_every_kind_and_matches_the_stores_one_by_one(tab
         (HEAT, "h-1 "): (cert.ref_id, None, True),
     }
     assert found == StoreReads(stock, catalog, reference).read(t, wanted)
+    # Without records, the read asks for the label attributes only; the answers are the same.
+    labels_only = Wanted(products=wanted.products, references=wanted.references)
+    assert DynamoBatchReads(table).read(t, labels_only) == StoreReads(stock, catalog, reference).read(t, labels_only)
+    assert DynamoBatchReads(table).read(t, labels_only).references == found.references
 
 
 def test_nothing_wanted_costs_no_call(table: str) -> None:
@@ -72,4 +76,4 @@ def test_nothing_wanted_costs_no_call(table: str) -> None:
     finally:
         unsubscribe()
     assert calls == []
-    assert (found.records, found.products, found.references) == ({}, {}, {})
+    assert (found.records, found.products, found.references) == ({}, set(), {})

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib.core.imports.jobs import ImportService, ImportStatus, Row
-from chalicelib.core.models import Actor, Product, StockRecord
+from chalicelib.core.models import Actor, StockRecord
 from chalicelib.core.ports import Found, Wanted
 from chalicelib.core.reference.service import LOCATION, RefKind, Resolved
 from chalicelib.core.stock.service import StockService
@@ -66,7 +66,7 @@ class RecordingReads:
         self.calls.append(wanted)
         return Found(
             {k: v for k, v in self.found.records.items() if k in wanted.records},
-            {k: v for k, v in self.found.products.items() if k in wanted.products},
+            {k for k in self.found.products if k in wanted.products},
             {k: v for k, v in self.found.references.items() if k in wanted.references},
         )
 
@@ -85,7 +85,7 @@ def test_a_chunk_of_creates_updates_and_bad_references_costs_one_batched_read() 
     reads = RecordingReads(
         Found(
             records={existing.stock_id: existing},
-            products={product_id_for(T, "Bar"): Product(tenant_id=T, product_id=product_id_for(T, "Bar"), name="Bar")},
+            products={product_id_for(T, "Bar")},
             references={
                 (LOCATION, "L1"): Resolved("L1", "Yard", True),
                 (RefKind.TYPE.value, "gone"): Resolved("gone", "Old", False),

@@ -15,7 +15,7 @@ quantity change commit in one write, guarded on the version that was read.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -427,8 +427,8 @@ class InventoryService:
                 self._stock.release(tenant_id, reservation.reservation_id, actor)
 
 
-def new_products(tenant_id: str, names: Iterable[str], existing: Mapping[str, Product]) -> list[Product]:
-    """The products that rows named `names` need, less those in `existing` (by product id)."""
+def new_products(tenant_id: str, names: Iterable[str], existing: Collection[str]) -> list[Product]:
+    """The products that rows named `names` need, less those whose ids are in `existing`."""
     wanted = {product_id_for(tenant_id, n): n.strip() for n in names}
     return [
         Product(tenant_id=tenant_id, product_id=product_id, name=name)

@@ -1,9 +1,13 @@
-"""moto's TransactWriteItems with the local stack's rollback (`infra.moto_server.roll_back_by_item`).
+"""moto as the local stack runs it (`infra.moto_server`).
 
-A cancelled transaction must leave every item it named as it was (created
-items gone, updated and deleted ones back) and add no stream record, while
-what other writers wrote, stream records included, stays. And it must not
-copy whole tables: the table object is the same one afterwards.
+TransactWriteItems rolls back by item (`roll_back_by_item`): a cancelled
+transaction must leave every item it named as it was (created items gone,
+updated and deleted ones back) and add no stream record, while what other
+writers wrote, stream records included, stays. And it must not copy whole
+tables: the table object is the same one afterwards.
+
+Condition expressions are parsed once (`cache_condition_parsing`): the same
+expression with other values must still be judged on its own values.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from moto import mock_aws
 
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage.aws import client, reset_clients
-from infra.moto_server import roll_back_by_item
+from infra.moto_server import cache_condition_parsing, roll_back_by_item
 from infra.provision import create_tables, table_names
 
 
@@ -26,6 +30,7 @@ def main() -> Iterator[str]:
     reset_settings()
     reset_clients()
     roll_back_by_item()
+    cache_condition_parsing()
     with mock_aws():
         create_tables(client("dynamodb"), table_names(get_settings()))
         yield get_settings().main_table
@@ -196,3 +201,28 @@ def test_a_failed_transaction_does_not_copy_the_table(main: str, monkeypatch: py
 
     assert copied == []
     assert _get(main, "A", "y") is None
+
+
+def test_a_cached_condition_is_judged_on_each_request_s_own_values(main: str) -> None:
+    ddb = client("dynamodb")
+    ddb.put_item(TableName=main, Item=_item("A", "x", n=1))
+
+    def set_n_if(expected: int, new: int) -> bool:
+        try:
+            ddb.put_item(
+                TableName=main,
+                Item=_item("A", "x", n=new),
+                ConditionExpression="#n = :expected",
+                ExpressionAttributeNames={"#n": "n"},
+                ExpressionAttributeValues={":expected": {"N": str(expected)}},
+            )
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+            return False
+        return True
+
+    assert set_n_if(1, 2)
+    assert not set_n_if(1, 3)  # the same expression and names, the same values as before: n is 2 now
+    assert set_n_if(2, 3)
+    assert not set_n_if(5, 6)
+    assert _get(main, "A", "x") == _item("A", "x", n=3)
