@@ -5,6 +5,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every dependency, runtime and dev, pinned with hashes (regenerate with `make lock`).
+LOCK := requirements.lock
+# The offline OSV advisory snapshot `make security` audits against (a newer one can be dropped in).
+ADVISORIES ?= ../shared/advisories
 
 # Never reach real AWS: dummy credentials, a region, no metadata probing.
 export AWS_EC2_METADATA_DISABLED := true
@@ -21,13 +25,18 @@ MOTO_PORT ?= 5001
 NAME ?= Demo company
 PERMISSIONS ?= *
 
-.PHONY: install run tenant test test-unit test-integration test-e2e test-infra lint typecheck package bench clean
+.PHONY: install lock run tenant test test-unit test-integration test-e2e test-infra lint typecheck security package bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check "pip<26.3"
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
 	touch $(STAMP)
+
+# After changing requirements*.txt: pins every dependency with its hashes.
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --output-file $(LOCK) requirements-dev.txt
 
 install: $(STAMP)
 
@@ -47,6 +56,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Static checks (bandit: medium or high fails) and every pinned dependency against known advisories.
+security: $(STAMP)
+	$(BIN)/bandit --quiet --recursive --severity-level medium chalicelib app.py infra
+	STOCKROOM_ADVISORIES=$(ADVISORIES) $(BIN)/python -m infra.audit --lock $(LOCK)
+	@if $(BIN)/python -m infra.audit --online-check; then \
+	  $(BIN)/pip-audit --vulnerability-service osv --require-hashes --disable-pip -r $(LOCK); \
+	else echo "pip-audit skipped: no online advisory service answers here (the offline audit above ran)"; fi
+
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
@@ -59,7 +76,7 @@ test-e2e: $(STAMP)
 test-infra: $(STAMP)
 	$(BIN)/pytest tests/infra -q
 
-test: lint typecheck test-unit test-integration test-e2e test-infra
+test: lint typecheck security test-unit test-integration test-e2e test-infra
 
 package: $(STAMP)
 	rm -rf build/package .chalice/deployments

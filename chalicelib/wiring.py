@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chalicelib.features.certificates.documents import CertificateDocumentService
     from chalicelib.features.certificates.packs import CertificatePackService
     from chalicelib.features.company_inventory.service import InventoryService
+    from chalicelib.features.orders.planning import ImportPlanner
     from chalicelib.features.orders.service import OrderService
     from chalicelib.storage.batch_reads import DynamoBatchReads
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
@@ -129,12 +130,21 @@ def order_service() -> OrderService:
     )
 
 
+@cache
+def order_import_planner() -> ImportPlanner:
+    from chalicelib.features.orders.planning import ImportPlanner
+    from chalicelib.storage.order_repo import DynamoOrderStore
+
+    return ImportPlanner(order_service(), DynamoOrderStore(get_settings().main_table))
+
+
 def reset() -> None:
     """Forget built services (tests switch settings between cases)."""
     factories = (stock_service, catalog_service, tenant_service, idempotency_store, history_service)
     for factory in (*factories, reference_service, inventory_service, import_service, stock_store, batch_reads):
         factory.cache_clear()
     order_service.cache_clear()
+    order_import_planner.cache_clear()
     certificate_pack_service.cache_clear()
 
 

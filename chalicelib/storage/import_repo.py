@@ -23,7 +23,7 @@ from chalicelib.core.ids import utcnow
 from chalicelib.core.imports.jobs import Checkpoint, ChunkPlan, CommitOutcome, ImportJob, ImportStatus, RowError
 from chalicelib.core.models import Actor
 from chalicelib.core.ports import Page
-from chalicelib.features.orders.service import OrderWrite
+from chalicelib.features.orders.port import OrderWrite
 from chalicelib.storage import keys, queues
 from chalicelib.storage.catalog_repo import DynamoCatalogStore
 from chalicelib.storage.codec import from_attrs, to_attrs, to_record

@@ -20,15 +20,8 @@ from typing import Any
 from chalicelib.core.errors import AlreadyExists, StaleVersion
 from chalicelib.core.models import Actor
 from chalicelib.core.ports import Page
-from chalicelib.features.orders.service import (
-    LINE_ENTITY,
-    ORDER_ENTITY,
-    LineItem,
-    LineWrite,
-    Order,
-    OrderWrite,
-    StoredOrder,
-)
+from chalicelib.features.orders.model import LINE_ENTITY, ORDER_ENTITY, LineItem, Order
+from chalicelib.features.orders.port import LineWrite, OrderWrite, StoredOrder
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
 from chalicelib.storage.dynamo import batch_get, query_all, query_page, transact

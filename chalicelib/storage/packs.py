@@ -1,7 +1,7 @@
 """Certificate packs and certificate documents in the files bucket.
 
 Rendered packs are cached at `packs/<tenant>/<orderId>/<fingerprint>.pdf`
-(core/certificates.pack_key); a new fingerprint is a new object, so a cached
+(features/certificates/packs.pack_key); a new fingerprint is a new object, so a cached
 pack is never overwritten with other content. Certificate documents are read
 from `certificates/<tenant>/...` only: the core decides which key a
 documentUrl names, and this store refuses any key outside `certificates/`

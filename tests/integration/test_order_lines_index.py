@@ -17,7 +17,8 @@ from chalice.test import Client
 from chalicelib import wiring
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.ports import Page
-from chalicelib.features.orders.service import LineInput, LineItem, OrderInput, OrderService, OrderView
+from chalicelib.features.orders.model import LineInput, LineItem, OrderInput, OrderView
+from chalicelib.features.orders.service import OrderService
 from chalicelib.settings import get_settings
 from chalicelib.storage import keys
 from chalicelib.storage.aws import client, on_call

@@ -32,7 +32,9 @@ from chalicelib.core.ids import new_id
 from chalicelib.core.models import Actor, ClaimStatus, MovementKind
 from chalicelib.core.reference.service import NewReference, ReferenceService, RefKind
 from chalicelib.core.stock.service import ORDER_LINK_PREFIX, NewStockRecord, StockService
-from chalicelib.features.orders.service import LineInput, OrderInput, OrderService, StoredOrder
+from chalicelib.features.orders.model import LineInput, OrderInput
+from chalicelib.features.orders.port import StoredOrder
+from chalicelib.features.orders.service import OrderService
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage import keys
 from chalicelib.storage.aws import client, on_call, reset_clients

@@ -18,7 +18,8 @@ from chalicelib.core.models import Actor
 from chalicelib.core.reference.service import NewReference, RefKind
 from chalicelib.features.orders import csv_columns as order_csv
 from chalicelib.features.orders.csv_import import LINES_KIND, ORDERS_KIND, kind_of_header
-from chalicelib.features.orders.service import LineInput, OrderInput, OrderService, OrderView
+from chalicelib.features.orders.model import LineInput, OrderInput, OrderView
+from chalicelib.features.orders.service import OrderService
 from chalicelib.surfaces.company.orders import exports
 from tests.integration.company import Company, make_company
 

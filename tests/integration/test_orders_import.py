@@ -26,7 +26,7 @@ from chalicelib.core.imports.jobs import Row
 from chalicelib.core.models import Actor
 from chalicelib.events import imports
 from chalicelib.features.orders.csv_import import LINES_KIND, OrderLinesImporter
-from chalicelib.features.orders.service import LineInput, OrderInput, OrderView
+from chalicelib.features.orders.model import LineInput, OrderInput, OrderView
 from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client, on_call
 from chalicelib.storage.import_repo import DynamoImportStore, s3_notification
@@ -526,10 +526,10 @@ def test_a_chunk_whose_order_moved_meanwhile_is_planned_again(shop: Company) -> 
     job = service.new_job(shop.id, LINES_KIND, core_imports.ImportSource.UPLOAD, ALICE)
     now = utcnow()
     assert store.claim(job, now, now + core_imports.LEASE) is not None
-    importer = OrderLinesImporter(wiring.order_service())
+    importer = OrderLinesImporter(wiring.order_import_planner())
     rows = [Row(2, {"orderreference": "SO-1", "productname": "Tube", "quantity": "2"})]
     plan = importer.plan(shop.id, job.job_id, rows, ALICE)
-    assert [w.previous_version for w in plan.orders] == [made.order.version]
+    assert [w.previous_version for w in plan.feature_writes] == [made.order.version]
 
     # Someone changes the order between the chunk's reads and its commit.
     moved = OrderInput(given=frozenset({"site"}), order_id=made.order.order_id, site="Hull")

@@ -31,7 +31,7 @@ from chalicelib.features.certificates.packs import (
     own_document_key,
     pack_key,
 )
-from chalicelib.features.orders.service import LineItem, Order, OrderView
+from chalicelib.features.orders.model import LineItem, Order, OrderView
 
 pytestmark = pytest.mark.disable_socket
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib.features.orders import csv_columns as order_csv
-from chalicelib.features.orders.service import LineItem, Order
+from chalicelib.features.orders.model import LineItem, Order
 
 D = Decimal
 MOMENT = datetime(2025, 3, 3, 9, 30, 15, 123456, tzinfo=UTC)

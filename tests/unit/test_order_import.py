@@ -34,7 +34,9 @@ from chalicelib.features.orders.csv_import import (
     kind_of_file,
     kind_of_header,
 )
-from chalicelib.features.orders.service import LineInput, Order, OrderInput, OrderService, OrderWrite
+from chalicelib.features.orders.model import LineInput, Order, OrderInput
+from chalicelib.features.orders.planning import ImportPlanner
+from chalicelib.features.orders.port import OrderWrite
 
 pytestmark = pytest.mark.disable_socket
 
@@ -78,11 +80,11 @@ def test_the_kind_of_a_file_is_read_from_its_first_record() -> None:
 
 
 def orders_importer(service: Any = None) -> OrdersImporter:
-    return OrdersImporter(cast(OrderService, service))
+    return OrdersImporter(cast(ImportPlanner, service))
 
 
 def lines_importer(service: Any = None) -> OrderLinesImporter:
-    return OrderLinesImporter(cast(OrderService, service))
+    return OrderLinesImporter(cast(ImportPlanner, service))
 
 
 def folded(header: tuple[str, ...] | list[str]) -> list[str]:

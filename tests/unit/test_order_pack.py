@@ -11,7 +11,7 @@ from chalicelib.core.reference.service import ReferenceItem, RefKind
 from chalicelib.documents import certificate_pack
 from chalicelib.documents.order_pack import NOT_FETCHED, PdfPack, pack_certificate, pack_input
 from chalicelib.features.certificates.packs import CertificateSource, PackLineSource, PackSource, PackTooLarge
-from chalicelib.features.orders.service import LineItem, Order, OrderView
+from chalicelib.features.orders.model import LineItem, Order, OrderView
 
 pytestmark = pytest.mark.disable_socket
 

@@ -10,8 +10,10 @@ import pytest
 from chalicelib.core.errors import DuplicateCommand, ExpectationFailed, InsufficientStock, ValidationFailed
 from chalicelib.core.models import Actor, FieldChange, HistoryEvent, MovementKind
 from chalicelib.core.stock.service import ORDER_LINK_PREFIX, NewStockRecord, StockService
-from chalicelib.features.orders import service as orders
-from chalicelib.features.orders.service import LineInput, LineItem, Order, OrderInput, OrderWrite, translate_event
+from chalicelib.features.orders import rules as orders
+from chalicelib.features.orders.history import translate_event
+from chalicelib.features.orders.model import LineInput, LineItem, Order, OrderInput
+from chalicelib.features.orders.port import LineWrite, OrderWrite
 from tests.fakes import InMemoryStockStore
 
 D = Decimal
@@ -139,7 +141,7 @@ def test_quantity_is_the_sum_of_active_lines_else_what_was_sent() -> None:
 def test_a_request_is_refused_when_its_writes_do_not_fit_one_transaction() -> None:
     order = Order(tenant_id="t1", order_reference="SO-1")
     line = LineItem(tenant_id="t1", order_id="o1", line_number=1, product_name="A", quantity=D(1))
-    fits = OrderWrite(order, None, tuple(orders.LineWrite(line) for _ in range(98)), take_reference="SO-1")
+    fits = OrderWrite(order, None, tuple(LineWrite(line) for _ in range(98)), take_reference="SO-1")
     assert fits.size == 100
     orders._check_writes([fits])
     with pytest.raises(ValidationFailed, match="at most 100"):

@@ -48,7 +48,7 @@ class DocumentStore(ExportStore, Protocol):
 
 
 class Certifications(Protocol):
-    """The versioned reference data path (core/reference.ReferenceService)."""
+    """The versioned reference data path (core/reference/service.ReferenceService)."""
 
     def get_active(self, tenant_id: str, kind: RefKind, ref_id: str) -> ReferenceItem | None: ...
     def update(

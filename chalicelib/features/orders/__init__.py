@@ -3,6 +3,6 @@
 What other features may use of orders: the order as the certificate pack reads it.
 """
 
-from chalicelib.features.orders.service import LineItem, OrderView
+from chalicelib.features.orders.model import LineItem, OrderView
 
 __all__ = ["LineItem", "OrderView"]

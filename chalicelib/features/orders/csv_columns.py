@@ -30,7 +30,7 @@ from typing import Any
 
 from chalicelib.core.imports import csvcells
 from chalicelib.core.imports.csvcells import FORMULA_TRIGGERS, QUOTE
-from chalicelib.features.orders.service import LineItem, Order
+from chalicelib.features.orders.model import LineItem, Order
 
 ORDERS_FILE = "orders.csv"
 LINES_FILE = "order-line-items.csv"

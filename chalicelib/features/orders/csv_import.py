@@ -19,7 +19,7 @@ download's server-owned columns (CustomerName, CreatedAt, UpdatedAt, and
 CompanyId / Active should a file carry them) are accepted and ignored, so a
 download can be edited and uploaded again. Unknown columns reject the file:
 a misspelt column would otherwise drop its data silently. The rules are
-OrderService's (its import-planning methods); a bad row is reported with its
+ImportPlanner's (features/orders/planning.py); a bad row is reported with its
 line, column and message and skipped.
 """
 
@@ -37,7 +37,8 @@ from chalicelib.core.imports.jobs import ChunkPlan, FileRejected, Row, RowError
 from chalicelib.core.models import Actor
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.orders import csv_columns as order_csv
-from chalicelib.features.orders.service import LineInput, OrderInput, OrderService, documented
+from chalicelib.features.orders.model import LineInput, OrderInput, documented
+from chalicelib.features.orders.planning import ImportPlanner
 
 ORDERS_KIND = "orders"
 LINES_KIND = "order-lines"
@@ -85,8 +86,8 @@ class _Importer:
     fields: Mapping[str, str]  # casefolded header -> core field
     headers: Mapping[str, str]  # casefolded header -> the header as documented
 
-    def __init__(self, orders: OrderService) -> None:
-        self._orders = orders
+    def __init__(self, planner: ImportPlanner) -> None:
+        self._planner = planner
         columns = order_csv.ORDER_COLUMNS if self.kind == ORDERS_KIND else order_csv.LINE_COLUMNS
         # Errors of the order rules name documented fields; a row error names the column.
         self._column_of = {documented(core): header for header, core in columns}
@@ -159,7 +160,7 @@ class OrdersImporter(_Importer):
             if not errors and not row.problem:
                 parsed.append((row, _order_input(values)))
         new_ids = [_row_id(tenant_id, job_id, row) for row, _ in parsed]
-        outcomes = self._orders.plan_order_rows(tenant_id, [entry for _, entry in parsed], new_ids)
+        outcomes = self._planner.plan_order_rows(tenant_id, [entry for _, entry in parsed], new_ids)
         for (row, _), outcome in zip(parsed, outcomes, strict=True):
             if isinstance(outcome, DomainError):
                 plan.errors += self._row_errors(row, outcome)
@@ -192,7 +193,7 @@ class OrderLinesImporter(_Importer):
             if not errors and not row.problem:
                 parsed.append((row, _line_input(values)))
         new_ids = [_row_id(tenant_id, job_id, row) for row, _ in parsed]
-        writes, outcomes = self._orders.plan_line_rows(tenant_id, [line for _, line in parsed], new_ids)
+        writes, outcomes = self._planner.plan_line_rows(tenant_id, [line for _, line in parsed], new_ids)
         for (row, _), outcome in zip(parsed, outcomes, strict=True):
             if isinstance(outcome, DomainError):
                 plan.errors += self._row_errors(row, outcome)
@@ -241,7 +242,7 @@ registry.register(
         ORDERS_KIND,
         Permission.ORDERS_READ,
         Permission.ORDERS_WRITE,
-        lambda services: OrdersImporter(services.order_service()),
+        lambda services: OrdersImporter(services.order_import_planner()),
         "orders",
     )
 )
@@ -250,7 +251,7 @@ registry.register(
         LINES_KIND,
         Permission.ORDERS_READ,
         Permission.ORDERS_WRITE,
-        lambda services: OrderLinesImporter(services.order_service()),
+        lambda services: OrderLinesImporter(services.order_import_planner()),
         "order line items",
     )
 )

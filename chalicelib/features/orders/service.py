@@ -19,268 +19,69 @@ Rules the service keeps:
 
 from __future__ import annotations
 
-import re
-import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
-
-from pydantic import Field, field_serializer
+from typing import Any
 
 from chalicelib.core.errors import (
     AlreadyExists,
-    DomainError,
     ExpectationFailed,
     InsufficientStock,
     NotFound,
     StaleVersion,
     ValidationFailed,
 )
-from chalicelib.core.history.service import HistoryService, documented_change_type
+from chalicelib.core.history.service import HistoryService
 from chalicelib.core.ids import new_id, utcnow
-from chalicelib.core.models import ZERO, Actor, ClaimStatus, Entity, FieldChange, HistoryEvent, Reservation
+from chalicelib.core.models import ZERO, Actor, ClaimStatus, HistoryEvent, Reservation
 from chalicelib.core.ports import Page, StockStore
 from chalicelib.core.reference.service import ReferenceService, RefKey, RefKind, Resolved, deterministic_id
 from chalicelib.core.stock.service import StockService
-
-# One DynamoDB transaction holds at most 100 writes.
-MAX_WRITES = 100
-MAX_REFERENCE_CHARS = 100
-MAX_TEXT_CHARS = 200
-MAX_NOTES_CHARS = 2000
-# Six digits: the line-items index sorts lines by number inside its key (storage/keys.order_line_listing).
-MAX_LINE_NUMBER = 999_999
-STATUSES = ("open", "confirmed", "in_progress", "dispatched", "completed", "cancelled")
-DEFAULT_STATUS = "open"
-ORDER_ENTITY = "order"
-LINE_ENTITY = "order_line"
-DIMENSIONS = ("diameter", "length", "width", "depth")
-# Line text fields where an empty string means "none".
-OPTIONAL_TEXT = ("type", "material", "required_heat_code")
-
-ORDER_INPUT_FIELDS = (
-    "order_reference",
-    "quantity",
-    "order_date",
-    "delivery_date",
-    "site",
-    "status",
-    "related_organisation_id",
+from chalicelib.features.orders.history import translate_event
+from chalicelib.features.orders.model import (
+    DEFAULT_STATUS,
+    LINE_ENTITY,
+    LINE_INPUT_FIELDS,
+    OPTIONAL_TEXT,
+    ORDER_ENTITY,
+    ORDER_INPUT_FIELDS,
+    LineItem,
+    Order,
+    OrderInput,
+    OrderView,
+    ReserveResult,
+    UnreserveResult,
 )
-LINE_INPUT_FIELDS = (
-    "line_number",
-    "product_name",
-    "type",
-    "material",
-    *DIMENSIONS,
-    "quantity",
-    "weight",
-    "required_heat_code",
-    "certification_required",
-    "notes",
+from chalicelib.features.orders.port import LineWrite, OrderStore, OrderWrite, StoredOrder
+from chalicelib.features.orders.rules import (
+    _active_lines,
+    _active_ref,
+    _at,
+    _bumped,
+    _check_dates,
+    _check_guard_moves,
+    _check_line,
+    _check_line_ids,
+    _check_not_empty,
+    _check_order,
+    _check_unique_ids,
+    _check_unique_references,
+    _check_writes,
+    _differs,
+    _err,
+    _guard_key,
+    _insufficient,
+    _key,
+    _label,
+    _line_at,
+    _line_numbers,
+    _new_line,
+    _quantity,
+    _raise_if,
+    _same,
+    _status,
+    _stored,
 )
-
-# Core field -> documented 003 field, for errors and history.
-DOCUMENTED: dict[str, str] = {
-    "order_id": "orderId",
-    "tenant_id": "companyId",
-    "order_reference": "orderReference",
-    "quantity": "quantity",
-    "order_date": "orderDate",
-    "delivery_date": "deliveryDate",
-    "site": "site",
-    "status": "status",
-    "active": "active",
-    "related_organisation_id": "relatedOrganisationId",
-    "created_at": "createdAt",
-    "updated_at": "updatedAt",
-    "version": "version",
-    "line_item_id": "lineItemId",
-    "line_number": "lineNumber",
-    "product_name": "productName",
-    "type": "type",
-    "material": "material",
-    "diameter": "diameter",
-    "length": "length",
-    "width": "width",
-    "depth": "depth",
-    "weight": "weight",
-    "required_heat_code": "requiredHeatCode",
-    "certification_required": "certificationRequired",
-    "notes": "notes",
-}
-DOCUMENTED_ENTITY = {ORDER_ENTITY: "order", LINE_ENTITY: "orderLineItem"}
-# Bookkeeping of the line item that says nothing to a 003 user.
-HIDDEN_FIELDS = frozenset({"deleted_with_order"})
-
-
-def documented(core_field: str) -> str:
-    return DOCUMENTED.get(core_field, core_field)
-
-
-# -- model -------------------------------------------------------------------
-
-
-class Order(Entity):
-    order_id: str = Field(default_factory=new_id)
-    order_reference: str
-    quantity: Decimal = ZERO
-    order_date: date | None = None
-    delivery_date: date | None = None
-    site: str | None = None
-    status: str = DEFAULT_STATUS
-    related_organisation_id: str | None = None
-    active: bool = True
-
-    @field_serializer("order_date", "delivery_date")
-    def _iso_date(self, value: date | None) -> str | None:
-        # Stored and compared as ISO text: DynamoDB has no date type.
-        return value.isoformat() if value else None
-
-
-class LineItem(Entity):
-    """One line of an order, as a metals stockholder writes it: what, how big, how many, what paperwork."""
-
-    line_item_id: str = Field(default_factory=new_id)
-    order_id: str
-    line_number: int
-    product_name: str
-    type: str | None = None  # inventory-type reference id
-    material: str | None = None  # inventory-material reference id (grade)
-    diameter: Decimal | None = None  # mm
-    length: Decimal | None = None  # mm
-    width: Decimal | None = None  # mm
-    depth: Decimal | None = None  # mm
-    quantity: Decimal
-    weight: Decimal | None = None  # kg
-    required_heat_code: str | None = None
-    certification_required: bool = False
-    notes: str | None = None
-    active: bool = True
-    # Set when the line was soft-deleted by its order's delete, so a restore
-    # brings back exactly those lines and not lines an update removed earlier.
-    deleted_with_order: bool = False
-
-
-# -- inputs and results -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LineInput:
-    """A line item as the client sent it, in core names. `given` lists the fields it sent."""
-
-    given: frozenset[str] = frozenset()
-    line_item_id: str | None = None
-    line_number: int | None = None
-    product_name: str | None = None
-    type: str | None = None
-    material: str | None = None
-    diameter: Decimal | None = None
-    length: Decimal | None = None
-    width: Decimal | None = None
-    depth: Decimal | None = None
-    quantity: Decimal | None = None
-    weight: Decimal | None = None
-    required_heat_code: str | None = None
-    certification_required: bool | None = None
-    notes: str | None = None
-    version: int | None = None
-
-
-@dataclass(frozen=True)
-class OrderInput:
-    """An order as the client sent it, in core names.
-
-    On update only the fields in `given` change; `line_items` is the complete
-    list of the order's lines (None: the lines stay as they are).
-    """
-
-    given: frozenset[str] = frozenset()
-    order_id: str | None = None
-    version: int | None = None
-    order_reference: str | None = None
-    quantity: Decimal | None = None
-    order_date: date | None = None
-    delivery_date: date | None = None
-    site: str | None = None
-    status: str | None = None
-    related_organisation_id: str | None = None
-    line_items: tuple[LineInput, ...] | None = None
-
-
-@dataclass(frozen=True)
-class OrderView:
-    """An order as the surface shows it: customer name resolved, active lines in line-number order."""
-
-    order: Order
-    customer_name: str | None
-    line_items: list[LineItem] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ReserveResult:
-    linked_inventory_id: str
-    original_inventory_id: str
-    was_split: bool
-    order_line_item_id: str
-    reservation_id: str
-
-
-@dataclass(frozen=True)
-class UnreserveResult:
-    link_id: str  # the (most recent) released reservation
-    order_line_item_id: str
-    inventory_id: str
-    released_ids: tuple[str, ...]
-
-
-# -- storage port -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoredOrder:
-    order: Order
-    lines: list[LineItem]  # every line, deleted ones too
-
-
-@dataclass(frozen=True)
-class LineWrite:
-    line: LineItem
-    previous_version: int | None = None  # None: a new line
-
-
-@dataclass(frozen=True)
-class OrderWrite:
-    """One order's share of a transaction: its header, the lines that change, and guard moves."""
-
-    order: Order
-    previous_version: int | None = None  # None: a new order
-    lines: tuple[LineWrite, ...] = ()
-    take_reference: str | None = None
-    free_reference: str | None = None
-
-    @property
-    def size(self) -> int:
-        return 1 + len(self.lines) + (self.take_reference is not None) + (self.free_reference is not None)
-
-
-class OrderStore(Protocol):
-    """Orders and their lines. `save` writes all or nothing; its errors name the write's position:
-    AlreadyExists `[i].orderReference` for a taken reference, `[i].orderId` for an existing new order;
-    StaleVersion `[i].version` when a version moved."""
-
-    def save(self, tenant_id: str, writes: list[OrderWrite], actor: Actor) -> None: ...
-    def get_order(self, tenant_id: str, order_id: str) -> StoredOrder | None: ...
-    def get_orders(self, tenant_id: str, order_ids: Iterable[str]) -> dict[str, StoredOrder]: ...
-    def order_headers(self, tenant_id: str, order_ids: Iterable[str]) -> dict[str, Order]: ...
-    def order_ids_by_reference(self, tenant_id: str, references: Iterable[str]) -> dict[str, str]: ...
-    def list_orders(
-        self, tenant_id: str, active: bool, limit: int, cursor: dict[str, object] | None
-    ) -> Page[Order]: ...
-    def active_lines_page(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[LineItem]: ...
-
 
 # -- service ------------------------------------------------------------------
 
@@ -372,9 +173,9 @@ class OrderService:
         writes: list[OrderWrite] = []
         for index, entry in enumerate(inputs):
             order_id = deterministic_id(command_id, index) if command_id else new_id()
-            writes.append(self._new_order(tenant_id, index, order_id, entry, command_id, now))
+            writes.append(self.new_order(tenant_id, index, order_id, entry, command_id, now))
         _check_writes(writes)
-        resolved = self._check_references(tenant_id, inputs, [None] * len(inputs), [w.order for w in writes])
+        resolved = self.check_references(tenant_id, inputs, [None] * len(inputs), [w.order for w in writes])
         if command_id:
             done = self._store.order_headers(tenant_id, [w.order.order_id for w in writes])
             if done:
@@ -404,10 +205,10 @@ class OrderService:
         writes: list[tuple[OrderWrite, StoredOrder]] = []
         for index, entry in enumerate(inputs):
             previous = stored[entry.order_id or ""]
-            writes.append((self._changed_order(tenant_id, index, previous, entry, now), previous))
+            writes.append((self.changed_order(tenant_id, index, previous, entry, now), previous))
         _check_guard_moves([w for w, _ in writes])
         _check_writes([w for w, _ in writes])
-        resolved = self._check_references(
+        resolved = self.check_references(
             tenant_id, inputs, [previous for _, previous in writes], [w.order for w, _ in writes]
         )
         changed = [w for w, previous in writes if _differs(w, previous)]
@@ -597,7 +398,7 @@ class OrderService:
             )
         return found
 
-    def _new_order(
+    def new_order(
         self, tenant_id: str, index: int, order_id: str, entry: OrderInput, command_id: str | None, now: datetime
     ) -> OrderWrite:
         # Orders of one request are created in request order: a microsecond apart, so lists sort them so.
@@ -628,7 +429,7 @@ class OrderService:
         _check_dates(index, order)
         return OrderWrite(order, None, tuple(LineWrite(line) for line in lines), take_reference=reference)
 
-    def _changed_order(
+    def changed_order(
         self, tenant_id: str, index: int, previous: StoredOrder, entry: OrderInput, now: datetime
     ) -> OrderWrite:
         old = previous.order
@@ -714,7 +515,7 @@ class OrderService:
                 writes.append(LineWrite(gone, old.version))
         return writes, result
 
-    def _check_references(
+    def check_references(
         self, tenant_id: str, inputs: list[OrderInput], previous: list[StoredOrder | None], orders: list[Order]
     ) -> dict[RefKey, Resolved]:
         """Organisations, types and materials a request newly sets must be active ones of this company.
@@ -765,554 +566,3 @@ class OrderService:
         if missing:
             names = {**names, **self._names(tenant_id, missing)}
         return [OrderView(s.order, _label(names, s.order), _active_lines(s.lines)) for s in stored]
-
-    # -- import planning ---------------------------------------------------
-    # The CSV import (features/orders/csv_import.py) plans one chunk of rows at a time
-    # with these methods, under the rules of create and update, and commits
-    # the writes together with its job checkpoint. A bad row gets an error of
-    # its own and is left out; it never fails the other rows. Errors name the
-    # documented field without a `[i].` index.
-
-    def plan_order_rows(
-        self, tenant_id: str, entries: list[OrderInput], new_ids: list[str]
-    ) -> list[OrderWrite | DomainError | None]:
-        """The orders-file rows of one chunk: for each, its write, None (it changes nothing) or its error.
-
-        A row with an orderId updates that order (active, this company's); a
-        row without one updates the active order holding its orderReference
-        (any case), else creates an order with id `new_ids[i]` (a write with
-        previous_version None). Reads: one BatchGetItem of reference guards,
-        one of order headers, one reference resolve, and a Query only for an
-        order whose quantity cell changes (its lines decide whether it may).
-        Two rows of one chunk may not write the same order or reference guard.
-        """
-        now = utcnow()
-        holders = self._store.order_ids_by_reference(tenant_id, [e.order_reference or "" for e in entries])
-        targets = [e.order_id or holders.get(_guard_key(e.order_reference or "")) for e in entries]
-        headers = self._store.order_headers(tenant_id, {t for t in targets if t})
-        entries = [_import_quantity(e, headers.get(t or "")) for e, t in zip(entries, targets, strict=True)]
-        with_lines = [t for e, t in zip(entries, targets, strict=True) if t in headers and "quantity" in e.given]
-        full = self._store.get_orders(tenant_id, with_lines) if with_lines else {}
-        outcomes: list[OrderWrite | DomainError | None] = []
-        planned: list[tuple[int, OrderInput, StoredOrder | None]] = []
-        claimed: set[tuple[str, str]] = set()
-        for index, (sent, target) in enumerate(zip(entries, targets, strict=True)):
-            try:
-                entry, write, previous = self._plan_order_row(
-                    tenant_id, index, sent, target, new_ids[index], headers, full, holders, now
-                )
-                if previous is not None and not _differs(write, previous):
-                    outcomes.append(None)
-                    continue
-                _claim_in_chunk(claimed, index, "orderId" if sent.order_id else "orderReference", write)
-            except DomainError as exc:
-                outcomes.append(_unindexed(exc))
-                continue
-            outcomes.append(write)
-            planned.append((index, entry, previous))
-        try:
-            self._check_references(tenant_id, [p[1] for p in planned], [p[2] for p in planned], [])
-        except ValidationFailed as exc:
-            for detail in exc.details:
-                position, name = _import_position(str(detail["field"]))
-                index = planned[position][0]
-                outcomes[index] = ValidationFailed(exc.message, [_err(name, str(detail["message"]))])
-        return outcomes
-
-    def plan_line_rows(
-        self, tenant_id: str, rows: list[tuple[str | None, str | None, LineInput]], new_ids: list[str]
-    ) -> tuple[list[OrderWrite], list[DomainError | bool]]:
-        """The line-items-file rows of one chunk: the order writes, and per row its error or whether it created.
-
-        Per row: True (it creates a line), False (it updates one), or its error.
-
-        A row is (orderId, orderReference, line): it belongs to the active
-        order with that id, else to the one holding that reference. A line
-        with a lineItemId updates that line of that order (a removed one comes
-        back, as with PUT); one without creates a line with id `new_ids[i]`.
-        Lines are only added or changed, never removed. Each order is written
-        once (its header with a version guard and quantity = the sum of its
-        active lines), whatever the number of its rows. Reads: one BatchGetItem
-        of reference guards, one Query per distinct order, one reference resolve.
-        """
-        now = utcnow()
-        holders = self._store.order_ids_by_reference(tenant_id, [ref or "" for oid, ref, _ in rows if not oid])
-        targets = [oid or holders.get(_guard_key(ref or "")) for oid, ref, _ in rows]
-        wanted = {t for t in targets if t}
-        found = {k: v for k, v in self._store.get_orders(tenant_id, wanted).items() if v.order.active}
-        outcomes: list[DomainError | bool | None] = [None] * len(rows)
-        groups: dict[str, list[int]] = {}
-        for index, ((order_id, reference, line), target) in enumerate(zip(rows, targets, strict=True)):
-            error = _line_row_error(order_id, reference, line, found.get(target or ""))
-            if error is not None:
-                outcomes[index] = error
-            else:
-                groups.setdefault(target or "", []).append(index)
-        lines = [replace(line, line_item_id=line.line_item_id or new_ids[i]) for i, (_, _, line) in enumerate(rows)]
-        self._drop_unknown_line_references(tenant_id, groups, found, lines, outcomes)
-        writes: list[OrderWrite] = []
-        for target, indices in groups.items():
-            write = self._plan_line_group(tenant_id, found[target], indices, lines, outcomes, now)
-            if write is not None:
-                writes.append(write)
-        for index, (_, _, line) in enumerate(rows):
-            if outcomes[index] is None:
-                outcomes[index] = line.line_item_id is None
-        return writes, [o for o in outcomes if o is not None]
-
-    def _plan_order_row(
-        self,
-        tenant_id: str,
-        index: int,
-        entry: OrderInput,
-        target: str | None,
-        new_order_id: str,
-        headers: Mapping[str, Order],
-        full: Mapping[str, StoredOrder],
-        holders: Mapping[str, str],
-        now: datetime,
-    ) -> tuple[OrderInput, OrderWrite, StoredOrder | None]:
-        if target is None:
-            _raise_if(_check_order(index, entry, creating=True), "invalid order")
-            return entry, self._new_order(tenant_id, index, new_order_id, entry, None, now), None
-        header = headers.get(target)
-        if header is None or not header.active:
-            name = "orderId" if entry.order_id else "orderReference"
-            raise NotFound(f"order {target} not found", [_err(_at(index, name), f"{target} not found")])
-        entry = replace(entry, order_id=target)
-        _raise_if(_check_order(index, entry, creating=False), "invalid order")
-        # Without a quantity change the lines do not matter: the header alone is the order's previous state.
-        previous = full.get(target) or StoredOrder(header, [])
-        write = self._changed_order(tenant_id, index, previous, entry, now)
-        holder = holders.get(_guard_key(write.take_reference or ""))
-        if write.take_reference and holder not in (None, target):
-            raise AlreadyExists(
-                f"orderReference {write.take_reference} is used by another order",
-                [_err(_at(index, "orderReference"), f"{write.take_reference} is already in use")],
-            )
-        return entry, write, previous
-
-    def _drop_unknown_line_references(
-        self,
-        tenant_id: str,
-        groups: dict[str, list[int]],
-        found: Mapping[str, StoredOrder],
-        lines: list[LineInput],
-        outcomes: list[DomainError | bool | None],
-    ) -> None:
-        """Rows that set a type or material that is not an active one of this company fail (one resolve)."""
-        targets = list(groups)
-        inputs = [_line_group_input(found[t], [lines[i] for i in groups[t]]) for t in targets]
-        try:
-            self._check_references(tenant_id, [e for e, _ in inputs], [found[t] for t in targets], [])
-        except ValidationFailed as exc:
-            for detail in exc.details:
-                position, rest = _import_position(str(detail["field"]))
-                match = re.fullmatch(r"lineItems\[(\d+)\]\.(.+)", rest)
-                if match is None:
-                    continue
-                target, kept = targets[position], inputs[position][1]
-                if int(match[1]) < kept:
-                    continue
-                index = groups[target][int(match[1]) - kept]
-                outcomes[index] = ValidationFailed(exc.message, [_err(match[2], str(detail["message"]))])
-        for target in targets:
-            groups[target] = [i for i in groups[target] if outcomes[i] is None]
-
-    def _plan_line_group(
-        self,
-        tenant_id: str,
-        previous: StoredOrder,
-        indices: list[int],
-        lines: list[LineInput],
-        outcomes: list[DomainError | bool | None],
-        now: datetime,
-    ) -> OrderWrite | None:
-        """One order's write for its rows of a chunk; a row the rules refuse is failed and the rest planned again."""
-        while indices:
-            entry, kept = _line_group_input(previous, [lines[i] for i in indices])
-            try:
-                write = self._changed_order(tenant_id, 0, previous, entry, now)
-            except DomainError as exc:
-                failed = _failed_rows(exc, entry, kept, indices, outcomes)
-                indices = [i for i in indices if i not in failed]
-                continue
-            return write if _differs(write, previous) else None
-        return None
-
-
-# -- pure helpers ---------------------------------------------------------------
-
-
-def _new_line(tenant_id: str, order_id: str, line_id: str, number: int, entry: LineInput, now: datetime) -> LineItem:
-    return LineItem(
-        tenant_id=tenant_id,
-        line_item_id=line_id,
-        order_id=order_id,
-        line_number=number,
-        product_name=(entry.product_name or "").strip(),
-        type=entry.type or None,
-        material=entry.material or None,
-        diameter=entry.diameter,
-        length=entry.length,
-        width=entry.width,
-        depth=entry.depth,
-        quantity=entry.quantity if entry.quantity is not None else ZERO,
-        weight=entry.weight,
-        required_heat_code=entry.required_heat_code or None,
-        certification_required=bool(entry.certification_required),
-        notes=entry.notes,
-        created_at=now,
-        updated_at=now,
-    )
-
-
-def _bumped(entity: Any, now: datetime, **updates: Any) -> Any:
-    return entity.model_copy(update={**updates, "version": entity.version + 1, "updated_at": now})
-
-
-def _same(a: Entity, b: Entity) -> bool:
-    skip = {"version", "updated_at"}
-    return a.model_dump(exclude=skip) == b.model_dump(exclude=skip)
-
-
-def _differs(write: OrderWrite, previous: StoredOrder) -> bool:
-    return bool(write.lines) or not _same(write.order, previous.order)
-
-
-def _stored(write: OrderWrite, previous: StoredOrder | None = None) -> StoredOrder:
-    """The order as it is after `write` (or as it was, when the write changed nothing)."""
-    if previous is not None and not _differs(write, previous):
-        return previous
-    lines = {line.line_item_id: line for line in (previous.lines if previous else [])}
-    lines.update({w.line.line_item_id: w.line for w in write.lines})
-    return StoredOrder(write.order, list(lines.values()))
-
-
-def _active_lines(lines: list[LineItem]) -> list[LineItem]:
-    return sorted((x for x in lines if x.active), key=lambda x: (x.line_number, x.created_at))
-
-
-def _quantity(lines: list[LineItem], sent: Decimal | None, fallback: Decimal) -> Decimal:
-    active = [x for x in lines if x.active]
-    if active:
-        return sum((x.quantity for x in active), ZERO)
-    return sent if sent is not None else fallback
-
-
-def _line_numbers(index: int, inputs: Iterable[LineInput], existing: Mapping[str, LineItem] | None = None) -> list[int]:
-    """Each line's number: the one sent, else the one it had, else the next one in request order.
-
-    Numbers are unique among an order's active lines. A new line never takes
-    the number of a removed one, so history and a re-sent removed line
-    cannot be mistaken for it.
-    """
-    existing = existing or {}
-    chosen: list[int | None] = []
-    for line in inputs:
-        old = existing.get(line.line_item_id or "")
-        chosen.append(line.line_number if line.line_number is not None else old.line_number if old else None)
-    highest = max([n for n in chosen if n is not None] + [x.line_number for x in existing.values()] + [0])
-    numbers: list[int] = []
-    seen: dict[int, int] = {}
-    errors = []
-    for j, sent in enumerate(chosen):
-        if sent is None:
-            highest += 1
-        number = highest if sent is None else sent
-        if number in seen:
-            errors.append(_err(_line_at(index, j, "lineNumber"), f"same as lineItems[{seen[number]}]"))
-        seen.setdefault(number, j)
-        numbers.append(number)
-    _raise_if(errors, "duplicate line number")
-    return numbers
-
-
-def _check_line_ids(index: int, inputs: Iterable[LineInput]) -> None:
-    seen: dict[str, int] = {}
-    errors = []
-    for j, line in enumerate(inputs):
-        if line.line_item_id is None:
-            continue
-        if not _well_formed(line.line_item_id):
-            errors.append(_err(_line_at(index, j, "lineItemId"), "must be a GUID"))
-        elif line.line_item_id in seen:
-            errors.append(_err(_line_at(index, j, "lineItemId"), f"same as lineItems[{seen[line.line_item_id]}]"))
-        seen.setdefault(line.line_item_id, j)
-    _raise_if(errors, "invalid line item id")
-
-
-def _well_formed(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _check_order(index: int, entry: OrderInput, *, creating: bool) -> list[dict[str, str]]:
-    errors: list[dict[str, str]] = []
-    if not creating and not entry.order_id:
-        errors.append(_err(_at(index, "orderId"), "is required"))
-    if creating or "order_reference" in entry.given:
-        reference = (entry.order_reference or "").strip()
-        if not reference:
-            errors.append(_err(_at(index, "orderReference"), "is required"))
-        elif len(reference) > MAX_REFERENCE_CHARS:
-            errors.append(_err(_at(index, "orderReference"), f"at most {MAX_REFERENCE_CHARS} characters"))
-    if entry.quantity is not None and not (entry.quantity.is_finite() and entry.quantity >= 0):
-        errors.append(_err(_at(index, "quantity"), "must be >= 0"))
-    if entry.status is not None and _status(entry.status) is None:
-        errors.append(_err(_at(index, "status"), "must be one of " + ", ".join(STATUSES)))
-    if entry.site is not None and len(entry.site) > MAX_TEXT_CHARS:
-        errors.append(_err(_at(index, "site"), f"at most {MAX_TEXT_CHARS} characters"))
-    for j, line in enumerate(entry.line_items or ()):
-        new = creating or line.line_item_id is None
-        errors += _check_line(_line_at(index, j, ""), line, new=new)
-    return errors
-
-
-def _check_line(prefix: str, line: LineInput, *, new: bool) -> list[dict[str, str]]:
-    """Checks of one line; a line that may already exist is checked on the fields it sends."""
-    errors: list[dict[str, str]] = []
-
-    def sent(name: str) -> bool:
-        return new or name in line.given
-
-    if sent("product_name"):
-        name = (line.product_name or "").strip()
-        if not name:
-            errors.append(_err(prefix + "productName", "is required"))
-        elif len(name) > MAX_TEXT_CHARS:
-            errors.append(_err(prefix + "productName", f"at most {MAX_TEXT_CHARS} characters"))
-    if sent("quantity") and not (line.quantity is not None and line.quantity.is_finite() and line.quantity > 0):
-        errors.append(_err(prefix + "quantity", "is required and must be > 0"))
-    for name in (*DIMENSIONS, "weight"):
-        value = getattr(line, name)
-        if value is not None and not (value.is_finite() and value >= 0):
-            errors.append(_err(prefix + name, "must be >= 0"))
-    if line.line_number is not None and not 1 <= line.line_number <= MAX_LINE_NUMBER:
-        errors.append(_err(prefix + "lineNumber", f"must be 1 to {MAX_LINE_NUMBER}"))
-    if line.required_heat_code is not None and len(line.required_heat_code) > MAX_REFERENCE_CHARS:
-        errors.append(_err(prefix + "requiredHeatCode", f"at most {MAX_REFERENCE_CHARS} characters"))
-    if line.notes is not None and len(line.notes) > MAX_NOTES_CHARS:
-        errors.append(_err(prefix + "notes", f"at most {MAX_NOTES_CHARS} characters"))
-    return errors
-
-
-def _check_dates(index: int, order: Order) -> None:
-    if order.order_date and order.delivery_date and order.delivery_date < order.order_date:
-        raise ValidationFailed(
-            "deliveryDate is before orderDate", [_err(_at(index, "deliveryDate"), "must not be before orderDate")]
-        )
-
-
-def _check_unique_references(
-    references: list[tuple[int, str]], error: type[ValidationFailed] | type[AlreadyExists], message: str
-) -> None:
-    seen: dict[str, int] = {}
-    for index, reference in references:
-        key = _guard_key(reference)
-        if key in seen:
-            raise error(
-                f"orderReference {reference} {message}",
-                [_err(_at(index, "orderReference"), f"same as [{seen[key]}]")],
-            )
-        seen[key] = index
-
-
-def _check_guard_moves(writes: list[OrderWrite]) -> None:
-    """One transaction cannot write one guard twice: refuse swaps and clashes within a request."""
-    _check_unique_references(
-        [(i, w.take_reference) for i, w in enumerate(writes) if w.take_reference],
-        ValidationFailed,
-        "appears twice in this request",
-    )
-    freed = {_guard_key(w.free_reference) for w in writes if w.free_reference}
-    for index, write in enumerate(writes):
-        if write.take_reference and _guard_key(write.take_reference) in freed:
-            raise ValidationFailed(
-                f"orderReference {write.take_reference} is given up by another order of this request",
-                [_err(_at(index, "orderReference"), "swap references in two requests")],
-            )
-
-
-def _check_unique_ids(ids: list[str], field_name: str) -> None:
-    for index, value in enumerate(ids):
-        if ids.index(value) != index:
-            raise ValidationFailed(f"{value} appears twice", [_err(_at(index, field_name), "duplicate id")])
-
-
-def _check_not_empty(entries: list[Any]) -> None:
-    if not entries:
-        raise ValidationFailed("at least one order is required", [_err("body", "empty")])
-
-
-def _check_writes(writes: list[OrderWrite]) -> None:
-    total = sum(w.size for w in writes)
-    if total > MAX_WRITES:
-        raise ValidationFailed(
-            f"this request needs {total} writes; at most {MAX_WRITES} fit in one transaction "
-            "(each order, line item and orderReference change is one): send fewer orders or line items",
-            [_err("body", f"{total} writes, at most {MAX_WRITES}")],
-        )
-
-
-def _status(value: str | None) -> str | None:
-    if value is None:
-        return None
-    normal = value.strip().casefold().replace(" ", "_").replace("-", "_")
-    return normal if normal in STATUSES else None
-
-
-def _guard_key(reference: str) -> str:
-    return reference.strip().casefold()
-
-
-def _insufficient(available: Decimal) -> InsufficientStock:
-    return InsufficientStock(f"only {available} available", [_err("reserveQuantity", f"available is {available}")])
-
-
-def _raise_if(errors: list[dict[str, str]], what: str) -> None:
-    if errors:
-        raise ValidationFailed(f"{what}: {errors[0]['field']}", errors)
-
-
-def _key(order: Order) -> RefKey:
-    return (RefKind.ORGANISATION.value, order.related_organisation_id or "")
-
-
-def _label(names: Mapping[RefKey, Resolved], order: Order) -> str | None:
-    found = names.get(_key(order)) if order.related_organisation_id else None
-    return found.label if found else None
-
-
-def _active_ref(resolved: Resolved | None) -> bool:
-    return resolved is not None and resolved.active
-
-
-def _err(name: str, message: str) -> dict[str, str]:
-    return {"field": name, "message": message}
-
-
-def _at(index: int, name: str) -> str:
-    return f"[{index}].{name}"
-
-
-def _line_at(index: int, j: int, name: str) -> str:
-    return f"[{index}].lineItems[{j}].{name}"
-
-
-# -- history -----------------------------------------------------------------
-
-
-def translate_event(event: HistoryEvent) -> HistoryEvent:
-    """An order or line item history event in documented names, with a 003 change type."""
-    changes = [
-        FieldChange(field=documented(c.field), old=c.old, new=c.new)
-        for c in event.changes
-        if c.field not in HIDDEN_FIELDS
-    ]
-    return event.model_copy(
-        update={
-            "changes": changes,
-            "change_type": documented_change_type(event),
-            "entity_type": DOCUMENTED_ENTITY.get(event.entity_type, event.entity_type),
-        }
-    )
-
-
-# -- import planning helpers ----------------------------------------------------
-
-
-def _import_quantity(entry: OrderInput, header: Order | None) -> OrderInput:
-    """A quantity cell equal to the order's quantity changes nothing (a re-uploaded download): leave it out."""
-    if header is not None and "quantity" in entry.given and entry.quantity == header.quantity:
-        return replace(entry, given=entry.given - {"quantity"})
-    return entry
-
-
-def _claim_in_chunk(claimed: set[tuple[str, str]], index: int, name: str, write: OrderWrite) -> None:
-    """One transaction writes an item once: a row may not write an order or guard an earlier row of the chunk writes.
-
-    `name` is the field that found the row's order.
-    """
-    if ("order", write.order.order_id) in claimed:
-        raise ValidationFailed(
-            "another row of this file changes the same order",
-            [_err(_at(index, name), "another row of this file changes the same order: change an order in one row")],
-        )
-    guards = {("guard", _guard_key(r)) for r in (write.take_reference, write.free_reference) if r}
-    if guards & claimed:
-        raise ValidationFailed(
-            "another row of this file takes or gives up the same orderReference",
-            [_err(_at(index, "orderReference"), "another row of this file takes or gives up the same orderReference")],
-        )
-    claimed.add(("order", write.order.order_id))
-    claimed.update(guards)
-
-
-def _line_row_error(
-    order_id: str | None, reference: str | None, line: LineInput, stored: StoredOrder | None
-) -> DomainError | None:
-    """Why a line-items row cannot be planned before the order's rules run, if it cannot."""
-    if not order_id and not (reference or "").strip():
-        return ValidationFailed("a line needs its order", [_err("orderId", "OrderId or OrderReference is required")])
-    if stored is None:
-        name, value = ("orderId", order_id) if order_id else ("orderReference", reference)
-        return NotFound(f"order {value} not found", [_err(name, f"{value} not found")])
-    if line.line_item_id and all(x.line_item_id != line.line_item_id for x in stored.lines):
-        message = f"{line.line_item_id} not found in order {stored.order.order_id}"
-        return NotFound(f"line item {message}", [_err("lineItemId", message)])
-    errors = _check_line("", line, new=line.line_item_id is None)
-    return ValidationFailed(f"invalid line item: {errors[0]['field']}", errors) if errors else None
-
-
-def _line_group_input(previous: StoredOrder, lines: list[LineInput]) -> tuple[OrderInput, int]:
-    """An update of the order that keeps every active line and adds or changes `lines`.
-
-    Returns the input and the number of kept lines that come before `lines` in it.
-    """
-    named = {line.line_item_id for line in lines}
-    kept = tuple(
-        LineInput(line_item_id=x.line_item_id) for x in _active_lines(previous.lines) if x.line_item_id not in named
-    )
-    return OrderInput(order_id=previous.order.order_id, line_items=kept + tuple(lines)), len(kept)
-
-
-def _failed_rows(
-    exc: DomainError, entry: OrderInput, kept: int, indices: list[int], outcomes: list[DomainError | bool | None]
-) -> set[int]:
-    """Record the rows an error of the order's rules names; all of them when it names none."""
-    lines = entry.line_items or ()
-
-    def described(match: re.Match[str]) -> str:
-        j = int(match[1])
-        return f"line item {lines[j].line_item_id}" if j < kept else "another row of this file"
-
-    failed: set[int] = set()
-    for detail in exc.details:
-        position = re.fullmatch(r"\[\d+\]\.lineItems\[(\d+)\]\.(.+)", str(detail["field"]))
-        if position is None or int(position[1]) < kept:
-            continue
-        index = indices[int(position[1]) - kept]
-        message = re.sub(r"lineItems\[(\d+)\]", described, str(detail["message"]))
-        outcomes[index] = type(exc)(exc.message, [_err(position[2], message)])
-        failed.add(index)
-    if not failed:
-        for index in indices:
-            outcomes[index] = _unindexed(exc)
-        failed = set(indices)
-    return failed
-
-
-def _import_position(name: str) -> tuple[int, str]:
-    """`[3].lineItems[0].type` -> (3, "lineItems[0].type")."""
-    match = re.fullmatch(r"\[(\d+)\]\.(.+)", name)
-    return (int(match[1]), match[2]) if match else (0, name)
-
-
-def _unindexed(exc: DomainError) -> DomainError:
-    """The same error with field names relative to the row."""
-    details = [{**d, "field": _import_position(str(d.get("field", "")))[1]} for d in exc.details]
-    return type(exc)(exc.message, details)

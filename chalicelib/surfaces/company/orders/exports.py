@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from chalicelib.features.orders import csv_columns as order_csv
-from chalicelib.features.orders.service import LineItem, OrderView
+from chalicelib.features.orders.model import LineItem, OrderView
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company.csv_export import LARGE_DOWNLOAD, attachment, file_reply
 from chalicelib.surfaces.company.orders import orders

@@ -1,8 +1,8 @@
 """CSV upload of orders and line items: `POST /companies/{companyId}/orders/csv`.
 
-Translation only: which file is which comes from core/order_import.kind_of_file
+Translation only: which file is which comes from features/orders/csv_import.kind_of_file
 (the header row, never the form field's name), the jobs and their order from
-core/imports.ImportService.upload_files, the row rules from OrderService.
+core/imports/jobs.ImportService.upload_files, the row rules from OrderService.
 Jobs are followed at the company imports routes (`GET .../imports/{jobId}`).
 """
 

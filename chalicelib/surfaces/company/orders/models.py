@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.features.orders.service import (
+from chalicelib.features.orders.model import (
     LINE_INPUT_FIELDS,
     MAX_LINE_NUMBER,
     ORDER_INPUT_FIELDS,
