@@ -78,7 +78,12 @@ def inventory_service() -> InventoryService:
 
     table = get_settings().main_table
     return InventoryService(
-        stock_service(), DynamoStockStore(table), DynamoCatalogStore(table), reference_service(), history_service()
+        stock_service(),
+        DynamoStockStore(table),
+        DynamoCatalogStore(table),
+        reference_service(),
+        history_service(),
+        batch_reads(),
     )
 
 

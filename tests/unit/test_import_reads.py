@@ -74,7 +74,7 @@ class RecordingReads:
 def _importer(reads: RecordingReads) -> InventoryImporter:
     stock = StockService(InMemoryStockStore())
     unused: Any = None
-    return InventoryImporter(InventoryService(stock, InMemoryStockStore(), unused, unused, unused), stock, reads)
+    return InventoryImporter(InventoryService(stock, InMemoryStockStore(), unused, unused, unused, reads), stock, reads)
 
 
 def test_a_chunk_of_creates_updates_and_bad_references_costs_one_batched_read() -> None:

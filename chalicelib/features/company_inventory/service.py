@@ -35,7 +35,7 @@ from chalicelib.core.models import (
     Product,
     StockRecord,
 )
-from chalicelib.core.ports import CatalogStore, Page, StockChange, StockStore
+from chalicelib.core.ports import BatchReads, CatalogStore, Found, Page, StockChange, StockStore, Wanted
 from chalicelib.core.reference.service import (
     HEAT,
     LOCATION,
@@ -168,12 +168,14 @@ class InventoryService:
         catalog_store: CatalogStore,
         reference: ReferenceService,
         history: HistoryService,
+        reads: BatchReads,
     ) -> None:
         self._stock = stock
         self._records = stock_store
         self._catalog = catalog_store
         self._reference = reference
         self._history = history
+        self._reads = reads
 
     # -- reads -------------------------------------------------------------
 
@@ -200,14 +202,24 @@ class InventoryService:
         _check_size(inputs)
         for index, item in enumerate(inputs):
             check_item(index, item, creating=True)
-        resolved = self._check_references(tenant_id, inputs)
         ids = [deterministic_id(command_id, i) if command_id else new_id() for i in range(len(inputs))]
-        if command_id:
-            done = self._records.get_records(tenant_id, ids)
-            if done:
-                # A retry of a bulk create that already ran: answer with what it made.
-                return self._enrich(tenant_id, [done[i] for i in ids if i in done])
-        self._ensure_products(tenant_id, [item.name or "" for item in inputs], actor)
+        names = [item.name or "" for item in inputs]
+        # One batched read before any write: the references the items set (and their heat codes, for the
+        # response), the products their names need and, with a command id, the records a retry made.
+        asked = {key for item in inputs for key in _references(item.location_id, item.attributes, heat=True)}
+        found = self._reads.read(
+            tenant_id,
+            Wanted(
+                records=ids if command_id else (),
+                products={product_id_for(tenant_id, n) for n in names},
+                references=asked,
+            ),
+        )
+        resolved = _check_references(inputs, found.references)
+        if found.records:
+            # A retry of a bulk create that already ran: answer with what it made.
+            return self._enrich(tenant_id, [found.records[i] for i in ids if i in found.records], resolved, asked)
+        self._ensure_products(tenant_id, names, actor, found.products)
         news = [
             NewStockRecord(
                 stock_id=stock_id,
@@ -220,21 +232,33 @@ class InventoryService:
             for stock_id, item in zip(ids, inputs, strict=True)
         ]
         records = self._stock.create_records(tenant_id, news, actor)
-        return self._enrich(tenant_id, records, resolved)
+        return self._enrich(tenant_id, records, resolved, asked)
 
     def update(self, tenant_id: str, inputs: list[ItemInput], actor: Actor) -> list[InventoryItem]:
         _check_size(inputs)
         for index, item in enumerate(inputs):
             check_item(index, item, creating=False)
         ids = [item.stock_id or "" for item in inputs]
-        records = self._existing(tenant_id, ids)
-        resolved = self._check_references(tenant_id, inputs)
+        _no_repeats(ids)
         renamed = [item.name for item in inputs if "name" in item.given and item.name]
-        self._ensure_products(tenant_id, renamed, actor)
+        # One batched read before the write: the items, the references they set (with heat codes, for
+        # the response) and the products new names need.
+        asked = {key for item in inputs for key in _references(item.location_id, item.attributes, heat=True)}
+        found = self._reads.read(
+            tenant_id,
+            Wanted(records=ids, products={product_id_for(tenant_id, n) for n in renamed}, references=asked),
+        )
+        records = _active_records(ids, found)
+        resolved = _check_references(inputs, found.references)
+        self._ensure_products(tenant_id, renamed, actor, found.products)
         changes = [self.change_for(tenant_id, records[item.stock_id or ""], item, actor) for item in inputs]
         self._records.apply(tenant_id, changes)
-        fresh = self._records.get_records(tenant_id, ids)
-        return self._enrich(tenant_id, [fresh[i] for i in ids], resolved)
+        # After the write, one more: the items as stored, with the labels of the references they kept
+        # (known from the first read).
+        kept = {key for r in records.values() for key in _references(r.location_id, r.attributes, heat=True)} - asked
+        after = self._reads.read(tenant_id, Wanted(records=ids, references=kept))
+        resolved.update(after.references)
+        return self._enrich(tenant_id, [after.records[i] for i in ids], resolved, asked | kept)
 
     def delete(self, tenant_id: str, ids: list[str], actor: Actor) -> list[str]:
         """Soft-delete all items or none, then release their active reservations."""
@@ -305,33 +329,8 @@ class InventoryService:
         return record
 
     def _existing(self, tenant_id: str, ids: list[str], field_name: str = "inventoryId") -> dict[str, StockRecord]:
-        for index, stock_id in enumerate(ids):
-            if ids.index(stock_id) != index:
-                raise ValidationFailed(
-                    f"{stock_id} appears twice", [{"field": _at(index, field_name), "message": "duplicate id"}]
-                )
-        found = {k: v for k, v in self._records.get_records(tenant_id, ids).items() if v.active}
-        missing = [(index, i) for index, i in enumerate(ids) if i not in found]
-        if missing:
-            raise NotFound(
-                f"inventory item {missing[0][1]} not found",
-                [{"field": _at(index, field_name), "message": f"{i} not found"} for index, i in missing],
-            )
-        return found
-
-    def _check_references(self, tenant_id: str, inputs: list[ItemInput]) -> dict[RefKey, Resolved]:
-        """Every foreign key the items set must exist, active, in this company (one batched read)."""
-        wanted = [key for item in inputs for key in _references(item.location_id, item.attributes)]
-        resolved = self._reference.resolve(tenant_id, wanted)
-        errors = []
-        for index, item in enumerate(inputs):
-            for attr, kind in [*FOREIGN_KEYS.items(), ("location_id", LOCATION)]:
-                value = item.location_id if attr == "location_id" else item.attributes.get(attr)
-                if value and not _active(resolved.get((kind, str(value)))):
-                    errors.append({"field": f"[{index}].{documented(attr)}", "message": f"{value} not found"})
-        if errors:
-            raise ValidationFailed(f"unknown reference: {errors[0]['field']}", errors)
-        return resolved
+        _no_repeats(ids, field_name)
+        return _active_records(ids, Found(records=self._records.get_records(tenant_id, ids)), field_name)
 
     def missing_products(self, tenant_id: str, names: Iterable[str]) -> list[Product]:
         """The products that rows named `names` need and that do not exist yet (one batched read)."""
@@ -341,10 +340,11 @@ class InventoryService:
             return []
         return new_products(tenant_id, names, self._catalog.get_products(tenant_id, wanted))
 
-    def _ensure_products(self, tenant_id: str, names: Iterable[str], actor: Actor) -> None:
-        """Create the products new names need: one transaction for all of them (a request holds <= 50)."""
+    def _ensure_products(self, tenant_id: str, names: Iterable[str], actor: Actor, existing: Collection[str]) -> None:
+        """Create the products new names need (`existing`: the product ids read as existing), in one
+        transaction for all of them (a request holds <= 50)."""
         names = list(names)
-        missing = self.missing_products(tenant_id, names)
+        missing = new_products(tenant_id, names, existing)
         if not missing:
             return
         try:
@@ -414,10 +414,16 @@ class InventoryService:
         )
 
     def _enrich(
-        self, tenant_id: str, records: list[StockRecord], known: dict[RefKey, Resolved] | None = None
+        self,
+        tenant_id: str,
+        records: list[StockRecord],
+        known: dict[RefKey, Resolved] | None = None,
+        asked: Collection[RefKey] = (),
     ) -> list[InventoryItem]:
+        """The records with their labels; `known` holds labels already read, `asked` every key already
+        looked up (found or not), so only the others cost a read."""
         wanted = {key for r in records for key in _references(r.location_id, r.attributes, heat=True)}
-        missing = wanted - set(known or {})
+        missing = wanted - set(known or {}) - set(asked)
         resolved = {**(known or {}), **self._reference.resolve(tenant_id, missing)}
         return [_item(record, resolved) for record in records]
 
@@ -435,6 +441,39 @@ def new_products(tenant_id: str, names: Iterable[str], existing: Collection[str]
         for product_id, name in wanted.items()
         if product_id not in existing
     ]
+
+
+def _no_repeats(ids: list[str], field_name: str = "inventoryId") -> None:
+    for index, stock_id in enumerate(ids):
+        if ids.index(stock_id) != index:
+            raise ValidationFailed(
+                f"{stock_id} appears twice", [{"field": _at(index, field_name), "message": "duplicate id"}]
+            )
+
+
+def _active_records(ids: list[str], found: Found, field_name: str = "inventoryId") -> dict[str, StockRecord]:
+    """The active records of `ids` among those read; a missing or deleted one is a 404 naming its index."""
+    active = {k: v for k, v in found.records.items() if v.active}
+    missing = [(index, i) for index, i in enumerate(ids) if i not in active]
+    if missing:
+        raise NotFound(
+            f"inventory item {missing[0][1]} not found",
+            [{"field": _at(index, field_name), "message": f"{i} not found"} for index, i in missing],
+        )
+    return active
+
+
+def _check_references(inputs: list[ItemInput], resolved: Mapping[RefKey, Resolved]) -> dict[RefKey, Resolved]:
+    """Every foreign key the items set must exist, active, in this company (`resolved`: what was read)."""
+    errors = []
+    for index, item in enumerate(inputs):
+        for attr, kind in [*FOREIGN_KEYS.items(), ("location_id", LOCATION)]:
+            value = item.location_id if attr == "location_id" else item.attributes.get(attr)
+            if value and not _active(resolved.get((kind, str(value)))):
+                errors.append({"field": f"[{index}].{documented(attr)}", "message": f"{value} not found"})
+    if errors:
+        raise ValidationFailed(f"unknown reference: {errors[0]['field']}", errors)
+    return dict(resolved)
 
 
 def _references(location_id: str | None, attributes: Mapping[str, Any], heat: bool = False) -> list[RefKey]:
