@@ -240,6 +240,9 @@ class HistoryEvent(BaseModel):
     entity_id: str
     entity_label: str | None = None
     changes: list[FieldChange] = Field(default_factory=list)
+    # The entity whose timeline also holds this one's events (an order line's order), if any.
+    parent_type: str | None = None
+    parent_id: str | None = None
 
 
 class FieldChange(BaseModel):

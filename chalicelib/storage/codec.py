@@ -56,12 +56,20 @@ def from_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_item(
-    record: BaseModel, keys: dict[str, str], entity_type: str, entity_id: str, actor: Actor, label: str | None = None
+    record: BaseModel,
+    keys: dict[str, str],
+    entity_type: str,
+    entity_id: str,
+    actor: Actor,
+    label: str | None = None,
+    parent: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """A full item: the record's fields, its keys, and who wrote it when.
 
     `entity_type`, `entity_id`, `entity_label` and `changed_by_*` let the
-    audit stream handler describe any item without knowing its model.
+    audit stream handler describe any item without knowing its model;
+    `parent` (type, id) names the entity whose history timeline also holds
+    this one's (an order line's order), as `parent_type` / `parent_id`.
     """
     data = record.model_dump(mode="python")
     data.update(keys)
@@ -73,6 +81,8 @@ def record_item(
         changed_by_name=actor.name,
         changed_at=utcnow(),
     )
+    if parent is not None:
+        data.update(parent_type=parent[0], parent_id=parent[1])
     return to_attrs(data)
 
 

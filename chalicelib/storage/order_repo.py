@@ -96,7 +96,9 @@ class DynamoOrderStore:
                 t, line.active and order.active, order.created_at, order.order_id, line.line_number
             ),
         }
-        item = record_item(line, item_keys, LINE_ENTITY, line.line_item_id, actor, line.product_name)
+        # A line's history lives in its order's timeline (one Query answers the order's history).
+        parent = (ORDER_ENTITY, line.order_id)
+        item = record_item(line, item_keys, LINE_ENTITY, line.line_item_id, actor, line.product_name, parent)
         return {"Put": self._guarded(item, write.previous_version)}
 
     def _guarded(self, item: dict[str, Any], previous_version: int | None) -> dict[str, Any]:

@@ -40,7 +40,6 @@ from chalicelib.core.stock.service import StockService
 from chalicelib.features.orders.history import translate_event
 from chalicelib.features.orders.model import (
     DEFAULT_STATUS,
-    LINE_ENTITY,
     LINE_INPUT_FIELDS,
     OPTIONAL_TEXT,
     ORDER_ENTITY,
@@ -120,11 +119,10 @@ class OrderService:
 
         Deleted orders and removed lines keep their history.
         """
-        stored = self._store.get_order(tenant_id, order_id)
-        if stored is None:
+        if order_id not in self._store.order_headers(tenant_id, [order_id]):
             raise NotFound(f"order {order_id} not found")
-        entities = [(ORDER_ENTITY, order_id)] + [(LINE_ENTITY, line.line_item_id) for line in stored.lines]
-        return [translate_event(e) for e in self._history.interleaved(tenant_id, entities)]
+        # The lines' events are stored in the order's timeline: one read for all of them.
+        return [translate_event(e) for e in self._history.timeline(tenant_id, ORDER_ENTITY, order_id)]
 
     def reservations_of(self, tenant_id: str, order_id: str) -> list[Reservation]:
         """Active reservations of the order's lines (one Query on the order's claims index)."""
