@@ -242,15 +242,21 @@ class InMemoryStockStore:
             found = self._holds.get((tenant_id, hold_id))
             return found.model_copy(deep=True) if found else None
 
-    def reservations_for_record(self, tenant_id: str, stock_id: str) -> list[Reservation]:
+    def reservations_for_record(self, tenant_id: str, stock_id: str, active_only: bool = False) -> list[Reservation]:
         with self._lock:
             found = [r.model_copy(deep=True) for (t, _), r in self._reservations.items() if t == tenant_id]
-        return sorted((r for r in found if r.stock_id == stock_id), key=lambda r: r.reservation_id)
+        mine = (r for r in found if r.stock_id == stock_id and (not active_only or r.status == ClaimStatus.ACTIVE))
+        return sorted(mine, key=lambda r: r.reservation_id)
 
-    def reservations_for_order(self, tenant_id: str, order_id: str) -> list[Reservation]:
+    def reservations_for_order(self, tenant_id: str, order_id: str, active_only: bool = False) -> list[Reservation]:
         with self._lock:
             found = [r.model_copy(deep=True) for (t, _), r in self._reservations.items() if t == tenant_id]
-        return sorted((r for r in found if r.reference.get("orderId") == order_id), key=lambda r: r.reservation_id)
+        mine = (
+            r
+            for r in found
+            if r.reference.get("orderId") == order_id and (not active_only or r.status == ClaimStatus.ACTIVE)
+        )
+        return sorted(mine, key=lambda r: r.reservation_id)
 
     def holds_for_record(self, tenant_id: str, stock_id: str) -> list[Hold]:
         with self._lock:

@@ -30,7 +30,8 @@ def reconcile_ledger() -> list[tuple[str, str]]:
     service = stock_service()
     for tenant_id in _tenant_ids():
         for record in service.all_records(tenant_id):
-            difference = service.reconcile(tenant_id, record.stock_id)
+            # The record just listed is the one checked: one ledger Query per record, no re-read.
+            difference = service.reconcile(tenant_id, record.stock_id, listed=record)
             if difference != 0:
                 mismatches.append((tenant_id, record.stock_id))
                 logger.error(

@@ -128,8 +128,10 @@ class CatalogService:
             raise NotFound(f"no location named {name}")
         return self.get_location(tenant_id, location_id)
 
-    def list_locations(self, tenant_id: str, limit: int, cursor: dict[str, object] | None = None) -> Page[Location]:
-        return self._store.list_locations(tenant_id, limit, cursor)
+    def list_locations(
+        self, tenant_id: str, limit: int, cursor: dict[str, object] | None = None, active_only: bool = False
+    ) -> Page[Location]:
+        return self._store.list_locations(tenant_id, limit, cursor, active_only)
 
     def create_bin(self, tenant_id: str, location_id: str, code: str, actor: Actor) -> Bin:
         self.get_location(tenant_id, location_id)

@@ -27,7 +27,6 @@ from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import (
     ZERO,
     Actor,
-    ClaimStatus,
     FieldChange,
     HistoryEvent,
     Movement,
@@ -306,9 +305,7 @@ class InventoryService:
         merged back.
         """
         record = self._active(tenant_id, stock_id)
-        active = [
-            r for r in self._records.reservations_for_record(tenant_id, stock_id) if r.status == ClaimStatus.ACTIVE
-        ]
+        active = self._records.reservations_for_record(tenant_id, stock_id, active_only=True)
         if not active:
             return []
         active.sort(key=lambda r: r.created_at, reverse=True)
@@ -428,9 +425,8 @@ class InventoryService:
         return [_item(record, resolved) for record in records]
 
     def _release_all(self, tenant_id: str, stock_id: str, actor: Actor) -> None:
-        for reservation in self._records.reservations_for_record(tenant_id, stock_id):
-            if reservation.status == ClaimStatus.ACTIVE:
-                self._stock.release(tenant_id, reservation.reservation_id, actor)
+        for reservation in self._records.reservations_for_record(tenant_id, stock_id, active_only=True):
+            self._stock.release(tenant_id, reservation.reservation_id, actor)
 
 
 def new_products(tenant_id: str, names: Iterable[str], existing: Collection[str]) -> list[Product]:

@@ -33,7 +33,7 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.history.service import HistoryService
 from chalicelib.core.ids import new_id, utcnow
-from chalicelib.core.models import ZERO, Actor, ClaimStatus, HistoryEvent, Reservation
+from chalicelib.core.models import ZERO, Actor, HistoryEvent, Reservation
 from chalicelib.core.ports import Page, StockStore
 from chalicelib.core.reference.service import ReferenceService, RefKey, RefKind, Resolved, deterministic_id
 from chalicelib.core.stock.service import StockService
@@ -126,7 +126,7 @@ class OrderService:
 
     def reservations_of(self, tenant_id: str, order_id: str) -> list[Reservation]:
         """Active reservations of the order's lines (one Query on the order's claims index)."""
-        return [r for r in self._records.reservations_for_order(tenant_id, order_id) if r.status == ClaimStatus.ACTIVE]
+        return self._records.reservations_for_order(tenant_id, order_id, active_only=True)
 
     def lines_page(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[tuple[LineItem, str]]:
         """One page of the active lines of active orders, each with its order's orderReference.

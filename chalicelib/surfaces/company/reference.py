@@ -205,7 +205,7 @@ def _list(kind: Kind) -> Handler:
     def handler(call: Call) -> list[dict[str, Any]]:
         tenant = call.tenant_id
         if kind.kind is None:
-            return [location_out(loc) for loc in _all_locations(tenant) if loc.active]
+            return [location_out(loc) for loc in _all_locations(tenant, active_only=True)]
         return [reference_out(kind, item) for item in reference_service().list_active(tenant, kind.kind)]
 
     return handler
@@ -252,11 +252,11 @@ def _delete(kind: Kind) -> Handler:
 # -- stock locations: core Locations -------------------------------------------
 
 
-def _all_locations(tenant: str) -> list[Location]:
+def _all_locations(tenant: str, active_only: bool = False) -> list[Location]:
     found: list[Location] = []
     cursor = None
     while True:
-        page = catalog_service().list_locations(tenant, 500, cursor)
+        page = catalog_service().list_locations(tenant, 500, cursor, active_only)
         found += page.items
         if page.cursor is None:
             return found
