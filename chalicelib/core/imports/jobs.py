@@ -28,11 +28,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from pydantic import BaseModel
-
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.ids import new_id, utcnow
-from chalicelib.core.models import Actor, Entity, Movement, Product, StockRecord
+from chalicelib.core.models import Actor, Entity, Model, Movement, Product, StockRecord
 from chalicelib.core.ports import Page, StockChange
 
 # A transaction holds 100 writes: the job checkpoint and the chunk's error
@@ -99,7 +97,7 @@ class ImportJob(Entity):
         return self.status in (ImportStatus.COMPLETED, ImportStatus.FAILED)
 
 
-class RowError(BaseModel):
+class RowError(Model):
     line: int
     field: str
     message: str

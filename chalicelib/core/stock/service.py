@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.core.errors import (
     DuplicateCommand,
@@ -34,6 +34,7 @@ from chalicelib.core.models import (
     Actor,
     ClaimStatus,
     Hold,
+    Model,
     Movement,
     MovementKind,
     Reservation,
@@ -61,7 +62,7 @@ def _order_link(reservation: Reservation) -> dict[str, str] | None:
     return {**link, "at": reservation.created_at.isoformat()}
 
 
-class NewStockRecord(BaseModel):
+class NewStockRecord(Model):
     product_id: str
     location_id: str
     bin_id: str | None = None

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.core.errors import AlreadyExists, NotFound, ValidationFailed
-from chalicelib.core.models import Location
+from chalicelib.core.models import Location, Model
 from chalicelib.core.reference.service import MAX_BATCH, NewReference, ReferenceItem, ReferenceUpdate, RefKind
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.http.routing import Call, Handler, endpoint
@@ -41,7 +41,7 @@ DATA_FIELDS = {
 }
 
 
-class Strict(BaseModel):
+class Strict(Model):
     # Server-owned fields (companyId, createdAt, ...) sent back by clients are ignored.
     model_config = ConfigDict(extra="ignore")
 
@@ -113,7 +113,7 @@ class TagRuleUpdate(Update):
     condition: dict[str, Any] | None = None
 
 
-class Ids(BaseModel):
+class Ids(Model):
     model_config = ConfigDict(extra="forbid")
 
     ids: list[str] = Field(min_length=1, max_length=MAX_BATCH)
