@@ -204,20 +204,12 @@ class InventoryService:
         ids = [deterministic_id(command_id, i) if command_id else new_id() for i in range(len(inputs))]
         names = [item.name or "" for item in inputs]
         # One batched read before any write: the references the items set (and their heat codes, for the
-        # response), the products their names need and, with a command id, the records a retry made.
+        # response) and the products their names need.
         asked = {key for item in inputs for key in _references(item.location_id, item.attributes, heat=True)}
         found = self._reads.read(
-            tenant_id,
-            Wanted(
-                records=ids if command_id else (),
-                products={product_id_for(tenant_id, n) for n in names},
-                references=asked,
-            ),
+            tenant_id, Wanted(products={product_id_for(tenant_id, n) for n in names}, references=asked)
         )
         resolved = _check_references(inputs, found.references)
-        if found.records:
-            # A retry of a bulk create that already ran: answer with what it made.
-            return self._enrich(tenant_id, [found.records[i] for i in ids if i in found.records], resolved, asked)
         self._ensure_products(tenant_id, names, actor, found.products)
         news = [
             NewStockRecord(
@@ -230,7 +222,16 @@ class InventoryService:
             )
             for stock_id, item in zip(ids, inputs, strict=True)
         ]
-        records = self._stock.create_records(tenant_id, news, actor)
+        try:
+            records = self._stock.create_records(tenant_id, news, actor)
+        except AlreadyExists:
+            # With a command id the ids are the command's own (one transaction: all or none), so they
+            # exist only if this create already ran: answer with what it made. Found on the write,
+            # a retry costs no read up front.
+            done = self._records.get_records(tenant_id, ids) if command_id else {}
+            if len(done) != len(ids):
+                raise
+            return self._enrich(tenant_id, [done[i] for i in ids], resolved, asked)
         return self._enrich(tenant_id, records, resolved, asked)
 
     def update(self, tenant_id: str, inputs: list[ItemInput], actor: Actor) -> list[InventoryItem]:
