@@ -12,7 +12,7 @@ from chalicelib.core.models import Actor, StockRecord
 from chalicelib.core.ports import Found, Wanted
 from chalicelib.core.reference.service import LOCATION, RefKind, Resolved
 from chalicelib.core.stock.service import StockService
-from chalicelib.features.company_inventory.csv_import import InventoryImporter
+from chalicelib.features.company_inventory.csv_import import REFERENCE_SECONDS, InventoryImporter, RecentReads
 from chalicelib.features.company_inventory.service import InventoryService, product_id_for
 from tests.fakes import InMemoryStockStore
 from tests.unit.test_imports import CountingApplier, MemoryFiles, MemoryStore, csv_of
@@ -111,3 +111,65 @@ def test_a_chunk_of_creates_updates_and_bad_references_costs_one_batched_read() 
     assert (plan.created, plan.updated) == (2, 1)
     assert [(e.line, e.field) for e in plan.errors] == [(4, "type"), (6, "inventoryId")]
     assert plan.changes[0].on_hand == 2
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _creates(*names: str, location: str = "L1") -> list[Row]:
+    return [
+        Row(line, {"productname": name, "quantity": "1", "stocklocationid": location})
+        for line, name in enumerate(names, start=2)
+    ]
+
+
+def test_later_chunks_read_only_what_no_chunk_read_lately() -> None:
+    bar = product_id_for(T, "Bar")
+    reads = RecordingReads(Found(products={bar}, references={(LOCATION, "L1"): Resolved("L1", "Yard", True)}))
+    clock = Clock()
+    stock = StockService(InMemoryStockStore())
+    unused: Any = None
+    importer = InventoryImporter(
+        InventoryService(stock, InMemoryStockStore(), unused, unused, unused, reads),
+        stock,
+        reads,
+        RecentReads(clock),
+    )
+
+    first = importer.plan(T, "job", _creates("Bar", "Plate"), ACTOR)
+    clock.now += REFERENCE_SECONDS - 1
+    second = importer.plan(T, "job", _creates("Bar", "Plate"), ACTOR)
+    clock.now += 2
+    third = importer.plan(T, "job", _creates("Bar"), ACTOR)
+
+    asked = [(set(w.references), set(w.products)) for w in reads.calls]
+    plate = product_id_for(T, "Plate")
+    assert asked == [
+        ({(LOCATION, "L1")}, {bar, plate}),  # the first chunk reads everything
+        (set(), {plate}),  # the location was read lately, Bar exists; Plate was missing, so it is asked again
+        ({(LOCATION, "L1")}, set()),  # the location's read is too old now; Bar is still known
+    ]
+    assert [p.name for p in first.products] == [p.name for p in second.products] == ["Plate"]
+    assert third.products == [] and third.created == 1 and not third.errors
+
+
+def test_a_reference_deleted_is_refused_once_its_last_read_is_old_enough() -> None:
+    reads = RecordingReads(Found(references={(LOCATION, "L1"): Resolved("L1", "Yard", True)}))
+    clock = Clock()
+    stock = StockService(InMemoryStockStore())
+    unused: Any = None
+    importer = InventoryImporter(
+        InventoryService(stock, InMemoryStockStore(), unused, unused, unused, reads), stock, reads, RecentReads(clock)
+    )
+    importer.plan(T, "job", _creates("Bar"), ACTOR)
+    reads.found.references[(LOCATION, "L1")] = Resolved("L1", "Yard", False)  # deleted
+    clock.now += REFERENCE_SECONDS + 0.1
+
+    plan = importer.plan(T, "job", _creates("Bar"), ACTOR)
+
+    assert [(e.field, e.message) for e in plan.errors] == [("stockLocationId", "L1 not found")]

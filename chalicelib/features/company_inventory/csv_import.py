@@ -17,7 +17,9 @@ bad row is reported and skipped, not fatal to the others.
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -70,11 +72,53 @@ IGNORED = frozenset(
 )
 
 
+# The rows of a file point at a few references (locations, types, materials, suppliers) chunk after
+# chunk. A reference read less than REFERENCE_SECONDS ago is taken as read, so a chunk reads only what
+# it has not seen lately; a reference deleted meanwhile is refused from REFERENCE_SECONDS after its
+# delete on (the chunk transaction never guarded on references anyway: a chunk's read was already a
+# moment older than its commit). Products are never deleted: one seen to exist is remembered.
+REFERENCE_SECONDS = 5.0
+REMEMBERED = 10_000  # entries of each kind, at most; forgotten all at once beyond that
+
+
+class RecentReads:
+    """What earlier chunks read, for the chunks after them (one per importer, any job or tenant)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._references: dict[tuple[str, RefKey], tuple[float, Resolved]] = {}
+        self._products: set[tuple[str, str]] = set()
+
+    def references(self, tenant_id: str, keys: set[RefKey]) -> dict[RefKey, Resolved]:
+        oldest = self._clock() - REFERENCE_SECONDS
+        fresh = {}
+        for key in keys:
+            seen = self._references.get((tenant_id, key))
+            if seen is not None and seen[0] > oldest:
+                fresh[key] = seen[1]
+        return fresh
+
+    def products(self, tenant_id: str, ids: set[str]) -> set[str]:
+        return {i for i in ids if (tenant_id, i) in self._products}
+
+    def remember(self, tenant_id: str, references: dict[RefKey, Resolved], products: set[str]) -> None:
+        if len(self._references) + len(references) > REMEMBERED:
+            self._references.clear()
+        if len(self._products) + len(products) > REMEMBERED:
+            self._products.clear()
+        now = self._clock()
+        self._references.update({(tenant_id, key): (now, found) for key, found in references.items()})
+        self._products.update((tenant_id, i) for i in products)
+
+
 class InventoryImporter:
-    def __init__(self, inventory: InventoryService, stock: StockService, reads: BatchReads) -> None:
+    def __init__(
+        self, inventory: InventoryService, stock: StockService, reads: BatchReads, recent: RecentReads | None = None
+    ) -> None:
         self._inventory = inventory
         self._stock = stock
         self._reads = reads
+        self._recent = recent or RecentReads()
 
     def check_header(self, columns: list[str]) -> None:
         named = [c for c in columns if c]
@@ -98,16 +142,23 @@ class InventoryImporter:
             plan.errors += errors
             if item is not None and not errors:
                 parsed.append((row, item))
-        # One batched read for the whole chunk: the rows' references, the records they update and the
-        # products their names need.
+        # One batched read for the whole chunk: the records its rows update, and the references and
+        # products it needs that no chunk read lately (RecentReads); often that is the records alone.
+        references = {key for _, item in parsed for key in _references(item)}
+        products = {product_id_for(tenant_id, name) for name in _product_names(parsed)}
+        known_references = self._recent.references(tenant_id, references)
+        known_products = self._recent.products(tenant_id, products)
         found = self._reads.read(
             tenant_id,
             Wanted(
                 records={i.stock_id for _, i in parsed if i.stock_id},
-                products={product_id_for(tenant_id, name) for name in _product_names(parsed)},
-                references={key for _, item in parsed for key in _references(item)},
+                products=products - known_products,
+                references=references - known_references.keys(),
             ),
         )
+        self._recent.remember(tenant_id, found.references, found.products)
+        found.references.update(known_references)
+        found.products |= known_products
         parsed = _known_references(parsed, found.references, plan)
         records = found.records
         plan.products = new_products(tenant_id, _product_names(parsed), found.products)
