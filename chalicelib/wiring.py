@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chalicelib.features.company_inventory.service import InventoryService
     from chalicelib.features.orders.planning import ImportPlanner
     from chalicelib.features.orders.service import OrderService
+    from chalicelib.storage.batch_reads import DynamoBatchReads
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
     from chalicelib.storage.stock_repo import DynamoStockStore
 
@@ -92,6 +93,7 @@ def inventory_service() -> InventoryService:
         DynamoCatalogStore(table),
         reference_service(),
         history_service(),
+        batch_reads(),
         transactions(),
     )
 
@@ -103,6 +105,13 @@ def import_kinds() -> tuple[ImportKind, ...]:
     from chalicelib.core.imports import registry
 
     return registry.kinds()
+
+
+@cache
+def batch_reads() -> DynamoBatchReads:
+    from chalicelib.storage.batch_reads import DynamoBatchReads
+
+    return DynamoBatchReads(get_settings().main_table)
 
 
 @cache
@@ -153,7 +162,7 @@ def order_import_planner() -> ImportPlanner:
 def reset() -> None:
     """Forget built services (tests switch settings between cases)."""
     factories = (stock_service, catalog_service, tenant_service, idempotency_store, history_service)
-    for factory in (*factories, reference_service, inventory_service, import_service, stock_store):
+    for factory in (*factories, reference_service, inventory_service, import_service, stock_store, batch_reads):
         factory.cache_clear()
     order_service.cache_clear()
     order_import_planner.cache_clear()
