@@ -1298,9 +1298,8 @@ class InMemoryHistoryStore:
             self.table.write(put(key, event))
 
     def events_for(self, tenant_id: str, entity_type: str, entity_id: str) -> list[HistoryEvent]:
-        """The entity's own events: its partition, less its children's."""
-        own = (entity_type, entity_id)
-        return [e for e in self.timeline(tenant_id, entity_type, entity_id) if (e.entity_type, e.entity_id) == own]
+        """The entity's own events: its partition, less its children's (those naming a parent)."""
+        return [e for e in self.timeline(tenant_id, entity_type, entity_id) if not e.parent_id]
 
     def timeline(self, tenant_id: str, entity_type: str, entity_id: str) -> list[HistoryEvent]:
         """The entity's partition whole: its events and its children's (an order's lines), oldest first."""

@@ -62,18 +62,16 @@ class DynamoHistoryStore:
             raise HistoryWriteFailed(str(exc)) from exc
 
     def events_for(self, tenant_id: str, entity_type: str, entity_id: str) -> list[HistoryEvent]:
-        """The entity's own events: its partition, less its children's (filtered by DynamoDB)."""
+        """The entity's own events: its partition, less its children's (filtered by DynamoDB).
+
+        An event in this partition that names no parent is the entity's own (the
+        partition key already says which entity, whatever the case of its type).
+        """
         items = query_all(
             self._table,
             KeyConditionExpression="pk = :pk",
-            FilterExpression="entity_type = :type AND entity_id = :id",
-            ExpressionAttributeValues=to_attrs(
-                {
-                    ":pk": keys.history_partition(tenant_id, entity_type, entity_id),
-                    ":type": entity_type,
-                    ":id": entity_id,
-                }
-            ),
+            FilterExpression="attribute_not_exists(parent_id)",
+            ExpressionAttributeValues=to_attrs({":pk": keys.history_partition(tenant_id, entity_type, entity_id)}),
             ConsistentRead=True,
             ScanIndexForward=True,
         )
