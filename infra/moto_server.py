@@ -242,6 +242,7 @@ def cache_condition_parsing() -> None:
         key = json.dumps(
             [parser.condition_expression, parser.expression_attribute_names, parser.expression_attribute_values],
             sort_keys=True,
+            default=repr,  # binary attribute values (bytes): their repr is as exact a key
         )
         with lock:
             hit = cache.get(key)

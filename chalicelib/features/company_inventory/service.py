@@ -392,14 +392,17 @@ class InventoryService:
         _no_repeats(ids, field_name)
         return _active_records(ids, Found(records=self._records.get_records(tenant_id, ids)), field_name)
 
-    def default_location_id(self, tenant_id: str, resolved: Mapping[RefKey, Resolved], actor: Actor) -> str:
+    def default_location_id(self, tenant_id: str, resolved: dict[RefKey, Resolved], actor: Actor) -> str:
         """The default location's id, for items without a location.
 
         `resolved` is a label read that included `default_location_key`: a
-        company that predates default locations has none yet, and gets it now.
+        company that predates default locations has none yet, and gets it now;
+        its label is added to `resolved`, so the answer needs no read for it.
         """
-        if (LOCATION, default_location_id(tenant_id)) not in resolved:
-            ensure_default_location(self._catalog, tenant_id, actor)
+        key = default_location_key(tenant_id)
+        if key not in resolved:
+            made = ensure_default_location(self._catalog, tenant_id, actor)
+            resolved[key] = Resolved(id=made.location_id, label=made.name, active=made.active)
         return default_location_id(tenant_id)
 
     def missing_products(self, tenant_id: str, names: Iterable[str]) -> list[Product]:
