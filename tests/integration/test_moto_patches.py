@@ -230,14 +230,14 @@ def test_a_cached_condition_is_judged_on_each_request_s_own_values(main: str) ->
 
 def test_a_condition_on_a_binary_value_is_cached_and_judged_on_its_own_bytes(main: str) -> None:
     ddb = client("dynamodb")
-    ddb.put_item(TableName=main, Item={"pk": {"S": "T#b"}, "sk": {"S": "1"}, "blob": {"B": b"one"}})
+    ddb.put_item(TableName=main, Item={"pk": {"S": "T#b"}, "sk": {"S": "1"}, "payload": {"B": b"one"}})
 
     def swap(expected: bytes) -> None:
         ddb.update_item(
             TableName=main,
             Key={"pk": {"S": "T#b"}, "sk": {"S": "1"}},
-            UpdateExpression="SET blob = :new",
-            ConditionExpression="blob = :old",
+            UpdateExpression="SET payload = :new",
+            ConditionExpression="payload = :old",
             ExpressionAttributeValues={":old": {"B": expected}, ":new": {"B": expected + b"!"}},
         )
 
@@ -246,4 +246,4 @@ def test_a_condition_on_a_binary_value_is_cached_and_judged_on_its_own_bytes(mai
         swap(b"one")
     swap(b"one!")
 
-    assert (_get(main, "T#b", "1") or {})["blob"] == {"B": b"one!!"}
+    assert (_get(main, "T#b", "1") or {})["payload"] == {"B": b"one!!"}
