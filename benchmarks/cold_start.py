@@ -39,6 +39,8 @@ CASES = {
     APP: "import app",
     # What the first request that touches DynamoDB adds: clients import boto3 lazily.
     "app, then boto3": "import app, boto3",
+    # What the first request adds by validating its first model (models are built on first use).
+    "app, then settings": "import app\nfrom chalicelib.settings import get_settings\nget_settings()",
 }
 TOP = 10
 

@@ -25,9 +25,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import FrameType, SimpleNamespace
+from types import FrameType
 from typing import Any
-from unittest import mock
 from urllib.parse import quote
 
 import benchmarks  # noqa: F401 - sets the AWS safety variables before boto3 is imported
@@ -232,9 +231,9 @@ class Bench:
 def scenarios(bench: Bench, http: Any) -> dict[str, int]:
     """Every measured request; returns the stored size of the listed items.
 
-    The creates run first, while the table is small: moto copies the whole
-    table for each transaction (see one_rollback_copy_per_table), so the
-    same transactions cost far more time once 2,000 items are stored.
+    The creates run first, as they always have (the local stack's moto no
+    longer copies the table per transaction, so the order no longer matters
+    for the run's time).
     """
     maker = Company(http, "Bench creates")
     create_scenarios(bench, maker, Refs.make(maker))
@@ -326,7 +325,11 @@ def update_scenarios(bench: Bench, company: Company, ids: list[str]) -> None:
         chosen = ids[1 : 1 + count]
         bench.requests(
             f"update {count} item{'s' if count > 1 else ''} (quantity + weight)",
-            Minimum(3, "1 BatchGetItem items + 1 BatchGetItem labels + 1 TransactWriteItems (item + ledger line)"),
+            Minimum(
+                3,
+                "1 BatchGetItem before (items, references, heat codes) + 1 TransactWriteItems (items + ledger lines) "
+                "+ 1 BatchGetItem after (the items as stored, with the labels they kept)",
+            ),
             lambda chosen=chosen: company.send("PUT", "/inventory", body(chosen), idempotent=True),
         )
 
@@ -461,38 +464,6 @@ def report(results: list[Result], sizes: dict[str, int]) -> str:
 
 
 @contextmanager
-def one_rollback_copy_per_table() -> Iterator[None]:
-    """Make moto's TransactWriteItems copy each table once instead of once per write.
-
-    moto 5.2 deep-copies the whole table (items and stream records) for every
-    item of a transaction, to roll back on failure: a 100-write transaction
-    copies the table 100 times, and seeding 2,000 items takes about ten
-    minutes and gigabytes of memory. One copy per table is the same rollback.
-    This changes moto's speed only: calls are counted before moto sees them.
-    """
-    import copy
-
-    from moto.dynamodb import models
-
-    original = models.DynamoDBBackend.transact_write_items
-
-    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> Any:
-        # Keyed by id, holding the original too, so an id cannot be reused while cached.
-        copies: dict[int, tuple[Any, Any]] = {}
-
-        def deepcopy(value: Any, memo: Any = None) -> Any:
-            if id(value) not in copies:
-                copies[id(value)] = (value, copy.deepcopy(value, memo))
-            return copies[id(value)][1]
-
-        with mock.patch.object(models, "copy", SimpleNamespace(deepcopy=deepcopy)):
-            return original(backend, transact_items)
-
-    with mock.patch.object(models.DynamoDBBackend, "transact_write_items", transact_write_items):
-        yield
-
-
-@contextmanager
 def app_client(log: CallLog) -> Iterator[Any]:
     """The app behind chalice's test client, on moto in-process, with `log` counting DynamoDB calls."""
     from chalice.test import Client
@@ -501,6 +472,7 @@ def app_client(log: CallLog) -> Iterator[Any]:
     from chalicelib import wiring
     from chalicelib.settings import get_settings, reset_settings
     from chalicelib.storage.aws import client, on_call, reset_clients
+    from infra.moto_server import cache_condition_parsing, roll_back_by_item
     from infra.provision import provision
 
     reset_settings()
@@ -508,7 +480,11 @@ def app_client(log: CallLog) -> Iterator[Any]:
     wiring.reset()
     unsubscribe = on_call(log)
     try:
-        with mock_aws(), one_rollback_copy_per_table():
+        # moto as the local stack runs it (infra.moto_server): a transaction rolls back by item instead of
+        # deep-copying the table once per write, and conditions are parsed once. Calls are counted before moto.
+        roll_back_by_item()
+        cache_condition_parsing()
+        with mock_aws():
             provision(get_settings(), client("dynamodb"), client("s3"), client("sqs"))
             from app import app
 

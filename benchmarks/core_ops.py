@@ -138,6 +138,11 @@ def exercise(bench: Bench) -> None:
     for _ in range(LEDGER_MOVEMENTS - 1):
         stock.adjust(t, ledger.stock_id, Decimal(1), actor)
     bench.run(f"reconcile a record with {LEDGER_MOVEMENTS} movements", lambda: stock.reconcile(t, ledger.stock_id))
+    listed = stock.get(t, ledger.stock_id)
+    bench.run(
+        "reconcile a listed record (nightly job)",
+        lambda: stock.reconcile(t, ledger.stock_id, listed=listed),
+    )
 
 
 def main() -> int:

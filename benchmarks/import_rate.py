@@ -35,14 +35,14 @@ import. `--trace-rows` adds runs under tracemalloc (its peak: the most Python
 memory the import held at once); they are separate because tracemalloc
 doubles the importer's CPU time.
 
-The moto server is patched unless `--moto-as-shipped` is given (see
-`patch_moto`, MOTO_PATCHES): moto's transact_write_items deep-copies every
-table it touches before each transaction, to roll back on failure, which makes
-an import O(n^2) in moto (hours for 100k rows). The patch skips that copy;
-the run counts errors DynamoDB returns, and a cancelled transaction (which the
-patched server could not roll back) would show there and stop the run. Two
-more patches cut moto's own per-item cost. None touches the code under test;
-the patches live in the server process only.
+The moto server is the local stack's (`infra.moto_server.start`): one request
+at a time, and TransactWriteItems rolling back by item
+(`roll_back_by_item`) instead of moto's deep copy of every table it touches,
+which made an import O(n^2) in moto (hours for 100k rows). Unless
+`--moto-as-shipped` is given, two more patches cut moto's own per-item cost
+(see `patch_moto`, MOTO_PATCHES). None touches the code under test; the
+patches live in the server process only. The run counts errors DynamoDB
+returns.
 
 DynamoDB calls are counted with the botocore before-call hook
 (`chalicelib.storage.aws.on_call`), so retries and extra pages count too.
@@ -69,7 +69,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import benchmarks  # noqa: F401 - sets the AWS safety variables before boto3 is imported
@@ -116,8 +115,6 @@ CHILD_STOP_SECONDS = 60
 MIB = 2**20
 PROC_CLEAR_REFS = Path("/proc/self/clear_refs")
 MOTO_PATCHES = (
-    "transact_write_items does not deep-copy the table before each transaction (its rollback\n"
-    "    snapshot makes a growing import O(n^2) in moto: hours for 100k rows)",
     "the 400 KB item-size check does not re-sum the whole item for every attribute it stores\n"
     "    (quadratic per item; these items are about 1.4 KB)",
     "the server runs with Python's cyclic garbage collector off",
@@ -201,21 +198,11 @@ def write_csv(path: Path, rows: int, with_bad: bool, refs: Refs) -> int:
 
 def patch_moto() -> None:
     """Cut moto's own costs (MOTO_PATCHES), in the benchmark's server process only."""
-    import copy
-
-    from moto.dynamodb import models
     from moto.dynamodb.models import dynamo_type
-    from moto.dynamodb.models.table import Table
 
     # If moto changes shape, stop rather than measure something else.
-    if getattr(models, "copy", None) is not copy or not hasattr(dynamo_type, "LimitedSizeDict"):
+    if not hasattr(dynamo_type, "LimitedSizeDict"):
         raise SystemExit("moto's DynamoDB models changed; the benchmark's patches no longer apply")
-    real_deepcopy = copy.deepcopy
-
-    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
-        return value if isinstance(value, Table) else real_deepcopy(value, memo)
-
-    models.copy = SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)  # type: ignore[assignment]
     dynamo_type.LimitedSizeDict.__setitem__ = dict.__setitem__  # type: ignore[method-assign]
     gc.disable()
 
@@ -836,7 +823,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--bad-rows", type=sizes_arg, default=[], help="sizes also imported with 20%% bad rows")
     parser.add_argument("--trace-rows", type=sizes_arg, default=[], help="sizes also imported under tracemalloc")
-    parser.add_argument("--moto-as-shipped", action="store_true", help="no moto patches (O(n^2): minutes for 10k rows)")
+    parser.add_argument(
+        "--moto-as-shipped", action="store_true", help="the local stack's moto server without the benchmark's patches"
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     patched = not args.moto_as_shipped

@@ -21,6 +21,7 @@ from benchmarks.company_inventory import Bench, CallLog, Company, Minimum, Refs,
 
 LINES = 50
 LISTED = 100
+HISTORY_LINES = 5
 PERMISSIONS = ["inventory.read", "inventory.write", "orders.read", "orders.write"]
 
 
@@ -129,11 +130,28 @@ def reservations(bench: Bench, company: Company, refs: Refs, created: dict[str, 
     )
 
 
+def history(bench: Bench, company: Company, refs: Refs) -> None:
+    """An order with 5 lines, each line changed once: its history (the order's and its lines' events)."""
+    made = company.send("POST", "/orders", [order(refs, "H-1", HISTORY_LINES)])[0]
+    changes = [{"lineItemId": x["lineItemId"], "quantity": "3"} for x in made["lineItems"]]
+    company.send("PUT", "/orders", [{"orderId": made["orderId"], "lineItems": changes}])
+    bench.requests(
+        f"order history (order with {HISTORY_LINES} lines)",
+        Minimum(
+            2,
+            "1 BatchGetItem (the order's header: it exists) + 1 Query (the order's history partition holds its "
+            "lines' events too)",
+        ),
+        lambda: company.send("GET", f"/orders/{made['orderId']}/history"),
+    )
+
+
 def scenarios(bench: Bench, http: Any) -> None:
     company = Company(http, "Bench orders", PERMISSIONS)
     refs = Refs.make(company)
     created = create_and_read(bench, company, refs)
     reservations(bench, company, refs, created)
+    history(bench, company, refs)
     listing(bench, company, refs)
 
 

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 class Settings(BaseModel):
     """Environment-driven configuration. Field aliases are the variable names."""
 
-    model_config = ConfigDict(populate_by_name=True, frozen=True)
+    # Built on first use (the first get_settings()), not at import.
+    model_config = ConfigDict(populate_by_name=True, frozen=True, defer_build=True)
 
     region: str = Field("eu-west-1", alias="AWS_DEFAULT_REGION")
     # Set only for the local stack and tests: every AWS client goes there.
@@ -51,6 +52,16 @@ class Settings(BaseModel):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings.model_validate(dict(os.environ))
+
+
+def setting_at_import(name: str) -> str:
+    """One string setting, read without validating them all (nothing is built at import).
+
+    For the few values a decorator needs while the app is imported (an event
+    source's queue name); everything else goes through get_settings().
+    """
+    field = Settings.model_fields[name]
+    return os.environ.get(str(field.alias), str(field.default))
 
 
 def reset_settings() -> None:

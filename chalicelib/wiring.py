@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from chalicelib.features.orders.planning import ImportPlanner
     from chalicelib.features.orders.service import OrderService
     from chalicelib.features.production.service import ProductionService
+    from chalicelib.storage.batch_reads import DynamoBatchReads
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
     from chalicelib.storage.stock_repo import DynamoStockStore
 
@@ -94,6 +95,7 @@ def inventory_service() -> InventoryService:
         DynamoCatalogStore(table),
         reference_service(),
         history_service(),
+        batch_reads(),
         transactions(),
     )
 
@@ -105,6 +107,13 @@ def import_kinds() -> tuple[ImportKind, ...]:
     from chalicelib.core.imports import registry
 
     return registry.kinds()
+
+
+@cache
+def batch_reads() -> DynamoBatchReads:
+    from chalicelib.storage.batch_reads import DynamoBatchReads
+
+    return DynamoBatchReads(get_settings().main_table)
 
 
 @cache
@@ -172,7 +181,7 @@ def production_service() -> ProductionService:
 def reset() -> None:
     """Forget built services (tests switch settings between cases)."""
     factories = (stock_service, catalog_service, tenant_service, idempotency_store, history_service)
-    for factory in (*factories, reference_service, inventory_service, import_service, stock_store):
+    for factory in (*factories, reference_service, inventory_service, import_service, stock_store, batch_reads):
         factory.cache_clear()
     order_service.cache_clear()
     order_import_planner.cache_clear()

@@ -248,9 +248,7 @@ class ShardDelivery:
     fails after MAX_RETRY_ATTEMPTS retries is logged and skipped.
 
     Every fetch asks for a fresh iterator after the last sequence number
-    read: when a transaction fails, moto restores copies of its tables,
-    stream shard included, and an iterator on the old shard sees nothing
-    written afterwards.
+    read, so an iterator never outlives the shard state it was made for.
     """
 
     def __init__(self, streams: Any, stream_arn: str, shard_id: str, region: str, handler: Handler) -> None:

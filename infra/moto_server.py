@@ -1,11 +1,25 @@
 """moto's server, made safe for concurrent clients.
 
 moto's backend has no locking: an UpdateItem reads, checks its condition and
-writes in separate Python steps, and a failed transaction rolls back by
-restoring a copy of the whole table, wiping whatever another thread wrote
-meanwhile. Handling one request at a time gives DynamoDB's guarantee (each
-request atomic and isolated) while clients still race freely between their
-requests. The local stack and the concurrency tests both start moto here.
+writes in separate Python steps. Handling one request at a time gives
+DynamoDB's guarantee (each request atomic and isolated) while clients still
+race freely between their requests. The local stack and the concurrency tests
+both start moto here.
+
+moto's TransactWriteItems also prepares its rollback by deep-copying every
+table it touches, once per item of the transaction (a 100-item transaction
+copies the table 100 times), and rolls back by putting the copies back: the
+local stack slows down and grows as its tables grow, and a rollback would wipe
+whatever was written to the table (and its stream) meanwhile.
+`roll_back_by_item` replaces that with a snapshot of the items the transaction
+touches; `start` applies it, and the integration tier applies it to moto in
+process.
+
+moto also parses every condition expression from scratch, three times for
+each item of a transaction (request validation, the transaction's check, the
+write's own check); `cache_condition_parsing` keeps the parsed form of the
+expressions it has seen, which is most of what a conditional write costs the
+local stack.
 """
 
 from __future__ import annotations
@@ -34,6 +48,8 @@ def start(port: int) -> Any:
 
     _stamp_sequencers()
     honour_client_request_tokens()
+    roll_back_by_item()
+    cache_condition_parsing()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     wsgi = server._server
@@ -64,3 +80,185 @@ def _stamp_sequencers() -> None:
 
     with_sequencer.stamps_sequencer = True  # type: ignore[attr-defined]
     notifications._get_s3_event = with_sequencer
+
+
+# -- TransactWriteItems: roll back the items touched, not whole tables ---------------
+
+_journal = threading.local()
+
+
+def roll_back_by_item() -> None:
+    """Make moto's TransactWriteItems snapshot only the items it touches. Idempotent.
+
+    moto's own code still runs every item of the transaction, with its
+    conditions, its duplicate-key check and its validation, so what succeeds,
+    what is cancelled and the reasons given are moto's. Only the rollback
+    changes: before the transaction, each item it names (by table and key) is
+    remembered as it was (a deep copy where an Update would change it in place,
+    None where it did not exist), and the stream records the transaction itself
+    adds are noted as they are made. If the transaction fails for any reason,
+    those items are put back as they were (items it created are removed) and
+    its own stream records are dropped: all or nothing, as in DynamoDB, and no
+    stream records for a write that never happened. Items and stream records
+    that other writers made are left alone, and nothing is copied whole, so a
+    transaction costs the same on a big table as on an empty one.
+    """
+    import copy
+    from types import SimpleNamespace
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import StreamShard, Table
+
+    original = models.DynamoDBBackend.transact_write_items
+    if getattr(original, "rolls_back_by_item", False):
+        return
+    # moto's rollback snapshot is `copy.deepcopy(table)` in this module; a table "copied" this way
+    # is the table itself, so moto's own rollback puts back the same object (a no-op) and ours does
+    # the work. Item copies (UpdateItem's old image) are still real deep copies.
+    if getattr(models, "copy", None) is not copy:
+        raise RuntimeError("moto's DynamoDB backend changed shape: the rollback patch no longer applies")
+    deepcopy = copy.deepcopy
+    models.copy = SimpleNamespace(  # type: ignore[assignment]
+        deepcopy=lambda value, memo=None: value if isinstance(value, Table) else deepcopy(value, memo),
+        copy=copy.copy,
+    )
+
+    add = StreamShard.add
+
+    def add_noting_own(shard: Any, old: Any, new: Any) -> None:
+        add(shard, old, new)
+        own = getattr(_journal, "records", None)
+        if own is not None and shard.items:
+            own.append((shard, shard.items[-1]))
+
+    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+        if getattr(_journal, "records", None) is not None:  # re-entered: the outer call keeps the journal
+            original(backend, transact_items)
+            return
+        before = _snapshot(backend, transact_items, deepcopy)
+        _journal.records = []
+        try:
+            original(backend, transact_items)
+        except BaseException:
+            _restore(before, _journal.records)
+            raise
+        finally:
+            _journal.records = None
+
+    add_noting_own.notes_own_records = True  # type: ignore[attr-defined]
+    transact_write_items.rolls_back_by_item = True  # type: ignore[attr-defined]
+    StreamShard.add = add_noting_own  # type: ignore[method-assign]
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+# (table, hash key, range key or None, the item as it was or None, whether the hash bucket existed)
+_Saved = tuple[Any, Any, Any, Any, bool]
+
+
+def _snapshot(backend: Any, transact_items: list[dict[str, Any]], deepcopy: Callable[[Any], Any]) -> list[_Saved]:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    saved: list[_Saved] = []
+    seen: set[tuple[str, Any, Any]] = set()
+    for entry in transact_items:
+        if len(entry) != 1:
+            continue  # moto refuses it before writing anything
+        op_type, op = next(iter(entry.items()))
+        table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+        if table is None:
+            continue
+        key = op.get("Item") if op_type == "Put" else op.get("Key")
+        if not isinstance(key, dict) or table.hash_key_attr not in key:
+            continue  # moto fails this item before writing it
+        if table.range_key_attr is not None and table.range_key_attr not in key:
+            continue
+        hash_key = DynamoType(key[table.hash_key_attr])
+        range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr is not None else None
+        marker = (table.name, hash_key, range_key)
+        if marker in seen:
+            continue  # moto refuses a second action on the same item before running it
+        seen.add(marker)
+        bucket_existed = hash_key in table.items
+        current = table.get_item(hash_key, range_key)
+        # An Update changes the stored item in place; a Put replaces it and a Delete removes it.
+        if current is not None and op_type == "Update":
+            current = deepcopy(current)
+        saved.append((table, hash_key, range_key, current, bucket_existed))
+    return saved
+
+
+def _restore(saved: list[_Saved], own_records: list[tuple[Any, Any]]) -> None:
+    for table, hash_key, range_key, item, bucket_existed in reversed(saved):
+        if range_key is None:
+            if item is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = item
+            continue
+        if item is None:
+            bucket = table.items.get(hash_key)
+            if bucket is not None:
+                bucket.pop(range_key, None)
+                if not bucket and not bucket_existed:
+                    del table.items[hash_key]
+        else:
+            table.items[hash_key][range_key] = item
+    dropped: dict[int, set[int]] = {}
+    shards: dict[int, Any] = {}
+    for shard, record in own_records:
+        dropped.setdefault(id(shard), set()).add(id(record))
+        shards[id(shard)] = shard
+    for key, shard in shards.items():
+        shard.items = [record for record in shard.items if id(record) not in dropped[key]]
+
+
+# -- condition expressions: parse each distinct one once ------------------------------
+
+CONDITION_CACHE_SIZE = 1024
+
+
+def cache_condition_parsing() -> None:
+    """Let moto reuse the parsed form of a condition expression it has parsed before. Idempotent.
+
+    The key is the whole input (the expression, its attribute names and its
+    attribute values), and the parsed tree is immutable once built (its
+    nodes only read the item they are evaluated on), so a hit gives exactly
+    what parsing again would. Expressions that fail to parse are not cached:
+    they fail the same way every time. The cache keeps the most recent
+    CONDITION_CACHE_SIZE expressions.
+    """
+    import json
+    from collections import OrderedDict
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    original = ConditionExpressionParser.parse
+    if getattr(original, "cached", False):
+        return
+    cache: OrderedDict[str, tuple[Any, list[str], list[str]]] = OrderedDict()
+    lock = threading.Lock()
+
+    def parse(parser: Any) -> Any:
+        key = json.dumps(
+            [parser.condition_expression, parser.expression_attribute_names, parser.expression_attribute_values],
+            sort_keys=True,
+            default=repr,  # binary attribute values (bytes): their repr is as exact a key
+        )
+        with lock:
+            hit = cache.get(key)
+            if hit is not None:
+                cache.move_to_end(key)
+        if hit is None:
+            op = original(parser)
+            with lock:
+                cache[key] = (op, list(parser.expr_attr_names_found), list(parser.expr_attr_values_found))
+                if len(cache) > CONDITION_CACHE_SIZE:
+                    cache.popitem(last=False)
+            return op
+        op, names, values = hit
+        parser.expr_attr_names_found.extend(names)
+        parser.expr_attr_values_found.extend(values)
+        return op
+
+    parse.cached = True  # type: ignore[attr-defined]
+    ConditionExpressionParser.parse = parse  # type: ignore[method-assign]

@@ -78,8 +78,17 @@ from chalicelib.core.models import (
     StockRecord,
     Tenant,
 )
-from chalicelib.core.ports import ClaimTransition, Page, StockChange, UnitOfWork
-from chalicelib.core.reference.service import HEAT, LOCATION, ReferenceItem, RefKey, RefKind, Resolved
+from chalicelib.core.ports import (
+    CatalogStore,
+    ClaimTransition,
+    Found,
+    Page,
+    StockChange,
+    StockStore,
+    UnitOfWork,
+    Wanted,
+)
+from chalicelib.core.reference.service import HEAT, LOCATION, ReferenceItem, ReferenceStore, RefKey, RefKind, Resolved
 from chalicelib.features.certificates.packs import (
     CERTIFICATES_PREFIX,
     StoredDocument,
@@ -468,11 +477,19 @@ class InMemoryStockStore:
     def _reservations(self, tenant_id: str) -> list[Reservation]:
         return [r for _, r in self.table.query(keys.reservation(tenant_id, "")["pk"])]
 
-    def reservations_for_record(self, tenant_id: str, stock_id: str) -> list[Reservation]:
-        return [r for r in self._reservations(tenant_id) if r.stock_id == stock_id]
+    def reservations_for_record(self, tenant_id: str, stock_id: str, active_only: bool = False) -> list[Reservation]:
+        return [
+            r
+            for r in self._reservations(tenant_id)
+            if r.stock_id == stock_id and (not active_only or r.status == ClaimStatus.ACTIVE)
+        ]
 
-    def reservations_for_order(self, tenant_id: str, order_id: str) -> list[Reservation]:
-        return [r for r in self._reservations(tenant_id) if r.reference.get("orderId") == order_id]
+    def reservations_for_order(self, tenant_id: str, order_id: str, active_only: bool = False) -> list[Reservation]:
+        return [
+            r
+            for r in self._reservations(tenant_id)
+            if r.reference.get("orderId") == order_id and (not active_only or r.status == ClaimStatus.ACTIVE)
+        ]
 
     def holds_for_record(self, tenant_id: str, stock_id: str) -> list[Hold]:
         return [h for _, h in self.table.query(keys.hold(tenant_id, "")["pk"]) if h.stock_id == stock_id]
@@ -786,8 +803,14 @@ class InMemoryCatalogStore:
         holders = {name: self._guard_target(tenant_id, "LOCNAME", name) for name in folded}
         return {name: holder for name, holder in holders.items() if holder is not None}
 
-    def list_locations(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[Location]:
-        return _page(self.table.query(keys.locations_partition(tenant_id)), limit, cursor)
+    def list_locations(
+        self, tenant_id: str, limit: int, cursor: dict[str, object] | None, active_only: bool = False
+    ) -> Page[Location]:
+        """As DynamoDB's FilterExpression: `active_only` drops deleted ones from the page read (it may be short)."""
+        page: Page[Location] = _page(self.table.query(keys.locations_partition(tenant_id)), limit, cursor)
+        if active_only:
+            return Page([location for location in page.items if location.active], page.cursor)
+        return page
 
     def create_bin(self, bin_: Bin, actor: Actor) -> None:
         key = _key(keys.bin_(bin_.tenant_id, bin_.location_id, bin_.bin_id))
@@ -1266,8 +1289,9 @@ class InMemoryWakeups:
 
 
 class InMemoryHistoryStore:
-    """The HistoryStore port (storage/history_repo.DynamoHistoryStore): one partition per entity,
-    sorted by change time and event id; an event written again overwrites itself."""
+    """The HistoryStore port (storage/history_repo.DynamoHistoryStore): one partition per timeline
+    (an entity's, holding its children's events too), sorted by change time and event id; an
+    event written again overwrites itself."""
 
     def __init__(self, table: MemoryTable | None = None) -> None:
         self.table = table or MemoryTable()
@@ -1281,11 +1305,20 @@ class InMemoryHistoryStore:
             self.table.write(put(key, event))
 
     def events_for(self, tenant_id: str, entity_type: str, entity_id: str) -> list[HistoryEvent]:
+        """The entity's own events: its partition, less its children's (those naming a parent)."""
+        return [e for e in self.timeline(tenant_id, entity_type, entity_id) if not e.parent_id]
+
+    def timeline(self, tenant_id: str, entity_type: str, entity_id: str) -> list[HistoryEvent]:
+        """The entity's partition whole: its events and its children's (an order's lines), oldest first."""
         return [e for _, e in self.table.query(keys.history_partition(tenant_id, entity_type, entity_id))]
 
     @staticmethod
     def _key(event: HistoryEvent) -> Key:
-        return _key(keys.history(event.tenant_id, event.entity_type, event.entity_id, event.changed_at, event.event_id))
+        # An event whose entity names a parent lives in the parent's partition, as history_repo.history_key.
+        owner_type, owner_id = event.entity_type, event.entity_id
+        if event.parent_type and event.parent_id:
+            owner_type, owner_id = event.parent_type, event.parent_id
+        return _key(keys.history(event.tenant_id, owner_type, owner_id, event.changed_at, event.event_id))
 
 
 # -- idempotency ---------------------------------------------------------------------------
@@ -1452,3 +1485,32 @@ class InMemoryPackStore:
 
 def _is_certificate(key: str) -> bool:
     return key.startswith(f"{CERTIFICATES_PREFIX}/") and not key.startswith(certificate_prefix(""))
+
+
+class StoreReads:
+    """The BatchReads port over separate stores, each asked in turn (DynamoBatchReads asks once).
+
+    Gives the same answers as the DynamoDB version for the same stored items;
+    tests/integration/test_batch_reads.py holds the two to that.
+    """
+
+    def __init__(
+        self,
+        stock: StockStore | None = None,
+        catalog: CatalogStore | None = None,
+        reference: ReferenceStore | None = None,
+    ) -> None:
+        self._stock = stock
+        self._catalog = catalog
+        self._reference = reference
+
+    def read(self, tenant_id: str, wanted: Wanted) -> Found:
+        found = Found()
+        if wanted.records and self._stock is not None:
+            found.records = self._stock.get_records(tenant_id, list(wanted.records))
+        if wanted.products and self._catalog is not None:
+            found.products = set(self._catalog.get_products(tenant_id, list(wanted.products)))
+        references = {(kind, ref) for kind, ref in wanted.references if ref}
+        if references and self._reference is not None:
+            found.references = self._reference.lookup(tenant_id, references)
+        return found

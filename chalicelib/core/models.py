@@ -18,7 +18,17 @@ from chalicelib.core.ids import new_id, utcnow
 ZERO = Decimal(0)
 
 
-class Actor(BaseModel):
+class Model(BaseModel):
+    """Base of every Stockroom model: its validator is built on first use, not at import.
+
+    A request builds only the models it touches, so importing the app (every
+    route's request and response models) stays cheap for a cold start.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Actor(Model):
     """Who makes a change. Stamped on every item so the audit trail can name them."""
 
     model_config = ConfigDict(frozen=True)
@@ -27,10 +37,11 @@ class Actor(BaseModel):
     name: str
 
 
-SYSTEM = Actor(id="system", name="Stockroom")
+# Constructed without validation (the fields are plain strings): nothing is built at import.
+SYSTEM = Actor.model_construct(id="system", name="Stockroom")
 
 
-class Entity(BaseModel):
+class Entity(Model):
     model_config = ConfigDict(extra="ignore", validate_assignment=False)
 
     tenant_id: str
@@ -59,7 +70,7 @@ class ProductionType(StrEnum):
     BUNDLE = "bundle"
 
 
-class BomLine(BaseModel):
+class BomLine(Model):
     """One material of a product's bill of materials."""
 
     product_id: str
@@ -91,7 +102,7 @@ class Product(Entity):
     active: bool = True
 
 
-class Address(BaseModel):
+class Address(Model):
     address1: str | None = None
     address2: str | None = None
     city: str | None = None
@@ -169,7 +180,7 @@ class MovementKind(StrEnum):
     LOSS = "loss"
 
 
-class Movement(BaseModel):
+class Movement(Model):
     """An append-only ledger line. The sum of a record's movements is its on-hand."""
 
     tenant_id: str
@@ -232,7 +243,7 @@ class Hold(Entity):
     status: ClaimStatus = ClaimStatus.ACTIVE
 
 
-class HistoryEvent(BaseModel):
+class HistoryEvent(Model):
     """One field-level change of one entity, derived from the table stream."""
 
     tenant_id: str
@@ -245,12 +256,12 @@ class HistoryEvent(BaseModel):
     entity_id: str
     entity_label: str | None = None
     changes: list[FieldChange] = Field(default_factory=list)
+    # The entity whose timeline also holds this one's events (an order line's order), if any.
+    parent_type: str | None = None
+    parent_id: str | None = None
 
 
-class FieldChange(BaseModel):
+class FieldChange(Model):
     field: str
     old: Any = None
     new: Any = None
-
-
-HistoryEvent.model_rebuild()

@@ -3,7 +3,7 @@ DynamoDB; unit tests use the in-memory fakes in `tests/fakes.py`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -23,6 +23,7 @@ from chalicelib.core.models import (
     StockRecord,
     Tenant,
 )
+from chalicelib.core.reference.service import RefKey, Resolved
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,9 @@ class StockStore(Protocol):
     def get_reservation(self, tenant_id: str, reservation_id: str) -> Reservation | None: ...
     def get_reservations(self, tenant_id: str, reservation_ids: Iterable[str]) -> dict[str, Reservation]: ...
     def get_hold(self, tenant_id: str, hold_id: str) -> Hold | None: ...
-    def reservations_for_record(self, tenant_id: str, stock_id: str) -> list[Reservation]: ...
+    def reservations_for_record(
+        self, tenant_id: str, stock_id: str, active_only: bool = False
+    ) -> list[Reservation]: ...
     def holds_for_record(self, tenant_id: str, stock_id: str) -> list[Hold]: ...
     def expiring_reservations(self, tenant_id: str, before: datetime) -> Iterator[Reservation]: ...
     def records_for_product(self, tenant_id: str, product_id: str) -> list[StockRecord]: ...
@@ -180,7 +183,7 @@ class StockStore(Protocol):
         actor: Actor,
         uow: UnitOfWork | None = None,
     ) -> None: ...
-    def reservations_for_order(self, tenant_id: str, order_id: str) -> list[Reservation]: ...
+    def reservations_for_order(self, tenant_id: str, order_id: str, active_only: bool = False) -> list[Reservation]: ...
 
 
 class CatalogStore(Protocol):
@@ -216,7 +219,9 @@ class CatalogStore(Protocol):
     def location_ids_by_name(self, tenant_id: str, names: Iterable[str]) -> dict[str, str]:
         """The holders of the names that are taken, by casefolded name (one batched read)."""
 
-    def list_locations(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[Location]: ...
+    def list_locations(
+        self, tenant_id: str, limit: int, cursor: dict[str, object] | None, active_only: bool = False
+    ) -> Page[Location]: ...
     def page_locations(self, tenant_id: str, offset: int, limit: int) -> OffsetPage[Location]: ...
     def create_bin(self, bin_: Bin, actor: Actor) -> None: ...
     def list_bins(self, tenant_id: str, location_id: str) -> list[Bin]: ...
@@ -232,3 +237,26 @@ class TenantStore(Protocol):
     def get_key(self, tenant_id: str, key_id: str) -> ApiKey | None: ...
     def list_keys(self, tenant_id: str) -> list[ApiKey]: ...
     def revoke_key(self, tenant_id: str, key_id: str, actor: Actor) -> ApiKey: ...
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What a command needs to read before it writes, of any kind: read in one round trip."""
+
+    records: Collection[str] = ()  # stock record ids: read whole
+    products: Collection[str] = ()  # product ids: whether each exists
+    references: Collection[RefKey] = ()  # reference items, locations and heat codes (ReferenceService.resolve)
+
+
+@dataclass
+class Found:
+    """What a `BatchReads.read` found: missing ids are simply absent."""
+
+    records: dict[str, StockRecord] = field(default_factory=dict)
+    products: set[str] = field(default_factory=set)  # the wanted product ids that exist
+    references: dict[RefKey, Resolved] = field(default_factory=dict)
+
+
+class BatchReads(Protocol):
+    def read(self, tenant_id: str, wanted: Wanted) -> Found:
+        """Everything `wanted` names, in one batched read (one BatchGetItem per 100 keys), consistent."""

@@ -11,7 +11,7 @@ from typing import Any
 from chalice import Blueprint, Cron, Rate
 
 from chalicelib.observability import flushed_metrics
-from chalicelib.settings import get_settings
+from chalicelib.settings import setting_at_import
 
 events = Blueprint(__name__)
 
@@ -26,7 +26,7 @@ def audit_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, context)
 
 
-@events.on_sqs_message(queue=get_settings().import_queue, batch_size=10, name="import_queue")
+@events.on_sqs_message(queue=setting_at_import("import_queue"), batch_size=10, name="import_queue")
 def import_queue(event: Any) -> dict[str, Any]:
     from chalicelib.events.imports import handle
 

@@ -47,7 +47,8 @@ def reconcile_ledger() -> list[tuple[str, str]]:
         try:
             for record in service.all_records(tenant_id):
                 checked += 1
-                difference = service.reconcile(tenant_id, record.stock_id)
+                # The record just listed is the one checked: one ledger Query per record, no re-read.
+                difference = service.reconcile(tenant_id, record.stock_id, listed=record)
                 if difference != 0:
                     mismatches.append((tenant_id, record.stock_id))
                     logger.error(

@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.parser import BytesParser
-from email.policy import HTTP
 
 from chalicelib.http.errors import bad_request
 
@@ -22,6 +19,11 @@ def file_parts(content_type: str, body: bytes) -> list[FilePart]:
     """Every part of the form that carries a file (or any named value), in order."""
     if "boundary=" not in content_type:
         raise bad_request("multipart body without a boundary", field="Content-Type", code="INVALID_MULTIPART")
+    # The email package is imported here, by the uploads that need it, not by every cold start.
+    from email.message import EmailMessage
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
     message = BytesParser(_class=EmailMessage, policy=HTTP).parsebytes(head + body)
     if not message.is_multipart():

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
+from chalicelib.core.models import Model
 from chalicelib.http.routing import ENDPOINTS, MUTATING, Endpoint
 
 REF = "#/components/schemas/{model}"
@@ -29,7 +30,7 @@ SECURITY_SCHEMES = {
 }
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     error: str
     code: str
     details: list[dict[str, Any]] = []

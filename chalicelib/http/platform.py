@@ -9,10 +9,10 @@ from functools import cache
 from pathlib import Path
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from chalicelib.core.errors import NotFound
-from chalicelib.core.models import ApiKey
+from chalicelib.core.models import ApiKey, Model
 from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS, Permission
 from chalicelib.http.openapi import document
 from chalicelib.http.routing import Call, Reply, endpoint
@@ -43,18 +43,18 @@ DOCS_PAGE = """<!doctype html>
 """
 
 
-class Health(BaseModel):
+class Health(Model):
     status: str
 
 
-class WhoAmI(BaseModel):
+class WhoAmI(Model):
     companyId: str
     keyId: str
     name: str
     permissions: list[str]
 
 
-class NewKey(BaseModel):
+class NewKey(Model):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
@@ -69,7 +69,7 @@ class NewKey(BaseModel):
         return sorted(set(value))
 
 
-class KeyView(BaseModel):
+class KeyView(Model):
     keyId: str
     name: str
     permissions: list[str]
@@ -81,7 +81,7 @@ class IssuedKey(KeyView):
     apiKey: str | None = Field(description="The key itself. Shown once; only its hash is stored.")
 
 
-class KeyList(BaseModel):
+class KeyList(Model):
     data: list[KeyView]
 
 

@@ -233,8 +233,11 @@ class DynamoCatalogStore:
         prefix = "LOCNAME#"
         return {item["sk"]["S"].removeprefix(prefix): item["target_id"]["S"] for item in items}
 
-    def list_locations(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[Location]:
-        return self._page(Location, keys.locations_partition(tenant_id), limit, cursor)
+    def list_locations(
+        self, tenant_id: str, limit: int, cursor: dict[str, object] | None, active_only: bool = False
+    ) -> Page[Location]:
+        """One page of locations; `active_only` leaves deleted ones out in DynamoDB (a page may be short)."""
+        return self._page(Location, keys.locations_partition(tenant_id), limit, cursor, active_only)
 
     def page_locations(self, tenant_id: str, offset: int, limit: int) -> OffsetPage[Location]:
         page = offset_page(self._table, location_listing(tenant_id), offset, limit)
@@ -337,13 +340,21 @@ class DynamoCatalogStore:
         item = ddb().get_item(TableName=self._table, Key=to_attrs(key), ConsistentRead=True).get("Item")
         return to_record(model, item) if item else None
 
-    def _page(self, model: Any, partition: str, limit: int, cursor: dict[str, object] | None) -> Page[Any]:
+    def _page(
+        self, model: Any, partition: str, limit: int, cursor: dict[str, object] | None, active_only: bool = False
+    ) -> Page[Any]:
+        filtered: dict[str, Any] = {"ExpressionAttributeValues": to_attrs({":pk": partition})}
+        if active_only:
+            filtered = {
+                "FilterExpression": "active = :yes",
+                "ExpressionAttributeValues": to_attrs({":pk": partition, ":yes": True}),
+            }
         items, last = query_page(
             self._table,
             limit=limit,
             start=to_attrs(cursor) if cursor else None,
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues=to_attrs({":pk": partition}),
             ConsistentRead=True,
+            **filtered,
         )
         return Page([to_record(model, i) for i in items], from_attrs(last) if last else None)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, TypeVar
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
 from pydantic import BaseModel
 
 from chalicelib.core.ids import utcnow
@@ -43,11 +43,38 @@ def plain(value: Any) -> Any:
 
 
 def to_attrs(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in plain(data).items()}
+    return {k: _attribute(v) for k, v in plain(data).items()}
 
 
 def to_value(value: Any) -> dict[str, Any]:
-    serialized: dict[str, Any] = _serializer.serialize(plain(value))  # type: ignore[assignment]
+    return _attribute(plain(value))
+
+
+def _attribute(value: Any) -> dict[str, Any]:
+    """What TypeSerializer.serialize gives, found by exact type for the kinds items are made of.
+
+    TypeSerializer tries each DynamoDB type in turn for every value (sets and
+    binaries included) and was the largest single cost of building an item;
+    anything but a plain str, bool, Decimal, int, dict, list or None still
+    goes through it.
+    """
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is bool:
+        return {"BOOL": value}
+    if kind is Decimal or kind is int:
+        number = str(DYNAMODB_CONTEXT.create_decimal(value))
+        if number in ("Infinity", "NaN"):
+            raise TypeError("Infinity and NaN not supported")
+        return {"N": number}
+    if kind is dict:
+        return {"M": {k: _attribute(v) for k, v in value.items()}}
+    if kind is list:
+        return {"L": [_attribute(v) for v in value]}
+    if value is None:
+        return {"NULL": True}
+    serialized: dict[str, Any] = _serializer.serialize(value)  # type: ignore[assignment]
     return serialized
 
 
@@ -56,12 +83,20 @@ def from_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_item(
-    record: BaseModel, keys: dict[str, str], entity_type: str, entity_id: str, actor: Actor, label: str | None = None
+    record: BaseModel,
+    keys: dict[str, str],
+    entity_type: str,
+    entity_id: str,
+    actor: Actor,
+    label: str | None = None,
+    parent: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """A full item: the record's fields, its keys, and who wrote it when.
 
     `entity_type`, `entity_id`, `entity_label` and `changed_by_*` let the
-    audit stream handler describe any item without knowing its model.
+    audit stream handler describe any item without knowing its model;
+    `parent` (type, id) names the entity whose history timeline also holds
+    this one's (an order line's order), as `parent_type` / `parent_id`.
     """
     data = record.model_dump(mode="python")
     data.update(keys)
@@ -73,6 +108,8 @@ def record_item(
         changed_by_name=actor.name,
         changed_at=utcnow(),
     )
+    if parent is not None:
+        data.update(parent_type=parent[0], parent_id=parent[1])
     return to_attrs(data)
 
 

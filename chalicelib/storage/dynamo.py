@@ -32,12 +32,22 @@ def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(1.0, 0.025 * 2**attempt)))  # noqa: S311
 
 
-def batch_get(table: str, keys: list[dict[str, Any]], consistent: bool = True) -> list[dict[str, Any]]:
-    """Fetch items by key, 100 per call, retrying unprocessed keys."""
+def batch_get(
+    table: str,
+    keys: list[dict[str, Any]],
+    consistent: bool = True,
+    projection: str | None = None,
+    names: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Fetch items by key, 100 per call, retrying unprocessed keys; `projection` picks the attributes."""
     found: list[dict[str, Any]] = []
     unique = list({(k["pk"]["S"], k["sk"]["S"]): k for k in keys}.values())
     for chunk in chunks(unique, BATCH_GET_LIMIT):
         request: dict[str, Any] = {table: {"Keys": chunk, "ConsistentRead": consistent}}
+        if projection:
+            request[table]["ProjectionExpression"] = projection
+            if names:
+                request[table]["ExpressionAttributeNames"] = names
         for attempt in range(MAX_BATCH_RETRIES):
             response = ddb().batch_get_item(RequestItems=request)
             found.extend(response.get("Responses", {}).get(table, []))

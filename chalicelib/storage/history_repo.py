@@ -1,9 +1,11 @@
 """History events in the history table.
 
-One partition per entity (`T#<tenant>#<TYPE>#<id>`), sorted by
-`<changed_at stamp>#<stream event id>`: a query of the partition is the
-entity's timeline, and a redelivered stream record overwrites its own item
-instead of adding a second one.
+One partition per timeline (`T#<tenant>#<TYPE>#<id>`), sorted by
+`<changed_at stamp>#<stream event id>`: an entity's events go to its own
+partition, or to its parent's when it names one (an order line's events live
+in its order's partition). So a query of the partition is the entity's
+timeline together with its children's, in time order, and a redelivered
+stream record overwrites its own item instead of adding a second one.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ class HistoryWriteFailed(RuntimeError):
 
 
 def history_key(event: HistoryEvent) -> dict[str, str]:
-    return keys.history(event.tenant_id, event.entity_type, event.entity_id, event.changed_at, event.event_id)
+    owner_type, owner_id = (event.entity_type, event.entity_id)
+    if event.parent_type and event.parent_id:
+        owner_type, owner_id = (event.parent_type, event.parent_id)
+    return keys.history(event.tenant_id, owner_type, owner_id, event.changed_at, event.event_id)
 
 
 def event_item(event: HistoryEvent) -> dict[str, Any]:
@@ -57,6 +62,23 @@ class DynamoHistoryStore:
             raise HistoryWriteFailed(str(exc)) from exc
 
     def events_for(self, tenant_id: str, entity_type: str, entity_id: str) -> list[HistoryEvent]:
+        """The entity's own events: its partition, less its children's (filtered by DynamoDB).
+
+        An event in this partition that names no parent is the entity's own (the
+        partition key already says which entity, whatever the case of its type).
+        """
+        items = query_all(
+            self._table,
+            KeyConditionExpression="pk = :pk",
+            FilterExpression="attribute_not_exists(parent_id)",
+            ExpressionAttributeValues=to_attrs({":pk": keys.history_partition(tenant_id, entity_type, entity_id)}),
+            ConsistentRead=True,
+            ScanIndexForward=True,
+        )
+        return [HistoryEvent.model_validate(from_attrs(item)) for item in items]
+
+    def timeline(self, tenant_id: str, entity_type: str, entity_id: str) -> list[HistoryEvent]:
+        """The entity's partition whole: its events and its children's, oldest first (one Query a 1 MB page)."""
         items = query_all(
             self._table,
             KeyConditionExpression="pk = :pk",

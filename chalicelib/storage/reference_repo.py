@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.core.models import Actor, Location
+from chalicelib.core.models import Actor
 from chalicelib.core.reference.service import HEAT, LOCATION, ReferenceItem, RefKey, RefKind, Resolved
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
@@ -127,9 +127,13 @@ class DynamoReferenceStore:
         found: dict[RefKey, Resolved] = {}
         for attrs in items:
             data = from_attrs(attrs)
-            for ref_key in by_key[(data["pk"], data["sk"])]:
-                found[ref_key] = self._resolved(ref_key[0], data, attrs)
+            for ref_key in by_key[(attrs["pk"]["S"], attrs["sk"]["S"])]:
+                found[ref_key] = resolved(ref_key[0], data)
         return found
+
+    def lookup_key(self, tenant_id: str, kind: str, ref: str) -> dict[str, str]:
+        """The item a label lookup of (kind, ref) reads."""
+        return self._lookup_key(tenant_id, kind, ref)
 
     def _lookup_key(self, tenant_id: str, kind: str, ref: str) -> dict[str, str]:
         if kind == LOCATION:
@@ -139,14 +143,18 @@ class DynamoReferenceStore:
         return self._key(tenant_id, RefKind(kind), ref)
 
     @staticmethod
-    def _resolved(kind: str, data: dict[str, Any], attrs: dict[str, Any]) -> Resolved:
-        if kind == HEAT:
-            return Resolved(id=str(data["target_id"]), label=None, active=True)
-        if kind == LOCATION:
-            location = to_record(Location, attrs)
-            return Resolved(id=location.location_id, label=location.name, active=location.active)
-        return Resolved(id=str(data["ref_id"]), label=str(data["label"]), active=bool(data.get("active", True)))
-
-    @staticmethod
     def _key(tenant_id: str, kind: RefKind, ref_id: str) -> dict[str, str]:
         return keys.reference(tenant_id, kind.value, ref_id)
+
+
+# What a label lookup reads of each kind of item (all that `resolved` needs), for projected reads.
+LABEL_ATTRIBUTES = ("ref_id", "label", "active", "target_id", "location_id", "name")
+
+
+def resolved(kind: str, data: dict[str, Any]) -> Resolved:
+    """What a looked-up item says: its id, label and whether it is active (LABEL_ATTRIBUTES suffice)."""
+    if kind == HEAT:
+        return Resolved(id=str(data["target_id"]), label=None, active=True)
+    if kind == LOCATION:
+        return Resolved(id=str(data["location_id"]), label=str(data["name"]), active=bool(data.get("active", True)))
+    return Resolved(id=str(data["ref_id"]), label=str(data["label"]), active=bool(data.get("active", True)))

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.core.ids import utcnow
-from chalicelib.core.models import Actor, Hold, Movement, Reservation, StockRecord
+from chalicelib.core.models import Actor, ClaimStatus, Hold, Movement, Reservation, StockRecord
 from chalicelib.core.ports import ClaimTransition, Page, StockChange, UnitOfWork
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
@@ -326,28 +326,34 @@ class DynamoStockStore:
     def get_hold(self, tenant_id: str, hold_id: str) -> Hold | None:
         return self._get(Hold, keys.hold(tenant_id, hold_id))
 
-    def reservations_for_record(self, tenant_id: str, stock_id: str) -> list[Reservation]:
-        return [to_record(Reservation, i) for i in self._claims(tenant_id, stock_id, "RES#")]
+    def reservations_for_record(self, tenant_id: str, stock_id: str, active_only: bool = False) -> list[Reservation]:
+        """The record's reservations (gsi1); `active_only` leaves the others out in DynamoDB (FilterExpression)."""
+        return [to_record(Reservation, i) for i in self._claims(tenant_id, stock_id, "RES#", active_only)]
 
     def holds_for_record(self, tenant_id: str, stock_id: str) -> list[Hold]:
         return [to_record(Hold, i) for i in self._claims(tenant_id, stock_id, "HOLD#")]
 
-    def reservations_for_order(self, tenant_id: str, order_id: str) -> list[Reservation]:
-        """Every reservation made for the order, any status (gsi2, written when the reference names the order)."""
+    def reservations_for_order(self, tenant_id: str, order_id: str, active_only: bool = False) -> list[Reservation]:
+        """The reservations made for the order (gsi2, written when the reference names the order), any status
+        or, with `active_only`, the active ones (FilterExpression: released ones never leave DynamoDB)."""
+        values: dict[str, Any] = {":pk": keys.claims_of_order(tenant_id, order_id), ":prefix": "RES#"}
         items = query_all(
             self._table,
             IndexName="gsi2",
             KeyConditionExpression="gsi2pk = :pk AND begins_with(gsi2sk, :prefix)",
-            ExpressionAttributeValues=to_attrs({":pk": keys.claims_of_order(tenant_id, order_id), ":prefix": "RES#"}),
+            **_status_filter(values, active_only),
         )
         return [to_record(Reservation, item) for item in items]
 
-    def _claims(self, tenant_id: str, stock_id: str, prefix: str) -> Iterator[dict[str, Any]]:
+    def _claims(
+        self, tenant_id: str, stock_id: str, prefix: str, active_only: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        values: dict[str, Any] = {":pk": keys.claims_of_stock(tenant_id, stock_id), ":prefix": prefix}
         return query_all(
             self._table,
             IndexName="gsi1",
             KeyConditionExpression="gsi1pk = :pk AND begins_with(gsi1sk, :prefix)",
-            ExpressionAttributeValues=to_attrs({":pk": keys.claims_of_stock(tenant_id, stock_id), ":prefix": prefix}),
+            **_status_filter(values, active_only),
         )
 
     def expiring_reservations(self, tenant_id: str, before: datetime) -> Iterator[Reservation]:
@@ -418,3 +424,14 @@ class DynamoStockStore:
     def _get(self, model: Any, key: dict[str, str]) -> Any:
         item = ddb().get_item(TableName=self._table, Key=to_attrs(key), ConsistentRead=True).get("Item")
         return to_record(model, item) if item else None
+
+
+def _status_filter(values: dict[str, Any], active_only: bool) -> dict[str, Any]:
+    """Query parameters with `values`, and a FilterExpression keeping active claims when `active_only`."""
+    if not active_only:
+        return {"ExpressionAttributeValues": to_attrs(values)}
+    return {
+        "FilterExpression": "#status = :active",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": to_attrs({**values, ":active": ClaimStatus.ACTIVE}),
+    }

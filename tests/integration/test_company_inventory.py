@@ -12,8 +12,8 @@ from chalice.test import Client
 
 from chalicelib import wiring
 from chalicelib.core.models import Actor, Product
+from chalicelib.core.ports import Found, Wanted
 from chalicelib.events import audit
-from chalicelib.features.company_inventory.service import product_id_for
 from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client, on_call
 from tests.integration.company import Company, Refs, error_fields
@@ -416,20 +416,26 @@ def test_a_product_created_by_a_concurrent_request_is_not_an_error(
 ) -> None:
     acme.ok("POST", "/inventory", [refs.item(productName="Bar 1")], 201)
     service = wiring.inventory_service()
-    real = service.missing_products
-    reads: list[list[str]] = []
+    batch = wiring.batch_reads()
+    real_read, real_missing = batch.read, service.missing_products
+    rereads: list[list[str]] = []
 
-    def read_before_the_other_request(tenant_id: str, names: Iterable[str]) -> list[Product]:
+    def read_before_the_other_request(tenant_id: str, wanted: Wanted) -> Found:
+        # As if read just before another request created Bar 1's product.
+        found = real_read(tenant_id, wanted)
+        found.products.clear()
+        return found
+
+    def missing_again(tenant_id: str, names: Iterable[str]) -> list[Product]:
         names = list(names)
-        reads.append(names)
-        if len(reads) == 1:
-            # As if read just before another request created Bar 1's product.
-            return [Product(tenant_id=tenant_id, product_id=product_id_for(tenant_id, n), name=n) for n in names]
-        return real(tenant_id, names)
+        rereads.append(names)
+        return real_missing(tenant_id, names)
 
-    monkeypatch.setattr(service, "missing_products", read_before_the_other_request)
+    monkeypatch.setattr(batch, "read", read_before_the_other_request)
+    monkeypatch.setattr(service, "missing_products", missing_again)
     created = acme.ok("POST", "/inventory", [refs.item(productName="Bar 1"), refs.item(productName="Bar 2")], 201)
 
     assert [i["productName"] for i in created] == ["Bar 1", "Bar 2"]
-    assert len(reads) == 2  # the one-transaction create failed on Bar 1, then the rest went one by one
-    assert real(acme.id, ["Bar 1", "Bar 2"]) == []
+    # The one-transaction create of both products failed on Bar 1; a fresh read found Bar 1, and Bar 2 was made.
+    assert rereads == [["Bar 1", "Bar 2"]]
+    assert real_missing(acme.id, ["Bar 1", "Bar 2"]) == []

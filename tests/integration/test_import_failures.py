@@ -124,7 +124,7 @@ def test_a_failing_import_is_retried_then_failed_with_the_reason_and_never_left_
     job = job_of(acme, job_id)
     assert (job["processed"], job["created"]) == (32, 32)
     assert job["message"] == (
-        "import stopped after 32 of 70 rows: unexpected error (ArithmeticError) on the rows after line 33, "
+        "import stopped after 32 rows: unexpected error (ArithmeticError) on the rows after line 33, "
         "on its last delivery"
     )
 
@@ -156,7 +156,7 @@ def test_a_dead_letter_fails_a_job_a_crashed_worker_left_running(acme: Company, 
     job = job_of(acme, job_id)
     assert job["status"] == "failed"
     assert job["message"] == (
-        "import stopped after 32 of 70 rows: its queue message failed every delivery and was set aside "
+        "import stopped after 32 rows: its queue message failed every delivery and was set aside "
         "(last error: unexpected error (ArithmeticError) on the rows after line 33; the import is retried)"
     )
     assert job["finishedAt"] is not None and job["finishedAt"] >= utcnow().isoformat()[:10]

@@ -28,6 +28,7 @@ from chalicelib.features.orders.model import LineInput, OrderInput
 from chalicelib.features.orders.port import StoredOrder
 from chalicelib.features.orders.service import OrderService
 from chalicelib.settings import get_settings
+from chalicelib.storage.batch_reads import DynamoBatchReads
 from chalicelib.storage.catalog_repo import DynamoCatalogStore
 from chalicelib.storage.history_repo import DynamoHistoryStore
 from chalicelib.storage.order_repo import DynamoOrderStore
@@ -124,6 +125,7 @@ class World:
 def world(table: str) -> World:
     tenant = new_id()
     transactions = DynamoTransactions()
+    reads = DynamoBatchReads(table)
     reference = ReferenceService(DynamoReferenceStore(table))
     history = HistoryService(DynamoHistoryStore(get_settings().history_table))
     records = DynamoStockStore(table)
@@ -132,7 +134,7 @@ def world(table: str) -> World:
     stock = StockService(records, transactions)
     raced_stock = StockService(racing_records, transactions)
     orders = OrderService(stock, records, DynamoOrderStore(table), reference, history, transactions)
-    inventory = InventoryService(stock, records, DynamoCatalogStore(table), reference, history, transactions)
+    inventory = InventoryService(stock, records, DynamoCatalogStore(table), reference, history, reads, transactions)
     return World(
         tenant,
         table,
@@ -143,7 +145,9 @@ def world(table: str) -> World:
         racing_records,
         racing_orders,
         OrderService(raced_stock, racing_records, racing_orders, reference, history, transactions),
-        InventoryService(raced_stock, racing_records, DynamoCatalogStore(table), reference, history, transactions),
+        InventoryService(
+            raced_stock, racing_records, DynamoCatalogStore(table), reference, history, reads, transactions
+        ),
     )
 
 

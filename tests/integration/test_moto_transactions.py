@@ -1,4 +1,5 @@
-"""The integration tier's moto patch (moto_transactions.py): a refused transaction leaves nothing behind."""
+"""The moto rollback patch (infra/moto_server.roll_back_by_item) in the integration tier:
+a refused transaction leaves nothing behind."""
 
 from __future__ import annotations
 

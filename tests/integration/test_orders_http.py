@@ -701,6 +701,29 @@ def test_history_interleaves_order_and_line_events(shop: Shop, acme: Company) ->
     assert all(e["changedByName"] for e in events)
 
 
+def test_an_orders_history_with_five_lines_is_one_query(shop: Shop, acme: Company) -> None:
+    stream = MainTableStream()
+    order = shop.create(shop.order("SO-5", *[shop.line(quantity=str(n)) for n in range(1, 6)]))[0]
+    changed = [{"lineItemId": line["lineItemId"], "quantity": "9"} for line in order["lineItems"]]
+    acme.ok("PUT", "/orders", [{"orderId": order["orderId"], "lineItems": changed}])
+    assert audit.handle({"Records": stream.take()}, None) == {"batchItemFailures": []}
+    calls: list[str] = []
+    stop = on_call(lambda service, operation: calls.append(operation))
+    try:
+        events = acme.ok("GET", f"/orders/{order['orderId']}/history")
+    finally:
+        stop()
+
+    # The API key, the order's existence (its header), then one Query of the order's timeline.
+    assert calls == ["GetItem", "BatchGetItem", "Query"]
+    assert sorted((e["entityType"], e["changeType"]) for e in events) == sorted(
+        [("order", "CREATE"), ("order", "UPDATE")]
+        + [("orderLineItem", "CREATE")] * 5
+        + [("orderLineItem", "UPDATE")] * 5
+    )
+    assert [e["changedAt"] for e in events] == sorted(e["changedAt"] for e in events)
+
+
 # -- OpenAPI -------------------------------------------------------------------------
 
 

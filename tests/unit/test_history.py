@@ -370,3 +370,32 @@ def test_interleaved_asks_for_a_repeated_entity_once() -> None:
     service.record([history_event("stock", "s1", 1, "a")])
 
     assert [e.event_id for e in service.interleaved("t1", [("stock", "s1"), ("stock", "s1")])] == ["a"]
+
+
+def test_a_child_s_events_are_in_its_parent_s_timeline_and_not_in_its_events() -> None:
+    store = InMemoryHistoryStore()
+    service = HistoryService(store)
+    order = history_event("order", "o1", 1, "a")
+    line = history_event("order_line", "l1", 2, "b").model_copy(update={"parent_type": "order", "parent_id": "o1"})
+    later = history_event("order", "o1", 3, "c")
+    service.record([later, line, order])
+
+    assert [e.event_id for e in service.timeline("t1", "order", "o1")] == ["a", "b", "c"]
+    assert [e.event_id for e in service.events_for("t1", "order", "o1")] == ["a", "c"]
+
+
+def test_an_item_naming_a_parent_makes_events_that_name_it_too() -> None:
+    line = {
+        "tenant_id": "t1",
+        "entity_type": "order_line",
+        "entity_id": "l1",
+        "parent_type": "order",
+        "parent_id": "o1",
+        "changed_at": "2026-01-01T00:00:00.000000Z",
+        "quantity": 1,
+    }
+    event = change_event(event_id="e1", event_name="INSERT", approximate_at=T0, old=None, new=line)
+
+    assert event is not None
+    assert (event.parent_type, event.parent_id) == ("order", "o1")
+    assert [c.field for c in event.changes] == ["quantity"]  # the parent is bookkeeping, not a change

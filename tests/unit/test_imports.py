@@ -340,7 +340,7 @@ def test_on_its_last_delivery_the_job_fails_with_the_reason_and_wakes_the_next(
     failed = store.job(first.job_id)
     assert failed.status == ImportStatus.FAILED
     assert failed.message == (
-        "import stopped after 32 of 70 rows: unexpected error (ArithmeticError) on the rows after line 33, "
+        "import stopped after 32 rows: unexpected error (ArithmeticError) on the rows after line 33, "
         "on its last delivery"
     )
     assert wakes.woken == [second.job_id]
@@ -366,7 +366,7 @@ def test_a_dead_letter_fails_an_unfinished_job_and_leaves_a_finished_one(
 
     assert given_up is not None and given_up.status == ImportStatus.FAILED
     assert given_up.message == (
-        "import stopped after 32 of 70 rows: set aside (last error: unexpected error (ArithmeticError) on the "
+        "import stopped after 32 rows: set aside (last error: unexpected error (ArithmeticError) on the "
         "rows after line 33; the import is retried)"
     )
     assert untouched is not None and (untouched.status, untouched.message) == (ImportStatus.COMPLETED, None)

@@ -553,11 +553,11 @@ class CatalogService(MakerCatalog):
         return list(location_ids)
 
     def active_locations(self, tenant_id: str) -> list[Location]:
-        """Every active location of the company, page by page."""
+        """Every active location of the company, page by page (deleted ones are left out by DynamoDB)."""
         found: list[Location] = []
         cursor: dict[str, object] | None = None
         while True:
-            page = self._store.list_locations(tenant_id, LOCATION_PAGE, cursor)
+            page = self._store.list_locations(tenant_id, LOCATION_PAGE, cursor, active_only=True)
             found += [location for location in page.items if location.active]
             if page.cursor is None:
                 return found
@@ -621,8 +621,10 @@ class CatalogService(MakerCatalog):
             raise NotFound(f"no location named {name}")
         return self.get_location(tenant_id, location_id)
 
-    def list_locations(self, tenant_id: str, limit: int, cursor: dict[str, object] | None = None) -> Page[Location]:
-        return self._store.list_locations(tenant_id, limit, cursor)
+    def list_locations(
+        self, tenant_id: str, limit: int, cursor: dict[str, object] | None = None, active_only: bool = False
+    ) -> Page[Location]:
+        return self._store.list_locations(tenant_id, limit, cursor, active_only)
 
     def create_bin(self, tenant_id: str, location_id: str, code: str, actor: Actor) -> Bin:
         self.get_location(tenant_id, location_id)

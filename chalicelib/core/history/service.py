@@ -5,7 +5,8 @@ Python values) into a HistoryEvent. It needs no model of the entity: every
 item the storage layer writes names its type, id, label and last writer, and
 everything else on it is a business field.
 
-`HistoryService` reads the trail back, one entity at a time or several
+`HistoryService` reads the trail back, one entity at a time, an entity with
+the entities stored in its timeline (an order and its lines), or several
 entities interleaved into one timeline.
 """
 
@@ -37,6 +38,8 @@ BOOKKEEPING = frozenset(
         "entity_type",
         "entity_id",
         "entity_label",
+        "parent_type",
+        "parent_id",
         "tenant_id",
     }
 )
@@ -60,6 +63,7 @@ class BadRecord(ValueError):
 class HistoryStore(Protocol):
     def put_events(self, events: Iterable[HistoryEvent]) -> None: ...
     def events_for(self, tenant_id: str, entity_type: str, entity_id: str) -> list[HistoryEvent]: ...
+    def timeline(self, tenant_id: str, entity_type: str, entity_id: str) -> list[HistoryEvent]: ...
 
 
 def is_business_field(name: str) -> bool:
@@ -124,6 +128,7 @@ def change_event(
     for change in changes:
         if not (_finite(change.old) and _finite(change.new)):
             raise BadRecord(f"record {event_id} holds a number that is not finite in {change.field!r}")
+    parent_type, parent_id = item.get("parent_type"), item.get("parent_id")
     return HistoryEvent(
         tenant_id=_required(item, "tenant_id", event_id),
         event_id=event_id,
@@ -135,6 +140,8 @@ def change_event(
         entity_id=_required(item, "entity_id", event_id),
         entity_label=_label(item.get("entity_label")),
         changes=changes,
+        parent_type=str(parent_type) if parent_type and parent_id else None,
+        parent_id=str(parent_id) if parent_type and parent_id else None,
     )
 
 
@@ -201,6 +208,11 @@ class HistoryService:
     def events_for(self, tenant_id: str, entity_type: str, entity_id: str) -> list[HistoryEvent]:
         """One entity's events, oldest first."""
         return self._store.events_for(tenant_id, entity_type, entity_id)
+
+    def timeline(self, tenant_id: str, entity_type: str, entity_id: str) -> list[HistoryEvent]:
+        """An entity's events and those of the entities that name it as their parent (an order's lines),
+        in one timeline, oldest first: one read, since they are stored together."""
+        return self._store.timeline(tenant_id, entity_type, entity_id)
 
     def interleaved(self, tenant_id: str, entities: list[tuple[str, str]]) -> list[HistoryEvent]:
         """Several entities' events merged into one timeline, oldest first.

@@ -2,7 +2,8 @@
 
 A file arrives in S3 (API upload, presigned POST, or the tenant's drop folder),
 S3 tells SQS, and the import queue calls `ImportService.run_object`. The file is
-read as a stream of rows; rows are applied in chunks, and each chunk commits in
+read once, as a stream of rows (counted on the way, for the job's `total`);
+rows are applied in chunks, and each chunk commits in
 ONE transaction together with the job's checkpoint (the last line it covers).
 So a redelivered message, a retry after a crash, or a second worker resumes
 after the last committed chunk: no row is ever applied twice, and no row costs
@@ -36,12 +37,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from pydantic import BaseModel
-
 from chalicelib.core.errors import NotFound, TooManyWrites, ValidationFailed
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.limits import TRANSACTION_ITEMS
-from chalicelib.core.models import Actor, Entity, Movement, Product, StockRecord
+from chalicelib.core.models import Actor, Entity, Model, Movement, Product, StockRecord
 from chalicelib.core.ports import Page, StockChange
 
 # A chunk is one transaction: the job checkpoint and the chunk's error item
@@ -82,7 +81,7 @@ class ImportJob(Entity):
     object_key: str
     filename: str | None = None
     status: ImportStatus = ImportStatus.QUEUED
-    # Data rows in the file; known once the worker has read it through once.
+    # Data rows in the file; known once the worker has read it through (when the job completes).
     total: int | None = None
     processed: int = 0
     created: int = 0
@@ -110,7 +109,7 @@ class ImportJob(Entity):
         return self.status in (ImportStatus.COMPLETED, ImportStatus.FAILED)
 
 
-class RowError(BaseModel):
+class RowError(Model):
     line: int
     field: str
     message: str
@@ -572,13 +571,15 @@ class ImportService:
             raise FileRejected("the file was not found in storage")
         if size > MAX_FILE_BYTES:
             raise FileRejected(f"the file is {size} bytes; at most {MAX_FILE_BYTES} bytes can be imported")
-        if job.total is None:
-            job = self._count(job, applier)
+        # One pass over the file: rows are counted as they stream by (the job's `total` is stored once
+        # the file has been read through), rows before the checkpoint are skipped, the rest applied.
         columns, rows = read_rows(self._files.lines(job.object_key))
         applier.check_header(columns)
         chunk: list[Row] = []
         keys: set[str] = set()
+        total = 0
         for row in rows:
+            total += 1
             if row.line <= job.checkpoint_line:
                 continue
             key = applier.key_of(row)
@@ -590,16 +591,10 @@ class ImportService:
                 keys.add(key)
         if chunk:
             job = self._commit_chunk(job, applier, chunk, actor, time_left)
+        if job.total != total:
+            self._store.set_total(job, total)
         self._store.finish(job, ImportStatus.COMPLETED, None)
         return self.get(job.tenant_id, job.job_id)
-
-    def _count(self, job: ImportJob, applier: Applier) -> ImportJob:
-        """Read the file through once for its row count, so progress has a denominator."""
-        columns, rows = read_rows(self._files.lines(job.object_key))
-        applier.check_header(columns)
-        total = sum(1 for _ in rows)
-        self._store.set_total(job, total)
-        return job.model_copy(update={"total": total})
 
     def _commit_chunk(
         self, job: ImportJob, applier: Applier, rows: list[Row], actor: Actor, time_left: Callable[[], float]

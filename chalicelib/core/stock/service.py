@@ -21,7 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.core.errors import (
     AlreadyExists,
@@ -40,6 +40,7 @@ from chalicelib.core.models import (
     Actor,
     ClaimStatus,
     Hold,
+    Model,
     Movement,
     MovementKind,
     Product,
@@ -150,7 +151,7 @@ def draw_order(records: Iterable[StockRecord], location_record_id: str) -> list[
     return sorted(records, key=lambda r: (r.stock_id != location_record_id, r.created_at, r.stock_id))
 
 
-class NewStockRecord(BaseModel):
+class NewStockRecord(Model):
     product_id: str
     location_id: str
     bin_id: str | None = None
@@ -991,8 +992,18 @@ class StockService:
     def ledger_total(self, tenant_id: str, stock_id: str) -> Decimal:
         return sum((m.quantity for m in self._store.movements(tenant_id, stock_id)), ZERO)
 
-    def reconcile(self, tenant_id: str, stock_id: str) -> Decimal:
-        """Return on_hand minus the ledger sum: zero when the invariant holds."""
+    def reconcile(self, tenant_id: str, stock_id: str, listed: StockRecord | None = None) -> Decimal:
+        """Return on_hand minus the ledger sum: zero when the invariant holds.
+
+        `listed` is the record as a listing just read it: then the check costs
+        only the ledger Query. A write between that read and the ledger's can
+        make them disagree, so a difference is checked once more from a fresh
+        read before it is reported.
+        """
+        if listed is not None:
+            difference = listed.on_hand - self.ledger_total(tenant_id, stock_id)
+            if difference == 0:
+                return difference
         record = self.get(tenant_id, stock_id)
         return record.on_hand - self.ledger_total(tenant_id, stock_id)
 

@@ -14,19 +14,19 @@ import secrets
 import uuid
 from collections.abc import Iterable, Iterator
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from chalicelib.core.catalog.service import default_location
 from chalicelib.core.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 from chalicelib.core.ids import new_id
-from chalicelib.core.models import SYSTEM, Actor, ApiKey, Tenant
+from chalicelib.core.models import SYSTEM, Actor, ApiKey, Model, Tenant
 from chalicelib.core.ports import TenantStore
 from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS
 
 KEY_PREFIX = "sr"
 
 
-class Principal(BaseModel):
+class Principal(Model):
     """The authenticated caller: the tenant always comes from here, never from a body."""
 
     model_config = ConfigDict(frozen=True)

@@ -27,7 +27,6 @@ from chalicelib.core.exports import ExportStore
 from chalicelib.core.limits import LAMBDA_BODY_BYTES
 from chalicelib.core.models import Actor
 from chalicelib.core.reference.service import ReferenceItem, ReferenceUpdate, RefKind
-from chalicelib.features.certificates.packs import certificate_prefix, own_document_key
 
 PDF = "application/pdf"
 PDF_MAGIC = b"%PDF-"
@@ -58,6 +57,9 @@ class Certifications(Protocol):
 
 def document_key(tenant_id: str, certification_id: str, body: bytes) -> str:
     digest = hashlib.sha256(body).hexdigest()
+    # The pack module (with its order and PDF dependencies) loads on use, not with the upload route.
+    from chalicelib.features.certificates.packs import certificate_prefix
+
     return f"{certificate_prefix(tenant_id)}{certification_id}/{digest}.pdf"
 
 
@@ -114,6 +116,8 @@ class CertificateDocumentService:
                 f"mill certification {certification_id} has no document",
                 [{"field": "documentUrl", "message": "no document uploaded"}],
             )
+        from chalicelib.features.certificates.packs import own_document_key
+
         key = own_document_key(str(url), tenant_id, self._bucket)
         if key is None:
             raise NotFound(

@@ -18,7 +18,9 @@ skipped, not fatal to the others.
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -28,8 +30,8 @@ from chalicelib.core.imports import registry
 from chalicelib.core.imports.csvcells import parse_decimal, unneutralised
 from chalicelib.core.imports.jobs import ChunkPlan, FileRejected, Row, RowError
 from chalicelib.core.models import Actor, MovementKind, StockRecord
-from chalicelib.core.ports import StockStore
-from chalicelib.core.reference.service import LOCATION, ReferenceService, RefKey
+from chalicelib.core.ports import BatchReads, Wanted
+from chalicelib.core.reference.service import LOCATION, RefKey, Resolved
 from chalicelib.core.stock.service import NewStockRecord, StockService
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.company_inventory.csv_columns import IGNORED, UPLOAD_FIELDS
@@ -42,6 +44,7 @@ from chalicelib.features.company_inventory.service import (
     check_item,
     default_location_key,
     documented,
+    new_products,
     product_id_for,
 )
 
@@ -49,14 +52,53 @@ KIND = "inventory"
 ROW_NAMESPACE = uuid.UUID("0b5f6c1e-83a4-4f7d-a2c6-5e9d1b7f3a20")
 
 
+# The rows of a file point at a few references (locations, types, materials, suppliers) chunk after
+# chunk. A reference read less than REFERENCE_SECONDS ago is taken as read, so a chunk reads only what
+# it has not seen lately; a reference deleted meanwhile is refused from REFERENCE_SECONDS after its
+# delete on (the chunk transaction never guarded on references anyway: a chunk's read was already a
+# moment older than its commit). Products are never deleted: one seen to exist is remembered.
+REFERENCE_SECONDS = 5.0
+REMEMBERED = 10_000  # entries of each kind, at most; forgotten all at once beyond that
+
+
+class RecentReads:
+    """What earlier chunks read, for the chunks after them (one per importer, any job or tenant)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._references: dict[tuple[str, RefKey], tuple[float, Resolved]] = {}
+        self._products: set[tuple[str, str]] = set()
+
+    def references(self, tenant_id: str, keys: set[RefKey]) -> dict[RefKey, Resolved]:
+        oldest = self._clock() - REFERENCE_SECONDS
+        fresh = {}
+        for key in keys:
+            seen = self._references.get((tenant_id, key))
+            if seen is not None and seen[0] > oldest:
+                fresh[key] = seen[1]
+        return fresh
+
+    def products(self, tenant_id: str, ids: set[str]) -> set[str]:
+        return {i for i in ids if (tenant_id, i) in self._products}
+
+    def remember(self, tenant_id: str, references: dict[RefKey, Resolved], products: set[str]) -> None:
+        if len(self._references) + len(references) > REMEMBERED:
+            self._references.clear()
+        if len(self._products) + len(products) > REMEMBERED:
+            self._products.clear()
+        now = self._clock()
+        self._references.update({(tenant_id, key): (now, found) for key, found in references.items()})
+        self._products.update((tenant_id, i) for i in products)
+
+
 class InventoryImporter:
     def __init__(
-        self, inventory: InventoryService, stock: StockService, records: StockStore, reference: ReferenceService
+        self, inventory: InventoryService, stock: StockService, reads: BatchReads, recent: RecentReads | None = None
     ) -> None:
         self._inventory = inventory
         self._stock = stock
-        self._records = records
-        self._reference = reference
+        self._reads = reads
+        self._recent = recent or RecentReads()
 
     def check_header(self, columns: list[str]) -> None:
         named = [c for c in columns if c]
@@ -80,10 +122,33 @@ class InventoryImporter:
             plan.errors += errors
             if item is not None and not errors:
                 parsed.append((row, item))
-        parsed = self._known_references(tenant_id, parsed, plan, actor)
-        records = self._records.get_records(tenant_id, [i.stock_id for _, i in parsed if i.stock_id])
-        names = [i.name for _, i in parsed if i.name and (not i.stock_id or "name" in i.given)]
-        plan.products = self._inventory.missing_products(tenant_id, names)
+        # One batched read for the whole chunk: the records its rows update, and the references and
+        # products it needs that no chunk read lately (RecentReads); often that is the records alone.
+        # The same read fetches the default location when a new row has no location; a company that
+        # predates default locations gets it now (once), before the chunk's records point at it.
+        references = {key for _, item in parsed for key in _references(item)}
+        homeless = any(not item.stock_id and not item.location_id for _, item in parsed)
+        if homeless:
+            references.add(default_location_key(tenant_id))
+        products = {product_id_for(tenant_id, name) for name in _product_names(parsed)}
+        known_references = self._recent.references(tenant_id, references)
+        known_products = self._recent.products(tenant_id, products)
+        found = self._reads.read(
+            tenant_id,
+            Wanted(
+                records={i.stock_id for _, i in parsed if i.stock_id},
+                products=products - known_products,
+                references=references - known_references.keys(),
+            ),
+        )
+        self._recent.remember(tenant_id, found.references, found.products)
+        found.references.update(known_references)
+        found.products |= known_products
+        if homeless:
+            self._inventory.default_location_id(tenant_id, found.references, actor)
+        parsed = _known_references(parsed, found.references, plan)
+        records = found.records
+        plan.products = new_products(tenant_id, _product_names(parsed), found.products)
         news: list[NewStockRecord] = []
         for row, item in parsed:
             if item.stock_id:
@@ -110,32 +175,27 @@ class InventoryImporter:
         plan.changes.append(change)
         plan.updated += 1
 
-    def _known_references(
-        self, tenant_id: str, parsed: list[tuple[Row, ItemInput]], plan: ChunkPlan, actor: Actor
-    ) -> list[tuple[Row, ItemInput]]:
-        """Rows whose foreign keys all exist, active, in this company (one batched read for the chunk).
 
-        The same read fetches the default location when a new row has no location; a company that
-        predates default locations gets it now (once), before the chunk's records point at it.
-        """
-        wanted = [k for _, item in parsed for k in _references(item)]
-        homeless = any(not item.stock_id and not item.location_id for _, item in parsed)
-        if homeless:
-            wanted.append(default_location_key(tenant_id))
-        resolved = self._reference.resolve(tenant_id, wanted)
-        if homeless:
-            self._inventory.default_location_id(tenant_id, resolved, actor)
-        kept = []
-        for row, item in parsed:
-            missing = [
-                RowError(line=row.line, field=documented(attr), message=f"{value} not found")
-                for (kind, value), attr in _references_by_field(item)
-                if not (found := resolved.get((kind, value))) or not found.active
-            ]
-            plan.errors += missing
-            if not missing:
-                kept.append((row, item))
-        return kept
+def _known_references(
+    parsed: list[tuple[Row, ItemInput]], resolved: dict[RefKey, Resolved], plan: ChunkPlan
+) -> list[tuple[Row, ItemInput]]:
+    """Rows whose foreign keys all exist, active, in this company; the others become row errors."""
+    kept = []
+    for row, item in parsed:
+        missing = [
+            RowError(line=row.line, field=documented(attr), message=f"{value} not found")
+            for (kind, value), attr in _references_by_field(item)
+            if not (found := resolved.get((kind, value))) or not found.active
+        ]
+        plan.errors += missing
+        if not missing:
+            kept.append((row, item))
+    return kept
+
+
+def _product_names(parsed: list[tuple[Row, ItemInput]]) -> list[str]:
+    """The names whose products the rows need: every create's, and an update's that renames."""
+    return [i.name for _, i in parsed if i.name and (not i.stock_id or "name" in i.given)]
 
 
 def _parse(row: Row) -> tuple[ItemInput | None, list[RowError]]:
@@ -209,9 +269,7 @@ def _new_record(tenant_id: str, job_id: str, row: Row, item: ItemInput) -> NewSt
 
 
 def _build(services: Any) -> InventoryImporter:
-    return InventoryImporter(
-        services.inventory_service(), services.stock_service(), services.stock_store(), services.reference_service()
-    )
+    return InventoryImporter(services.inventory_service(), services.stock_service(), services.batch_reads())
 
 
 registry.register(

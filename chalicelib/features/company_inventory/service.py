@@ -17,21 +17,29 @@ quantity change commit in one write, guarded on the version that was read.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from chalicelib.core.catalog.service import default_location_id, ensure_default_location
-from chalicelib.core.errors import AlreadyExists, At, InvalidState, NotFound, Problem, TooManyWrites, ValidationFailed
+from chalicelib.core.errors import (
+    AlreadyExists,
+    At,
+    DuplicateCommand,
+    InvalidState,
+    NotFound,
+    Problem,
+    TooManyWrites,
+    ValidationFailed,
+)
 from chalicelib.core.history.service import HistoryService, documented_change_type
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.core.models import (
     ZERO,
     Actor,
-    ClaimStatus,
     FieldChange,
     HistoryEvent,
     Movement,
@@ -39,7 +47,17 @@ from chalicelib.core.models import (
     Product,
     StockRecord,
 )
-from chalicelib.core.ports import CatalogStore, Page, StockChange, StockStore, Transactions, UnitOfWork
+from chalicelib.core.ports import (
+    BatchReads,
+    CatalogStore,
+    Found,
+    Page,
+    StockChange,
+    StockStore,
+    Transactions,
+    UnitOfWork,
+    Wanted,
+)
 from chalicelib.core.reference.service import (
     HEAT,
     LOCATION,
@@ -189,6 +207,7 @@ class InventoryService:
         catalog_store: CatalogStore,
         reference: ReferenceService,
         history: HistoryService,
+        reads: BatchReads,
         transactions: Transactions | None = None,
     ) -> None:
         self._stock = stock
@@ -196,6 +215,7 @@ class InventoryService:
         self._catalog = catalog_store
         self._reference = reference
         self._history = history
+        self._reads = reads
         # New products and the records that need them commit in ONE transaction.
         self._transactions = transactions
 
@@ -224,14 +244,19 @@ class InventoryService:
         _check_size(inputs)
         for index, item in enumerate(inputs):
             check_item(index, item, creating=True)
-        resolved = self._check_references(tenant_id, inputs)
-        default = self.default_location_id(tenant_id, resolved, actor) if any(not i.location_id for i in inputs) else ""
         ids = [deterministic_id(command_id, i) if command_id else new_id() for i in range(len(inputs))]
-        if command_id:
-            done = self._records.get_records(tenant_id, ids)
-            if done:
-                # A retry of a bulk create that already ran: answer with what it made.
-                return self._enrich(tenant_id, [done[i] for i in ids if i in done])
+        names = [item.name or "" for item in inputs]
+        unlocated = any(not item.location_id for item in inputs)
+        # One batched read before any write: the references the items set (and their heat codes, for the
+        # response), the default location when an item has none, and the products their names need.
+        asked = {key for item in inputs for key in _references(item.location_id, item.attributes, heat=True)}
+        if unlocated:
+            asked.add(default_location_key(tenant_id))
+        found = self._reads.read(
+            tenant_id, Wanted(products={product_id_for(tenant_id, n) for n in names}, references=asked)
+        )
+        resolved = _check_references(inputs, found.references)
+        default = self.default_location_id(tenant_id, resolved, actor) if unlocated else ""
         news = [
             NewStockRecord(
                 stock_id=stock_id,
@@ -243,30 +268,55 @@ class InventoryService:
             )
             for stock_id, item in zip(ids, inputs, strict=True)
         ]
-        names = [item.name or "" for item in inputs]
         records: list[StockRecord] = []
 
         def write(uow: UnitOfWork | None) -> None:
             nonlocal records
             records = self._stock.create_records(tenant_id, news, actor, uow)
 
-        self._with_products(tenant_id, names, actor, write, command_id)
-        return self._enrich(tenant_id, records, resolved)
+        try:
+            self._with_products(tenant_id, names, actor, write, command_id, found.products)
+        except (AlreadyExists, DuplicateCommand):
+            # With a command id the ids are the command's own (one transaction: all or none), so they
+            # exist only if this create already ran (its token, reused with new timestamps, is a
+            # DuplicateCommand): answer with what it made. Found on the write, a retry costs no read up front.
+            done = self._records.get_records(tenant_id, ids) if command_id else {}
+            if len(done) != len(ids):
+                raise
+            return self._enrich(tenant_id, [done[i] for i in ids], resolved, asked)
+        return self._enrich(tenant_id, records, resolved, asked)
 
     def update(self, tenant_id: str, inputs: list[ItemInput], actor: Actor) -> list[InventoryItem]:
         _check_size(inputs)
         for index, item in enumerate(inputs):
             check_item(index, item, creating=False)
         ids = [item.stock_id or "" for item in inputs]
-        records = self._existing(tenant_id, ids)
-        resolved = self._check_references(tenant_id, inputs)
+        _no_repeats(ids)
         renamed = [item.name for item in inputs if "name" in item.given and item.name]
+        # One batched read before the write: the items, the references they set (with heat codes, for
+        # the response) and the products new names need.
+        asked = {key for item in inputs for key in _references(item.location_id, item.attributes, heat=True)}
+        found = self._reads.read(
+            tenant_id,
+            Wanted(records=ids, products={product_id_for(tenant_id, n) for n in renamed}, references=asked),
+        )
+        records = _active_records(ids, found)
+        resolved = _check_references(inputs, found.references)
         changes = [self.change_for(tenant_id, records[item.stock_id or ""], item, actor) for item in inputs]
         self._with_products(
-            tenant_id, renamed, actor, lambda uow: self._records.apply(tenant_id, changes, uow), command_id=None
+            tenant_id,
+            renamed,
+            actor,
+            lambda uow: self._records.apply(tenant_id, changes, uow),
+            command_id=None,
+            existing=found.products,
         )
-        fresh = self._records.get_records(tenant_id, ids)
-        return self._enrich(tenant_id, [fresh[i] for i in ids], resolved)
+        # After the write, one more: the items as stored, with the labels of the references they kept
+        # (known from the first read).
+        kept = {key for r in records.values() for key in _references(r.location_id, r.attributes, heat=True)} - asked
+        after = self._reads.read(tenant_id, Wanted(records=ids, references=kept))
+        resolved.update(after.references)
+        return self._enrich(tenant_id, [after.records[i] for i in ids], resolved, asked | kept)
 
     def delete(self, tenant_id: str, ids: list[str], actor: Actor) -> list[str]:
         """Soft-delete all items or none, releasing their active reservations in the same transaction.
@@ -314,9 +364,7 @@ class InventoryService:
         """
         for attempt in range(MAX_RELEASE_ATTEMPTS):
             record = self._active(tenant_id, stock_id)
-            active = [
-                r for r in self._records.reservations_for_record(tenant_id, stock_id) if r.status == ClaimStatus.ACTIVE
-            ]
+            active = self._records.reservations_for_record(tenant_id, stock_id, active_only=True)
             if not active:
                 return []
             active.sort(key=lambda r: r.created_at, reverse=True)
@@ -341,58 +389,29 @@ class InventoryService:
         return record
 
     def _existing(self, tenant_id: str, ids: list[str], field_name: str = "inventoryId") -> dict[str, StockRecord]:
-        for index, stock_id in enumerate(ids):
-            if ids.index(stock_id) != index:
-                raise ValidationFailed(f"{stock_id} appears twice", [Problem(At(field_name, index), "duplicate id")])
-        found = {k: v for k, v in self._records.get_records(tenant_id, ids).items() if v.active}
-        missing = [(index, i) for index, i in enumerate(ids) if i not in found]
-        if missing:
-            raise NotFound(
-                f"inventory item {missing[0][1]} not found",
-                [Problem(At(field_name, index), f"{i} not found") for index, i in missing],
-            )
-        return found
+        _no_repeats(ids, field_name)
+        return _active_records(ids, Found(records=self._records.get_records(tenant_id, ids)), field_name)
 
-    def default_location_id(self, tenant_id: str, resolved: Mapping[RefKey, Resolved], actor: Actor) -> str:
+    def default_location_id(self, tenant_id: str, resolved: dict[RefKey, Resolved], actor: Actor) -> str:
         """The default location's id, for items without a location.
 
         `resolved` is a label read that included `default_location_key`: a
-        company that predates default locations has none yet, and gets it now.
+        company that predates default locations has none yet, and gets it now;
+        its label is added to `resolved`, so the answer needs no read for it.
         """
-        if (LOCATION, default_location_id(tenant_id)) not in resolved:
-            ensure_default_location(self._catalog, tenant_id, actor)
+        key = default_location_key(tenant_id)
+        if key not in resolved:
+            made = ensure_default_location(self._catalog, tenant_id, actor)
+            resolved[key] = Resolved(id=made.location_id, label=made.name, active=made.active)
         return default_location_id(tenant_id)
-
-    def _check_references(self, tenant_id: str, inputs: list[ItemInput]) -> dict[RefKey, Resolved]:
-        """Every foreign key the items set must exist, active, in this company (one batched read).
-
-        The read also fetches the default location when an item has no location of its own.
-        """
-        wanted = [key for item in inputs for key in _references(item.location_id, item.attributes)]
-        if any(not item.location_id for item in inputs):
-            wanted.append(default_location_key(tenant_id))
-        resolved = self._reference.resolve(tenant_id, wanted)
-        errors: list[Problem] = []
-        for index, item in enumerate(inputs):
-            for attr, kind in [*FOREIGN_KEYS.items(), ("location_id", LOCATION)]:
-                value = item.location_id if attr == "location_id" else item.attributes.get(attr)
-                if value and not _active(resolved.get((kind, str(value)))):
-                    errors.append(Problem(At(documented(attr), index), f"{value} not found"))
-        if errors:
-            raise ValidationFailed(f"unknown reference: {errors[0].at.path}", errors)
-        return resolved
 
     def missing_products(self, tenant_id: str, names: Iterable[str]) -> list[Product]:
         """The products that rows named `names` need and that do not exist yet (one batched read)."""
-        wanted = {product_id_for(tenant_id, n): n.strip() for n in names}
+        names = list(names)
+        wanted = [product_id_for(tenant_id, n) for n in names]
         if not wanted:
             return []
-        found = self._catalog.get_products(tenant_id, list(wanted))
-        return [
-            Product(tenant_id=tenant_id, product_id=product_id, name=name)
-            for product_id, name in wanted.items()
-            if product_id not in found
-        ]
+        return new_products(tenant_id, names, self._catalog.get_products(tenant_id, wanted))
 
     def _with_products(
         self,
@@ -401,8 +420,12 @@ class InventoryService:
         actor: Actor,
         write: Callable[[UnitOfWork | None], None],
         command_id: str | None,
+        existing: Collection[str] | None = None,
     ) -> None:
         """Run `write` in ONE transaction with the products its rows' new names need.
+
+        `existing` holds the product ids a read just before found (so the first
+        attempt reads nothing more); without it the products are read here.
 
         A product another request created meanwhile is the same product: read
         again and write without it (a second clash is a real conflict). When
@@ -412,7 +435,12 @@ class InventoryService:
         if self._transactions is None:
             raise RuntimeError("InventoryService needs a Transactions port")
         for attempt in range(2):
-            missing = self.missing_products(tenant_id, names) if names else []
+            if not names:
+                missing = []
+            elif attempt == 0 and existing is not None:
+                missing = new_products(tenant_id, names, existing)
+            else:
+                missing = self.missing_products(tenant_id, names)
             uow = self._transactions.begin(command_id)
             if missing:
                 self._catalog.create_products(missing, actor, uow)
@@ -500,10 +528,16 @@ class InventoryService:
         )
 
     def _enrich(
-        self, tenant_id: str, records: list[StockRecord], known: dict[RefKey, Resolved] | None = None
+        self,
+        tenant_id: str,
+        records: list[StockRecord],
+        known: dict[RefKey, Resolved] | None = None,
+        asked: Collection[RefKey] = (),
     ) -> list[InventoryItem]:
+        """The records with their labels; `known` holds labels already read, `asked` every key already
+        looked up (found or not), so only the others cost a read."""
         wanted = {key for r in records for key in _references(r.location_id, r.attributes, heat=True)}
-        missing = wanted - set(known or {})
+        missing = wanted - set(known or {}) - set(asked)
         resolved = {**(known or {}), **self._reference.resolve(tenant_id, missing)}
         return [_item(record, resolved) for record in records]
 
@@ -511,6 +545,47 @@ class InventoryService:
 def default_location_key(tenant_id: str) -> RefKey:
     """The label-read key of the company's default location."""
     return (LOCATION, default_location_id(tenant_id))
+
+
+def new_products(tenant_id: str, names: Iterable[str], existing: Collection[str]) -> list[Product]:
+    """The products that rows named `names` need, less those whose ids are in `existing`."""
+    wanted = {product_id_for(tenant_id, n): n.strip() for n in names}
+    return [
+        Product(tenant_id=tenant_id, product_id=product_id, name=name)
+        for product_id, name in wanted.items()
+        if product_id not in existing
+    ]
+
+
+def _no_repeats(ids: list[str], field_name: str = "inventoryId") -> None:
+    for index, stock_id in enumerate(ids):
+        if ids.index(stock_id) != index:
+            raise ValidationFailed(f"{stock_id} appears twice", [Problem(At(field_name, index), "duplicate id")])
+
+
+def _active_records(ids: list[str], found: Found, field_name: str = "inventoryId") -> dict[str, StockRecord]:
+    """The active records of `ids` among those read; a missing or deleted one is a 404 naming its index."""
+    active = {k: v for k, v in found.records.items() if v.active}
+    missing = [(index, i) for index, i in enumerate(ids) if i not in active]
+    if missing:
+        raise NotFound(
+            f"inventory item {missing[0][1]} not found",
+            [Problem(At(field_name, index), f"{i} not found") for index, i in missing],
+        )
+    return active
+
+
+def _check_references(inputs: list[ItemInput], resolved: Mapping[RefKey, Resolved]) -> dict[RefKey, Resolved]:
+    """Every foreign key the items set must exist, active, in this company (`resolved`: what was read)."""
+    errors: list[Problem] = []
+    for index, item in enumerate(inputs):
+        for attr, kind in [*FOREIGN_KEYS.items(), ("location_id", LOCATION)]:
+            value = item.location_id if attr == "location_id" else item.attributes.get(attr)
+            if value and not _active(resolved.get((kind, str(value)))):
+                errors.append(Problem(At(documented(attr), index), f"{value} not found"))
+    if errors:
+        raise ValidationFailed(f"unknown reference: {errors[0].at.path}", errors)
+    return dict(resolved)
 
 
 def _references(location_id: str | None, attributes: Mapping[str, Any], heat: bool = False) -> list[RefKey]:

@@ -45,7 +45,6 @@ from chalicelib.core.stock.service import StockService
 from chalicelib.features.orders.history import translate_event
 from chalicelib.features.orders.model import (
     DEFAULT_STATUS,
-    LINE_ENTITY,
     LINE_INPUT_FIELDS,
     OPTIONAL_TEXT,
     ORDER_ENTITY,
@@ -138,15 +137,14 @@ class OrderService:
 
         Deleted orders and removed lines keep their history.
         """
-        stored = self._store.get_order(tenant_id, order_id)
-        if stored is None:
+        if order_id not in self._store.order_headers(tenant_id, [order_id]):
             raise NotFound(f"order {order_id} not found")
-        entities = [(ORDER_ENTITY, order_id)] + [(LINE_ENTITY, line.line_item_id) for line in stored.lines]
-        return [translate_event(e) for e in self._history.interleaved(tenant_id, entities)]
+        # The lines' events are stored in the order's timeline: one read for all of them.
+        return [translate_event(e) for e in self._history.timeline(tenant_id, ORDER_ENTITY, order_id)]
 
     def reservations_of(self, tenant_id: str, order_id: str) -> list[Reservation]:
         """Active reservations of the order's lines (one Query on the order's claims index)."""
-        return [r for r in self._records.reservations_for_order(tenant_id, order_id) if r.status == ClaimStatus.ACTIVE]
+        return self._records.reservations_for_order(tenant_id, order_id, active_only=True)
 
     def lines_page(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[tuple[LineItem, str]]:
         """One page of the active lines of active orders, each with its order's orderReference.

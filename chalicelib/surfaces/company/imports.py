@@ -14,11 +14,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from chalicelib.core.imports import csvcells, registry
 from chalicelib.core.imports.jobs import MAX_FILE_BYTES, MAX_STORED_ERRORS, ImportJob, ImportStatus, RowError
 from chalicelib.core.limits import LAMBDA_BODY_BYTES
+from chalicelib.core.models import Model
 from chalicelib.core.reference.service import deterministic_id
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.company_inventory.csv_import import KIND as INVENTORY
@@ -43,19 +44,19 @@ MULTIPART = "multipart/form-data"
 ERROR_COLUMNS = ("line", "field", "message")
 
 
-class Accepted(BaseModel):
+class Accepted(Model):
     jobId: str
     status: ImportStatus
     statusUrl: str = Field(description="GET it to follow the import")
 
 
-class RowErrorOut(BaseModel):
+class RowErrorOut(Model):
     line: int = Field(description="Row number in the file; the header is line 1")
     field: str = Field(description="The column at fault (documented name), or `row`")
     message: str
 
 
-class JobSummary(BaseModel):
+class JobSummary(Model):
     jobId: str
     companyId: str
     kind: str
@@ -84,7 +85,7 @@ class JobOut(JobSummary):
     errorReportUrl: str = Field(description="The same errors as a CSV file")
 
 
-class PresignRequest(BaseModel):
+class PresignRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     kind: str = Field(
@@ -102,7 +103,7 @@ class PresignRequest(BaseModel):
         return value
 
 
-class PresignOut(BaseModel):
+class PresignOut(Model):
     jobId: str
     status: ImportStatus
     statusUrl: str
@@ -112,7 +113,7 @@ class PresignOut(BaseModel):
     expiresAt: datetime
 
 
-class JobsQuery(BaseModel):
+class JobsQuery(Model):
     limit: int | None = Field(None, description="Jobs per page, 1-100 (default 20)")
     nextToken: str | None = Field(None, description="The X-Next-Token header of the previous page")
 

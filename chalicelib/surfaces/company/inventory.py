@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from chalicelib.core.models import Model
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.company_inventory.service import MAX_ITEMS
 from chalicelib.http.pagination import decode_token, encode_token, page_size
@@ -34,7 +35,7 @@ PAGE_LIMIT = 1000
 NEXT_TOKEN = "X-Next-Token"  # noqa: S105 - a header name, not a secret
 
 
-class ListQuery(BaseModel):
+class ListQuery(Model):
     limit: int | None = Field(None, description=f"Items per page, 1-{PAGE_LIMIT} (default {PAGE_LIMIT})")
     nextToken: str | None = Field(None, description=f"The {NEXT_TOKEN} header of the previous page")
 

@@ -13,9 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from chalicelib.core.models import HistoryEvent
+from chalicelib.core.models import HistoryEvent, Model
 from chalicelib.core.values import Number, Text
 from chalicelib.features.company_inventory.service import (
     ATTRIBUTES,
@@ -32,7 +32,7 @@ Short = Field(None, min_length=1, max_length=MAX_TEXT_CHARS)
 Amount = Field(None, ge=0)
 
 
-class InventoryFields(BaseModel):
+class InventoryFields(Model):
     model_config = ConfigDict(extra="ignore")
 
     productName: Text | None = Field(None, min_length=1, max_length=MAX_NAME_CHARS)
@@ -83,13 +83,13 @@ class InventoryUpdate(InventoryFields):
     version: int | None = Field(None, ge=1, description="The version read; a stale one is a 409")
 
 
-class DeleteIds(BaseModel):
+class DeleteIds(Model):
     model_config = ConfigDict(extra="forbid")
 
     ids: list[str] = Field(min_length=1, max_length=100)
 
 
-class InventoryOut(BaseModel):
+class InventoryOut(Model):
     createdAt: datetime
     updatedAt: datetime
     millCertificationId: str | None
@@ -124,31 +124,31 @@ def item_out(item: InventoryItem) -> dict[str, Any]:
     return {name: (linked if name == "linkedOrders" else fields.get(name)) for name in InventoryOut.model_fields}
 
 
-class DeleteResult(BaseModel):
+class DeleteResult(Model):
     deletedCount: int
     deletedIds: list[str]
 
 
-class TagEvaluation(BaseModel):
+class TagEvaluation(Model):
     inventoryId: str
     companyId: str
     assignedTagCount: int
 
 
-class UnreservedLinkOut(BaseModel):
+class UnreservedLinkOut(Model):
     linkId: str
     companyId: str
     orderLineItemId: str | None
     inventoryId: str
 
 
-class FieldChangeOut(BaseModel):
+class FieldChangeOut(Model):
     field: str
     old: Any = None
     new: Any = None
 
 
-class HistoryOut(BaseModel):
+class HistoryOut(Model):
     changedAt: datetime
     changedById: str
     changedByName: str

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.core.catalog.service import LocationChange
 from chalicelib.core.errors import DomainError
 from chalicelib.core.limits import TRANSACTION_ITEMS
-from chalicelib.core.models import Location
+from chalicelib.core.models import Location, Model
 from chalicelib.core.reference.service import MAX_BATCH, NewReference, ReferenceItem, ReferenceUpdate, RefKind
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.http.routing import Call, Handler, endpoint
@@ -43,7 +43,7 @@ DATA_FIELDS = {
 }
 
 
-class Strict(BaseModel):
+class Strict(Model):
     # Server-owned fields (companyId, createdAt, ...) sent back by clients are ignored.
     model_config = ConfigDict(extra="ignore")
 
@@ -115,7 +115,7 @@ class TagRuleUpdate(Update):
     condition: dict[str, Any] | None = None
 
 
-class Ids(BaseModel):
+class Ids(Model):
     model_config = ConfigDict(extra="forbid")
 
     ids: list[str] = Field(min_length=1, max_length=MAX_BATCH)

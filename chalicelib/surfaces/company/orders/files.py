@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.core.imports.jobs import ImportJob, ImportStatus, UploadedFile
+from chalicelib.core.models import Model
 from chalicelib.core.reference.service import deterministic_id
 from chalicelib.features.orders.csv_import import LINES_KIND, ORDERS_KIND, kind_of_file
 from chalicelib.http.errors import bad_request
@@ -31,14 +32,14 @@ MAX_FILES = 2
 KIND_ORDER = (ORDERS_KIND, LINES_KIND)
 
 
-class JobAccepted(BaseModel):
+class JobAccepted(Model):
     jobId: str
     kind: str = Field(description="`orders` (the orders file) or `order-lines` (the line items file)")
     status: ImportStatus
     statusUrl: str = Field(description="GET it to follow the import")
 
 
-class UploadAccepted(BaseModel):
+class UploadAccepted(Model):
     jobId: str = Field(description="The first job's id (the orders job when there is one), as the inventory upload")
     status: ImportStatus
     statusUrl: str

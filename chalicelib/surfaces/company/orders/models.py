@@ -19,8 +19,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from chalicelib.core.models import Model
 from chalicelib.core.values import Number, Text
 from chalicelib.features.orders.model import (
     LINE_INPUT_FIELDS,
@@ -50,7 +51,7 @@ STATUS_TEXT = "One of " + ", ".join(STATUSES) + " (any case; spaces and hyphens 
 # -- requests -----------------------------------------------------------------
 
 
-class LineItemIn(BaseModel):
+class LineItemIn(Model):
     """A line item as a client sends it, nested in an order."""
 
     model_config = ConfigDict(extra="ignore")
@@ -94,7 +95,7 @@ class LineItemIn(BaseModel):
         return LineInput(given=given, line_item_id=self.lineItemId, version=self.version, **values)
 
 
-class OrderFields(BaseModel):
+class OrderFields(Model):
     model_config = ConfigDict(extra="ignore")
 
     orderReference: Text | None = Field(
@@ -155,13 +156,13 @@ class OrderUpdate(OrderFields):
     )
 
 
-class OrderIds(BaseModel):
+class OrderIds(Model):
     model_config = ConfigDict(extra="forbid")
 
     ids: list[str] = Field(min_length=1, max_length=100, description="Order ids")
 
 
-class ReserveQuery(BaseModel):
+class ReserveQuery(Model):
     inventoryId: str = Field(min_length=1, max_length=100, description="The inventory item to reserve from")
     reserveQuantity: Number = Field(gt=0, description="The quantity to reserve, > 0")
     split: Literal["0", "1"] = Field(
@@ -173,7 +174,7 @@ class ReserveQuery(BaseModel):
 # -- responses ----------------------------------------------------------------
 
 
-class LineItemOut(BaseModel):
+class LineItemOut(Model):
     lineItemId: str
     orderId: str
     lineNumber: int = Field(description="Position on the order, unique among its active lines")
@@ -195,7 +196,7 @@ class LineItemOut(BaseModel):
     updatedAt: datetime
 
 
-class OrderOut(BaseModel):
+class OrderOut(Model):
     createdAt: datetime
     updatedAt: datetime
     orderReference: str
@@ -216,7 +217,7 @@ class OrderWithLinesOut(OrderOut):
     lineItems: list[LineItemOut] = Field(description="Active line items in lineNumber order")
 
 
-class OrderDetailsOut(BaseModel):
+class OrderDetailsOut(Model):
     """The document's second form of an order, in its field order."""
 
     orderId: str
@@ -236,26 +237,26 @@ class OrderDetailsOut(BaseModel):
     lineItems: list[LineItemOut]
 
 
-class OrdersDeleted(BaseModel):
+class OrdersDeleted(Model):
     deletedCount: int = Field(description="Number of orders deleted")
     deletedIds: list[str] = Field(description="Ids of the orders deleted")
 
 
-class OrdersRestored(BaseModel):
+class OrdersRestored(Model):
     """The document names the restore result's fields like the delete's."""
 
     deletedCount: int = Field(description="Number of orders RESTORED (the document's field name)")
     deletedIds: list[str] = Field(description="Ids of the orders RESTORED (the document's field name)")
 
 
-class ReserveOut(BaseModel):
+class ReserveOut(Model):
     linkedInventoryId: str = Field(description="The row now reserved: the new split row, or the original")
     originalInventoryId: str
     wasSplit: bool
     orderLineItemId: str
 
 
-class UnreserveOut(BaseModel):
+class UnreserveOut(Model):
     linkId: str = Field(description="The removed reservation link")
     companyId: str
     orderLineItemId: str

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from chalicelib.core.models import Model
 from chalicelib.http.pagination import decode_token, encode_token, page_size
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company.models import HistoryOut, history_out
@@ -45,7 +46,7 @@ LINE_FIELDS = (
 OWNED = "Server-owned fields (companyId, customerName, createdAt, updatedAt, active) are ignored."
 
 
-class ListQuery(BaseModel):
+class ListQuery(Model):
     limit: int | None = Field(None, description=f"Orders per page, 1-{PAGE_LIMIT} (default {PAGE_LIMIT})")
     nextToken: str | None = Field(None, description=f"The {NEXT_TOKEN} header of the previous page")
 
