@@ -13,10 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.core.ids import new_id
-from chalicelib.core.models import ZERO, Entity
+from chalicelib.core.models import ZERO, Entity, Model
 
 MAX_ITEMS = 50
 
@@ -42,7 +42,7 @@ class CustomStatus(Entity):
     active: bool = True
 
 
-class BatchSummary(BaseModel):
+class BatchSummary(Model):
     """What a task shows of one of its batches."""
 
     batch_id: int
@@ -52,7 +52,7 @@ class BatchSummary(BaseModel):
     updated_at: datetime
 
 
-class TaskItem(BaseModel):
+class TaskItem(Model):
     item_id: int
     resource_id: str
     quantity: Decimal  # in unit_type
@@ -90,7 +90,7 @@ class Task(Entity):
         return self.active and self.status != TaskStatus.DONE
 
 
-class StockDraw(BaseModel):
+class StockDraw(Model):
     """One stock write of a batch (signed quantity), kept so that deleting the batch undoes exactly it."""
 
     stock_id: str

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from chalicelib.core.models import Model
 from chalicelib.core.tenancy.permissions import Permission
 
 BASE = "/api"
@@ -35,12 +36,12 @@ PAGING = (
 )
 
 
-class PageQuery(BaseModel):
+class PageQuery(Model):
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Maximum number of results (max: {MAX_LIMIT})")
     offset: int = Field(0, ge=0, description="Number of results to skip")
 
 
-class Pagination(BaseModel):
+class Pagination(Model):
     totalCount: int
     offset: int
     limit: int

@@ -12,11 +12,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from chalicelib.core.catalog.resources import MAX_BOM_LINES, ResourceView
 from chalicelib.core.catalog.units import SETTABLE_UNIT_TYPES
-from chalicelib.core.models import BomLine, Location, Product, ProductionType
+from chalicelib.core.models import BomLine, Location, Model, Product, ProductionType
 from chalicelib.core.stock.blocks import Blocks
 from chalicelib.core.tenancy.users import User
 from chalicelib.features.production import CustomStatus, TaskView
@@ -33,7 +33,7 @@ UnitType = Annotated[str, Field(min_length=1, max_length=40, description=UNIT_DE
 Text = Annotated[str, Field(max_length=2000)]
 
 
-class In(BaseModel):
+class In(Model):
     model_config = ConfigDict(extra="ignore")
 
 
@@ -107,7 +107,7 @@ RESOURCE_FIELDS = {
 }
 
 
-class MaterialOut(BaseModel):
+class MaterialOut(Model):
     id: str
     name: str
     sku: str | None
@@ -118,7 +118,7 @@ class MaterialOut(BaseModel):
     quantityUsed: Decimal
 
 
-class ResourceOut(BaseModel):
+class ResourceOut(Model):
     id: str
     name: str
     sku: str | None
@@ -140,7 +140,7 @@ class ResourceOut(BaseModel):
     updatedAt: datetime
 
 
-class ResourcePage(BaseModel):
+class ResourcePage(Model):
     data: list[ResourceOut]
     pagination: dict[str, int]
 
@@ -190,7 +190,7 @@ class StockLevelUpdate(In):
     customStatusId: int | None = Field(None, ge=1, description="Required when updateType is custom")
 
 
-class BlockOut(BaseModel):
+class BlockOut(Model):
     movementId: str
     locationId: str
     locationName: str | None
@@ -203,7 +203,7 @@ class BlockOut(BaseModel):
     value: Decimal | None
 
 
-class BlocksOut(BaseModel):
+class BlocksOut(Model):
     id: str
     unitType: str
     stockLevel: Decimal = Field(description="What the open blocks hold (the ledger's figure)")
@@ -272,7 +272,7 @@ class LocationCreate(LocationPatch):
 ADDRESS = ("address1", "address2", "city", "state", "zip", "country")
 
 
-class LocationOut(BaseModel):
+class LocationOut(Model):
     id: str
     name: str
     isDefault: bool
@@ -340,7 +340,7 @@ class TaskQuery(PageQuery):
         return None if isinstance(value, str) and not value.strip() else value
 
 
-class ProductBriefOut(BaseModel):
+class ProductBriefOut(Model):
     id: str
     name: str
     sku: str | None
@@ -349,7 +349,7 @@ class ProductBriefOut(BaseModel):
     type: str = Field(description="product or material")
 
 
-class BatchBriefOut(BaseModel):
+class BatchBriefOut(Model):
     id: int
     UserId: str | None
     quantity: Decimal
@@ -357,7 +357,7 @@ class BatchBriefOut(BaseModel):
     updatedAt: datetime
 
 
-class ItemOut(BaseModel):
+class ItemOut(Model):
     id: int
     ResourceId: str
     quantity: Decimal
@@ -367,7 +367,7 @@ class ItemOut(BaseModel):
     Batches: list[BatchBriefOut]
 
 
-class TaskOut(BaseModel):
+class TaskOut(Model):
     id: str
     name: str
     status: TaskStatusName
@@ -439,7 +439,7 @@ class BatchIn(In):
     UserId: str | None = Field(None, max_length=320, description="Extension: who produced it (user ID or email)")
 
 
-class BatchOut(BaseModel):
+class BatchOut(Model):
     id: int
     TaskResourceId: int = Field(description="The task item's id")
     UserId: str | None
@@ -456,7 +456,7 @@ class UserCreate(In):
     name: str = Field(min_length=1, max_length=200)
 
 
-class UserOut(BaseModel):
+class UserOut(Model):
     id: str
     email: str
     name: str
@@ -473,7 +473,7 @@ class CustomStatusCreate(In):
     )
 
 
-class CustomStatusOut(BaseModel):
+class CustomStatusOut(Model):
     id: int
     name: str
     effect: Literal["set", "add", "subtract"]
