@@ -683,8 +683,20 @@ class InMemoryCatalogStore:
         tx, mine = _own(uow)
         for product in products:
             self.add_new_product(tx, product)
+        self.add_product_counters(tx, products)
         if mine:
             tx.commit()
+
+    def add_product_counters(self, tx: InMemoryUnitOfWork, products: list[Product]) -> None:
+        """One counter move per listing (kind) of the active products, as DynamoCatalogStore does."""
+        deltas: dict[tuple[str, str], int] = {}
+        for product in products:
+            if product.active:
+                listing = (product.tenant_id, product.kind)
+                deltas[listing] = deltas.get(listing, 0) + 1
+        for (tenant_id, kind), delta in deltas.items():
+            key = _key(keys.counter(tenant_id, f"gsi3#{kind}"))
+            tx.add(self.table, Op(key, lambda current, d=delta: (current or 0) + d), Meaning(Role.PLAIN, "counter"))
 
     def add_new_product(self, tx: InMemoryUnitOfWork, product: Product) -> None:
         """The writes that create a product and take its guards (for callers that add writes of their own)."""
