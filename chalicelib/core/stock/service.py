@@ -280,6 +280,48 @@ class StockService:
         )
         return self._apply_movement(tenant_id, change, movement)
 
+    def counted_change(
+        self,
+        tenant_id: str,
+        record: StockRecord,
+        target: Decimal | None,
+        actor: Actor,
+        *,
+        kind: MovementKind,
+        reason: str | None,
+        expected_version: int,
+        set_fields: dict[str, Any] | None = None,
+        remove_fields: tuple[str, ...] = (),
+    ) -> StockChange:
+        """A guarded change of a record read at `record`: its fields, and its on-hand set to `target`.
+
+        The quantity part is the stock rule every surface shares: the difference
+        from the figure read becomes one ledger movement of `kind`, guarded on that
+        figure (a concurrent change is an ExpectationFailed, never an overwrite).
+        Apply it with `apply_changes`, alone or with other writes of the request.
+        """
+        fields = set_fields or {}
+        delta = ZERO if target is None else target - record.on_hand
+        movement = None
+        if delta != 0:
+            moved = record.model_copy(update={k: fields[k] for k in ("product_id", "location_id") if k in fields})
+            movement = self._movement(moved, kind, delta, actor, reason, None, None)
+        return StockChange(
+            stock_id=record.stock_id,
+            actor=actor,
+            on_hand=delta,
+            negative_allowed=True,
+            expected_on_hand=record.on_hand if movement else None,
+            expected_version=expected_version,
+            movement=movement,
+            set_fields=fields,
+            remove_fields=remove_fields,
+        )
+
+    def apply_changes(self, tenant_id: str, changes: list[StockChange], uow: UnitOfWork | None = None) -> None:
+        """Write `changes` (built by this service) in one transaction, or into the caller's unit of work."""
+        self._store.apply(tenant_id, changes, uow)
+
     def set_on_hand(
         self,
         tenant_id: str,

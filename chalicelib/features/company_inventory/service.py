@@ -35,14 +35,13 @@ from chalicelib.core.errors import (
     ValidationFailed,
 )
 from chalicelib.core.history.service import HistoryService, documented_change_type
-from chalicelib.core.ids import new_id, utcnow
+from chalicelib.core.ids import new_id
 from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.core.models import (
     ZERO,
     Actor,
     FieldChange,
     HistoryEvent,
-    Movement,
     MovementKind,
     Product,
     StockRecord,
@@ -307,7 +306,7 @@ class InventoryService:
             tenant_id,
             renamed,
             actor,
-            lambda uow: self._records.apply(tenant_id, changes, uow),
+            lambda uow: self._stock.apply_changes(tenant_id, changes, uow),
             command_id=None,
             existing=found.products,
         )
@@ -352,7 +351,7 @@ class InventoryService:
             set_fields={f"attributes.{RULE_TAGS}": matched},
             expected_version=item.record.version,
         )
-        self._records.apply(tenant_id, [change])
+        self._stock.apply_changes(tenant_id, [change])
         return len(matched)
 
     def unreserve(self, tenant_id: str, stock_id: str, actor: Actor) -> list[UnreservedLink]:
@@ -499,30 +498,15 @@ class InventoryService:
                 removed.append(f"attributes.{name}")
             else:
                 fields[f"attributes.{name}"] = value
-        delta = ZERO
-        movement = None
-        if "quantity" in item.given and item.quantity is not None:
-            delta = item.quantity - record.on_hand
-        if delta != 0:
-            movement = Movement(
-                tenant_id=tenant_id,
-                stock_id=record.stock_id,
-                product_id=fields.get("product_id", record.product_id),
-                location_id=fields.get("location_id", record.location_id),
-                kind=kind,
-                quantity=delta,
-                reason=reason,
-                actor=actor,
-                occurred_at=utcnow(),
-            )
-        return StockChange(
-            stock_id=record.stock_id,
-            actor=actor,
-            on_hand=delta,
-            negative_allowed=True,
-            expected_on_hand=record.on_hand if movement else None,
+        target = item.quantity if "quantity" in item.given and item.quantity is not None else None
+        return self._stock.counted_change(
+            tenant_id,
+            record,
+            target,
+            actor,
+            kind=kind,
+            reason=reason,
             expected_version=item.version if item.version is not None else record.version,
-            movement=movement,
             set_fields=fields,
             remove_fields=tuple(removed),
         )
