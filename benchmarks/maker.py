@@ -55,7 +55,7 @@ class Maker:
 def seed(maker: Maker, count: int, materials: list[str], location_id: str) -> None:
     """`count` products, each with 2 materials of the pool and a stock record holding 5 (not measured)."""
     from chalicelib.core.models import SYSTEM, BomLine, Product, StockRecord
-    from chalicelib.core.stock.service import location_stock_id
+    from chalicelib.core.stock.levels import location_stock_id
     from chalicelib.settings import get_settings
     from chalicelib.storage.catalog_repo import DynamoCatalogStore
     from chalicelib.storage.stock_repo import DynamoStockStore

@@ -12,7 +12,7 @@ from chalice.test import Client
 
 from chalicelib import wiring
 from chalicelib.core.models import MovementKind
-from chalicelib.core.stock.service import location_stock_id
+from chalicelib.core.stock.levels import location_stock_id
 from chalicelib.settings import get_settings
 from chalicelib.storage.stock_repo import DynamoStockStore
 from tests.integration.maker import Maker, fields_of, loads, make_maker

@@ -9,7 +9,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import wiring
-from chalicelib.core.stock.service import location_stock_id
+from chalicelib.core.stock.levels import location_stock_id
 from tests.integration.maker import Maker, fields_of, loads, make_maker
 
 D = Decimal

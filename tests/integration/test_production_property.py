@@ -18,7 +18,8 @@ from chalicelib.core.catalog.resources import InitialStock
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import ZERO, Actor
-from chalicelib.core.stock.service import LevelChange, LevelUpdate, MovementKind
+from chalicelib.core.stock.levels import LevelChange, LevelUpdate
+from chalicelib.core.stock.service import MovementKind
 from chalicelib.features.production import ItemDraft, TaskDraft
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage.aws import client, reset_clients

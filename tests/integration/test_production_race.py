@@ -22,7 +22,7 @@ from chalicelib.core.catalog.resources import InitialStock
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import Actor
-from chalicelib.core.stock.service import location_stock_id
+from chalicelib.core.stock.levels import location_stock_id
 from chalicelib.features.production import ItemDraft, ProductionService, TaskDraft
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage.aws import client, reset_clients

@@ -18,14 +18,8 @@ from chalicelib.core.catalog.resources import (
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.models import Actor, BomLine, MovementKind, Product, ProductionType, StockRecord
 from chalicelib.core.ports import NewRecordWrite, StockChange
-from chalicelib.core.stock.service import (
-    LevelChange,
-    LevelUpdate,
-    ShortStock,
-    StockService,
-    check_single,
-    location_stock_id,
-)
+from chalicelib.core.stock.levels import LevelChange, LevelUpdate, ShortStock, check_single, location_stock_id
+from chalicelib.core.stock.service import StockService
 from chalicelib.features.production.model import (
     Batch,
     StockDraw,

@@ -20,7 +20,8 @@ from chalicelib.core.errors import (
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import Actor, ClaimStatus, MovementKind, Reservation, StockRecord
 from chalicelib.core.ports import StockChange, UnitOfWork
-from chalicelib.core.stock.service import MAX_SET_RETRIES, NewStockRecord, StockService
+from chalicelib.core.stock.levels import MAX_SET_RETRIES
+from chalicelib.core.stock.service import NewStockRecord, StockService
 from tests.fakes import InMemoryStockStore
 
 ACTOR = Actor(id="user:1", name="Tester")

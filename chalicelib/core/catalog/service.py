@@ -67,7 +67,7 @@ from chalicelib.core.models import (
 )
 from chalicelib.core.ports import CatalogStore, OffsetPage, Page, StockStore
 from chalicelib.core.stock.blocks import Blocks, fifo_blocks
-from chalicelib.core.stock.service import location_stock_id
+from chalicelib.core.stock.levels import location_stock_id
 from chalicelib.core.values import text_problem
 
 # 002: bundles are derived; a product cannot become one, nor stop being one.

@@ -13,21 +13,17 @@ first result instead of being applied twice.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
 
 from chalicelib.core.errors import (
-    AlreadyExists,
     DuplicateCommand,
     ExpectationFailed,
-    InsufficientStock,
     InvalidState,
     NotFound,
     ValidationFailed,
@@ -43,22 +39,18 @@ from chalicelib.core.models import (
     Model,
     Movement,
     MovementKind,
-    Product,
-    ProductionType,
     Reservation,
     StockRecord,
 )
 from chalicelib.core.ports import (
     ClaimTransition,
-    NewRecordWrite,
     StockChange,
     StockStore,
-    StockWrite,
     Transactions,
     UnitOfWork,
 )
+from chalicelib.core.stock.levels import MAX_SET_RETRIES, LocationLevels, require_positive
 
-MAX_SET_RETRIES = 5
 # A reservation for an order is also stamped on its stock record, under
 # attributes["order_link:<reservation id>"], in the same write, so a page of
 # records shows its linked orders (000 linkedOrders) without a read per record.
@@ -104,53 +96,6 @@ def linked_claims(record: StockRecord) -> list[HeldClaim] | None:
     return claims
 
 
-# The record a product's stock at a location goes to when no particular record is named
-# (002 stock-level updates, production): one per product and location, with a derived id.
-LOCATION_RECORD_NAMESPACE = uuid.UUID("acc180d5-ec24-4811-8000-000000000002")
-
-
-def location_stock_id(tenant_id: str, product_id: str, location_id: str) -> str:
-    return str(uuid.uuid5(LOCATION_RECORD_NAMESPACE, f"{tenant_id}\0{product_id}\0{location_id}"))
-
-
-class LevelChange(StrEnum):
-    """What a stock-level update does to the stock of a product at a location."""
-
-    SET = "set"  # an audit: the location now holds exactly `quantity`
-    ADD = "add"  # a restock
-    SUBTRACT = "subtract"  # a loss
-
-
-@dataclass(frozen=True)
-class LevelUpdate:
-    change: LevelChange
-    quantity: Decimal
-    kind: MovementKind
-    reason: str | None = None
-    reference: str | None = None
-
-
-class ShortStock(ValidationFailed):
-    """Less stock available at the location than a decrease needs (400: nothing was written)."""
-
-    code = "INSUFFICIENT_STOCK"
-
-    def __init__(self, product_id: str, location_id: str, available: Decimal, need: Decimal) -> None:
-        super().__init__(
-            f"only {available} available, {need} needed",
-            [{"field": "quantity", "message": f"only {available} available at the location"}],
-        )
-        self.product_id = product_id
-        self.location_id = location_id
-        self.available = available
-        self.need = need
-
-
-def draw_order(records: Iterable[StockRecord], location_record_id: str) -> list[StockRecord]:
-    """The location's own record first, then the others oldest first (000 rows, lots)."""
-    return sorted(records, key=lambda r: (r.stock_id != location_record_id, r.created_at, r.stock_id))
-
-
 class NewStockRecord(Model):
     product_id: str
     location_id: str
@@ -166,7 +111,7 @@ class NewStockRecord(Model):
     stock_id: str | None = None
 
 
-class StockService:
+class StockService(LocationLevels):
     def __init__(self, store: StockStore, transactions: Transactions | None = None) -> None:
         self._store = store
         # Needed only where a caller adds writes of its own stores to a stock command.
@@ -406,257 +351,6 @@ class StockService:
             return self._replayed(tenant_id, out), self._replayed(tenant_id, into)
         return out, into
 
-    # -- stock of a product at a location (002 stock-level updates, production) --
-
-    def records_of(self, tenant_id: str, product_ids: Iterable[str]) -> dict[str, list[StockRecord]]:
-        """The active records of each product (one index query per product, run together)."""
-        found = self._store.records_for_products(tenant_id, list(dict.fromkeys(product_ids)))
-        return {pid: [r for r in records if r.active] for pid, records in found.items()}
-
-    def records_at(self, tenant_id: str, product_id: str, location_id: str) -> list[StockRecord]:
-        return [r for r in self.records_of(tenant_id, [product_id]).get(product_id, []) if r.location_id == location_id]
-
-    def plan_increase(
-        self,
-        tenant_id: str,
-        product: Product,
-        location_id: str,
-        records: list[StockRecord],
-        quantity: Decimal,
-        actor: Actor,
-        *,
-        kind: MovementKind,
-        reason: str | None = None,
-        reference: str | None = None,
-        movement_id: str | None = None,
-        reverses: str | None = None,
-        guard_on_hand: bool = False,
-    ) -> StockWrite:
-        """Add `quantity` at the location: to its own record, created (with this movement) if missing."""
-        _positive(quantity)
-        own_id = location_stock_id(tenant_id, product.product_id, location_id)
-        own = next((r for r in records if r.stock_id == own_id), None)
-        movement = Movement(
-            tenant_id=tenant_id,
-            movement_id=movement_id or new_id(),
-            stock_id=own_id,
-            product_id=product.product_id,
-            location_id=location_id,
-            kind=kind,
-            quantity=quantity,
-            reason=reason,
-            reference=reference,
-            actor=actor,
-            unit_price=product.unit_price,
-            reverses=reverses,
-        )
-        if own is None:
-            record = StockRecord(
-                tenant_id=tenant_id,
-                stock_id=own_id,
-                product_id=product.product_id,
-                location_id=location_id,
-                name=product.name,
-                on_hand=quantity,
-                available=quantity,
-                allow_negative=product.allow_negative,
-            )
-            return NewRecordWrite(record, movement)
-        return StockChange(
-            stock_id=own_id,
-            actor=actor,
-            on_hand=quantity,
-            expected_on_hand=own.on_hand if guard_on_hand else None,
-            movement=movement,
-        )
-
-    def plan_decrease(
-        self,
-        tenant_id: str,
-        product_id: str,
-        location_id: str,
-        records: list[StockRecord],
-        quantity: Decimal,
-        actor: Actor,
-        *,
-        kind: MovementKind,
-        reason: str | None = None,
-        reference: str | None = None,
-        movement_id: str | None = None,
-        reverses: str | None = None,
-        guard_on_hand: bool = False,
-        draw_from: str | None = None,
-    ) -> list[StockChange]:
-        """Take `quantity` off the location's available stock: its own record first, then the others.
-
-        Each record drawn is one change guarded on `available >= drawn`, so a writer that took the
-        stock first makes the whole transaction fail rather than go below zero. `draw_from` names
-        the only record to draw (undoing a production). Raises ShortStock when the location holds
-        less than `quantity` available.
-        """
-        _positive(quantity)
-        own_id = location_stock_id(tenant_id, product_id, location_id)
-        candidates = [r for r in draw_order(records, own_id) if draw_from in (None, r.stock_id)]
-        available = sum((max(r.available, ZERO) for r in candidates), ZERO)
-        if available < quantity:
-            raise ShortStock(product_id, location_id, available, quantity)
-        changes: list[StockChange] = []
-        need = quantity
-        for record in candidates:
-            take = min(max(record.available, ZERO), need)
-            if take <= 0:
-                continue
-            index = len(changes)
-            movement = Movement(
-                tenant_id=tenant_id,
-                movement_id=(f"{movement_id}:{index}" if index else movement_id) if movement_id else new_id(),
-                stock_id=record.stock_id,
-                product_id=product_id,
-                location_id=location_id,
-                kind=kind,
-                quantity=-take,
-                reason=reason,
-                reference=reference,
-                actor=actor,
-                reverses=reverses,
-            )
-            changes.append(
-                StockChange(
-                    stock_id=record.stock_id,
-                    actor=actor,
-                    on_hand=-take,
-                    expected_on_hand=record.on_hand if guard_on_hand else None,
-                    movement=movement,
-                )
-            )
-            need -= take
-            if need == 0:
-                break
-        return changes
-
-    def records(self, tenant_id: str, stock_ids: Iterable[str]) -> dict[str, StockRecord]:
-        return self._store.get_records(tenant_id, list(dict.fromkeys(stock_ids)))
-
-    def plan_undo(
-        self,
-        record: StockRecord,
-        *,
-        movement_id: str,
-        original_id: str,
-        quantity: Decimal,
-        actor: Actor,
-        reason: str | None = None,
-        reference: str | None = None,
-    ) -> StockChange:
-        """The change that takes back exactly `quantity` that movement `original_id` put on (or took off) `record`.
-
-        Taking back an increase is guarded like any decrease (available >= quantity; ShortStock when the record no
-        longer holds it); giving back a decrease needs no guard.
-        """
-        if quantity == 0:
-            raise ValidationFailed("nothing to undo", [_field("quantity", "must not be zero")])
-        if quantity > 0 and record.available < quantity:
-            raise ShortStock(record.product_id, record.location_id, max(record.available, ZERO), quantity)
-        movement = Movement(
-            tenant_id=record.tenant_id,
-            movement_id=movement_id,
-            stock_id=record.stock_id,
-            product_id=record.product_id,
-            location_id=record.location_id,
-            kind=MovementKind.CORRECTION,
-            quantity=-quantity,
-            reason=reason,
-            reference=reference,
-            actor=actor,
-            reverses=original_id,
-        )
-        return StockChange(stock_id=record.stock_id, actor=actor, on_hand=-quantity, movement=movement)
-
-    def update_level(
-        self,
-        tenant_id: str,
-        product: Product,
-        location_id: str,
-        update: LevelUpdate,
-        actor: Actor,
-        *,
-        command_id: str | None = None,
-    ) -> list[Movement]:
-        """Set, add to or subtract from a product's stock at a location, as ledger movements.
-
-        One write: a new record with its movement, one guarded change, or (a decrease over
-        several records at the location) one transaction. A set computes its delta from a read and
-        guards every record it touches on the figure read, retrying when another writer got in
-        between. Returns the movements written (none when a set found the figure already right).
-        """
-        if product.production_type == ProductionType.BUNDLE:
-            raise ValidationFailed(
-                "a bundle's stock is derived from its materials and cannot be updated",
-                [{"field": "productionType", "message": "bundle"}],
-            )
-        if update.quantity < 0:
-            raise ValidationFailed("quantity cannot be negative", [_field("quantity", "must be >= 0")])
-        if update.change != LevelChange.SET and update.quantity == 0:
-            raise ValidationFailed("quantity must be positive", [_field("quantity", "must be > 0")])
-        for _ in range(MAX_SET_RETRIES):
-            records = self.records_at(tenant_id, product.product_id, location_id)
-            here = sum((r.on_hand for r in records), ZERO)
-            delta = {
-                LevelChange.SET: update.quantity - here,
-                LevelChange.ADD: update.quantity,
-                LevelChange.SUBTRACT: -update.quantity,
-            }[update.change]
-            if delta == 0:
-                return []
-            if delta > 0 and product.production_type == ProductionType.SINGLE:
-                check_single(product, self.records_of(tenant_id, [product.product_id])[product.product_id], delta)
-            guard = update.change == LevelChange.SET
-            common: dict[str, Any] = {
-                "kind": update.kind,
-                "reason": update.reason,
-                "reference": update.reference,
-                "movement_id": command_id,
-                "guard_on_hand": guard,
-            }
-            try:
-                if delta > 0:
-                    write = self.plan_increase(tenant_id, product, location_id, records, delta, actor, **common)
-                    return self._commit_one(tenant_id, write)
-                changes = self.plan_decrease(
-                    tenant_id, product.product_id, location_id, records, -delta, actor, **common
-                )
-                self._store.apply(tenant_id, changes)
-                return [c.movement for c in changes if c.movement is not None]
-            except (ExpectationFailed, AlreadyExists, InsufficientStock):
-                continue
-            except DuplicateCommand:
-                if command_id is None:
-                    raise
-                first = self._store.get_movement(
-                    tenant_id, location_stock_id(tenant_id, product.product_id, location_id), command_id
-                )
-                if first is None or (first.kind, first.reference) != (update.kind, update.reference):
-                    raise
-                return [first]
-        raise InvalidState("the stock at this location is changing too fast; try again")
-
-    def add_writes(self, tenant_id: str, writes: list[StockWrite], actor: Actor, uow: UnitOfWork) -> None:
-        """Add planned stock writes (new records with their first movement, guarded changes) to a caller's
-        unit of work, which the caller commits with writes of its own (a production batch)."""
-        creates = [(w.record, w.movement) for w in writes if isinstance(w, NewRecordWrite)]
-        changes = [w for w in writes if isinstance(w, StockChange)]
-        if creates:
-            self._store.create_records(creates, actor, uow)
-        if changes:
-            self._store.apply(tenant_id, changes, uow)
-
-    def _commit_one(self, tenant_id: str, write: StockWrite) -> list[Movement]:
-        if isinstance(write, NewRecordWrite):
-            self._store.create_record(write.record, write.movement, write.movement.actor if write.movement else SYSTEM)
-            return [write.movement] if write.movement else []
-        self._store.apply(tenant_id, [write])
-        return [write.movement] if write.movement else []
-
     # -- reservations ------------------------------------------------------
 
     def reserve(
@@ -670,7 +364,7 @@ class StockService:
         expires_at: datetime | None = None,
         reservation_id: str | None = None,
     ) -> Reservation:
-        _positive(quantity)
+        require_positive(quantity)
         record = self.get(tenant_id, stock_id)
         reservation = Reservation(
             tenant_id=tenant_id,
@@ -728,7 +422,7 @@ class StockService:
         `also(uow, reservation)` adds the caller's own writes (the order line's
         guards, say) to the same transaction.
         """
-        _positive(quantity)
+        require_positive(quantity)
         record = record or self.get(tenant_id, stock_id)
         reservation = Reservation(
             tenant_id=tenant_id,
@@ -985,7 +679,7 @@ class StockService:
         *,
         hold_id: str | None = None,
     ) -> Hold:
-        _positive(quantity)
+        require_positive(quantity)
         if not reason.strip():
             raise ValidationFailed("a hold needs a reason", [_field("reason", "must not be empty")])
         record = self.get(tenant_id, stock_id)
@@ -1110,21 +804,6 @@ def _releasing(
         set_fields=dict(set_fields or {}),
         remove_fields=removed,
     )
-
-
-def check_single(product: Product, records: Iterable[StockRecord], adding: Decimal) -> None:
-    """A one-of-a-kind resource never holds more than 1 in all (read figure; 400 otherwise)."""
-    total = sum((r.on_hand for r in records if r.active), ZERO)
-    if total + adding > 1:
-        raise ValidationFailed(
-            f"{product.name} is one of a kind: it holds {total}, so it cannot take {adding} more",
-            [{"field": "quantity", "message": "a single resource holds at most 1"}],
-        )
-
-
-def _positive(quantity: Decimal) -> None:
-    if quantity <= 0:
-        raise ValidationFailed("quantity must be positive", [_field("quantity", "must be > 0")])
 
 
 def _field(name: str, message: str) -> dict[str, str]:

@@ -35,13 +35,8 @@ from chalicelib.core.errors import (
 from chalicelib.core.ids import utcnow
 from chalicelib.core.models import Actor, MovementKind, Product, ProductionType
 from chalicelib.core.ports import NewRecordWrite, OffsetPage, StockChange, StockWrite, Transactions
-from chalicelib.core.stock.service import (
-    LevelChange,
-    LevelUpdate,
-    ShortStock,
-    StockService,
-    check_single,
-)
+from chalicelib.core.stock.levels import LevelChange, LevelUpdate, ShortStock, check_single
+from chalicelib.core.stock.service import StockService
 from chalicelib.core.tenancy.users import UserService
 from chalicelib.features.production.model import (
     MAX_ITEMS,
