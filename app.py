@@ -4,6 +4,7 @@ from chalice import Chalice
 
 from chalicelib.events.blueprint import events
 from chalicelib.http.fallbacks import method_fallbacks
+from chalicelib.http.oauth2 import oauth2
 from chalicelib.http.platform import platform
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.orders import orders
@@ -12,6 +13,7 @@ from chalicelib.surfaces.maker import maker
 app = Chalice(app_name="stockroom")
 app.api.binary_types.extend(["application/zip", "application/pdf", "application/octet-stream", "multipart/form-data"])
 app.register_blueprint(platform)
+app.register_blueprint(oauth2)
 app.register_blueprint(events)
 app.register_blueprint(company)
 app.register_blueprint(orders)

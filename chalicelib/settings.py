@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 
@@ -39,6 +40,31 @@ class Settings(BaseModel):
     # How long a request may hold its idempotency key before a retry may take it over.
     idempotency_lock_seconds: int = Field(60, alias="STOCKROOM_IDEMPOTENCY_LOCK")
 
+    # OAuth2 access-token signing keys: a JSON object `{"current": "<kid>", "<kid>": "<secret>", ...}`.
+    # Tokens are signed with the current kid and accepted under every kid still listed, so a
+    # rotation (add a kid, make it current, drop the old one an hour later) breaks no token.
+    # Deployed, STOCKROOM_OAUTH_KEYS_SECRET_ID names a Secrets Manager secret holding that JSON
+    # (read like the signing secret: fetched at run time, cached 5 minutes). With neither set,
+    # the signing secret above is the one key, kid "default".
+    oauth_keys_secret_id: str | None = Field(None, alias="STOCKROOM_OAUTH_KEYS_SECRET_ID")
+    oauth_keys_value: str | None = Field(None, alias="STOCKROOM_OAUTH_KEYS")
+    oauth_issuer: str = Field("stockroom", alias="STOCKROOM_OAUTH_ISSUER")
+    oauth_audience: str = Field("stockroom-api", alias="STOCKROOM_OAUTH_AUDIENCE")
+    oauth_token_seconds: int = Field(3600, ge=60, le=3600, alias="STOCKROOM_OAUTH_TOKEN_SECONDS")
+    # Token requests per client per minute (every attempt counts, right or wrong secret).
+    oauth_token_rate: int = Field(60, ge=1, alias="STOCKROOM_OAUTH_TOKEN_RATE")
+
+    @property
+    def oauth_signing_keys(self) -> tuple[str, dict[str, str]]:
+        """(current kid, kid -> secret). ValueError when the configured JSON is unusable."""
+        if self.oauth_keys_secret_id:
+            from chalicelib.storage.secrets import secret_string
+
+            return parse_signing_keys(secret_string(self.oauth_keys_secret_id))
+        if self.oauth_keys_value:
+            return parse_signing_keys(self.oauth_keys_value)
+        return "default", {"default": self.signing_secret}
+
     @property
     def signing_secret(self) -> str:
         """The signing secret: from Secrets Manager when one is named (cached), else the plain setting."""
@@ -47,6 +73,29 @@ class Settings(BaseModel):
         from chalicelib.storage.secrets import secret_string
 
         return secret_string(self.signing_secret_id)
+
+
+# HS256 keys: at least 256 bits, as RFC 7518 3.2 asks of an HMAC key for SHA-256.
+MIN_SIGNING_KEY_LENGTH = 32
+
+
+def parse_signing_keys(text: str) -> tuple[str, dict[str, str]]:
+    """`{"current": kid, kid: secret, ...}` -> (kid, {kid: secret}); ValueError naming what is wrong."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ValueError("OAuth signing keys are not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("current"), str):
+        raise ValueError('OAuth signing keys need "current": the kid that signs')
+    current = data.pop("current")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise ValueError("OAuth signing keys map each kid to a string secret")
+    if current not in data:
+        raise ValueError(f"OAuth signing keys: current kid {current!r} is not listed")
+    short = sorted(k for k, v in data.items() if len(v) < MIN_SIGNING_KEY_LENGTH)
+    if short:
+        raise ValueError(f"OAuth signing keys shorter than {MIN_SIGNING_KEY_LENGTH} characters: {', '.join(short)}")
+    return current, data
 
 
 @lru_cache(maxsize=1)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from chalicelib.core.imports.registry import ImportKind
     from chalicelib.core.ports import Transactions
     from chalicelib.core.reference.service import ReferenceService
+    from chalicelib.core.tenancy.clients import ClientService
     from chalicelib.core.tenancy.users import UserService
     from chalicelib.features.certificates.documents import CertificateDocumentService
     from chalicelib.features.certificates.packs import CertificatePackService
@@ -56,6 +57,17 @@ def tenant_service() -> TenantService:
     from chalicelib.storage.tenant_repo import DynamoTenantStore
 
     return TenantService(DynamoTenantStore(get_settings().main_table))
+
+
+@cache
+def client_service() -> ClientService:
+    """OAuth2 clients; one per container, so its 60-second view of revoked clients is shared by requests."""
+    from chalicelib.core.tenancy.clients import ClientService
+    from chalicelib.storage.client_repo import DynamoClientStore
+
+    settings = get_settings()
+    store = DynamoClientStore(settings.main_table, settings.idempotency_table)
+    return ClientService(store, rate_limit=settings.oauth_token_rate)
 
 
 @cache
@@ -188,6 +200,7 @@ def reset() -> None:
     certificate_pack_service.cache_clear()
     user_service.cache_clear()
     production_service.cache_clear()
+    client_service.cache_clear()
 
 
 @cache

@@ -15,12 +15,21 @@ from chalicelib.core import errors as domain
 class HttpError(Exception):
     """An error that already knows its HTTP status."""
 
-    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details or []
+        # Sent with the error (WWW-Authenticate, Retry-After).
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         return {"error": self.message, "code": self.code, "details": self.details}

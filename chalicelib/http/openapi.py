@@ -22,12 +22,23 @@ ERROR_STATUSES = {
     "413": "Body larger than the limit",
     "422": "Idempotency-Key reused with a different payload",
 }
-SECURITY_SCHEMES = {
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "bearerKey": {"type": "http", "scheme": "bearer", "description": "API key as `Authorization: Bearer <key>`"},
     "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
     "inventoraHeader": {"type": "apiKey", "in": "header", "name": "X-Inventora-API-Key"},
     "inventoraQuery": {"type": "apiKey", "in": "query", "name": "x-inventora-api-key"},
+    "bearerToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "OAuth2 access token from `POST /oauth2/token` as `Authorization: Bearer <token>`; "
+        "its scopes are its permissions",
+    },
 }
+# The OAuth2 scheme lists every permission as a scope; an operation names the ones it needs.
+OAUTH2_SCHEME = "oauth2"
+# How a client proves who it is at the token route (RFC 6749 2.3.1); the body's client_id/client_secret also work.
+CLIENT_BASIC_SCHEME = "clientBasic"
 
 
 class ErrorBody(Model):
@@ -56,8 +67,25 @@ def document() -> dict[str, Any]:
             "(which one can depend on the data, as the operation's description says).",
         },
         "paths": paths,
-        "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
+        "components": {"schemas": schemas, "securitySchemes": _security_schemes()},
     }
+
+
+def _security_schemes() -> dict[str, Any]:
+    from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS
+
+    oauth2 = {
+        "type": "oauth2",
+        "description": "OAuth2 client credentials (RFC 6749 4.4): clients are created with `POST /oauth2/clients`",
+        "flows": {
+            "clientCredentials": {
+                "tokenUrl": "/oauth2/token",
+                "scopes": {p: f"the {p} permission" for p in sorted(ALL_PERMISSIONS)},
+            }
+        },
+    }
+    basic = {"type": "http", "scheme": "basic", "description": "client_id:client_secret (token route only)"}
+    return {**SECURITY_SCHEMES, OAUTH2_SCHEME: oauth2, CLIENT_BASIC_SCHEME: basic}
 
 
 def _operation(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
@@ -73,9 +101,11 @@ def _operation(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     if spec.extension:
         operation["x-extension"] = True
     if spec.public:
-        operation["security"] = []
+        # {} last: the scheme is optional (the token route also takes the client's credentials in its form).
+        operation["security"] = [{name: []} for name in spec.security_schemes] + ([{}] if spec.security_schemes else [])
     else:
-        operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+        scopes = sorted({*(spec.permissions or ()), *spec.any_of})
+        operation["security"] = [{name: []} for name in SECURITY_SCHEMES] + [{OAUTH2_SCHEME: scopes}]
         operation["x-permissions"] = list(spec.permissions or ())
         if spec.any_of:
             operation["x-permissions-any-of"] = list(spec.any_of)
@@ -89,7 +119,12 @@ def _operation(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
                 "description": "Replays return the first response; another payload under the same key is a 422.",
             }
         )
-    if spec.body is not None:
+    if spec.form is not None:
+        form: dict[str, Any] = {"schema": _schema(spec.form, "validation", schemas)}
+        if spec.example is not None:
+            form["example"] = spec.example
+        operation["requestBody"] = {"required": True, "content": {spec.content_types[0]: form}}
+    elif spec.body is not None:
         media: dict[str, Any] = {"schema": _schema(spec.body, "validation", schemas)}
         if spec.example is not None:
             media["example"] = spec.example
@@ -114,6 +149,11 @@ def _responses(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
             media["example"] = spec.response_example
         success["content"] = {"application/json": media}
     responses: dict[str, Any] = {str(spec.status): success}
+    if spec.error_responses is not None:
+        for status, (description, model) in spec.error_responses.items():
+            error_body: dict[str, Any] = {"schema": _schema(model, "serialization", schemas)}
+            responses[status] = {"description": description, "content": {"application/json": error_body}}
+        return responses
     error = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
     for status, description in ERROR_STATUSES.items():
         if spec.public and status in {"401", "403", "422"}:

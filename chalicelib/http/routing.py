@@ -63,6 +63,13 @@ class Endpoint:
     response_example: Any = None
     # Not in the API document the surface implements: added by Stockroom (OpenAPI `x-extension`).
     extension: bool = False
+    # A form-encoded body's fields, for the OpenAPI document only: the handler reads the form itself
+    # (the OAuth2 token route answers a bad form with RFC 6749 errors, not the service's).
+    form: type[BaseModel] | None = None
+    # Credentials a public route takes instead of an API key (OpenAPI security scheme names).
+    security_schemes: tuple[str, ...] = ()
+    # Error answers that replace the generic ones in OpenAPI: status -> (description, body model).
+    error_responses: dict[str, tuple[str, Any]] | None = None
 
     @functools.cached_property
     def body_adapter(self) -> TypeAdapter[Any] | None:
@@ -157,6 +164,9 @@ def endpoint(
     example: Any = None,
     response_example: Any = None,
     extension: bool = False,
+    form: type[BaseModel] | None = None,
+    security_schemes: Sequence[str] = (),
+    error_responses: dict[str, tuple[str, Any]] | None = None,
 ) -> Callable[[Handler], Handler]:
     if permissions is None and any_of is None and not public:
         raise ValueError(f"{method} {path} must declare its permissions (or public=True)")
@@ -184,6 +194,9 @@ def endpoint(
         example=example,
         response_example=response_example,
         extension=extension,
+        form=form,
+        security_schemes=tuple(security_schemes),
+        error_responses=error_responses,
     )
 
     def register(handler: Handler) -> Handler:
@@ -359,7 +372,7 @@ def _response(spec: Endpoint, result: Any) -> Response:
 def _error(error: HttpError) -> Response:
     if error.status >= 500:
         logger.error("request failed", extra={"code": error.code})
-    headers: dict[str, str | list[str]] = {"Content-Type": JSON}
+    headers: dict[str, str | list[str]] = {"Content-Type": JSON, **error.headers}
     return Response(body=jsonio.dumps(error.body()), status_code=error.status, headers=headers)
 
 

@@ -34,6 +34,19 @@ def api_keys_prefix(t: str) -> tuple[str, str]:
     return tenant(t), "KEY#"
 
 
+def oauth_client(t: str, client_id: str) -> dict[str, str]:
+    return {"pk": oauth_clients_partition(t), "sk": client_id}
+
+
+def oauth_clients_partition(t: str) -> str:
+    return f"{tenant(t)}#OAUTHCLIENT"
+
+
+def oauth_token_requests(t: str, client_id: str, window_start: int) -> dict[str, str]:
+    """The idempotency table's counter of one client's token requests in one minute (TTL-expired)."""
+    return {"pk": f"{tenant(t)}#OAUTHRATE", "sk": f"{client_id}#{window_start}"}
+
+
 def product(t: str, product_id: str) -> dict[str, str]:
     return {"pk": f"T#{t}#PRODUCT", "sk": product_id}
 

@@ -31,7 +31,15 @@ pytestmark = pytest.mark.shared_aws
 
 JSON = "application/json"
 # Public on purpose: everything else must name the permission it needs.
-PUBLIC_ROUTES = frozenset({("/health", "GET"), ("/openapi.json", "GET"), ("/docs", "GET"), ("/docs/{asset}", "GET")})
+PUBLIC_ROUTES = frozenset(
+    {
+        ("/health", "GET"),
+        ("/openapi.json", "GET"),
+        ("/docs", "GET"),
+        ("/docs/{asset}", "GET"),
+        ("/oauth2/token", "POST"),  # the client authenticates with its own id and secret
+    }
+)
 # Keys that hold one unrelated permission each; a route gets the first one it does not accept.
 STRANGER_PERMISSIONS = ("tasks.read", "orders.read", "products.read")
 # The routes of import jobs of every kind: a key that may read (or start) any one kind gets past the route.
@@ -251,6 +259,71 @@ def test_given_key_without_the_permission_when_calling_each_protected_route_then
     assert not failures, "\n".join(failures)
     assert "GET /api-keys" in checked
     assert {f"{method} {path}" for path, method in ANY_OF_ROUTES} <= set(checked)
+
+
+def test_given_a_token_without_the_permission_when_calling_each_protected_route_then_403_json(http: Client) -> None:
+    # Given one client per unrelated permission, and a token of each (its scopes are its permissions)
+    from chalicelib.http import tokens
+
+    service = wiring.tenant_service()
+    tenant, _ = service.create_tenant("Token strangers", ["admin", *STRANGER_PERMISSIONS])
+    clients = wiring.client_service()
+    policy = _token_policy()
+    strangers = {}
+    for permission in STRANGER_PERMISSIONS:
+        client, _ = clients.create_client(tenant.tenant_id, permission, [permission], SYSTEM, None)
+        strangers[permission] = tokens.sign(clients.issue(client, None, policy))
+    checked: list[str] = []
+    failures: list[str] = []
+
+    for path, method in PROTECTED_ROUTES:
+        required = mentioned(declared(path, method))
+        outsider = next((p for p in STRANGER_PERMISSIONS if p not in required), None)
+        if not required or outsider is None:
+            continue
+
+        # When
+        response = request(http, path, method, headers={"Authorization": f"Bearer {strangers[outsider]}"})
+
+        # Then the same refusal as a key's, with the RFC 6750 challenge naming the scope
+        checked.append(f"{method} {path}")
+        try:
+            assert response.status_code == 403, f"got {response.status_code}: {response.body!r}"
+            body = json_error(response)
+            assert body["code"] == "FORBIDDEN"
+            assert [d["field"] for d in body["details"]] == ["permissions"], body
+            assert response.headers["WWW-Authenticate"].startswith('Bearer error="insufficient_scope"')
+        except AssertionError as error:
+            failures.append(f"{method} {path} with a {outsider} token: {error}")
+
+    assert not failures, "\n".join(failures)
+    assert {"GET /api-keys", "POST /oauth2/clients"} <= set(checked)
+
+
+@pytest.mark.parametrize("route", PROTECTED_ROUTES, ids=route_id)
+def test_given_a_forged_token_then_every_protected_route_is_401_invalid_token(
+    offline_http: Client, route: tuple[str, str]
+) -> None:
+    # A token signed with a key the service does not hold: refused before any storage call.
+    import jwt
+
+    claims = {"iss": "x", "aud": "x", "sub": "x", "iat": 0, "exp": 2**31}
+    not_ours = "not-the-service-key-not-the-service-key"
+    forged = jwt.encode(claims, not_ours, algorithm="HS256", headers={"kid": "default"})
+
+    response = request(offline_http, *route, headers={"Authorization": f"Bearer {forged}"})
+
+    assert response.status_code == 401, response.body
+    assert json_error(response)["code"] == "INVALID_TOKEN"
+    assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+
+
+def _token_policy() -> Any:
+    from chalicelib.core.tenancy.clients import TokenPolicy
+    from chalicelib.settings import get_settings
+
+    settings = get_settings()
+    return TokenPolicy(settings.oauth_issuer, settings.oauth_audience, settings.oauth_token_seconds)
 
 
 COMPANY_ROUTES = [route for route in PROTECTED_ROUTES if "{companyId}" in route[0]]

@@ -45,7 +45,7 @@ BOOKKEEPING = frozenset(
 )
 
 # Secrets, even hashed, never enter the audit trail, which users can read.
-HIDDEN = frozenset({"key_hash"})
+HIDDEN = frozenset({"key_hash", "secret_hash"})
 
 # Uniqueness guards are plumbing, and the ledger is append-only: each
 # movement already is its own history, so copying it again adds nothing.

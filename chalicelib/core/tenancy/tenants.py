@@ -35,6 +35,8 @@ class Principal(Model):
     key_id: str
     actor: Actor
     permissions: frozenset[str]
+    # "key" (an API key) or "token" (an OAuth2 access token: key_id is then its client id).
+    credential: str = "key"
 
     def allows(self, required: Iterable[str]) -> bool:
         return set(required) <= self.permissions
