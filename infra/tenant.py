@@ -1,4 +1,4 @@
-"""Create a tenant and its first API key, in the local stack or a deployed stage.
+"""Create a tenant with its first API key and OAuth2 client, in the local stack or a deployed stage.
 
 `make tenant NAME=... PERMISSIONS=...` runs this against the running local
 stack (STOCKROOM_AWS_ENDPOINT points at its moto server). With the endpoint
@@ -7,7 +7,9 @@ stage it writes to.
 
     python -m infra.tenant --name "Acme" --permissions "inventory.read,orders.read"
 
-Prints `Company ID: ...` and `API key: ...`; the key is shown only this once.
+Prints `Company ID: ...`, `API key: ...`, `Client ID: ...` and `Client secret: ...`
+(an OAuth2 client holding the key's permissions: all of them by default); the
+key and the secret are shown only this once.
 """
 
 from __future__ import annotations
@@ -72,13 +74,17 @@ def create(name: str, permissions: frozenset[str], key_name: str, endpoint: str 
     from botocore.exceptions import BotoCoreError, ClientError
 
     from chalicelib.core.errors import DomainError
+    from chalicelib.core.models import SYSTEM
     from chalicelib.settings import get_settings
-    from chalicelib.wiring import tenant_service
+    from chalicelib.wiring import client_service, tenant_service
 
     table = get_settings().main_table
     where = endpoint or f"region {get_settings().region}"
     try:
         tenant, raw_key = tenant_service().create_tenant(name, permissions, key_name)
+        client, client_secret = client_service().create_client(
+            tenant.tenant_id, "initial client", permissions, SYSTEM, permissions
+        )
     except DomainError as exc:
         return fail(exc.message)
     except ClientError as exc:
@@ -90,6 +96,8 @@ def create(name: str, permissions: frozenset[str], key_name: str, endpoint: str 
         return fail(f"cannot talk to AWS at {where}: {exc}")
     print(f"Company ID: {tenant.tenant_id}", flush=True)
     print(f"API key: {raw_key}", flush=True)
+    print(f"Client ID: {client.client_id}", flush=True)
+    print(f"Client secret: {client_secret}", flush=True)
     return 0
 
 

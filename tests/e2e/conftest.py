@@ -203,6 +203,9 @@ def api(stack: Stack) -> Api:
 class CreatedTenant:
     company_id: str
     api_key: str
+    # The OAuth2 client `make tenant` creates with the key's permissions (POST /oauth2/token).
+    client_id: str = ""
+    client_secret: str = ""
 
 
 def _run_tenant_cli(endpoint: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -220,8 +223,10 @@ def _run_tenant_cli(endpoint: str, *args: str, **env: str) -> subprocess.Complet
 def _parse_tenant_output(stdout: str) -> CreatedTenant:
     company = re.search(r"^Company ID: (\S+)$", stdout, re.MULTILINE)
     key = re.search(r"^API key: (\S+)$", stdout, re.MULTILINE)
-    assert company and key, f"unexpected output of infra.tenant:\n{stdout}"
-    return CreatedTenant(company.group(1), key.group(1))
+    client_id = re.search(r"^Client ID: (\S+)$", stdout, re.MULTILINE)
+    client_secret = re.search(r"^Client secret: (\S+)$", stdout, re.MULTILINE)
+    assert company and key and client_id and client_secret, f"unexpected output of infra.tenant:\n{stdout}"
+    return CreatedTenant(company.group(1), key.group(1), client_id.group(1), client_secret.group(1))
 
 
 @pytest.fixture
