@@ -1526,3 +1526,42 @@ class StoreReads:
         if references and self._reference is not None:
             found.references = self._reference.lookup(tenant_id, references)
         return found
+
+
+class InMemoryClientStore:
+    """OAuth2 clients and their per-minute token-request counters (core/tenancy/clients.ClientStore)."""
+
+    def __init__(self) -> None:
+        from chalicelib.core.tenancy.clients import OAuthClient
+
+        self.clients: dict[tuple[str, str], OAuthClient] = {}
+        self.counters: dict[tuple[str, str, int], int] = {}
+        self.reads = 0
+
+    def put_client(self, client: Any, actor: Actor) -> None:
+        if (client.tenant_id, client.client_id) in self.clients:
+            raise AlreadyExists(f"client {client.client_id} already exists")
+        self.clients[(client.tenant_id, client.client_id)] = client.model_copy(deep=True)
+
+    def get_client(self, tenant_id: str, client_id: str) -> Any:
+        self.reads += 1
+        found = self.clients.get((tenant_id, client_id))
+        return found.model_copy(deep=True) if found is not None else None
+
+    def list_clients(self, tenant_id: str) -> list[Any]:
+        return [c.model_copy(deep=True) for (t, _), c in self.clients.items() if t == tenant_id]
+
+    def revoke_client(self, tenant_id: str, client_id: str, actor: Actor) -> Any:
+        client = self.clients.get((tenant_id, client_id))
+        if client is None:
+            raise NotFound(f"client {client_id} not found")
+        revoked = client.model_copy(update={"revoked": True, "version": client.version + 1, "updated_at": utcnow()})
+        self.clients[(tenant_id, client_id)] = revoked
+        return revoked.model_copy(deep=True)
+
+    def count_token_request(self, tenant_id: str, client_id: str, window_start: int, limit: int) -> bool:
+        key = (tenant_id, client_id, window_start)
+        if self.counters.get(key, 0) >= limit:
+            return False
+        self.counters[key] = self.counters.get(key, 0) + 1
+        return True

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import jwt
 import pytest
 
-from chalicelib.core.errors import Forbidden, NotFound, ValidationFailed
+from chalicelib.core.errors import Forbidden, ValidationFailed
 from chalicelib.core.models import SYSTEM, Actor
 from chalicelib.core.tenancy.clients import (
     CLIENT_CACHE_SECONDS,
@@ -31,6 +31,7 @@ from chalicelib.core.tenancy.clients import (
     verify_client_secret,
 )
 from chalicelib.settings import parse_signing_keys, reset_settings
+from tests.fakes import InMemoryClientStore
 
 pytestmark = pytest.mark.disable_socket
 
@@ -38,40 +39,6 @@ TENANT = "3f1c9a2e-8b7d-4c6f-9e0a-1b2c3d4e5f60"
 POLICY = TokenPolicy(issuer="stockroom", audience="stockroom-api", lifetime=3600)
 KEY_A = "a" * 40
 KEY_B = "b" * 40
-
-
-class MemoryClients:
-    """In-memory ClientStore."""
-
-    def __init__(self) -> None:
-        self.clients: dict[tuple[str, str], OAuthClient] = {}
-        self.counters: dict[tuple[str, str, int], int] = {}
-        self.reads = 0
-
-    def put_client(self, client: OAuthClient, actor: Actor) -> None:
-        self.clients[(client.tenant_id, client.client_id)] = client
-
-    def get_client(self, tenant_id: str, client_id: str) -> OAuthClient | None:
-        self.reads += 1
-        return self.clients.get((tenant_id, client_id))
-
-    def list_clients(self, tenant_id: str) -> list[OAuthClient]:
-        return [c for (t, _), c in self.clients.items() if t == tenant_id]
-
-    def revoke_client(self, tenant_id: str, client_id: str, actor: Actor) -> OAuthClient:
-        client = self.clients.get((tenant_id, client_id))
-        if client is None:
-            raise NotFound(f"client {client_id} not found")
-        revoked = client.model_copy(update={"revoked": True})
-        self.clients[(tenant_id, client_id)] = revoked
-        return revoked
-
-    def count_token_request(self, tenant_id: str, client_id: str, window_start: int, limit: int) -> bool:
-        key = (tenant_id, client_id, window_start)
-        if self.counters.get(key, 0) >= limit:
-            return False
-        self.counters[key] = self.counters.get(key, 0) + 1
-        return True
 
 
 class Clock:
@@ -95,8 +62,8 @@ def use_keys(monkeypatch: pytest.MonkeyPatch, current: str, **listed: str) -> No
     reset_settings()
 
 
-def a_client(scopes: list[str] | None = None) -> tuple[ClientService, MemoryClients, OAuthClient, str]:
-    store = MemoryClients()
+def a_client(scopes: list[str] | None = None) -> tuple[ClientService, InMemoryClientStore, OAuthClient, str]:
+    store = InMemoryClientStore()
     service = ClientService(store, rate_limit=3)
     client, secret = service.create_client(
         TENANT, "sync", scopes or ["inventory.read", "inventory.write"], SYSTEM, None
@@ -306,7 +273,7 @@ def test_given_signing_keys_settings_then_bad_ones_are_refused_naming_the_proble
 
 
 def test_given_a_client_over_its_rate_then_rate_limited_until_the_next_minute() -> None:
-    store = MemoryClients()
+    store = InMemoryClientStore()
     clock = Clock(1_000_040.0)  # 20 s into a minute (1,000,020 is a whole minute)
     service = ClientService(store, rate_limit=2, clock=clock)
     client, _ = service.create_client(TENANT, "sync", ["inventory.read"], SYSTEM, None)
@@ -323,7 +290,7 @@ def test_given_a_client_over_its_rate_then_rate_limited_until_the_next_minute() 
 
 def test_given_a_revoked_client_then_other_containers_refuse_its_tokens_within_a_minute() -> None:
     # Given two containers' services over one store, both having seen the client active
-    store = MemoryClients()
+    store = InMemoryClientStore()
     here_clock, there_clock = Clock(0.0), Clock(0.0)
     here = ClientService(store, rate_limit=10, monotonic=here_clock)
     there = ClientService(store, rate_limit=10, monotonic=there_clock)
