@@ -64,7 +64,9 @@ def document() -> dict[str, Any]:
             '`{"error", "code", "details"}`; quantities and money are exact decimals. '
             "Each operation's `x-permissions` lists the permissions its API key needs, all of them; "
             "`x-permissions-any-of`, where present, lists permissions of which the key needs at least one "
-            "(which one can depend on the data, as the operation's description says).",
+            "(which one can depend on the data, as the operation's description says). "
+            "Authenticate with an API key, or with an OAuth2 access token from `POST /oauth2/token` "
+            "(client credentials) as `Authorization: Bearer <token>`: its scopes are its permissions.",
         },
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": _security_schemes()},

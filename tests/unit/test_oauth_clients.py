@@ -325,3 +325,12 @@ def test_given_the_principal_of_a_token_then_it_names_the_client_as_actor() -> N
     assert principal.key_id == client.client_id
     assert principal.actor == Actor(id=f"client:{client.client_id}", name="sync")
     assert principal.permissions == {"products.read"}
+
+
+def test_given_a_token_claiming_more_than_its_client_holds_then_only_the_clients_scopes_count() -> None:
+    service, _, client, _ = a_client(["inventory.read"])
+    claims = token_claims(client, ["inventory.read"], 0, POLICY)
+
+    principal = service.principal(identity_from_claims({**claims, "scope": "inventory.read admin"}))
+
+    assert principal.permissions == {"inventory.read"}

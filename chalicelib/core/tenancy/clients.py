@@ -315,7 +315,8 @@ class ClientService:
             tenant_id=identity.tenant_id,
             key_id=client.client_id,
             actor=Actor(id=f"client:{client.client_id}", name=client.name),
-            permissions=identity.scopes,
+            # A signed token never claims more than its client holds; the intersection keeps it so regardless.
+            permissions=identity.scopes & frozenset(client.scopes),
             credential=TOKEN_CREDENTIAL,
         )
 
