@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from chalicelib.core.imports.registry import ImportKind
     from chalicelib.core.ports import Transactions
     from chalicelib.core.reference.service import ReferenceService
+    from chalicelib.core.stock.warehouse import WarehouseStock
     from chalicelib.core.tenancy.users import UserService
     from chalicelib.features.certificates.documents import CertificateDocumentService
     from chalicelib.features.certificates.packs import CertificatePackService
@@ -188,6 +189,7 @@ def reset() -> None:
     certificate_pack_service.cache_clear()
     user_service.cache_clear()
     production_service.cache_clear()
+    warehouse_stock.cache_clear()
 
 
 @cache
@@ -228,3 +230,18 @@ def certificate_document_service() -> CertificateDocumentService:
 
     bucket = get_settings().bucket
     return CertificateDocumentService(reference_service(), S3Files(bucket), bucket)
+
+
+@cache
+def warehouse_stock() -> WarehouseStock:
+    """The 001 warehouse operations (core/stock/warehouse.py) over the stock, lot and catalog stores."""
+    from chalicelib.core.stock.warehouse import WarehouseStock
+    from chalicelib.storage.warehouse_repo import DynamoWarehouseStore
+
+    return WarehouseStock(
+        stock_service(),
+        stock_store(),
+        DynamoWarehouseStore(get_settings().main_table),
+        catalog_service(),
+        transactions(),
+    )
