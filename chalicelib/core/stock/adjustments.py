@@ -18,6 +18,7 @@ together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -25,7 +26,14 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from chalicelib.core.errors import AlreadyExists, DuplicateCommand, ExpectationFailed, NotFound, ValidationFailed
+from chalicelib.core.errors import (
+    AlreadyExists,
+    DuplicateCommand,
+    ExpectationFailed,
+    InsufficientStock,
+    NotFound,
+    ValidationFailed,
+)
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import ZERO, Actor, Entity, Lot, Model, MovementKind, Product, StockRecord
 from chalicelib.core.ports import StockChange, StockWrite
@@ -313,12 +321,21 @@ class Adjustments(WarehouseBase):
         products = self._catalog.get_products(tenant_id, list({line.place.product_id for line in lines}))
         doc_id = command_id or new_id()
         for attempt in range(MAX_ATTEMPTS):
+            for index, line in enumerate(lines):
+                found = products.get(line.place.product_id)
+                if found is None or not found.active:
+                    raise _not_found(f"lines[{index}].productMasterId", "product")
             by_product = self._stock.records_of(tenant_id, list(products))
+            # One read of every lot the document names or may draw from (FEFO), with the checks of the places.
+            wanted = [line.place.lot_id for line in lines if line.place.lot_id]
+            wanted += [
+                r.lot_id for pid, rs in by_product.items() if products[pid].lot_controlled for r in rs if r.lot_id
+            ]
+            lots = self.lots(tenant_id, wanted)
+            self._check_places(tenant_id, lines, lots)
             planned: list[tuple[Place, Decimal, list[StockWrite]]] = []
             for index, line in enumerate(lines):
-                product = products.get(line.place.product_id)
-                if product is None or not product.active:
-                    raise _not_found(f"lines[{index}].productMasterId", "product")
+                product = products[line.place.product_id]
                 records = [
                     r
                     for r in by_product.get(product.product_id, [])
@@ -338,13 +355,13 @@ class Adjustments(WarehouseBase):
                         reference,
                         f"{doc_id}:{index}",
                         False,
+                        lots,
                     )
-                except ValidationFailed as error:
+                except (ValidationFailed, InsufficientStock) as error:
                     raise type(error)(
                         error.message, field_error(f"lines[{index}].quantityChange", error.message)
                     ) from None
                 planned.append((line.place, line.quantity_change, writes))
-            self._check_places(tenant_id, lines)
             writes = _merged([w for _, _, ws in planned for w in ws])
             document = self._document(
                 tenant_id, doc_id, AdjustmentKind.ADJUSTMENT, reason.code, notes, reference, actor, planned
@@ -517,6 +534,7 @@ class Adjustments(WarehouseBase):
         reference: str | None,
         movement_id: str,
         guard: bool,
+        lots: Mapping[str, Lot] | None = None,
     ) -> list[StockWrite]:
         kind = MovementKind.ADJUSTMENT
         if change > 0:
@@ -539,7 +557,7 @@ class Adjustments(WarehouseBase):
                     guard=guard,
                 )
             ]
-        ordered = self.draw_order(tenant_id, product, place, records)
+        ordered = self.draw_order(tenant_id, product, place, records, lots)
         return list(
             self.plan_decrease(
                 tenant_id,
@@ -554,10 +572,9 @@ class Adjustments(WarehouseBase):
             )
         )
 
-    def _check_places(self, tenant_id: str, lines: list[LineIn]) -> None:
+    def _check_places(self, tenant_id: str, lines: list[LineIn], lots: Mapping[str, Lot]) -> None:
+        """404 naming the line's field for a location, lot or bin that is not this company's."""
         locations = self._catalog.locations(tenant_id, list({line.place.location_id for line in lines}))
-        lot_ids = [line.place.lot_id for line in lines if line.place.lot_id]
-        lots = self.lots(tenant_id, lot_ids)
         for index, line in enumerate(lines):
             location = locations.get(line.place.location_id)
             if location is None or not location.active:

@@ -10,7 +10,7 @@ DynamoDB or reads the environment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -117,12 +117,18 @@ class WarehouseBase:
         ]
 
     def draw_order(
-        self, tenant_id: str, product: Product, place: Place, records: list[StockRecord]
+        self,
+        tenant_id: str,
+        product: Product,
+        place: Place,
+        records: list[StockRecord],
+        lots: Mapping[str, Lot] | None = None,
     ) -> list[StockRecord]:
         """The order stock is taken from the records: FEFO for a lot-controlled product without a lot named,
-        else the slot's own record first, then the oldest."""
+        else the slot's own record first, then the oldest. `lots`: the records' lots when already read."""
         if product.lot_controlled and place.lot_id is None:
-            lots = self.lots(tenant_id, [r.lot_id for r in records if r.lot_id])
+            if lots is None:
+                lots = self.lots(tenant_id, [r.lot_id for r in records if r.lot_id])
             return fefo(records, lots, today())
         own = slot_id(tenant_id, place.product_id, place.location_id, place.bin_id, place.lot_id)
         return sorted(records, key=lambda r: (r.stock_id != own, r.created_at, r.stock_id))
