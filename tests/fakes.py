@@ -651,6 +651,9 @@ class InMemoryWarehouseStore:
         key = _key(keys.adjustment(document.tenant_id, document.adjustment_id))
         tx.add(self.table, put_new(key, document), Meaning(Role.COMMAND, "adjustment"))
 
+    def get_adjustment(self, tenant_id: str, adjustment_id: str) -> Any | None:
+        return self.table.get(_key(keys.adjustment(tenant_id, adjustment_id)))
+
     def list_adjustments(self, tenant_id: str, kind: str) -> list[Any]:
         found = [d for _, d in self.table.query(keys.adjustment(tenant_id, "")["pk"]) if d.kind == kind]
         return sorted(found, key=lambda d: (d.created_at, d.adjustment_id), reverse=True)

@@ -268,6 +268,7 @@ class WarehouseStore(Protocol):
     def add_adjustment(self, document: Any, actor: Actor, uow: UnitOfWork) -> None:
         """An adjustment document (core/stock/adjustments.Adjustment), written with its stock changes."""
 
+    def get_adjustment(self, tenant_id: str, adjustment_id: str) -> Any | None: ...
     def list_adjustments(self, tenant_id: str, kind: str) -> list[Any]:
         """Adjustment documents of `kind` (adjustment, count, lot_correction), newest first."""
 

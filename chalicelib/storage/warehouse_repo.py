@@ -17,7 +17,7 @@ from chalicelib.core.ports import UnitOfWork
 from chalicelib.core.stock.adjustments import Adjustment
 from chalicelib.storage import keys
 from chalicelib.storage.codec import record_item, to_attrs, to_record
-from chalicelib.storage.dynamo import batch_get, query_all
+from chalicelib.storage.dynamo import batch_get, ddb, query_all
 from chalicelib.storage.transaction import Meaning, Role, own
 
 
@@ -105,6 +105,16 @@ class DynamoWarehouseStore:
         tx.add({"Put": put}, Meaning(Role.COMMAND, "adjustment", document.adjustment_id))
         if mine:
             tx.commit()
+
+    def get_adjustment(self, tenant_id: str, adjustment_id: str) -> Adjustment | None:
+        item = (
+            ddb()
+            .get_item(
+                TableName=self._table, Key=to_attrs(keys.adjustment(tenant_id, adjustment_id)), ConsistentRead=True
+            )
+            .get("Item")
+        )
+        return to_record(Adjustment, item) if item else None
 
     def list_adjustments(self, tenant_id: str, kind: str) -> list[Adjustment]:
         items = query_all(

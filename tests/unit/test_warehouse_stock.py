@@ -191,3 +191,14 @@ def test_picking_and_the_expiry_job(warehouse: WarehouseStock) -> None:
     assert warehouse.run_expiry(T) == {"lotsExpired": 1, "holdsPlaced": 1}
     assert warehouse.run_expiry(T) == {"lotsExpired": 0, "holdsPlaced": 0}
     assert warehouse.lot(T, lots[0]).status == LotStatus.EXPIRED
+
+
+def test_a_redelivered_command_is_applied_once(warehouse: WarehouseStock) -> None:
+    place = _place(warehouse)
+    first, _ = warehouse.record_stock(T, place, D(10), Receipt(None, None), ACTOR, command_id="cmd-1")
+    again, _ = warehouse.record_stock(T, place, D(10), Receipt(None, None), ACTOR, command_id="cmd-1")
+    assert again.adjustment_id == first.adjustment_id == "cmd-1"
+    document, _ = warehouse.adjust(T, place, D(-2), "LOST", ACTOR, command_id="cmd-2")
+    replay, on_hand = warehouse.adjust(T, place, D(-2), "LOST", ACTOR, command_id="cmd-2")
+    assert (replay.adjustment_id, on_hand) == (document.adjustment_id, D(8))
+    assert warehouse.records_at_place(T, place)[0].on_hand == D(8)

@@ -631,11 +631,11 @@ class Adjustments(WarehouseBase):
         )
 
     def _replayed(self, tenant_id: str, doc_id: str) -> Adjustment:
-        for kind in AdjustmentKind:
-            for document in self._warehouse.list_adjustments(tenant_id, kind.value):
-                if document.adjustment_id == doc_id:
-                    return document
-        raise DuplicateCommand(f"command {doc_id} was already used")
+        """The document a redelivered command wrote the first time (its id is the command id)."""
+        found: Adjustment | None = self._warehouse.get_adjustment(tenant_id, doc_id)
+        if found is None:
+            raise DuplicateCommand(f"command {doc_id} was already used")
+        return found
 
 
 def _on_hand_moved(current: Decimal, expected: Decimal) -> ExpectationFailed:
