@@ -29,11 +29,19 @@ if TYPE_CHECKING:
     from chalicelib.storage.batch_reads import DynamoBatchReads
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
     from chalicelib.storage.stock_repo import DynamoStockStore
+    from chalicelib.storage.warehouse_repo import DynamoWarehouseStore
 
 
 @cache
 def stock_service() -> StockService:
-    return StockService(stock_store(), transactions())
+    return StockService(stock_store(), transactions(), warehouse_store())
+
+
+@cache
+def warehouse_store() -> DynamoWarehouseStore:
+    from chalicelib.storage.warehouse_repo import DynamoWarehouseStore
+
+    return DynamoWarehouseStore(get_settings().main_table)
 
 
 def transactions() -> Transactions:
@@ -190,6 +198,7 @@ def reset() -> None:
     user_service.cache_clear()
     production_service.cache_clear()
     warehouse_stock.cache_clear()
+    warehouse_store.cache_clear()
 
 
 @cache
@@ -236,12 +245,11 @@ def certificate_document_service() -> CertificateDocumentService:
 def warehouse_stock() -> WarehouseStock:
     """The 001 warehouse operations (core/stock/warehouse.py) over the stock, lot and catalog stores."""
     from chalicelib.core.stock.warehouse import WarehouseStock
-    from chalicelib.storage.warehouse_repo import DynamoWarehouseStore
 
     return WarehouseStock(
         stock_service(),
         stock_store(),
-        DynamoWarehouseStore(get_settings().main_table),
+        warehouse_store(),
         catalog_service(),
         transactions(),
     )

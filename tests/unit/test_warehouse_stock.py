@@ -43,9 +43,10 @@ def stores() -> tuple[InMemoryStockStore, InMemoryCatalogStore]:
 def warehouse(stores: tuple[InMemoryStockStore, InMemoryCatalogStore]) -> WarehouseStock:
     stock_store, catalog_store = stores
     transactions = InMemoryTransactions()
-    stock = StockService(stock_store, transactions)
+    lots = InMemoryWarehouseStore(stock_store.table)
+    stock = StockService(stock_store, transactions, lots)
     catalog = CatalogService(catalog_store, stock_store)
-    return WarehouseStock(stock, stock_store, InMemoryWarehouseStore(stock_store.table), catalog, transactions)
+    return WarehouseStock(stock, stock_store, lots, catalog, transactions)
 
 
 def _place(warehouse: WarehouseStock, **product: object) -> Place:
@@ -202,3 +203,17 @@ def test_a_redelivered_command_is_applied_once(warehouse: WarehouseStock) -> Non
     replay, on_hand = warehouse.adjust(T, place, D(-2), "LOST", ACTOR, command_id="cmd-2")
     assert (replay.adjustment_id, on_hand) == (document.adjustment_id, D(8))
     assert warehouse.records_at_place(T, place)[0].on_hand == D(8)
+
+
+def test_a_reservation_never_takes_an_expired_or_quarantined_lot(warehouse: WarehouseStock) -> None:
+    place = _place(warehouse, lot_controlled=True)
+    warehouse.record_stock(T, place, D(5), Receipt("OLD", TODAY - timedelta(days=1)), ACTOR)
+    warehouse.record_stock(T, place, D(5), Receipt("GOOD", TODAY + timedelta(days=1)), ACTOR)
+    records = {r.lot_id: r for r in warehouse.records_at_place(T, place)}
+    old, good = (records[lot_id_for(T, place.product_id, n)] for n in ("OLD", "GOOD"))
+    with pytest.raises(InvalidState) as refused:
+        warehouse._stock.reserve(T, old.stock_id, D(1), ACTOR)
+    assert refused.value.details[0]["field"] == "inventoryId"
+    with pytest.raises(InvalidState):
+        warehouse._stock.split_and_reserve(T, old.stock_id, D(1), ACTOR, reference={"orderId": "o1"})
+    assert warehouse._stock.reserve(T, good.stock_id, D(1), ACTOR).quantity == D(1)

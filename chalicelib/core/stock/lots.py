@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.errors import InvalidState, ValidationFailed
 from chalicelib.core.models import Lot, LotStatus, Product, StockRecord
 from chalicelib.core.stock.levels import location_stock_id
 
@@ -111,3 +111,14 @@ def fefo(records: Iterable[StockRecord], lots: Mapping[str, Lot], today: date) -
         return (rank, expiry or date.max, record.created_at, record.stock_id)
 
     return sorted(usable_records, key=key)
+
+
+def require_reservable(record: StockRecord, lot: Lot | None, today: date, field: str = "inventoryId") -> None:
+    """A reservation never takes stock of an expired, quarantined or past-date lot (409 naming `field`)."""
+    if record.lot_id is None or lot is None or usable(lot, today):
+        return
+    why = lot.status.value if lot.status != LotStatus.ACTIVE else "past its expiry date"
+    raise InvalidState(
+        f"lot {lot.lot_number} is {why}: its stock cannot be reserved",
+        [{"field": field, "message": f"lot {lot.lot_number} is {why}"}],
+    )
