@@ -72,6 +72,10 @@ class Expiry(WarehouseBase):
             found = [entry for entry in found if entry.records]
         return sorted(found, key=lambda e: (e.lot.expiry_date or date.max, e.lot.lot_number))
 
+    def lots_with_stock(self, tenant_id: str, lot_ids: list[str]) -> list[ExpiredLot]:
+        """The named lots (404 naming `lotIds[i]` for one that is not this company's) with their records now."""
+        return self._with_records(tenant_id, self._named_lots(tenant_id, lot_ids))
+
     def mark_expired(self, tenant_id: str, lot_ids: list[str], actor: Actor) -> list[ExpiredLot]:
         """Mark each lot expired and hold the available stock of each of its records: per lot ONE transaction."""
         lots = self._named_lots(tenant_id, lot_ids)

@@ -17,7 +17,7 @@ from chalicelib.surfaces.warehouse.common import (
     TAG_HOLDS,
     WRITE,
 )
-from chalicelib.surfaces.warehouse.models import DestructionIn, ExpiredQuery, LotsIn, Page, expired_out, lot_out, page
+from chalicelib.surfaces.warehouse.models import DestructionIn, ExpiredQuery, LotsIn, Page, expired_out, page
 from chalicelib.wiring import warehouse_stock
 
 BASE = "/api/inventory/expired"
@@ -106,11 +106,8 @@ def mark_expired(call: Call) -> dict[str, Any]:
     body: LotsIn = call.body
     service = warehouse_stock()
     service.mark_expired(call.tenant_id, body.lotIds, call.actor)
-    # Read back: the lots and their records as they are now.
-    lots = service.lots(call.tenant_id, body.lotIds)
-    done = service.expired(call.tenant_id)
-    wanted = {e.lot.lot_id: e for e in done}
-    return {"data": [expired_out(wanted[i]) if i in wanted else lot_out(lots[i]) for i in dict.fromkeys(body.lotIds)]}
+    # The lots and their records as the marking left them.
+    return {"data": [expired_out(e) for e in service.lots_with_stock(call.tenant_id, body.lotIds)]}
 
 
 @endpoint(
