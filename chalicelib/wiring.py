@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from chalicelib.core.ports import Transactions
     from chalicelib.core.reference.service import ReferenceService
     from chalicelib.core.tenancy.clients import ClientService
+    from chalicelib.core.stock.warehouse import WarehouseStock
     from chalicelib.core.tenancy.users import UserService
     from chalicelib.features.certificates.documents import CertificateDocumentService
     from chalicelib.features.certificates.packs import CertificatePackService
@@ -29,11 +30,19 @@ if TYPE_CHECKING:
     from chalicelib.storage.batch_reads import DynamoBatchReads
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
     from chalicelib.storage.stock_repo import DynamoStockStore
+    from chalicelib.storage.warehouse_repo import DynamoWarehouseStore
 
 
 @cache
 def stock_service() -> StockService:
-    return StockService(stock_store(), transactions())
+    return StockService(stock_store(), transactions(), warehouse_store())
+
+
+@cache
+def warehouse_store() -> DynamoWarehouseStore:
+    from chalicelib.storage.warehouse_repo import DynamoWarehouseStore
+
+    return DynamoWarehouseStore(get_settings().main_table)
 
 
 def transactions() -> Transactions:
@@ -201,6 +210,8 @@ def reset() -> None:
     user_service.cache_clear()
     production_service.cache_clear()
     client_service.cache_clear()
+    warehouse_stock.cache_clear()
+    warehouse_store.cache_clear()
 
 
 @cache
@@ -241,3 +252,17 @@ def certificate_document_service() -> CertificateDocumentService:
 
     bucket = get_settings().bucket
     return CertificateDocumentService(reference_service(), S3Files(bucket), bucket)
+
+
+@cache
+def warehouse_stock() -> WarehouseStock:
+    """The 001 warehouse operations (core/stock/warehouse.py) over the stock, lot and catalog stores."""
+    from chalicelib.core.stock.warehouse import WarehouseStock
+
+    return WarehouseStock(
+        stock_service(),
+        stock_store(),
+        warehouse_store(),
+        catalog_service(),
+        transactions(),
+    )

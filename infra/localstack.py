@@ -491,6 +491,8 @@ class LocalStack:
         account = queue.queue_arn.split(":")[4]
         self._schedule("expire_reservations", self._args.expire_every, blueprint.expire_reservations, account)
         self._schedule("reconcile_ledger", self._args.reconcile_every, blueprint.reconcile_ledger, account)
+        self._schedule("expire_lots", self._args.reconcile_every, blueprint.expire_lots, account)
+        self._schedule("expire_holds", self._args.expire_every, blueprint.expire_holds, account)
         return company_id, api_key
 
     def stop(self) -> None:

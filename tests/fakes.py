@@ -44,7 +44,7 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -72,6 +72,8 @@ from chalicelib.core.models import (
     HistoryEvent,
     Hold,
     Location,
+    Lot,
+    LotStatus,
     Movement,
     Product,
     Reservation,
@@ -82,6 +84,7 @@ from chalicelib.core.ports import (
     CatalogStore,
     ClaimTransition,
     Found,
+    HoldRelease,
     Page,
     StockChange,
     StockStore,
@@ -409,6 +412,12 @@ class InMemoryStockStore:
             transition = change.hold_transition
             op = _transit(_key(keys.hold(t, transition.claim_id)), transition, now)
             tx.add(self.table, op, Meaning(Role.CLAIM, "hold", transition.claim_id))
+        for release in change.hold_releases:
+            tx.add(
+                self.table,
+                _hold_release(_key(keys.hold(t, release.hold_id)), release, now),
+                Meaning(Role.CLAIM, "hold"),
+            )
 
     def split(
         self,
@@ -579,6 +588,85 @@ def _transit(key: Key, transition: ClaimTransition, now: datetime) -> Op:
         )
 
     return Op(key, write, lambda claim: claim is not None and claim.status == transition.from_status)
+
+
+def _hold_release(key: Key, release: HoldRelease, now: datetime) -> Op:
+    def write(hold: Hold) -> Hold:
+        update: dict[str, Any] = {
+            "quantity": hold.quantity - release.quantity,
+            "released_quantity": hold.released_quantity + release.quantity,
+            "version": hold.version + 1,
+            "updated_at": now,
+        }
+        if release.closes:
+            update["status"] = release.to_status
+        return hold.model_copy(update=update)
+
+    def ok(hold: Hold | None) -> bool:
+        if hold is None or hold.status != ClaimStatus.ACTIVE:
+            return False
+        return hold.quantity == release.quantity if release.closes else hold.quantity >= release.quantity
+
+    return Op(key, write, ok)
+
+
+class InMemoryWarehouseStore:
+    """The WarehouseStore port (storage/warehouse_repo.DynamoWarehouseStore): lots, adjustment documents, holds."""
+
+    def __init__(self, table: MemoryTable) -> None:
+        self.table = table  # the stock store's table: holds live there
+
+    def get_lots(self, tenant_id: str, lot_ids: Iterable[str]) -> dict[str, Lot]:
+        found = {i: self.table.get(_key(keys.lot(tenant_id, i))) for i in lot_ids}
+        return {i: lot for i, lot in found.items() if lot is not None}
+
+    def add_new_lot(self, lot: Lot, actor: Actor, uow: UnitOfWork) -> None:
+        tx, _ = _own(uow)
+        tx.add(
+            self.table, put_new(_key(keys.lot(lot.tenant_id, lot.lot_id)), lot), Meaning(Role.NEW, "lot", lot.lot_id)
+        )
+
+    def add_lot_status(self, lot: Lot, status: LotStatus, actor: Actor, uow: UnitOfWork) -> None:
+        tx, _ = _own(uow)
+        moved = lot.model_copy(update={"status": status, "version": lot.version + 1})
+        op = put(_key(keys.lot(lot.tenant_id, lot.lot_id)), moved, _version_is(lot.version))
+        tx.add(self.table, op, Meaning(Role.VERSION, "lot", lot.lot_id))
+
+    def _lots(self, tenant_id: str) -> list[Lot]:
+        return [lot for _, lot in self.table.query(keys.lot(tenant_id, "")["pk"])]
+
+    def lots_expiring_before(self, tenant_id: str, day: date) -> list[Lot]:
+        due = [
+            lot
+            for lot in self._lots(tenant_id)
+            if lot.status == LotStatus.ACTIVE and lot.expiry_date is not None and lot.expiry_date < day
+        ]
+        return sorted(due, key=lambda lot: (lot.expiry_date, lot.lot_id))
+
+    def lots_with_status(self, tenant_id: str, status: LotStatus) -> list[Lot]:
+        return [lot for lot in self._lots(tenant_id) if lot.status == status]
+
+    def add_adjustment(self, document: Any, actor: Actor, uow: UnitOfWork) -> None:
+        tx, _ = _own(uow)
+        key = _key(keys.adjustment(document.tenant_id, document.adjustment_id))
+        tx.add(self.table, put_new(key, document), Meaning(Role.COMMAND, "adjustment"))
+
+    def get_adjustment(self, tenant_id: str, adjustment_id: str) -> Any | None:
+        return self.table.get(_key(keys.adjustment(tenant_id, adjustment_id)))
+
+    def list_adjustments(self, tenant_id: str, kind: str) -> list[Any]:
+        found = [d for _, d in self.table.query(keys.adjustment(tenant_id, "")["pk"]) if d.kind == kind]
+        return sorted(found, key=lambda d: (d.created_at, d.adjustment_id), reverse=True)
+
+    def list_holds(self, tenant_id: str) -> list[Hold]:
+        return [h for _, h in self.table.query(keys.hold(tenant_id, "")["pk"])]
+
+    def expiring_holds(self, tenant_id: str, before: datetime) -> list[Hold]:
+        return [
+            h
+            for h in self.list_holds(tenant_id)
+            if h.status == ClaimStatus.ACTIVE and h.expires_at is not None and h.expires_at < before
+        ]
 
 
 def _with_fields(record: StockRecord, change: StockChange) -> StockRecord:
@@ -831,6 +919,13 @@ class InMemoryCatalogStore:
 
     def list_bins(self, tenant_id: str, location_id: str) -> list[Bin]:
         return [b for _, b in self.table.query(keys.bin_(tenant_id, location_id, "")["pk"], f"{location_id}#")]
+
+    def get_bin(self, tenant_id: str, location_id: str, bin_id: str) -> Bin | None:
+        found: Bin | None = self.table.get(_key(keys.bin_(tenant_id, location_id, bin_id)))
+        return found
+
+    def list_all_bins(self, tenant_id: str) -> list[Bin]:
+        return [b for _, b in self.table.query(keys.bin_(tenant_id, "", "")["pk"])]
 
     # -- shared ------------------------------------------------------------
 

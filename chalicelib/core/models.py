@@ -6,7 +6,7 @@ names. Quantities and money are Decimal everywhere.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -100,6 +100,11 @@ class Product(Entity):
     allow_negative: bool = False
     attributes: dict[str, Any] = Field(default_factory=dict)
     active: bool = True
+    # 001: stock of a lot-controlled product is kept per lot (record-stock needs a lot number);
+    # an expiry-tracked one needs an expiry date on receipt. `category_id` groups products (analytics).
+    lot_controlled: bool = False
+    expiry_tracked: bool = False
+    category_id: str | None = None
 
 
 class Address(Model):
@@ -121,11 +126,44 @@ class Location(Entity):
     active: bool = True
 
 
+class BinType(StrEnum):
+    RECEIVING = "receiving"
+    STORAGE = "storage"
+    PICKING = "picking"
+    QUARANTINE = "quarantine"
+    DESTRUCTION = "destruction"
+
+
 class Bin(Entity):
+    """A place inside a location (001 bins; 004 `location`). Its code is unique per location."""
+
     location_id: str
     bin_id: str = Field(default_factory=new_id)
     code: str
+    zone: str | None = None
+    type: BinType = BinType.STORAGE
+    capacity: Decimal | None = None
     active: bool = True
+
+
+class LotStatus(StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    QUARANTINED = "quarantined"
+
+
+class Lot(Entity):
+    """A batch of one product, with an optional expiry date (001 lots; heat codes are lots too).
+
+    `lot_id` is derived from (tenant, product, casefolded lot number) (`core/stock/lots.lot_id_for`),
+    so a lot number names one lot per product and creating it twice is the same write.
+    """
+
+    lot_id: str
+    product_id: str
+    lot_number: str
+    expiry_date: date | None = None
+    status: LotStatus = LotStatus.ACTIVE
 
 
 class StockRecord(Entity):
@@ -241,6 +279,12 @@ class Hold(Entity):
     quantity: Decimal
     reason: str
     status: ClaimStatus = ClaimStatus.ACTIVE
+    # 001: where the held stock is (copied from the record), when the hold ends by itself,
+    # and how much of it was released so far (a partial release lowers `quantity`).
+    bin_id: str | None = None
+    lot_id: str | None = None
+    expires_at: datetime | None = None
+    released_quantity: Decimal = ZERO
 
 
 class HistoryEvent(Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -17,6 +17,8 @@ from chalicelib.core.models import (
     ClaimStatus,
     Hold,
     Location,
+    Lot,
+    LotStatus,
     Movement,
     Product,
     Reservation,
@@ -33,6 +35,19 @@ class ClaimTransition:
     claim_id: str
     from_status: ClaimStatus
     to_status: ClaimStatus
+
+
+@dataclass(frozen=True)
+class HoldRelease:
+    """Give back `quantity` of an active hold; `closes` when that is all it still holds (status released).
+
+    Storage guards it on the hold being active and holding at least `quantity`.
+    """
+
+    hold_id: str
+    quantity: Decimal
+    closes: bool
+    to_status: ClaimStatus = ClaimStatus.RELEASED
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,8 @@ class StockChange:
     reservation_transition: ClaimTransition | None = None
     new_hold: Hold | None = None
     hold_transition: ClaimTransition | None = None
+    # Partial (or whole) releases of holds on this record, by quantity (001 holds/release, expiry).
+    hold_releases: tuple[HoldRelease, ...] = ()
     # Further reservations whose status moves in the same write (releasing several at once).
     reservation_transitions: tuple[ClaimTransition, ...] = ()
     # Record fields set or removed in the same write ("attributes.x" names one
@@ -225,6 +242,39 @@ class CatalogStore(Protocol):
     def page_locations(self, tenant_id: str, offset: int, limit: int) -> OffsetPage[Location]: ...
     def create_bin(self, bin_: Bin, actor: Actor) -> None: ...
     def list_bins(self, tenant_id: str, location_id: str) -> list[Bin]: ...
+    def get_bin(self, tenant_id: str, location_id: str, bin_id: str) -> Bin | None: ...
+    def list_all_bins(self, tenant_id: str) -> list[Bin]:
+        """Every bin of the company, by location (one Query of the bins partition)."""
+
+
+class WarehouseStore(Protocol):
+    """Lots, adjustment documents and hold listings (001). Stock quantities stay the StockStore's.
+
+    Writes join a unit of work, so a lot or an adjustment document commits with
+    the stock changes it explains.
+    """
+
+    def get_lots(self, tenant_id: str, lot_ids: Iterable[str]) -> dict[str, Lot]: ...
+    def add_new_lot(self, lot: Lot, actor: Actor, uow: UnitOfWork) -> None:
+        """Create `lot` (AlreadyExists when its id, derived from product + lot number, is taken)."""
+
+    def add_lot_status(self, lot: Lot, status: LotStatus, actor: Actor, uow: UnitOfWork) -> None:
+        """Move `lot` to `status`, guarded on the version read; a lot leaves the expiry index once not active."""
+
+    def lots_expiring_before(self, tenant_id: str, day: date) -> list[Lot]:
+        """Active lots whose expiry date is before `day` (a Query on the expiry index, never a Scan)."""
+
+    def lots_with_status(self, tenant_id: str, status: LotStatus) -> list[Lot]: ...
+    def add_adjustment(self, document: Any, actor: Actor, uow: UnitOfWork) -> None:
+        """An adjustment document (core/stock/adjustments.Adjustment), written with its stock changes."""
+
+    def get_adjustment(self, tenant_id: str, adjustment_id: str) -> Any | None: ...
+    def list_adjustments(self, tenant_id: str, kind: str) -> list[Any]:
+        """Adjustment documents of `kind` (adjustment, count, lot_correction), newest first."""
+
+    def list_holds(self, tenant_id: str) -> list[Hold]: ...
+    def expiring_holds(self, tenant_id: str, before: datetime) -> list[Hold]:
+        """Active holds whose expiresAt is before `before` (a Query on the hold expiry index)."""
 
 
 class TenantStore(Protocol):

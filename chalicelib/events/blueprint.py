@@ -50,3 +50,21 @@ def reconcile_ledger(event: Any) -> None:
 
     with flushed_metrics():
         run()
+
+
+@events.schedule(Cron(30, 0, "*", "*", "?", "*"), name="expire_lots")
+def expire_lots(event: Any) -> None:
+    """Daily (00:30 UTC): lots past their expiry date are marked expired and their stock held."""
+    from chalicelib.events.schedules import expire_lots as run
+
+    with flushed_metrics():
+        run()
+
+
+@events.schedule(Rate(5, unit=Rate.MINUTES), name="expire_holds")
+def expire_holds(event: Any) -> None:
+    """Every 5 minutes: holds past their expiresAt are released."""
+    from chalicelib.events.schedules import expire_holds as run
+
+    with flushed_metrics():
+        run()

@@ -7,6 +7,8 @@ retries it and, at last, sends it to the schedules' failure queue).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chalicelib.observability import count, logger
 from chalicelib.wiring import stock_service, tenant_service
 
@@ -64,3 +66,52 @@ def reconcile_ledger() -> list[tuple[str, str]]:
         )
     count("LedgerMismatches", len(mismatches))
     return mismatches
+
+
+# -- 001 warehouse jobs: each runs for ONE company and answers a summary; the all-company
+# schedule walks the tenants with it (and an operator's "run now" can call it directly).
+
+
+def run_expiry(tenant_id: str) -> dict[str, int]:
+    """The `expiry` job for one company: every active lot past its date is marked expired, its stock held.
+
+    A Query on the lot expiry index (never a Scan); a second run finds nothing to do.
+    """
+    from chalicelib.wiring import warehouse_stock
+
+    return warehouse_stock().run_expiry(tenant_id)
+
+
+def run_hold_expiry(tenant_id: str) -> dict[str, int]:
+    """The `hold-expiry` job for one company: every active hold past its expiresAt is released (status expired)."""
+    from chalicelib.wiring import warehouse_stock
+
+    return warehouse_stock().expire_holds(tenant_id)
+
+
+def _every_tenant(job: str, run: Callable[[str], dict[str, int]], metric: str, key: str) -> dict[str, int]:
+    """Run a one-company job for every company, logging each summary; the totals are returned and counted."""
+    totals: dict[str, int] = {}
+    for tenant_id in _tenant_ids():
+        try:
+            summary = run(tenant_id)
+        except Exception:
+            logger.error(f"{job} failed", extra={"tenant_id": tenant_id})
+            raise
+        if any(summary.values()):
+            logger.info(f"{job} done for a company", extra={"tenant_id": tenant_id, **summary})
+        for name, value in summary.items():
+            totals[name] = totals.get(name, 0) + value
+    logger.info(f"{job} done", extra=totals)
+    count(metric, totals.get(key, 0))
+    return totals
+
+
+def expire_lots() -> dict[str, int]:
+    """The daily expiry schedule: `run_expiry` for every company."""
+    return _every_tenant("lot expiry", run_expiry, "LotsExpired", "lotsExpired")
+
+
+def expire_holds() -> dict[str, int]:
+    """The hold-expiry schedule: `run_hold_expiry` for every company."""
+    return _every_tenant("hold expiry", run_hold_expiry, "HoldsExpired", "holdsExpired")

@@ -260,6 +260,19 @@ class DynamoCatalogStore:
         )
         return [to_record(Bin, item) for item in items]
 
+    def get_bin(self, tenant_id: str, location_id: str, bin_id: str) -> Bin | None:
+        return self._get(Bin, keys.bin_(tenant_id, location_id, bin_id))
+
+    def list_all_bins(self, tenant_id: str) -> list[Bin]:
+        """Every bin of the company, by location then id: one Query of `T#t#BIN`."""
+        items = query_all(
+            self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=to_attrs({":pk": keys.bin_(tenant_id, "", "")["pk"]}),
+            ConsistentRead=True,
+        )
+        return [to_record(Bin, item) for item in items]
+
     # -- shared ------------------------------------------------------------
 
     def _location_item(self, location: Location, actor: Actor) -> dict[str, Any]:

@@ -6,7 +6,7 @@ strings so they sort as text.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any, TypeVar
@@ -35,6 +35,8 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if isinstance(value, datetime):
         return stamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, float):

@@ -124,6 +124,53 @@ def expiring_claim(t: str, expires_at: datetime, reservation_id: str) -> dict[st
     return {"gsi3pk": expiring(t), "gsi3sk": f"{stamp(expires_at)}#{reservation_id}"}
 
 
+def expiring_holds(t: str) -> str:
+    return f"T#{t}#HOLDEXPIRY"
+
+
+def expiring_hold(t: str, expires_at: datetime, hold_id: str) -> dict[str, str]:
+    """gsi3 entry of an active hold with an expiresAt (removed when the hold is released)."""
+    return {"gsi3pk": expiring_holds(t), "gsi3sk": f"{stamp(expires_at)}#{hold_id}"}
+
+
+# -- lots, adjustment documents (001) -------------------------------------------------
+
+
+def lot(t: str, lot_id: str) -> dict[str, str]:
+    return {"pk": f"T#{t}#LOT", "sk": lot_id}
+
+
+def lots_by_status(t: str, status: str, expiry: str, lot_id: str) -> dict[str, str]:
+    """gsi1 entry of a lot: the company's lots by status, then expiry date (`-` when none)."""
+    return {"gsi1pk": f"T#{t}#LOTS", "gsi1sk": f"{status}#{expiry}#{lot_id}"}
+
+
+def lots_by_status_partition(t: str) -> str:
+    return f"T#{t}#LOTS"
+
+
+def lot_expiry_partition(t: str) -> str:
+    return f"T#{t}#LOTEXPIRY"
+
+
+def lot_expiry(t: str, expiry: str, lot_id: str) -> dict[str, str]:
+    """gsi3 entry of an ACTIVE lot with an expiry date: the daily expiry job's index (removed once expired)."""
+    return {"gsi3pk": lot_expiry_partition(t), "gsi3sk": f"{expiry}#{lot_id}"}
+
+
+def adjustment(t: str, adjustment_id: str) -> dict[str, str]:
+    return {"pk": f"T#{t}#ADJUSTMENT", "sk": adjustment_id}
+
+
+def adjustments_partition(t: str, kind: str) -> str:
+    return f"T#{t}#ADJUSTMENTS#{kind}"
+
+
+def adjustment_by_time(t: str, kind: str, created_at: datetime, adjustment_id: str) -> dict[str, str]:
+    """gsi1 entry of an adjustment document: the documents of one kind by time."""
+    return {"gsi1pk": adjustments_partition(t, kind), "gsi1sk": f"{stamp(created_at)}#{adjustment_id}"}
+
+
 def idempotency(t: str, key: str) -> dict[str, str]:
     return {"pk": f"T#{t}#IDEM", "sk": key}
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from chalicelib.core.ids import utcnow
 from chalicelib.core.models import Actor, ClaimStatus, Hold, Movement, Reservation, StockRecord
-from chalicelib.core.ports import ClaimTransition, Page, StockChange, UnitOfWork
+from chalicelib.core.ports import ClaimTransition, HoldRelease, Page, StockChange, UnitOfWork
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
 from chalicelib.storage.dynamo import batch_get, ddb, query_all, query_page
@@ -121,6 +121,40 @@ class DynamoStockStore:
             key = keys.hold(t, change.hold_transition.claim_id)
             item = {"Update": self._transition(key, change.hold_transition, change.actor)}
             yield item, Meaning(Role.CLAIM, "hold", change.hold_transition.claim_id)
+        for release in change.hold_releases:
+            item = {"Update": self._hold_release(t, release, change.actor)}
+            yield item, Meaning(Role.CLAIM, "hold", release.hold_id, field="quantity")
+
+    def _hold_release(self, t: str, release: HoldRelease, actor: Actor) -> dict[str, Any]:
+        """Lower an active hold by `quantity` (guarded: it holds at least that); closing it leaves the expiry index."""
+        now = utcnow()
+        values: dict[str, Any] = {
+            ":q": release.quantity,
+            ":active": ClaimStatus.ACTIVE,
+            ":one": Decimal(1),
+            ":zero": Decimal(0),
+            ":now": now,
+            ":by": actor.id,
+            ":byname": actor.name,
+        }
+        update = (
+            "SET quantity = quantity - :q, released_quantity = if_not_exists(released_quantity, :zero) + :q, "
+            "version = version + :one, updated_at = :now, changed_at = :now, changed_by_id = :by, "
+            "changed_by_name = :byname"
+        )
+        condition = "#status = :active AND quantity >= :q"
+        if release.closes:
+            values[":to"] = release.to_status
+            update += ", #status = :to REMOVE gsi3pk, gsi3sk"
+            condition = "#status = :active AND quantity = :q"
+        return {
+            "TableName": self._table,
+            "Key": to_attrs(keys.hold(t, release.hold_id)),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_attrs(values),
+        }
 
     def _stock_update(self, t: str, change: StockChange) -> dict[str, Any]:
         now = utcnow()
@@ -250,6 +284,9 @@ class DynamoStockStore:
     def _hold_item(self, hold: Hold, actor: Actor) -> dict[str, Any]:
         t = hold.tenant_id
         item_keys = {**keys.hold(t, hold.hold_id), **keys.claim_by_stock(t, hold.stock_id, "HOLD", hold.hold_id)}
+        if hold.expires_at is not None:
+            # Until it is released: the hold-expiry schedule finds it on gsi3 (never a Scan).
+            item_keys.update(keys.expiring_hold(t, hold.expires_at, hold.hold_id))
         return record_item(hold, item_keys, "hold", hold.hold_id, actor, hold.reason)
 
     def split(

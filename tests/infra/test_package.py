@@ -32,6 +32,8 @@ FUNCTIONS = {
     "ImportQueue": "import-queue",
     "ExpireReservations": "expire-reservations",
     "ReconcileLedger": "reconcile-ledger",
+    "ExpireLots": "expire-lots",
+    "ExpireHolds": "expire-holds",
 }
 TABLES = ("MainTable", "HistoryTable", "IdempotencyTable")
 ITEM_WRITES = {
@@ -44,7 +46,7 @@ ITEM_WRITES = {
 STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
 # The namespace of the service's own metrics (chalicelib/observability.py).
 ALARM_NAMESPACE = "Stockroom"
-SCHEDULED = ("ExpireReservations", "ReconcileLedger")
+SCHEDULED = ("ExpireReservations", "ReconcileLedger", "ExpireLots", "ExpireHolds")
 # Services whose permissions must always name their resources.
 SCOPED_SERVICES = {"dynamodb", "s3", "sqs", "secretsmanager", "logs"}
 
@@ -187,7 +189,7 @@ def test_functions_are_the_ones_chalice_generates(resources: dict[str, Any]) -> 
 
 
 def test_schedules_are_generated(resources: dict[str, Any]) -> None:
-    for name in ("ExpireReservations", "ReconcileLedger"):
+    for name in SCHEDULED:
         events = resources[name]["Properties"]["Events"]
         assert [event["Type"] for event in events.values()] == ["Schedule"]
 
@@ -606,7 +608,7 @@ def test_table_permissions_follow_what_each_function_does(resources: dict[str, A
     assert not ITEM_WRITES & set(reconcile)
     assert targets(reconcile, "dynamodb:Query") == {"MainTable"}
 
-    for function in ("ImportQueue", "ExpireReservations"):
+    for function in ("ImportQueue", "ExpireReservations", "ExpireLots", "ExpireHolds"):
         allowed = grants(resources, function)
         assert targets(allowed, "dynamodb:UpdateItem") >= {"MainTable"}
         assert "HistoryTable" not in refs(list(allowed.values()))

@@ -58,6 +58,7 @@ from chalicelib.core.models import (
     ZERO,
     Actor,
     Bin,
+    BinType,
     Location,
     Movement,
     MovementKind,
@@ -626,13 +627,41 @@ class CatalogService(MakerCatalog):
     ) -> Page[Location]:
         return self._store.list_locations(tenant_id, limit, cursor, active_only)
 
-    def create_bin(self, tenant_id: str, location_id: str, code: str, actor: Actor) -> Bin:
-        self.get_location(tenant_id, location_id)
+    def create_bin(
+        self,
+        tenant_id: str,
+        location_id: str,
+        code: str,
+        actor: Actor,
+        *,
+        zone: str | None = None,
+        type: BinType = BinType.STORAGE,
+        capacity: Decimal | None = None,
+        bin_id: str | None = None,
+    ) -> Bin:
+        """A bin of an active location; its code is unique per location in any case (409 naming `code`)."""
+        self.active_location(tenant_id, location_id, field="locationId")
         if not code.strip():
             raise ValidationFailed("bin code is required", [_field("code", "must not be empty")])
-        bin_ = Bin(tenant_id=tenant_id, location_id=location_id, code=code.strip())
+        if capacity is not None and capacity < 0:
+            raise ValidationFailed("capacity cannot be negative", [_field("capacity", "must be >= 0")])
+        bin_ = Bin(
+            tenant_id=tenant_id,
+            location_id=location_id,
+            code=code.strip(),
+            zone=zone.strip() if zone and zone.strip() else None,
+            type=type,
+            capacity=capacity,
+            **({"bin_id": bin_id} if bin_id else {}),
+        )
         self._store.create_bin(bin_, actor)
         return bin_
+
+    def get_bin(self, tenant_id: str, location_id: str, bin_id: str) -> Bin | None:
+        return self._store.get_bin(tenant_id, location_id, bin_id)
+
+    def list_all_bins(self, tenant_id: str) -> list[Bin]:
+        return self._store.list_all_bins(tenant_id)
 
     def list_bins(self, tenant_id: str, location_id: str) -> list[Bin]:
         return self._store.list_bins(tenant_id, location_id)

@@ -48,8 +48,10 @@ from chalicelib.core.ports import (
     StockStore,
     Transactions,
     UnitOfWork,
+    WarehouseStore,
 )
 from chalicelib.core.stock.levels import MAX_SET_RETRIES, LocationLevels, require_positive
+from chalicelib.core.stock.lots import require_reservable
 
 # A reservation for an order is also stamped on its stock record, under
 # attributes["order_link:<reservation id>"], in the same write, so a page of
@@ -112,10 +114,14 @@ class NewStockRecord(Model):
 
 
 class StockService(LocationLevels):
-    def __init__(self, store: StockStore, transactions: Transactions | None = None) -> None:
+    def __init__(
+        self, store: StockStore, transactions: Transactions | None = None, lots: WarehouseStore | None = None
+    ) -> None:
         self._store = store
         # Needed only where a caller adds writes of its own stores to a stock command.
         self._transactions = transactions
+        # Lots (001): a reservation never takes stock of an expired or quarantined lot.
+        self._lots = lots
 
     # -- records -----------------------------------------------------------
 
@@ -366,6 +372,7 @@ class StockService(LocationLevels):
     ) -> Reservation:
         require_positive(quantity)
         record = self.get(tenant_id, stock_id)
+        self._check_lot(tenant_id, record)
         reservation = Reservation(
             tenant_id=tenant_id,
             reservation_id=reservation_id or new_id(),
@@ -424,6 +431,7 @@ class StockService(LocationLevels):
         """
         require_positive(quantity)
         record = record or self.get(tenant_id, stock_id)
+        self._check_lot(tenant_id, record)
         reservation = Reservation(
             tenant_id=tenant_id,
             reservation_id=reservation_id or new_id(),
@@ -744,6 +752,13 @@ class StockService(LocationLevels):
         return record.on_hand - self.ledger_total(tenant_id, stock_id)
 
     # -- helpers -----------------------------------------------------------
+
+    def _check_lot(self, tenant_id: str, record: StockRecord) -> None:
+        """One read of the record's lot, when it has one (core/stock/lots.require_reservable)."""
+        if record.lot_id is None or self._lots is None:
+            return
+        lot = self._lots.get_lots(tenant_id, [record.lot_id]).get(record.lot_id)
+        require_reservable(record, lot, utcnow().date())
 
     def _apply_movement(self, tenant_id: str, change: StockChange, movement: Movement) -> Movement:
         try:

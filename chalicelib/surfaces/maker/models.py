@@ -66,6 +66,11 @@ class ResourcePatch(In):
     materials: list[BomIn] | None = Field(
         None, max_length=MAX_BOM_LINES, description="The bill of materials; replaces the one stored"
     )
+    lotControlled: bool | None = Field(
+        None, description="Stock is kept per lot: receiving it needs a lot number (001 lot control)"
+    )
+    expiryTracked: bool | None = Field(None, description="Receiving it needs an expiry date (001 lot control)")
+    categoryId: str | None = Field(None, min_length=1, max_length=100, description="A category id of your choice")
     version: int | None = Field(None, ge=1, description="The version read; a stale one is a 409")
 
     def changes(self) -> dict[str, Any]:
@@ -81,7 +86,9 @@ class ResourcePatch(In):
     def null_required(self) -> list[str]:
         """Fields sent as null that cannot be cleared."""
         return [
-            f for f in ("name", "unitType", "productionType") if f in self.model_fields_set and getattr(self, f) is None
+            f
+            for f in ("name", "unitType", "productionType", "lotControlled", "expiryTracked")
+            if f in self.model_fields_set and getattr(self, f) is None
         ]
 
 
@@ -104,6 +111,9 @@ RESOURCE_FIELDS = {
     "ean": "ean",
     "minimumQuantity": "minimum_quantity",
     "productionType": "production_type",
+    "lotControlled": "lot_controlled",
+    "expiryTracked": "expiry_tracked",
+    "categoryId": "category_id",
 }
 
 
@@ -135,6 +145,9 @@ class ResourceOut(Model):
     locationStockLevels: dict[str, Decimal] = Field(description="Stock per location, keyed by the location's name")
     productionType: ProductionType | None
     materials: list[MaterialOut]
+    lotControlled: bool = False
+    expiryTracked: bool = False
+    categoryId: str | None = None
     version: int
     createdAt: datetime
     updatedAt: datetime
@@ -163,6 +176,9 @@ def resource_out(view: ResourceView) -> dict[str, Any]:
         "reorderURLs": list(p.reorder_urls),
         "locationStockLevels": view.location_levels,
         "productionType": p.production_type,
+        "lotControlled": p.lot_controlled,
+        "expiryTracked": p.expiry_tracked,
+        "categoryId": p.category_id,
         "materials": [
             {
                 "id": line.material.product_id,
