@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from chalicelib.core.imports.registry import ImportKind
     from chalicelib.core.ports import Transactions
     from chalicelib.core.reference.service import ReferenceService
-    from chalicelib.core.tenancy.clients import ClientService
     from chalicelib.core.stock.warehouse import WarehouseStock
+    from chalicelib.core.tenancy.clients import ClientService
     from chalicelib.core.tenancy.users import UserService
     from chalicelib.features.certificates.documents import CertificateDocumentService
     from chalicelib.features.certificates.packs import CertificatePackService
