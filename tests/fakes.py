@@ -677,7 +677,7 @@ def _location_guards(location: Location) -> list[GuardSpec]:
 
 def _guard_role(kind: str) -> Role:
     """A taken numeric-id guard means the entity itself exists again (as DynamoCatalogStore says it)."""
-    return Role.NEW if kind in {"PRODUCTNO", "LOCATIONNO"} else Role.GUARD
+    return Role.NEW if kind == "PRODUCTNO" else Role.GUARD
 
 
 class InMemoryCatalogStore:
