@@ -10,6 +10,7 @@ from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.orders import orders
 from chalicelib.surfaces.maker import maker
 from chalicelib.surfaces.warehouse import warehouse
+from chalicelib.surfaces.multisource import multisource
 
 app = Chalice(app_name="stockroom")
 app.api.binary_types.extend(["application/zip", "application/pdf", "application/octet-stream", "multipart/form-data"])
@@ -20,5 +21,6 @@ app.register_blueprint(company)
 app.register_blueprint(orders)
 app.register_blueprint(maker)
 app.register_blueprint(warehouse)
+app.register_blueprint(multisource)
 # Last: it answers 405 for the methods the routes above do not take.
 app.register_blueprint(method_fallbacks())

@@ -371,6 +371,9 @@ class InMemoryStockStore:
         if record.natural_key:
             guard = put_new(_key(keys.unique(t, "STOCKKEY", record.natural_key)), Guard(record.stock_id))
             tx.add(self.table, guard, meaning)
+        if record.number is not None:
+            numbered = put_new(_key(keys.unique(t, "STOCKNO", str(record.number))), Guard(record.stock_id))
+            tx.add(self.table, numbered, meaning)
 
     def apply(self, tenant_id: str, changes: list[StockChange], uow: UnitOfWork | None = None) -> None:
         self.apply_calls += 1
@@ -748,11 +751,21 @@ def _product_guards(product: Product) -> list[GuardSpec]:
     if product.sku:
         guards.append(("SKU", product.sku, "sku"))
     guards.extend(("SOURCE", f"{source}#{sid}", f"sourceIds.{source}") for source, sid in product.source_ids.items())
+    if product.number:
+        guards.append(("PRODUCTNO", str(product.number), "productId"))
     return guards
 
 
 def _location_guards(location: Location) -> list[GuardSpec]:
-    return [("LOCNAME", location.name.casefold(), "name")]
+    guards = [("LOCNAME", location.name.casefold(), "name")]
+    if location.number:
+        guards.append(("LOCATIONNO", str(location.number), "warehouseId"))
+    return guards
+
+
+def _guard_role(kind: str) -> Role:
+    """A taken numeric-id guard means the entity itself exists again (as DynamoCatalogStore says it)."""
+    return Role.NEW if kind == "PRODUCTNO" else Role.GUARD
 
 
 class InMemoryCatalogStore:
@@ -760,10 +773,29 @@ class InMemoryCatalogStore:
 
     def __init__(self, table: MemoryTable | None = None) -> None:
         self.table = table or MemoryTable()
+        # Numeric ids as DynamoCatalogStore gives them: a per-tenant counter per kind.
+        self.sequences: dict[tuple[str, str], int] = {}
+
+    def _number(self, entity: Product | Location) -> None:
+        if entity.number is not None:
+            return
+        if isinstance(entity, Location) and entity.is_default:
+            entity.number = 0
+            return
+        name = (entity.tenant_id, type(entity).__name__)
+        self.sequences[name] = self.sequences.get(name, 0) + 1
+        entity.number = self.sequences[name]
+
+    def product_id_by_number(self, tenant_id: str, number: int) -> str | None:
+        return self._guard_target(tenant_id, "PRODUCTNO", str(number))
+
+    def location_id_by_number(self, tenant_id: str, number: int) -> str | None:
+        return self._guard_target(tenant_id, "LOCATIONNO", str(number))
 
     # -- products ----------------------------------------------------------
 
     def create_product(self, product: Product, actor: Actor) -> None:
+        self._number(product)
         key = _key(keys.product(product.tenant_id, product.product_id))
         self._save(product.tenant_id, product.product_id, "product", key, product, None, _product_guards(product), [])
 
@@ -788,6 +820,7 @@ class InMemoryCatalogStore:
 
     def add_new_product(self, tx: InMemoryUnitOfWork, product: Product) -> None:
         """The writes that create a product and take its guards (for callers that add writes of their own)."""
+        self._number(product)
         t = product.tenant_id
         tx.add(
             self.table,
@@ -796,7 +829,9 @@ class InMemoryCatalogStore:
         )
         for kind, value, name in _product_guards(product):
             guard = put_new(_key(keys.unique(t, kind, value)), Guard(product.product_id))
-            tx.add(self.table, guard, Meaning(Role.GUARD, "product", product.product_id, field=name, value=value))
+            role = _guard_role(kind)
+            field = None if role == Role.NEW else name
+            tx.add(self.table, guard, Meaning(role, "product", product.product_id, field=field, value=value))
 
     def update_product(self, product: Product, previous: Product, actor: Actor) -> None:
         key = _key(keys.product(product.tenant_id, product.product_id))
@@ -823,6 +858,7 @@ class InMemoryCatalogStore:
     # -- locations and bins ------------------------------------------------
 
     def create_location(self, location: Location, actor: Actor) -> None:
+        self._number(location)
         key = _key(keys.location(location.tenant_id, location.location_id))
         guards = _location_guards(location)
         self._save(location.tenant_id, location.location_id, "location", key, location, None, guards, [])
@@ -879,6 +915,7 @@ class InMemoryCatalogStore:
 
     def new_location_ops(self, location: Location) -> list[Op]:
         """The transaction items that create a location: the entity, then its name guard."""
+        self._number(location)
         t = location.tenant_id
         ops = [put_new(_key(keys.location(t, location.location_id)), location)]
         ops += [
@@ -952,7 +989,8 @@ class InMemoryCatalogStore:
         tx = InMemoryUnitOfWork()
         tx.add(self.table, first, meaning)
         for kind, value, name in added:
-            taken = Meaning(Role.GUARD, entity_type, entity_id, field=name, value=value)
+            role = _guard_role(kind)
+            taken = Meaning(role, entity_type, entity_id, field=None if role == Role.NEW else name, value=value)
             tx.add(self.table, put_new(_key(keys.unique(tenant_id, kind, value)), Guard(entity_id)), taken)
         for kind, value, _ in removed:
             tx.add(self.table, delete(_key(keys.unique(tenant_id, kind, value)), _guard_of(entity_id)), meaning)
@@ -1660,3 +1698,82 @@ class InMemoryClientStore:
             return False
         self.counters[key] = self.counters.get(key, 0) + 1
         return True
+# -- multi-source inventory (004) ----------------------------------------------------------
+
+
+class InMemoryMultiSourceStore:
+    """The MultiSourceStore port (storage/multisource_repo.DynamoMultiSourceStore) over the shared table.
+
+    `search` walks the table's stock partition (a fake's stand-in for the indexes) with the plan's rules.
+    """
+
+    def __init__(self, table: MemoryTable) -> None:
+        self.table = table
+        self.sequences: dict[str, int] = {}
+        self.guard_reads = 0
+
+    def guard_targets(self, tenant_id: str, kind: str, values: Iterable[str]) -> dict[str, str]:
+        self.guard_reads += 1
+        found = {}
+        for value in dict.fromkeys(v for v in values if v):
+            guard: Guard | None = self.table.get(_key(keys.unique(tenant_id, kind, value)))
+            if guard is not None:
+                found[value] = guard.target_id
+        return found
+
+    def next_record_numbers(self, tenant_id: str, count: int) -> range:
+        last = self.sequences.get(tenant_id, 0)
+        self.sequences[tenant_id] = last + count
+        return range(last + 1, last + count + 1)
+
+    def number_records(self, tenant_id: str, numbered: list[tuple[str, int]]) -> None:
+        tx = InMemoryUnitOfWork()
+        for stock_id, number in numbered:
+
+            def write(record: StockRecord, n: int = number) -> StockRecord:
+                return record.model_copy(update={"number": n})
+
+            key = _key(keys.stock(tenant_id, stock_id))
+            tx.add(self.table, Op(key, write, lambda r: r is not None and r.number is None), Meaning(Role.VERSION))
+            guard = put_new(_key(keys.unique(tenant_id, "STOCKNO", str(number))), Guard(stock_id))
+            tx.add(self.table, guard, Meaning(Role.NEW, "record id", str(number)))
+        tx.commit()
+
+    def search(self, tenant_id: str, plan: Any) -> list[StockRecord]:
+        records = [r for _, r in self.table.query(keys.stocks_partition(tenant_id)) if r.active]
+        if plan.product_ids:
+            records = [r for r in records if r.product_id in plan.product_ids]
+        elif plan.location_ids:
+            records = [r for r in records if r.location_id in plan.location_ids]
+        else:
+            kinds = set(plan.types)
+            records = [r for r in records if ("local" if r.owner == "INTERN" else "supplier") in kinds]
+        if plan.owner is not None:
+            records = [r for r in records if r.owner == plan.owner]
+        if plan.local_only:
+            records = [r for r in records if r.owner == "INTERN"]
+        if plan.supplier_only:
+            records = [r for r in records if r.owner != "INTERN"]
+        if plan.location_ids_filter:
+            records = [r for r in records if r.location_id in plan.location_ids_filter]
+        if plan.place is not None:
+            records = [r for r in records if r.attributes.get("location") == plan.place]
+        if plan.company is not None:
+            records = [r for r in records if int(r.attributes.get("companyId") or 0) == plan.company]
+        if plan.min_quantity is not None:
+            records = [r for r in records if r.on_hand >= plan.min_quantity]
+        if plan.max_quantity is not None:
+            records = [r for r in records if r.on_hand <= plan.max_quantity]
+        if plan.modified_since is not None:
+            records = [r for r in records if r.updated_at >= plan.modified_since]
+        return records[: plan.limit]
+
+    def add_guard(self, uow: UnitOfWork, tenant_id: str, kind: str, value: str, target: str, field: str) -> None:
+        assert isinstance(uow, InMemoryUnitOfWork)
+        op = put_new(_key(keys.unique(tenant_id, kind, value)), Guard(target))
+        uow.add(self.table, op, Meaning(Role.GUARD, "inventory record", target, field=field, value=value[:12]))
+
+    def add_guard_release(self, uow: UnitOfWork, tenant_id: str, kind: str, value: str, target: str) -> None:
+        assert isinstance(uow, InMemoryUnitOfWork)
+        op = delete(_key(keys.unique(tenant_id, kind, value)), lambda g: g is None or g.target_id == target)
+        uow.add(self.table, op, Meaning(Role.VERSION, "inventory record", target))

@@ -52,6 +52,7 @@ from chalicelib.core.ports import (
 )
 from chalicelib.core.stock.levels import MAX_SET_RETRIES, LocationLevels, require_positive
 from chalicelib.core.stock.lots import require_reservable
+from chalicelib.core.stock.ownership import require_own_stock
 
 # A reservation for an order is also stamped on its stock record, under
 # attributes["order_link:<reservation id>"], in the same write, so a page of
@@ -111,6 +112,8 @@ class NewStockRecord(Model):
     quantity: Decimal = ZERO
     allow_negative: bool = False
     stock_id: str | None = None
+    # The record's numeric id (004), when the caller numbered it.
+    number: int | None = None
 
 
 class StockService(LocationLevels):
@@ -142,13 +145,20 @@ class StockService(LocationLevels):
         return record
 
     def create_records(
-        self, tenant_id: str, news: list[NewStockRecord], actor: Actor, uow: UnitOfWork | None = None
+        self,
+        tenant_id: str,
+        news: list[NewStockRecord],
+        actor: Actor,
+        uow: UnitOfWork | None = None,
+        *,
+        kind: MovementKind = MovementKind.INITIAL,
+        reason: str = "initial stock",
     ) -> list[StockRecord]:
-        """Create several records, each with its initial movement, in one transaction (all or none).
+        """Create several records, each with its first movement (`kind`), in one transaction (all or none).
 
         With `uow` the writes join the caller's unit of work, which the caller commits.
         """
-        pairs = self.new_records(tenant_id, news, actor)
+        pairs = self.new_records(tenant_id, news, actor, kind=kind, reason=reason)
         if uow is None:
             self._store.create_records(pairs, actor)
         else:
@@ -156,7 +166,13 @@ class StockService(LocationLevels):
         return [record for record, _ in pairs]
 
     def new_records(
-        self, tenant_id: str, news: list[NewStockRecord], actor: Actor
+        self,
+        tenant_id: str,
+        news: list[NewStockRecord],
+        actor: Actor,
+        *,
+        kind: MovementKind = MovementKind.INITIAL,
+        reason: str = "initial stock",
     ) -> list[tuple[StockRecord, Movement | None]]:
         """The records and initial movements `create_records` would write, for a caller that commits them itself."""
         pairs: list[tuple[StockRecord, Movement | None]] = []
@@ -172,9 +188,7 @@ class StockService(LocationLevels):
             )
             movement = None
             if new.quantity != 0:
-                movement = self._movement(
-                    record, MovementKind.INITIAL, new.quantity, actor, "initial stock", None, None
-                )
+                movement = self._movement(record, kind, new.quantity, actor, reason, None, None)
             pairs.append((record, movement))
         return pairs
 
@@ -373,6 +387,7 @@ class StockService(LocationLevels):
         require_positive(quantity)
         record = self.get(tenant_id, stock_id)
         self._check_lot(tenant_id, record)
+        require_own_stock(record)
         reservation = Reservation(
             tenant_id=tenant_id,
             reservation_id=reservation_id or new_id(),
@@ -432,6 +447,7 @@ class StockService(LocationLevels):
         require_positive(quantity)
         record = record or self.get(tenant_id, stock_id)
         self._check_lot(tenant_id, record)
+        require_own_stock(record)
         reservation = Reservation(
             tenant_id=tenant_id,
             reservation_id=reservation_id or new_id(),
@@ -691,6 +707,7 @@ class StockService(LocationLevels):
         if not reason.strip():
             raise ValidationFailed("a hold needs a reason", [_field("reason", "must not be empty")])
         record = self.get(tenant_id, stock_id)
+        require_own_stock(record, "held")
         hold = Hold(
             tenant_id=tenant_id,
             hold_id=hold_id or new_id(),

@@ -67,6 +67,7 @@ from chalicelib.core.reference.service import (
     deterministic_id,
 )
 from chalicelib.core.reference.tag_rules import evaluate
+from chalicelib.core.stock.ownership import own_stock
 from chalicelib.core.stock.service import ORDER_LINK_PREFIX, NewStockRecord, StockService
 from chalicelib.core.values import number_problem, text_problem
 
@@ -223,7 +224,8 @@ class InventoryService:
     def page(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[InventoryItem]:
         """One page of active items; labels of the whole page cost one batched read."""
         page = self._records.list_records(tenant_id, limit, cursor)
-        records = [r for r in page.items if r.active]
+        # Supplier stock (004) is no inventory item of the company's: only its own stock is listed.
+        records = own_stock(page.items)
         return Page(self._enrich(tenant_id, records), page.cursor)
 
     def get(self, tenant_id: str, stock_id: str) -> InventoryItem:
@@ -383,7 +385,7 @@ class InventoryService:
 
     def _active(self, tenant_id: str, stock_id: str) -> StockRecord:
         record = self._records.get_record(tenant_id, stock_id)
-        if record is None or not record.active:
+        if record is None or not own_stock([record]):
             raise NotFound(f"inventory item {stock_id} not found")
         return record
 
@@ -461,7 +463,10 @@ class InventoryService:
 
     def _create_products(self, tenant_id: str, names: list[str], missing: list[Product], actor: Actor) -> None:
         try:
-            self._catalog.create_products(missing, actor)
+            # A product is up to 3 writes (item, SKU guard, numeric-id guard): as many as one transaction holds.
+            size = (TRANSACTION_ITEMS - 1) // 3
+            for start in range(0, len(missing), size):
+                self._catalog.create_products(missing[start : start + size], actor)
         except AlreadyExists:
             # Another request created one of them first: the same product. Create the rest one by one.
             for product in self.missing_products(tenant_id, names):
@@ -664,7 +669,9 @@ def _active(resolved: Resolved | None) -> bool:
 # -- history -----------------------------------------------------------------
 
 # Stock record fields that say nothing to a 000 user (derived or internal).
-HIDDEN_FIELDS = frozenset({"reserved", "held", "available", "product_id", "allow_negative", "owner", "natural_key"})
+HIDDEN_FIELDS = frozenset(
+    {"reserved", "held", "available", "product_id", "allow_negative", "owner", "natural_key", "number"}
+)
 
 
 def translate_event(event: HistoryEvent) -> HistoryEvent:
