@@ -9,8 +9,8 @@ from chalicelib.http.platform import platform
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.orders import orders
 from chalicelib.surfaces.maker import maker
-from chalicelib.surfaces.warehouse import warehouse
 from chalicelib.surfaces.multisource import multisource
+from chalicelib.surfaces.warehouse import warehouse
 
 app = Chalice(app_name="stockroom")
 app.api.binary_types.extend(["application/zip", "application/pdf", "application/octet-stream", "multipart/form-data"])

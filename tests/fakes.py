@@ -1698,6 +1698,8 @@ class InMemoryClientStore:
             return False
         self.counters[key] = self.counters.get(key, 0) + 1
         return True
+
+
 # -- multi-source inventory (004) ----------------------------------------------------------
 
 
