@@ -7,6 +7,7 @@ from chalicelib.http.fallbacks import method_fallbacks
 from chalicelib.http.platform import platform
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.orders import orders
+from chalicelib.surfaces.graphql import graphql
 from chalicelib.surfaces.maker import maker
 
 app = Chalice(app_name="stockroom")
@@ -16,5 +17,6 @@ app.register_blueprint(events)
 app.register_blueprint(company)
 app.register_blueprint(orders)
 app.register_blueprint(maker)
+app.register_blueprint(graphql)
 # Last: it answers 405 for the methods the routes above do not take.
 app.register_blueprint(method_fallbacks())

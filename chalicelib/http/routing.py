@@ -63,6 +63,9 @@ class Endpoint:
     response_example: Any = None
     # Not in the API document the surface implements: added by Stockroom (OpenAPI `x-extension`).
     extension: bool = False
+    # A JSON body model shown in the OpenAPI document for a handler that reads the raw body itself
+    # (GraphQL answers a bad body in its own error shape).
+    documented_body: Any = None
 
     @functools.cached_property
     def body_adapter(self) -> TypeAdapter[Any] | None:
@@ -157,6 +160,7 @@ def endpoint(
     example: Any = None,
     response_example: Any = None,
     extension: bool = False,
+    documented_body: Any = None,
 ) -> Callable[[Handler], Handler]:
     if permissions is None and any_of is None and not public:
         raise ValueError(f"{method} {path} must declare its permissions (or public=True)")
@@ -184,6 +188,7 @@ def endpoint(
         example=example,
         response_example=response_example,
         extension=extension,
+        documented_body=documented_body,
     )
 
     def register(handler: Handler) -> Handler:
