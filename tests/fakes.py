@@ -660,11 +660,21 @@ def _product_guards(product: Product) -> list[GuardSpec]:
     if product.sku:
         guards.append(("SKU", product.sku, "sku"))
     guards.extend(("SOURCE", f"{source}#{sid}", f"sourceIds.{source}") for source, sid in product.source_ids.items())
+    if product.number:
+        guards.append(("PRODUCTNO", str(product.number), "productId"))
     return guards
 
 
 def _location_guards(location: Location) -> list[GuardSpec]:
-    return [("LOCNAME", location.name.casefold(), "name")]
+    guards = [("LOCNAME", location.name.casefold(), "name")]
+    if location.number:
+        guards.append(("LOCATIONNO", str(location.number), "warehouseId"))
+    return guards
+
+
+def _guard_role(kind: str) -> Role:
+    """A taken numeric-id guard means the entity itself exists again (as DynamoCatalogStore says it)."""
+    return Role.NEW if kind in {"PRODUCTNO", "LOCATIONNO"} else Role.GUARD
 
 
 class InMemoryCatalogStore:
@@ -672,10 +682,29 @@ class InMemoryCatalogStore:
 
     def __init__(self, table: MemoryTable | None = None) -> None:
         self.table = table or MemoryTable()
+        # Numeric ids as DynamoCatalogStore gives them: a per-tenant counter per kind.
+        self.sequences: dict[tuple[str, str], int] = {}
+
+    def _number(self, entity: Product | Location) -> None:
+        if entity.number is not None:
+            return
+        if isinstance(entity, Location) and entity.is_default:
+            entity.number = 0
+            return
+        name = (entity.tenant_id, type(entity).__name__)
+        self.sequences[name] = self.sequences.get(name, 0) + 1
+        entity.number = self.sequences[name]
+
+    def product_id_by_number(self, tenant_id: str, number: int) -> str | None:
+        return self._guard_target(tenant_id, "PRODUCTNO", str(number))
+
+    def location_id_by_number(self, tenant_id: str, number: int) -> str | None:
+        return self._guard_target(tenant_id, "LOCATIONNO", str(number))
 
     # -- products ----------------------------------------------------------
 
     def create_product(self, product: Product, actor: Actor) -> None:
+        self._number(product)
         key = _key(keys.product(product.tenant_id, product.product_id))
         self._save(product.tenant_id, product.product_id, "product", key, product, None, _product_guards(product), [])
 
@@ -700,6 +729,7 @@ class InMemoryCatalogStore:
 
     def add_new_product(self, tx: InMemoryUnitOfWork, product: Product) -> None:
         """The writes that create a product and take its guards (for callers that add writes of their own)."""
+        self._number(product)
         t = product.tenant_id
         tx.add(
             self.table,
@@ -708,7 +738,9 @@ class InMemoryCatalogStore:
         )
         for kind, value, name in _product_guards(product):
             guard = put_new(_key(keys.unique(t, kind, value)), Guard(product.product_id))
-            tx.add(self.table, guard, Meaning(Role.GUARD, "product", product.product_id, field=name, value=value))
+            role = _guard_role(kind)
+            field = None if role == Role.NEW else name
+            tx.add(self.table, guard, Meaning(role, "product", product.product_id, field=field, value=value))
 
     def update_product(self, product: Product, previous: Product, actor: Actor) -> None:
         key = _key(keys.product(product.tenant_id, product.product_id))
@@ -735,6 +767,7 @@ class InMemoryCatalogStore:
     # -- locations and bins ------------------------------------------------
 
     def create_location(self, location: Location, actor: Actor) -> None:
+        self._number(location)
         key = _key(keys.location(location.tenant_id, location.location_id))
         guards = _location_guards(location)
         self._save(location.tenant_id, location.location_id, "location", key, location, None, guards, [])
@@ -791,6 +824,7 @@ class InMemoryCatalogStore:
 
     def new_location_ops(self, location: Location) -> list[Op]:
         """The transaction items that create a location: the entity, then its name guard."""
+        self._number(location)
         t = location.tenant_id
         ops = [put_new(_key(keys.location(t, location.location_id)), location)]
         ops += [
@@ -857,7 +891,8 @@ class InMemoryCatalogStore:
         tx = InMemoryUnitOfWork()
         tx.add(self.table, first, meaning)
         for kind, value, name in added:
-            taken = Meaning(Role.GUARD, entity_type, entity_id, field=name, value=value)
+            role = _guard_role(kind)
+            taken = Meaning(role, entity_type, entity_id, field=None if role == Role.NEW else name, value=value)
             tx.add(self.table, put_new(_key(keys.unique(tenant_id, kind, value)), Guard(entity_id)), taken)
         for kind, value, _ in removed:
             tx.add(self.table, delete(_key(keys.unique(tenant_id, kind, value)), _guard_of(entity_id)), meaning)

@@ -96,6 +96,8 @@ class Product(Entity):
     materials: list[BomLine] = Field(default_factory=list)
     # External identifiers by source system (004 sourceId lookups).
     source_ids: dict[str, str] = Field(default_factory=dict)
+    # The numeric id (004 `productId`): given by storage from a per-tenant counter when the product is created.
+    number: int | None = None
     # When true, on-hand (and so available) may go below zero for this product.
     allow_negative: bool = False
     attributes: dict[str, Any] = Field(default_factory=dict)
@@ -119,6 +121,8 @@ class Location(Entity):
     hide_materials: bool = False
     address: Address = Field(default_factory=Address)
     active: bool = True
+    # The numeric id (004 `warehouseId`): 0 for the default location, else from a per-tenant counter on create.
+    number: int | None = None
 
 
 class Bin(Entity):
@@ -149,6 +153,8 @@ class StockRecord(Entity):
     # Piece attributes: dimensions, weight, heat code, prices, notes, and so on.
     attributes: dict[str, Any] = Field(default_factory=dict)
     natural_key: str | None = None
+    # The numeric id (004 record `id`), from a per-tenant counter; records of other surfaces get one on first need.
+    number: int | None = None
     on_hand: Decimal = ZERO
     reserved: Decimal = ZERO
     held: Decimal = ZERO

@@ -17,10 +17,17 @@ from chalicelib.core.ports import OffsetPage, Page, UnitOfWork
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
 from chalicelib.storage.dynamo import batch_get, ddb, query_all, query_page
-from chalicelib.storage.listing import Listing, add_counters, offset_page
+from chalicelib.storage.listing import Listing, add_counters, next_numbers, offset_page
 from chalicelib.storage.transaction import Meaning, Role, Transaction, own
 
 Guard = tuple[str, str, str]  # (kind, value, field name for the error)
+
+# Numeric ids (004 `productId`, `warehouseId`): per-tenant sequences `T#t#SEQ / <name>`, each number
+# mapped to its entity by a guard `T#t#UNIQUE / <kind>#<n>` that lives as long as the entity's item.
+PRODUCT_NUMBERS = "product-number"
+LOCATION_NUMBERS = "location-number"
+PRODUCT_NUMBER_GUARD = "PRODUCTNO"
+LOCATION_NUMBER_GUARD = "LOCATIONNO"
 
 
 def _product_guards(product: Product) -> list[Guard]:
@@ -60,6 +67,47 @@ class DynamoCatalogStore:
     def __init__(self, table: str) -> None:
         self._table = table
 
+    # -- numeric ids ---------------------------------------------------------
+
+    def number_products(self, products: Iterable[Product]) -> None:
+        """Give each new product without one its numeric id: one counter UpdateItem for them all."""
+        unnumbered = [p for p in products if p.number is None]
+        if unnumbered:
+            block = next_numbers(self._table, unnumbered[0].tenant_id, PRODUCT_NUMBERS, len(unnumbered))
+            for product, number in zip(unnumbered, block, strict=True):
+                product.number = number
+
+    def number_locations(self, locations: Iterable[Location]) -> None:
+        """Give each new location without one its numeric id: 0 for the default location, else the counter's."""
+        unnumbered = []
+        for location in locations:
+            if location.number is None and location.is_default:
+                location.number = 0
+            elif location.number is None:
+                unnumbered.append(location)
+        if unnumbered:
+            block = next_numbers(self._table, unnumbered[0].tenant_id, LOCATION_NUMBERS, len(unnumbered))
+            for location, number in zip(unnumbered, block, strict=True):
+                location.number = number
+
+    def product_id_by_number(self, tenant_id: str, number: int) -> str | None:
+        return self._guard_target(tenant_id, PRODUCT_NUMBER_GUARD, str(number))
+
+    def location_id_by_number(self, tenant_id: str, number: int) -> str | None:
+        return self._guard_target(tenant_id, LOCATION_NUMBER_GUARD, str(number))
+
+    def _add_number_guard(self, tx: Transaction, entity: Product | Location, index: int | None = None) -> None:
+        if isinstance(entity, Product):
+            kind, entity_id, name = PRODUCT_NUMBER_GUARD, entity.product_id, "product"
+        else:
+            kind, entity_id, name = LOCATION_NUMBER_GUARD, entity.location_id, "location"
+        if not entity.number:  # 0 is the default location: known without a guard
+            return
+        value = str(entity.number)
+        # Taken: this very entity was created already (its number travels with it), as for its own key.
+        meaning = Meaning(Role.NEW, name, entity_id, value=value, index=index)
+        tx.add(self._put_guard(entity.tenant_id, kind, value, entity_id), meaning)
+
     # -- products ----------------------------------------------------------
 
     def _product_item(self, product: Product, actor: Actor) -> dict[str, Any]:
@@ -70,9 +118,12 @@ class DynamoCatalogStore:
         return record_item(product, item_keys, "product", product.product_id, actor, product.name)
 
     def create_product(self, product: Product, actor: Actor) -> None:
+        self.number_products([product])
         item = self._product_item(product, actor)
         counters = {product_listing(product): int(product.active)}
-        self._save(product.tenant_id, product.product_id, item, None, _product_guards(product), [], counters)
+        tx = Transaction()
+        self._add_number_guard(tx, product)
+        self._save(product.tenant_id, product.product_id, item, None, _product_guards(product), [], counters, tx)
 
     def create_product_with_stock(
         self, product: Product, record: StockRecord, movement: Movement | None, actor: Actor
@@ -80,8 +131,10 @@ class DynamoCatalogStore:
         """A product and its first stock record (with its initial movement) in ONE transaction."""
         from chalicelib.storage.stock_repo import DynamoStockStore
 
+        self.number_products([product])
         item = self._product_item(product, actor)
         tx = Transaction()
+        self._add_number_guard(tx, product)
         DynamoStockStore(self._table).add_create(tx, record, movement, actor)
         counters = {product_listing(product): int(product.active)}
         self._save(product.tenant_id, product.product_id, item, None, _product_guards(product), [], counters, tx)
@@ -89,6 +142,7 @@ class DynamoCatalogStore:
     def create_products(self, products: list[Product], actor: Actor, uow: UnitOfWork | None = None) -> None:
         """Create products (with their guards) in ONE transaction; any of them existing writes none."""
         tx, mine = own(uow)
+        self.number_products(products)
         for product in products:
             self.add_new_product(tx, product, actor)
         self.add_product_counters(tx, products)
@@ -108,13 +162,16 @@ class DynamoCatalogStore:
 
     def add_new_product(self, tx: Transaction, product: Product, actor: Actor) -> None:
         """Add the writes that create a product and take its guards (for callers that add writes of their own;
-        they add `add_product_counters` of all their products once)."""
+        they add `add_product_counters` of all their products once). Number a batch first with
+        `number_products` (one counter call); an unnumbered product costs one here."""
+        self.number_products([product])
         item = self._product_item(product, actor)
         put = {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
         tx.add(put, Meaning(Role.NEW, "product", product.product_id))
         for kind, value, field in _product_guards(product):
             guard = self._put_guard(product.tenant_id, kind, value, product.product_id)
             tx.add(guard, Meaning(Role.GUARD, "product", product.product_id, field=field, value=value))
+        self._add_number_guard(tx, product)
 
     def update_product(self, product: Product, previous: Product, actor: Actor) -> None:
         item = self._product_item(product, actor)
@@ -154,9 +211,12 @@ class DynamoCatalogStore:
     # -- locations and bins ------------------------------------------------
 
     def create_location(self, location: Location, actor: Actor) -> None:
+        self.number_locations([location])
         item = self._location_item(location, actor)
         counters = {location_listing(location.tenant_id): int(location.active)}
-        self._save(location.tenant_id, location.location_id, item, None, _location_guards(location), [], counters)
+        tx = Transaction()
+        self._add_number_guard(tx, location)
+        self._save(location.tenant_id, location.location_id, item, None, _location_guards(location), [], counters, tx)
 
     def update_location(self, location: Location, previous: Location, actor: Actor) -> None:
         item = self._location_item(location, actor)
@@ -185,6 +245,7 @@ class DynamoCatalogStore:
         StaleVersion at `[i].version` (Transaction.explain).
         """
         tx, mine = own(uow)
+        self.number_locations(creates)
         for index, location in enumerate(creates):
             self.add_new_location(tx, location, actor, index)
         listed = sum(int(location.active) for location in creates)
@@ -209,8 +270,10 @@ class DynamoCatalogStore:
 
     def add_new_location(self, tx: Transaction, location: Location, actor: Actor, index: int | None = None) -> None:
         """Add the writes that create a location and take its name guard (tenant create adds its default)."""
+        self.number_locations([location])
         created = Meaning(Role.NEW, "location", location.location_id, field="id", index=index)
         tx.add(self._entity_put(self._location_item(location, actor), None), created)
+        self._add_number_guard(tx, location, index)
         for kind, value, field in _location_guards(location):
             taken = Meaning(Role.GUARD, "location", location.location_id, field=field, value=value, index=index)
             tx.add(self._put_guard(location.tenant_id, kind, value, location.location_id), taken)

@@ -205,6 +205,7 @@ class DynamoImportStore:
         tx.add(self._advance(tenant_id, checkpoint), Meaning(Role.CHECKPOINT, "import job", checkpoint.job_id))
         if checkpoint.errors:
             tx.add(self._errors_item(tenant_id, checkpoint), Meaning(Role.PLAIN, "row errors"))
+        self._catalog.number_products(plan.products)
         for product in plan.products:
             self._catalog.add_new_product(tx, product, actor)
         self._catalog.add_product_counters(tx, plan.products)

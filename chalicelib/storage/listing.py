@@ -86,6 +86,22 @@ def next_number(table: str, tenant_id: str, name: str) -> int:
     return int(response["Attributes"]["last"]["N"])
 
 
+def next_numbers(table: str, tenant_id: str, name: str, count: int) -> range:
+    """`count` consecutive numbers of a sequence in one atomic ADD (a failed request leaves a gap)."""
+    if count <= 0:
+        return range(0)
+    response = ddb().update_item(
+        TableName=table,
+        Key=to_attrs(keys.sequence(tenant_id, name)),
+        UpdateExpression="ADD #last :n",
+        ExpressionAttributeNames={"#last": "last"},
+        ExpressionAttributeValues=to_attrs({":n": Decimal(count)}),
+        ReturnValues="UPDATED_NEW",
+    )
+    last = int(response["Attributes"]["last"]["N"])
+    return range(last - count + 1, last + 1)
+
+
 @dataclass
 class RawPage:
     items: list[dict[str, Any]]

@@ -54,8 +54,9 @@ def test_a_create_with_new_product_names_writes_them_in_the_records_transaction(
     with counted() as calls:
         acme.ok("POST", "/inventory", [refs.item(productName=f"New {i}") for i in range(3)], 201)
 
-    # The read said which products are missing; they commit in the records' one transaction.
-    assert route_calls(calls) == ["BatchGetItem", "TransactWriteItems"]
+    # The read said which products are missing; one counter call numbers them all (004 productId),
+    # and they commit in the records' one transaction.
+    assert route_calls(calls) == ["BatchGetItem", "UpdateItem", "TransactWriteItems"]
 
 
 def test_a_retried_create_finds_what_it_made_on_the_write(acme: Company, refs: Refs) -> None:
@@ -101,5 +102,5 @@ def test_an_update_that_renames_reads_the_new_product_in_the_same_read(acme: Com
         renamed = acme.ok("PUT", "/inventory", [{"inventoryId": made["inventoryId"], "productName": "Bar B"}])
 
     assert renamed[0]["productName"] == "Bar B"
-    # The new product and the renamed item commit in one transaction.
-    assert route_calls(calls) == ["BatchGetItem", "TransactWriteItems", "BatchGetItem"]
+    # The new product (numbered by one counter call) and the renamed item commit in one transaction.
+    assert route_calls(calls) == ["BatchGetItem", "UpdateItem", "TransactWriteItems", "BatchGetItem"]

@@ -42,6 +42,7 @@ from chalicelib.core.ports import (
     StockWrite,
     UnitOfWork,
 )
+from chalicelib.core.stock.ownership import own_stock
 
 MAX_SET_RETRIES = 5
 
@@ -98,9 +99,12 @@ class LocationLevels:
     _store: StockStore
 
     def records_of(self, tenant_id: str, product_ids: Iterable[str]) -> dict[str, list[StockRecord]]:
-        """The active records of each product (one index query per product, run together)."""
+        """The active records of each product's own (INTERN) stock (one index query per product, run together).
+
+        Supplier records (004) are never on hand here: `core/stock/ownership`.
+        """
         found = self._store.records_for_products(tenant_id, list(dict.fromkeys(product_ids)))
-        return {pid: [r for r in records if r.active] for pid, records in found.items()}
+        return {pid: own_stock(records) for pid, records in found.items()}
 
     def records_at(self, tenant_id: str, product_id: str, location_id: str) -> list[StockRecord]:
         return [r for r in self.records_of(tenant_id, [product_id]).get(product_id, []) if r.location_id == location_id]

@@ -50,6 +50,7 @@ from chalicelib.core.ports import (
     UnitOfWork,
 )
 from chalicelib.core.stock.levels import MAX_SET_RETRIES, LocationLevels, require_positive
+from chalicelib.core.stock.ownership import require_own_stock
 
 # A reservation for an order is also stamped on its stock record, under
 # attributes["order_link:<reservation id>"], in the same write, so a page of
@@ -366,6 +367,7 @@ class StockService(LocationLevels):
     ) -> Reservation:
         require_positive(quantity)
         record = self.get(tenant_id, stock_id)
+        require_own_stock(record)
         reservation = Reservation(
             tenant_id=tenant_id,
             reservation_id=reservation_id or new_id(),
@@ -424,6 +426,7 @@ class StockService(LocationLevels):
         """
         require_positive(quantity)
         record = record or self.get(tenant_id, stock_id)
+        require_own_stock(record)
         reservation = Reservation(
             tenant_id=tenant_id,
             reservation_id=reservation_id or new_id(),
@@ -683,6 +686,7 @@ class StockService(LocationLevels):
         if not reason.strip():
             raise ValidationFailed("a hold needs a reason", [_field("reason", "must not be empty")])
         record = self.get(tenant_id, stock_id)
+        require_own_stock(record, "held")
         hold = Hold(
             tenant_id=tenant_id,
             hold_id=hold_id or new_id(),

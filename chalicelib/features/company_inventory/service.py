@@ -67,6 +67,7 @@ from chalicelib.core.reference.service import (
     deterministic_id,
 )
 from chalicelib.core.reference.tag_rules import evaluate
+from chalicelib.core.stock.ownership import own_stock
 from chalicelib.core.stock.service import ORDER_LINK_PREFIX, NewStockRecord, StockService
 from chalicelib.core.values import number_problem, text_problem
 
@@ -223,7 +224,8 @@ class InventoryService:
     def page(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[InventoryItem]:
         """One page of active items; labels of the whole page cost one batched read."""
         page = self._records.list_records(tenant_id, limit, cursor)
-        records = [r for r in page.items if r.active]
+        # Supplier stock (004) is no inventory item of the company's: only its own stock is listed.
+        records = own_stock(page.items)
         return Page(self._enrich(tenant_id, records), page.cursor)
 
     def get(self, tenant_id: str, stock_id: str) -> InventoryItem:
@@ -383,7 +385,7 @@ class InventoryService:
 
     def _active(self, tenant_id: str, stock_id: str) -> StockRecord:
         record = self._records.get_record(tenant_id, stock_id)
-        if record is None or not record.active:
+        if record is None or not own_stock([record]):
             raise NotFound(f"inventory item {stock_id} not found")
         return record
 

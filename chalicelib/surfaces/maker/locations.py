@@ -33,6 +33,7 @@ MAIN = {
     "zip": "97201",
     "country": "US",
     "version": 1,
+    "warehouseId": 0,
 }
 STORE = {
     "id": "loc_790",
@@ -46,6 +47,7 @@ STORE = {
     "zip": "97202",
     "country": "US",
     "version": 1,
+    "warehouseId": 3,
 }
 SHARED = (
     "Locations are the company's core locations: the same places every other API shows (000 stock locations, "

@@ -284,6 +284,7 @@ class LocationOut(Model):
     zip: str | None
     country: str | None
     version: int
+    warehouseId: int | None = None
 
 
 def location_out(location: Location) -> dict[str, Any]:
@@ -294,6 +295,8 @@ def location_out(location: Location) -> dict[str, Any]:
         "hideMaterials": location.hide_materials,
         **{name: getattr(location.address, name) for name in ADDRESS},
         "version": location.version,
+        # The numeric id the multi-source API (004) knows it by: 0 for the default location.
+        "warehouseId": location.number,
     }
 
 
