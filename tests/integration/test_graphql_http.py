@@ -13,7 +13,7 @@ from chalice.test import Client
 from chalicelib import wiring
 from chalicelib.core.models import SYSTEM
 from tests.integration.company import Company, make_company
-from tests.integration.graphql import gql, gql_get
+from tests.integration.gql_client import gql, gql_get
 
 pytestmark = pytest.mark.shared_aws
 

@@ -81,22 +81,22 @@ SCALARS: dict[object, ScalarDefinition] = {
 }
 
 
-@strawberry.federation.type(keys=["id"], description="One inventory record (the REST v2 record)")
+@strawberry.federation.type(keys=["id"], description="One inventory record (the REST v2 record, field for field)")
 class Inventory:
     id: int
-    productId: int
+    productId: int | None
     quantity: Decimal
     supplier: str = strawberry.field(description="INTERN for local inventory")
     supplierCode: str | None
     sku: str | None
-    warehouseId: int = strawberry.field(description="0 = no warehouse (the company's default location)")
+    warehouseId: int | None = strawberry.field(description="0 = no warehouse (the company's default location)")
     companyId: int = strawberry.field(description="A business partner of the record (0 = none); never the tenant")
     location: str | None = strawberry.field(description="Storage location within the warehouse")
     costPrice: Decimal | None
     notes: str | None
-    nextDeliveryDate: datetime | None
-    createdAt: datetime | None
-    lastModifiedAt: datetime | None
+    nextDeliveryDate: str | None = strawberry.field(description="ISO 8601, e.g. 2025-08-01T00:00:00.000Z")
+    createdAt: str = strawberry.field(description="ISO 8601, e.g. 2025-01-15T10:30:00.000Z")
+    lastModifiedAt: str
 
     @strawberry.field(description="The record's product, with its aggregated inventory")
     async def product(self, info: Info) -> Product | None:
@@ -129,7 +129,7 @@ class Product:
     description="A product's inventory, aggregated over its records (REST: GET /v2/products/.../inventory)"
 )
 class ProductInventory:
-    productId: int
+    productId: int | None
     sku: str | None
     warehouseId: int | None = strawberry.field(description="Set when every figure is restricted to one warehouse")
     totalQuantity: Decimal
@@ -319,12 +319,18 @@ class Mutation:
 
     @strawberry.mutation(
         description="Create or update up to 1,000 records by their uniqueness key; lookupKey names the product "
-        "field of each record (id -> productId, sku, sourceId), inventoryType is local or supplier (inventory.write)"
+        "field of each record (id -> productId, sku, sourceId, which needs source), inventoryType is local or "
+        "supplier (inventory.write)"
     )
     async def bulkUpsertInventory(
-        self, info: Info, lookupKey: str, inventoryType: str, records: list[InventoryRecordInput]
+        self,
+        info: Info,
+        lookupKey: str,
+        inventoryType: str,
+        records: list[InventoryRecordInput],
+        source: str | None = None,
     ) -> BulkUpsertResult:
-        return await resolvers.bulk_upsert(info, lookupKey, inventoryType, records)
+        return await resolvers.bulk_upsert(info, lookupKey, inventoryType, records, source)
 
     @strawberry.mutation(
         description="A presigned S3 POST for a CSV file too big to send as text; then call importInventoryCsv "
@@ -337,7 +343,8 @@ class Mutation:
         description="Start an asynchronous CSV import of inventory records through the import queue. `upload` "
         "is the CSV text or the key createInventoryUpload returned; fieldMappings name the record field of "
         "each CSV column (columns not mapped are taken by their own name when it is a field). Rows follow "
-        "the bulk upsert's rules; follow the job with importJob (inventory.write)"
+        "the bulk upsert's rules; source is needed with lookupKey sourceId; follow the job with importJob "
+        "(inventory.write)"
     )
     async def importInventoryCsv(
         self,
@@ -346,8 +353,9 @@ class Mutation:
         inventoryType: str,
         fieldMappings: list[FieldMappingInput],
         upload: str,
+        source: str | None = None,
     ) -> ImportJob:
-        return await resolvers.import_csv(info, lookupKey, inventoryType, fieldMappings, upload)
+        return await resolvers.import_csv(info, lookupKey, inventoryType, fieldMappings, upload, source)
 
 
 class StockroomSchema(FederationSchema):
