@@ -9,6 +9,7 @@ from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.orders import orders
 from chalicelib.surfaces.graphql import graphql
 from chalicelib.surfaces.maker import maker
+from chalicelib.surfaces.multisource import multisource
 
 app = Chalice(app_name="stockroom")
 app.api.binary_types.extend(["application/zip", "application/pdf", "application/octet-stream", "multipart/form-data"])
@@ -17,6 +18,7 @@ app.register_blueprint(events)
 app.register_blueprint(company)
 app.register_blueprint(orders)
 app.register_blueprint(maker)
+app.register_blueprint(multisource)
 app.register_blueprint(graphql)
 # Last: it answers 405 for the methods the routes above do not take.
 app.register_blueprint(method_fallbacks())

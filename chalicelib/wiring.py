@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from chalicelib.features.certificates.documents import CertificateDocumentService
     from chalicelib.features.certificates.packs import CertificatePackService
     from chalicelib.features.company_inventory.service import InventoryService
+    from chalicelib.features.multisource import MultiSourceService
     from chalicelib.features.orders.planning import ImportPlanner
     from chalicelib.features.orders.service import OrderService
     from chalicelib.features.production.service import ProductionService
@@ -178,6 +179,17 @@ def production_service() -> ProductionService:
     return ProductionService(store, catalog_service(), stock_service(), user_service(), transactions())
 
 
+@cache
+def multisource_service() -> MultiSourceService:
+    from chalicelib.features.multisource import MultiSourceService
+    from chalicelib.storage.multisource_repo import DynamoMultiSourceStore
+
+    table = get_settings().main_table
+    return MultiSourceService(
+        catalog_service(), stock_service(), stock_store(), DynamoMultiSourceStore(table), transactions()
+    )
+
+
 def reset() -> None:
     """Forget built services (tests switch settings between cases)."""
     factories = (stock_service, catalog_service, tenant_service, idempotency_store, history_service)
@@ -188,6 +200,7 @@ def reset() -> None:
     certificate_pack_service.cache_clear()
     user_service.cache_clear()
     production_service.cache_clear()
+    multisource_service.cache_clear()
 
 
 @cache

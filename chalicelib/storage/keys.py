@@ -75,6 +75,20 @@ def stock_by_location(t: str, location_id: str, product_id: str, stock_id: str) 
     return {"gsi2pk": f"T#{t}#LOCATION#{location_id}", "gsi2sk": f"STOCK#{product_id}#{stock_id}"}
 
 
+def stock_type_partition(t: str, local: bool) -> str:
+    """gsi3 partition of a tenant's stock records of one type (004 inventoryType: local = INTERN)."""
+    return f"T#{t}#STOCKTYPE#{'local' if local else 'supplier'}"
+
+
+def stock_by_type(t: str, local: bool, modified_at: datetime, stock_id: str) -> dict[str, str]:
+    """gsi3 entry of a stock record: its type's partition, sorted by last modification (every change moves it)."""
+    return {"gsi3pk": stock_type_partition(t, local), "gsi3sk": modified_sort(modified_at, stock_id)}
+
+
+def modified_sort(modified_at: datetime, stock_id: str) -> str:
+    return f"{stamp(modified_at)}#{stock_id}"
+
+
 def movement(t: str, stock_id: str, movement_id: str) -> dict[str, str]:
     return {"pk": f"T#{t}#LEDGER#{stock_id}", "sk": movement_id}
 

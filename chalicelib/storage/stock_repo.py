@@ -18,6 +18,7 @@ from typing import Any
 from chalicelib.core.ids import utcnow
 from chalicelib.core.models import Actor, ClaimStatus, Hold, Movement, Reservation, StockRecord
 from chalicelib.core.ports import ClaimTransition, Page, StockChange, UnitOfWork
+from chalicelib.core.stock.ownership import is_own_stock
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
 from chalicelib.storage.dynamo import batch_get, ddb, query_all, query_page
@@ -70,6 +71,7 @@ class DynamoStockStore:
             **keys.stock(t, record.stock_id),
             **keys.stock_by_product(t, record.product_id, record.location_id, record.stock_id),
             **keys.stock_by_location(t, record.location_id, record.product_id, record.stock_id),
+            **keys.stock_by_type(t, is_own_stock(record), record.updated_at, record.stock_id),
         }
         meaning = Meaning(role, "stock record", record.stock_id)
         yield self._put_new(record_item(record, item_keys, "stock", record.stock_id, actor, record.name)), meaning
@@ -78,6 +80,10 @@ class DynamoStockStore:
         if record.natural_key:
             guard = {**keys.unique(t, "STOCKKEY", record.natural_key), "target_id": record.stock_id}
             yield self._put_new(to_attrs({**guard, "entity_type": "guard"})), meaning
+        if record.number is not None:
+            # The record's numeric id (004) maps back to it; the counter never hands a number out twice.
+            numbered = {**keys.unique(t, "STOCKNO", str(record.number)), "target_id": record.stock_id}
+            yield self._put_new(to_attrs({**numbered, "entity_type": "guard"})), meaning
 
     def apply(self, tenant_id: str, changes: list[StockChange], uow: UnitOfWork | None = None) -> None:
         """Every change in ONE transaction (a lone record update too: its token makes a retry apply once)."""
@@ -133,6 +139,8 @@ class DynamoStockStore:
             ":now": now,
             ":by": change.actor.id,
             ":byname": change.actor.name,
+            # The record's place in its type's last-modified listing (gsi3) moves with every change.
+            ":modified": keys.modified_sort(now, change.stock_id),
         }
         conditions = ["attribute_exists(pk)"]
         if change.needs_active_record:
@@ -159,7 +167,7 @@ class DynamoStockStore:
             "UpdateExpression": (
                 "SET on_hand = on_hand + :oh, reserved = reserved + :r, held = held + :h, "
                 "available = available + :a, version = version + :one, updated_at = :now, "
-                "changed_at = :now, changed_by_id = :by, changed_by_name = :byname"
+                "changed_at = :now, changed_by_id = :by, changed_by_name = :byname, gsi3sk = :modified"
                 + "".join(f", {s}" for s in sets)
                 + (" REMOVE " + ", ".join(removes) if removes else "")
             ),

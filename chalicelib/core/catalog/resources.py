@@ -17,6 +17,7 @@ from chalicelib.core.catalog import units
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.core.models import ZERO, BomLine, Product, ProductionType, StockRecord
+from chalicelib.core.stock.ownership import own_stock
 
 KINDS = ("product", "material")
 # One production batch is one unit of work (at most TRANSACTION_ITEMS writes): the product's
@@ -65,10 +66,10 @@ class ResourceView:
 
 
 def record_levels(records: Iterable[StockRecord]) -> Levels:
+    """On hand per location: the company's own (INTERN) active records only (`core/stock/ownership`)."""
     by_location: dict[str, Decimal] = {}
-    for record in records:
-        if record.active:
-            by_location[record.location_id] = by_location.get(record.location_id, ZERO) + record.on_hand
+    for record in own_stock(records):
+        by_location[record.location_id] = by_location.get(record.location_id, ZERO) + record.on_hand
     return Levels(by_location)
 
 

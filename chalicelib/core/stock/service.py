@@ -110,6 +110,8 @@ class NewStockRecord(Model):
     quantity: Decimal = ZERO
     allow_negative: bool = False
     stock_id: str | None = None
+    # The record's numeric id (004), when the caller numbered it.
+    number: int | None = None
 
 
 class StockService(LocationLevels):
@@ -137,13 +139,20 @@ class StockService(LocationLevels):
         return record
 
     def create_records(
-        self, tenant_id: str, news: list[NewStockRecord], actor: Actor, uow: UnitOfWork | None = None
+        self,
+        tenant_id: str,
+        news: list[NewStockRecord],
+        actor: Actor,
+        uow: UnitOfWork | None = None,
+        *,
+        kind: MovementKind = MovementKind.INITIAL,
+        reason: str = "initial stock",
     ) -> list[StockRecord]:
-        """Create several records, each with its initial movement, in one transaction (all or none).
+        """Create several records, each with its first movement (`kind`), in one transaction (all or none).
 
         With `uow` the writes join the caller's unit of work, which the caller commits.
         """
-        pairs = self.new_records(tenant_id, news, actor)
+        pairs = self.new_records(tenant_id, news, actor, kind=kind, reason=reason)
         if uow is None:
             self._store.create_records(pairs, actor)
         else:
@@ -151,7 +160,13 @@ class StockService(LocationLevels):
         return [record for record, _ in pairs]
 
     def new_records(
-        self, tenant_id: str, news: list[NewStockRecord], actor: Actor
+        self,
+        tenant_id: str,
+        news: list[NewStockRecord],
+        actor: Actor,
+        *,
+        kind: MovementKind = MovementKind.INITIAL,
+        reason: str = "initial stock",
     ) -> list[tuple[StockRecord, Movement | None]]:
         """The records and initial movements `create_records` would write, for a caller that commits them itself."""
         pairs: list[tuple[StockRecord, Movement | None]] = []
@@ -167,9 +182,7 @@ class StockService(LocationLevels):
             )
             movement = None
             if new.quantity != 0:
-                movement = self._movement(
-                    record, MovementKind.INITIAL, new.quantity, actor, "initial stock", None, None
-                )
+                movement = self._movement(record, kind, new.quantity, actor, reason, None, None)
             pairs.append((record, movement))
         return pairs
 
