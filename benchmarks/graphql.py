@@ -27,9 +27,14 @@ RECORDS_PER_PRODUCT = 2
 ENTITIES = """query($r: [_Any!]!) { _entities(representations: $r) {
   ... on Product { id sku totalQuantity localQuantity supplierQuantity reservedQuantity availableQuantity
                    records { id quantity supplier warehouseId } } } }"""
-ALIASES = "{ " + " ".join(
-    f'p{i}: productInventory(lookupKey: "sku", key: "BENCH-{i}") {{ totalQuantity records {{ id }} }}' for i in range(3)
-) + " }"
+ALIASES = (
+    "{ "
+    + " ".join(
+        f'p{i}: productInventory(lookupKey: "sku", key: "BENCH-{i}") {{ totalQuantity records {{ id }} }}'
+        for i in range(3)
+    )
+    + " }"
+)
 SEARCH = """query($ids: [Int!]) { searchInventory(filter: {productIds: $ids}, pageSize: 500) {
   data { id quantity product { id totalQuantity } } pagination { totalCount } } }"""
 
@@ -84,7 +89,11 @@ def main() -> int:
             page = gql(http, key, SEARCH, {"ids": numbers})["searchInventory"]
         assert page["pagination"]["totalCount"] == PRODUCTS * RECORDS_PER_PRODUCT
         rows.append(
-            (f"searchInventory: {PRODUCTS} productIds, each record's product", list(calls), "search + " + minimum(PRODUCTS))
+            (
+                f"searchInventory: {PRODUCTS} productIds, each record's product",
+                list(calls),
+                "search + " + minimum(PRODUCTS),
+            )
         )
     print(report(rows))
     return 0

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.e2e
 JOB_TIMEOUT = 10.0
 ADMIN = Actor(id="e2e", name="E2E GraphQL")
 BULK = """mutation($records: [InventoryRecordInput!]!) {
-  bulkUpsertInventory(lookupKey: "sku", inventoryType: "local", records: $records) { created updated failed results { id } }
+  bulkUpsertInventory(lookupKey: "sku", inventoryType: "local", records: $records) {
+    created updated failed results { id }
+  }
 }"""
 IMPORT = """mutation($upload: String!) {
   importInventoryCsv(lookupKey: "sku", inventoryType: "supplier",
@@ -97,21 +99,30 @@ def test_mutations_queries_and_a_federation_query(companies: Companies) -> None:
     federated = acme.data(
         "query($r: [_Any!]!) { _service { sdl } _entities(representations: $r) { "
         "... on Product { id totalQuantity } ... on Inventory { id product { id } } } }",
-        {"r": [{"__typename": "Product", "id": companies.products["E2E-G2"]}, {"__typename": "Inventory", "id": record_id}]},
+        {
+            "r": [
+                {"__typename": "Product", "id": companies.products["E2E-G2"]},
+                {"__typename": "Inventory", "id": record_id},
+            ]
+        },
     )
     assert '@key(fields: "id")' in federated["_service"]["sdl"]
     assert federated["_entities"] == [
         {"id": companies.products["E2E-G2"], "totalQuantity": 1},
         {"id": record_id, "product": {"id": companies.products["E2E-G1"]}},
     ]
-    got = acme.api.get("/graphql", params={"query": "{ searchInventory(filter: {skus: [\"E2E-G2\"]}) { pagination { totalCount } } }"})
+    got = acme.api.get(
+        "/graphql", params={"query": '{ searchInventory(filter: {skus: ["E2E-G2"]}) { pagination { totalCount } } }'}
+    )
     assert got.json()["data"]["searchInventory"]["pagination"]["totalCount"] == 1
     assert requests.get(acme.api.base_url + "/graphql/schema.graphql", timeout=10).text.startswith("schema")
 
 
 def test_isolation_permissions_and_limits(companies: Companies) -> None:
     acme, other = companies.acme, companies.other
-    record_id = acme.data(BULK, {"records": [{"sku": "E2E-G2", "quantity": 2}]})["bulkUpsertInventory"]["results"][0]["id"]
+    record_id = acme.data(BULK, {"records": [{"sku": "E2E-G2", "quantity": 2}]})["bulkUpsertInventory"]["results"][0][
+        "id"
+    ]
 
     foreign = other.gql("query($id: Int!) { inventory(id: $id) { id } }", {"id": record_id}).json()
     assert foreign["errors"][0]["extensions"]["code"] == "NOT_FOUND"
@@ -120,7 +131,9 @@ def test_isolation_permissions_and_limits(companies: Companies) -> None:
     too_many = acme.gql("{ " + " ".join(f"a{i}: __typename" for i in range(101)) + " }")
     assert too_many.status_code == 400
     assert too_many.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
-    assert requests.post(acme.api.base_url + "/graphql", json={"query": "{ __typename }"}, timeout=10).status_code == 401
+    assert (
+        requests.post(acme.api.base_url + "/graphql", json={"query": "{ __typename }"}, timeout=10).status_code == 401
+    )
 
 
 def test_csv_import_with_field_mappings_runs_to_completion(
@@ -139,7 +152,9 @@ def test_csv_import_with_field_mappings_runs_to_completion(
     posted = requests.post(
         staged["url"],
         data={f["name"]: f["value"] for f in staged["fields"]},
-        files={"file": ("stock.csv", b"Article,Vendor,On hand\nE2E-G1,Northern Steel,20\nE2E-G2,Southern,4\n", "text/csv")},
+        files={
+            "file": ("stock.csv", b"Article,Vendor,On hand\nE2E-G1,Northern Steel,20\nE2E-G2,Southern,4\n", "text/csv")
+        },
         timeout=10,
     )
     assert posted.status_code in (200, 201, 204), posted.text

@@ -48,8 +48,13 @@ def test_a_mutation_over_get_is_a_405_and_runs_nothing(acme: Company) -> None:
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [(b"", "body"), (b"{not json", "body"), (b"[1]", "body"), (b'{"query": ""}', "query"),
-     (b'{"query": "{ __typename }", "variables": [1]}', "variables")],
+    [
+        (b"", "body"),
+        (b"{not json", "body"),
+        (b"[1]", "body"),
+        (b'{"query": ""}', "query"),
+        (b'{"query": "{ __typename }", "variables": [1]}', "variables"),
+    ],
 )
 def test_a_body_without_a_runnable_request_is_a_400_in_graphql_shape(acme: Company, body: bytes, field: str) -> None:
     response = acme.http.http.request(
@@ -70,7 +75,9 @@ def test_a_document_that_does_not_parse_or_validate_is_a_400(acme: Company) -> N
 
 def test_the_document_may_be_sent_as_application_graphql(acme: Company) -> None:
     response = acme.http.http.request(
-        "POST", "/graphql", headers={"X-API-Key": acme.key, "Content-Type": "application/graphql"},
+        "POST",
+        "/graphql",
+        headers={"X-API-Key": acme.key, "Content-Type": "application/graphql"},
         body=b"{ __typename }",
     )
 
@@ -88,8 +95,11 @@ def test_too_many_root_fields_are_refused_with_a_400_before_any_read(acme: Compa
 
 
 def test_an_unknown_job_and_another_companys_job_are_not_found(acme: Company, other: Company) -> None:
-    job = gql(other, "mutation { importInventoryCsv(lookupKey: \"sku\", inventoryType: \"local\", "
-              "fieldMappings: [], upload: \"sku,quantity\\nA,1\\n\") { jobId } }").ok()["importInventoryCsv"]
+    job = gql(
+        other,
+        'mutation { importInventoryCsv(lookupKey: "sku", inventoryType: "local", '
+        'fieldMappings: [], upload: "sku,quantity\\nA,1\\n") { jobId } }',
+    ).ok()["importInventoryCsv"]
 
     assert gql(acme, JOB, {"id": "nope"}).codes == ["NOT_FOUND"]
     mine = gql(acme, JOB, {"id": job["jobId"]})

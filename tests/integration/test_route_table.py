@@ -31,7 +31,11 @@ pytestmark = pytest.mark.shared_aws
 
 JSON = "application/json"
 # Public on purpose: everything else must name the permission it needs.
-PUBLIC_ROUTES = frozenset({("/health", "GET"), ("/openapi.json", "GET"), ("/docs", "GET"), ("/docs/{asset}", "GET")})
+# The GraphQL SDL is public as the OpenAPI document is: both describe the API, neither holds data.
+PUBLIC_ROUTES = frozenset(
+    {("/health", "GET"), ("/openapi.json", "GET"), ("/docs", "GET"), ("/docs/{asset}", "GET")}
+    | {("/graphql/schema.graphql", "GET")}
+)
 # Keys that hold one unrelated permission each; a route gets the first one it does not accept.
 STRANGER_PERMISSIONS = ("tasks.read", "orders.read", "products.read")
 # The routes of import jobs of every kind: a key that may read (or start) any one kind gets past the route.

@@ -85,7 +85,9 @@ class Options:
         try:
             options = job.options
             mapped = {m["column"]: m["field"] for m in options.get("fieldMappings", [])}
-            return cls(LookupKey(options["lookupKey"]), InventoryType(options["inventoryType"]), options.get("source"), mapped)
+            return cls(
+                LookupKey(options["lookupKey"]), InventoryType(options["inventoryType"]), options.get("source"), mapped
+            )
         except (KeyError, ValueError, TypeError):
             raise FileRejected(
                 f"a {KIND} job needs its lookup key, inventory type and field mappings: start it with "
@@ -133,8 +135,7 @@ class BoundImporter:
             field = self._options.fields.get(column) or by_name.get(column)
             if field is None:
                 raise FileRejected(
-                    f"line 1: column {column!r} is neither mapped to a field nor a field's name "
-                    f"({', '.join(FIELDS)})"
+                    f"line 1: column {column!r} is neither mapped to a field nor a field's name ({', '.join(FIELDS)})"
                 )
             if field in fields.values():
                 raise FileRejected(f"line 1: two columns fill the field {field}")

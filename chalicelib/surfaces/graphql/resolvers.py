@@ -168,7 +168,11 @@ async def product_inventory(
 
 
 async def search_inventory(
-    info: Info, filter_: gql.InventoryFilter | None, sort: list[gql.SortInput] | None, page: int | None, size: int | None
+    info: Info,
+    filter_: gql.InventoryFilter | None,
+    sort: list[gql.SortInput] | None,
+    page: int | None,
+    size: int | None,
 ) -> gql.InventoryPage:
     from chalicelib.surfaces.graphql.schema import InventoryPage, Pagination
 
