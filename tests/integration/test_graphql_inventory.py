@@ -275,6 +275,20 @@ def test_csv_import_with_field_mappings_from_text_and_from_a_staged_upload(acme:
     assert totals["productInventory"]["localQuantity"] == 6
 
 
+def test_a_large_import_splits_its_chunks_to_fit_one_transaction(acme: Company) -> None:
+    skus = [f"GQ-L{i}" for i in range(40)]
+    products(acme, *skus)
+    text = "sku,quantity,supplier\n" + "".join(f"{sku},{i + 1},Vendor\n" for i, sku in enumerate(skus))
+
+    job = gql(acme, IMPORT, {"mappings": [], "upload": text, "type": "supplier"}).ok()["importInventoryCsv"]
+    run(acme, job["jobId"])
+
+    ended = gql(acme, JOB, {"id": job["jobId"]}).ok()["importJob"]
+    assert (ended["status"], ended["created"], ended["failed"]) == ("completed", 40, 0)
+    page = gql(acme, '{ searchInventory(filter: {skus: ["GQ-L39"]}) { data { quantity supplier } } }').ok()
+    assert page["searchInventory"]["data"] == [{"quantity": 40, "supplier": "Vendor"}]
+
+
 def test_import_options_are_checked_before_a_job_exists(acme: Company) -> None:
     bad = gql(acme, IMPORT, {"mappings": [{"column": "A", "field": "colour"}], "upload": "A\n1\n", "type": "local"})
 

@@ -155,7 +155,11 @@ class ChunkPlan:
 
     @property
     def writes(self) -> int:
-        creates = sum(1 + (movement is not None) for _, movement in self.creates)
+        # A new record with a uniqueness key or a number (004) also takes its guard items.
+        creates = sum(
+            1 + (movement is not None) + (record.natural_key is not None) + (record.number is not None)
+            for record, movement in self.creates
+        )
         changes = sum(1 + (change.movement is not None) for change in self.changes)
         # New products also move their listing's counter: one more write per chunk.
         products = len(self.products) + (1 if self.products else 0)
