@@ -12,7 +12,7 @@ from chalice.test import Client
 
 from chalicelib import wiring
 from chalicelib.core.models import SYSTEM
-from tests.integration.company import Company, make_company
+from tests.integration.company import Company
 from tests.integration.gql_client import gql, gql_get
 
 pytestmark = pytest.mark.shared_aws
@@ -128,7 +128,9 @@ def test_the_sdl_is_served_as_text_and_linked_from_openapi(http: Client) -> None
     document = json.loads(http.http.request("GET", "/openapi.json").body)
     operation = document["paths"]["/graphql"]["post"]
     assert "/graphql/schema.graphql" in operation["description"]
-    assert "query" in json.dumps(operation["requestBody"]["content"]["application/json"]["schema"]) or True
+    assert operation["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/GraphQLBody"
+    }
     assert "get" in document["paths"]["/graphql"]
     assert "/graphql/schema.graphql" in document["paths"]
 
@@ -142,5 +144,14 @@ def test_a_mutation_with_an_idempotency_key_is_answered_once(acme: Company) -> N
     assert again.data == first.data
 
 
-def make(http: Client) -> Company:
-    return make_company(http, "GraphQL Steel")
+def test_a_field_error_of_an_executed_document_is_a_200_and_a_bad_representation_is_the_clients(
+    acme: Company,
+) -> None:
+    missing = gql(acme, "{ inventory(id: 999999) { id } }")
+    assert (missing.status, missing.codes, missing.data) == (200, ["NOT_FOUND"], None)
+
+    entities = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id } } }"
+    unknown = gql(acme, entities, {"r": [{"__typename": "Product", "id": 1}, {"__typename": "Order", "id": 1}]})
+    assert unknown.status == 200
+    assert unknown.codes == ["BAD_USER_INPUT"]
+    assert unknown.errors[0]["extensions"]["field"] == "representations[1].__typename"

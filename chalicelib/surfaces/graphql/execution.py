@@ -72,6 +72,12 @@ class Context:
     def tenant_id(self) -> str:
         return self.call.tenant_id
 
+    def command_id(self, info: Any) -> str | None:
+        """This mutation's command id: the request's Idempotency-Key and the field's response name (its alias),
+        so two mutations of one document never share one."""
+        command = self.call.command_id
+        return f"{command}:{info.path.key}" if command else None
+
     def require(self, permission: str) -> None:
         """A FORBIDDEN error for this field unless the caller holds `permission` (the REST routes' check)."""
         if not self.call.allows(permission):
@@ -166,9 +172,11 @@ def run(call: Call, read: Callable[[], GraphQLRequest], *, mutations: bool) -> R
     body: dict[str, Any] = {}
     if result.errors:
         body["errors"] = [formatted(error) for error in result.errors]
-    executed = result.data is not None
     body["data"] = result.data
-    return Reply(body=body, status=200 if executed else 400)
+    # Errors without a path are the document's (syntax, validation, limits): nothing ran, a 400. An
+    # executed document is a 200 even when a non-null root field's error nulled `data`.
+    refused = result.data is None and bool(result.errors) and all(e.path is None for e in result.errors)
+    return Reply(body=body, status=400 if refused else 200)
 
 
 async def _execute(schema: Any, request: GraphQLRequest, context: Context, allowed: set[OperationType]) -> Any:

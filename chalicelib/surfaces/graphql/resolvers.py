@@ -15,8 +15,10 @@ from strawberry import UNSET
 from chalicelib.core.errors import NotFound, ValidationFailed, problem
 from chalicelib.core.imports import registry
 from chalicelib.core.imports.jobs import ImportJob as Job
+from chalicelib.core.reference.service import deterministic_id
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.multisource import (
+    MAX_BULK,
     InventoryRecord,
     ProductInventory,
     ProductRef,
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
 
 READ = Permission.INVENTORY_READ.value
 WRITE = Permission.INVENTORY_WRITE.value
+# Entities one `_entities` field resolves at most (a gateway asks for a page of them at a time).
+MAX_REPRESENTATIONS = 500
 
 
 def _context(info: Info, permission: str) -> Context:
@@ -116,6 +120,26 @@ def _records_loader(context: Context) -> Any:
 def _products_loader(context: Context) -> Any:
     tenant = context.tenant_id
     return context.loader("products", lambda ids: _in_order(ids, _v2().products_inventory(tenant, ids)))
+
+
+ENTITY_TYPES = ("Product", "Inventory")
+
+
+def check_representations(representations: list[Any]) -> None:
+    """Each `_entities` representation names a known entity and its key, at most MAX_REPRESENTATIONS of them."""
+    if len(representations) > MAX_REPRESENTATIONS:
+        raise ValidationFailed(
+            f"at most {MAX_REPRESENTATIONS} representations", [problem("representations", "too many")]
+        )
+    problems = []
+    for index, representation in enumerate(representations):
+        where = f"representations[{index}]"
+        if not isinstance(representation, dict) or representation.get("__typename") not in ENTITY_TYPES:
+            problems.append(problem(f"{where}.__typename", f"must be one of: {', '.join(ENTITY_TYPES)}"))
+        elif set(representation) != {"__typename", "id"}:
+            problems.append(problem(f"{where}.id", 'the key is "id", and nothing else'))
+    if problems:
+        raise ValidationFailed("invalid representations", problems)
 
 
 def _in_order(keys: list[Any], found: dict[Any, Any]) -> list[Any]:
@@ -200,14 +224,15 @@ def _given(values: Any) -> dict[str, Any]:
 async def update_inventory(info: Info, record_id: int, changes: gql.InventoryUpdateInput) -> gql.Inventory:
     context = _context(info, WRITE)
     update = RecordInput.model_validate(_given(changes))
-    return record_type(_v2().update(context.tenant_id, record_id, update, context.call.actor))
+    command = context.command_id(info)
+    return record_type(_v2().update(context.tenant_id, record_id, update, context.call.actor, command))
 
 
 async def delete_inventory(info: Info, record_id: int, force: bool) -> gql.DeleteResult:
     from chalicelib.surfaces.graphql.schema import DeleteResult
 
     context = _context(info, WRITE)
-    _v2().delete(context.tenant_id, record_id, context.call.actor, force=force)
+    _v2().delete(context.tenant_id, record_id, context.call.actor, force=force, command_id=context.command_id(info))
     return DeleteResult(id=record_id, deleted=True)
 
 
@@ -217,6 +242,8 @@ async def bulk_upsert(
     from chalicelib.surfaces.graphql.schema import BulkResult, BulkUpsertResult
 
     context = _context(info, WRITE)
+    if len(records) > MAX_BULK:
+        raise ValidationFailed(f"at most {MAX_BULK} records", [problem("records", f"at most {MAX_BULK} records")])
     # The service validates every record itself: a bad one is an `error` entry, the others are written.
     result = _v2().bulk_upsert(
         context.tenant_id,
@@ -225,6 +252,7 @@ async def bulk_upsert(
         [_given(r) for r in records],
         context.call.actor,
         source=source,
+        command_id=context.command_id(info),
     )
     return BulkUpsertResult(
         created=result.created,
@@ -264,8 +292,13 @@ async def import_csv(
     options = import_options(lookup, kind, [(m.column, m.field) for m in mappings], source)
     service = import_service()
     tenant, actor = context.tenant_id, context.call.actor
+    # A retry under the same Idempotency-Key finds the same job instead of starting another.
+    command = context.command_id(info)
+    job_id = deterministic_id(command, 0) if command else None
     if is_staged_key(upload):
-        job = service.start_staged(tenant, IMPORT_KIND, upload, actor, options=options, field="upload")
+        job = service.start_staged(tenant, IMPORT_KIND, upload, actor, options=options, job_id=job_id)
     else:
-        job = service.upload(tenant, IMPORT_KIND, upload.encode(), actor, options=options, field="upload")
+        job = service.upload(
+            tenant, IMPORT_KIND, upload.encode(), actor, options=options, job_id=job_id, field="upload"
+        )
     return _job(job)

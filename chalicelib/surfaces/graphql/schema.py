@@ -16,6 +16,7 @@ from typing import Any
 import strawberry
 from graphql import FloatValueNode, IntValueNode, StringValueNode, ValueNode
 from strawberry.federation import Schema as FederationSchema
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 from strawberry.types.scalar import ScalarDefinition
@@ -362,6 +363,12 @@ class StockroomSchema(FederationSchema):
     def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
         # A client's mistake is its answer, not a log line; only unexpected failures are logged.
         log_unexpected(errors)
+
+    def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[FederationAny]:
+        # strawberry would fail a representation of an unknown type (or none) as an unexpected error:
+        # it is the client's, so it is BAD_USER_INPUT naming the representation, before any read.
+        resolvers.check_representations(representations)
+        return super().entities_resolver(info, representations)
 
 
 @cache
