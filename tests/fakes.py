@@ -368,6 +368,9 @@ class InMemoryStockStore:
         if record.natural_key:
             guard = put_new(_key(keys.unique(t, "STOCKKEY", record.natural_key)), Guard(record.stock_id))
             tx.add(self.table, guard, meaning)
+        if record.number is not None:
+            numbered = put_new(_key(keys.unique(t, "STOCKNO", str(record.number))), Guard(record.stock_id))
+            tx.add(self.table, numbered, meaning)
 
     def apply(self, tenant_id: str, changes: list[StockChange], uow: UnitOfWork | None = None) -> None:
         self.apply_calls += 1
@@ -674,7 +677,7 @@ def _location_guards(location: Location) -> list[GuardSpec]:
 
 def _guard_role(kind: str) -> Role:
     """A taken numeric-id guard means the entity itself exists again (as DynamoCatalogStore says it)."""
-    return Role.NEW if kind in {"PRODUCTNO", "LOCATIONNO"} else Role.GUARD
+    return Role.NEW if kind == "PRODUCTNO" else Role.GUARD
 
 
 class InMemoryCatalogStore:
@@ -1565,3 +1568,84 @@ class StoreReads:
         if references and self._reference is not None:
             found.references = self._reference.lookup(tenant_id, references)
         return found
+
+
+# -- multi-source inventory (004) ----------------------------------------------------------
+
+
+class InMemoryMultiSourceStore:
+    """The MultiSourceStore port (storage/multisource_repo.DynamoMultiSourceStore) over the shared table.
+
+    `search` walks the table's stock partition (a fake's stand-in for the indexes) with the plan's rules.
+    """
+
+    def __init__(self, table: MemoryTable) -> None:
+        self.table = table
+        self.sequences: dict[str, int] = {}
+        self.guard_reads = 0
+
+    def guard_targets(self, tenant_id: str, kind: str, values: Iterable[str]) -> dict[str, str]:
+        self.guard_reads += 1
+        found = {}
+        for value in dict.fromkeys(v for v in values if v):
+            guard: Guard | None = self.table.get(_key(keys.unique(tenant_id, kind, value)))
+            if guard is not None:
+                found[value] = guard.target_id
+        return found
+
+    def next_record_numbers(self, tenant_id: str, count: int) -> range:
+        last = self.sequences.get(tenant_id, 0)
+        self.sequences[tenant_id] = last + count
+        return range(last + 1, last + count + 1)
+
+    def number_records(self, tenant_id: str, numbered: list[tuple[str, int]]) -> None:
+        tx = InMemoryUnitOfWork()
+        for stock_id, number in numbered:
+
+            def write(record: StockRecord, n: int = number) -> StockRecord:
+                return record.model_copy(update={"number": n})
+
+            key = _key(keys.stock(tenant_id, stock_id))
+            tx.add(self.table, Op(key, write, lambda r: r is not None and r.number is None), Meaning(Role.VERSION))
+            guard = put_new(_key(keys.unique(tenant_id, "STOCKNO", str(number))), Guard(stock_id))
+            tx.add(self.table, guard, Meaning(Role.NEW, "record id", str(number)))
+        tx.commit()
+
+    def search(self, tenant_id: str, plan: Any) -> list[StockRecord]:
+        records = [r for _, r in self.table.query(keys.stocks_partition(tenant_id)) if r.active]
+        if plan.product_ids:
+            records = [r for r in records if r.product_id in plan.product_ids]
+        elif plan.location_ids:
+            records = [r for r in records if r.location_id in plan.location_ids]
+        else:
+            kinds = set(plan.types)
+            records = [r for r in records if ("local" if r.owner == "INTERN" else "supplier") in kinds]
+        if plan.owner is not None:
+            records = [r for r in records if r.owner == plan.owner]
+        if plan.local_only:
+            records = [r for r in records if r.owner == "INTERN"]
+        if plan.supplier_only:
+            records = [r for r in records if r.owner != "INTERN"]
+        if plan.location_ids_filter:
+            records = [r for r in records if r.location_id in plan.location_ids_filter]
+        if plan.place is not None:
+            records = [r for r in records if r.attributes.get("location") == plan.place]
+        if plan.company is not None:
+            records = [r for r in records if int(r.attributes.get("companyId") or 0) == plan.company]
+        if plan.min_quantity is not None:
+            records = [r for r in records if r.on_hand >= plan.min_quantity]
+        if plan.max_quantity is not None:
+            records = [r for r in records if r.on_hand <= plan.max_quantity]
+        if plan.modified_since is not None:
+            records = [r for r in records if r.updated_at >= plan.modified_since]
+        return records[: plan.limit]
+
+    def add_guard(self, uow: UnitOfWork, tenant_id: str, kind: str, value: str, target: str, field: str) -> None:
+        assert isinstance(uow, InMemoryUnitOfWork)
+        op = put_new(_key(keys.unique(tenant_id, kind, value)), Guard(target))
+        uow.add(self.table, op, Meaning(Role.GUARD, "inventory record", target, field=field, value=value[:12]))
+
+    def add_guard_release(self, uow: UnitOfWork, tenant_id: str, kind: str, value: str, target: str) -> None:
+        assert isinstance(uow, InMemoryUnitOfWork)
+        op = delete(_key(keys.unique(tenant_id, kind, value)), lambda g: g is None or g.target_id == target)
+        uow.add(self.table, op, Meaning(Role.VERSION, "inventory record", target))

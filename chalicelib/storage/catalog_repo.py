@@ -41,7 +41,14 @@ def _product_guards(product: Product) -> list[Guard]:
 
 
 def _location_guards(location: Location) -> list[Guard]:
-    return [("LOCNAME", location.name.casefold(), "name")] if location.active else []
+    """The name guard and the numeric-id guard (004 warehouseId), held while the location is active:
+    a deleted location's name is free again and its warehouseId names nothing (numbers are never reused)."""
+    if not location.active:
+        return []
+    guards: list[Guard] = [("LOCNAME", location.name.casefold(), "name")]
+    if location.number:
+        guards.append((LOCATION_NUMBER_GUARD, str(location.number), "warehouseId"))
+    return guards
 
 
 def product_listing(product: Product) -> Listing:
@@ -96,17 +103,15 @@ class DynamoCatalogStore:
     def location_id_by_number(self, tenant_id: str, number: int) -> str | None:
         return self._guard_target(tenant_id, LOCATION_NUMBER_GUARD, str(number))
 
-    def _add_number_guard(self, tx: Transaction, entity: Product | Location, index: int | None = None) -> None:
-        if isinstance(entity, Product):
-            kind, entity_id, name = PRODUCT_NUMBER_GUARD, entity.product_id, "product"
-        else:
-            kind, entity_id, name = LOCATION_NUMBER_GUARD, entity.location_id, "location"
-        if not entity.number:  # 0 is the default location: known without a guard
+    def _add_number_guard(self, tx: Transaction, product: Product) -> None:
+        """A product's numeric-id guard: kept for good (a deleted product's number names nothing active).
+        (A location's is one of `_location_guards`, freed with its name when it is deleted.)"""
+        if not product.number:
             return
-        value = str(entity.number)
-        # Taken: this very entity was created already (its number travels with it), as for its own key.
-        meaning = Meaning(Role.NEW, name, entity_id, value=value, index=index)
-        tx.add(self._put_guard(entity.tenant_id, kind, value, entity_id), meaning)
+        value = str(product.number)
+        # Taken: this very product was created already (its number travels with it), as for its own key.
+        meaning = Meaning(Role.NEW, "product", product.product_id, value=value)
+        tx.add(self._put_guard(product.tenant_id, PRODUCT_NUMBER_GUARD, value, product.product_id), meaning)
 
     # -- products ----------------------------------------------------------
 
@@ -214,9 +219,7 @@ class DynamoCatalogStore:
         self.number_locations([location])
         item = self._location_item(location, actor)
         counters = {location_listing(location.tenant_id): int(location.active)}
-        tx = Transaction()
-        self._add_number_guard(tx, location)
-        self._save(location.tenant_id, location.location_id, item, None, _location_guards(location), [], counters, tx)
+        self._save(location.tenant_id, location.location_id, item, None, _location_guards(location), [], counters)
 
     def update_location(self, location: Location, previous: Location, actor: Actor) -> None:
         item = self._location_item(location, actor)
@@ -273,7 +276,6 @@ class DynamoCatalogStore:
         self.number_locations([location])
         created = Meaning(Role.NEW, "location", location.location_id, field="id", index=index)
         tx.add(self._entity_put(self._location_item(location, actor), None), created)
-        self._add_number_guard(tx, location, index)
         for kind, value, field in _location_guards(location):
             taken = Meaning(Role.GUARD, "location", location.location_id, field=field, value=value, index=index)
             tx.add(self._put_guard(location.tenant_id, kind, value, location.location_id), taken)

@@ -181,6 +181,11 @@ def test_the_warehouse_route_restricts_every_figure(shop: Maker) -> None:
     default = shop.ok("GET", "/v2/products/sku/W-6/inventory/warehouses/0")
     assert (default["localQuantity"], len(default["records"])) == (2, 1)
     shop.error("GET", "/v2/products/sku/W-6/inventory/warehouses/99", status=404)
+    # A deleted location's warehouseId names nothing any more (numbers are never handed out again).
+    spare = shop.location("Spare")
+    assert shop.call("DELETE", f"/api/locations/{spare['id']}").status_code == 204
+    shop.error("GET", f"/v2/products/sku/W-6/inventory/warehouses/{spare['warehouseId']}", status=404)
+    assert shop.location("Spare")["warehouseId"] == spare["warehouseId"] + 1
 
 
 def test_search_filters_sorts_and_pages(shop: Maker) -> None:

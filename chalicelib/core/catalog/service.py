@@ -72,9 +72,10 @@ from chalicelib.core.values import text_problem
 
 # 002: bundles are derived; a product cannot become one, nor stop being one.
 BUNDLE_UNIT = "bundles"
-PRODUCT_OWNED = frozenset({"tenant_id", "product_id", "version", "created_at", "updated_at"})
+# `number` (004 productId / warehouseId) is given by storage on create, never by a client.
+PRODUCT_OWNED = frozenset({"tenant_id", "product_id", "version", "created_at", "updated_at", "number"})
 # A company's default location is made with the company; no client makes or unmakes one.
-LOCATION_OWNED = frozenset({"tenant_id", "location_id", "version", "created_at", "updated_at", "is_default"})
+LOCATION_OWNED = frozenset({"tenant_id", "location_id", "version", "created_at", "updated_at", "is_default", "number"})
 MAX_LOCATION_NAME_CHARS = 200
 LOCATION_PAGE = 500
 DEFAULT_LOCATION_NAME = "Default"

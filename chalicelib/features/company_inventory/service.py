@@ -666,7 +666,9 @@ def _active(resolved: Resolved | None) -> bool:
 # -- history -----------------------------------------------------------------
 
 # Stock record fields that say nothing to a 000 user (derived or internal).
-HIDDEN_FIELDS = frozenset({"reserved", "held", "available", "product_id", "allow_negative", "owner", "natural_key"})
+HIDDEN_FIELDS = frozenset(
+    {"reserved", "held", "available", "product_id", "allow_negative", "owner", "natural_key", "number"}
+)
 
 
 def translate_event(event: HistoryEvent) -> HistoryEvent:

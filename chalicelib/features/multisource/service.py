@@ -189,13 +189,15 @@ class MultiSourceService:
                 f"more than {MAX_SEARCH_MATCHES} records match: narrow the filter",
                 [problem("filter", f"matches more than {MAX_SEARCH_MATCHES} records")],
             )
-        views = self._views(tenant_id, [r for r in found if r.active])
-        ordered = _sorted(views, query)
+        matches = [r for r in found if r.active]
         start = (query.page - 1) * query.pageSize
-        return SearchResult(
-            data=ordered[start : start + query.pageSize],
-            pagination={"page": query.page, "pageSize": query.pageSize, "totalCount": len(ordered)},
-        )
+        pagination = {"page": query.page, "pageSize": query.pageSize, "totalCount": len(matches)}
+        if any(sort.field in VIEW_SORTS for sort in query.sort):
+            # Sorted by what only the products or warehouses say: every match is shown to be sorted.
+            views = _sorted(self._views(tenant_id, matches), query)
+            return SearchResult(data=views[start : start + query.pageSize], pagination=pagination)
+        page = _sorted_records(matches, query)[start : start + query.pageSize]
+        return SearchResult(data=self._views(tenant_id, page), pagination=pagination)
 
     # -- writes -------------------------------------------------------------
 
@@ -781,6 +783,29 @@ SORT_KEYS = {
     SortField.CREATED_AT: lambda v: v.createdAt,
     SortField.LAST_MODIFIED_AT: lambda v: v.lastModifiedAt,
 }
+
+
+# Sort fields a stock record answers itself; the others need its product or warehouse.
+VIEW_SORTS = frozenset({SortField.PRODUCT_ID, SortField.SKU, SortField.WAREHOUSE_ID})
+RECORD_SORT_KEYS = {
+    SortField.ID: lambda r: r.number or 0,
+    SortField.QUANTITY: lambda r: r.on_hand,
+    SortField.SUPPLIER: lambda r: r.owner,
+    SortField.SUPPLIER_CODE: lambda r: r.supplier_code or "",
+    SortField.COMPANY_ID: lambda r: int(r.attributes.get("companyId") or 0),
+    SortField.LOCATION: lambda r: r.attributes.get("location") or "",
+    SortField.COST_PRICE: lambda r: Decimal(str(r.attributes.get("costPrice", -1))),
+    SortField.NEXT_DELIVERY_DATE: lambda r: r.attributes.get("nextDeliveryDate") or "",
+    SortField.CREATED_AT: lambda r: r.created_at,
+    SortField.LAST_MODIFIED_AT: lambda r: r.updated_at,
+}
+
+
+def _sorted_records(records: list[StockRecord], query: SearchQuery) -> list[StockRecord]:
+    ordered = sorted(records, key=lambda r: (r.number is None, r.number or 0, r.stock_id))
+    for sort in reversed(query.sort):
+        ordered.sort(key=RECORD_SORT_KEYS[sort.field], reverse=sort.direction.value == "desc")
+    return ordered
 
 
 def _sorted(views: list[InventoryRecord], query: SearchQuery) -> list[InventoryRecord]:
