@@ -279,6 +279,7 @@ def test_a_large_import_splits_its_chunks_to_fit_one_transaction(acme: Company) 
     skus = [f"GQ-L{i}" for i in range(40)]
     products(acme, *skus)
     text = "sku,quantity,supplier\n" + "".join(f"{sku},{i + 1},Vendor\n" for i, sku in enumerate(skus))
+    before = bulk(acme, [{"sku": skus[0], "quantity": 1}])["results"][0]["id"]
 
     job = gql(acme, IMPORT, {"mappings": [], "upload": text, "type": "supplier"}).ok()["importInventoryCsv"]
     run(acme, job["jobId"])
@@ -287,6 +288,10 @@ def test_a_large_import_splits_its_chunks_to_fit_one_transaction(acme: Company) 
     assert (ended["status"], ended["created"], ended["failed"]) == ("completed", 40, 0)
     page = gql(acme, '{ searchInventory(filter: {skus: ["GQ-L39"]}) { data { quantity supplier } } }').ok()
     assert page["searchInventory"]["data"] == [{"quantity": 40, "supplier": "Vendor"}]
+    # Chunks of 24 rows fit one transaction each, so no chunk was planned twice: no record number was lost.
+    search = "query($skus: [String!]) { searchInventory(filter: {skus: $skus}, pageSize: 100) { data { id } } }"
+    ids = sorted(r["id"] for r in gql(acme, search, {"skus": skus}).ok()["searchInventory"]["data"])
+    assert ids == [before, *range(before + 1, before + 41)]
 
 
 def test_import_options_are_checked_before_a_job_exists(acme: Company) -> None:

@@ -657,12 +657,14 @@ class ImportService:
         chunk: list[Row] = []
         keys: set[str] = set()
         total = 0
+        # An applier whose rows take more writes than an inventory row's says how many fit one chunk.
+        limit = int(getattr(applier, "chunk_rows", CHUNK_ROWS))
         for row in rows:
             total += 1
             if row.line <= job.checkpoint_line:
                 continue
             key = applier.key_of(row)
-            if len(chunk) >= CHUNK_ROWS or (key is not None and key in keys):
+            if len(chunk) >= limit or (key is not None and key in keys):
                 job = self._commit_chunk(job, applier, chunk, actor, time_left)
                 chunk, keys = [], set()
             chunk.append(row)

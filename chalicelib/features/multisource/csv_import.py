@@ -20,7 +20,16 @@ from typing import Any
 from chalicelib.core.errors import ValidationFailed, problem
 from chalicelib.core.imports import registry
 from chalicelib.core.imports.csvcells import unneutralised
-from chalicelib.core.imports.jobs import STAGING, Applier, ChunkPlan, FileRejected, ImportJob, Row, RowError
+from chalicelib.core.imports.jobs import (
+    CHUNK_WRITES,
+    STAGING,
+    Applier,
+    ChunkPlan,
+    FileRejected,
+    ImportJob,
+    Row,
+    RowError,
+)
 from chalicelib.core.models import Actor
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.multisource.model import InventoryType, LookupKey, RecordInput
@@ -116,6 +125,10 @@ class V2Importer:
 
 
 class BoundImporter:
+    # A new record takes 4 writes (record, count movement, uniqueness-key and number guards): 24 rows fit
+    # one transaction with the job's checkpoint and error item, so a chunk is never planned twice.
+    chunk_rows = CHUNK_WRITES // 4
+
     def __init__(self, service: Any, options: Options) -> None:
         self._service = service
         self._options = options
