@@ -26,7 +26,7 @@ from benchmarks.company_inventory import AUTH, Bench, CallLog, Minimum, Result, 
 PRODUCTS = 1000
 POOL = 10  # materials shared by the listed products' bills of materials
 BOM = 20  # materials of the product measured alone and of its batch
-SEED_BATCH = 40  # a product with a SKU is 2 writes; + the counter
+SEED_BATCH = 33  # a product with a SKU is 3 writes (item, SKU guard, numeric-id guard); + the counter
 PERMISSIONS = ["admin", "inventory.read", "inventory.write", "inventory.adjust", "products.read", "products.write"]
 PERMISSIONS += ["tasks.read", "tasks.write"]
 

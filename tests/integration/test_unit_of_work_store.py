@@ -186,7 +186,8 @@ def test_more_than_a_hundred_writes_is_too_many_before_anything_is_sent(stores: 
     stores.stock.create_records(pairs, ACTOR, uow)
     stores.catalog.create_products([product], ACTOR, uow)
 
-    with pytest.raises(TooManyWrites, match="needs 102 writes") as exc:
+    # 50 records and their ledger lines, the product and its numeric-id guard, the counter.
+    with pytest.raises(TooManyWrites, match="needs 103 writes") as exc:
         uow.commit()
 
     assert exc.value.details[0]["field"] == "body"

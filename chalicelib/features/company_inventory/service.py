@@ -463,7 +463,10 @@ class InventoryService:
 
     def _create_products(self, tenant_id: str, names: list[str], missing: list[Product], actor: Actor) -> None:
         try:
-            self._catalog.create_products(missing, actor)
+            # A product is up to 3 writes (item, SKU guard, numeric-id guard): as many as one transaction holds.
+            size = (TRANSACTION_ITEMS - 1) // 3
+            for start in range(0, len(missing), size):
+                self._catalog.create_products(missing[start : start + size], actor)
         except AlreadyExists:
             # Another request created one of them first: the same product. Create the rest one by one.
             for product in self.missing_products(tenant_id, names):
