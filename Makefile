@@ -92,6 +92,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.maker
 	$(BIN)/python -m benchmarks.warehouse
 	$(BIN)/python -m benchmarks.multisource
+	$(BIN)/python -m benchmarks.graphql
 	$(BIN)/python -m benchmarks.cold_start
 	$(BIN)/python -m benchmarks.import_rate
 

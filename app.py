@@ -8,6 +8,7 @@ from chalicelib.http.oauth2 import oauth2
 from chalicelib.http.platform import platform
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.orders import orders
+from chalicelib.surfaces.graphql import graphql
 from chalicelib.surfaces.maker import maker
 from chalicelib.surfaces.multisource import multisource
 from chalicelib.surfaces.warehouse import warehouse
@@ -22,5 +23,6 @@ app.register_blueprint(orders)
 app.register_blueprint(maker)
 app.register_blueprint(warehouse)
 app.register_blueprint(multisource)
+app.register_blueprint(graphql)
 # Last: it answers 405 for the methods the routes above do not take.
 app.register_blueprint(method_fallbacks())

@@ -125,6 +125,7 @@ def inventory_service() -> InventoryService:
 def import_kinds() -> tuple[ImportKind, ...]:
     """Every registered import kind: importing a feature's CSV module registers its kinds."""
     import chalicelib.features.company_inventory.csv_import
+    import chalicelib.features.multisource.csv_import
     import chalicelib.features.orders.csv_import  # noqa: F401
     from chalicelib.core.imports import registry
 

@@ -1564,6 +1564,10 @@ class InMemoryFiles:
         found = self.objects.get(key)
         return len(found.body) if found is not None else None
 
+    def copy(self, source_key: str, key: str, metadata: dict[str, str] | None = None) -> None:
+        source = self.objects[source_key]
+        self.objects[key] = StoredFile(source.body, "text/csv", dict(metadata or {}), None)
+
     def lines(self, key: str) -> Iterator[str]:
         """As S3Files.lines: UTF-8 (a leading BOM dropped), split on \\n only, line ends kept, read in chunks."""
         if key not in self.objects:

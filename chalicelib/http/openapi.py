@@ -132,10 +132,13 @@ def _operation(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
             media["example"] = spec.example
         operation["requestBody"] = {"required": True, "content": {"application/json": media}}
     elif spec.content_types != ("application/json",):
-        operation["requestBody"] = {
-            "required": True,
-            "content": {ct: {"schema": {"type": "string"}} for ct in spec.content_types},
-        }
+        content: dict[str, Any] = {ct: {"schema": {"type": "string"}} for ct in spec.content_types}
+        if spec.documented_body is not None:
+            documented: dict[str, Any] = {"schema": _schema(spec.documented_body, "validation", schemas)}
+            if spec.example is not None:
+                documented["example"] = spec.example
+            content["application/json"] = documented
+        operation["requestBody"] = {"required": True, "content": content}
     return operation
 
 

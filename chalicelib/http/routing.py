@@ -70,6 +70,9 @@ class Endpoint:
     security_schemes: tuple[str, ...] = ()
     # Error answers that replace the generic ones in OpenAPI: status -> (description, body model).
     error_responses: dict[str, tuple[str, Any]] | None = None
+    # A JSON body model shown in the OpenAPI document for a handler that reads the raw body itself
+    # (GraphQL answers a bad body in its own error shape).
+    documented_body: Any = None
 
     @functools.cached_property
     def body_adapter(self) -> TypeAdapter[Any] | None:
@@ -167,6 +170,7 @@ def endpoint(
     form: type[BaseModel] | None = None,
     security_schemes: Sequence[str] = (),
     error_responses: dict[str, tuple[str, Any]] | None = None,
+    documented_body: Any = None,
 ) -> Callable[[Handler], Handler]:
     if permissions is None and any_of is None and not public:
         raise ValueError(f"{method} {path} must declare its permissions (or public=True)")
@@ -197,6 +201,7 @@ def endpoint(
         form=form,
         security_schemes=tuple(security_schemes),
         error_responses=error_responses,
+        documented_body=documented_body,
     )
 
     def register(handler: Handler) -> Handler:

@@ -70,6 +70,17 @@ class S3Files:
         finally:
             body.close()
 
+    def copy(self, source_key: str, key: str, metadata: dict[str, str] | None = None) -> None:
+        """Copy an object inside the bucket (server side: the file never passes through this process)."""
+        client("s3").copy_object(
+            Bucket=self._bucket,
+            Key=key,
+            CopySource={"Bucket": self._bucket, "Key": source_key},
+            Metadata=metadata or {},
+            MetadataDirective="REPLACE",
+            ContentType="text/csv",
+        )
+
     def presigned_post(self, key: str, max_bytes: int, expires_seconds: int) -> dict[str, Any]:
         """A form POST that stores one file at `key`; S3 itself refuses a bigger file."""
         conditions: list[Any] = [["content-length-range", 1, max_bytes]]

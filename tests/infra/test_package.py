@@ -647,9 +647,9 @@ def test_only_the_api_and_the_importer_touch_files(resources: dict[str, Any]) ->
                 assert all(sub_text(r).startswith("${FilesBucket.Arn}/") for r in on)
 
 
-# Where each function GETs or HEADs keys that may be missing: the pack cache and certificate documents
-# (API), the import file (S3Files.size in the importer).
-LISTED_PREFIXES = {"APIHandler": {"packs/*", "certificates/*"}, "ImportQueue": {"uploads/*", "dropbox/*"}}
+# Where each function GETs or HEADs keys that may be missing: the pack cache, certificate documents and
+# staged GraphQL imports (API), the import file (S3Files.size in the importer).
+LISTED_PREFIXES = {"APIHandler": {"packs/*", "certificates/*", "tmp/*"}, "ImportQueue": {"uploads/*", "dropbox/*"}}
 
 
 def test_a_missing_file_is_a_404_where_a_function_reads_and_nothing_more_is_listed(resources: dict[str, Any]) -> None:

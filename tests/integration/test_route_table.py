@@ -38,6 +38,7 @@ PUBLIC_ROUTES = frozenset(
         ("/docs", "GET"),
         ("/docs/{asset}", "GET"),
         ("/oauth2/token", "POST"),  # the client authenticates with its own id and secret
+        ("/graphql/schema.graphql", "GET"),  # public as the OpenAPI document is: it holds no data
     }
 )
 # Keys that hold one unrelated permission each; a route gets the first one it does not accept.

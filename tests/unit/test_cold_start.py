@@ -2,7 +2,7 @@
 
 Every model's validator is built on first use (`core.models.Model`,
 `defer_build`), so a request pays only for the models it touches; boto3, the
-email parser (multipart uploads), PyJWT (OAuth2 tokens) and the certificate pack code load on the
+email parser (multipart uploads), PyJWT (OAuth2 tokens), GraphQL (strawberry) and the certificate pack code load on the
 first request that needs them. benchmarks/cold_start.py prints the figures;
 this test only pins what is loaded, never a time.
 """
@@ -36,6 +36,7 @@ built = sorted(
     if c.__module__.startswith("chalicelib") and c.__pydantic_complete__
 )
 heavy = ("boto3", "email.parser", "pydantic.plugin._loader", "chalicelib.features.certificates.packs", "jwt")
+heavy += ("strawberry", "graphql")
 print(json.dumps({"built": built, "loaded": [m for m in heavy if m in sys.modules]}))
 """
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import utcnow
 from chalicelib.core.imports import jobs as imports
 from chalicelib.core.imports.jobs import (
@@ -429,3 +430,54 @@ def test_cells_become_an_item_input() -> None:
     # The download's formula guard is undone; blank cells are not "given" and leave fields as they are.
     assert item.attributes == {"heat_code": "=H1"}
     assert item.given == frozenset({"stock_id", "quantity", "heat_code", "version"})
+
+
+# -- staged uploads and job options (GraphQL importInventoryCsv) ---------------------------------
+
+
+def test_a_staged_file_becomes_a_job_only_when_started_with_its_options(
+    service: ImportService, store: MemoryStore, files: InMemoryFiles, applier: CountingApplier
+) -> None:
+    staged = service.stage("t1", "things")
+    assert staged.key.startswith("tmp/t1/things/") and staged.fields["key"] == staged.key
+    files.put(staged.key, csv_of(3), "text/csv")
+
+    job = service.start_staged("t1", "things", staged.key, ACTOR, options={"mode": "fast"})
+
+    assert job.options == {"mode": "fast"} and job.source == imports.ImportSource.PRESIGNED
+    assert files.objects[job.object_key].body == csv_of(3)
+    assert service.run(job, ACTOR).status == ImportStatus.COMPLETED
+
+
+def test_a_staged_key_of_another_tenant_or_kind_or_missing_is_not_found(
+    service: ImportService, files: InMemoryFiles
+) -> None:
+    staged = service.stage("t1", "things")
+    files.put(staged.key, csv_of(1), "text/csv")
+
+    for tenant, key in [("t2", staged.key), ("t1", "tmp/t1/things/none.csv"), ("t1", "uploads/t1/things/x.csv")]:
+        with pytest.raises(NotFound) as raised:
+            service.start_staged(tenant, "things", key, ACTOR)
+        assert raised.value.details == [{"field": "upload", "message": "no such upload"}]
+
+
+def test_an_applier_with_for_job_gets_the_job_and_may_reject_its_options(
+    store: MemoryStore, files: InMemoryFiles
+) -> None:
+    seen: list[dict[str, Any]] = []
+
+    class PerJob(CountingApplier):
+        def for_job(self, job: ImportJob) -> CountingApplier:
+            if not job.options:
+                raise FileRejected("needs options")
+            seen.append(job.options)
+            return self
+
+    service = ImportService(store, files, {"things": PerJob()})
+    with_options = service.upload("t1", "things", csv_of(2), ACTOR, options={"a": "b"})
+    without = service.upload("t1", "things", csv_of(2), ACTOR)
+
+    assert service.run(with_options, ACTOR).status == ImportStatus.COMPLETED
+    failed = service.run(without, ACTOR)
+    assert (failed.status, failed.message) == (ImportStatus.FAILED, "needs options")
+    assert seen == [{"a": "b"}]

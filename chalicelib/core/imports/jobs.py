@@ -58,6 +58,9 @@ LEASE = timedelta(minutes=2)
 COMMIT_ATTEMPTS = 5
 UPLOADS = "uploads"
 DROPBOX = "dropbox"
+# Files sent to a presigned POST before their job exists (a GraphQL import names the file once it has
+# its settings). Nothing is notified for this prefix, and the bucket expires it after a day.
+STAGING = "tmp"
 IMPORT_NAMESPACE = uuid.UUID("3f1d6c2a-7b0e-4d8e-9a51-0c9b2f4e6a10")
 
 
@@ -103,6 +106,9 @@ class ImportJob(Entity):
     # and wakes `next_job_id` when it finishes itself.
     after_job_id: str | None = None
     next_job_id: str | None = None
+    # The kind's settings for this file, chosen when the job was started (a v2 import's lookup key,
+    # inventory type and column mappings); the kind's applier reads them (`JobApplier.for_job`).
+    options: dict[str, Any] = {}
 
     @property
     def finished(self) -> bool:
@@ -149,7 +155,11 @@ class ChunkPlan:
 
     @property
     def writes(self) -> int:
-        creates = sum(1 + (movement is not None) for _, movement in self.creates)
+        # A new record with a uniqueness key or a number (004) also takes its guard items.
+        creates = sum(
+            1 + (movement is not None) + (record.natural_key is not None) + (record.number is not None)
+            for record, movement in self.creates
+        )
         changes = sum(1 + (change.movement is not None) for change in self.changes)
         # New products also move their listing's counter: one more write per chunk.
         products = len(self.products) + (1 if self.products else 0)
@@ -202,6 +212,13 @@ class Applier(Protocol):
         """Validate the rows and decide their writes; bad rows become errors, never exceptions."""
 
 
+class JobApplier(Applier, Protocol):
+    """An applier whose rows mean what the job's `options` say: the service asks it for the job's own applier."""
+
+    def for_job(self, job: ImportJob) -> Applier:
+        """The applier for this job's file; raise FileRejected when its options cannot be used."""
+
+
 class ImportStore(Protocol):
     def create_job(self, job: ImportJob) -> None: ...
     def get_job(self, tenant_id: str, job_id: str) -> ImportJob | None: ...
@@ -245,11 +262,23 @@ class FileSource(Protocol):
     def size(self, key: str) -> int | None: ...
     def lines(self, key: str) -> Iterator[str]: ...
     def presigned_post(self, key: str, max_bytes: int, expires_seconds: int) -> dict[str, Any]: ...
+    def copy(self, source_key: str, key: str, metadata: dict[str, str] | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
 class PresignedUpload:
     job: ImportJob
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class StagedUpload:
+    """A presigned POST for a file whose import starts later (`ImportService.start_staged`)."""
+
+    key: str
     url: str
     fields: dict[str, str]
     expires_at: datetime
@@ -270,6 +299,11 @@ class S3Object:
 def upload_key(tenant_id: str, kind: str, job_id: str) -> str:
     """Where an uploaded or presigned file goes; the job id is part of the key."""
     return f"{UPLOADS}/{tenant_id}/{kind}/{job_id}.csv"
+
+
+def staging_prefix(tenant_id: str, kind: str) -> str:
+    """Where a tenant's files for `kind` wait for their job; a key outside it is not the tenant's."""
+    return f"{STAGING}/{tenant_id}/{kind}/"
 
 
 def dropbox_prefix(tenant_id: str, kind: str) -> str:
@@ -342,6 +376,7 @@ class ImportService:
         job_id: str | None = None,
         after_job_id: str | None = None,
         next_job_id: str | None = None,
+        options: dict[str, Any] | None = None,
     ) -> ImportJob:
         """A queued job for a file about to be stored under `upload_key`."""
         self._applier(kind)
@@ -357,6 +392,7 @@ class ImportService:
             created_by_name=actor.name,
             after_job_id=after_job_id,
             next_job_id=next_job_id,
+            options=options or {},
         )
         existing = self._store.get_job(tenant_id, job_id)
         if existing is not None:
@@ -374,11 +410,15 @@ class ImportService:
         *,
         filename: str | None = None,
         job_id: str | None = None,
+        options: dict[str, Any] | None = None,
+        field: str = "file",
     ) -> ImportJob:
         """Store a file sent through the API; S3 then queues its import."""
         if not body.strip():
-            raise ValidationFailed("the file is empty", [{"field": "file", "message": "is empty"}])
-        job = self.new_job(tenant_id, kind, ImportSource.UPLOAD, actor, filename=filename, job_id=job_id)
+            raise ValidationFailed("the file is empty", [{"field": field, "message": "is empty"}])
+        job = self.new_job(
+            tenant_id, kind, ImportSource.UPLOAD, actor, filename=filename, job_id=job_id, options=options
+        )
         if job.status == ImportStatus.QUEUED:
             # The job exists before its file, so the worker always finds it.
             self._files.put(job.object_key, body, "text/csv", {"job-id": job.job_id})
@@ -425,6 +465,45 @@ class ImportService:
         post = self._files.presigned_post(job.object_key, MAX_FILE_BYTES, PRESIGNED_SECONDS)
         expires_at = utcnow() + timedelta(seconds=PRESIGNED_SECONDS)
         return PresignedUpload(job, post["url"], dict(post["fields"]), expires_at, MAX_FILE_BYTES)
+
+    def stage(self, tenant_id: str, kind: str) -> StagedUpload:
+        """A presigned POST for a file of `kind` that no job reads yet: `start_staged` names it later."""
+        self._applier(kind)
+        key = f"{staging_prefix(tenant_id, kind)}{new_id()}.csv"
+        post = self._files.presigned_post(key, MAX_FILE_BYTES, PRESIGNED_SECONDS)
+        expires_at = utcnow() + timedelta(seconds=PRESIGNED_SECONDS)
+        return StagedUpload(key, post["url"], dict(post["fields"]), expires_at, MAX_FILE_BYTES)
+
+    def start_staged(
+        self,
+        tenant_id: str,
+        kind: str,
+        staged_key: str,
+        actor: Actor,
+        *,
+        options: dict[str, Any] | None = None,
+        job_id: str | None = None,
+        field: str = "upload",
+    ) -> ImportJob:
+        """A queued job for a file staged by `stage`: the file is copied to the job's key, which queues it.
+
+        A key outside the tenant's staging folder for `kind` is "not found", as a missing file is.
+        """
+        self._applier(kind)
+        prefix = staging_prefix(tenant_id, kind)
+        name = staged_key.removeprefix(prefix)
+        if not staged_key.startswith(prefix) or "/" in name or not name.endswith(".csv"):
+            raise NotFound(f"no uploaded file {staged_key}", [{"field": field, "message": "no such upload"}])
+        size = self._files.size(staged_key)
+        if size is None:
+            raise NotFound(f"no uploaded file {staged_key}", [{"field": field, "message": "no such upload"}])
+        if size == 0:
+            raise ValidationFailed("the file is empty", [{"field": field, "message": "is empty"}])
+        job = self.new_job(tenant_id, kind, ImportSource.PRESIGNED, actor, job_id=job_id, options=options)
+        if job.status == ImportStatus.QUEUED:
+            # The job exists before its file, so the worker always finds it.
+            self._files.copy(staged_key, job.object_key, {"job-id": job.job_id})
+        return job
 
     def get(self, tenant_id: str, job_id: str) -> ImportJob:
         job = self._store.get_job(tenant_id, job_id)
@@ -500,8 +579,8 @@ class ImportService:
         if claimed is None:
             # Another worker holds it, or it finished meanwhile.
             return self._store.get_job(job.tenant_id, job.job_id) or job
-        applier = self._applier(claimed.kind)
         try:
+            applier = self._job_applier(claimed)
             if before is not None and before.status == ImportStatus.FAILED:
                 raise FileRejected(
                     f"not imported: the {before.kind} file of the same upload (job {before.job_id}) was rejected "
@@ -578,12 +657,14 @@ class ImportService:
         chunk: list[Row] = []
         keys: set[str] = set()
         total = 0
+        # An applier whose rows take more writes than an inventory row's says how many fit one chunk.
+        limit = int(getattr(applier, "chunk_rows", CHUNK_ROWS))
         for row in rows:
             total += 1
             if row.line <= job.checkpoint_line:
                 continue
             key = applier.key_of(row)
-            if len(chunk) >= CHUNK_ROWS or (key is not None and key in keys):
+            if len(chunk) >= limit or (key is not None and key in keys):
                 job = self._commit_chunk(job, applier, chunk, actor, time_left)
                 chunk, keys = [], set()
             chunk.append(row)
@@ -657,6 +738,11 @@ class ImportService:
             lease_until=utcnow() + LEASE,
             owner=job.lease_owner,
         )
+
+    def _job_applier(self, job: ImportJob) -> Applier:
+        applier = self._applier(job.kind)
+        for_job = getattr(applier, "for_job", None)
+        return for_job(job) if for_job is not None else applier
 
     def _applier(self, kind: str) -> Applier:
         applier = self._appliers.get(kind)

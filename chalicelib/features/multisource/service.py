@@ -29,7 +29,7 @@ from chalicelib.core.errors import (
     problem,
 )
 from chalicelib.core.limits import TRANSACTION_ITEMS
-from chalicelib.core.models import ZERO, Actor, MovementKind, Product, StockRecord
+from chalicelib.core.models import ZERO, Actor, Movement, MovementKind, Product, StockRecord
 from chalicelib.core.ports import StockChange, StockStore, Transactions
 from chalicelib.core.stock.ownership import INTERN, is_own_stock
 from chalicelib.core.stock.service import NewStockRecord, StockService
@@ -91,6 +91,18 @@ class _Entry:
     new: NewStockRecord | None = None
     status: str = "error"
     problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class UpsertPlan:
+    """A bulk upsert's writes, planned: new records with their count movements, changes of existing ones,
+    and the records that cannot be written, as (index, field, message)."""
+
+    creates: list[tuple[StockRecord, Movement | None]] = field(default_factory=list)
+    changes: list[StockChange] = field(default_factory=list)
+    errors: list[tuple[int, str, str]] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
 
 
 class MultiSourceService:
@@ -319,6 +331,38 @@ class MultiSourceService:
         created = sum(1 for e in entries if e.status == "created")
         updated = sum(1 for e in entries if e.status == "updated")
         return BulkResult(created=created, updated=updated, failed=len(entries) - created - updated, results=results)
+
+    def plan_upsert(
+        self,
+        tenant_id: str,
+        lookup: LookupKey,
+        inventory_type: InventoryType,
+        records: Sequence[Mapping[str, Any]],
+        actor: Actor,
+        *,
+        source: str | None = None,
+    ) -> UpsertPlan:
+        """What `bulk_upsert` would write for `records`, for a caller that commits it itself (the CSV import
+        commits it with its job's checkpoint): the same steps and rules, nothing written here but the record
+        numbers the new records take from the counter."""
+        rules.require_source(lookup, source)
+        entries = [self._validated(index, raw, lookup, inventory_type) for index, raw in enumerate(records)]
+        self._resolve_products(tenant_id, entries, lookup, source)
+        self._resolve_warehouses(tenant_id, entries)
+        self._resolve_existing(tenant_id, entries)
+        self._plan_writes(tenant_id, entries, actor)
+        news = [e.new for e in entries if e.new is not None]
+        plan = UpsertPlan(
+            creates=self._stock.new_records(tenant_id, news, actor, kind=MovementKind.COUNT, reason=COUNT_REASON),
+            changes=[e.change for e in entries if e.change is not None],
+        )
+        plan.created, plan.updated = len(news), len(plan.changes)
+        for entry in entries:
+            if entry.new is None and entry.change is None:
+                text = entry.error or "not written"
+                field, found, message = text.partition(": ")
+                plan.errors.append((entry.index, field, message) if found else (entry.index, "row", text))
+        return plan
 
     # -- bulk steps -------------------------------------------------------------
 
