@@ -102,15 +102,7 @@ def _operation(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
         operation["description"] = spec.description
     if spec.extension:
         operation["x-extension"] = True
-    if spec.public:
-        # {} last: the scheme is optional (the token route also takes the client's credentials in its form).
-        operation["security"] = [{name: []} for name in spec.security_schemes] + ([{}] if spec.security_schemes else [])
-    else:
-        scopes = sorted({*(spec.permissions or ()), *spec.any_of})
-        operation["security"] = [{name: []} for name in SECURITY_SCHEMES] + [{OAUTH2_SCHEME: scopes}]
-        operation["x-permissions"] = list(spec.permissions or ())
-        if spec.any_of:
-            operation["x-permissions-any-of"] = list(spec.any_of)
+    operation.update(_security(spec))
     if spec.method in MUTATING and not spec.public:
         operation["parameters"].append(
             {
@@ -121,25 +113,46 @@ def _operation(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
                 "description": "Replays return the first response; another payload under the same key is a 422.",
             }
         )
+    body = _request_body(spec, schemas)
+    if body is not None:
+        operation["requestBody"] = body
+    return operation
+
+
+def _security(spec: Endpoint) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if spec.public:
+        # {} last: the scheme is optional (the token route also takes the client's credentials in its form).
+        out["security"] = [{name: []} for name in spec.security_schemes] + ([{}] if spec.security_schemes else [])
+    else:
+        scopes = sorted({*(spec.permissions or ()), *spec.any_of})
+        out["security"] = [{name: []} for name in SECURITY_SCHEMES] + [{OAUTH2_SCHEME: scopes}]
+        out["x-permissions"] = list(spec.permissions or ())
+        if spec.any_of:
+            out["x-permissions-any-of"] = list(spec.any_of)
+    return out
+
+
+def _request_body(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any] | None:
     if spec.form is not None:
         form: dict[str, Any] = {"schema": _schema(spec.form, "validation", schemas)}
         if spec.example is not None:
             form["example"] = spec.example
-        operation["requestBody"] = {"required": True, "content": {spec.content_types[0]: form}}
-    elif spec.body is not None:
+        return {"required": True, "content": {spec.content_types[0]: form}}
+    if spec.body is not None:
         media: dict[str, Any] = {"schema": _schema(spec.body, "validation", schemas)}
         if spec.example is not None:
             media["example"] = spec.example
-        operation["requestBody"] = {"required": True, "content": {"application/json": media}}
-    elif spec.content_types != ("application/json",):
+        return {"required": True, "content": {"application/json": media}}
+    if spec.content_types != ("application/json",):
         content: dict[str, Any] = {ct: {"schema": {"type": "string"}} for ct in spec.content_types}
         if spec.documented_body is not None:
             documented: dict[str, Any] = {"schema": _schema(spec.documented_body, "validation", schemas)}
             if spec.example is not None:
                 documented["example"] = spec.example
             content["application/json"] = documented
-        operation["requestBody"] = {"required": True, "content": content}
-    return operation
+        return {"required": True, "content": content}
+    return None
 
 
 def _responses(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
