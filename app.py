@@ -4,10 +4,13 @@ from chalice import Chalice
 
 from chalicelib.events.blueprint import events
 from chalicelib.http.fallbacks import method_fallbacks
+from chalicelib.http.jobs import jobs
 from chalicelib.http.platform import platform
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.orders import orders
 from chalicelib.surfaces.maker import maker
+from chalicelib.surfaces.warehouse.analytics import warehouse_analytics
+from chalicelib.surfaces.warehouse.availability import warehouse_availability
 
 app = Chalice(app_name="stockroom")
 app.api.binary_types.extend(["application/zip", "application/pdf", "application/octet-stream", "multipart/form-data"])
@@ -16,5 +19,8 @@ app.register_blueprint(events)
 app.register_blueprint(company)
 app.register_blueprint(orders)
 app.register_blueprint(maker)
+app.register_blueprint(warehouse_availability)
+app.register_blueprint(warehouse_analytics)
+app.register_blueprint(jobs)
 # Last: it answers 405 for the methods the routes above do not take.
 app.register_blueprint(method_fallbacks())

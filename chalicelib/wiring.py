@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from chalicelib.core.ports import Transactions
     from chalicelib.core.reference.service import ReferenceService
     from chalicelib.core.tenancy.users import UserService
+    from chalicelib.features.analytics.service import AnalyticsService
+    from chalicelib.features.availability.service import AvailabilityService
     from chalicelib.features.certificates.documents import CertificateDocumentService
     from chalicelib.features.certificates.packs import CertificatePackService
     from chalicelib.features.company_inventory.service import InventoryService
@@ -188,6 +190,8 @@ def reset() -> None:
     certificate_pack_service.cache_clear()
     user_service.cache_clear()
     production_service.cache_clear()
+    availability_service.cache_clear()
+    analytics_service.cache_clear()
 
 
 @cache
@@ -228,3 +232,22 @@ def certificate_document_service() -> CertificateDocumentService:
 
     bucket = get_settings().bucket
     return CertificateDocumentService(reference_service(), S3Files(bucket), bucket)
+
+
+@cache
+def availability_service() -> AvailabilityService:
+    from chalicelib.features.availability.service import AvailabilityService
+    from chalicelib.storage.availability_repo import DynamoAvailabilityStore
+
+    table = get_settings().main_table
+    return AvailabilityService(DynamoAvailabilityStore(table), stock_store())
+
+
+@cache
+def analytics_service() -> AnalyticsService:
+    from chalicelib.features.analytics.service import AnalyticsService
+    from chalicelib.storage.availability_repo import DynamoLedgerReader
+    from chalicelib.storage.catalog_repo import DynamoCatalogStore
+
+    table = get_settings().main_table
+    return AnalyticsService(DynamoLedgerReader(table), DynamoCatalogStore(table))

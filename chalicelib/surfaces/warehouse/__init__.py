@@ -1,0 +1,1 @@
+"""The warehouse operations surface (001): `/api/inventory/...`, exactly as documented."""
