@@ -68,7 +68,7 @@ class MatrixRow:
 @dataclass
 class Matrix:
     location: Location
-    channel_ids: list[str]
+    channels: list[Channel]
     rows: list[MatrixRow]
     total: int
 
@@ -264,7 +264,8 @@ class AvailabilityService:
                 records[record.product_id].append(record)
         found = self._store.read(tenant_id, Wanted(products=set(records), locations={location_id}))
         location = _location(found, location_id, At("locationId"))
-        columns = self._chosen_channels(tenant_id, channel_ids)
+        chosen_channels = self._chosen_channels(tenant_id, channel_ids)
+        columns = [c.channel_id for c in chosen_channels]
         needle = (search or "").strip().casefold()
         products = [
             p
@@ -283,7 +284,7 @@ class AvailabilityService:
             stock = figures(records[product.product_id])
             cells = channel_figures(stock.available, allocations.get((product.product_id, location_id)), columns)
             rows.append(MatrixRow(product, stock, {c.channel_id: c.atp for c in cells}))
-        return Matrix(location, columns, rows, len(products))
+        return Matrix(location, chosen_channels, rows, len(products))
 
     def drilldown(self, tenant_id: str, location_id: str, product_id: str) -> Drilldown:
         """Everything behind a product's figures at a location: records, claims, the record and the rules."""
@@ -339,16 +340,16 @@ class AvailabilityService:
     def _channel_ids(self, tenant_id: str) -> list[str]:
         return [c.channel_id for c in self.channels(tenant_id)]
 
-    def _chosen_channels(self, tenant_id: str, chosen: Sequence[str] | None) -> list[str]:
-        known = self._channel_ids(tenant_id)
+    def _chosen_channels(self, tenant_id: str, chosen: Sequence[str] | None) -> list[Channel]:
+        known = {c.channel_id: c for c in self.channels(tenant_id)}
         if not chosen:
-            return known
+            return list(known.values())
         unknown = [c for c in chosen if c not in known]
         if unknown:
             raise NotFound(
                 f"channel {unknown[0]} not found", [Problem(At("channels"), f"unknown channel {unknown[0]}")]
             )
-        return list(dict.fromkeys(chosen))
+        return [known[c] for c in dict.fromkeys(chosen)]
 
     def _place(
         self,

@@ -310,11 +310,9 @@ def set_availability(call: Call) -> dict[str, Any]:
 )
 def channel_location(call: Call) -> dict[str, Any]:
     query: MatrixQuery = call.query
-    service = availability_service()
-    matrix = service.matrix(
+    matrix = availability_service().matrix(
         call.tenant_id, query.locationId, query.page, query.limit, query.search, query.channel_ids()
     )
-    names = {c.channel_id: c for c in service.channels(call.tenant_id)} if matrix.channel_ids else {}
     data = [
         {
             "productMasterId": row.product.product_id,
@@ -329,9 +327,7 @@ def channel_location(call: Call) -> dict[str, Any]:
     return {
         "locationId": matrix.location.location_id,
         "locationName": matrix.location.name,
-        "channels": [
-            {"channelId": c, "code": names[c].code, "name": names[c].name} for c in matrix.channel_ids if c in names
-        ],
+        "channels": [{"channelId": c.channel_id, "code": c.code, "name": c.name} for c in matrix.channels],
         **paged(data, matrix.total, query),
     }
 
