@@ -26,7 +26,13 @@ class In(Model):
     model_config = ConfigDict(extra="forbid")
 
 
-class PageQuery(In):
+class Query(Model):
+    """Query strings: parameters the route does not know are ignored (a cache-buster never fails a read)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class PageQuery(Query):
     page: int = Field(1, ge=1, description="Page number, from 1")
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Page size (default 50, max {MAX_LIMIT})")
 
@@ -70,7 +76,7 @@ class AllocationIn(In):
     channels: list[ChannelRuleIn] = Field(max_length=100)
 
 
-class AvailabilityQuery(In):
+class AvailabilityQuery(Query):
     locationId: str | None = Field(None, max_length=100)
 
 
@@ -142,19 +148,19 @@ class MatrixQuery(PageQuery):
         return ids or None
 
 
-class DrilldownQuery(In):
+class DrilldownQuery(Query):
     locationId: str = Field(min_length=1, max_length=100)
     productMasterId: str = Field(min_length=1, max_length=100)
 
 
-class SummaryQuery(In):
+class SummaryQuery(Query):
     locationId: str | None = Field(None, max_length=100)
 
 
 # -- analytics -------------------------------------------------------------------------------------
 
 
-class AnalyticsQuery(In):
+class AnalyticsQuery(Query):
     locationId: str | None = Field(None, max_length=100)
     fromDate: str | None = Field(None, max_length=40, description="Start (ISO date or date-time); default 30 days back")
     toDate: str | None = Field(None, max_length=40, description="End (ISO date: the whole day; date-time); default now")
