@@ -26,6 +26,7 @@ jobs = Blueprint(__name__)
     summary="Run a scheduled job now",
     tag="Platform: jobs",
     extension=True,
+    response=dict[str, Any],
     description=(
         "Runs scheduled job `name` for the caller's company only, now, and answers a summary of what it did "
         "(the same code the schedule runs for every company). Names: `reservation-expiry` (releases expired "

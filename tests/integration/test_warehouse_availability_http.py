@@ -268,3 +268,31 @@ def test_operators_run_jobs_for_their_own_company(http: Client, shop: Shop, riva
     unknown = shop.m.error("POST", "/jobs/defrost/run", status=404)
     assert "reconciliation" in unknown["details"][0]["message"]
     make_maker(http, "Clerk", ("inventory.write",)).error("POST", "/jobs/reconciliation/run", status=403)
+
+
+def test_answers_match_the_documented_models(shop: Shop) -> None:
+    from pydantic import TypeAdapter
+
+    from chalicelib.http.routing import ENDPOINTS
+
+    models = {(e.method, e.path): e.response for e in ENDPOINTS}
+    body = {"locationId": shop.main["id"], "channels": [{"channelId": shop.web["id"], "mode": "all"}]}
+    oak = shop.oak["id"]
+    drill = f"{INV}/channel-location/drilldown?locationId={shop.main['id']}&productMasterId={oak}"
+    calls = [
+        ("GET", f"{INV}/channels", None, "/api/inventory/channels"),
+        ("POST", f"{INV}/availability/{oak}", body, "/api/inventory/availability/{id}"),
+        ("GET", f"{INV}/availability/{oak}", None, "/api/inventory/availability/{id}"),
+        ("GET", f"{INV}/availability", None, "/api/inventory/availability"),
+        ("GET", f"{INV}/channel-location?locationId={shop.main['id']}", None, "/api/inventory/channel-location"),
+        ("GET", drill, None, "/api/inventory/channel-location/drilldown"),
+        ("GET", f"{INV}/channel/summary", None, "/api/inventory/channel/summary"),
+        ("GET", f"{INV}/analytics", None, "/api/inventory/analytics"),
+        ("POST", "/jobs/reconciliation/run", None, "/jobs/{name}/run"),
+    ]
+    for method, path, sent, route in calls:
+        TypeAdapter(models[(method, route)]).validate_python(shop.m.ok(method, path, sent))
+    check = {"lines": [{"productMasterId": oak, "quantity": 1}]}
+    TypeAdapter(models[("POST", "/api/inventory/availability/check")]).validate_python(
+        shop.m.ok("POST", f"{INV}/availability/check", check)
+    )

@@ -9,7 +9,7 @@ from chalice import Blueprint
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.analytics import Scope
 from chalicelib.http.routing import Call, endpoint
-from chalicelib.surfaces.warehouse.channel_models import AnalyticsQuery, period
+from chalicelib.surfaces.warehouse.channel_models import AnalyticsOut, AnalyticsQuery, period
 from chalicelib.wiring import analytics_service
 
 warehouse_analytics = Blueprint(__name__)
@@ -23,6 +23,7 @@ PRODUCT = "5f0c4a52-1d3e-4c47-9b7d-2f8e6a1c0d11"
     "GET",
     permissions=[Permission.INVENTORY_READ],
     summary="Get inventory analytics",
+    response=AnalyticsOut,
     tag="Warehouse: analytics",
     query=AnalyticsQuery,
     description=(

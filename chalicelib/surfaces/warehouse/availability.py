@@ -14,12 +14,21 @@ from chalicelib.http.routing import Call, endpoint
 from chalicelib.surfaces.warehouse.channel_models import (
     AllocationIn,
     AvailabilityListQuery,
+    AvailabilityOut,
+    AvailabilityPage,
     AvailabilityQuery,
     ChannelIn,
+    ChannelOut,
+    ChannelPage,
     CheckIn,
+    CheckOut,
+    DrilldownOut,
     DrilldownQuery,
+    MatrixOut,
     MatrixQuery,
     PageQuery,
+    ProductAvailabilityOut,
+    SummaryOut,
     SummaryQuery,
     channel_out,
     figure_out,
@@ -102,6 +111,7 @@ def _page(query: PageQuery, items: list[Any]) -> list[Any]:
     "GET",
     permissions=READ,
     summary="List sales channels",
+    response=ChannelPage,
     tag=TAG,
     query=PageQuery,
     extension=True,
@@ -120,6 +130,7 @@ def list_channels(call: Call) -> dict[str, Any]:
     "POST",
     permissions=WRITE,
     summary="Create a sales channel",
+    response=ChannelOut,
     tag=TAG,
     body=ChannelIn,
     status=201,
@@ -143,6 +154,7 @@ def create_channel(call: Call) -> dict[str, Any]:
     "GET",
     permissions=READ,
     summary="List availability records",
+    response=AvailabilityPage,
     tag=TAG,
     query=AvailabilityListQuery,
     description=(
@@ -165,6 +177,7 @@ def list_availability(call: Call) -> dict[str, Any]:
     "POST",
     permissions=READ,
     summary="Check availability",
+    response=CheckOut,
     tag=TAG,
     body=CheckIn,
     description=(
@@ -220,6 +233,7 @@ def check_availability(call: Call) -> dict[str, Any]:
     "GET",
     permissions=READ,
     summary="Get availability record",
+    response=ProductAvailabilityOut,
     tag=TAG,
     query=AvailabilityQuery,
     description=(
@@ -251,6 +265,7 @@ def get_availability(call: Call) -> dict[str, Any]:
     "POST",
     permissions=WRITE,
     summary="Create availability record",
+    response=AvailabilityOut,
     tag=TAG,
     body=AllocationIn,
     description=(
@@ -282,6 +297,7 @@ def set_availability(call: Call) -> dict[str, Any]:
     "GET",
     permissions=READ,
     summary="Get channel × location ATP matrix",  # noqa: RUF001 (the document's title)
+    response=MatrixOut,
     tag=TAG,
     query=MatrixQuery,
     description=(
@@ -338,6 +354,7 @@ def channel_location(call: Call) -> dict[str, Any]:
     "GET",
     permissions=READ,
     summary="Drill down into channel-location ATP",
+    response=DrilldownOut,
     tag=TAG,
     query=DrilldownQuery,
     description=(
@@ -426,6 +443,7 @@ def drilldown(call: Call) -> dict[str, Any]:
     "GET",
     permissions=READ,
     summary="Get channel inventory summary",
+    response=SummaryOut,
     tag=TAG,
     query=SummaryQuery,
     description=(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ConfigDict, Field
@@ -189,3 +190,200 @@ def period(query: AnalyticsQuery) -> tuple[datetime, datetime]:
     if start > end:
         raise bad_request("fromDate must not be after toDate", field="fromDate")
     return start, end
+
+
+# -- response models (OpenAPI) -----------------------------------------------------------------------
+
+
+class Pagination(Model):
+    page: int
+    limit: int
+    total: int
+    totalPages: int
+
+
+class ChannelOut(Model):
+    id: str
+    code: str
+    name: str
+    version: int
+    createdAt: datetime
+    updatedAt: datetime
+
+
+class ChannelPage(Model):
+    data: list[ChannelOut]
+    pagination: Pagination
+
+
+class ChannelFigureOut(Model):
+    channelId: str
+    name: str | None = Field(None, description="The channel's name (drilldown)")
+    mode: Mode | None = Field(description="null: the record does not name this channel (it gets 0)")
+    value: Decimal | None
+    buffer: Decimal
+    share: Decimal = Field(description="The allocated share of available, before the buffer")
+    atp: Decimal = Field(description="max(0, share - buffer)")
+    allocated: bool = Field(description="The channel has a rule at this place")
+    default: bool = Field(description="No availability record here: every channel takes all")
+
+
+class AvailabilityOut(Model):
+    productMasterId: str
+    productName: str | None
+    sku: str | None
+    locationId: str
+    onHand: Decimal
+    reserved: Decimal
+    held: Decimal
+    available: Decimal
+    hasRecord: bool
+    channels: list[ChannelFigureOut]
+    version: int | None
+    updatedAt: datetime | None
+
+
+class AvailabilityPage(Model):
+    data: list[AvailabilityOut]
+    pagination: Pagination
+
+
+class ProductAvailabilityOut(Model):
+    productMasterId: str
+    productName: str
+    sku: str | None
+    locations: list[AvailabilityOut]
+
+
+class CheckedLineOut(Model):
+    productMasterId: str
+    requested: Decimal
+    available: Decimal
+    shortfall: Decimal
+    locationId: str | None = None
+    channelId: str | None = None
+
+
+class CheckOut(Model):
+    available: bool = Field(description="True when no line falls short")
+    lines: list[CheckedLineOut]
+
+
+class MatrixChannelOut(Model):
+    channelId: str
+    code: str
+    name: str
+
+
+class MatrixRowOut(Model):
+    productMasterId: str
+    productName: str
+    sku: str | None
+    onHand: Decimal
+    available: Decimal
+    channels: dict[str, Decimal] = Field(description="ATP by channel id")
+
+
+class MatrixOut(Model):
+    locationId: str
+    locationName: str
+    channels: list[MatrixChannelOut]
+    data: list[MatrixRowOut]
+    pagination: Pagination
+
+
+class Totals(Model):
+    onHand: Decimal
+    reserved: Decimal
+    held: Decimal
+    available: Decimal
+
+
+class DrillRecordOut(Model):
+    id: str
+    binId: str | None
+    lotId: str | None
+    owner: str
+    counted: bool = Field(description="The company's own, active stock: what ATP counts")
+    onHand: Decimal
+    reserved: Decimal
+    held: Decimal
+    available: Decimal
+
+
+class DrillHoldOut(Model):
+    id: str
+    stockId: str
+    quantity: Decimal
+    reason: str
+
+
+class DrillReservationOut(Model):
+    id: str
+    stockId: str
+    quantity: Decimal
+    reference: dict[str, str]
+    expiresAt: datetime | None
+
+
+class DrilldownOut(Model):
+    productMasterId: str
+    productName: str
+    sku: str | None
+    locationId: str
+    locationName: str
+    totals: Totals
+    records: list[DrillRecordOut]
+    holds: list[DrillHoldOut]
+    reservations: list[DrillReservationOut]
+    hasRecord: bool
+    channels: list[ChannelFigureOut]
+
+
+class ChannelTotalOut(Model):
+    channelId: str
+    code: str
+    name: str
+    atp: Decimal
+    productCount: int
+
+
+class SummaryOut(Model):
+    data: list[ChannelTotalOut]
+
+
+class PeriodOut(Model):
+    fromDate: datetime
+    toDate: datetime
+
+
+class ReasonOut(Model):
+    count: int
+    increase: Decimal
+    decrease: Decimal
+    net: Decimal
+
+
+class MoverOut(Model):
+    productMasterId: str
+    productName: str | None
+    sku: str | None
+    received: Decimal
+    issued: Decimal
+    movements: int
+
+
+class AnalyticsOut(Model):
+    period: PeriodOut
+    locationId: str | None
+    categoryId: str | None
+    onHand: Decimal
+    value: Decimal
+    skuCount: int
+    received: Decimal
+    issued: Decimal
+    adjustmentsByReason: dict[str, ReasonOut]
+    turnover: Decimal | None
+    stockouts: int
+    topMovers: list[MoverOut]
+    movements: int = Field(description="Ledger lines in the period and scope")
