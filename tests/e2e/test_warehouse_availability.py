@@ -188,7 +188,19 @@ def test_another_companys_ids_are_404(shop: Shop, rival: Shop) -> None:
     assert c.ok("GET", f"{INV}/analytics?locationId={rival.main['id']}")["onHand"] == 0  # nothing of theirs shows
 
 
-def test_missing_permissions_are_403(shop: Shop, reader: Company) -> None:
+def test_missing_permissions_are_403(shop: Shop, reader: Company, api: Api, make_tenant: MakeTenant) -> None:
+    products_only = Company(api, make_tenant("E2E Catalogue clerk", "products.read"))
+    for path in (
+        f"{INV}/channels",
+        f"{INV}/availability",
+        f"{INV}/availability/{shop.oak['id']}",
+        f"{INV}/channel/summary",
+        f"{INV}/analytics",
+        f"{INV}/channel-location?locationId={shop.main['id']}",
+        f"{INV}/channel-location/drilldown?locationId={shop.main['id']}&productMasterId={shop.oak['id']}",
+    ):
+        products_only.fails("GET", path, status=403)
+    products_only.fails("POST", f"{INV}/availability/check", {"lines": []}, 403)
     record = {"locationId": shop.main["id"], "channels": []}
     reader.fails("POST", f"{INV}/channels", {"code": "R", "name": "R"}, 403)
     reader.fails("POST", f"{INV}/availability/{shop.oak['id']}", record, 403)
