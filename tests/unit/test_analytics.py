@@ -149,3 +149,14 @@ def test_the_service_reads_the_ledger_once_and_the_products_once() -> None:
     assert products.calls == [["elm", "nut", "oak"]]
     assert set(named) == {"elm", "nut", "oak"}
     assert result.received == D(132)
+
+
+def test_expired_stock_written_off_is_an_adjustment_not_an_issue() -> None:
+    ledger = [
+        move("nut", MovementKind.RECEIPT, "10", 2),
+        move("nut", MovementKind.CONSUMPTION, "-4", 3, reason="EXPIRED"),
+        move("nut", MovementKind.CONSUMPTION, "-1", 3, reason="batch 7"),
+    ]
+    result = analyse(ledger, PRODUCTS, PERIOD)
+    assert result.issued == D(1)
+    assert {k: (v.count, v.decrease) for k, v in result.adjustments.items()} == {"EXPIRED": (1, D(4))}

@@ -10,7 +10,9 @@
   the period; issued: decreases by shipment, consumption and import;
   transfers and splits are neither;
 - adjustmentsByReason: adjustment, count, loss and correction movements of the
-  period by reason (the kind when there is none);
+  period by reason (the kind when there is none), and write-offs: a
+  consumption with reason EXPIRED (expired stock marked consumed) is not an
+  issue but an adjustment under EXPIRED;
 - turnover: issued / the average of on-hand at the start and at the end;
 - stockouts: how many times a product's on-hand (at the location, if one is
   given) fell from above zero to zero or below during the period;
@@ -31,6 +33,8 @@ from chalicelib.core.stock.blocks import fifo_blocks
 RECEIVED = frozenset({MovementKind.INITIAL, MovementKind.RECEIPT, MovementKind.IMPORT, MovementKind.PRODUCTION})
 ISSUED = frozenset({MovementKind.SHIPMENT, MovementKind.CONSUMPTION, MovementKind.IMPORT})
 ADJUSTMENTS = frozenset({MovementKind.ADJUSTMENT, MovementKind.COUNT, MovementKind.LOSS, MovementKind.CORRECTION})
+# Reasons that make a consumption a write-off (reported with the adjustments), not an issue.
+WRITE_OFF_REASONS = frozenset({"EXPIRED"})
 TOP_MOVERS = 10
 RATIO = Decimal("0.0001")
 
@@ -144,10 +148,10 @@ def _count(
     if movement.kind in RECEIVED and quantity > 0:
         result.received += quantity
         mover.received += quantity
-    elif movement.kind in ISSUED and quantity < 0:
+    elif movement.kind in ISSUED and quantity < 0 and movement.reason not in WRITE_OFF_REASONS:
         result.issued -= quantity
         mover.issued -= quantity
-    elif movement.kind in ADJUSTMENTS:
+    elif movement.kind in ADJUSTMENTS or movement.reason in WRITE_OFF_REASONS:
         figures = adjustments[movement.reason or movement.kind.value.upper()]
         figures.count += 1
         if quantity > 0:
