@@ -185,7 +185,11 @@ def test_another_companys_ids_are_404(shop: Shop, rival: Shop) -> None:
     c.fails("GET", f"{INV}/channel-location?locationId={shop.main['id']}&channels={rival.web['id']}", status=404)
     drill = f"{INV}/channel-location/drilldown?locationId={rival.main['id']}&productMasterId={shop.oak['id']}"
     assert c.fails("GET", drill, status=404) == ["locationId"]
-    assert c.ok("GET", f"{INV}/analytics?locationId={rival.main['id']}")["onHand"] == 0  # nothing of theirs shows
+    assert c.fails("GET", f"{INV}/analytics?locationId={rival.main['id']}", status=404) == ["locationId"]
+    assert c.fails("GET", f"{INV}/channel/summary?locationId={rival.main['id']}", status=404) == ["locationId"]
+    assert c.fails("GET", f"{INV}/availability?productMasterId={rival.oak['id']}", status=404) == ["productMasterId"]
+    only_there = f"{INV}/availability/{shop.oak['id']}?locationId={rival.main['id']}"
+    assert c.fails("GET", only_there, status=404) == ["locationId"]
 
 
 def test_missing_permissions_are_403(shop: Shop, reader: Company, api: Api, make_tenant: MakeTenant) -> None:

@@ -141,6 +141,14 @@ def test_another_companys_ids_are_404(shop: Shop, rival: Shop) -> None:
     assert fields_of(shop.m.error("GET", drill, status=404)) == ["productMasterId"]
     check = {"lines": [{"productMasterId": rival.oak["id"], "quantity": 1}]}
     assert fields_of(shop.m.error("POST", f"{INV}/availability/check", check, 404)) == ["lines[0].productMasterId"]
+    for path, field in (
+        (f"{INV}/analytics?locationId={rival.main['id']}", "locationId"),
+        (f"{INV}/channel/summary?locationId={rival.main['id']}", "locationId"),
+        (f"{INV}/availability?locationId={rival.main['id']}", "locationId"),
+        (f"{INV}/availability?productMasterId={rival.oak['id']}", "productMasterId"),
+        (f"{INV}/availability/{shop.oak['id']}?locationId={rival.main['id']}", "locationId"),
+    ):
+        assert fields_of(shop.m.error("GET", path, status=404)) == [field], path
 
 
 def test_check_says_what_falls_short(shop: Shop) -> None:

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.core.models import Actor, Movement, MovementKind, Product
+from chalicelib.core.errors import NotFound
+from chalicelib.core.models import Actor, Location, Movement, MovementKind, Product
 from chalicelib.features.analytics import Scope, analyse, category_of
 from chalicelib.features.analytics.service import AnalyticsService
 
@@ -136,6 +137,9 @@ class FakeProducts:
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
 
+    def get_location(self, tenant_id: str, location_id: str) -> Location | None:
+        return Location(tenant_id=T, location_id=location_id, name="Main") if location_id == MAIN else None
+
     def get_products(self, tenant_id: str, product_ids: Iterable[str]) -> dict[str, Product]:
         wanted = list(product_ids)
         self.calls.append(wanted)
@@ -160,3 +164,11 @@ def test_expired_stock_written_off_is_an_adjustment_not_an_issue() -> None:
     result = analyse(ledger, PRODUCTS, PERIOD)
     assert result.issued == D(1)
     assert {k: (v.count, v.decrease) for k, v in result.adjustments.items()} == {"EXPIRED": (1, D(4))}
+
+
+def test_a_location_filter_of_no_location_of_the_company_is_404() -> None:
+    service = AnalyticsService(FakeLedger(LEDGER), FakeProducts())
+    assert service.analytics(T, Scope(PERIOD.start, PERIOD.end, location_id=MAIN))[0].on_hand == D(68)
+    with pytest.raises(NotFound) as raised:
+        service.analytics(T, Scope(PERIOD.start, PERIOD.end, location_id="elsewhere"))
+    assert raised.value.details == [{"field": "locationId", "message": "not found"}]

@@ -308,3 +308,19 @@ def test_summary_adds_up_each_channel_over_products_and_locations(world: World) 
     assert totals == {"WEB": (D(10), 1), "MKT": (D(12), 1)}
     at_shop = {t.channel.code: (t.atp, len(t.products)) for t in world.service.summary(T, world.shop)}
     assert at_shop == {"WEB": (D(0), 0), "MKT": (D(2), 1)}
+
+
+def test_filters_naming_nothing_of_the_company_are_404(world: World) -> None:
+    oak = world.product("Oak")
+    world.stock_at(oak, world.main, "1")
+    with pytest.raises(NotFound) as raised:
+        world.service.allocation_page(T, 1, 50, location_id="elsewhere")
+    assert raised.value.details[0]["field"] == "locationId"
+    with pytest.raises(NotFound) as raised:
+        world.service.allocation_page(T, 1, 50, product_id="ghost")
+    assert raised.value.details[0]["field"] == "productMasterId"
+    with pytest.raises(NotFound):
+        world.service.summary(T, "elsewhere")
+    with pytest.raises(NotFound):
+        world.service.product_availability(T, oak, "elsewhere")
+    assert world.service.allocation_page(T, 1, 50, location_id=world.main) == ([], 0)

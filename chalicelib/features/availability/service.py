@@ -150,7 +150,12 @@ class AvailabilityService:
         self, tenant_id: str, product_id: str, location_id: str | None = None
     ) -> tuple[Product, list[Place]]:
         """Every place the product has stock or a record (or only `location_id`), with each channel's ATP."""
-        product = _product(self._store.read(tenant_id, Wanted(products={product_id})), product_id)
+        found = self._store.read(
+            tenant_id, Wanted(products={product_id}, locations={location_id} if location_id else set())
+        )
+        product = _product(found, product_id)
+        if location_id is not None:
+            _location(found, location_id, At("locationId"))
         allocations = {a.location_id: a for a in self._store.allocations_of_product(tenant_id, product_id)}
         by_location: dict[str, list[StockRecord]] = defaultdict(list)
         for record in self._stock.records_for_product(tenant_id, product_id):
@@ -174,6 +179,17 @@ class AvailabilityService:
         product_id: str | None = None,
     ) -> tuple[list[Place], int]:
         """Availability records (by location, then product), a page of them with their ATP."""
+        if location_id is not None or product_id is not None:
+            # A filter naming nothing of this company is a 404 naming it, not an empty page.
+            named = Wanted(
+                products={product_id} if product_id else set(),
+                locations={location_id} if location_id else set(),
+            )
+            found_filters = self._store.read(tenant_id, named)
+            if product_id is not None:
+                _product(found_filters, product_id, At("productMasterId"))
+            if location_id is not None:
+                _location(found_filters, location_id, At("locationId"))
         if product_id is not None:
             found = self._store.allocations_of_product(tenant_id, product_id)
             if location_id is not None:
@@ -306,6 +322,8 @@ class AvailabilityService:
 
     def summary(self, tenant_id: str, location_id: str | None = None) -> list[ChannelTotal]:
         """Per active channel: the ATP summed over every product and location, and how many products have any."""
+        if location_id is not None:
+            _location(self._store.read(tenant_id, Wanted(locations={location_id})), location_id, At("locationId"))
         channels = self.channels(tenant_id)
         totals = {c.channel_id: ChannelTotal(c) for c in channels}
         allocations = {(a.product_id, a.location_id): a for a in self._store.allocations(tenant_id, location_id)}

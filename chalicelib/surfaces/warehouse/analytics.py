@@ -37,7 +37,8 @@ PRODUCT = "5f0c4a52-1d3e-4c47-9b7d-2f8e6a1c0d11"
         "expired stock written off (a consumption with reason EXPIRED) under EXPIRED; "
         "`turnover`: issued / the average of opening and closing on-hand (null when that is 0); `stockouts`: "
         "how often a product's on-hand fell to zero or below in the period; `topMovers`: the 10 products with "
-        "the most received + issued. `skuCount`: products with stock at the end. Permission: inventory.read."
+        "the most received + issued. `skuCount`: products with stock at the end. A `locationId` that is not one "
+        "of the company's is a 404; bad or reversed dates are a 400 naming the field. Permission: inventory.read."
     ),
     response_example={
         "period": {"fromDate": "2026-11-01T00:00:00.000000Z", "toDate": "2026-11-30T23:59:59.999999Z"},

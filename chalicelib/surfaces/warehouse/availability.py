@@ -159,7 +159,8 @@ def create_channel(call: Call) -> dict[str, Any]:
     query=AvailabilityListQuery,
     description=(
         f"Availability records (one per product and location), by location then product, each with its computed "
-        f"ATP per channel. Filters `locationId`, `productMasterId`. {PAGING} {ATP_RULE} Permission: inventory.read."
+        f"ATP per channel. Filters `locationId`, `productMasterId` (one that names nothing of the company: 404). "
+        f"{PAGING} {ATP_RULE} Permission: inventory.read."
     ),
     response_example={"data": [RECORD_EXAMPLE], "pagination": {"page": 1, "limit": 50, "total": 1, "totalPages": 1}},
 )
@@ -448,7 +449,8 @@ def drilldown(call: Call) -> dict[str, Any]:
     query=SummaryQuery,
     description=(
         "Per active channel: the ATP summed over every product and location (or only `locationId`), and how many "
-        f"products have ATP above zero there. {ATP_RULE} Cost: the company's stock records are read page by page "
+        f"products have ATP above zero there (an unknown `locationId`: 404). {ATP_RULE} Cost: the company's stock "
+        "records are read page by page "
         "(one Query per 1 MB; with `locationId`, that location's index Query), with one Query of the availability "
         "records and one of the channels. Permission: inventory.read."
     ),
