@@ -5,6 +5,7 @@ from chalice import Chalice
 from chalicelib.events.blueprint import events
 from chalicelib.http.fallbacks import method_fallbacks
 from chalicelib.http.oauth2 import oauth2
+from chalicelib.http.jobs import jobs
 from chalicelib.http.platform import platform
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.orders import orders
@@ -12,6 +13,8 @@ from chalicelib.surfaces.graphql import graphql
 from chalicelib.surfaces.maker import maker
 from chalicelib.surfaces.multisource import multisource
 from chalicelib.surfaces.warehouse import warehouse
+from chalicelib.surfaces.warehouse.analytics import warehouse_analytics
+from chalicelib.surfaces.warehouse.availability import warehouse_availability
 
 app = Chalice(app_name="stockroom")
 app.api.binary_types.extend(["application/zip", "application/pdf", "application/octet-stream", "multipart/form-data"])
@@ -24,5 +27,8 @@ app.register_blueprint(maker)
 app.register_blueprint(warehouse)
 app.register_blueprint(multisource)
 app.register_blueprint(graphql)
+app.register_blueprint(warehouse_availability)
+app.register_blueprint(warehouse_analytics)
+app.register_blueprint(jobs)
 # Last: it answers 405 for the methods the routes above do not take.
 app.register_blueprint(method_fallbacks())

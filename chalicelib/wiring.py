@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from chalicelib.core.stock.warehouse import WarehouseStock
     from chalicelib.core.tenancy.clients import ClientService
     from chalicelib.core.tenancy.users import UserService
+    from chalicelib.features.analytics.service import AnalyticsService
+    from chalicelib.features.availability.service import AvailabilityService
     from chalicelib.features.certificates.documents import CertificateDocumentService
     from chalicelib.features.certificates.packs import CertificatePackService
     from chalicelib.features.company_inventory.service import InventoryService
@@ -226,6 +228,8 @@ def reset() -> None:
     warehouse_stock.cache_clear()
     warehouse_store.cache_clear()
     multisource_service.cache_clear()
+    availability_service.cache_clear()
+    analytics_service.cache_clear()
 
 
 @cache
@@ -280,3 +284,22 @@ def warehouse_stock() -> WarehouseStock:
         catalog_service(),
         transactions(),
     )
+
+
+@cache
+def availability_service() -> AvailabilityService:
+    from chalicelib.features.availability.service import AvailabilityService
+    from chalicelib.storage.availability_repo import DynamoAvailabilityStore
+
+    table = get_settings().main_table
+    return AvailabilityService(DynamoAvailabilityStore(table), stock_store())
+
+
+@cache
+def analytics_service() -> AnalyticsService:
+    from chalicelib.features.analytics.service import AnalyticsService
+    from chalicelib.storage.availability_repo import DynamoLedgerReader
+    from chalicelib.storage.catalog_repo import DynamoCatalogStore
+
+    table = get_settings().main_table
+    return AnalyticsService(DynamoLedgerReader(table), DynamoCatalogStore(table))

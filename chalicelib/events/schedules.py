@@ -1,4 +1,6 @@
-"""Scheduled jobs. Each walks the tenants and calls one core service.
+"""Scheduled jobs. Each is a function of one company (tenant id -> a summary of what it did), kept in
+`JOBS` by the name operators use (`POST /jobs/{name}/run`); the schedules walk the tenants and call the
+same functions, so a run from the route and a scheduled run do the same work.
 
 Every line a job logs about a company carries its `tenant_id`; a company whose
 run raises is logged by name before the error ends the invocation (Lambda then
@@ -8,13 +10,79 @@ retries it and, at last, sends it to the schedules' failure queue).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from chalicelib.observability import count, logger
 from chalicelib.wiring import stock_service, tenant_service
 
+Job = Callable[[str], dict[str, Any]]
+
 
 def _tenant_ids() -> list[str]:
     return list(tenant_service().tenant_ids())
+
+
+# -- the jobs, one company at a time -----------------------------------------------------
+
+
+def expire_reservations_of(tenant_id: str) -> dict[str, Any]:
+    """Release the company's reservations whose expiry has passed."""
+    expired = stock_service().expire_reservations(tenant_id)
+    if expired:
+        logger.info("reservations expired", extra={"tenant_id": tenant_id, "count": expired})
+    return {"expired": expired}
+
+
+def reconcile_ledger_of(tenant_id: str) -> dict[str, Any]:
+    """Check on-hand against the ledger sum for every stock record of the company.
+
+    A mismatch would be a bug, never a business event, so it is logged as an
+    error (and counted by the schedule: the LedgerMismatches alarm fires on
+    any); nothing is corrected automatically.
+    """
+    service = stock_service()
+    checked = 0
+    mismatches: list[dict[str, Any]] = []
+    for record in service.all_records(tenant_id):
+        checked += 1
+        # The record just listed is the one checked: one ledger Query per record, no re-read.
+        difference = service.reconcile(tenant_id, record.stock_id, listed=record)
+        if difference != 0:
+            mismatches.append({"stockId": record.stock_id, "difference": difference})
+            logger.error(
+                "ledger mismatch",
+                extra={"tenant_id": tenant_id, "stock_id": record.stock_id, "difference": str(difference)},
+            )
+    logger.info("ledger reconciled", extra={"tenant_id": tenant_id, "checked": checked, "mismatches": len(mismatches)})
+    return {"checked": checked, "mismatches": mismatches}
+
+
+# The registry: what `POST /jobs/{name}/run` runs for the caller's company. Features add theirs with
+# `register` (expiry, hold-expiry, replenishment).
+JOBS: dict[str, Job] = {
+    "reservation-expiry": expire_reservations_of,
+    "reconciliation": reconcile_ledger_of,
+}
+
+
+def register(name: str, job: Job) -> Job:
+    """Add a job to the registry under `name` (usable as a decorator's target)."""
+    JOBS[name] = job
+    return job
+
+
+def job_names() -> list[str]:
+    return sorted(JOBS)
+
+
+def run_job(name: str, tenant_id: str) -> dict[str, Any]:
+    """Run job `name` for one company now and answer its summary (KeyError for an unknown name)."""
+    job = JOBS[name]
+    logger.info("job run on request", extra={"tenant_id": tenant_id, "job": name})
+    return {"job": name, **job(tenant_id)}
+
+
+# -- the schedules: every company --------------------------------------------------------------
 
 
 def expire_reservations() -> int:
@@ -22,48 +90,25 @@ def expire_reservations() -> int:
     total = 0
     for tenant_id in _tenant_ids():
         try:
-            expired = stock_service().expire_reservations(tenant_id)
+            total += expire_reservations_of(tenant_id)["expired"]
         except Exception:
             logger.error("reservation expiry failed", extra={"tenant_id": tenant_id})
             raise
-        if expired:
-            logger.info("reservations expired", extra={"tenant_id": tenant_id, "count": expired})
-        total += expired
     logger.info("reservation expiry done", extra={"count": total})
     count("ReservationsExpired", total)
     return total
 
 
 def reconcile_ledger() -> list[tuple[str, str]]:
-    """Check on-hand against the ledger sum for every stock record.
-
-    A mismatch would be a bug, never a business event, so it is logged as an
-    error and counted (the LedgerMismatches alarm fires on any); nothing is
-    corrected automatically.
-    """
+    """Reconcile every company's ledger; the (tenant, stock id) pairs that disagree."""
     mismatches: list[tuple[str, str]] = []
-    service = stock_service()
     for tenant_id in _tenant_ids():
-        checked = 0
-        found = len(mismatches)
         try:
-            for record in service.all_records(tenant_id):
-                checked += 1
-                # The record just listed is the one checked: one ledger Query per record, no re-read.
-                difference = service.reconcile(tenant_id, record.stock_id, listed=record)
-                if difference != 0:
-                    mismatches.append((tenant_id, record.stock_id))
-                    logger.error(
-                        "ledger mismatch",
-                        extra={"tenant_id": tenant_id, "stock_id": record.stock_id, "difference": str(difference)},
-                    )
+            found = reconcile_ledger_of(tenant_id)["mismatches"]
         except Exception:
-            logger.error("ledger reconciliation failed", extra={"tenant_id": tenant_id, "checked": checked})
+            logger.error("ledger reconciliation failed", extra={"tenant_id": tenant_id})
             raise
-        logger.info(
-            "ledger reconciled",
-            extra={"tenant_id": tenant_id, "checked": checked, "mismatches": len(mismatches) - found},
-        )
+        mismatches.extend((tenant_id, m["stockId"]) for m in found)
     count("LedgerMismatches", len(mismatches))
     return mismatches
 
@@ -87,6 +132,10 @@ def run_hold_expiry(tenant_id: str) -> dict[str, int]:
     from chalicelib.wiring import warehouse_stock
 
     return warehouse_stock().expire_holds(tenant_id)
+
+
+register("expiry", run_expiry)
+register("hold-expiry", run_hold_expiry)
 
 
 def _every_tenant(job: str, run: Callable[[str], dict[str, int]], metric: str, key: str) -> dict[str, int]:

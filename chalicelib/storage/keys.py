@@ -366,3 +366,42 @@ def resource_use(t: str, resource_id: str, task_id: str) -> dict[str, str]:
 
 def resource_uses_partition(t: str, resource_id: str) -> str:
     return f"T#{t}#USES#{resource_id}"
+
+
+# -- channels and availability records (001) ---------------------------------------
+
+
+def channel(t: str, channel_id: str) -> dict[str, str]:
+    return {"pk": channels_partition(t), "sk": channel_id}
+
+
+def channels_partition(t: str) -> str:
+    return f"T#{t}#CHANNEL"
+
+
+def channel_code(t: str, code: str) -> dict[str, str]:
+    """Guard that keeps a channel code unique per tenant (any case)."""
+    return unique(t, "CHANNEL", code.strip().casefold())
+
+
+def allocation(t: str, product_id: str, location_id: str) -> dict[str, str]:
+    """A product's availability record at a location; sorted by location, so one location is a prefix."""
+    return {"pk": allocations_partition(t), "sk": f"{location_id}#{product_id}"}
+
+
+def allocations_partition(t: str) -> str:
+    return f"T#{t}#ALLOC"
+
+
+def allocation_by_product(t: str, product_id: str, location_id: str) -> dict[str, str]:
+    """gsi1 entry: a product's availability records at every location."""
+    return {"gsi1pk": allocations_of_product(t, product_id), "gsi1sk": location_id}
+
+
+def allocations_of_product(t: str, product_id: str) -> str:
+    return f"T#{t}#ALLOC#{product_id}"
+
+
+def ledger_by_time_partition(t: str) -> str:
+    """gsi1 partition of the tenant's ledger in time order (`movement_by_time`)."""
+    return f"T#{t}#LEDGER"

@@ -352,7 +352,11 @@ def test_http_and_surfaces_never_reach_storage(module: Module) -> None:
 
 @pytest.mark.parametrize("module", [m for m in MODULES if in_layer(m, "chalicelib/http")], ids=lambda m: m.path)
 def test_http_does_not_depend_on_surfaces_or_events(module: Module) -> None:
-    assert imports_any(module, ("chalicelib.surfaces", "chalicelib.events")) == []
+    found = imports_any(module, ("chalicelib.surfaces", "chalicelib.events"))
+    if module.path == "chalicelib/http/jobs.py":
+        # The one exception: operators run the schedules' own job functions (`POST /jobs/{name}/run`).
+        found = [name for name in found if name not in ("chalicelib.events", "chalicelib.events.schedules")]
+    assert found == []
 
 
 @pytest.mark.parametrize("module", [m for m in MODULES if in_layer(m, "chalicelib/storage")], ids=lambda m: m.path)
