@@ -4,8 +4,8 @@ from chalice import Chalice
 
 from chalicelib.events.blueprint import events
 from chalicelib.http.fallbacks import method_fallbacks
-from chalicelib.http.oauth2 import oauth2
 from chalicelib.http.jobs import jobs
+from chalicelib.http.oauth2 import oauth2
 from chalicelib.http.platform import platform
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.orders import orders
