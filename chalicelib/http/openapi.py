@@ -25,6 +25,7 @@ ERROR_STATUSES = {
     "413": "Body larger than the limit",
     "415": "A Content-Type the operation does not take",
     "422": "Idempotency-Key reused with a different payload",
+    "503": "Storage is throttled or busy: nothing was written; send the same request again later",
 }
 SECURITY_SCHEMES = {
     "bearerKey": {"type": "http", "scheme": "bearer", "description": "API key as `Authorization: Bearer <key>`"},
