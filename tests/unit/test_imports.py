@@ -248,6 +248,16 @@ def test_the_same_upload_command_gives_the_same_job(service: ImportService, file
     assert list(files.objects) == [imports.upload_key("t1", "things", "j1")]
 
 
+def test_an_uploaded_object_belongs_only_to_its_own_job_company_and_kind(service: ImportService) -> None:
+    job = service.upload("t1", "things", csv_of(3), ACTOR, job_id="j1")
+    assert job.object_key == "uploads/t1/things/j1.csv"
+    found = service.job_for_object(imports.S3Object(job.object_key, "A"), lambda tenant: True)
+    assert found is not None and found.job_id == "j1"
+    # Another company's prefix, or another key naming the same job, is nobody's upload.
+    for key in ("uploads/t2/things/j1.csv", "uploads/t1/things/j1", "uploads/t1/things/j1.csv.csv"):
+        assert service.job_for_object(imports.S3Object(key, "A"), lambda tenant: True) is None, key
+
+
 def test_dropped_files_map_to_one_job_per_write(service: ImportService, files: InMemoryFiles) -> None:
     key = "dropbox/t1/things/stock.csv"
     files.put(key, b"id\n1\n", "text/csv")

@@ -448,7 +448,12 @@ class ImportService:
             return None
         tenant_id, kind = parts[1], parts[2]
         if parts[0] == UPLOADS:
-            return self._store.get_job(tenant_id, parts[3].removesuffix(".csv"))
+            # Checked here, not only by the presigned policy (the local stack's S3 enforces none): the
+            # object is the job's own, so it is imported only into the company and kind of its job.
+            job = self._store.get_job(tenant_id, parts[3].removesuffix(".csv"))
+            if job is None or job.tenant_id != tenant_id or job.kind != kind or job.object_key != obj.key:
+                return None
+            return job
         if parts[0] != DROPBOX or not obj.key.casefold().endswith(".csv") or not tenant_exists(tenant_id):
             return None
         # The same drop delivered twice is the same job; a new drop to the same key is a new one.
