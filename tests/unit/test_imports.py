@@ -144,6 +144,19 @@ def test_a_file_is_applied_in_chunks_with_a_checkpoint_each(service: ImportServi
     assert [e.line for e in service.errors("t1", job.job_id)] == [11, 21, 31, 41, 51, 61, 71]
 
 
+def test_a_file_over_the_row_cap_fails_with_a_clear_reason(
+    service: ImportService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.core.imports import jobs
+
+    monkeypatch.setattr(jobs, "MAX_FILE_ROWS", 40)
+    job = service.upload("t1", "things", csv_of(41), ACTOR)
+    ended = service.run(job, ACTOR)
+    assert ended.status == ImportStatus.FAILED
+    assert ended.message == "line 42: a file holds at most 40 rows; split it"
+    assert ended.processed == 32  # the chunk before the cap was committed, nothing after it
+
+
 def test_a_chunk_never_touches_the_same_entity_twice(service: ImportService, applier: CountingApplier) -> None:
     job = service.upload("t1", "things", b"id\na\nb\na\nc\n", ACTOR)
     service.run(job, ACTOR)

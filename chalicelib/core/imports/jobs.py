@@ -52,6 +52,9 @@ MAX_STORED_ERRORS = 10_000
 # Larger files are refused before a row is read (they would outlive a Lambda many times over).
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_CELL_CHARS = 10_000
+# Rows of one file: a file with more fails at the first row beyond (the chunks before it are committed,
+# as for a file whose CSV breaks partway); split larger files.
+MAX_FILE_ROWS = 1_000_000
 PRESIGNED_SECONDS = 15 * 60
 # A worker owns a running job this long after its last checkpoint; then another may take over.
 LEASE = timedelta(minutes=2)
@@ -585,6 +588,8 @@ class ImportService:
         total = 0
         for row in rows:
             total += 1
+            if total > MAX_FILE_ROWS:
+                raise FileRejected(f"line {row.line}: a file holds at most {MAX_FILE_ROWS} rows; split it")
             if row.line <= job.checkpoint_line:
                 continue
             key = applier.key_of(row)
