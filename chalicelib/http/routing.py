@@ -299,14 +299,15 @@ def _require_own_company(param: str, call: Call) -> None:
 
 def _check_path_ids(spec: Endpoint, params: dict[str, str]) -> None:
     """Every path parameter of a declared route is an id: one that cannot be (too long, a control
-    character) is a 400 naming it, before it can reach storage as a key."""
+    character) names nothing that exists, so it is a 404 naming the parameter, before it can reach
+    storage as a key (as any unknown id is)."""
     problems = [
-        {"field": name, "message": problem}
+        {"field": name, "message": f"no such id: {problem}"}
         for name, value in params.items()
         if name != spec.company_param and (problem := id_problem(value)) is not None
     ]
     if problems:
-        raise HttpError(400, "VALIDATION_ERROR", "invalid path parameter", problems)
+        raise HttpError(404, "NOT_FOUND", "not found", problems)
 
 
 def _require_media_type(spec: Endpoint, request: Request) -> None:
