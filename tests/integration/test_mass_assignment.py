@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.integration.company import Company, Refs, error_fields, make_company
+from tests.integration.maker import make_maker
 
 pytestmark = pytest.mark.shared_aws
 
@@ -139,3 +140,52 @@ def test_issuing_a_key_cannot_choose_its_tenant_or_id(acme: Company) -> None:
         assert issued.get("keyId") != FORGED_ID
         who = acme.http.http.get("/whoami", headers={"X-API-Key": issued["apiKey"]})
         assert json.loads(who.body)["tenantId"] == acme.id
+
+
+def maker_refused_or_ignored(response: Any, sent: dict[str, Any]) -> bool:
+    if response.status_code == 400:
+        body = json.loads(response.body)
+        assert any(name in json.dumps(body) for name in sent), body
+        return False
+    assert response.status_code in (200, 201), response.body
+    return True
+
+
+@pytest.mark.parametrize("kind", ["products", "materials"])
+def test_maker_resource_create_and_patch_ignore_or_refuse_server_owned_fields(acme: Company, kind: str) -> None:
+    maker = make_maker(acme.http, "Candles")
+    owned = {
+        "id": FORGED_ID,
+        "stockLevel": 500,
+        "locationStockLevels": {"Default": 500},
+        "version": FORGED_VERSION,
+        "createdAt": FORGED_TIME,
+        "updatedAt": FORGED_TIME,
+    }
+    response = maker.call("POST", f"/api/{kind}", {"name": "Soy wax", "unitType": "weight.kg", **owned})
+    if maker_refused_or_ignored(response, owned):
+        created = json.loads(response.body)
+        stored = maker.ok("GET", f"/api/{kind}/{created['id']}")
+        assert (stored["id"] != FORGED_ID, stored["stockLevel"], stored["version"]) == (True, 0, 1)
+        assert stored["locationStockLevels"] in ({}, {"Default": 0})
+        assert stored["createdAt"] != FORGED_TIME
+    resource = maker.ok("POST", f"/api/{kind}", {"name": "Wick", "unitType": "pieces"}, 201)
+    patch = {key: value for key, value in owned.items() if key not in ("id", "version")}
+    response = maker.call("PATCH", f"/api/{kind}/{resource['id']}", {"notes": "new", **patch})
+    if maker_refused_or_ignored(response, patch):
+        stored = maker.ok("GET", f"/api/{kind}/{resource['id']}")
+        assert (stored["notes"], stored["stockLevel"], stored["createdAt"]) == ("new", 0, resource["createdAt"])
+
+
+def test_maker_location_cannot_be_made_the_default_by_a_client(acme: Company) -> None:
+    maker = make_maker(acme.http, "Candles")
+    owned = {"id": FORGED_ID, "isDefault": True, "version": FORGED_VERSION}
+    response = maker.call("POST", "/api/locations", {"name": "Shed", **owned})
+    if maker_refused_or_ignored(response, owned):
+        created = json.loads(response.body)
+        assert created["id"] != FORGED_ID and created["isDefault"] is False
+    defaults = [loc for loc in maker.ok("GET", "/api/locations")["data"] if loc["isDefault"]]
+    assert len(defaults) == 1
+    response = maker.call("PATCH", f"/api/locations/{defaults[0]['id']}", {"isDefault": False})
+    if maker_refused_or_ignored(response, {"isDefault": False}):
+        assert [loc["isDefault"] for loc in maker.ok("GET", "/api/locations")["data"]].count(True) == 1
