@@ -422,7 +422,29 @@ def _request_handler() -> type:
         def log_message(self, format: str, *args: Any) -> None:
             # The access log prints each request line, query string included: keys passed as
             # ?x-inventora-api-key= must not reach it.
-            super().log_message(format, *(redact(str(arg)) for arg in args))
+            # Only text is redacted: a number stays a number for the format's %d.
+            super().log_message(format, *(redact(arg) if isinstance(arg, str) else arg for arg in args))
+
+        def _method_not_served(self) -> None:
+            # Methods API Gateway does not route (TRACE, QUERY, ...): a JSON 405, never a closed
+            # connection or http.server's HTML 501.
+            # Its body is read (and dropped), so it cannot be taken for the next request on this connection.
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > 0:
+                self.rfile.read(length)
+            self.close_connection = True
+            body = {
+                "error": f"{self.command} is not served",
+                "code": "METHOD_NOT_ALLOWED",
+                "details": [{"field": "method", "message": "allowed: GET, POST, PUT, PATCH, DELETE"}],
+            }
+            self._send_http_response(405, {"Content-Type": "application/json"}, jsonio.dumps(body))
+
+        def __getattr__(self, name: str) -> Any:
+            # http.server looks up `do_<METHOD>`; any method Chalice does not route is answered here.
+            if name.startswith("do_"):
+                return self._method_not_served
+            raise AttributeError(name)
 
         def _send_error_response(self, error: LocalGatewayException) -> None:
             # No route matches: API Gateway's MISSING_AUTHENTICATION_TOKEN (INVALID_SIGNATURE when an

@@ -153,6 +153,13 @@ class DuplicateCommand(Conflict):
     code = "DUPLICATE_COMMAND"
 
 
+class Unavailable(DomainError):
+    """Storage would not take the request now (throttled, or conflicting writes that kept colliding,
+    after bounded retries): nothing was written, and the same request may be sent again (503)."""
+
+    code = "UNAVAILABLE"
+
+
 class Unauthenticated(DomainError):
     code = "UNAUTHENTICATED"
 

@@ -18,11 +18,13 @@ an escape sequence in a name is refused.
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 MAX_SCALE = 6
 MAX_DIGITS = 20
@@ -96,3 +98,38 @@ Number = Annotated[
 ]
 # Text of any surface's request body; give its length with Field(max_length=...).
 Text = Annotated[str, AfterValidator(clean_text)]
+
+
+# An ISO 8601 calendar date, YYYY-MM-DD, and nothing else: not a number (0 is not 1970-01-01), not a
+# date-time, not a day that does not exist (2026-02-30).
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+DATE_TEXT = "ISO 8601 calendar date, YYYY-MM-DD"
+
+
+def calendar_date(value: Any) -> date:
+    """`value` read as an ISO 8601 calendar date; ValueError with a message for the user otherwise."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError(f"must be an {DATE_TEXT}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value} is not a day of the calendar") from None
+
+
+def _date_text(value: Any) -> str:
+    return calendar_date(value).isoformat()
+
+
+# A date of any surface's request body.
+IsoDate = Annotated[date, BeforeValidator(calendar_date), Field(description=DATE_TEXT)]
+# The same, kept as its text (for fields stored as text).
+IsoDateText = Annotated[
+    str, BeforeValidator(_date_text), Field(description=DATE_TEXT, json_schema_extra={"format": "date"})
+]
+
+# An entity's version as a client sends it back: a whole number from 1 up to a bound no entity reaches
+# (and that DynamoDB and JavaScript both hold exactly), so 1e308 or a 40-digit number is a 400.
+MAX_VERSION = 2**53 - 1
+Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]

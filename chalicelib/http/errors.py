@@ -42,6 +42,7 @@ _STATUS: list[tuple[type[domain.DomainError], int]] = [
     (domain.Forbidden, 403),
     (domain.NotFound, 404),
     (domain.Conflict, 409),
+    (domain.Unavailable, 503),
 ]
 
 

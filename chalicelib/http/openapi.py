@@ -8,7 +8,10 @@ from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
+from chalicelib.core.ids import ID_PATTERN, MAX_ID_CHARS
 from chalicelib.core.models import Model
 from chalicelib.http.routing import ENDPOINTS, MUTATING, Endpoint
 
@@ -20,7 +23,9 @@ ERROR_STATUSES = {
     "404": "Not found (objects of other tenants are indistinguishable from missing ones)",
     "409": "Conflict with the current state: stale version, insufficient stock, request in progress",
     "413": "Body larger than the limit",
+    "415": "A Content-Type the operation does not take",
     "422": "Idempotency-Key reused with a different payload",
+    "503": "Storage is throttled or busy: nothing was written; send the same request again later",
 }
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "bearerKey": {"type": "http", "scheme": "bearer", "description": "API key as `Authorization: Bearer <key>`"},
@@ -166,6 +171,14 @@ def _responses(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
         if spec.response_example is not None:
             media["example"] = spec.response_example
         success["content"] = {"application/json": media}
+    if spec.links:
+        success["links"] = {
+            link.name: {
+                "operationId": _operation_id_of(link.method, link.path),
+                "parameters": dict(link.parameters),
+            }
+            for link in spec.links
+        }
     responses: dict[str, Any] = {str(spec.status): success}
     if spec.error_responses is not None:
         for status, (description, model) in spec.error_responses.items():
@@ -181,9 +194,10 @@ def _responses(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
 
 
 def _path_parameters(spec: Endpoint) -> list[dict[str, Any]]:
+    # Every path parameter is an id (routing checks it as one).
+    schema = {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS, "pattern": ID_PATTERN}
     return [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
-        for name in re.findall(r"{(\w+)}", spec.path)
+        {"name": name, "in": "path", "required": True, "schema": schema} for name in re.findall(r"{(\w+)}", spec.path)
     ]
 
 
@@ -198,8 +212,18 @@ def _query_parameters(spec: Endpoint, schemas: dict[str, Any]) -> list[dict[str,
     ]
 
 
+class _Schemas(GenerateJsonSchema):
+    """pydantic's JSON Schema, except that a Decimal is what the API sends and takes: a JSON number
+    (pydantic documents a string when serialising, and number-or-string when validating)."""
+
+    def decimal_schema(self, schema: core_schema.DecimalSchema) -> JsonSchemaValue:
+        generated: JsonSchemaValue = {"type": "number", "format": "decimal"}
+        self.update_with_validations(generated, schema, self.ValidationsMapping.numeric)
+        return generated
+
+
 def _schema(kind: Any, mode: str, schemas: dict[str, Any], inline: bool = False) -> dict[str, Any]:
-    generated = TypeAdapter(kind).json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
+    generated = TypeAdapter(kind).json_schema(ref_template=REF, mode=mode, schema_generator=_Schemas)  # type: ignore[arg-type]
     schemas.update(generated.pop("$defs", {}))
     name = getattr(kind, "__name__", None)
     if inline or not isinstance(kind, type) or not issubclass(kind, BaseModel) or name is None:
@@ -209,5 +233,9 @@ def _schema(kind: Any, mode: str, schemas: dict[str, Any], inline: bool = False)
 
 
 def _operation_id(spec: Endpoint) -> str:
-    words = re.sub(r"[{}]", "", spec.path).strip("/").replace("-", "_").replace("/", "_")
-    return f"{spec.method.lower()}_{words or 'root'}"
+    return _operation_id_of(spec.method, spec.path)
+
+
+def _operation_id_of(method: str, path: str) -> str:
+    words = re.sub(r"[{}]", "", path).strip("/").replace("-", "_").replace("/", "_")
+    return f"{method.lower()}_{words or 'root'}"

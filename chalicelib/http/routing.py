@@ -22,6 +22,7 @@ from chalice.app import Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from chalicelib.core.errors import DomainError
+from chalicelib.core.ids import id_problem
 from chalicelib.core.models import Actor
 from chalicelib.core.tenancy.tenants import Principal
 from chalicelib.http import auth, idempotency, jsonio
@@ -32,6 +33,17 @@ from chalicelib.settings import get_settings
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON = "application/json"
 ANY_MEDIA_TYPE = "*/*"
+
+
+@dataclass(frozen=True)
+class Link:
+    """An OpenAPI link: the operation `method path` takes `parameters` (name -> runtime expression,
+    e.g. `$response.body#/0/orderId`) from this operation's request or response."""
+
+    name: str
+    method: str
+    path: str
+    parameters: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,8 @@ class Endpoint:
     # A JSON body model shown in the OpenAPI document for a handler that reads the raw body itself
     # (GraphQL answers a bad body in its own error shape).
     documented_body: Any = None
+    # OpenAPI links of the success response: what a client (or the fuzzer's stateful phase) can call next.
+    links: tuple[Link, ...] = ()
 
     @functools.cached_property
     def body_adapter(self) -> TypeAdapter[Any] | None:
@@ -171,6 +185,7 @@ def endpoint(
     security_schemes: Sequence[str] = (),
     error_responses: dict[str, tuple[str, Any]] | None = None,
     documented_body: Any = None,
+    links: Sequence[Link] = (),
 ) -> Callable[[Handler], Handler]:
     if permissions is None and any_of is None and not public:
         raise ValueError(f"{method} {path} must declare its permissions (or public=True)")
@@ -202,6 +217,7 @@ def endpoint(
         security_schemes=tuple(security_schemes),
         error_responses=error_responses,
         documented_body=documented_body,
+        links=tuple(links),
     )
 
     def register(handler: Handler) -> Handler:
@@ -262,6 +278,7 @@ def _run(spec: Endpoint, handler: Handler, call: Call) -> Response:
         if spec.company_param is not None:
             _require_own_company(spec.company_param, call)
     _require_media_type(spec, request)
+    _check_path_ids(spec, call.path)
     raw = _raw_body(request)
     limit = spec.max_body_bytes or get_settings().max_body_bytes
     if len(raw) > limit:
@@ -296,6 +313,19 @@ def _require_own_company(param: str, call: Call) -> None:
             "this key cannot act for that company",
             [{"field": param, "message": "not the company of this API key"}],
         )
+
+
+def _check_path_ids(spec: Endpoint, params: dict[str, str]) -> None:
+    """Every path parameter of a declared route is an id: one that cannot be (too long, a control
+    character) names nothing that exists, so it is a 404 naming the parameter, before it can reach
+    storage as a key (as any unknown id is)."""
+    problems = [
+        {"field": name, "message": f"no such id: {problem}"}
+        for name, value in params.items()
+        if name != spec.company_param and (problem := id_problem(value)) is not None
+    ]
+    if problems:
+        raise HttpError(404, "NOT_FOUND", "not found", problems)
 
 
 def _require_media_type(spec: Endpoint, request: Request) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.core.errors import Unavailable
+from chalicelib.observability import logger
 from chalicelib.storage.aws import client
 
 BATCH_WRITE_LIMIT = 25
@@ -25,6 +27,10 @@ def ddb() -> Any:
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _count(request: dict[str, Any]) -> int:
+    return sum(len(v.get("Keys", ())) if isinstance(v, dict) else len(v) for v in request.values())
 
 
 def _backoff(attempt: int) -> None:
@@ -55,8 +61,10 @@ def batch_get(
             if not request:
                 break
             _backoff(attempt)
+            logger.warning("unprocessed keys retried", extra={"keys": _count(request), "attempt": attempt + 1})
         else:
-            raise RuntimeError("DynamoDB kept returning unprocessed keys")
+            logger.error("unprocessed keys gave up", extra={"attempts": MAX_BATCH_RETRIES})
+            raise Unavailable("storage is throttled: send the request again")
     return found
 
 
@@ -70,8 +78,10 @@ def batch_write(table: str, requests: list[dict[str, Any]]) -> None:
             if not pending:
                 break
             _backoff(attempt)
+            logger.warning("unprocessed items retried", extra={"items": _count(pending), "attempt": attempt + 1})
         else:
-            raise RuntimeError("DynamoDB kept returning unprocessed items")
+            logger.error("unprocessed items gave up", extra={"attempts": MAX_BATCH_RETRIES})
+            raise Unavailable("storage is throttled: send the request again")
 
 
 def query_page(

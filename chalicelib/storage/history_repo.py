@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.core.errors import Unavailable
 from chalicelib.core.models import HistoryEvent
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, to_attrs
@@ -57,8 +58,8 @@ class DynamoHistoryStore:
             raise HistoryWriteFailed(f"event cannot be stored: {exc}") from exc
         try:
             batch_write(self._table, [{"PutRequest": {"Item": item}} for item in items.values()])
-        except (ClientError, BotoCoreError, RuntimeError) as exc:
-            # RuntimeError: batch_write gave up on items DynamoDB kept returning unprocessed.
+        except (ClientError, BotoCoreError, Unavailable) as exc:
+            # Unavailable: batch_write gave up on items DynamoDB kept returning unprocessed.
             raise HistoryWriteFailed(str(exc)) from exc
 
     def events_for(self, tenant_id: str, entity_type: str, entity_id: str) -> list[HistoryEvent]:

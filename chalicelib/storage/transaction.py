@@ -51,16 +51,20 @@ from chalicelib.core.errors import (
     Problem,
     StaleVersion,
     TooManyWrites,
+    Unavailable,
     ValidationFailed,
 )
 from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.core.ports import UnitOfWork
+from chalicelib.observability import logger
 
 # DynamoDB's limit on the items of one TransactWriteItems, defined once in the core.
 TRANSACT_LIMIT = TRANSACTION_ITEMS
 # Cancellations that decided nothing: another transaction held an item, or capacity ran short.
 RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 CONFLICT_ATTEMPTS = 8
+# Errors of a whole call that say DynamoDB refused it for capacity, before running it.
+THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 # Calls whose answer was lost (after botocore's own retries) are sent again, same token.
 LOST_ATTEMPTS = 4
 TOKEN_NAMESPACE = uuid.UUID("9b0d7a52-3c4e-4f7a-8d2b-6a1e5c9f0b13")
@@ -163,11 +167,27 @@ class Transaction(UnitOfWork):
             if kind == "cancelled":
                 reasons: list[dict[str, Any]] = detail
                 codes = {r.get("Code") for r in reasons} - {"None", None}
-                if codes and codes <= RETRYABLE_REASONS and conflicts < CONFLICT_ATTEMPTS:
+                if codes and codes <= RETRYABLE_REASONS:
+                    if conflicts >= CONFLICT_ATTEMPTS:
+                        logger.error(
+                            "transaction gave up", extra={"reasons": sorted(map(str, codes)), "attempts": conflicts}
+                        )
+                        raise Unavailable("storage is busy: nothing was written; send the request again")
                     conflicts += 1
+                    logger.warning(
+                        "transaction retried", extra={"reasons": sorted(map(str, codes)), "attempt": conflicts}
+                    )
                     _backoff(conflicts)
                     continue
                 raise self.explain(reasons)
+            if kind == "throttled":
+                if conflicts >= CONFLICT_ATTEMPTS:
+                    logger.error("transaction gave up", extra={"reasons": [str(detail)], "attempts": conflicts})
+                    raise Unavailable("storage is throttled: nothing was written; send the request again")
+                conflicts += 1
+                logger.warning("transaction retried", extra={"reasons": [str(detail)], "attempt": conflicts})
+                _backoff(conflicts)
+                continue
             if kind == "mismatch":
                 raise DuplicateCommand("this command was already applied")
             if kind in ("lost", "in_progress") and lost < LOST_ATTEMPTS:
@@ -307,6 +327,9 @@ def _send(request: dict[str, Any]) -> tuple[str, Any] | None:
             return "mismatch", exc
         if code == "TransactionInProgressException":
             return "in_progress", exc
+        if code in THROTTLING_CODES:
+            # Refused before it ran (botocore's own retries spent): safe to send again.
+            return "throttled", code
         if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) >= 500:
             # DynamoDB answered but could not say whether the transaction ran.
             return "lost", exc

@@ -619,3 +619,52 @@ def test_given_json_nested_a_thousand_levels_when_posting_then_400_naming_the_bo
     assert body["details"] == [
         {"field": "body", "message": "request body is not valid JSON: nested deeper than 32 levels"}
     ]
+
+
+def test_given_openapi_then_decimals_are_json_numbers_as_the_api_sends_them(offline_http: Client) -> None:
+    # The API writes Decimal as a JSON number (jsonio); a generated client must expect one, not a string.
+    document = body_of(offline_http.http.get("/openapi.json"))
+    text = json.dumps(document)
+    assert '"format": "decimal"' in text
+    decimals = re.findall(r'\{[^{}]*"format": "decimal"[^{}]*\}', text)
+    assert decimals and all('"type": "number"' in d for d in decimals)
+    # pydantic's defaults (a string when serialising, number-or-string when validating) are gone
+    assert '"anyOf": [{"type": "number"}, {"type": "string"}]' not in text
+    assert '"type": "string", "title": "Stocklevel"' not in text
+
+
+def test_given_openapi_then_every_link_names_a_real_operation_and_its_path_parameters(offline_http: Client) -> None:
+    document = body_of(offline_http.http.get("/openapi.json"))
+    operations = {
+        op["operationId"]: op for item in document["paths"].values() for op in item.values() if "operationId" in op
+    }
+    links = [
+        link
+        for item in document["paths"].values()
+        for op in item.values()
+        for response in op["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
+    # A created order leads to its GET, details, history and reserve.
+    created = document["paths"]["/companies/{companyId}/orders"]["post"]["responses"]["201"]["links"]
+    assert {link["operationId"] for link in created.values()} == {
+        "get_companies_companyId_orders_orderId",
+        "get_companies_companyId_orders_orderId_details",
+        "get_companies_companyId_orders_orderId_history",
+        "post_companies_companyId_orders_orderId_line_items_lineItemId_reserve",
+    }
+    for link in links:
+        target = operations[link["operationId"]]
+        path_names = {p["name"] for p in target["parameters"] if p["in"] == "path"}
+        assert path_names <= set(link["parameters"]), link
+
+
+def test_given_openapi_then_path_ids_are_bounded_and_415_is_documented(offline_http: Client) -> None:
+    document = body_of(offline_http.http.get("/openapi.json"))
+    for item in document["paths"].values():
+        for op in item.values():
+            assert "415" in op["responses"]
+            for parameter in op["parameters"]:
+                if parameter["in"] == "path":
+                    assert parameter["schema"]["minLength"] == 1
+                    assert parameter["schema"]["maxLength"] == 100

@@ -145,6 +145,19 @@ def test_a_file_is_applied_in_chunks_with_a_checkpoint_each(service: ImportServi
     assert [e.line for e in service.errors("t1", job.job_id)] == [11, 21, 31, 41, 51, 61, 71]
 
 
+def test_a_file_over_the_row_cap_fails_with_a_clear_reason(
+    service: ImportService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.core.imports import jobs
+
+    monkeypatch.setattr(jobs, "MAX_FILE_ROWS", 40)
+    job = service.upload("t1", "things", csv_of(41), ACTOR)
+    ended = service.run(job, ACTOR)
+    assert ended.status == ImportStatus.FAILED
+    assert ended.message == "line 42: a file holds at most 40 rows; split it"
+    assert ended.processed == 32  # the chunk before the cap was committed, nothing after it
+
+
 def test_a_chunk_never_touches_the_same_entity_twice(service: ImportService, applier: CountingApplier) -> None:
     job = service.upload("t1", "things", b"id\na\nb\na\nc\n", ACTOR)
     service.run(job, ACTOR)
@@ -247,6 +260,16 @@ def test_the_same_upload_command_gives_the_same_job(service: ImportService, file
     second = service.upload("t1", "things", csv_of(3), ACTOR, job_id="j1")
     assert first.job_id == second.job_id == "j1"
     assert list(files.objects) == [imports.upload_key("t1", "things", "j1")]
+
+
+def test_an_uploaded_object_belongs_only_to_its_own_job_company_and_kind(service: ImportService) -> None:
+    job = service.upload("t1", "things", csv_of(3), ACTOR, job_id="j1")
+    assert job.object_key == "uploads/t1/things/j1.csv"
+    found = service.job_for_object(imports.S3Object(job.object_key, "A"), lambda tenant: True)
+    assert found is not None and found.job_id == "j1"
+    # Another company's prefix, or another key naming the same job, is nobody's upload.
+    for key in ("uploads/t2/things/j1.csv", "uploads/t1/things/j1", "uploads/t1/things/j1.csv.csv"):
+        assert service.job_for_object(imports.S3Object(key, "A"), lambda tenant: True) is None, key
 
 
 def test_dropped_files_map_to_one_job_per_write(service: ImportService, files: InMemoryFiles) -> None:

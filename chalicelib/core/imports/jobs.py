@@ -52,6 +52,9 @@ MAX_STORED_ERRORS = 10_000
 # Larger files are refused before a row is read (they would outlive a Lambda many times over).
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_CELL_CHARS = 10_000
+# Rows of one file: a file with more fails at the first row beyond (the chunks before it are committed,
+# as for a file whose CSV breaks partway); split larger files.
+MAX_FILE_ROWS = 1_000_000
 PRESIGNED_SECONDS = 15 * 60
 # A worker owns a running job this long after its last checkpoint; then another may take over.
 LEASE = timedelta(minutes=2)
@@ -527,7 +530,12 @@ class ImportService:
             return None
         tenant_id, kind = parts[1], parts[2]
         if parts[0] == UPLOADS:
-            return self._store.get_job(tenant_id, parts[3].removesuffix(".csv"))
+            # Checked here, not only by the presigned policy (the local stack's S3 enforces none): the
+            # object is the job's own, so it is imported only into the company and kind of its job.
+            job = self._store.get_job(tenant_id, parts[3].removesuffix(".csv"))
+            if job is None or job.tenant_id != tenant_id or job.kind != kind or job.object_key != obj.key:
+                return None
+            return job
         if parts[0] != DROPBOX or not obj.key.casefold().endswith(".csv") or not tenant_exists(tenant_id):
             return None
         # The same drop delivered twice is the same job; a new drop to the same key is a new one.
@@ -661,6 +669,8 @@ class ImportService:
         limit = int(getattr(applier, "chunk_rows", CHUNK_ROWS))
         for row in rows:
             total += 1
+            if total > MAX_FILE_ROWS:
+                raise FileRejected(f"line {row.line}: a file holds at most {MAX_FILE_ROWS} rows; split it")
             if row.line <= job.checkpoint_line:
                 continue
             key = applier.key_of(row)

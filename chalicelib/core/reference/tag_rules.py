@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from chalicelib.core.values import number_problem, text_problem
+
 # The 000 item fields a rule may test.
 FIELDS = frozenset(
     {
@@ -48,6 +50,8 @@ GROUPS = ("all", "any")
 # Rules are small; the limits keep a hostile rule from costing much to store or run.
 MAX_DEPTH = 8
 MAX_NODES = 200
+# A text value in a rule (an item's text fields are at most this long too).
+MAX_VALUE_CHARS = 200
 
 Error = dict[str, str]
 
@@ -90,10 +94,15 @@ def _check_leaf(node: Mapping[str, Any], path: str, errors: list[Error]) -> None
     if unknown:
         errors.append({"field": f"{path}.{unknown[0]}", "message": "unknown key"})
     field, op, value = node.get("field"), node.get("op"), node.get("value")
-    if field not in FIELDS:
-        errors.append({"field": f"{path}.field", "message": f"unknown field {field!r}"})
+    if not isinstance(field, str):
+        errors.append({"field": f"{path}.field", "message": "must be the name of a field (text)"})
+    elif field not in FIELDS:
+        errors.append({"field": f"{path}.field", "message": f"unknown field {field[:100]!r}"})
+    if not isinstance(op, str):
+        errors.append({"field": f"{path}.op", "message": f"must be one of {', '.join(sorted(OPERATORS))}"})
+        return
     if op not in OPERATORS:
-        errors.append({"field": f"{path}.op", "message": f"unknown operator {op!r}"})
+        errors.append({"field": f"{path}.op", "message": f"unknown operator {op[:100]!r}"})
         return
     if "value" not in node:
         errors.append({"field": f"{path}.value", "message": "is required"})
@@ -104,6 +113,16 @@ def _check_leaf(node: Mapping[str, Any], path: str, errors: list[Error]) -> None
 
 
 def _value_problem(op: str, value: Any) -> str | None:
+    # Every number and text in a rule meets the bounds of any stored value (1e400 is not storable).
+    for part in value if isinstance(value, list) else [value]:
+        if isinstance(part, Decimal | int | float) and not isinstance(part, bool):
+            problem = number_problem(Decimal(str(part)))
+            if problem is not None:
+                return problem
+        elif isinstance(part, str):
+            problem = text_problem(part, MAX_VALUE_CHARS)
+            if problem is not None:
+                return problem
     if op == "in":
         ok = isinstance(value, list) and bool(value) and all(_scalar(v) for v in value)
         return None if ok else "must be a non-empty list of values"

@@ -251,6 +251,7 @@ class InventoryService:
         # One batched read before any write: the references the items set (and their heat codes, for the
         # response), the default location when an item has none, and the products their names need.
         asked = {key for item in inputs for key in _references(item.location_id, item.attributes, heat=True)}
+        asked |= _tag_keys(inputs)
         if unlocated:
             asked.add(default_location_key(tenant_id))
         found = self._reads.read(
@@ -297,6 +298,7 @@ class InventoryService:
         # One batched read before the write: the items, the references they set (with heat codes, for
         # the response) and the products new names need.
         asked = {key for item in inputs for key in _references(item.location_id, item.attributes, heat=True)}
+        asked |= _tag_keys(inputs)
         found = self._reads.read(
             tenant_id,
             Wanted(records=ids, products={product_id_for(tenant_id, n) for n in renamed}, references=asked),
@@ -572,9 +574,17 @@ def _check_references(inputs: list[ItemInput], resolved: Mapping[RefKey, Resolve
             value = item.location_id if attr == "location_id" else item.attributes.get(attr)
             if value and not _active(resolved.get((kind, str(value)))):
                 errors.append(Problem(At(documented(attr), index), f"{value} not found"))
+        # Manual tags name tags of this company (an unknown id, or another company's, is never stored).
+        for position, tag_id in enumerate(item.tags or ()):
+            if not _active(resolved.get((RefKind.TAG.value, tag_id))):
+                errors.append(Problem(At("", index, ("tags", position)), f"tag {tag_id} not found"))
     if errors:
         raise ValidationFailed(f"unknown reference: {errors[0].at.path}", errors)
     return dict(resolved)
+
+
+def _tag_keys(inputs: list[ItemInput]) -> set[RefKey]:
+    return {(RefKind.TAG.value, tag_id) for item in inputs for tag_id in item.tags or ()}
 
 
 def _references(location_id: str | None, attributes: Mapping[str, Any], heat: bool = False) -> list[RefKey]:

@@ -15,8 +15,9 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field
 
+from chalicelib.core.ids import Id, UniqueIds
 from chalicelib.core.models import HistoryEvent, Model
-from chalicelib.core.values import Number, Text
+from chalicelib.core.values import Number, Text, Version
 from chalicelib.features.company_inventory.service import (
     ATTRIBUTES,
     INPUT_FIELDS,
@@ -45,11 +46,9 @@ class InventoryFields(Model):
     depth: Number | None = Amount
     type: Text | None = Short
     material: Text | None = Short
-    supplierId: Text | None = Short
-    stockLocationId: Text | None = Field(
+    supplierId: Id | None = None
+    stockLocationId: Id | None = Field(
         None,
-        min_length=1,
-        max_length=MAX_TEXT_CHARS,
         description="A stock location of this company; an item created without one goes to the company's default "
         "location",
     )
@@ -79,14 +78,14 @@ class InventoryCreate(InventoryFields):
 
 
 class InventoryUpdate(InventoryFields):
-    inventoryId: str = Field(min_length=1, max_length=100)
-    version: int | None = Field(None, ge=1, description="The version read; a stale one is a 409")
+    inventoryId: Id
+    version: Version | None = Field(None, description="The version read; a stale one is a 409")
 
 
 class DeleteIds(Model):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[str] = Field(min_length=1, max_length=100)
+    ids: UniqueIds = Field(min_length=1, max_length=100)
 
 
 class InventoryOut(Model):

@@ -16,10 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.core.catalog.service import LocationChange
 from chalicelib.core.errors import DomainError
+from chalicelib.core.ids import Id, UniqueIds
 from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.core.models import Location, Model
 from chalicelib.core.reference.service import MAX_BATCH, NewReference, ReferenceItem, ReferenceUpdate, RefKind
 from chalicelib.core.tenancy.permissions import Permission
+from chalicelib.core.values import IsoDateText, Version
 from chalicelib.http.routing import Call, Handler, endpoint
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.common import PREFIX, TAG_REFERENCE
@@ -63,8 +65,8 @@ class Organisation(Strict):
 class MillCertification(Strict):
     heatCode: str = Field(min_length=1, max_length=100, description="Links the certificate to inventory")
     certificateNumber: str | None = Field(None, max_length=100)
-    supplierId: str | None = Field(None, max_length=100)
-    issuedDate: str | None = Field(None, max_length=40)
+    supplierId: Id | None = None
+    issuedDate: IsoDateText | None = None
     documentUrl: str | None = Field(None, max_length=2000)
 
 
@@ -74,14 +76,14 @@ class Tag(Strict):
 
 
 class TagRule(Strict):
-    tagId: str = Field(min_length=1, max_length=100)
+    tagId: Id
     name: str | None = Field(None, max_length=200)
     condition: dict[str, Any] = Field(description="Condition tree: all/any, or {field, op, value}")
 
 
 class Update(Strict):
-    id: str = Field(min_length=1, max_length=100)
-    version: int | None = Field(None, ge=1)
+    id: Id
+    version: Version | None = Field(None)
 
 
 class LabelledUpdate(Update):
@@ -99,8 +101,8 @@ class OrganisationUpdate(Update):
 class MillCertificationUpdate(Update):
     heatCode: str | None = Field(None, min_length=1, max_length=100)
     certificateNumber: str | None = Field(None, max_length=100)
-    supplierId: str | None = Field(None, max_length=100)
-    issuedDate: str | None = Field(None, max_length=40)
+    supplierId: Id | None = None
+    issuedDate: IsoDateText | None = None
     documentUrl: str | None = Field(None, max_length=2000)
 
 
@@ -110,7 +112,7 @@ class TagUpdate(Update):
 
 
 class TagRuleUpdate(Update):
-    tagId: str | None = Field(None, min_length=1, max_length=100)
+    tagId: Id | None = None
     name: str | None = Field(None, max_length=200)
     condition: dict[str, Any] | None = None
 
@@ -118,7 +120,7 @@ class TagRuleUpdate(Update):
 class Ids(Model):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+    ids: UniqueIds = Field(min_length=1, max_length=MAX_BATCH)
 
 
 @dataclass(frozen=True)

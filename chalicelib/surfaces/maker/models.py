@@ -16,9 +16,11 @@ from pydantic import ConfigDict, Field, field_validator
 
 from chalicelib.core.catalog.resources import MAX_BOM_LINES, ResourceView
 from chalicelib.core.catalog.units import SETTABLE_UNIT_TYPES
+from chalicelib.core.ids import Id
 from chalicelib.core.models import BomLine, Location, Model, Product, ProductionType
 from chalicelib.core.stock.blocks import Blocks
 from chalicelib.core.tenancy.users import User
+from chalicelib.core.values import Version
 from chalicelib.features.production import CustomStatus, TaskView
 from chalicelib.surfaces.maker.common import PageQuery
 
@@ -41,7 +43,7 @@ class In(Model):
 
 
 class BomIn(In):
-    id: str = Field(min_length=1, max_length=100, description="Id of a product or material of this company")
+    id: Id = Field(description="Id of a product or material of this company")
     quantityUsed: Number = Field(gt=0, description="How much of it one unit takes, in its own unitType")
 
 
@@ -71,7 +73,7 @@ class ResourcePatch(In):
     )
     expiryTracked: bool | None = Field(None, description="Receiving it needs an expiry date (001 lot control)")
     categoryId: str | None = Field(None, min_length=1, max_length=100, description="A category id of your choice")
-    version: int | None = Field(None, ge=1, description="The version read; a stale one is a 409")
+    version: Version | None = Field(None, description="The version read; a stale one is a 409")
 
     def changes(self) -> dict[str, Any]:
         """Core field -> value for every field sent (null clears an optional field)."""
@@ -263,7 +265,7 @@ class LocationPatch(In):
     state: str | None = Field(None, max_length=100)
     zip: str | None = Field(None, max_length=20)
     country: str | None = Field(None, max_length=100)
-    version: int | None = Field(None, ge=1, description="The version read; a stale one is a 409")
+    version: Version | None = Field(None, description="The version read; a stale one is a 409")
 
     def changes(self, current: Location | None = None) -> dict[str, Any]:
         sent = self.model_fields_set
@@ -322,7 +324,7 @@ TaskStatusName = Literal["pending", "in-progress", "done"]
 
 
 class ItemIn(In):
-    ProductId: str = Field(min_length=1, max_length=100, description="Product/resource ID")
+    ProductId: Id = Field(description="Product/resource ID")
     quantity: Number = Field(gt=0, description="Quantity to produce (must be > 0)")
     unitType: UnitType | None = Field(None, description="Defaults to the resource's own unitType")
 
@@ -332,7 +334,7 @@ class TaskCreate(In):
     Assignee: str | None = Field(None, max_length=320, description="User ID or email address")
     UserId: str | None = Field(None, max_length=320, description="Alternative to Assignee: a user ID")
     Items: list[ItemIn] = Field(min_length=1, max_length=50, description="Task items (cannot be empty)")
-    LocationId: str | None = Field(None, max_length=100)
+    LocationId: Id | None = None
     due: datetime | None = None
     notes: Text | None = None
     status: TaskStatusName = "pending"
@@ -343,10 +345,10 @@ class TaskPatch(In):
     Assignee: str | None = Field(None, max_length=320, description="User ID or email address (null to unassign)")
     UserId: str | None = Field(None, max_length=320, description="Alternative to Assignee (null to unassign)")
     status: TaskStatusName | None = None
-    LocationId: str | None = Field(None, max_length=100, description="null to unset")
+    LocationId: Id | None = Field(None, description="null to unset")
     due: datetime | None = Field(None, description="ISO 8601, null to unset")
     notes: Text | None = Field(None, description="null to unset")
-    version: int | None = Field(None, ge=1, description="The version read; a stale one is a 409")
+    version: Version | None = Field(None, description="The version read; a stale one is a 409")
 
 
 class TaskQuery(PageQuery):

@@ -21,8 +21,9 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from chalicelib.core.ids import Id, UniqueIds
 from chalicelib.core.models import Model
-from chalicelib.core.values import Number, Text
+from chalicelib.core.values import DATE_TEXT, IsoDate, Number, Text, Version
 from chalicelib.features.orders.model import (
     LINE_INPUT_FIELDS,
     MAX_LINE_NUMBER,
@@ -56,12 +57,11 @@ class LineItemIn(Model):
 
     model_config = ConfigDict(extra="ignore")
 
-    lineItemId: str | None = Field(
+    lineItemId: Id | None = Field(
         None,
-        max_length=100,
         description="GUID of an existing line to update; omit it (or send a new GUID) to add a line",
     )
-    version: int | None = Field(None, ge=1, description="The line's version read; a stale one is a 409")
+    version: Version | None = Field(None, description="The line's version read; a stale one is a 409")
     lineNumber: int | None = Field(
         None, ge=1, le=MAX_LINE_NUMBER, description="Position on the order; default: the next free number"
     )
@@ -108,13 +108,12 @@ class OrderFields(Model):
         ge=0,
         description="Kept only for an order without line items; with lines it is the sum of their quantities",
     )
-    orderDate: date | None = Field(None, description="ISO date, YYYY-MM-DD")
-    deliveryDate: date | None = Field(None, description="ISO date, YYYY-MM-DD; not before orderDate")
+    orderDate: IsoDate | None = None
+    deliveryDate: IsoDate | None = Field(None, description=f"{DATE_TEXT}; not before orderDate")
     site: Text | None = Field(None, max_length=MAX_TEXT_CHARS, description="Delivery site")
     status: Text | None = Field(None, max_length=50, description=STATUS_TEXT)
-    relatedOrganisationId: Text | None = Field(
+    relatedOrganisationId: Id | None = Field(
         None,
-        max_length=MAX_TEXT_CHARS,
         description="The customer: an organisation id of this company; sets customerName",
     )
     lineItems: list[LineItemIn] | None = Field(None, max_length=MAX_LINES)
@@ -146,8 +145,8 @@ class OrderCreate(OrderFields):
 
 
 class OrderUpdate(OrderFields):
-    orderId: str = Field(min_length=1, max_length=100)
-    version: int | None = Field(None, ge=1, description="The order's version read; a stale one is a 409")
+    orderId: Id
+    version: Version | None = Field(None, description="The order's version read; a stale one is a 409")
     lineItems: list[LineItemIn] | None = Field(
         None,
         max_length=MAX_LINES,
@@ -159,11 +158,11 @@ class OrderUpdate(OrderFields):
 class OrderIds(Model):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[str] = Field(min_length=1, max_length=100, description="Order ids")
+    ids: UniqueIds = Field(min_length=1, max_length=100, description="Order ids")
 
 
 class ReserveQuery(Model):
-    inventoryId: str = Field(min_length=1, max_length=100, description="The inventory item to reserve from")
+    inventoryId: Id = Field(description="The inventory item to reserve from")
     reserveQuantity: Number = Field(gt=0, description="The quantity to reserve, > 0")
     split: Literal["0", "1"] = Field(
         description="1: move reserveQuantity into a new row and reserve it; 0: reserve the whole row "

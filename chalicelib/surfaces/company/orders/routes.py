@@ -8,7 +8,7 @@ from pydantic import Field
 
 from chalicelib.core.models import Model
 from chalicelib.http.pagination import decode_token, encode_token, page_size
-from chalicelib.http.routing import Call, Reply, endpoint
+from chalicelib.http.routing import Call, Link, Reply, endpoint
 from chalicelib.surfaces.company.models import HistoryOut, history_out
 from chalicelib.surfaces.company.orders import orders
 from chalicelib.surfaces.company.orders.common import LINE, ORDER, ORDERS, READ, TAG_ORDERS, WRITE
@@ -62,6 +62,20 @@ def _page(call: Call, active: bool) -> Reply:
     return Reply(body=[order_out(v) for v in page.items], headers={NEXT_TOKEN: token} if token else {})
 
 
+# The first created order's id leads to its GET, details, history, and to reserving stock for its first line.
+_FIRST_ORDER = (("companyId", "$request.path.companyId"), ("orderId", "$response.body#/0/orderId"))
+CREATED_ORDER_LINKS = (
+    Link("GetOrder", "GET", ORDER, _FIRST_ORDER),
+    Link("GetOrderDetails", "GET", f"{ORDER}/details", _FIRST_ORDER),
+    Link("GetOrderHistory", "GET", f"{ORDER}/history", _FIRST_ORDER),
+    Link(
+        "ReserveForFirstLine",
+        "POST",
+        f"{LINE}/reserve",
+        (*_FIRST_ORDER, ("lineItemId", "$response.body#/0/lineItems/0/lineItemId")),
+    ),
+)
+
 PAGING = (
     f"Paged: when more orders remain the response carries an `{NEXT_TOKEN}` header; pass it back as "
     "`nextToken`. Only a missing header means the end."
@@ -98,6 +112,7 @@ def list_orders(call: Call) -> Reply:
     body=list[OrderCreate],
     response=list[OrderWithLinesOut],
     status=201,
+    links=CREATED_ORDER_LINKS,
     description=(
         "A JSON array of orders, each with an optional `lineItems` array. Every order and line is "
         "validated first and all are written in one transaction (at most 100 writes: each order, line and "
