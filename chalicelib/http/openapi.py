@@ -180,16 +180,16 @@ def _responses(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
             for link in spec.links
         }
     responses: dict[str, Any] = {str(spec.status): success}
-    if spec.error_responses is not None:
-        for status, (description, model) in spec.error_responses.items():
-            error_body: dict[str, Any] = {"schema": _schema(model, "serialization", schemas)}
-            responses[status] = {"description": description, "content": {"application/json": error_body}}
-        return responses
     error = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
     for status, description in ERROR_STATUSES.items():
         if spec.public and status in {"401", "403", "422"}:
             continue
         responses[status] = {"description": description, **error}
+    # A route's own error bodies replace the generic ones for the statuses it names; routing's
+    # other answers (415, 413, ...) keep the service's shape.
+    for status, (description, model) in (spec.error_responses or {}).items():
+        error_body: dict[str, Any] = {"schema": _schema(model, "serialization", schemas)}
+        responses[status] = {"description": description, "content": {"application/json": error_body}}
     return responses
 
 

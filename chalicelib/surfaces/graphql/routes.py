@@ -12,6 +12,7 @@ from __future__ import annotations
 from pydantic import ConfigDict, Field
 
 from chalicelib.core.models import Model
+from chalicelib.http.openapi import ErrorBody
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.graphql import graphql
 
@@ -65,6 +66,10 @@ class GraphQLResponse(Model):
     )
 
 
+# A document that never ran (no query, bad syntax, over the limits) is a 400 in GraphQL's shape;
+# routing's own 400s (a bad query string) keep the service's.
+ERRORS = {"400": ("The document was not run: `errors` says why", GraphQLResponse | ErrorBody)}
+
 EXAMPLE = {
     "query": 'query($key: String!) { productInventory(lookupKey: "sku", key: $key) '
     "{ productId sku totalQuantity availableQuantity records { id warehouseId quantity } } }",
@@ -84,6 +89,7 @@ EXAMPLE = {
     description=DESCRIPTION,
     example=EXAMPLE,
     documented_body=GraphQLBody,
+    error_responses=ERRORS,
 )
 def post_graphql(call: Call) -> Reply:
     from chalicelib.surfaces.graphql import execution
@@ -100,6 +106,7 @@ def post_graphql(call: Call) -> Reply:
     tag=TAG,
     query=GraphQLQuery,
     response=GraphQLResponse,
+    error_responses=ERRORS,
     description="The same endpoint over GET, for queries: `?query=...&variables=<JSON>&operationName=...`. "
     "A mutation over GET is a 405. " + DESCRIPTION,
 )
