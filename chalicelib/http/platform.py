@@ -9,11 +9,12 @@ from functools import cache
 from pathlib import Path
 
 from chalice import Blueprint
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from chalicelib.core.errors import NotFound
 from chalicelib.core.models import ApiKey, Model
 from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS, Permission
+from chalicelib.http.bodies import Body
 from chalicelib.http.openapi import document
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.wiring import tenant_service
@@ -54,9 +55,7 @@ class WhoAmI(Model):
     permissions: list[str]
 
 
-class NewKey(Model):
-    model_config = ConfigDict(extra="forbid")
-
+class NewKey(Body):
     name: str = Field(min_length=1, max_length=100)
     permissions: list[str] = Field(min_length=1, description="Permission strings; see x-permissions per route")
 

@@ -300,7 +300,9 @@ def probe(http: Client) -> Iterator[Probe]:
     test_app = Chalice(app_name="idempotency-probe")
     state = Probe(client=Client(test_app))
 
-    @routing.endpoint(bp, "/probe/slow", "POST", permissions=(), summary="Blocks until released", tag="Test")
+    @routing.endpoint(
+        bp, "/probe/slow", "POST", permissions=(), summary="Blocks until released", tag="Test", body=dict[str, Any]
+    )
     def slow(call: Call) -> dict[str, Any]:
         state.calls["slow"] += 1
         state.started.set()

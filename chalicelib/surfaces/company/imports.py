@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from chalicelib.core.imports import csvcells, registry
 from chalicelib.core.imports.jobs import MAX_FILE_BYTES, MAX_STORED_ERRORS, ImportJob, ImportStatus, RowError
@@ -23,6 +23,7 @@ from chalicelib.core.models import Model
 from chalicelib.core.reference.service import deterministic_id
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.company_inventory.csv_import import KIND as INVENTORY
+from chalicelib.http.bodies import Body
 from chalicelib.http.errors import bad_request
 from chalicelib.http.multipart import file_parts
 from chalicelib.http.pagination import decode_token, encode_token, page_size
@@ -85,9 +86,7 @@ class JobOut(JobSummary):
     errorReportUrl: str = Field(description="The same errors as a CSV file")
 
 
-class PresignRequest(Model):
-    model_config = ConfigDict(extra="forbid")
-
+class PresignRequest(Body):
     kind: str = Field(
         "inventory",
         description="What the file holds: " + ", ".join(f"`{k.name}` ({k.description})" for k in KINDS),

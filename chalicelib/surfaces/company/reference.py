@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from chalicelib.core.catalog.service import LocationChange
 from chalicelib.core.errors import DomainError
 from chalicelib.core.limits import TRANSACTION_ITEMS
-from chalicelib.core.models import Location, Model
+from chalicelib.core.models import Location
 from chalicelib.core.reference.service import MAX_BATCH, NewReference, ReferenceItem, ReferenceUpdate, RefKind
 from chalicelib.core.tenancy.permissions import Permission
+from chalicelib.http.bodies import Body, Email
 from chalicelib.http.routing import Call, Handler, endpoint
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.common import PREFIX, TAG_REFERENCE
@@ -27,6 +28,7 @@ from chalicelib.surfaces.company.models import DeleteResult
 from chalicelib.wiring import catalog_service, reference_service
 
 Name = Field(min_length=1, max_length=200)
+OrganisationType = Literal["supplier", "customer", "both"]
 # Documented body field -> core `data` key, for the kind-specific fields.
 DATA_FIELDS = {
     "organisationType": "organisation_type",
@@ -43,9 +45,10 @@ DATA_FIELDS = {
 }
 
 
-class Strict(Model):
-    # Server-owned fields (companyId, createdAt, ...) sent back by clients are ignored.
-    model_config = ConfigDict(extra="ignore")
+class Strict(Body):
+    # Server-owned fields of the answers (companyId, createdAt, ...) sent back by clients are ignored;
+    # any other unknown field is a 400.
+    read_only = frozenset({"id", "companyId", "active", "createdAt", "updatedAt", "isDefault", "version"})
 
 
 class Labelled(Strict):
@@ -55,8 +58,8 @@ class Labelled(Strict):
 
 class Organisation(Strict):
     name: str = Name
-    organisationType: str | None = Field(None, max_length=50, description="supplier, customer, or both")
-    email: str | None = Field(None, max_length=200)
+    organisationType: OrganisationType | None = Field(None, description="supplier, customer, or both")
+    email: Email | None = None
     phone: str | None = Field(None, max_length=50)
 
 
@@ -91,8 +94,8 @@ class LabelledUpdate(Update):
 
 class OrganisationUpdate(Update):
     name: str | None = Field(None, min_length=1, max_length=200)
-    organisationType: str | None = Field(None, max_length=50)
-    email: str | None = Field(None, max_length=200)
+    organisationType: OrganisationType | None = Field(None, description="supplier, customer, or both")
+    email: Email | None = None
     phone: str | None = Field(None, max_length=50)
 
 
@@ -115,9 +118,7 @@ class TagRuleUpdate(Update):
     condition: dict[str, Any] | None = None
 
 
-class Ids(Model):
-    model_config = ConfigDict(extra="forbid")
-
+class Ids(Body):
     ids: list[str] = Field(min_length=1, max_length=MAX_BATCH)
 
 

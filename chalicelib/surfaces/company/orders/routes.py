@@ -279,6 +279,8 @@ def order_history(call: Call) -> list[dict[str, Any]]:
     query=ReserveQuery,
     response=ReserveOut,
     description=(
+        "Takes **query parameters**, not a body: `?inventoryId=...&reserveQuantity=...&split=0|1` (a JSON "
+        "body is a 400 saying so). "
         "Atomically reserves stock of inventory item `inventoryId` for the line; it never reserves more "
         "than the item has available, even under concurrent requests (409 when short). `split` must be "
         "exactly 1 or 0. split=1: reserveQuantity moves into a new inventory row named "
