@@ -29,15 +29,15 @@ DOCS_PAGE = """<!doctype html>
 <head>
   <meta charset="utf-8">
   <title>Stockroom API</title>
-  <link rel="stylesheet" href="docs/swagger-ui.css">
+  <link rel="stylesheet" href="{assets}swagger-ui.css">
 </head>
 <body>
   <div id="ui"></div>
-  <script src="docs/swagger-ui-bundle.js"></script>
+  <script src="{assets}swagger-ui-bundle.js"></script>
   <script>
-    window.ui = SwaggerUIBundle({
-      url: "openapi.json", dom_id: "#ui", deepLinking: true, tryItOutEnabled: true, validatorUrl: null
-    });
+    window.ui = SwaggerUIBundle({{
+      url: "{root}openapi.json", dom_id: "#ui", deepLinking: true, tryItOutEnabled: true, validatorUrl: null
+    }});
   </script>
 </body>
 </html>
@@ -102,7 +102,11 @@ def openapi(call: Call) -> dict[str, object]:
 
 @endpoint(platform, "/docs", "GET", public=True, summary="Interactive API documentation", tag=TAG, produces="text/html")
 def docs(call: Call) -> Reply:
-    return Reply(raw=DOCS_PAGE, content_type="text/html; charset=utf-8")
+    # `/docs/` is the same page; its relative links then start one level down (API Gateway and
+    # chalice's local server route both to this handler, and the context keeps the path as sent).
+    slash = str((call.request.context or {}).get("path") or "").endswith("/")
+    page = DOCS_PAGE.format(assets="" if slash else "docs/", root="../" if slash else "")
+    return Reply(raw=page, content_type="text/html; charset=utf-8")
 
 
 @endpoint(platform, "/docs/{asset}", "GET", public=True, summary="Documentation page assets", tag=TAG)
