@@ -10,17 +10,52 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from chalicelib.core.models import Model
-from chalicelib.http.routing import ENDPOINTS, MUTATING, Endpoint
+from chalicelib.http.examples import example
+from chalicelib.http.pagination import NEXT_TOKEN, ListQuery
+from chalicelib.http.routing import ENDPOINTS, JSON, MUTATING, Endpoint
+from chalicelib.settings import get_settings
 
 REF = "#/components/schemas/{model}"
 ERROR_STATUSES = {
-    "400": "Invalid input; `details` names each bad field",
+    "400": "Invalid input; `details` names each bad field (all of them, unknown fields included)",
     "401": "Missing or invalid credential",
     "403": "The credential lacks the permission, or the path names another company",
     "404": "Not found (objects of other tenants are indistinguishable from missing ones)",
     "409": "Conflict with the current state: stale version, insufficient stock, request in progress",
     "413": "Body larger than the limit",
+    "415": "A Content-Type this operation does not take",
     "422": "Idempotency-Key reused with a different payload",
+}
+ERROR_EXAMPLES = {
+    "400": {
+        "error": "invalid request: [0].productName, [0].qty",
+        "code": "VALIDATION_ERROR",
+        "details": [
+            {"field": "[0].productName", "message": "String should have at least 1 character"},
+            {"field": "[0].qty", "message": "unknown field: this request has no such field (see the OpenAPI document)"},
+        ],
+    },
+    "401": {"error": "missing API key", "code": "UNAUTHENTICATED", "details": []},
+    "403": {"error": "missing permission: inventory.write", "code": "FORBIDDEN", "details": []},
+    "404": {"error": "inventory item not found", "code": "NOT_FOUND", "details": []},
+    "409": {"error": "stale version", "code": "CONFLICT", "details": [{"field": "version", "message": "stale"}]},
+    "413": {"error": "request body exceeds 1048576 bytes", "code": "PAYLOAD_TOO_LARGE", "details": []},
+    "415": {
+        "error": "this route takes application/json",
+        "code": "UNSUPPORTED_MEDIA_TYPE",
+        "details": [{"field": "Content-Type", "message": "unsupported media type: text/plain"}],
+    },
+    "422": {"error": "Idempotency-Key reused with another payload", "code": "IDEMPOTENCY_MISMATCH", "details": []},
+}
+# Every response header an operation may set, and what it means.
+HEADERS = {
+    "X-Request-Id": "This request's id; every log line about it carries the same `request_id`",
+    "X-Next-Token": "Present while more items remain: pass it back as `nextToken`. Absent on the last page.",
+    "Idempotent-Replayed": "`true` when this is the stored answer to an earlier request with this Idempotency-Key",
+    "ETag": "The representation's fingerprint: send it as `If-None-Match` to get a 304 while it is unchanged",
+    "Location": "Where the created job, the next step or the file is",
+    "Content-Disposition": "`attachment; filename=...` for a file download",
+    "Cache-Control": "How long the answer may be kept (`no-store` for short-lived download links)",
 }
 SECURITY_SCHEMES = {
     "bearerKey": {"type": "http", "scheme": "bearer", "description": "API key as `Authorization: Bearer <key>`"},
@@ -44,6 +79,7 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for spec in ENDPOINTS:
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, schemas)
+    _fill_examples(paths, schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -53,7 +89,10 @@ def document() -> dict[str, Any]:
             '`{"error", "code", "details"}`; quantities and money are exact decimals. '
             "Each operation's `x-permissions` lists the permissions its API key needs, all of them; "
             "`x-permissions-any-of`, where present, lists permissions of which the key needs at least one "
-            "(which one can depend on the data, as the operation's description says).",
+            "(which one can depend on the data, as the operation's description says). "
+            "Each operation lists only the error statuses it can answer; every answer carries `X-Request-Id`. "
+            "Paged lists (a `limit` and `nextToken` query) answer a JSON array and an `X-Next-Token` header while "
+            "more remain. Write bodies refuse unknown fields (a 400 naming each).",
         },
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
@@ -93,7 +132,7 @@ def _operation(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
         media: dict[str, Any] = {"schema": _schema(spec.body, "validation", schemas)}
         if spec.example is not None:
             media["example"] = spec.example
-        operation["requestBody"] = {"required": True, "content": {"application/json": media}}
+        operation["requestBody"] = {"required": True, "content": {JSON: media}}
     elif spec.content_types != ("application/json",):
         operation["requestBody"] = {
             "required": True,
@@ -103,7 +142,7 @@ def _operation(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
 
 
 def _responses(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
-    success: dict[str, Any] = {"description": spec.summary}
+    success: dict[str, Any] = {"description": spec.summary, "headers": _headers(spec)}
     if spec.produces is not None:
         binary = not spec.produces.startswith("text/")
         body = {"type": "string", **({"contentMediaType": spec.produces.split(";")[0]} if binary else {})}
@@ -114,12 +153,53 @@ def _responses(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
             media["example"] = spec.response_example
         success["content"] = {"application/json": media}
     responses: dict[str, Any] = {str(spec.status): success}
-    error = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
-    for status, description in ERROR_STATUSES.items():
-        if spec.public and status in {"401", "403", "422"}:
-            continue
-        responses[status] = {"description": description, **error}
+    for status in _error_statuses(spec):
+        media = {"schema": {"$ref": REF.format(model="ErrorBody")}, "example": ERROR_EXAMPLES[status]}
+        responses[status] = {
+            "description": ERROR_STATUSES[status],
+            "headers": {"X-Request-Id": _header("X-Request-Id")},
+            "content": {JSON: media},
+        }
     return responses
+
+
+def paged(spec: Endpoint) -> bool:
+    return spec.query is not None and issubclass(spec.query, ListQuery)
+
+
+def _headers(spec: Endpoint) -> dict[str, Any]:
+    names = ["X-Request-Id"]
+    if paged(spec):
+        names.append(NEXT_TOKEN)
+    if spec.method in MUTATING and not spec.public:
+        names.append("Idempotent-Replayed")
+    names.extend(spec.headers)
+    return {name: _header(name) for name in names}
+
+
+def _header(name: str) -> dict[str, Any]:
+    return {"description": HEADERS[name], "schema": {"type": "string"}}
+
+
+def _error_statuses(spec: Endpoint) -> list[str]:
+    """The error statuses this operation can answer: what its routing steps and its inputs allow."""
+    takes_body = spec.body is not None or spec.content_types != (JSON,)
+    named = [p for p in re.findall(r"{(\w+)}", spec.path) if p != spec.company_param]
+    statuses = []
+    # A bad query, a bad body, a body where none is taken or a bad Idempotency-Key.
+    if not spec.public or takes_body or spec.query is not None or named:
+        statuses.append("400")
+    if not spec.public:
+        statuses += ["401", "403"]
+    if named or (not spec.public and spec.method != "GET"):
+        statuses.append("404")
+    if spec.method in MUTATING and not spec.public:
+        statuses.append("409")
+    if takes_body:
+        statuses += ["413", "415"]
+    if spec.method in MUTATING and not spec.public:
+        statuses.append("422")
+    return statuses
 
 
 def _path_parameters(spec: Endpoint) -> list[dict[str, Any]]:
@@ -134,10 +214,35 @@ def _query_parameters(spec: Endpoint, schemas: dict[str, Any]) -> list[dict[str,
         return []
     model_schema = _schema(spec.query, "validation", schemas, inline=True)
     required = set(model_schema.get("required", []))
-    return [
-        {"name": name, "in": "query", "required": name in required, "schema": schema}
-        for name, schema in model_schema.get("properties", {}).items()
-    ]
+    parameters = []
+    for name, schema in model_schema.get("properties", {}).items():
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": schema}
+        if "description" in schema:
+            parameter["description"] = schema["description"]
+        if paged(spec) and name == "limit":
+            # The one page size of every list, from the settings the route reads.
+            settings = get_settings()
+            low, high = 1, settings.max_page_size
+            parameter["schema"] = {"type": "integer", "minimum": low, "maximum": high}
+            parameter["schema"]["default"] = settings.default_page_size
+            parameter["description"] = f"Items per page, {low} to {high} (default {settings.default_page_size})"
+        parameters.append(parameter)
+    return parameters
+
+
+def _fill_examples(paths: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Every JSON request and success body without a declared example gets one made from its schema."""
+    for operations in paths.values():
+        for operation in operations.values():
+            bodies = [operation.get("requestBody", {}).get("content", {}).get(JSON)]
+            bodies += [
+                response.get("content", {}).get(JSON)
+                for status, response in operation["responses"].items()
+                if status.startswith(("2", "3"))
+            ]
+            for media in bodies:
+                if media is not None and "example" not in media and "schema" in media:
+                    media["example"] = example(media["schema"], schemas)
 
 
 def _schema(kind: Any, mode: str, schemas: dict[str, Any], inline: bool = False) -> dict[str, Any]:

@@ -80,10 +80,6 @@ class IssuedKey(KeyView):
     apiKey: str | None = Field(description="The key itself. Shown once; only its hash is stored.")
 
 
-class KeyList(Model):
-    data: list[KeyView]
-
-
 def _view(key: ApiKey) -> KeyView:
     return KeyView(
         keyId=key.key_id, name=key.name, permissions=key.permissions, revoked=key.revoked, createdAt=key.created_at
@@ -161,10 +157,18 @@ def issue_key(call: Call) -> IssuedKey:
 
 
 @endpoint(
-    platform, "/api-keys", "GET", permissions=[Permission.ADMIN], summary="List API keys", tag=TAG, response=KeyList
+    platform,
+    "/api-keys",
+    "GET",
+    permissions=[Permission.ADMIN],
+    summary="List API keys",
+    tag=TAG,
+    response=list[KeyView],
+    description="The company's keys (revoked ones included, never a secret) as a JSON array, like the company "
+    "surfaces' lists; all of them in one answer (a company holds few keys). Permission: admin.",
 )
-def list_keys(call: Call) -> KeyList:
-    return KeyList(data=[_view(k) for k in tenant_service().list_keys(call.tenant_id)])
+def list_keys(call: Call) -> list[KeyView]:
+    return [_view(k) for k in tenant_service().list_keys(call.tenant_id)]
 
 
 @endpoint(

@@ -63,6 +63,9 @@ class Endpoint:
     response_example: Any = None
     # Not in the API document the surface implements: added by Stockroom (OpenAPI `x-extension`).
     extension: bool = False
+    # Response headers the handler sets itself (ETag, Location, Content-Disposition, Cache-Control), for
+    # OpenAPI; the ones routing sets (X-Request-Id, Idempotent-Replayed, X-Next-Token) are added there.
+    headers: tuple[str, ...] = ()
 
     @functools.cached_property
     def body_adapter(self) -> TypeAdapter[Any] | None:
@@ -157,6 +160,7 @@ def endpoint(
     example: Any = None,
     response_example: Any = None,
     extension: bool = False,
+    headers: Sequence[str] = (),
 ) -> Callable[[Handler], Handler]:
     if permissions is None and any_of is None and not public:
         raise ValueError(f"{method} {path} must declare its permissions (or public=True)")
@@ -184,6 +188,7 @@ def endpoint(
         example=example,
         response_example=response_example,
         extension=extension,
+        headers=tuple(headers),
     )
 
     def register(handler: Handler) -> Handler:

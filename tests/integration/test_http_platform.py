@@ -111,7 +111,7 @@ def post_key(http: Client, raw: str, payload: Any, headers: Headers | None = Non
 def listed_keys(http: Client, raw: str) -> list[dict[str, Any]]:
     response = http.http.get("/api-keys", headers=key_header(raw))
     assert response.status_code == 200, response.body
-    return body_of(response)["data"]
+    return body_of(response)
 
 
 # --- authentication -----------------------------------------------------------
@@ -332,7 +332,7 @@ def test_given_issued_key_when_listing_then_neither_the_key_nor_its_hash_is_ever
         assert hashlib.sha256(secret.encode()).hexdigest() not in text
     assert "hash" not in text.lower()
     assert "apiKey" not in text
-    entries = body_of(listing)["data"]
+    entries = body_of(listing)
     assert {frozenset(e) for e in entries} == {frozenset({"keyId", "name", "permissions", "revoked", "createdAt"})}
 
     # And storage holds only the hash of the secret

@@ -26,7 +26,7 @@ from chalicelib.features.company_inventory.csv_import import KIND as INVENTORY
 from chalicelib.http.bodies import Body
 from chalicelib.http.errors import bad_request
 from chalicelib.http.multipart import file_parts
-from chalicelib.http.pagination import decode_token, encode_token, page_size
+from chalicelib.http.pagination import ListQuery, decode_token, encode_token, page_size
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.common import PREFIX, TAG_IMPORTS
@@ -112,9 +112,8 @@ class PresignOut(Model):
     expiresAt: datetime
 
 
-class JobsQuery(Model):
-    limit: int | None = Field(None, description="Jobs per page, 1-100 (default 20)")
-    nextToken: str | None = Field(None, description="The X-Next-Token header of the previous page")
+class JobsQuery(ListQuery):
+    """Paged like every company list."""
 
 
 @endpoint(
@@ -129,6 +128,7 @@ class JobsQuery(Model):
     max_body_bytes=MAX_UPLOAD_BYTES,
     response=Accepted,
     status=202,
+    headers=("Location",),
     description=(
         "Send the CSV as a `text/csv` body, or as `multipart/form-data` with the file in any field (the first "
         f"file part is used). At most {MAX_UPLOAD_BYTES} bytes here (413 above that): send bigger files through "
@@ -215,7 +215,7 @@ def presign(call: Call) -> PresignOut:
 def list_jobs(call: Call) -> Reply:
     tenant = call.tenant_id
     query: JobsQuery = call.query
-    limit = page_size(query.limit, default=20, maximum=100)
+    limit = page_size(query.limit)
     page = import_service().page(tenant, limit, decode_token(tenant, query.nextToken, scope=call.list_scope))
     token = encode_token(tenant, page.cursor, scope=call.list_scope)
     readable = [job for job in page.items if call.allows(registry.permission(job.kind))]
@@ -260,6 +260,7 @@ def get_job(call: Call) -> JobOut:
     tag=TAG_IMPORTS,
     company_param="companyId",
     produces=CSV_CONTENT_TYPE,
+    headers=("Content-Disposition",),
     description=(
         "The job's row errors as `text/csv` (columns line, field, message), in line order; empty but for "
         "the header when every row was good. Permission: the job kind's read permission, as for the job."

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -17,7 +18,7 @@ from pydantic import BaseModel, Field
 from chalicelib.core.catalog.service import LocationChange
 from chalicelib.core.errors import DomainError
 from chalicelib.core.limits import TRANSACTION_ITEMS
-from chalicelib.core.models import Location
+from chalicelib.core.models import Location, Model
 from chalicelib.core.reference.service import MAX_BATCH, NewReference, ReferenceItem, ReferenceUpdate, RefKind
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.http.bodies import Body, Email
@@ -118,6 +119,54 @@ class TagRuleUpdate(Update):
     condition: dict[str, Any] | None = None
 
 
+# -- answers (documentation: the handlers build them with reference_out / location_out) ------------
+
+
+class Owned(Model):
+    id: str = Field(description="The entry's id: what inventory items, orders and other entries point at")
+    companyId: str
+    active: bool = Field(description="false once deleted (deleted entries are listed no more)")
+    createdAt: datetime
+    updatedAt: datetime
+    version: int = Field(description="Send it back on updates; a stale one is a 409")
+
+
+class LabelledOut(Owned):
+    label: str
+    description: str | None = None
+
+
+class StockLocationOut(Owned):
+    label: str
+    isDefault: bool = Field(description="The company's default location, where items without one go")
+
+
+class OrganisationOut(Owned):
+    name: str
+    organisationType: OrganisationType | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class MillCertificationOut(Owned):
+    heatCode: str
+    certificateNumber: str | None = None
+    supplierId: str | None = Field(None, description="An organisation id of this company")
+    issuedDate: str | None = None
+    documentUrl: str | None = Field(None, description="Where the PDF is; set by the document upload route")
+
+
+class TagOut(Owned):
+    name: str
+    color: str | None = None
+
+
+class TagRuleOut(Owned):
+    name: str
+    tagId: str = Field(description="The tag (id) the rule assigns")
+    condition: dict[str, Any]
+
+
 class Ids(Body):
     ids: list[str] = Field(min_length=1, max_length=MAX_BATCH)
 
@@ -129,6 +178,7 @@ class Kind:
     label_field: str  # "label" or "name"
     create: type[BaseModel]
     update: type[BaseModel]
+    out: type[BaseModel]
 
     @property
     def title(self) -> str:
@@ -136,13 +186,20 @@ class Kind:
 
 
 KINDS = [
-    Kind("inventory-types", RefKind.TYPE, "label", Labelled, LabelledUpdate),
-    Kind("inventory-materials", RefKind.MATERIAL, "label", Labelled, LabelledUpdate),
-    Kind("organisations", RefKind.ORGANISATION, "name", Organisation, OrganisationUpdate),
-    Kind("mill-certifications", RefKind.MILL_CERTIFICATION, "heatCode", MillCertification, MillCertificationUpdate),
-    Kind("tags", RefKind.TAG, "name", Tag, TagUpdate),
-    Kind("tag-rules", RefKind.TAG_RULE, "name", TagRule, TagRuleUpdate),
-    Kind("stock-locations", None, "label", Labelled, LabelledUpdate),
+    Kind("inventory-types", RefKind.TYPE, "label", Labelled, LabelledUpdate, LabelledOut),
+    Kind("inventory-materials", RefKind.MATERIAL, "label", Labelled, LabelledUpdate, LabelledOut),
+    Kind("organisations", RefKind.ORGANISATION, "name", Organisation, OrganisationUpdate, OrganisationOut),
+    Kind(
+        "mill-certifications",
+        RefKind.MILL_CERTIFICATION,
+        "heatCode",
+        MillCertification,
+        MillCertificationUpdate,
+        MillCertificationOut,
+    ),
+    Kind("tags", RefKind.TAG, "name", Tag, TagUpdate, TagOut),
+    Kind("tag-rules", RefKind.TAG_RULE, "name", TagRule, TagRuleUpdate, TagRuleOut),
+    Kind("stock-locations", None, "label", Labelled, LabelledUpdate, StockLocationOut),
 ]
 
 
@@ -313,6 +370,7 @@ def _declare(kind: Kind) -> None:
             {
                 "permissions": [Permission.INVENTORY_READ],
                 "summary": f"List {kind.title}",
+                "response": list[kind.out],  # type: ignore[name-defined]
                 "description": f"Active {kind.title} ({where}). Permission: inventory.read." + notes.get("GET", ""),
             },
         ),
@@ -323,6 +381,7 @@ def _declare(kind: Kind) -> None:
                 "permissions": [Permission.INVENTORY_WRITE],
                 "summary": f"Create {kind.title}",
                 "body": list[kind.create],  # type: ignore[name-defined]
+                "response": list[kind.out],  # type: ignore[name-defined]
                 "status": 201,
                 "description": (
                     f"A JSON array of up to {MAX_BATCH}; every entry is validated first and one bad entry "
@@ -338,6 +397,7 @@ def _declare(kind: Kind) -> None:
                 "permissions": [Permission.INVENTORY_WRITE],
                 "summary": f"Update {kind.title}",
                 "body": list[kind.update],  # type: ignore[name-defined]
+                "response": list[kind.out],  # type: ignore[name-defined]
                 "description": (
                     "A JSON array, each entry with its `id`; only the fields sent change. Send `version` to "
                     "guard against lost updates (409 when stale). Unknown ids, or ids of another company, are "

@@ -21,7 +21,7 @@ from chalicelib.core.stock.blocks import Blocks
 from chalicelib.core.tenancy.users import User
 from chalicelib.features.production import CustomStatus, TaskView
 from chalicelib.http.bodies import Body, Email, answer_fields
-from chalicelib.surfaces.maker.common import PageQuery
+from chalicelib.surfaces.maker.common import PageQuery, Pagination
 
 # Bounded so that every value (and a product of two) is a number DynamoDB stores exactly.
 Number = Annotated[
@@ -493,3 +493,24 @@ TaskPatch.read_only = answer_fields(TaskOut)
 BatchIn.read_only = answer_fields(BatchOut)
 UserCreate.read_only = answer_fields(UserOut)
 CustomStatusCreate.read_only = answer_fields(CustomStatusOut)
+
+
+# The documented pages of the lists (`{"data": [...], "pagination": {...}}`), for OpenAPI.
+class LocationPage(Model):
+    data: list[LocationOut]
+    pagination: Pagination
+
+
+class TaskPage(Model):
+    data: list[TaskOut]
+    pagination: Pagination
+
+
+class UserPage(Model):
+    data: list[UserOut]
+    pagination: Pagination
+
+
+class CustomStatusPage(Model):
+    data: list[CustomStatusOut]
+    pagination: Pagination

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
-from chalicelib.core.models import Model
-from chalicelib.http.pagination import decode_token, encode_token, page_size
+from chalicelib.http.pagination import NEXT_TOKEN, ListQuery, decode_token, encode_token, page_size
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company.models import HistoryOut, history_out
 from chalicelib.surfaces.company.orders import orders
@@ -31,8 +28,6 @@ from chalicelib.surfaces.company.orders.models import (
 )
 from chalicelib.wiring import order_service
 
-PAGE_LIMIT = 1000
-NEXT_TOKEN = "X-Next-Token"  # noqa: S105 - a header name, not a secret
 CUSTOMER = "customerName is the name of the organisation in relatedOrganisationId, resolved by the server."
 QUANTITY = (
     "An order with active line items has quantity = the sum of their quantities (a client value is "
@@ -46,15 +41,10 @@ LINE_FIELDS = (
 OWNED = "Server-owned fields (companyId, customerName, createdAt, updatedAt, active) are ignored."
 
 
-class ListQuery(Model):
-    limit: int | None = Field(None, description=f"Orders per page, 1-{PAGE_LIMIT} (default {PAGE_LIMIT})")
-    nextToken: str | None = Field(None, description=f"The {NEXT_TOKEN} header of the previous page")
-
-
 def _page(call: Call, active: bool) -> Reply:
     tenant = call.tenant_id
     query: ListQuery = call.query
-    limit = page_size(query.limit, default=PAGE_LIMIT, maximum=PAGE_LIMIT)
+    limit = page_size(query.limit)
     page = order_service().page(
         tenant, limit, decode_token(tenant, query.nextToken, scope=call.list_scope), active=active
     )
