@@ -58,6 +58,8 @@ LEASE = timedelta(minutes=2)
 COMMIT_ATTEMPTS = 5
 UPLOADS = "uploads"
 DROPBOX = "dropbox"
+# The kind of a job for a file dropped outside any kind's folder (it fails, saying so).
+NO_KIND = "none"
 IMPORT_NAMESPACE = uuid.UUID("3f1d6c2a-7b0e-4d8e-9a51-0c9b2f4e6a10")
 
 
@@ -442,15 +444,21 @@ class ImportService:
     # -- running -----------------------------------------------------------
 
     def job_for_object(self, obj: S3Object, tenant_exists: Callable[[str], bool]) -> ImportJob | None:
-        """The job an S3 object belongs to: its upload job, or a new job for a dropped file."""
+        """The job an S3 object belongs to: its upload job, or a new job for a dropped file.
+
+        A file dropped into a company's drop folder where no import applies (no kind
+        folder, a kind nobody imports, not a .csv) still becomes a job: a failed one
+        whose message says why and where it should go, listed with the company's jobs.
+        """
         parts = obj.key.split("/")
-        if len(parts) < 4 or parts[2] not in self._appliers or not parts[1]:
-            return None
-        tenant_id, kind = parts[1], parts[2]
         if parts[0] == UPLOADS:
-            return self._store.get_job(tenant_id, parts[3].removesuffix(".csv"))
-        if parts[0] != DROPBOX or not obj.key.casefold().endswith(".csv") or not tenant_exists(tenant_id):
+            if len(parts) < 4 or parts[2] not in self._appliers or not parts[1]:
+                return None
+            return self._store.get_job(parts[1], parts[3].removesuffix(".csv"))
+        if parts[0] != DROPBOX or len(parts) < 3 or not parts[1] or not parts[-1] or not tenant_exists(parts[1]):
             return None
+        tenant_id = parts[1]
+        kind = parts[2] if len(parts) > 3 else ""
         # The same drop delivered twice is the same job; a new drop to the same key is a new one.
         job_id = str(uuid.uuid5(IMPORT_NAMESPACE, f"{obj.key}\0{obj.sequencer}"))
         existing = self._store.get_job(tenant_id, job_id)
@@ -459,13 +467,31 @@ class ImportService:
         job = ImportJob(
             tenant_id=tenant_id,
             job_id=job_id,
-            kind=kind,
+            kind=kind or NO_KIND,
             source=ImportSource.DROPBOX,
             object_key=obj.key,
             filename=parts[-1],
         )
+        problem = self._drop_problem(tenant_id, kind, parts[-1])
+        if problem is not None:
+            now = utcnow()
+            job = job.model_copy(
+                update={"status": ImportStatus.FAILED, "message": problem, "started_at": now, "finished_at": now}
+            )
         self._store.create_job(job)
         return job
+
+    def _drop_problem(self, tenant_id: str, kind: str, filename: str) -> str | None:
+        """Why a dropped file cannot be imported, or None."""
+        kinds = ", ".join(sorted(self._appliers))
+        folder = f"{DROPBOX}/{tenant_id}/<kind>/"
+        if not kind:
+            return f"not imported: files go into a kind's folder, {folder}, where kind is one of {kinds}"
+        if kind not in self._appliers:
+            return f"not imported: no import kind '{kind}'; drop files into {folder}, where kind is one of {kinds}"
+        if not filename.casefold().endswith(".csv"):
+            return f"not imported: only .csv files are imported, and '{filename}' is not one"
+        return None
 
     def run(
         self,

@@ -172,7 +172,10 @@ def upload_csv(call: Call) -> Reply:
         "items this way, start the `order-lines` job once the `orders` job has completed, or lines that refer "
         "to orders of that file are reported as bad rows. Files can also be dropped into the bucket's drop "
         "folder `dropbox/{companyId}/{kind}/*.csv`; each becomes a job listed by "
-        "`GET /companies/{companyId}/imports`. Permission: the kind's write permission, inventory.write for "
+        "`GET /companies/{companyId}/imports`. A file dropped where no import applies (outside a kind's folder, "
+        "in a folder of no kind, not a .csv) becomes a failed job whose `message` says why and where it should "
+        "go (its kind is the folder's name, or `none`; an admin key lists it). "
+        "Permission: the kind's write permission, inventory.write for "
         "`inventory`, orders.write for `orders` and `order-lines` (403 naming it otherwise)."
     ),
 )
