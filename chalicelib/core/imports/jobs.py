@@ -296,6 +296,27 @@ def read_rows(lines: Iterable[str]) -> tuple[list[str], Iterator[Row]]:
     return columns, _rows(reader, columns)
 
 
+def original_rows(lines: Iterable[str], wanted: set[int]) -> tuple[list[str], dict[int, list[str]]]:
+    """The header as written and the cells of the `wanted` lines, numbered as `read_rows` numbers them.
+
+    Reading stops after the last wanted line, or where the text stops being CSV.
+    """
+    reader = csv.reader(lines, strict=True)
+    found: dict[int, list[str]] = {}
+    try:
+        header = [name.lstrip("\ufeff") for name in next(reader, [])]
+        line = 1
+        for cells in reader:
+            line += 1
+            if line in wanted:
+                found[line] = cells
+            if line >= max(wanted):
+                break
+    except (csv.Error, UnicodeDecodeError):
+        return [], found
+    return header, found
+
+
 def _rows(reader: Iterator[list[str]], columns: list[str]) -> Iterator[Row]:
     line = 1
     while True:
@@ -440,6 +461,22 @@ class ImportService:
     def errors(self, tenant_id: str, job_id: str) -> list[RowError]:
         self.get(tenant_id, job_id)
         return self._store.errors(tenant_id, job_id, MAX_STORED_ERRORS)
+
+    def error_report(self, tenant_id: str, job_id: str) -> tuple[list[str], list[tuple[RowError, list[str]]]]:
+        """The file's header and each row error with its row's original cells, to fix and upload again.
+
+        The cells are read back from the job's file (one pass, stopping after the last
+        rejected row), so nothing but (line, field, message) is stored per error. A file
+        no longer in storage gives the errors without cells.
+        """
+        job = self.get(tenant_id, job_id)
+        errors = self._store.errors(tenant_id, job_id, MAX_STORED_ERRORS)
+        wanted = {e.line for e in errors if e.line > 1}
+        header: list[str] = []
+        cells: dict[int, list[str]] = {}
+        if wanted and self._files.size(job.object_key) is not None:
+            header, cells = original_rows(self._files.lines(job.object_key), wanted)
+        return header, [(e, cells.get(e.line, [])) for e in errors]
 
     # -- running -----------------------------------------------------------
 

@@ -11,7 +11,9 @@ each handler then checks the permission of the job's own kind
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -43,6 +45,7 @@ MAX_UPLOAD_BYTES = LAMBDA_BODY_BYTES
 CSV = "text/csv"
 MULTIPART = "multipart/form-data"
 ERROR_COLUMNS = ("line", "field", "message")
+PLAIN_NUMBER = re.compile(r"-?\d{1,20}(\.\d{1,20})?")
 
 
 class Accepted(Model):
@@ -265,15 +268,18 @@ def get_job(call: Call) -> JobOut:
     produces=CSV_CONTENT_TYPE,
     headers=("Content-Disposition",),
     description=(
-        "The job's row errors as `text/csv` (columns line, field, message), in line order; empty but for "
-        "the header when every row was good. Permission: the job kind's read permission, as for the job."
+        "The job's row errors as `text/csv`, in line order: columns line, field and message, then the uploaded "
+        "file's own columns with the rejected row's original cells, so the rows can be fixed and uploaded "
+        "again (drop the first three columns; cells that start with = + - @ are prefixed with ' as in every "
+        "CSV download). Empty but for the header when every row was good. "
+        "Permission: the job kind's read permission, as for the job."
     ),
 )
 def error_report(call: Call) -> Reply:
     tenant = call.tenant_id
     job = _readable_job(call, tenant)
-    errors = import_service().errors(tenant, job.job_id)
-    text = csvcells.render(ERROR_COLUMNS, _error_rows(errors))
+    header, errors = import_service().error_report(tenant, job.job_id)
+    text = csvcells.render([*ERROR_COLUMNS, *header], _error_rows(errors, len(header)))
     filename = f"import-{call.path['jobId']}-errors.csv"
     return Reply(
         raw=text,
@@ -301,8 +307,16 @@ def _file_of(call: Call) -> tuple[bytes, str | None]:
     return uploaded.content, uploaded.filename
 
 
-def _error_rows(errors: list[RowError]) -> list[list[Any]]:
-    return [[e.line, e.field, e.message] for e in errors]
+def _error_rows(errors: list[tuple[RowError, list[str]]], width: int) -> list[list[Any]]:
+    # The row's own cells after line, field and message: fix them and upload these columns again.
+    return [[e.line, e.field, e.message, *_original(cells, width)] for e, cells in errors]
+
+
+def _original(cells: list[str], width: int) -> list[Any]:
+    # A plain number stays as written (no neutralising quote before "-2"); any other text is a cell like
+    # every download's, neutralised if it could start a formula.
+    kept = [Decimal(c) if PLAIN_NUMBER.fullmatch(c) else c for c in cells[:width]]
+    return kept + [""] * (width - len(kept))
 
 
 def _status_url(job: ImportJob) -> str:
