@@ -23,10 +23,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 HOST ?= 127.0.0.1
 PORT ?= 8000
 MOTO_PORT ?= 5001
+# Where `make run` keeps the local stack's tables and files across restarts (git ignores .local/).
+DATA ?= .local/stack
 NAME ?= Demo company
 PERMISSIONS ?= *
 
-.PHONY: install lock run tenant test test-unit test-integration test-e2e test-infra lint typecheck security package bench clean
+.PHONY: install lock run reset tenant test test-unit test-integration test-e2e test-infra lint typecheck security package bench clean
 
 $(STAMP): $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +43,13 @@ lock: $(STAMP)
 
 install: $(STAMP)
 
+# Keeps the data in $(DATA): saved when the stack stops (Ctrl-C), put back on the next start.
 run: $(STAMP)
-	$(BIN)/python -m infra.localstack --host $(HOST) --port $(PORT) --moto-port $(MOTO_PORT)
+	$(BIN)/python -m infra.localstack --host $(HOST) --port $(PORT) --moto-port $(MOTO_PORT) --data $(DATA)
+
+# Forgets the saved data and starts the local stack from empty.
+reset: $(STAMP)
+	$(BIN)/python -m infra.localstack --host $(HOST) --port $(PORT) --moto-port $(MOTO_PORT) --data $(DATA) --reset
 
 # Creates a tenant in the running local stack (or, with STOCKROOM_AWS_ENDPOINT
 # unset and real credentials, in the deployed stage the environment names).

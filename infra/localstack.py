@@ -14,7 +14,12 @@ Lambda event sources:
 It seeds a demo company and prints `Base URL`, `Company ID` and `API key`.
 Ctrl-C or SIGTERM stops everything and exits 0.
 
-    python -m infra.localstack --host 127.0.0.1 --port 8000 --moto-port 5001
+With `--data DIR` (what `make run` passes) the tables and files are saved to
+DIR when the stack stops and put back when it starts, and the same demo
+company and key are printed again; `--reset` empties DIR first
+(`infra/persistence.py`). Without `--data` every start is empty.
+
+    python -m infra.localstack --host 127.0.0.1 --port 8000 --moto-port 5001 [--data .local/stack [--reset]]
 """
 
 from __future__ import annotations
@@ -459,6 +464,7 @@ class LocalStack:
         self._stopping = stopping
         self._threads: list[threading.Thread] = []
         self._server: Any = None
+        self._demo: dict[str, str] | None = None
 
     def start(self) -> tuple[str, str]:
         """Provision, serve, seed and start the event sources; returns (company id, API key)."""
@@ -477,9 +483,11 @@ class LocalStack:
         # The import function's second event source: notifications the import queue gave up on.
         dead_letters_url = client("sqs").get_queue_url(QueueName=settings.import_dead_letter_queue)["QueueUrl"]
         dead_letters = QueueDelivery(client("sqs"), dead_letters_url, settings.region, blueprint.import_queue)
+        saved = self._restore()
         connect_bucket_to_queue(client("s3"), settings.bucket, queue.queue_arn)
         self._serve(app)
-        company_id, api_key = self._seed()
+        company_id, api_key = self._seed(saved)
+        self._demo = {"company_id": company_id, "api_key": api_key}
 
         streams = client("dynamodbstreams")
         for arn in streamed_tables(client("dynamodb"), table_names(settings).values()):
@@ -510,9 +518,39 @@ class LocalStack:
         )
         serving.start()
 
-    def _seed(self) -> tuple[str, str]:
+    def save(self) -> None:
+        """Write the tables and files to `--data` (after `stop`: nothing writes any more)."""
+        if self._args.data is None or self._demo is None:
+            return
+        from chalicelib.settings import get_settings
+        from chalicelib.storage.aws import client
+        from infra import persistence
+        from infra.provision import table_names
+
+        settings = get_settings()
+        tables = table_names(settings).values()
+        persistence.save(Path(self._args.data), client("dynamodb"), client("s3"), tables, settings.bucket, self._demo)
+        _log().info("local stack state saved", extra={"folder": str(self._args.data)})
+
+    def _restore(self) -> dict[str, str] | None:
+        if self._args.data is None:
+            return None
+        from chalicelib.settings import get_settings
+        from chalicelib.storage.aws import client
+        from infra import persistence
+        from infra.provision import table_names
+
+        settings = get_settings()
+        tables = table_names(settings).values()
+        saved = persistence.restore(Path(self._args.data), tables, client("s3"), settings.bucket, settings.region)
+        _log().info("local stack state", extra={"folder": str(self._args.data), "restored": saved is not None})
+        return saved
+
+    def _seed(self, saved: dict[str, str] | None) -> tuple[str, str]:
         from chalicelib.wiring import tenant_service
 
+        if saved is not None and tenant_service().exists(saved["company_id"]):
+            return saved["company_id"], saved["api_key"]
         tenant, raw_key = tenant_service().create_tenant(DEMO_COMPANY)
         return tenant.tenant_id, raw_key
 
@@ -543,6 +581,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--reconcile-every", type=float, default=900.0, metavar="SECONDS", help="ledger reconciliation schedule"
     )
+    parser.add_argument(
+        "--data", default=None, metavar="DIR", help="keep the tables and files here across restarts (saved on stop)"
+    )
+    parser.add_argument("--reset", action="store_true", help="with --data: forget the saved state, start empty")
     return parser.parse_args(argv)
 
 
@@ -561,6 +603,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {host}:{port} is already in use", file=sys.stderr, flush=True)
             return 1
 
+    if args.reset and args.data is not None:
+        from infra import persistence
+
+        persistence.reset(Path(args.data))
     endpoint = f"http://127.0.0.1:{args.moto_port}"
     local_aws_environment(endpoint)
     if str(PROJECT_DIR) not in sys.path:
@@ -588,7 +634,10 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.1)
     finally:
         stack.stop()
-        moto.stop()
+        try:
+            stack.save()
+        finally:
+            moto.stop()
     return 0
 
 
