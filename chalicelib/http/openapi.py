@@ -57,6 +57,35 @@ HEADERS = {
     "Content-Disposition": "`attachment; filename=...` for a file download",
     "Cache-Control": "How long the answer may be kept (`no-store` for short-lived download links)",
 }
+# What each id field names, for every schema field that does not say so itself (one place).
+ID_FIELDS = {
+    "id": "This entry's id, as the routes of its kind take it in their paths and bodies",
+    "companyId": "The company (tenant) id: always the caller's own, from the API key",
+    "keyId": "The API key's public id (never its secret)",
+    "jobId": "An import job id (GET /companies/{companyId}/imports/{jobId})",
+    "inventoryId": "An inventory item id of this company (GET /companies/{companyId}/inventory/{inventoryId})",
+    "originalInventoryId": "The inventory item id the reservation was asked for",
+    "linkedInventoryId": "The inventory item id now reserved",
+    "orderId": "An order id of this company (GET /companies/{companyId}/orders/{orderId})",
+    "lineItemId": "An order line item id",
+    "orderLineItemId": "The order line item id the reservation belongs to",
+    "linkId": "The reservation link id",
+    "supplierId": "An organisation id of this company (GET /companies/{companyId}/organisations)",
+    "relatedOrganisationId": "An organisation id of this company (GET /companies/{companyId}/organisations)",
+    "stockLocationId": "A stock location id of this company (GET /companies/{companyId}/stock-locations)",
+    "millCertificationId": "The mill certification id of the item's heat code (resolved by the server)",
+    "tagId": "A tag id of this company (GET /companies/{companyId}/tags)",
+    "type": "An inventory type id of this company (GET /companies/{companyId}/inventory-types)",
+    "material": "An inventory material (grade) id of this company (GET /companies/{companyId}/inventory-materials)",
+    "tags": "Tag ids of this company (GET /companies/{companyId}/tags)",
+    "changedById": "Who made the change: `key:<key id>` for an API key, `system` for jobs",
+    "entityId": "The id of the changed entity",
+    "movementId": "The ledger movement id",
+    "locationId": "A location id (GET /api/locations)",
+    "LocationId": "A location id (GET /api/locations)",
+    "UserId": "A user id or email (GET /api/users)",
+    "ResourceId": "A product or material id (GET /api/products, GET /api/materials)",
+}
 SECURITY_SCHEMES = {
     "bearerKey": {"type": "http", "scheme": "bearer", "description": "API key as `Authorization: Bearer <key>`"},
     "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
@@ -80,6 +109,7 @@ def document() -> dict[str, Any]:
     for spec in ENDPOINTS:
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, schemas)
     _fill_examples(paths, schemas)
+    _describe_ids(schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -228,6 +258,14 @@ def _query_parameters(spec: Endpoint, schemas: dict[str, Any]) -> list[dict[str,
             parameter["description"] = f"Items per page, {low} to {high} (default {settings.default_page_size})"
         parameters.append(parameter)
     return parameters
+
+
+def _describe_ids(schemas: dict[str, Any]) -> None:
+    """Every id field says what it names (a field's own description wins)."""
+    for schema in schemas.values():
+        for name, prop in schema.get("properties", {}).items():
+            if name in ID_FIELDS and "description" not in prop:
+                prop["description"] = ID_FIELDS[name]
 
 
 def _fill_examples(paths: dict[str, Any], schemas: dict[str, Any]) -> None:

@@ -119,3 +119,14 @@ def test_the_paged_lists_are_the_company_lists() -> None:
         "/companies/{companyId}/orders",
         "/companies/{companyId}/imports",
     }
+
+
+def test_every_field_that_takes_an_id_says_of_what() -> None:
+    undescribed = [
+        f"{model}.{field}"
+        for model, schema in document()["components"]["schemas"].items()
+        for field, prop in schema.get("properties", {}).items()
+        if (field.endswith("Id") or field in {"id", "type", "material", "tags"}) and not prop.get("description")
+    ]
+
+    assert undescribed == []
