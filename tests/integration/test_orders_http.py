@@ -563,6 +563,21 @@ def test_an_order_with_several_mistakes_names_each_in_one_answer(shop: Shop, acm
     }
 
 
+def test_an_order_s_rule_mistakes_are_named_together_too(shop: Shop, acme: Company) -> None:
+    bad = {
+        "orderReference": "SO-9",
+        "orderDate": "2026-12-10",
+        "deliveryDate": "2026-12-01",
+        "relatedOrganisationId": "nobody",
+        "lineItems": [{"productName": "Bar", "quantity": "1", "type": "no-such-type"}],
+    }
+
+    response = acme.call("POST", "/orders", [bad])
+
+    assert response.status_code in (400, 404), response.body
+    assert set(error_fields(response)) >= {"[0].deliveryDate", "[0].relatedOrganisationId", "[0].lineItems[0].type"}
+
+
 def test_reserve_needs_a_known_line_and_inventory_item(shop: Shop, acme: Company) -> None:
     order = shop.create(shop.order("SO-1", shop.line()))[0]
     line = order["lineItems"][0]
