@@ -256,8 +256,18 @@ class ShardDelivery:
     read, so an iterator never outlives the shard state it was made for.
     """
 
-    def __init__(self, streams: Any, stream_arn: str, shard_id: str, region: str, handler: Handler) -> None:
+    def __init__(
+        self,
+        streams: Any,
+        stream_arn: str,
+        shard_id: str,
+        region: str,
+        handler: Handler,
+        trim: Callable[[str, str], int] | None = None,
+    ) -> None:
         self._streams = streams
+        # Called with the last sequence number handled: moto may forget the records up to it.
+        self._trim = trim
         self._stream_arn = stream_arn
         self._shard_id = shard_id
         self._region = region
@@ -313,6 +323,8 @@ class ShardDelivery:
 
     def _done(self, count: int) -> None:
         if count:
+            if self._trim is not None:
+                self._trim(self._stream_arn, self._pending[count - 1]["dynamodb"]["SequenceNumber"])
             del self._pending[:count]
             self._attempts = 0
             self._batch_size = STREAM_BATCH_SIZE
@@ -492,7 +504,9 @@ class LocalStack:
         streams = client("dynamodbstreams")
         for arn in streamed_tables(client("dynamodb"), table_names(settings).values()):
             for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-                shard_delivery = ShardDelivery(streams, arn, shard["ShardId"], settings.region, blueprint.audit_stream)
+                shard_delivery = ShardDelivery(
+                    streams, arn, shard["ShardId"], settings.region, blueprint.audit_stream, self._trim()
+                )
                 self._loop(f"stream {shard['ShardId']}", POLL_SECONDS, shard_delivery.step)
         self._loop("import queue", POLL_SECONDS, queue.step)
         self._loop("import dead letters", POLL_SECONDS, dead_letters.step)
@@ -531,6 +545,14 @@ class LocalStack:
         tables = table_names(settings).values()
         persistence.save(Path(self._args.data), client("dynamodb"), client("s3"), tables, settings.bucket, self._demo)
         _log().info("local stack state saved", extra={"folder": str(self._args.data)})
+
+    def _trim(self) -> Callable[[str, str], int] | None:
+        """moto forgets the stream records the audit handler has handled (unless --keep-stream-records)."""
+        if self._args.keep_stream_records:
+            return None
+        from infra.moto_server import trim_stream
+
+        return trim_stream
 
     def _restore(self) -> dict[str, str] | None:
         if self._args.data is None:
@@ -585,6 +607,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--data", default=None, metavar="DIR", help="keep the tables and files here across restarts (saved on stop)"
     )
     parser.add_argument("--reset", action="store_true", help="with --data: forget the saved state, start empty")
+    parser.add_argument(
+        "--keep-stream-records",
+        action="store_true",
+        help="keep every stream record, as moto does as shipped (benchmarks/local_stack_memory.py compares)",
+    )
     return parser.parse_args(argv)
 
 
