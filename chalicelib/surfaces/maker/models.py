@@ -485,7 +485,8 @@ def status_out(status: CustomStatus) -> dict[str, Any]:
 
 
 # What a client read and sends back unchanged: accepted, ignored.
-ResourcePatch.read_only = answer_fields(ResourceOut, MaterialOut)
+ResourcePatch.read_only = answer_fields(ResourceOut)
+BomIn.read_only = answer_fields(MaterialOut)
 LocationPatch.read_only = answer_fields(LocationOut)
 ItemIn.read_only = answer_fields(ItemOut)
 TaskCreate.read_only = answer_fields(TaskOut)
