@@ -23,10 +23,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 HOST ?= 127.0.0.1
 PORT ?= 8000
 MOTO_PORT ?= 5001
+# Where `make run` keeps the local stack's tables and files across restarts (git ignores .local/).
+DATA ?= .local/stack
 NAME ?= Demo company
 PERMISSIONS ?= *
 
-.PHONY: install lock run tenant test test-unit test-integration test-e2e test-infra fuzz lint typecheck security package bench clean
+.PHONY: install cli lock run reset tenant test test-unit test-integration test-e2e test-infra fuzz lint typecheck security package bench clean
 
 $(STAMP): $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -34,15 +36,26 @@ $(STAMP): $(LOCK)
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
 	touch $(STAMP)
 
+# The `stockroom` command-line client (pyproject's entry point stockroom_cli.main:cli) in .venv/bin.
+$(BIN)/stockroom: $(STAMP) stockroom_cli/install.py
+	$(BIN)/python -m stockroom_cli.install $@
+
+cli: $(BIN)/stockroom
+
 # After changing requirements*.txt: pins every dependency with its hashes.
 lock: $(STAMP)
 	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
 	  --no-emit-find-links --output-file $(LOCK) requirements-dev.txt
 
-install: $(STAMP)
+install: $(STAMP) $(BIN)/stockroom
 
-run: $(STAMP)
-	$(BIN)/python -m infra.localstack --host $(HOST) --port $(PORT) --moto-port $(MOTO_PORT)
+# Keeps the data in $(DATA): saved when the stack stops (Ctrl-C), put back on the next start.
+run: $(STAMP) $(BIN)/stockroom
+	$(BIN)/python -m infra.localstack --host $(HOST) --port $(PORT) --moto-port $(MOTO_PORT) --data $(DATA)
+
+# Forgets the saved data and starts the local stack from empty.
+reset: $(STAMP)
+	$(BIN)/python -m infra.localstack --host $(HOST) --port $(PORT) --moto-port $(MOTO_PORT) --data $(DATA) --reset
 
 # Creates a tenant in the running local stack (or, with STOCKROOM_AWS_ENDPOINT
 # unset and real credentials, in the deployed stage the environment names).

@@ -34,8 +34,9 @@ class Settings(BaseModel):
     signing_secret_id: str | None = Field(None, alias="STOCKROOM_SIGNING_SECRET_ID")
     signing_secret_value: str = Field("local-development-secret-change-me", alias="STOCKROOM_SIGNING_SECRET")
     max_body_bytes: int = Field(1_048_576, alias="STOCKROOM_MAX_BODY_BYTES")
-    max_page_size: int = Field(200, alias="STOCKROOM_MAX_PAGE_SIZE")
-    default_page_size: int = Field(50, alias="STOCKROOM_DEFAULT_PAGE_SIZE")
+    # Every paged list of the company surfaces and the platform (README and OpenAPI show these).
+    max_page_size: int = Field(1000, ge=1, alias="STOCKROOM_MAX_PAGE_SIZE")
+    default_page_size: int = Field(100, ge=1, alias="STOCKROOM_DEFAULT_PAGE_SIZE")
     idempotency_ttl_seconds: int = Field(86_400, alias="STOCKROOM_IDEMPOTENCY_TTL")
     # How long a request may hold its idempotency key before a retry may take it over.
     idempotency_lock_seconds: int = Field(60, alias="STOCKROOM_IDEMPOTENCY_LOCK")

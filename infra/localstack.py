@@ -14,7 +14,12 @@ Lambda event sources:
 It seeds a demo company and prints `Base URL`, `Company ID` and `API key`.
 Ctrl-C or SIGTERM stops everything and exits 0.
 
-    python -m infra.localstack --host 127.0.0.1 --port 8000 --moto-port 5001
+With `--data DIR` (what `make run` passes) the tables and files are saved to
+DIR when the stack stops and put back when it starts, and the same demo
+company and key are printed again; `--reset` empties DIR first
+(`infra/persistence.py`). Without `--data` every start is empty.
+
+    python -m infra.localstack --host 127.0.0.1 --port 8000 --moto-port 5001 [--data .local/stack [--reset]]
 """
 
 from __future__ import annotations
@@ -251,8 +256,18 @@ class ShardDelivery:
     read, so an iterator never outlives the shard state it was made for.
     """
 
-    def __init__(self, streams: Any, stream_arn: str, shard_id: str, region: str, handler: Handler) -> None:
+    def __init__(
+        self,
+        streams: Any,
+        stream_arn: str,
+        shard_id: str,
+        region: str,
+        handler: Handler,
+        trim: Callable[[str, str], int] | None = None,
+    ) -> None:
         self._streams = streams
+        # Called with the last sequence number handled: moto may forget the records up to it.
+        self._trim = trim
         self._stream_arn = stream_arn
         self._shard_id = shard_id
         self._region = region
@@ -308,6 +323,8 @@ class ShardDelivery:
 
     def _done(self, count: int) -> None:
         if count:
+            if self._trim is not None:
+                self._trim(self._stream_arn, self._pending[count - 1]["dynamodb"]["SequenceNumber"])
             del self._pending[:count]
             self._attempts = 0
             self._batch_size = STREAM_BATCH_SIZE
@@ -481,6 +498,7 @@ class LocalStack:
         self._stopping = stopping
         self._threads: list[threading.Thread] = []
         self._server: Any = None
+        self._demo: dict[str, str] | None = None
 
     def start(self) -> tuple[str, str]:
         """Provision, serve, seed and start the event sources; returns (company id, API key)."""
@@ -499,14 +517,18 @@ class LocalStack:
         # The import function's second event source: notifications the import queue gave up on.
         dead_letters_url = client("sqs").get_queue_url(QueueName=settings.import_dead_letter_queue)["QueueUrl"]
         dead_letters = QueueDelivery(client("sqs"), dead_letters_url, settings.region, blueprint.import_queue)
+        saved = self._restore()
         connect_bucket_to_queue(client("s3"), settings.bucket, queue.queue_arn)
         self._serve(app)
-        company_id, api_key = self._seed()
+        company_id, api_key = self._seed(saved)
+        self._demo = {"company_id": company_id, "api_key": api_key}
 
         streams = client("dynamodbstreams")
         for arn in streamed_tables(client("dynamodb"), table_names(settings).values()):
             for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-                shard_delivery = ShardDelivery(streams, arn, shard["ShardId"], settings.region, blueprint.audit_stream)
+                shard_delivery = ShardDelivery(
+                    streams, arn, shard["ShardId"], settings.region, blueprint.audit_stream, self._trim()
+                )
                 self._loop(f"stream {shard['ShardId']}", POLL_SECONDS, shard_delivery.step)
         self._loop("import queue", POLL_SECONDS, queue.step)
         self._loop("import dead letters", POLL_SECONDS, dead_letters.step)
@@ -534,9 +556,47 @@ class LocalStack:
         )
         serving.start()
 
-    def _seed(self) -> tuple[str, str]:
+    def save(self) -> None:
+        """Write the tables and files to `--data` (after `stop`: nothing writes any more)."""
+        if self._args.data is None or self._demo is None:
+            return
+        from chalicelib.settings import get_settings
+        from chalicelib.storage.aws import client
+        from infra import persistence
+        from infra.provision import table_names
+
+        settings = get_settings()
+        tables = table_names(settings).values()
+        persistence.save(Path(self._args.data), client("dynamodb"), client("s3"), tables, settings.bucket, self._demo)
+        _log().info("local stack state saved", extra={"folder": str(self._args.data)})
+
+    def _trim(self) -> Callable[[str, str], int] | None:
+        """moto forgets the stream records the audit handler has handled (unless --keep-stream-records)."""
+        if self._args.keep_stream_records:
+            return None
+        from infra.moto_server import trim_stream
+
+        return trim_stream
+
+    def _restore(self) -> dict[str, str] | None:
+        if self._args.data is None:
+            return None
+        from chalicelib.settings import get_settings
+        from chalicelib.storage.aws import client
+        from infra import persistence
+        from infra.provision import table_names
+
+        settings = get_settings()
+        tables = table_names(settings).values()
+        saved = persistence.restore(Path(self._args.data), tables, client("s3"), settings.bucket, settings.region)
+        _log().info("local stack state", extra={"folder": str(self._args.data), "restored": saved is not None})
+        return saved
+
+    def _seed(self, saved: dict[str, str] | None) -> tuple[str, str]:
         from chalicelib.wiring import tenant_service
 
+        if saved is not None and tenant_service().exists(saved["company_id"]):
+            return saved["company_id"], saved["api_key"]
         tenant, raw_key = tenant_service().create_tenant(DEMO_COMPANY)
         return tenant.tenant_id, raw_key
 
@@ -567,6 +627,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--reconcile-every", type=float, default=900.0, metavar="SECONDS", help="ledger reconciliation schedule"
     )
+    parser.add_argument(
+        "--data", default=None, metavar="DIR", help="keep the tables and files here across restarts (saved on stop)"
+    )
+    parser.add_argument("--reset", action="store_true", help="with --data: forget the saved state, start empty")
+    parser.add_argument(
+        "--keep-stream-records",
+        action="store_true",
+        help="keep every stream record, as moto does as shipped (benchmarks/local_stack_memory.py compares)",
+    )
     return parser.parse_args(argv)
 
 
@@ -585,6 +654,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {host}:{port} is already in use", file=sys.stderr, flush=True)
             return 1
 
+    if args.reset and args.data is not None:
+        from infra import persistence
+
+        persistence.reset(Path(args.data))
     endpoint = f"http://127.0.0.1:{args.moto_port}"
     local_aws_environment(endpoint)
     if str(PROJECT_DIR) not in sys.path:
@@ -612,7 +685,10 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.1)
     finally:
         stack.stop()
-        moto.stop()
+        try:
+            stack.save()
+        finally:
+            moto.stop()
     return 0
 
 

@@ -28,14 +28,16 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+# Held while moto handles a request, and by anything else in this process that changes moto's state.
+BACKEND_LOCK = threading.Lock()
+
 
 class OneRequestAtATime:
     def __init__(self, app: Callable[..., Any]) -> None:
         self._app = app
-        self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        with self._lock:
+        with BACKEND_LOCK:
             # Drain the body inside the lock: the request is handled while it is read.
             return list(self._app(environ, start_response))
 
@@ -149,6 +151,31 @@ def roll_back_by_item() -> None:
     transact_write_items.rolls_back_by_item = True  # type: ignore[attr-defined]
     StreamShard.add = add_noting_own  # type: ignore[method-assign]
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def trim_stream(stream_arn: str, up_to: str) -> int:
+    """Forget the stream records of `stream_arn` up to sequence number `up_to` (delivered). Returns how many.
+
+    moto keeps every stream record (with both images) for ever, where DynamoDB
+    trims after 24 hours: a local stack that has run a few thousand writes would
+    hold them all. The local stack's stream delivery calls this once records are
+    handled, so the shard holds only what is still to deliver. The shard's
+    starting sequence number moves with it, so sequence numbers and iterators
+    after the trimmed ones stay valid.
+    """
+    from moto.dynamodb.models import dynamodb_backends
+
+    _, _, _, region, account, resource = stream_arn.split(":", 5)
+    table_name = resource.split("/")[1]
+    with BACKEND_LOCK:
+        table = dynamodb_backends[account][region].tables.get(table_name)
+        shard = table.stream_shard if table is not None else None
+        if shard is None:
+            return 0
+        count = max(0, min(len(shard.items), int(up_to) - shard.starting_sequence_number + 1))
+        del shard.items[:count]
+        shard.starting_sequence_number += count
+        return count
 
 
 # (table, hash key, range key or None, the item as it was or None, whether the hash bucket existed)

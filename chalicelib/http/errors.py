@@ -53,9 +53,15 @@ def from_domain(error: domain.DomainError) -> HttpError:
 
 def from_validation(error: ValidationError, prefix: str = "") -> HttpError:
     """A 400 naming every bad field, as `a.b[0].c`, with pydantic's message."""
-    details = [{"field": _field_path(prefix, e["loc"]), "message": e["msg"]} for e in error.errors()]
+    details = [{"field": _field_path(prefix, e["loc"]), "message": _message(e)} for e in error.errors()]
     fields = ", ".join(sorted({d["field"] for d in details}))
     return HttpError(400, "VALIDATION_ERROR", f"invalid request: {fields}", details)
+
+
+def _message(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown field: this request has no such field (see the OpenAPI document)"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _field_path(prefix: str, loc: tuple[int | str, ...]) -> str:

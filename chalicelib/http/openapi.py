@@ -13,19 +13,83 @@ from pydantic_core import core_schema
 
 from chalicelib.core.ids import ID_PATTERN, MAX_ID_CHARS
 from chalicelib.core.models import Model
-from chalicelib.http.routing import ENDPOINTS, MUTATING, Endpoint
+from chalicelib.http.examples import example
+from chalicelib.http.pagination import NEXT_TOKEN, ListQuery
+from chalicelib.http.routing import ENDPOINTS, JSON, MUTATING, Endpoint
+from chalicelib.settings import get_settings
 
 REF = "#/components/schemas/{model}"
 ERROR_STATUSES = {
-    "400": "Invalid input; `details` names each bad field",
+    "400": "Invalid input; `details` names each bad field (all of them, unknown fields included)",
     "401": "Missing or invalid credential",
     "403": "The credential lacks the permission, or the path names another company",
     "404": "Not found (objects of other tenants are indistinguishable from missing ones)",
     "409": "Conflict with the current state: stale version, insufficient stock, request in progress",
     "413": "Body larger than the limit",
-    "415": "A Content-Type the operation does not take",
+    "415": "A Content-Type this operation does not take",
     "422": "Idempotency-Key reused with a different payload",
     "503": "Storage is throttled or busy: nothing was written; send the same request again later",
+}
+ERROR_EXAMPLES = {
+    "400": {
+        "error": "invalid request: [0].productName, [0].qty",
+        "code": "VALIDATION_ERROR",
+        "details": [
+            {"field": "[0].productName", "message": "String should have at least 1 character"},
+            {"field": "[0].qty", "message": "unknown field: this request has no such field (see the OpenAPI document)"},
+        ],
+    },
+    "401": {"error": "missing API key", "code": "UNAUTHENTICATED", "details": []},
+    "403": {"error": "missing permission: inventory.write", "code": "FORBIDDEN", "details": []},
+    "404": {"error": "inventory item not found", "code": "NOT_FOUND", "details": []},
+    "409": {"error": "stale version", "code": "CONFLICT", "details": [{"field": "version", "message": "stale"}]},
+    "413": {"error": "request body exceeds 1048576 bytes", "code": "PAYLOAD_TOO_LARGE", "details": []},
+    "415": {
+        "error": "this route takes application/json",
+        "code": "UNSUPPORTED_MEDIA_TYPE",
+        "details": [{"field": "Content-Type", "message": "unsupported media type: text/plain"}],
+    },
+    "422": {"error": "Idempotency-Key reused with another payload", "code": "IDEMPOTENCY_MISMATCH", "details": []},
+    "503": {"error": "storage is busy: nothing was written; try again", "code": "UNAVAILABLE", "details": []},
+}
+# Every response header an operation may set, and what it means.
+HEADERS = {
+    "X-Request-Id": "This request's id; every log line about it carries the same `request_id`",
+    "X-Next-Token": "Present while more items remain: pass it back as `nextToken`. Absent on the last page.",
+    "Idempotent-Replayed": "`true` when this is the stored answer to an earlier request with this Idempotency-Key",
+    "ETag": "The representation's fingerprint: send it as `If-None-Match` to get a 304 while it is unchanged",
+    "Location": "Where the created job, the next step or the file is",
+    "Content-Disposition": "`attachment; filename=...` for a file download",
+    "Cache-Control": "How long the answer may be kept (`no-store` for short-lived download links)",
+}
+# What each id field names, for every schema field that does not say so itself (one place).
+ID_FIELDS = {
+    "id": "This entry's id, as the routes of its kind take it in their paths and bodies",
+    "companyId": "The company (tenant) id: always the caller's own, from the API key",
+    "keyId": "The API key's public id (never its secret)",
+    "jobId": "An import job id (GET /companies/{companyId}/imports/{jobId})",
+    "inventoryId": "An inventory item id of this company (GET /companies/{companyId}/inventory/{inventoryId})",
+    "originalInventoryId": "The inventory item id the reservation was asked for",
+    "linkedInventoryId": "The inventory item id now reserved",
+    "orderId": "An order id of this company (GET /companies/{companyId}/orders/{orderId})",
+    "lineItemId": "An order line item id",
+    "orderLineItemId": "The order line item id the reservation belongs to",
+    "linkId": "The reservation link id",
+    "supplierId": "An organisation id of this company (GET /companies/{companyId}/organisations)",
+    "relatedOrganisationId": "An organisation id of this company (GET /companies/{companyId}/organisations)",
+    "stockLocationId": "A stock location id of this company (GET /companies/{companyId}/stock-locations)",
+    "millCertificationId": "The mill certification id of the item's heat code (resolved by the server)",
+    "tagId": "A tag id of this company (GET /companies/{companyId}/tags)",
+    "type": "An inventory type id of this company (GET /companies/{companyId}/inventory-types)",
+    "material": "An inventory material (grade) id of this company (GET /companies/{companyId}/inventory-materials)",
+    "tags": "Tag ids of this company (GET /companies/{companyId}/tags)",
+    "changedById": "Who made the change: `key:<key id>` for an API key, `system` for jobs",
+    "entityId": "The id of the changed entity",
+    "movementId": "The ledger movement id",
+    "locationId": "A location id (GET /api/locations)",
+    "LocationId": "A location id (GET /api/locations)",
+    "UserId": "A user id or email (GET /api/users)",
+    "ResourceId": "A product or material id (GET /api/products, GET /api/materials)",
 }
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "bearerKey": {"type": "http", "scheme": "bearer", "description": "API key as `Authorization: Bearer <key>`"},
@@ -60,6 +124,8 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for spec in ENDPOINTS:
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, schemas)
+    _fill_examples(paths, schemas)
+    _describe_ids(schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -71,7 +137,10 @@ def document() -> dict[str, Any]:
             "`x-permissions-any-of`, where present, lists permissions of which the key needs at least one "
             "(which one can depend on the data, as the operation's description says). "
             "Authenticate with an API key, or with an OAuth2 access token from `POST /oauth2/token` "
-            "(client credentials) as `Authorization: Bearer <token>`: its scopes are its permissions.",
+            "(client credentials) as `Authorization: Bearer <token>`: its scopes are its permissions. "
+            "Each operation lists only the error statuses it can answer; every answer carries `X-Request-Id`. "
+            "Paged lists (a `limit` and `nextToken` query) answer a JSON array and an `X-Next-Token` header while "
+            "more remain. Write bodies refuse unknown fields (a 400 naming each).",
         },
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": _security_schemes()},
@@ -148,7 +217,7 @@ def _request_body(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any] | N
         media: dict[str, Any] = {"schema": _schema(spec.body, "validation", schemas)}
         if spec.example is not None:
             media["example"] = spec.example
-        return {"required": True, "content": {"application/json": media}}
+        return {"required": True, "content": {JSON: media}}
     if spec.content_types != ("application/json",):
         content: dict[str, Any] = {ct: {"schema": {"type": "string"}} for ct in spec.content_types}
         if spec.documented_body is not None:
@@ -161,7 +230,7 @@ def _request_body(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any] | N
 
 
 def _responses(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
-    success: dict[str, Any] = {"description": spec.summary}
+    success: dict[str, Any] = {"description": spec.summary, "headers": _headers(spec)}
     if spec.produces is not None:
         binary = not spec.produces.startswith("text/")
         body = {"type": "string", **({"contentMediaType": spec.produces.split(";")[0]} if binary else {})}
@@ -180,17 +249,60 @@ def _responses(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
             for link in spec.links
         }
     responses: dict[str, Any] = {str(spec.status): success}
-    error = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
-    for status, description in ERROR_STATUSES.items():
-        if spec.public and status in {"401", "403", "422"}:
-            continue
-        responses[status] = {"description": description, **error}
+    for status in _error_statuses(spec):
+        media = {"schema": {"$ref": REF.format(model="ErrorBody")}, "example": ERROR_EXAMPLES[status]}
+        responses[status] = {
+            "description": ERROR_STATUSES[status],
+            "headers": {"X-Request-Id": _header("X-Request-Id")},
+            "content": {JSON: media},
+        }
     # A route's own error bodies replace the generic ones for the statuses it names; routing's
     # other answers (415, 413, ...) keep the service's shape.
     for status, (description, model) in (spec.error_responses or {}).items():
         error_body: dict[str, Any] = {"schema": _schema(model, "serialization", schemas)}
-        responses[status] = {"description": description, "content": {"application/json": error_body}}
+        responses[status] = {"description": description, "content": {JSON: error_body}}
     return responses
+
+
+def paged(spec: Endpoint) -> bool:
+    return spec.query is not None and issubclass(spec.query, ListQuery)
+
+
+def _headers(spec: Endpoint) -> dict[str, Any]:
+    names = ["X-Request-Id"]
+    if paged(spec):
+        names.append(NEXT_TOKEN)
+    if spec.method in MUTATING and not spec.public:
+        names.append("Idempotent-Replayed")
+    names.extend(spec.headers)
+    return {name: _header(name) for name in names}
+
+
+def _header(name: str) -> dict[str, Any]:
+    return {"description": HEADERS[name], "schema": {"type": "string"}}
+
+
+def _error_statuses(spec: Endpoint) -> list[str]:
+    """The error statuses this operation can answer: what its routing steps and its inputs allow."""
+    takes_body = spec.body is not None or spec.content_types != (JSON,)
+    named = [p for p in re.findall(r"{(\w+)}", spec.path) if p != spec.company_param]
+    statuses = []
+    # A bad query, a bad body, a body where none is taken or a bad Idempotency-Key.
+    if not spec.public or takes_body or spec.query is not None or named:
+        statuses.append("400")
+    if not spec.public:
+        statuses += ["401", "403"]
+    if named or (not spec.public and spec.method != "GET"):
+        statuses.append("404")
+    if spec.method in MUTATING and not spec.public:
+        statuses.append("409")
+    if takes_body:
+        statuses += ["413", "415"]
+    if spec.method in MUTATING and not spec.public:
+        statuses.append("422")
+    if not spec.public:
+        statuses.append("503")
+    return statuses
 
 
 def _path_parameters(spec: Endpoint) -> list[dict[str, Any]]:
@@ -206,10 +318,43 @@ def _query_parameters(spec: Endpoint, schemas: dict[str, Any]) -> list[dict[str,
         return []
     model_schema = _schema(spec.query, "validation", schemas, inline=True)
     required = set(model_schema.get("required", []))
-    return [
-        {"name": name, "in": "query", "required": name in required, "schema": schema}
-        for name, schema in model_schema.get("properties", {}).items()
-    ]
+    parameters = []
+    for name, schema in model_schema.get("properties", {}).items():
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": schema}
+        if "description" in schema:
+            parameter["description"] = schema["description"]
+        if paged(spec) and name == "limit":
+            # The one page size of every list, from the settings the route reads.
+            settings = get_settings()
+            low, high = 1, settings.max_page_size
+            parameter["schema"] = {"type": "integer", "minimum": low, "maximum": high}
+            parameter["schema"]["default"] = settings.default_page_size
+            parameter["description"] = f"Items per page, {low} to {high} (default {settings.default_page_size})"
+        parameters.append(parameter)
+    return parameters
+
+
+def _describe_ids(schemas: dict[str, Any]) -> None:
+    """Every id field says what it names (a field's own description wins)."""
+    for schema in schemas.values():
+        for name, prop in schema.get("properties", {}).items():
+            if name in ID_FIELDS and "description" not in prop:
+                prop["description"] = ID_FIELDS[name]
+
+
+def _fill_examples(paths: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Every JSON request and success body without a declared example gets one made from its schema."""
+    for operations in paths.values():
+        for operation in operations.values():
+            bodies = [operation.get("requestBody", {}).get("content", {}).get(JSON)]
+            bodies += [
+                response.get("content", {}).get(JSON)
+                for status, response in operation["responses"].items()
+                if status.startswith(("2", "3"))
+            ]
+            for media in bodies:
+                if media is not None and "example" not in media and "schema" in media:
+                    media["example"] = example(media["schema"], schemas)
 
 
 class _Schemas(GenerateJsonSchema):

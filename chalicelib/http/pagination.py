@@ -1,5 +1,11 @@
 """Page sizes and continuation tokens.
 
+Every paged list of the company surfaces and the platform takes `ListQuery`
+(`limit`, `nextToken`) and answers a JSON array, with an `X-Next-Token`
+header while more remain. Its default and maximum page size are the
+settings' `default_page_size` and `max_page_size`, the same for every list;
+the OpenAPI document shows them from the same settings.
+
 A token is the storage cursor plus the tenant and the list that issued it
 (its route, and the filters that shaped it), signed with HMAC-SHA256. A token
 from another tenant or another list, or one that was edited, is refused with
@@ -13,15 +19,30 @@ import hashlib
 import hmac
 from typing import Any
 
+from pydantic import Field
+
+from chalicelib.core.models import Model
 from chalicelib.http import jsonio
 from chalicelib.http.errors import bad_request
 from chalicelib.settings import get_settings
 
+NEXT_TOKEN = "X-Next-Token"  # noqa: S105 - a header name, not a secret
 
-def page_size(requested: int | None, default: int | None = None, maximum: int | None = None) -> int:
+
+class ListQuery(Model):
+    """The query of a paged list (the OpenAPI document fills in the settings' sizes)."""
+
+    limit: int | None = Field(
+        None, description="Items per page, 1 to STOCKROOM_MAX_PAGE_SIZE (default STOCKROOM_DEFAULT_PAGE_SIZE)"
+    )
+    nextToken: str | None = Field(None, description=f"The {NEXT_TOKEN} header of the previous page")
+
+
+def page_size(requested: int | None) -> int:
+    """The page size of a list: `requested`, or the default; a 400 outside 1..the maximum."""
     settings = get_settings()
-    maximum = maximum or settings.max_page_size
-    size = requested if requested is not None else (default or settings.default_page_size)
+    maximum = settings.max_page_size
+    size = requested if requested is not None else settings.default_page_size
     if size < 1 or size > maximum:
         raise bad_request(f"limit must be between 1 and {maximum}", field="limit", code="INVALID_LIMIT")
     return size

@@ -9,11 +9,12 @@ from functools import cache
 from pathlib import Path
 
 from chalice import Blueprint
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from chalicelib.core.errors import NotFound
 from chalicelib.core.models import ApiKey, Model
 from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS, Permission
+from chalicelib.http.bodies import Body
 from chalicelib.http.openapi import document
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.wiring import tenant_service
@@ -28,15 +29,15 @@ DOCS_PAGE = """<!doctype html>
 <head>
   <meta charset="utf-8">
   <title>Stockroom API</title>
-  <link rel="stylesheet" href="docs/swagger-ui.css">
+  <link rel="stylesheet" href="{assets}swagger-ui.css">
 </head>
 <body>
   <div id="ui"></div>
-  <script src="docs/swagger-ui-bundle.js"></script>
+  <script src="{assets}swagger-ui-bundle.js"></script>
   <script>
-    window.ui = SwaggerUIBundle({
-      url: "openapi.json", dom_id: "#ui", deepLinking: true, tryItOutEnabled: true, validatorUrl: null
-    });
+    window.ui = SwaggerUIBundle({{
+      url: "{root}openapi.json", dom_id: "#ui", deepLinking: true, tryItOutEnabled: true, validatorUrl: null
+    }});
   </script>
 </body>
 </html>
@@ -54,9 +55,7 @@ class WhoAmI(Model):
     permissions: list[str]
 
 
-class NewKey(Model):
-    model_config = ConfigDict(extra="forbid")
-
+class NewKey(Body):
     name: str = Field(min_length=1, max_length=100)
     permissions: list[str] = Field(min_length=1, description="Permission strings; see x-permissions per route")
 
@@ -81,10 +80,6 @@ class IssuedKey(KeyView):
     apiKey: str | None = Field(description="The key itself. Shown once; only its hash is stored.")
 
 
-class KeyList(Model):
-    data: list[KeyView]
-
-
 def _view(key: ApiKey) -> KeyView:
     return KeyView(
         keyId=key.key_id, name=key.name, permissions=key.permissions, revoked=key.revoked, createdAt=key.created_at
@@ -103,7 +98,11 @@ def openapi(call: Call) -> dict[str, object]:
 
 @endpoint(platform, "/docs", "GET", public=True, summary="Interactive API documentation", tag=TAG, produces="text/html")
 def docs(call: Call) -> Reply:
-    return Reply(raw=DOCS_PAGE, content_type="text/html; charset=utf-8")
+    # `/docs/` is the same page; its relative links then start one level down (API Gateway and
+    # chalice's local server route both to this handler, and the context keeps the path as sent).
+    slash = str((call.request.context or {}).get("path") or "").endswith("/")
+    page = DOCS_PAGE.format(assets="" if slash else "docs/", root="../" if slash else "")
+    return Reply(raw=page, content_type="text/html; charset=utf-8")
 
 
 @endpoint(platform, "/docs/{asset}", "GET", public=True, summary="Documentation page assets", tag=TAG)
@@ -158,10 +157,18 @@ def issue_key(call: Call) -> IssuedKey:
 
 
 @endpoint(
-    platform, "/api-keys", "GET", permissions=[Permission.ADMIN], summary="List API keys", tag=TAG, response=KeyList
+    platform,
+    "/api-keys",
+    "GET",
+    permissions=[Permission.ADMIN],
+    summary="List API keys",
+    tag=TAG,
+    response=list[KeyView],
+    description="The company's keys (revoked ones included, never a secret) as a JSON array, like the company "
+    "surfaces' lists; all of them in one answer (a company holds few keys). Permission: admin.",
 )
-def list_keys(call: Call) -> KeyList:
-    return KeyList(data=[_view(k) for k in tenant_service().list_keys(call.tenant_id)])
+def list_keys(call: Call) -> list[KeyView]:
+    return [_view(k) for k in tenant_service().list_keys(call.tenant_id)]
 
 
 @endpoint(

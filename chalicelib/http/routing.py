@@ -87,6 +87,9 @@ class Endpoint:
     documented_body: Any = None
     # OpenAPI links of the success response: what a client (or the fuzzer's stateful phase) can call next.
     links: tuple[Link, ...] = ()
+    # Response headers the handler sets itself (ETag, Location, Content-Disposition, Cache-Control), for
+    # OpenAPI; the ones routing sets (X-Request-Id, Idempotent-Replayed, X-Next-Token) are added there.
+    headers: tuple[str, ...] = ()
 
     @functools.cached_property
     def body_adapter(self) -> TypeAdapter[Any] | None:
@@ -186,6 +189,7 @@ def endpoint(
     error_responses: dict[str, tuple[str, Any]] | None = None,
     documented_body: Any = None,
     links: Sequence[Link] = (),
+    headers: Sequence[str] = (),
 ) -> Callable[[Handler], Handler]:
     if permissions is None and any_of is None and not public:
         raise ValueError(f"{method} {path} must declare its permissions (or public=True)")
@@ -218,6 +222,7 @@ def endpoint(
         error_responses=error_responses,
         documented_body=documented_body,
         links=tuple(links),
+        headers=tuple(headers),
     )
 
     def register(handler: Handler) -> Handler:
@@ -283,8 +288,9 @@ def _run(spec: Endpoint, handler: Handler, call: Call) -> Response:
     limit = spec.max_body_bytes or get_settings().max_body_bytes
     if len(raw) > limit:
         raise too_large(f"request body exceeds {limit} bytes")
-    call.query = _parse_query(spec, request)
+    # The body first: inputs sent as a body to a route that takes query parameters get that said.
     call.body = _parse_body(spec, raw)
+    call.query = _parse_query(spec, request)
     key = request.headers.get(idempotency.HEADER)
     if key is None or spec.method not in MUTATING or call.principal is None:
         return _invoke(handler, call)
@@ -380,7 +386,11 @@ def _parse_query(spec: Endpoint, request: Request) -> Any:
 def _parse_body(spec: Endpoint, raw: bytes) -> Any:
     adapter = spec.body_adapter
     if adapter is None:
-        return raw if spec.content_types != (JSON,) else None
+        if spec.content_types != (JSON,):
+            return raw
+        if raw.strip() not in (b"", b"{}", b"null"):
+            raise _unexpected_body(spec)
+        return None
     if not raw.strip():
         raise bad_request("request body is required", field="body", code="BODY_REQUIRED")
     try:
@@ -391,6 +401,16 @@ def _parse_body(spec: Endpoint, raw: bytes) -> Any:
         return adapter.validate_python(data)
     except ValidationError as error:
         raise from_validation(error) from None
+
+
+def _unexpected_body(spec: Endpoint) -> HttpError:
+    """400 for a body sent to a route that takes none (its inputs, if any, are query parameters)."""
+    names = list(spec.query.model_fields) if spec.query is not None else []
+    if names:
+        message = f"this route takes no request body: send {', '.join(names)} as query parameters"
+    else:
+        message = "this route takes no request body"
+    return bad_request(message, field="body", code="UNEXPECTED_BODY")
 
 
 def _response(spec: Endpoint, result: Any) -> Response:

@@ -493,6 +493,24 @@ def test_a_dropped_file_becomes_a_completed_job(
     assert set(acme.items_named("Drop ")) == {"Drop bar", "Drop tube"}
 
 
+@pytest.mark.parametrize(
+    ("where", "why"),
+    [("stock.csv", "files go into a kind's folder"), ("widgets/stock.csv", "no import kind 'widgets'")],
+)
+def test_a_file_dropped_where_no_import_applies_is_a_failed_job_listed_with_the_others(
+    local_aws: Stack, acme: Company, eventually: Eventually, where: str, why: str
+) -> None:
+    client("s3").put_object(Bucket=get_settings().bucket, Key=f"dropbox/{acme.id}/{where}", Body=b"productName\nX\n")
+
+    def failed_job() -> dict[str, Any] | None:
+        jobs = [j for j in acme.ok("GET", "/imports") if j["source"] == "dropbox" and why in (j["message"] or "")]
+        return jobs[0] if jobs else None
+
+    job = eventually(failed_job, timeout=JOB_TIMEOUT)
+    assert job["status"] == "failed"
+    assert acme.ok("GET", f"/imports/{job['jobId']}")["message"] == job["message"]
+
+
 # -- redelivery -----------------------------------------------------------------------------------
 
 

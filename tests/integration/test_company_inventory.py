@@ -441,3 +441,19 @@ def test_a_product_created_by_a_concurrent_request_is_not_an_error(
     # The one-transaction create of both products failed on Bar 1; a fresh read found Bar 1, and Bar 2 was made.
     assert rereads == [["Bar 1", "Bar 2"]]
     assert real_missing(acme.id, ["Bar 1", "Bar 2"]) == []
+
+
+def test_every_mistake_of_a_request_is_named_in_one_answer(acme: Company, refs: Refs) -> None:
+    # Field mistakes of two items, and an unknown field: one round trip names them all
+    response = acme.call(
+        "POST", "/inventory", [refs.item(quantity="-1", qty=5), refs.item(productName="", weight="heavy")]
+    )
+    assert response.status_code == 400, response.body
+    assert set(error_fields(response)) == {"[0].quantity", "[0].qty", "[1].productName", "[1].weight"}
+
+    # References that do not exist, in several items: named together too
+    response = acme.call(
+        "POST", "/inventory", [refs.item(type="no-such-type", supplierId="nobody"), refs.item(material="nothing")]
+    )
+    assert response.status_code in (400, 404), response.body
+    assert set(error_fields(response)) == {"[0].type", "[0].supplierId", "[1].material"}

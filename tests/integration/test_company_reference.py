@@ -72,8 +72,32 @@ def test_a_bad_entry_writes_nothing_and_names_its_index(acme: Company) -> None:
     response = acme.call("POST", "/inventory-types", [{"label": "Ok"}, {"label": ""}, {"nolabel": 1}])
 
     assert response.status_code == 400, response.body
-    assert set(error_fields(response)) == {"[1].label", "[2].label"}
+    # Every bad field in one answer: the empty label, the missing one, and the unknown field.
+    assert set(error_fields(response)) == {"[1].label", "[2].label", "[2].nolabel"}
     assert acme.ok("GET", "/inventory-types") == []
+
+
+def test_unknown_fields_are_named_and_server_owned_ones_ignored(acme: Company) -> None:
+    response = acme.call("POST", "/organisations", [{"name": "Steel Ltd", "qty": 5, "colour": "red"}])
+
+    assert response.status_code == 400, response.body
+    assert set(error_fields(response)) == {"[0].qty", "[0].colour"}
+    assert "unknown field" in json.loads(response.body)["details"][0]["message"]
+    # What a GET returned can be sent back: companyId, createdAt, active... are ignored.
+    created = acme.ok("POST", "/organisations", [{"name": "Steel Ltd"}], 201)[0]
+    updated = acme.ok("PUT", "/organisations", [{**created, "name": "Steel Ltd."}])
+    assert updated[0]["name"] == "Steel Ltd."
+
+
+def test_organisation_type_and_email_are_enforced(acme: Company) -> None:
+    response = acme.call(
+        "POST", "/organisations", [{"name": "A", "organisationType": "vendor", "email": "not-an-address"}]
+    )
+
+    assert response.status_code == 400, response.body
+    assert set(error_fields(response)) == {"[0].organisationType", "[0].email"}
+    made = acme.ok("POST", "/organisations", [{"name": "B", "organisationType": "both", "email": "b@example.com"}], 201)
+    assert made[0]["organisationType"] == "both"
 
 
 def test_delete_with_one_unknown_id_deletes_nothing(acme: Company) -> None:

@@ -111,7 +111,7 @@ def post_key(http: Client, raw: str, payload: Any, headers: Headers | None = Non
 def listed_keys(http: Client, raw: str) -> list[dict[str, Any]]:
     response = http.http.get("/api-keys", headers=key_header(raw))
     assert response.status_code == 200, response.body
-    return body_of(response)["data"]
+    return body_of(response)
 
 
 # --- authentication -----------------------------------------------------------
@@ -332,7 +332,7 @@ def test_given_issued_key_when_listing_then_neither_the_key_nor_its_hash_is_ever
         assert hashlib.sha256(secret.encode()).hexdigest() not in text
     assert "hash" not in text.lower()
     assert "apiKey" not in text
-    entries = body_of(listing)["data"]
+    entries = body_of(listing)
     assert {frozenset(e) for e in entries} == {frozenset({"keyId", "name", "permissions", "revoked", "createdAt"})}
 
     # And storage holds only the hash of the secret
@@ -502,11 +502,12 @@ def test_given_openapi_when_reading_issue_key_then_body_schema_and_idempotency_h
     assert [p["name"] for p in revoke["parameters"] if p["in"] == "path"] == ["keyId"]
 
 
+@pytest.mark.parametrize("address", ["/docs", "/docs/"])
 def test_given_docs_page_when_fetched_then_it_is_html_with_only_relative_asset_urls_that_are_served(
-    offline_http: Client,
+    offline_http: Client, address: str
 ) -> None:
     # When
-    response = offline_http.http.get("/docs")
+    response = offline_http.http.get(address)
 
     # Then it is HTML with no absolute URL anywhere
     assert response.status_code == 200
@@ -527,7 +528,7 @@ def test_given_docs_page_when_fetched_then_it_is_html_with_only_relative_asset_u
         assert not reference.startswith("/")
 
         # And each resolves, from the page's own address, to something this service serves
-        path = urlsplit(urljoin("http://stockroom.invalid/docs", reference)).path
+        path = urlsplit(urljoin(f"http://stockroom.invalid{address}", reference)).path
         asset = offline_http.http.get(path)
         assert asset.status_code == 200, f"{reference} -> {path}: {asset.status_code}"
         extension = path[path.rfind(".") :]

@@ -6,6 +6,8 @@ would send for the stored object and gives it to the import queue handler.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable
 from decimal import Decimal
@@ -59,7 +61,7 @@ def run_upload(company: Company, text: str) -> dict[str, Any]:
 
 
 def items(company: Company) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = company.ok("GET", "/inventory")
+    result: list[dict[str, Any]] = company.ok("GET", "/inventory?limit=1000")
     return result
 
 
@@ -98,7 +100,37 @@ def test_the_error_report_is_a_csv_of_the_bad_rows(acme: Company, refs: Refs) ->
     response = acme.call("GET", f"/imports/{job['jobId']}/errors.csv")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/csv")
-    assert response.body.decode().splitlines() == ["line,field,message", "2,quantity,must be >= 0"]
+    assert response.body.decode().splitlines() == [
+        f"line,field,message,{HEADER}",
+        f"2,quantity,must be >= 0,Tube,-2,{refs.location},,,",
+    ]
+
+
+def test_the_error_report_carries_each_rejected_row_s_original_cells_to_fix_and_upload_again(
+    acme: Company, refs: Refs
+) -> None:
+    text = (
+        "ProductName,Quantity,stockLocationId\n"
+        f"Good bar,1,{refs.location}\n"
+        f'"Tube, 2""",-2,{refs.location}\n'
+        "\n"
+        f"Plate,lots,{refs.location}\n"
+    )
+    job = run_upload(acme, text)
+
+    report = list(csv.reader(io.StringIO(acme.call("GET", f"/imports/{job['jobId']}/errors.csv").body.decode())))
+
+    assert report[0] == ["line", "field", "message", "ProductName", "Quantity", "stockLocationId"]
+    assert [row[:2] + row[3:] for row in report[1:]] == [
+        ["3", "quantity", 'Tube, 2"', "-2", refs.location],
+        ["5", "quantity", "Plate", "lots", refs.location],
+    ]
+    # The original columns, cut off the first three, are an upload that imports the fixed rows.
+    fixed = [report[0][3:], ['Tube, 2"', "2", refs.location], ["Plate", "3", refs.location]]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(fixed)
+    again = run_upload(acme, out.getvalue())
+    assert (again["created"], again["failed"]) == (2, 0)
 
 
 def test_a_second_delivery_imports_nothing_twice(acme: Company, refs: Refs) -> None:

@@ -529,6 +529,55 @@ def test_bad_reserve_query_is_400_naming_it_and_reserves_nothing(
     assert len(acme.ok("GET", "/inventory")) == 1
 
 
+def test_reserve_inputs_sent_as_a_json_body_are_a_400_naming_the_query_parameters(shop: Shop, acme: Company) -> None:
+    order = shop.create(shop.order("SO-1", shop.line()))[0]
+    stock_id = shop.bar("4")
+    path = f"/orders/{order['orderId']}/line-items/{order['lineItems'][0]['lineItemId']}/reserve"
+
+    response = acme.call("POST", path, {"inventoryId": stock_id, "reserveQuantity": "4", "split": "0"})
+
+    assert response.status_code == 400, response.body
+    error = json.loads(response.body)
+    assert error["code"] == "UNEXPECTED_BODY"
+    assert "inventoryId, reserveQuantity, split as query parameters" in error["error"]
+    assert available(acme, stock_id) == 4
+
+
+def test_an_order_with_several_mistakes_names_each_in_one_answer(shop: Shop, acme: Company) -> None:
+    bad = {
+        "orderReference": "",
+        "orderDate": "yesterday",
+        "qty": 5,
+        "lineItems": [{"productName": "Bar", "quantity": "-1", "colour": "red"}],
+    }
+
+    response = acme.call("POST", "/orders", [bad])
+
+    assert response.status_code == 400, response.body
+    assert set(error_fields(response)) >= {
+        "[0].orderReference",
+        "[0].orderDate",
+        "[0].qty",
+        "[0].lineItems[0].quantity",
+        "[0].lineItems[0].colour",
+    }
+
+
+def test_an_order_s_rule_mistakes_are_named_together_too(shop: Shop, acme: Company) -> None:
+    bad = {
+        "orderReference": "SO-9",
+        "orderDate": "2026-12-10",
+        "deliveryDate": "2026-12-01",
+        "relatedOrganisationId": "nobody",
+        "lineItems": [{"productName": "Bar", "quantity": "1", "type": "no-such-type"}],
+    }
+
+    response = acme.call("POST", "/orders", [bad])
+
+    assert response.status_code in (400, 404), response.body
+    assert set(error_fields(response)) >= {"[0].deliveryDate", "[0].relatedOrganisationId", "[0].lineItems[0].type"}
+
+
 def test_reserve_needs_a_known_line_and_inventory_item(shop: Shop, acme: Company) -> None:
     order = shop.create(shop.order("SO-1", shop.line()))[0]
     line = order["lineItems"][0]

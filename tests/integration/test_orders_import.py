@@ -285,7 +285,8 @@ def test_bad_rows_are_reported_by_line_and_column_and_good_rows_applied(
     assert [(x.line_number, x.product_name) for x in found["SO-1"].line_items] == [(1, "Bar"), (2, "Sheet")]
     assert found["SO-1"].order.quantity == D("5.5")
     report = shop.call("GET", f"/imports/{lines_job['jobId']}/errors.csv").body.decode().splitlines()
-    assert report[0] == "line,field,message"
+    # line, field, message, then the uploaded file's own columns with each rejected row's cells
+    assert report[0] == "line,field,message,LineItemId,OrderReference,LineNumber,ProductName,Type,Quantity"
     assert report[1].startswith("3,OrderReference,")
 
 

@@ -283,8 +283,34 @@ def test_dropped_files_map_to_one_job_per_write(service: ImportService, files: I
     assert first.job_id == again.job_id != newer.job_id
     assert first.source == ImportSource.DROPBOX
     assert service.job_for_object(imports.S3Object("dropbox/nobody/things/x.csv", "A"), known) is None
-    assert service.job_for_object(imports.S3Object("dropbox/t1/things/notes.txt", "A"), known) is None
-    assert service.job_for_object(imports.S3Object("dropbox/t1/other/x.csv", "A"), known) is None
+
+
+@pytest.mark.parametrize(
+    ("key", "kind", "why"),
+    [
+        ("dropbox/t1/things/notes.txt", "things", "only .csv files are imported, and 'notes.txt' is not one"),
+        ("dropbox/t1/other/x.csv", "other", "no import kind 'other'"),
+        ("dropbox/t1/x.csv", "none", "files go into a kind's folder, dropbox/t1/<kind>/"),
+    ],
+)
+def test_a_file_dropped_where_no_import_applies_is_a_failed_job_saying_why(
+    service: ImportService, key: str, kind: str, why: str
+) -> None:
+    known = {"t1"}.__contains__
+
+    job = service.job_for_object(imports.S3Object(key, "A"), known)
+
+    assert job is not None
+    assert (job.status, job.kind, job.source, job.filename) == (
+        ImportStatus.FAILED,
+        kind,
+        "dropbox",
+        key.rsplit("/", maxsplit=1)[-1],
+    )
+    assert job.message is not None and why in job.message
+    # Listed with the company's jobs, and a redelivery finds the same job.
+    assert [j.job_id for j in service.page("t1", 10, None).items] == [job.job_id]
+    assert service.job_for_object(imports.S3Object(key, "A"), known) == job
 
 
 def test_rows_are_numbered_like_a_spreadsheet() -> None:

@@ -71,11 +71,7 @@ def forged(payload: bytes) -> str:
 
 
 def test_given_no_limit_when_sizing_then_the_configured_default_is_used() -> None:
-    assert pagination.page_size(None) == 50
-
-
-def test_given_no_limit_and_a_route_default_when_sizing_then_the_route_default_wins() -> None:
-    assert pagination.page_size(None, default=20) == 20
+    assert pagination.page_size(None) == 100
 
 
 def test_given_default_from_environment_when_sizing_then_it_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,7 +81,7 @@ def test_given_default_from_environment_when_sizing_then_it_is_used(monkeypatch:
     assert pagination.page_size(None) == 25
 
 
-@pytest.mark.parametrize("requested", [1, 2, 199, 200])
+@pytest.mark.parametrize("requested", [1, 2, 999, 1000])
 def test_given_limit_within_bounds_when_sizing_then_it_is_kept(requested: int) -> None:
     assert pagination.page_size(requested) == requested
 
@@ -94,21 +90,14 @@ def test_given_limit_within_bounds_when_sizing_then_it_is_kept(requested: int) -
 def test_given_limit_too_small_when_sizing_then_400_naming_limit(requested: int) -> None:
     with pytest.raises(HttpError) as raised:
         pagination.page_size(requested)
-    assert_bad_limit(raised.value, 200)
+    assert_bad_limit(raised.value, 1000)
 
 
-@pytest.mark.parametrize("requested", [201, 1000, 10**9])
+@pytest.mark.parametrize("requested", [1001, 5000, 10**9])
 def test_given_limit_above_maximum_when_sizing_then_400_naming_limit(requested: int) -> None:
     with pytest.raises(HttpError) as raised:
         pagination.page_size(requested)
-    assert_bad_limit(raised.value, 200)
-
-
-def test_given_route_maximum_when_limit_exceeds_it_then_400_naming_that_maximum() -> None:
-    assert pagination.page_size(100, maximum=100) == 100
-    with pytest.raises(HttpError) as raised:
-        pagination.page_size(101, maximum=100)
-    assert_bad_limit(raised.value, 100)
+    assert_bad_limit(raised.value, 1000)
 
 
 def test_given_maximum_from_environment_when_limit_exceeds_it_then_400(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,6 +64,8 @@ DROPBOX = "dropbox"
 # Files sent to a presigned POST before their job exists (a GraphQL import names the file once it has
 # its settings). Nothing is notified for this prefix, and the bucket expires it after a day.
 STAGING = "tmp"
+# The kind of a job for a file dropped outside any kind's folder (it fails, saying so).
+NO_KIND = "none"
 IMPORT_NAMESPACE = uuid.UUID("3f1d6c2a-7b0e-4d8e-9a51-0c9b2f4e6a10")
 
 
@@ -331,6 +333,27 @@ def read_rows(lines: Iterable[str]) -> tuple[list[str], Iterator[Row]]:
     return columns, _rows(reader, columns)
 
 
+def original_rows(lines: Iterable[str], wanted: set[int]) -> tuple[list[str], dict[int, list[str]]]:
+    """The header as written and the cells of the `wanted` lines, numbered as `read_rows` numbers them.
+
+    Reading stops after the last wanted line, or where the text stops being CSV.
+    """
+    reader = csv.reader(lines, strict=True)
+    found: dict[int, list[str]] = {}
+    try:
+        header = [name.lstrip("\ufeff") for name in next(reader, [])]
+        line = 1
+        for cells in reader:
+            line += 1
+            if line in wanted:
+                found[line] = cells
+            if line >= max(wanted):
+                break
+    except (csv.Error, UnicodeDecodeError):
+        return [], found
+    return header, found
+
+
 def _rows(reader: Iterator[list[str]], columns: list[str]) -> Iterator[Row]:
     line = 1
     while True:
@@ -521,23 +544,46 @@ class ImportService:
         self.get(tenant_id, job_id)
         return self._store.errors(tenant_id, job_id, MAX_STORED_ERRORS)
 
+    def error_report(self, tenant_id: str, job_id: str) -> tuple[list[str], list[tuple[RowError, list[str]]]]:
+        """The file's header and each row error with its row's original cells, to fix and upload again.
+
+        The cells are read back from the job's file (one pass, stopping after the last
+        rejected row), so nothing but (line, field, message) is stored per error. A file
+        no longer in storage gives the errors without cells.
+        """
+        job = self.get(tenant_id, job_id)
+        errors = self._store.errors(tenant_id, job_id, MAX_STORED_ERRORS)
+        wanted = {e.line for e in errors if e.line > 1}
+        header: list[str] = []
+        cells: dict[int, list[str]] = {}
+        if wanted and self._files.size(job.object_key) is not None:
+            header, cells = original_rows(self._files.lines(job.object_key), wanted)
+        return header, [(e, cells.get(e.line, [])) for e in errors]
+
     # -- running -----------------------------------------------------------
 
     def job_for_object(self, obj: S3Object, tenant_exists: Callable[[str], bool]) -> ImportJob | None:
-        """The job an S3 object belongs to: its upload job, or a new job for a dropped file."""
+        """The job an S3 object belongs to: its upload job, or a new job for a dropped file.
+
+        A file dropped into a company's drop folder where no import applies (no kind
+        folder, a kind nobody imports, not a .csv) still becomes a job: a failed one
+        whose message says why and where it should go, listed with the company's jobs.
+        """
         parts = obj.key.split("/")
-        if len(parts) < 4 or parts[2] not in self._appliers or not parts[1]:
-            return None
-        tenant_id, kind = parts[1], parts[2]
         if parts[0] == UPLOADS:
+            if len(parts) < 4 or parts[2] not in self._appliers or not parts[1]:
+                return None
+            tenant_id, kind = parts[1], parts[2]
             # Checked here, not only by the presigned policy (the local stack's S3 enforces none): the
             # object is the job's own, so it is imported only into the company and kind of its job.
             job = self._store.get_job(tenant_id, parts[3].removesuffix(".csv"))
             if job is None or job.tenant_id != tenant_id or job.kind != kind or job.object_key != obj.key:
                 return None
             return job
-        if parts[0] != DROPBOX or not obj.key.casefold().endswith(".csv") or not tenant_exists(tenant_id):
+        if parts[0] != DROPBOX or len(parts) < 3 or not parts[1] or not parts[-1] or not tenant_exists(parts[1]):
             return None
+        tenant_id = parts[1]
+        kind = parts[2] if len(parts) > 3 else ""
         # The same drop delivered twice is the same job; a new drop to the same key is a new one.
         job_id = str(uuid.uuid5(IMPORT_NAMESPACE, f"{obj.key}\0{obj.sequencer}"))
         existing = self._store.get_job(tenant_id, job_id)
@@ -546,13 +592,31 @@ class ImportService:
         job = ImportJob(
             tenant_id=tenant_id,
             job_id=job_id,
-            kind=kind,
+            kind=kind or NO_KIND,
             source=ImportSource.DROPBOX,
             object_key=obj.key,
             filename=parts[-1],
         )
+        problem = self._drop_problem(tenant_id, kind, parts[-1])
+        if problem is not None:
+            now = utcnow()
+            job = job.model_copy(
+                update={"status": ImportStatus.FAILED, "message": problem, "started_at": now, "finished_at": now}
+            )
         self._store.create_job(job)
         return job
+
+    def _drop_problem(self, tenant_id: str, kind: str, filename: str) -> str | None:
+        """Why a dropped file cannot be imported, or None."""
+        kinds = ", ".join(sorted(self._appliers))
+        folder = f"{DROPBOX}/{tenant_id}/<kind>/"
+        if not kind:
+            return f"not imported: files go into a kind's folder, {folder}, where kind is one of {kinds}"
+        if kind not in self._appliers:
+            return f"not imported: no import kind '{kind}'; drop files into {folder}, where kind is one of {kinds}"
+        if not filename.casefold().endswith(".csv"):
+            return f"not imported: only .csv files are imported, and '{filename}' is not one"
+        return None
 
     def run(
         self,

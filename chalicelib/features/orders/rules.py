@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -217,10 +217,15 @@ def _check_line(at: At, line: LineInput, *, new: bool) -> list[Problem]:
 
 
 def _check_dates(index: int, order: Order) -> None:
-    if order.order_date and order.delivery_date and order.delivery_date < order.order_date:
-        raise ValidationFailed(
-            "deliveryDate is before orderDate", [_err(_at(index, "deliveryDate"), "must not be before orderDate")]
-        )
+    problems = _date_problems(index, order.order_date, order.delivery_date)
+    if problems:
+        raise ValidationFailed("deliveryDate is before orderDate", problems)
+
+
+def _date_problems(index: int, order_date: date | None, delivery_date: date | None) -> list[Problem]:
+    if order_date and delivery_date and delivery_date < order_date:
+        return [_err(_at(index, "deliveryDate"), "must not be before orderDate")]
+    return []
 
 
 def _check_unique_references(

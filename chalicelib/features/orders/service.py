@@ -71,6 +71,7 @@ from chalicelib.features.orders.rules import (
     _check_unique_ids,
     _check_unique_references,
     _check_writes,
+    _date_problems,
     _differs,
     _err,
     _guard_key,
@@ -179,6 +180,10 @@ class OrderService:
         errors: list[Problem] = []
         for index, entry in enumerate(inputs):
             errors += _check_order(index, entry, creating=True)
+            errors += _date_problems(index, entry.order_date, entry.delivery_date)
+        if errors:
+            # One answer names every mistake: the unknown references too, not only the broken rules.
+            errors += self._reference_problems(tenant_id, inputs)
         _raise_if(errors, "invalid order")
         _check_unique_references(
             [(index, entry.order_reference or "") for index, entry in enumerate(inputs)],
@@ -587,6 +592,14 @@ class OrderService:
                 gone = _bumped(old, now, active=False, deleted_with_order=False)
                 writes.append(LineWrite(gone, old.version))
         return writes, result
+
+    def _reference_problems(self, tenant_id: str, inputs: list[OrderInput]) -> list[Problem]:
+        """The unknown references of new orders, as problems (for a request already refused on its rules)."""
+        try:
+            self.check_references(tenant_id, inputs, [None] * len(inputs), [])
+        except ValidationFailed as refused:
+            return list(refused.problems)
+        return []
 
     def check_references(
         self, tenant_id: str, inputs: list[OrderInput], previous: list[StoredOrder | None], orders: list[Order]

@@ -72,6 +72,7 @@ TEMPLATE_ROWS: tuple[dict[str, str], ...] = (
     tag=TAG_INVENTORY,
     company_param="companyId",
     produces=CSV_CONTENT_TYPE,
+    headers=("Content-Disposition", "Location", "Cache-Control"),
     description=(
         "Every active item of the company as `text/csv; charset=utf-8` (an attachment), one row per item, "
         f"columns in this order: {', '.join(COLUMNS)}. companyId is not a column: the path names it. Labels "
@@ -97,6 +98,7 @@ def download_csv(call: Call) -> Reply:
     tag=TAG_INVENTORY,
     company_param="companyId",
     produces=CSV_CONTENT_TYPE,
+    headers=("Content-Disposition",),
     description=(
         "A CSV with the columns an upload accepts, in this order: "
         f"{', '.join(TEMPLATE_COLUMNS)}, and example rows of a metals stockholder. The server-owned "

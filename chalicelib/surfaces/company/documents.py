@@ -10,16 +10,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
+from chalicelib.core.models import Model
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.certificates.documents import MAX_DOCUMENT_BYTES, PDF
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.common import PREFIX, TAG_REFERENCE
-from chalicelib.surfaces.company.reference import KINDS, reference_out
+from chalicelib.surfaces.company.reference import KINDS, MillCertificationOut, reference_out
 from chalicelib.wiring import certificate_document_service
 
 DOCUMENT_PATH = f"{PREFIX}/mill-certifications/{{id}}/document"
 CERTIFICATIONS = next(k for k in KINDS if k.segment == "mill-certifications")
+
+
+class DocumentLink(Model):
+    downloadUrl: str = Field(description="A download of the stored PDF, valid for 5 minutes (also in Location)")
 
 
 @endpoint(
@@ -31,6 +38,7 @@ CERTIFICATIONS = next(k for k in KINDS if k.segment == "mill-certifications")
     tag=TAG_REFERENCE,
     company_param="companyId",
     content_types=[PDF],
+    response=MillCertificationOut,
     max_body_bytes=MAX_DOCUMENT_BYTES,
     description=(
         "The body is the certificate's PDF itself (`Content-Type: application/pdf`), at most "
@@ -59,6 +67,8 @@ def put_certificate_document(call: Call) -> dict[str, Any]:
     tag=TAG_REFERENCE,
     company_param="companyId",
     status=303,
+    headers=("Location", "Cache-Control"),
+    response=DocumentLink,
     description=(
         "A 303 whose `Location` (also `downloadUrl` in the body) is a download of the certificate's stored PDF, "
         "valid for 5 minutes. A 404 when the certification has no document stored with Stockroom: none "

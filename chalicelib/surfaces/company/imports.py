@@ -11,10 +11,12 @@ each handler then checks the permission of the job's own kind
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from chalicelib.core.imports import csvcells, registry
 from chalicelib.core.imports.jobs import MAX_FILE_BYTES, MAX_STORED_ERRORS, ImportJob, ImportStatus, RowError
@@ -23,9 +25,10 @@ from chalicelib.core.models import Model
 from chalicelib.core.reference.service import deterministic_id
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.company_inventory.csv_import import KIND as INVENTORY
+from chalicelib.http.bodies import Body
 from chalicelib.http.errors import bad_request
 from chalicelib.http.multipart import file_parts
-from chalicelib.http.pagination import decode_token, encode_token, page_size
+from chalicelib.http.pagination import ListQuery, decode_token, encode_token, page_size
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.common import PREFIX, TAG_IMPORTS
@@ -42,6 +45,7 @@ MAX_UPLOAD_BYTES = LAMBDA_BODY_BYTES
 CSV = "text/csv"
 MULTIPART = "multipart/form-data"
 ERROR_COLUMNS = ("line", "field", "message")
+PLAIN_NUMBER = re.compile(r"-?\d{1,20}(\.\d{1,20})?")
 
 
 class Accepted(Model):
@@ -85,9 +89,7 @@ class JobOut(JobSummary):
     errorReportUrl: str = Field(description="The same errors as a CSV file")
 
 
-class PresignRequest(Model):
-    model_config = ConfigDict(extra="forbid")
-
+class PresignRequest(Body):
     kind: str = Field(
         "inventory",
         description="What the file holds: " + ", ".join(f"`{k.name}` ({k.description})" for k in KINDS),
@@ -113,9 +115,8 @@ class PresignOut(Model):
     expiresAt: datetime
 
 
-class JobsQuery(Model):
-    limit: int | None = Field(None, description="Jobs per page, 1-100 (default 20)")
-    nextToken: str | None = Field(None, description="The X-Next-Token header of the previous page")
+class JobsQuery(ListQuery):
+    """Paged like every company list."""
 
 
 @endpoint(
@@ -130,6 +131,7 @@ class JobsQuery(Model):
     max_body_bytes=MAX_UPLOAD_BYTES,
     response=Accepted,
     status=202,
+    headers=("Location",),
     description=(
         "Send the CSV as a `text/csv` body, or as `multipart/form-data` with the file in any field (the first "
         f"file part is used). At most {MAX_UPLOAD_BYTES} bytes here (413 above that): send bigger files through "
@@ -173,7 +175,10 @@ def upload_csv(call: Call) -> Reply:
         "items this way, start the `order-lines` job once the `orders` job has completed, or lines that refer "
         "to orders of that file are reported as bad rows. Files can also be dropped into the bucket's drop "
         "folder `dropbox/{companyId}/{kind}/*.csv`; each becomes a job listed by "
-        "`GET /companies/{companyId}/imports`. Permission: the kind's write permission, inventory.write for "
+        "`GET /companies/{companyId}/imports`. A file dropped where no import applies (outside a kind's folder, "
+        "in a folder of no kind, not a .csv) becomes a failed job whose `message` says why and where it should "
+        "go (its kind is the folder's name, or `none`; an admin key lists it). "
+        "Permission: the kind's write permission, inventory.write for "
         "`inventory`, orders.write for `orders` and `order-lines` (403 naming it otherwise)."
     ),
 )
@@ -216,7 +221,7 @@ def presign(call: Call) -> PresignOut:
 def list_jobs(call: Call) -> Reply:
     tenant = call.tenant_id
     query: JobsQuery = call.query
-    limit = page_size(query.limit, default=20, maximum=100)
+    limit = page_size(query.limit)
     page = import_service().page(tenant, limit, decode_token(tenant, query.nextToken, scope=call.list_scope))
     token = encode_token(tenant, page.cursor, scope=call.list_scope)
     readable = [job for job in page.items if call.allows(registry.permission(job.kind))]
@@ -261,16 +266,20 @@ def get_job(call: Call) -> JobOut:
     tag=TAG_IMPORTS,
     company_param="companyId",
     produces=CSV_CONTENT_TYPE,
+    headers=("Content-Disposition",),
     description=(
-        "The job's row errors as `text/csv` (columns line, field, message), in line order; empty but for "
-        "the header when every row was good. Permission: the job kind's read permission, as for the job."
+        "The job's row errors as `text/csv`, in line order: columns line, field and message, then the uploaded "
+        "file's own columns with the rejected row's original cells, so the rows can be fixed and uploaded "
+        "again (drop the first three columns; cells that start with = + - @ are prefixed with ' as in every "
+        "CSV download). Empty but for the header when every row was good. "
+        "Permission: the job kind's read permission, as for the job."
     ),
 )
 def error_report(call: Call) -> Reply:
     tenant = call.tenant_id
     job = _readable_job(call, tenant)
-    errors = import_service().errors(tenant, job.job_id)
-    text = csvcells.render(ERROR_COLUMNS, _error_rows(errors))
+    header, errors = import_service().error_report(tenant, job.job_id)
+    text = csvcells.render([*ERROR_COLUMNS, *header], _error_rows(errors, len(header)))
     filename = f"import-{call.path['jobId']}-errors.csv"
     return Reply(
         raw=text,
@@ -298,8 +307,16 @@ def _file_of(call: Call) -> tuple[bytes, str | None]:
     return uploaded.content, uploaded.filename
 
 
-def _error_rows(errors: list[RowError]) -> list[list[Any]]:
-    return [[e.line, e.field, e.message] for e in errors]
+def _error_rows(errors: list[tuple[RowError, list[str]]], width: int) -> list[list[Any]]:
+    # The row's own cells after line, field and message: fix them and upload these columns again.
+    return [[e.line, e.field, e.message, *_original(cells, width)] for e, cells in errors]
+
+
+def _original(cells: list[str], width: int) -> list[Any]:
+    # A plain number stays as written (no neutralising quote before "-2"); any other text is a cell like
+    # every download's, neutralised if it could start a formula.
+    kept = [Decimal(c) if PLAIN_NUMBER.fullmatch(c) else c for c in cells[:width]]
+    return kept + [""] * (width - len(kept))
 
 
 def _status_url(job: ImportJob) -> str:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
-from chalicelib.core.models import Model
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.company_inventory.service import MAX_ITEMS
-from chalicelib.http.pagination import decode_token, encode_token, page_size
+from chalicelib.http.pagination import NEXT_TOKEN, ListQuery, decode_token, encode_token, page_size
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.common import PREFIX, TAG_INVENTORY
@@ -31,13 +28,6 @@ ITEMS = f"{PREFIX}/inventory"
 ITEM = f"{ITEMS}/{{inventoryId}}"
 READ = [Permission.INVENTORY_READ]
 WRITE = [Permission.INVENTORY_WRITE]
-PAGE_LIMIT = 1000
-NEXT_TOKEN = "X-Next-Token"  # noqa: S105 - a header name, not a secret
-
-
-class ListQuery(Model):
-    limit: int | None = Field(None, description=f"Items per page, 1-{PAGE_LIMIT} (default {PAGE_LIMIT})")
-    nextToken: str | None = Field(None, description=f"The {NEXT_TOKEN} header of the previous page")
 
 
 @endpoint(
@@ -60,7 +50,7 @@ class ListQuery(Model):
 def list_items(call: Call) -> Reply:
     tenant = call.tenant_id
     query: ListQuery = call.query
-    limit = page_size(query.limit, default=PAGE_LIMIT, maximum=PAGE_LIMIT)
+    limit = page_size(query.limit)
     page = inventory_service().page(tenant, limit, decode_token(tenant, query.nextToken, scope=call.list_scope))
     token = encode_token(tenant, page.cursor, scope=call.list_scope)
     return Reply(body=[item_out(i) for i in page.items], headers={NEXT_TOKEN: token} if token else {})

@@ -1,9 +1,10 @@
 """Request and response bodies of the 000 document, in its field names.
 
-Request models ignore unknown fields on purpose: the document's responses
-carry server-owned fields (companyId, createdAt, updatedAt, the resolved
-labels, millCertificationId, linkedOrders) and clients send them back; they
-can never set them, so they are dropped silently.
+Request models refuse unknown fields (a 400 naming them), but the
+document's responses carry server-owned fields (companyId, createdAt,
+updatedAt, the resolved labels, millCertificationId, linkedOrders) that
+clients send back: they can never set them, so those are dropped silently
+(`read_only`, set from the answer model below).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from chalicelib.core.ids import Id, UniqueIds
 from chalicelib.core.models import HistoryEvent, Model
@@ -28,14 +29,13 @@ from chalicelib.features.company_inventory.service import (
     ItemInput,
     documented,
 )
+from chalicelib.http.bodies import Body, answer_fields
 
 Short = Field(None, min_length=1, max_length=MAX_TEXT_CHARS)
 Amount = Field(None, ge=0)
 
 
-class InventoryFields(Model):
-    model_config = ConfigDict(extra="ignore")
-
+class InventoryFields(Body):
     productName: Text | None = Field(None, min_length=1, max_length=MAX_NAME_CHARS)
     quantity: Number | None = Field(None, ge=0, description="Number of pieces (on hand)")
     weight: Number | None = Amount
@@ -82,9 +82,7 @@ class InventoryUpdate(InventoryFields):
     version: Version | None = Field(None, description="The version read; a stale one is a 409")
 
 
-class DeleteIds(Model):
-    model_config = ConfigDict(extra="forbid")
-
+class DeleteIds(Body):
     ids: UniqueIds = Field(min_length=1, max_length=100)
 
 
@@ -115,6 +113,10 @@ class InventoryOut(Model):
     tags: list[str]
     ruleTags: list[str]
     version: int
+
+
+# What a client read (GET) and sends back unchanged: accepted, ignored.
+InventoryFields.read_only = answer_fields(InventoryOut)
 
 
 def item_out(item: InventoryItem) -> dict[str, Any]:

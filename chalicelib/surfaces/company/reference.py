@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from chalicelib.core.catalog.service import LocationChange
 from chalicelib.core.errors import DomainError
@@ -22,6 +23,7 @@ from chalicelib.core.models import Location, Model
 from chalicelib.core.reference.service import MAX_BATCH, NewReference, ReferenceItem, ReferenceUpdate, RefKind
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.core.values import IsoDateText, Version
+from chalicelib.http.bodies import Body, Email
 from chalicelib.http.routing import Call, Handler, endpoint
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.common import PREFIX, TAG_REFERENCE
@@ -29,6 +31,7 @@ from chalicelib.surfaces.company.models import DeleteResult
 from chalicelib.wiring import catalog_service, reference_service
 
 Name = Field(min_length=1, max_length=200)
+OrganisationType = Literal["supplier", "customer", "both"]
 # Documented body field -> core `data` key, for the kind-specific fields.
 DATA_FIELDS = {
     "organisationType": "organisation_type",
@@ -45,9 +48,10 @@ DATA_FIELDS = {
 }
 
 
-class Strict(Model):
-    # Server-owned fields (companyId, createdAt, ...) sent back by clients are ignored.
-    model_config = ConfigDict(extra="ignore")
+class Strict(Body):
+    # Server-owned fields of the answers (companyId, createdAt, ...) sent back by clients are ignored;
+    # any other unknown field is a 400.
+    read_only = frozenset({"id", "companyId", "active", "createdAt", "updatedAt", "isDefault", "version"})
 
 
 class Labelled(Strict):
@@ -57,8 +61,8 @@ class Labelled(Strict):
 
 class Organisation(Strict):
     name: str = Name
-    organisationType: str | None = Field(None, max_length=50, description="supplier, customer, or both")
-    email: str | None = Field(None, max_length=200)
+    organisationType: OrganisationType | None = Field(None, description="supplier, customer, or both")
+    email: Email | None = None
     phone: str | None = Field(None, max_length=50)
 
 
@@ -93,8 +97,8 @@ class LabelledUpdate(Update):
 
 class OrganisationUpdate(Update):
     name: str | None = Field(None, min_length=1, max_length=200)
-    organisationType: str | None = Field(None, max_length=50)
-    email: str | None = Field(None, max_length=200)
+    organisationType: OrganisationType | None = Field(None, description="supplier, customer, or both")
+    email: Email | None = None
     phone: str | None = Field(None, max_length=50)
 
 
@@ -117,9 +121,55 @@ class TagRuleUpdate(Update):
     condition: dict[str, Any] | None = None
 
 
-class Ids(Model):
-    model_config = ConfigDict(extra="forbid")
+# -- answers (documentation: the handlers build them with reference_out / location_out) ------------
 
+
+class Owned(Model):
+    id: str = Field(description="The entry's id: what inventory items, orders and other entries point at")
+    companyId: str
+    active: bool = Field(description="false once deleted (deleted entries are listed no more)")
+    createdAt: datetime
+    updatedAt: datetime
+    version: int = Field(description="Send it back on updates; a stale one is a 409")
+
+
+class LabelledOut(Owned):
+    label: str
+    description: str | None = None
+
+
+class StockLocationOut(Owned):
+    label: str
+    isDefault: bool = Field(description="The company's default location, where items without one go")
+
+
+class OrganisationOut(Owned):
+    name: str
+    organisationType: OrganisationType | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class MillCertificationOut(Owned):
+    heatCode: str
+    certificateNumber: str | None = None
+    supplierId: str | None = Field(None, description="An organisation id of this company")
+    issuedDate: str | None = None
+    documentUrl: str | None = Field(None, description="Where the PDF is; set by the document upload route")
+
+
+class TagOut(Owned):
+    name: str
+    color: str | None = None
+
+
+class TagRuleOut(Owned):
+    name: str
+    tagId: str = Field(description="The tag (id) the rule assigns")
+    condition: dict[str, Any]
+
+
+class Ids(Body):
     ids: UniqueIds = Field(min_length=1, max_length=MAX_BATCH)
 
 
@@ -130,6 +180,7 @@ class Kind:
     label_field: str  # "label" or "name"
     create: type[BaseModel]
     update: type[BaseModel]
+    out: type[BaseModel]
 
     @property
     def title(self) -> str:
@@ -137,13 +188,20 @@ class Kind:
 
 
 KINDS = [
-    Kind("inventory-types", RefKind.TYPE, "label", Labelled, LabelledUpdate),
-    Kind("inventory-materials", RefKind.MATERIAL, "label", Labelled, LabelledUpdate),
-    Kind("organisations", RefKind.ORGANISATION, "name", Organisation, OrganisationUpdate),
-    Kind("mill-certifications", RefKind.MILL_CERTIFICATION, "heatCode", MillCertification, MillCertificationUpdate),
-    Kind("tags", RefKind.TAG, "name", Tag, TagUpdate),
-    Kind("tag-rules", RefKind.TAG_RULE, "name", TagRule, TagRuleUpdate),
-    Kind("stock-locations", None, "label", Labelled, LabelledUpdate),
+    Kind("inventory-types", RefKind.TYPE, "label", Labelled, LabelledUpdate, LabelledOut),
+    Kind("inventory-materials", RefKind.MATERIAL, "label", Labelled, LabelledUpdate, LabelledOut),
+    Kind("organisations", RefKind.ORGANISATION, "name", Organisation, OrganisationUpdate, OrganisationOut),
+    Kind(
+        "mill-certifications",
+        RefKind.MILL_CERTIFICATION,
+        "heatCode",
+        MillCertification,
+        MillCertificationUpdate,
+        MillCertificationOut,
+    ),
+    Kind("tags", RefKind.TAG, "name", Tag, TagUpdate, TagOut),
+    Kind("tag-rules", RefKind.TAG_RULE, "name", TagRule, TagRuleUpdate, TagRuleOut),
+    Kind("stock-locations", None, "label", Labelled, LabelledUpdate, StockLocationOut),
 ]
 
 
@@ -314,6 +372,7 @@ def _declare(kind: Kind) -> None:
             {
                 "permissions": [Permission.INVENTORY_READ],
                 "summary": f"List {kind.title}",
+                "response": list[kind.out],  # type: ignore[name-defined]
                 "description": f"Active {kind.title} ({where}). Permission: inventory.read." + notes.get("GET", ""),
             },
         ),
@@ -324,6 +383,7 @@ def _declare(kind: Kind) -> None:
                 "permissions": [Permission.INVENTORY_WRITE],
                 "summary": f"Create {kind.title}",
                 "body": list[kind.create],  # type: ignore[name-defined]
+                "response": list[kind.out],  # type: ignore[name-defined]
                 "status": 201,
                 "description": (
                     f"A JSON array of up to {MAX_BATCH}; every entry is validated first and one bad entry "
@@ -339,6 +399,7 @@ def _declare(kind: Kind) -> None:
                 "permissions": [Permission.INVENTORY_WRITE],
                 "summary": f"Update {kind.title}",
                 "body": list[kind.update],  # type: ignore[name-defined]
+                "response": list[kind.out],  # type: ignore[name-defined]
                 "description": (
                     "A JSON array, each entry with its `id`; only the fields sent change. Send `version` to "
                     "guard against lost updates (409 when stale). Unknown ids, or ids of another company, are "

@@ -16,7 +16,7 @@ from chalicelib.surfaces.maker.common import (
     PageQuery,
     page,
 )
-from chalicelib.surfaces.maker.models import LocationCreate, LocationOut, LocationPatch, location_out
+from chalicelib.surfaces.maker.models import LocationCreate, LocationOut, LocationPage, LocationPatch, location_out
 from chalicelib.wiring import catalog_service
 
 LOCATIONS = f"{BASE}/locations"
@@ -63,6 +63,7 @@ SHARED = (
     summary="Get Locations",
     tag=TAG_LOCATIONS,
     query=PageQuery,
+    response=LocationPage,
     description=(
         f"Returns a paginated list of locations. {PAGING} {SHARED} Every company has exactly one default "
         "location (`isDefault`), where stock without a location goes. Permission: inventory.read."

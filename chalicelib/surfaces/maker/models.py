@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from chalicelib.core.catalog.resources import MAX_BOM_LINES, ResourceView
 from chalicelib.core.catalog.units import SETTABLE_UNIT_TYPES
@@ -22,7 +22,8 @@ from chalicelib.core.stock.blocks import Blocks
 from chalicelib.core.tenancy.users import User
 from chalicelib.core.values import Version
 from chalicelib.features.production import CustomStatus, TaskView
-from chalicelib.surfaces.maker.common import PageQuery
+from chalicelib.http.bodies import Body, Email, answer_fields
+from chalicelib.surfaces.maker.common import PageQuery, Pagination
 
 # Bounded so that every value (and a product of two) is a number DynamoDB stores exactly.
 Number = Annotated[
@@ -35,8 +36,8 @@ UnitType = Annotated[str, Field(min_length=1, max_length=40, description=UNIT_DE
 Text = Annotated[str, Field(max_length=2000)]
 
 
-class In(Model):
-    model_config = ConfigDict(extra="ignore")
+class In(Body):
+    """A request body of this surface: unknown fields are a 400; the answers' own fields are ignored."""
 
 
 # -- products and materials -----------------------------------------------------------
@@ -473,7 +474,7 @@ class BatchOut(Model):
 
 
 class UserCreate(In):
-    email: str = Field(min_length=3, max_length=320)
+    email: Email
     name: str = Field(min_length=1, max_length=200)
 
 
@@ -502,3 +503,36 @@ class CustomStatusOut(Model):
 
 def status_out(status: CustomStatus) -> dict[str, Any]:
     return {"id": status.status_id, "name": status.name, "effect": status.effect.value}
+
+
+# What a client read and sends back unchanged: accepted, ignored.
+ResourcePatch.read_only = answer_fields(ResourceOut)
+BomIn.read_only = answer_fields(MaterialOut)
+LocationPatch.read_only = answer_fields(LocationOut)
+ItemIn.read_only = answer_fields(ItemOut)
+TaskCreate.read_only = answer_fields(TaskOut)
+TaskPatch.read_only = answer_fields(TaskOut)
+BatchIn.read_only = answer_fields(BatchOut)
+UserCreate.read_only = answer_fields(UserOut)
+CustomStatusCreate.read_only = answer_fields(CustomStatusOut)
+
+
+# The documented pages of the lists (`{"data": [...], "pagination": {...}}`), for OpenAPI.
+class LocationPage(Model):
+    data: list[LocationOut]
+    pagination: Pagination
+
+
+class TaskPage(Model):
+    data: list[TaskOut]
+    pagination: Pagination
+
+
+class UserPage(Model):
+    data: list[UserOut]
+    pagination: Pagination
+
+
+class CustomStatusPage(Model):
+    data: list[CustomStatusOut]
+    pagination: Pagination

@@ -22,8 +22,10 @@ from chalicelib.surfaces.maker.common import (
 from chalicelib.surfaces.maker.models import (
     CustomStatusCreate,
     CustomStatusOut,
+    CustomStatusPage,
     UserCreate,
     UserOut,
+    UserPage,
     status_out,
     user_out,
 )
@@ -43,6 +45,7 @@ STATUS = {"id": 1, "name": "Gifted", "effect": "subtract"}
     summary="Get Users",
     tag=TAG_PEOPLE,
     query=PageQuery,
+    response=UserPage,
     extension=True,
     response_example={"data": [USER], "pagination": {"totalCount": 1, "offset": 0, "limit": 100}},
     description=(
@@ -88,6 +91,7 @@ def create_user(call: Call) -> Reply:
     summary="Get Custom Statuses",
     tag=TAG_PEOPLE,
     query=PageQuery,
+    response=CustomStatusPage,
     extension=True,
     response_example={"data": [STATUS], "pagination": {"totalCount": 1, "offset": 0, "limit": 100}},
     description=(

@@ -13,6 +13,7 @@ from chalicelib.surfaces.maker.models import (
     BatchOut,
     TaskCreate,
     TaskOut,
+    TaskPage,
     TaskPatch,
     TaskQuery,
     task_out,
@@ -80,6 +81,7 @@ ITEMS = (
     summary="Get Tasks",
     tag=TAG_TASKS,
     query=TaskQuery,
+    response=TaskPage,
     description=(
         f"Returns a paginated list of tasks, by `order`. {PAGING} Filters: `status` (pending, in-progress, done) "
         "and `UserId` (a user's ID or email address; an unknown one matches no task); `totalCount` counts the "

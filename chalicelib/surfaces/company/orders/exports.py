@@ -57,6 +57,7 @@ _LINE_FILE = (
     tag=TAG_ORDERS,
     company_param="companyId",
     produces=CSV_CONTENT_TYPE,
+    headers=("Content-Disposition", "Location", "Cache-Control"),
     description=(
         "Every active order of the company as `text/csv; charset=utf-8` (an attachment), one row per order, "
         f"newest first. {_ORDER_FILE} {_CELLS} Orders are read page by page (one query and one customer-name "
@@ -79,6 +80,7 @@ def download_csv(call: Call) -> Reply:
     tag=TAG_ORDERS,
     company_param="companyId",
     produces=ZIP_CONTENT_TYPE,
+    headers=("Content-Disposition", "Location", "Cache-Control"),
     description=(
         f"A ZIP holding `{order_csv.ORDERS_FILE}` (every active order, newest first, as the CSV download) and "
         f"`{order_csv.LINES_FILE}` (the active line items of those orders, grouped by order in the same order, "
@@ -109,6 +111,7 @@ def download_zip(call: Call) -> Reply:
     tag=TAG_ORDERS,
     company_param="companyId",
     produces=ZIP_CONTENT_TYPE,
+    headers=("Content-Disposition",),
     description=(
         f"A ZIP holding `{order_csv.ORDERS_TEMPLATE_FILE}` (columns "
         f"{', '.join(order_csv.ORDER_TEMPLATE_HEADER)}) and `{order_csv.LINES_TEMPLATE_FILE}` (columns "

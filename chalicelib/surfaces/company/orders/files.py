@@ -69,6 +69,7 @@ class _File:
     max_body_bytes=MAX_UPLOAD_BYTES,
     response=UploadAccepted,
     status=202,
+    headers=("Location",),
     description=(
         "Uploads and processes up to two CSV files: orders and/or order line items. Send one file as a "
         "`text/csv` body, or one or two files as `multipart/form-data` parts (any field names). Which file is "

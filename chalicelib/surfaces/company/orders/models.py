@@ -1,10 +1,11 @@
 """Request and response bodies of the 003 document, in its field names, and their translation to the core.
 
-Request models ignore unknown fields on purpose: the document's responses
-carry server-owned fields (companyId, customerName, createdAt, updatedAt,
-active) and clients send them back; they can never set them, so they are
-dropped silently. The document lists no line-item fields; the ones here are
-what a metals stockholder writes on an order line.
+Request models refuse unknown fields (a 400 naming them), but the
+document's responses carry server-owned fields (companyId, customerName,
+createdAt, updatedAt, active) that clients send back: they can never set
+them, so those are dropped silently (`read_only`, from the answer models).
+The document lists no line-item fields; the ones here are what a metals
+stockholder writes on an order line.
 
 Translators for other modules of this surface:
 - `order_out(view)`: the documented order fields (list form) plus version, no lines;
@@ -19,7 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from chalicelib.core.ids import Id, UniqueIds
 from chalicelib.core.models import Model
@@ -40,6 +41,7 @@ from chalicelib.features.orders.model import (
     ReserveResult,
     documented,
 )
+from chalicelib.http.bodies import Body, answer_fields
 
 # Documented request field -> core field.
 ORDER_CORE_NAMES: dict[str, str] = {documented(core): core for core in ORDER_INPUT_FIELDS}
@@ -52,10 +54,8 @@ STATUS_TEXT = "One of " + ", ".join(STATUSES) + " (any case; spaces and hyphens 
 # -- requests -----------------------------------------------------------------
 
 
-class LineItemIn(Model):
+class LineItemIn(Body):
     """A line item as a client sends it, nested in an order."""
-
-    model_config = ConfigDict(extra="ignore")
 
     lineItemId: Id | None = Field(
         None,
@@ -95,9 +95,7 @@ class LineItemIn(Model):
         return LineInput(given=given, line_item_id=self.lineItemId, version=self.version, **values)
 
 
-class OrderFields(Model):
-    model_config = ConfigDict(extra="ignore")
-
+class OrderFields(Body):
     orderReference: Text | None = Field(
         None,
         max_length=MAX_REFERENCE_CHARS,
@@ -155,18 +153,23 @@ class OrderUpdate(OrderFields):
     )
 
 
-class OrderIds(Model):
-    model_config = ConfigDict(extra="forbid")
-
+class OrderIds(Body):
     ids: UniqueIds = Field(min_length=1, max_length=100, description="Order ids")
 
 
+QUERY_NOT_BODY = " A query parameter, not a body field: the route takes no body (a JSON body is a 400)."
+
+
 class ReserveQuery(Model):
-    inventoryId: Id = Field(description="The inventory item to reserve from")
-    reserveQuantity: Number = Field(gt=0, description="The quantity to reserve, > 0")
+    """The reserve route's inputs: query parameters, as the 003 document defines them."""
+
+    inventoryId: Id = Field(
+        description="The inventory item (inventoryId) to reserve from." + QUERY_NOT_BODY
+    )
+    reserveQuantity: Number = Field(gt=0, description="The quantity to reserve, > 0." + QUERY_NOT_BODY)
     split: Literal["0", "1"] = Field(
         description="1: move reserveQuantity into a new row and reserve it; 0: reserve the whole row "
-        "(reserveQuantity must equal its full quantity). Exactly 1 or 0."
+        "(reserveQuantity must equal its full quantity). Exactly 1 or 0." + QUERY_NOT_BODY
     )
 
 
@@ -260,6 +263,11 @@ class UnreserveOut(Model):
     companyId: str
     orderLineItemId: str
     inventoryId: str
+
+
+# What a client read and sends back unchanged: accepted, ignored.
+LineItemIn.read_only = answer_fields(LineItemOut)
+OrderFields.read_only = answer_fields(OrderWithLinesOut, OrderDetailsOut)
 
 
 # -- translators ----------------------------------------------------------------

@@ -47,6 +47,7 @@ def requested_etags(header: str | None) -> set[str]:
     tag=TAG_ORDERS,
     company_param="companyId",
     produces=PDF,
+    headers=("ETag", "Cache-Control", "Content-Disposition", "Location"),
     description=(
         "One PDF: a cover page listing the order, its active line items with the heat codes of the inventory "
         "reserved against each, the mill certifications of those heat codes (with their pages in the pack) and "

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from chalicelib.core.models import Model
-from chalicelib.http.pagination import decode_token, encode_token, page_size
+from chalicelib.http.pagination import NEXT_TOKEN, ListQuery, decode_token, encode_token, page_size
 from chalicelib.http.routing import Call, Link, Reply, endpoint
 from chalicelib.surfaces.company.models import HistoryOut, history_out
 from chalicelib.surfaces.company.orders import orders
@@ -31,8 +31,6 @@ from chalicelib.surfaces.company.orders.models import (
 )
 from chalicelib.wiring import order_service
 
-PAGE_LIMIT = 1000
-NEXT_TOKEN = "X-Next-Token"  # noqa: S105 - a header name, not a secret
 CUSTOMER = "customerName is the name of the organisation in relatedOrganisationId, resolved by the server."
 QUANTITY = (
     "An order with active line items has quantity = the sum of their quantities (a client value is "
@@ -46,15 +44,10 @@ LINE_FIELDS = (
 OWNED = "Server-owned fields (companyId, customerName, createdAt, updatedAt, active) are ignored."
 
 
-class ListQuery(Model):
-    limit: int | None = Field(None, description=f"Orders per page, 1-{PAGE_LIMIT} (default {PAGE_LIMIT})")
-    nextToken: str | None = Field(None, description=f"The {NEXT_TOKEN} header of the previous page")
-
-
 def _page(call: Call, active: bool) -> Reply:
     tenant = call.tenant_id
     query: ListQuery = call.query
-    limit = page_size(query.limit, default=PAGE_LIMIT, maximum=PAGE_LIMIT)
+    limit = page_size(query.limit)
     page = order_service().page(
         tenant, limit, decode_token(tenant, query.nextToken, scope=call.list_scope), active=active
     )
@@ -294,6 +287,8 @@ def order_history(call: Call) -> list[dict[str, Any]]:
     query=ReserveQuery,
     response=ReserveOut,
     description=(
+        "Takes **query parameters**, not a body: `?inventoryId=...&reserveQuantity=...&split=0|1` (a JSON "
+        "body is a 400 saying so). "
         "Atomically reserves stock of inventory item `inventoryId` for the line; it never reserves more "
         "than the item has available, even under concurrent requests (409 when short). `split` must be "
         "exactly 1 or 0. split=1: reserveQuantity moves into a new inventory row named "

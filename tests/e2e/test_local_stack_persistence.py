@@ -1,0 +1,74 @@
+"""`make run` keeps the company's data across restarts; `--reset` (`make reset`) starts from empty."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests.e2e.conftest import Api, StackProcess, start_stack
+
+
+def started(tmp_path: Path, name: str, *args: str) -> tuple[StackProcess, dict[str, str]]:
+    running = start_stack(tmp_path / f"{name}.log", *args)
+    return running, running.wait_for_banner()
+
+
+def written_history(api: Api, path: str) -> list[dict[str, object]]:
+    """The item's history once the audit stream has written it (it follows the write)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        events: list[dict[str, object]] = api.get(path).json()
+        if events:
+            return events
+        time.sleep(0.2)
+    raise AssertionError(f"no history at {path}")
+
+
+def stopped(running: StackProcess) -> None:
+    code, _ = running.terminate()
+    assert code == 0, running.output()[-3000:]
+
+
+def test_a_restart_keeps_the_data_and_reset_starts_from_empty(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    # Given a stack that keeps its data, with an item, reference data and an uploaded file
+    first, banner = started(tmp_path, "first", "--data", data)
+    try:
+        api = Api(banner["base_url"], banner["api_key"])
+        company = f"/companies/{banner['company_id']}"
+        made = api.post(f"{company}/inventory-types", json=[{"label": "Round bar"}])
+        assert made.status_code == 201, made.text
+        item = api.post(f"{company}/inventory", json=[{"productName": "Kept bar", "quantity": 3}]).json()[0]
+        upload = api.post(
+            f"{company}/inventory/csv",
+            data=b"productName,quantity\nKept tube,2\n",
+            headers={"Content-Type": "text/csv"},
+        ).json()
+        history_before = api.get(f"{company}/inventory/{item['inventoryId']}/history").json()
+    finally:
+        stopped(first)
+
+    # When it starts again on the same folder
+    second, again = started(tmp_path, "second", "--data", data)
+    try:
+        # Then the same company and key work, and everything is there, history included, once
+        assert (again["company_id"], again["api_key"]) == (banner["company_id"], banner["api_key"])
+        api = Api(again["base_url"], again["api_key"])
+        kept = api.get(f"{company}/inventory/{item['inventoryId']}")
+        assert kept.status_code == 200, kept.text
+        assert (kept.json()["productName"], kept.json()["quantity"]) == ("Kept bar", 3)
+        assert [t["label"] for t in api.get(f"{company}/inventory-types").json()] == ["Round bar"]
+        assert api.get(f"{company}/imports/{upload['jobId']}").status_code == 200
+        assert api.get(f"{company}/inventory/{item['inventoryId']}/history").json() == history_before
+    finally:
+        stopped(second)
+
+    # And a reset starts from empty: a new demo company, the old one gone
+    third, fresh = started(tmp_path, "third", "--data", data, "--reset")
+    try:
+        assert fresh["company_id"] != banner["company_id"]
+        api = Api(fresh["base_url"], fresh["api_key"])
+        assert api.get(f"/companies/{fresh['company_id']}/inventory").json() == []
+        assert Api(fresh["base_url"], banner["api_key"]).get("/whoami").status_code == 401
+    finally:
+        stopped(third)
