@@ -163,9 +163,7 @@ QUERY_NOT_BODY = " A query parameter, not a body field: the route takes no body 
 class ReserveQuery(Model):
     """The reserve route's inputs: query parameters, as the 003 document defines them."""
 
-    inventoryId: Id = Field(
-        description="The inventory item (inventoryId) to reserve from." + QUERY_NOT_BODY
-    )
+    inventoryId: Id = Field(description="The inventory item (inventoryId) to reserve from." + QUERY_NOT_BODY)
     reserveQuantity: Number = Field(gt=0, description="The quantity to reserve, > 0." + QUERY_NOT_BODY)
     split: Literal["0", "1"] = Field(
         description="1: move reserveQuantity into a new row and reserve it; 0: reserve the whole row "

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
-from chalicelib.core.models import Model
 from chalicelib.http.pagination import NEXT_TOKEN, ListQuery, decode_token, encode_token, page_size
 from chalicelib.http.routing import Call, Link, Reply, endpoint
 from chalicelib.surfaces.company.models import HistoryOut, history_out
