@@ -17,8 +17,9 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote_plus
 
 from chalice import Blueprint
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from chalicelib.core.bodies import Body
 from chalicelib.core.models import Model
 from chalicelib.core.tenancy.clients import (
     MAX_TOKEN_SECONDS,
@@ -68,9 +69,7 @@ class OAuthError(Model):
     error_description: str
 
 
-class NewClient(Model):
-    model_config = ConfigDict(extra="forbid")
-
+class NewClient(Body):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[str] = Field(min_length=1, description="Permission strings, at most the calling key's own")
 

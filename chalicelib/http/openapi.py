@@ -90,6 +90,18 @@ ID_FIELDS = {
     "LocationId": "A location id (GET /api/locations)",
     "UserId": "A user id or email (GET /api/users)",
     "ResourceId": "A product or material id (GET /api/products, GET /api/materials)",
+    "productMasterId": "A product or material id of this company (GET /api/products, GET /api/materials)",
+    "productId": "A product's numeric id (004 `productId`, shown by GET /v2/products/id/{key})",
+    "warehouseId": "A location's numeric id (004 `warehouseId`; 0 is the company's default location)",
+    "binId": "A bin id of this company (GET /api/inventory/bins)",
+    "lotId": "A lot id of this company (GET /api/inventory rows carry it)",
+    "fromLotId": "The lot id the stock leaves (GET /api/inventory rows carry it)",
+    "toLotId": "The lot id the stock goes to (GET /api/inventory rows carry it)",
+    "holdId": "A hold id of this company (GET /api/inventory/holds)",
+    "channelId": "A sales channel id of this company (GET /api/inventory/channels)",
+    "categoryId": "A category id of the company's own choosing (free text)",
+    "clientId": "An OAuth2 client id of this company (GET /oauth2/clients)",
+    "stockId": "A stock record id (the 000 inventory item id of the same stock)",
 }
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "bearerKey": {"type": "http", "scheme": "bearer", "description": "API key as `Authorization: Bearer <key>`"},

@@ -11,10 +11,10 @@ from pathlib import Path
 from chalice import Blueprint
 from pydantic import Field, field_validator
 
+from chalicelib.core.bodies import Body
 from chalicelib.core.errors import NotFound
 from chalicelib.core.models import ApiKey, Model
 from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS, Permission
-from chalicelib.http.bodies import Body
 from chalicelib.http.openapi import document
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.wiring import tenant_service

@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 import app  # noqa: F401 - registers every route
-from chalicelib.http.bodies import Body
+from chalicelib.core.bodies import Body
 from chalicelib.http.errors import from_validation
 from chalicelib.http.routing import ENDPOINTS
 from chalicelib.surfaces.company.models import InventoryCreate, InventoryUpdate
@@ -44,7 +44,7 @@ def test_there_are_body_models_to_check() -> None:
 
 @pytest.mark.parametrize("model", BODY_MODELS, ids=lambda m: m.__name__)
 def test_every_request_body_model_derives_from_body_and_forbids_unknown_fields(model: type[BaseModel]) -> None:
-    assert issubclass(model, Body), f"{model.__name__} must derive from chalicelib.http.bodies.Body"
+    assert issubclass(model, Body), f"{model.__name__} must derive from chalicelib.core.bodies.Body"
     assert model.model_config.get("extra") == "forbid"
 
 

@@ -16,8 +16,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
+from chalicelib.core.bodies import Body
 from chalicelib.core.models import Model
 from chalicelib.core.values import Number, Text
 
@@ -50,10 +51,8 @@ MAX_FILTER_VALUES = 100
 MAX_SEARCH_MATCHES = 10_000
 
 
-class RecordInput(Model):
+class RecordInput(Body):
     """One record of a bulk upsert, or the fields of a PATCH (documented names; all optional here)."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     productId: int | None = Field(None, ge=1, description="The product (lookup key `id`)")
     sku: Text | None = Field(None, description="The product's SKU (lookup key `sku`; max 30)")
@@ -122,16 +121,12 @@ class SortDirection(StrEnum):
     DESC = "desc"
 
 
-class Sort(Model):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
+class Sort(Body):
     field: SortField
     direction: SortDirection = SortDirection.ASC
 
 
-class SearchFilter(Model):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
+class SearchFilter(Body):
     productIds: list[int] | None = Field(None, max_length=MAX_FILTER_VALUES)
     skus: list[Text] | None = Field(None, max_length=MAX_FILTER_VALUES)
     supplier: Text | None = None
@@ -144,10 +139,8 @@ class SearchFilter(Model):
     modifiedSince: datetime | None = None
 
 
-class SearchQuery(Model):
+class SearchQuery(Body):
     """The search body: every part optional; unknown filter or sort fields are a 400."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     filter: SearchFilter = Field(default_factory=SearchFilter)
     sort: list[Sort] = Field(default_factory=list, max_length=5)

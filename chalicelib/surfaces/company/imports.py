@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from chalicelib.core.bodies import Body
 from chalicelib.core.imports import csvcells, registry
 from chalicelib.core.imports.jobs import MAX_FILE_BYTES, MAX_STORED_ERRORS, ImportJob, ImportStatus, RowError
 from chalicelib.core.limits import LAMBDA_BODY_BYTES
@@ -25,7 +26,6 @@ from chalicelib.core.models import Model
 from chalicelib.core.reference.service import deterministic_id
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.company_inventory.csv_import import KIND as INVENTORY
-from chalicelib.http.bodies import Body
 from chalicelib.http.errors import bad_request
 from chalicelib.http.multipart import file_parts
 from chalicelib.http.pagination import ListQuery, decode_token, encode_token, page_size

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from chalicelib.core.bodies import Body, answer_fields
 from chalicelib.core.ids import Id, UniqueIds
 from chalicelib.core.models import HistoryEvent, Model
 from chalicelib.core.values import Number, Text, Version
@@ -29,7 +30,6 @@ from chalicelib.features.company_inventory.service import (
     ItemInput,
     documented,
 )
-from chalicelib.http.bodies import Body, answer_fields
 
 Short = Field(None, min_length=1, max_length=MAX_TEXT_CHARS)
 Amount = Field(None, ge=0)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from chalicelib.core.bodies import Body, Email
 from chalicelib.core.catalog.service import LocationChange
 from chalicelib.core.errors import DomainError
 from chalicelib.core.ids import Id, UniqueIds
@@ -23,7 +24,6 @@ from chalicelib.core.models import Location, Model
 from chalicelib.core.reference.service import MAX_BATCH, NewReference, ReferenceItem, ReferenceUpdate, RefKind
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.core.values import IsoDateText, Version
-from chalicelib.http.bodies import Body, Email
 from chalicelib.http.routing import Call, Handler, endpoint
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.common import PREFIX, TAG_REFERENCE

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
+from chalicelib.core.bodies import Body, Email, answer_fields
 from chalicelib.core.catalog.resources import MAX_BOM_LINES, ResourceView
 from chalicelib.core.catalog.units import SETTABLE_UNIT_TYPES
 from chalicelib.core.ids import Id
@@ -22,7 +23,6 @@ from chalicelib.core.stock.blocks import Blocks
 from chalicelib.core.tenancy.users import User
 from chalicelib.core.values import Version
 from chalicelib.features.production import CustomStatus, TaskView
-from chalicelib.http.bodies import Body, Email, answer_fields
 from chalicelib.surfaces.maker.common import PageQuery, Pagination
 
 # Bounded so that every value (and a product of two) is a number DynamoDB stores exactly.

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from chalicelib.core.bodies import Body
 from chalicelib.core.errors import ValidationFailed, problem
 from chalicelib.core.models import Model
 from chalicelib.core.tenancy.permissions import Permission
@@ -85,7 +86,7 @@ class DeleteQuery(Model):
     force: bool = Field(False, description="Delete a local record that still holds stock, writing it off")
 
 
-class ProductCreate(Model):
+class ProductCreate(Body):
     sku: Text = Field(min_length=1, max_length=30)
     name: Text = Field(min_length=1, max_length=300)
     sourceIds: dict[Text, Text] = Field(default_factory=dict, description='External ids by source: {"shop": "A-17"}')

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
+from chalicelib.core.bodies import Body
 from chalicelib.core.ids import utcnow
 from chalicelib.core.models import ZERO, Model
 from chalicelib.core.values import Number, Text
@@ -21,10 +22,8 @@ MAX_LIMIT = 200
 MAX_CHECK_LINES = 100
 
 
-class In(Model):
+class In(Body):
     """Request bodies: an unknown field is a 400 naming it (a typo never passes silently)."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class Query(Model):

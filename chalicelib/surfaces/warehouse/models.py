@@ -13,8 +13,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
+from chalicelib.core.bodies import Body
 from chalicelib.core.models import Bin, BinType, ClaimStatus, Hold, Lot, Model
 from chalicelib.core.stock.adjustments import MAX_DOCUMENT_LINES, Adjustment
 from chalicelib.core.stock.expiry import MAX_LOTS, ExpiredLot
@@ -35,8 +36,8 @@ Text = Annotated[str, Field(max_length=2000)]
 LotNumber = Annotated[str, Field(min_length=1, max_length=MAX_LOT_NUMBER)]
 
 
-class In(Model):
-    model_config = ConfigDict(extra="ignore")
+class In(Body):
+    """Request bodies: an unknown field is a 400 naming it."""
 
 
 # -- paging -------------------------------------------------------------------------

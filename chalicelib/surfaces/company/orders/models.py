@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from chalicelib.core.bodies import Body, answer_fields
 from chalicelib.core.ids import Id, UniqueIds
 from chalicelib.core.models import Model
 from chalicelib.core.values import DATE_TEXT, IsoDate, Number, Text, Version
@@ -41,7 +42,6 @@ from chalicelib.features.orders.model import (
     ReserveResult,
     documented,
 )
-from chalicelib.http.bodies import Body, answer_fields
 
 # Documented request field -> core field.
 ORDER_CORE_NAMES: dict[str, str] = {documented(core): core for core in ORDER_INPUT_FIELDS}
