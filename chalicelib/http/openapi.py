@@ -4,6 +4,7 @@ pydantic models, so it cannot drift from what the routes accept."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -300,8 +301,7 @@ def _error_statuses(spec: Endpoint) -> list[str]:
     named = [p for p in re.findall(r"{(\w+)}", spec.path) if p != spec.company_param]
     statuses = []
     # A bad query, a bad body, a body where none is taken or a bad Idempotency-Key.
-    if not spec.public or takes_body or spec.query is not None or named:
-        statuses.append("400")
+    statuses.append("400")
     if not spec.public:
         statuses += ["401", "403"]
     if named or (not spec.public and spec.method != "GET"):
@@ -377,6 +377,12 @@ class _Schemas(GenerateJsonSchema):
         generated: JsonSchemaValue = {"type": "number", "format": "decimal"}
         self.update_with_validations(generated, schema, self.ValidationsMapping.numeric)
         return generated
+
+    def encode_default(self, dft: Any) -> Any:
+        # A Decimal default is documented as the number it is, as the schema above says.
+        if isinstance(dft, Decimal):
+            return int(dft) if dft == dft.to_integral_value() else float(dft)
+        return super().encode_default(dft)
 
 
 def _schema(kind: Any, mode: str, schemas: dict[str, Any], inline: bool = False) -> dict[str, Any]:

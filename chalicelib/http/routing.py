@@ -335,7 +335,12 @@ def _check_path_ids(spec: Endpoint, params: dict[str, str]) -> None:
 
 
 def _require_media_type(spec: Endpoint, request: Request) -> None:
-    """415 unless the request's Content-Type is one the route takes (no header reads as JSON, as Chalice does)."""
+    """415 unless the request's Content-Type is one the route takes (no header reads as JSON, as Chalice does).
+
+    A route that takes no body does not care: a body sent to it is a 400 that says so (`_unexpected_body`).
+    """
+    if spec.body is None and spec.content_types == (JSON,):
+        return
     header = str((request.headers.get("content-type") if request.headers else None) or JSON).lower()
     given = {part.strip() for part in header.replace(",", ";").split(";")}
     if "*/*" in given or given & {media.lower() for media in spec.content_types}:
