@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.features.orders.planning import ImportPlanner
     from chalicelib.features.orders.service import OrderService
     from chalicelib.features.production.service import ProductionService
+    from chalicelib.features.transfers import TransferService
     from chalicelib.storage.batch_reads import DynamoBatchReads
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
     from chalicelib.storage.stock_repo import DynamoStockStore
@@ -199,6 +200,7 @@ def reset() -> None:
     production_service.cache_clear()
     warehouse_stock.cache_clear()
     warehouse_store.cache_clear()
+    transfer_service.cache_clear()
 
 
 @cache
@@ -252,4 +254,17 @@ def warehouse_stock() -> WarehouseStock:
         warehouse_store(),
         catalog_service(),
         transactions(),
+    )
+
+
+# -- 001 workflows (issue 16): each feature over the warehouse stock and its own work-item store
+
+
+@cache
+def transfer_service() -> TransferService:
+    from chalicelib.features.transfers import TransferService
+    from chalicelib.storage.transfers_repo import transfer_store
+
+    return TransferService(
+        warehouse_stock(), catalog_service(), transfer_store(get_settings().main_table), transactions()
     )

@@ -108,12 +108,15 @@ class WarehouseBase:
         return product
 
     def records_at_place(self, tenant_id: str, place: Place) -> list[StockRecord]:
-        """The active records of the product at the location, narrowed to the bin and lot when named."""
+        """The active records of the product at the location, narrowed to the bin and lot when named.
+        Stock in transit to the location (a shipped transfer) is not there yet: never counted or drawn."""
         records = self._stock.records_at(tenant_id, place.product_id, place.location_id)
         return [
             r
             for r in records
-            if (place.bin_id is None or r.bin_id == place.bin_id) and (place.lot_id is None or r.lot_id == place.lot_id)
+            if r.in_transit is None
+            and (place.bin_id is None or r.bin_id == place.bin_id)
+            and (place.lot_id is None or r.lot_id == place.lot_id)
         ]
 
     def draw_order(

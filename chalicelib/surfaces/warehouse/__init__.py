@@ -9,4 +9,4 @@ from chalice import Blueprint
 warehouse = Blueprint(__name__)
 
 # Importing the route modules declares their routes on the blueprint.
-from chalicelib.surfaces.warehouse import adjustments, bins, expiry, holds, stock  # noqa: E402, F401
+from chalicelib.surfaces.warehouse import adjustments, bins, expiry, holds, stock, transfers  # noqa: E402, F401
