@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.features.orders.planning import ImportPlanner
     from chalicelib.features.orders.service import OrderService
     from chalicelib.features.production.service import ProductionService
+    from chalicelib.features.stock_requests import StockRequestService
     from chalicelib.features.transfers import TransferService
     from chalicelib.storage.batch_reads import DynamoBatchReads
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
@@ -201,6 +202,7 @@ def reset() -> None:
     warehouse_stock.cache_clear()
     warehouse_store.cache_clear()
     transfer_service.cache_clear()
+    stock_request_service.cache_clear()
 
 
 @cache
@@ -267,4 +269,14 @@ def transfer_service() -> TransferService:
 
     return TransferService(
         warehouse_stock(), catalog_service(), transfer_store(get_settings().main_table), transactions()
+    )
+
+
+@cache
+def stock_request_service() -> StockRequestService:
+    from chalicelib.features.stock_requests import StockRequestService
+    from chalicelib.storage.stock_requests_repo import DynamoStockRequestStore
+
+    return StockRequestService(
+        warehouse_stock(), catalog_service(), DynamoStockRequestStore(get_settings().main_table), transactions()
     )

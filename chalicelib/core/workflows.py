@@ -156,6 +156,9 @@ class WorkItems(Protocol[W]):
     def add_save(self, doc: W, read_version: int, actor: Actor, uow: UnitOfWork) -> None:
         """Write `doc` whole, guarded on `read_version` (StaleVersion when another writer moved it)."""
 
+    def add_delete(self, doc: W, actor: Actor, uow: UnitOfWork) -> None:
+        """Remove `doc`, guarded on its version."""
+
     def get(self, tenant_id: str, item_id: str) -> W | None: ...
     def get_many(self, tenant_id: str, item_ids: list[str]) -> dict[str, W]: ...
     def list_all(self, tenant_id: str) -> list[W]: ...

@@ -61,6 +61,19 @@ class DynamoWorkItems(Generic[M]):
         if mine:
             tx.commit()
 
+    def add_delete(self, doc: M, actor: Actor, uow: UnitOfWork) -> None:
+        """Remove `doc`, guarded on the version read."""
+        tx, mine = own(uow)
+        delete = {
+            "TableName": self._table,
+            "Key": to_attrs(keys.work_item(doc.tenant_id, self._kind, self._id(doc))),
+            "ConditionExpression": "version = :v",
+            "ExpressionAttributeValues": to_attrs({":v": Decimal(doc.version)}),
+        }
+        tx.add({"Delete": delete}, Meaning(Role.VERSION, self._entity, self._id(doc), field="id"))
+        if mine:
+            tx.commit()
+
     def get(self, tenant_id: str, item_id: str) -> M | None:
         key = to_attrs(keys.work_item(tenant_id, self._kind, item_id))
         item = ddb().get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
