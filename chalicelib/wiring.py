@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chalicelib.features.certificates.documents import CertificateDocumentService
     from chalicelib.features.certificates.packs import CertificatePackService
     from chalicelib.features.company_inventory.service import InventoryService
+    from chalicelib.features.cycle_counts import CycleCountService
     from chalicelib.features.orders.planning import ImportPlanner
     from chalicelib.features.orders.service import OrderService
     from chalicelib.features.production.service import ProductionService
@@ -203,6 +204,7 @@ def reset() -> None:
     warehouse_store.cache_clear()
     transfer_service.cache_clear()
     stock_request_service.cache_clear()
+    cycle_count_service.cache_clear()
 
 
 @cache
@@ -279,4 +281,14 @@ def stock_request_service() -> StockRequestService:
 
     return StockRequestService(
         warehouse_stock(), catalog_service(), DynamoStockRequestStore(get_settings().main_table), transactions()
+    )
+
+
+@cache
+def cycle_count_service() -> CycleCountService:
+    from chalicelib.features.cycle_counts import CycleCountService
+    from chalicelib.storage.cycle_counts_repo import DynamoCycleCountStore
+
+    return CycleCountService(
+        warehouse_stock(), catalog_service(), DynamoCycleCountStore(get_settings().main_table), transactions()
     )

@@ -111,7 +111,7 @@ CYCLE_COUNT = Machine(
     {
         "open": {"count": "counting", "review": "review", "cancel": "cancelled"},
         "counting": {"count": "counting", "review": "review", "cancel": "cancelled"},
-        "review": {"count": "counting", "resolve": "review", "complete": "completed", "cancel": "cancelled"},
+        "review": {"count": "counting", "resolve": "completed", "cancel": "cancelled"},
     },
 )
 

@@ -725,9 +725,10 @@ class StockRequestService:
             if cursor is None or len(found) >= limit:
                 break
         found = sorted(found, key=lambda p: p.name.casefold())[:limit]
+        records = self._wh.records_of(tenant_id, [p.product_id for p in found])
         out = []
         for p in found:
-            mine = [r for r in self._wh.inventory(tenant_id, product_id=p.product_id) if r.in_transit is None]
+            mine = [r for r in records.get(p.product_id, []) if r.in_transit is None]
             total = sum((r.available for r in mine), ZERO)
             here = sum((r.available for r in mine if r.location_id == location_id), ZERO)
             out.append((p, total, here))

@@ -12,6 +12,7 @@ warehouse = Blueprint(__name__)
 from chalicelib.surfaces.warehouse import (  # noqa: E402, F401
     adjustments,
     bins,
+    cycle_counts,
     expiry,
     holds,
     stock,

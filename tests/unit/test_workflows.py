@@ -1,0 +1,80 @@
+"""The issue-16 rules that need no storage: every workflow's state machine (allowed and refused
+transitions, the 409 naming the state, the transition record) and the ABC classes of cycle counts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from chalicelib.core.errors import InvalidState
+from chalicelib.core.models import Actor, Movement, MovementKind
+from chalicelib.core.workflows import CYCLE_COUNT, PUT_AWAY, REPLENISHMENT, STOCK_REQUEST, TRANSFER, Machine
+from chalicelib.features.cycle_counts import FREQUENCY_DAYS, classify, outbound_quantities
+
+pytestmark = pytest.mark.disable_socket
+D = Decimal
+ME = Actor(id="key-1", name="Tester")
+MACHINES = (CYCLE_COUNT, PUT_AWAY, TRANSFER, REPLENISHMENT, STOCK_REQUEST)
+
+
+@pytest.mark.parametrize("machine", MACHINES, ids=lambda m: m.name)
+def test_every_state_refuses_what_it_does_not_allow_with_a_409_naming_it(machine: Machine) -> None:
+    actions = {a for targets in machine.actions.values() for a in targets}
+    for state in machine.states:
+        for action in actions:
+            if machine.allows(state, action):
+                move = machine.move(state, action, ME, comment="why")
+                assert (move.from_state, move.to_state) == (state, machine.actions[state][action])
+                assert (move.by_id, move.by_name, move.comment) == ("key-1", "Tester", "why")
+                continue
+            with pytest.raises(InvalidState) as refused:
+                machine.target(state, action)
+            allowed = ", ".join(machine.allowed(state)) or "none (final state)"
+            assert refused.value.details == [
+                {"field": "action", "message": f"current state is {state}; allowed transitions: {allowed}"}
+            ]
+
+
+def test_the_documented_workflows() -> None:
+    assert TRANSFER.allowed("draft") == ["ship", "complete", "cancel"]
+    assert TRANSFER.allowed("shipped") == ["receive", "cancel"]
+    assert TRANSFER.allowed("received") == [] and TRANSFER.allowed("cancelled") == []
+    assert STOCK_REQUEST.target("submitted", "approve") == "approved"
+    assert STOCK_REQUEST.target("rejected", "submit") == "submitted"
+    assert STOCK_REQUEST.allowed("fulfilled") == []
+    assert REPLENISHMENT.allowed("open") == ["order", "receive", "cancel"]
+    assert set(STOCK_REQUEST.states) == {"draft", "submitted", "approved", "rejected", "fulfilled", "cancelled"}
+    assert set(CYCLE_COUNT.states) == {"open", "counting", "review", "completed", "cancelled"}
+
+
+def test_a_partial_step_may_stay_in_its_state() -> None:
+    move = TRANSFER.move("shipped", "receive", ME, to_state="shipped")
+    assert (move.from_state, move.to_state, move.action) == ("shipped", "shipped", "receive")
+
+
+def test_abc_classes_split_at_80_and_95_percent_of_value() -> None:
+    classes = classify({"a": D(50), "b": D(30), "c": D(10), "d": D(6), "e": D(4), "z": D(0)})
+    # cumulative share before each: a 0, b .5, c .8, d .9, e .96
+    assert classes == {"a": "A", "b": "A", "c": "B", "d": "B", "e": "C", "z": "C"}
+    assert classify({"only": D(7)}) == {"only": "A"}
+    assert classify({"x": D(0), "y": D(0)}) == {"x": "C", "y": "C"}
+    assert FREQUENCY_DAYS == {"A": 30, "B": 90, "C": 365}
+
+
+def test_outbound_quantities_count_only_stock_leaving() -> None:
+    def m(kind: MovementKind, quantity: int, location: str = "L") -> Movement:
+        return Movement(
+            tenant_id="t", stock_id="s", product_id="p", location_id=location, kind=kind, quantity=D(quantity), actor=ME
+        )
+
+    moves = [
+        m(MovementKind.SHIPMENT, -3),
+        m(MovementKind.CONSUMPTION, -2),
+        m(MovementKind.TRANSFER_OUT, -1),
+        m(MovementKind.TRANSFER_OUT, -7, "other"),
+        m(MovementKind.ADJUSTMENT, -5),
+        m(MovementKind.RECEIPT, 9),
+    ]
+    assert outbound_quantities(moves, "L") == {"p": D(6)}
+    assert outbound_quantities(moves) == {"p": D(13)}
