@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from chalicelib.features.orders.planning import ImportPlanner
     from chalicelib.features.orders.service import OrderService
     from chalicelib.features.production.service import ProductionService
+    from chalicelib.features.replenishment import ReplenishmentService
     from chalicelib.features.stock_requests import StockRequestService
     from chalicelib.features.transfers import TransferService
     from chalicelib.storage.batch_reads import DynamoBatchReads
@@ -205,6 +206,7 @@ def reset() -> None:
     transfer_service.cache_clear()
     stock_request_service.cache_clear()
     cycle_count_service.cache_clear()
+    replenishment_service.cache_clear()
 
 
 @cache
@@ -291,4 +293,18 @@ def cycle_count_service() -> CycleCountService:
 
     return CycleCountService(
         warehouse_stock(), catalog_service(), DynamoCycleCountStore(get_settings().main_table), transactions()
+    )
+
+
+@cache
+def replenishment_service() -> ReplenishmentService:
+    from chalicelib.features.replenishment import ReplenishmentService
+    from chalicelib.storage.replenishment_repo import DynamoReplenishmentStore
+
+    return ReplenishmentService(
+        warehouse_stock(),
+        catalog_service(),
+        transfer_service(),
+        DynamoReplenishmentStore(get_settings().main_table),
+        transactions(),
     )

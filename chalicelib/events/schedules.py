@@ -89,6 +89,16 @@ def run_hold_expiry(tenant_id: str) -> dict[str, int]:
     return warehouse_stock().expire_holds(tenant_id)
 
 
+def run_replenishment(tenant_id: str) -> dict[str, int]:
+    """The `replenishment` job for one company: a record for every configured pair below its reorder point,
+    at most one outstanding per pair (a guard item per pair), so a second run, or a concurrent one, adds
+    nothing. Reads the configuration with a Query, never a Scan."""
+    from chalicelib.wiring import replenishment_service
+
+    summary: dict[str, int] = replenishment_service().run_schedule(tenant_id)
+    return summary
+
+
 def _every_tenant(job: str, run: Callable[[str], dict[str, int]], metric: str, key: str) -> dict[str, int]:
     """Run a one-company job for every company, logging each summary; the totals are returned and counted."""
     totals: dict[str, int] = {}
@@ -115,3 +125,8 @@ def expire_lots() -> dict[str, int]:
 def expire_holds() -> dict[str, int]:
     """The hold-expiry schedule: `run_hold_expiry` for every company."""
     return _every_tenant("hold expiry", run_hold_expiry, "HoldsExpired", "holdsExpired")
+
+
+def replenish() -> dict[str, int]:
+    """The daily replenishment schedule: `run_replenishment` for every company."""
+    return _every_tenant("replenishment", run_replenishment, "ReplenishmentsCreated", "recordsCreated")

@@ -11,6 +11,7 @@ from chalicelib.core.errors import InvalidState
 from chalicelib.core.models import Actor, Movement, MovementKind
 from chalicelib.core.workflows import CYCLE_COUNT, PUT_AWAY, REPLENISHMENT, STOCK_REQUEST, TRANSFER, Machine
 from chalicelib.features.cycle_counts import FREQUENCY_DAYS, classify, outbound_quantities
+from chalicelib.features.replenishment import Method, ReplenishmentConfig, reorder_point, round_up, suggest
 
 pytestmark = pytest.mark.disable_socket
 D = Decimal
@@ -78,3 +79,31 @@ def test_outbound_quantities_count_only_stock_leaving() -> None:
     ]
     assert outbound_quantities(moves, "L") == {"p": D(6)}
     assert outbound_quantities(moves) == {"p": D(13)}
+
+
+def _config(**fields: object) -> ReplenishmentConfig:
+    base: dict[str, object] = {
+        "tenant_id": "t",
+        "product_id": "p",
+        "location_id": "l",
+        "min_quantity": D(10),
+        "max_quantity": D(40),
+    }
+    return ReplenishmentConfig.model_validate({**base, **fields})
+
+
+def test_replenishment_suggestions_arithmetic() -> None:
+    plain = _config()
+    assert suggest(plain, D(10), D(0)) is None  # at the reorder point: nothing
+    found = suggest(plain, D(3), D(2))
+    assert found is not None and found.suggested_quantity == D(35) and found.reorder_point == D(10)
+    assert "below the reorder point 10" in found.reason
+    packed = suggest(_config(pack_size=D(12)), D(3), D(0))
+    assert packed is not None and packed.suggested_quantity == D(48)  # 37 up to 4 packs
+    point = _config(method=Method.REORDER_POINT, reorder_quantity=D(25), safety_stock=D(5))
+    assert reorder_point(point) == D(15)
+    assert suggest(point, D(14), D(0)) is not None and suggest(point, D(15), D(0)) is None
+    reorder = suggest(point, D(14), D(0))
+    assert reorder is not None and reorder.suggested_quantity == D(25)
+    assert round_up(D("0.5"), D("0.2")) == D("0.6") and round_up(D(7), None) == D(7)
+    assert suggest(_config(min_quantity=D(0), max_quantity=D(0)), D(0), D(0)) is None
