@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from chalicelib.features.orders.planning import ImportPlanner
     from chalicelib.features.orders.service import OrderService
     from chalicelib.features.production.service import ProductionService
+    from chalicelib.features.putaway import PutAwayService
     from chalicelib.features.replenishment import ReplenishmentService
     from chalicelib.features.stock_requests import StockRequestService
     from chalicelib.features.transfers import TransferService
@@ -207,6 +208,7 @@ def reset() -> None:
     stock_request_service.cache_clear()
     cycle_count_service.cache_clear()
     replenishment_service.cache_clear()
+    putaway_service.cache_clear()
 
 
 @cache
@@ -307,4 +309,14 @@ def replenishment_service() -> ReplenishmentService:
         transfer_service(),
         DynamoReplenishmentStore(get_settings().main_table),
         transactions(),
+    )
+
+
+@cache
+def putaway_service() -> PutAwayService:
+    from chalicelib.features.putaway import PutAwayService
+    from chalicelib.storage.putaway_repo import putaway_store
+
+    return PutAwayService(
+        warehouse_stock(), catalog_service(), putaway_store(get_settings().main_table), transactions()
     )

@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.core.errors import InvalidState
-from chalicelib.core.models import Actor, Movement, MovementKind
+from chalicelib.core.models import Actor, Bin, BinType, Movement, MovementKind, StockRecord
 from chalicelib.core.workflows import CYCLE_COUNT, PUT_AWAY, REPLENISHMENT, STOCK_REQUEST, TRANSFER, Machine
 from chalicelib.features.cycle_counts import FREQUENCY_DAYS, classify, outbound_quantities
+from chalicelib.features.putaway import suggest_bin
 from chalicelib.features.replenishment import Method, ReplenishmentConfig, reorder_point, round_up, suggest
 
 pytestmark = pytest.mark.disable_socket
@@ -107,3 +108,28 @@ def test_replenishment_suggestions_arithmetic() -> None:
     assert reorder is not None and reorder.suggested_quantity == D(25)
     assert round_up(D("0.5"), D("0.2")) == D("0.6") and round_up(D(7), None) == D(7)
     assert suggest(_config(min_quantity=D(0), max_quantity=D(0)), D(0), D(0)) is None
+
+
+def test_put_away_suggests_the_bin_holding_the_lot_else_the_emptiest_with_room() -> None:
+    def b(code: str, capacity: int | None, kind: BinType = BinType.STORAGE) -> Bin:
+        return Bin(tenant_id="t", location_id="l", bin_id=code, code=code, capacity=capacity, type=kind)
+
+    def r(bin_id: str, product: str, on_hand: int, lot: str | None = None) -> StockRecord:
+        return StockRecord(
+            tenant_id="t",
+            product_id=product,
+            location_id="l",
+            bin_id=bin_id,
+            lot_id=lot,
+            on_hand=D(on_hand),
+            available=D(on_hand),
+        )
+
+    bins = [b("DOCK", None, BinType.RECEIVING), b("A", 10), b("B", 100), b("C", 100), b("X", None, BinType.DESTRUCTION)]
+    stock = [r("A", "other", 9), r("B", "other", 60), r("C", "other", 10), r("DOCK", "p", 30)]
+    found = suggest_bin(bins, stock, "p", None, D(20), exclude="DOCK")
+    assert found is not None and found.code == "C"  # 10% full; A has no room, B is 60% full
+    holding = suggest_bin(bins, [*stock, r("B", "p", 5, "L1")], "p", "L1", D(20), exclude="DOCK")
+    assert holding is not None and holding.code == "B"  # already holds the product and lot
+    assert suggest_bin(bins, [*stock, r("B", "p", 5, "L1")], "p", "L2", D(20), exclude="DOCK").code == "C"  # type: ignore[union-attr]
+    assert suggest_bin([b("A", 10)], stock, "p", None, D(20)) is None  # nowhere with room

@@ -15,6 +15,7 @@ from chalicelib.surfaces.warehouse import (  # noqa: E402, F401
     cycle_counts,
     expiry,
     holds,
+    putaway,
     replenishment,
     stock,
     stock_requests,
