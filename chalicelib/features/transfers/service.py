@@ -78,6 +78,55 @@ def _items(writes: list[StockWrite]) -> int:
     return sum(1 + (1 if w.movement is not None else 0) for w in writes)
 
 
+class Reads:
+    """The records one action plans on, read once: per place (few lines) or per location (one gsi2 Query
+    for a big transfer), with what the action has already taken from each and the slots it creates."""
+
+    def __init__(self, wh: WarehouseStock, tenant_id: str, by_location: bool) -> None:
+        self._wh = wh
+        self._tenant_id = tenant_id
+        self._by_location = by_location
+        self._locations: dict[str, list[StockRecord]] = {}
+        self._created: list[StockRecord] = []
+        self.taken: dict[str, Decimal] = {}
+
+    def at(self, place: Place) -> list[StockRecord]:
+        if self._by_location:
+            if place.location_id not in self._locations:
+                self._locations[place.location_id] = self._wh.inventory(self._tenant_id, location_id=place.location_id)
+            found = [
+                r
+                for r in self._locations[place.location_id]
+                if r.in_transit is None
+                and r.product_id == place.product_id
+                and (place.bin_id is None or r.bin_id == place.bin_id)
+                and (place.lot_id is None or r.lot_id == place.lot_id)
+            ]
+        else:
+            found = self._wh.records_at_place(self._tenant_id, place)
+        known = {r.stock_id for r in found}
+        return found + [r for r in self._created if r.stock_id not in known and _at(r, place)]
+
+    def created(self, record: StockRecord) -> None:
+        self._created.append(record)
+
+    def free(self, record: StockRecord) -> Decimal:
+        return max(record.available - self.taken.get(record.stock_id, ZERO), ZERO)
+
+
+def _at(record: StockRecord, place: Place) -> bool:
+    return (
+        record.product_id == place.product_id
+        and record.location_id == place.location_id
+        and (place.bin_id is None or record.bin_id == place.bin_id)
+        and (place.lot_id is None or record.lot_id == place.lot_id)
+    )
+
+
+# Above this many lines an action reads the location's records once instead of each place's.
+READ_LOCATION_FROM = 6
+
+
 class TransferService:
     def __init__(
         self,
@@ -228,27 +277,39 @@ class TransferService:
         for line in transfer.lines:
             key = (line.product_id, line.lot_id)
             need[key] = need.get(key, ZERO) + line.quantity
+        reads = self._reads(tenant_id, transfer)
         for index, line in enumerate(transfer.lines):
             key = (line.product_id, line.lot_id)
             if key in need:
-                self._picks(tenant_id, transfer, products[line.product_id], line, index, need.pop(key))
+                self._picks(reads, tenant_id, transfer, products[line.product_id], line, index, need.pop(key))
+
+    def _reads(self, tenant_id: str, transfer: Transfer) -> Reads:
+        return Reads(self._wh, tenant_id, len(transfer.lines) >= READ_LOCATION_FROM)
 
     def _picks(
-        self, tenant_id: str, transfer: Transfer, product: Product, line: TransferLine, index: int, quantity: Decimal
+        self,
+        reads: Reads,
+        tenant_id: str,
+        transfer: Transfer,
+        product: Product,
+        line: TransferLine,
+        index: int,
+        quantity: Decimal,
     ) -> list[Pick]:
         place = Place(line.product_id, transfer.from_location_id, transfer.from_bin_id, line.lot_id)
         records = [
             r
-            for r in self._wh.records_at_place(tenant_id, place)
+            for r in reads.at(place)
             # A bin move never takes stock already in the target bin.
             if not (transfer.same_location and r.bin_id == transfer.to_bin_id)
         ]
         picks: list[Pick] = []
         need = quantity
         for record in self._wh.draw_order(tenant_id, product, place, records):
-            take = min(max(record.available, ZERO), need)
+            take = min(reads.free(record), need)
             if take > 0:
                 picks.append(Pick(record, take))
+                reads.taken[record.stock_id] = reads.taken.get(record.stock_id, ZERO) + take
                 need -= take
             if need == 0:
                 return picks
@@ -260,12 +321,13 @@ class TransferService:
     def _plan_out(self, tenant_id: str, transfer: Transfer, action: str, actor: Actor) -> list[Step]:
         """One step per line not yet taken out: its picks out of the source, into transit or the target bin."""
         products = self._catalog.get_products(tenant_id, list({line.product_id for line in transfer.lines}))
+        reads = self._reads(tenant_id, transfer)
         steps: list[Step] = []
         for index, line in enumerate(transfer.lines):
             if line.picks:
                 continue  # taken out by an earlier transaction of this action
             product = products[line.product_id]
-            picks = self._picks(tenant_id, transfer, product, line, index, line.quantity)
+            picks = self._picks(reads, tenant_id, transfer, product, line, index, line.quantity)
             writes: list[StockWrite] = []
             done: list[TransferPick] = []
             arrivals: dict[Place, Decimal] = {}
@@ -413,7 +475,8 @@ class TransferService:
     ) -> Transfer:
         """The steps in as few transactions as fit (each <= 100 items with the document); the status moves
         with the last one. Each transaction is safe to retry on its own (see the module docstring)."""
-        chunks = _chunks(tenant_id, steps, lambda done: self._arrive(tenant_id, done, actor))
+        reads = self._reads(tenant_id, transfer)
+        chunks = _chunks(tenant_id, steps, lambda done: self._arrive(reads, tenant_id, done, actor))
         current = transfer
         if not chunks:
             chunks = [([], [])]
@@ -434,7 +497,7 @@ class TransferService:
             current = saved
         return current
 
-    def _arrive(self, tenant_id: str, steps: list[Step], actor: Actor) -> list[StockWrite]:
+    def _arrive(self, reads: Reads, tenant_id: str, steps: list[Step], actor: Actor) -> list[StockWrite]:
         """The steps' writes plus one increase per arrival slot (merged over the steps of the chunk)."""
         merged: dict[Place, Decimal] = {}
         for step in steps:
@@ -446,21 +509,22 @@ class TransferService:
         products = self._catalog.get_products(tenant_id, list({p.product_id for p in merged}))
         base = steps[0].movement_base
         for n, (place, quantity) in enumerate(merged.items()):
-            records = self._wh.records_at_place(tenant_id, place)
-            writes.append(
-                self._wh.plan_increase(
-                    tenant_id,
-                    products[place.product_id],
-                    place,
-                    records,
-                    quantity,
-                    actor,
-                    kind=MovementKind.TRANSFER_IN,
-                    reason=REASON,
-                    reference=base.split(":", 1)[0],
-                    movement_id=f"{base}:in{n}",
-                )
+            records = reads.at(place)
+            write = self._wh.plan_increase(
+                tenant_id,
+                products[place.product_id],
+                place,
+                records,
+                quantity,
+                actor,
+                kind=MovementKind.TRANSFER_IN,
+                reason=REASON,
+                reference=base.split(":", 1)[0],
+                movement_id=f"{base}:in{n}",
             )
+            if isinstance(write, NewRecordWrite):
+                reads.created(write.record)
+            writes.append(write)
         return writes
 
 
