@@ -91,6 +91,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.deletes
 	$(BIN)/python -m benchmarks.maker
 	$(BIN)/python -m benchmarks.warehouse
+	$(BIN)/python -m benchmarks.workflows
 	$(BIN)/python -m benchmarks.cold_start
 	$(BIN)/python -m benchmarks.import_rate
 
