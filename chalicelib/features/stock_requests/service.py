@@ -487,13 +487,17 @@ class StockRequestService:
         for n, f in enumerate(undone):
             back[f.to_stock_id] = back.get(f.to_stock_id, ZERO) + f.quantity
             line = lines[f.line_id]
+            # One active claim per line and record: a claim still holding part of this record (the rest of
+            # a partial fulfilment) is folded into the new reservation, so the record is written once.
+            kept = next((c for c in line.claims if c.active and c.stock_id == f.stock_id), None)
+            total = f.quantity + (kept.quantity if kept else ZERO)
             reservation = Reservation(
                 tenant_id=tenant_id,
                 reservation_id=f"{request.request_id}:{f.line_id}:{made_by}:undo{n}",
                 stock_id=f.stock_id,
                 product_id=line.product_id,
                 location_id=request.source_location_id,
-                quantity=f.quantity,
+                quantity=total,
                 reference={"stockRequestId": request.request_id, "number": request.reference},
             )
             writes.append(
@@ -514,6 +518,9 @@ class StockRequestService:
                         MovementKind.TRANSFER_IN,
                     ),
                     new_reservation=reservation,
+                    reservation_transition=(
+                        ClaimTransition(kept.reservation_id, ClaimStatus.ACTIVE, ClaimStatus.RELEASED) if kept else None
+                    ),
                 )
             )
             claim = Claim(
@@ -521,11 +528,12 @@ class StockRequestService:
                 stock_id=f.stock_id,
                 lot_id=f.lot_id,
                 bin_id=f.bin_id,
-                quantity=f.quantity,
+                quantity=total,
                 made_by=made_by,
             )
+            claims = [c.model_copy(update={"active": False}) if c is kept else c for c in line.claims]
             lines[f.line_id] = line.model_copy(
-                update={"claims": [*line.claims, claim], "fulfilled_quantity": line.fulfilled_quantity - f.quantity}
+                update={"claims": [*claims, claim], "fulfilled_quantity": line.fulfilled_quantity - f.quantity}
             )
         product_of = {f.to_stock_id: lines[f.line_id].product_id for f in undone}
         for n, (stock_id, quantity) in enumerate(back.items()):
@@ -547,8 +555,8 @@ class StockRequestService:
                     ),
                 )
             )
-        kept = [f for f in request.fulfilments if f.made_by != index]
-        return writes, [lines[line.line_id] for line in request.lines], kept
+        remaining = [f for f in request.fulfilments if f.made_by != index]
+        return writes, [lines[line.line_id] for line in request.lines], remaining
 
     @staticmethod
     def _movement(
