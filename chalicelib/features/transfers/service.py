@@ -89,6 +89,7 @@ class Reads:
         self._locations: dict[str, list[StockRecord]] = {}
         self._created: list[StockRecord] = []
         self.taken: dict[str, Decimal] = {}
+        self.products: dict[str, Product] = {}
 
     def at(self, place: Place) -> list[StockRecord]:
         if self._by_location:
@@ -506,7 +507,10 @@ class TransferService:
         writes = [w for step in steps for w in step.writes]
         if not merged:
             return writes
-        products = self._catalog.get_products(tenant_id, list({p.product_id for p in merged}))
+        missing = list({p.product_id for p in merged} - set(reads.products))
+        if missing:
+            reads.products.update(self._catalog.get_products(tenant_id, missing))
+        products = reads.products
         base = steps[0].movement_base
         for n, (place, quantity) in enumerate(merged.items()):
             records = reads.at(place)
