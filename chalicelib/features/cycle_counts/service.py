@@ -20,7 +20,7 @@ from typing import Any
 from chalicelib.core.catalog.service import CatalogService
 from chalicelib.core.errors import InvalidState, NotFound, ValidationFailed
 from chalicelib.core.ids import new_id, utcnow
-from chalicelib.core.models import ZERO, Actor
+from chalicelib.core.models import ZERO, Actor, StockRecord
 from chalicelib.core.ports import Transactions
 from chalicelib.core.stock.adjustments import MAX_DOCUMENT_LINES
 from chalicelib.core.stock.adjustments import LineIn as AdjustmentLine
@@ -233,8 +233,17 @@ class CycleCountService:
         round_ = len(batch.history)
         accepted = [by_id[i] for i, a in decisions.items() if a == "accept" and by_id[i].variance]
         applied: dict[str, str] = {}
+        # The location's records, read once (one gsi2 Query) for every document whose products no earlier
+        # document of this resolve has changed; otherwise the document reads its products' records itself.
+        location_records: dict[str, list[StockRecord]] = {}
+        if accepted:
+            for r in self._wh.inventory(tenant_id, location_id=batch.location_id):
+                if r.in_transit is None:
+                    location_records.setdefault(r.product_id, []).append(r)
+        touched: set[str] = set()
         for chunk_no, start in enumerate(range(0, len(accepted), MAX_DOCUMENT_LINES)):
             chunk = accepted[start : start + MAX_DOCUMENT_LINES]
+            products = {line.product_id for line in chunk}
             document = self._wh.adjust_document(
                 tenant_id,
                 "CYCLE_COUNT",
@@ -248,7 +257,9 @@ class CycleCountService:
                 notes=f"cycle count {batch.name}",
                 reference=batch.batch_id,
                 command_id=f"{batch.batch_id}:{round_}:{chunk_no}",
+                known_records=None if products & touched else location_records,
             )
+            touched |= products
             applied.update({line.line_id: document.adjustment_id for line in chunk})
         lines = [_decided(line, decisions.get(line.line_id), applied.get(line.line_id)) for line in batch.lines]
         if any(line.resolution is None and line.counted_quantity is None for line in lines):
