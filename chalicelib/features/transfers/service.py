@@ -477,6 +477,9 @@ class TransferService:
         """The steps in as few transactions as fit (each <= 100 items with the document); the status moves
         with the last one. Each transaction is safe to retry on its own (see the module docstring)."""
         reads = self._reads(tenant_id, transfer)
+        arriving = {place.product_id for step in steps for place in step.arrivals}
+        if arriving:
+            reads.products.update(self._catalog.get_products(tenant_id, sorted(arriving)))
         chunks = _chunks(tenant_id, steps, lambda done: self._arrive(reads, tenant_id, done, actor))
         current = transfer
         if not chunks:
