@@ -63,6 +63,8 @@ class Endpoint:
     response_example: Any = None
     # Not in the API document the surface implements: added by Stockroom (OpenAPI `x-extension`).
     extension: bool = False
+    # An empty body reads as `{}` (a body whose fields are all optional, e.g. a workflow step's comment).
+    empty_body: bool = False
 
     @functools.cached_property
     def body_adapter(self) -> TypeAdapter[Any] | None:
@@ -157,6 +159,7 @@ def endpoint(
     example: Any = None,
     response_example: Any = None,
     extension: bool = False,
+    empty_body: bool = False,
 ) -> Callable[[Handler], Handler]:
     if permissions is None and any_of is None and not public:
         raise ValueError(f"{method} {path} must declare its permissions (or public=True)")
@@ -184,6 +187,7 @@ def endpoint(
         example=example,
         response_example=response_example,
         extension=extension,
+        empty_body=empty_body,
     )
 
     def register(handler: Handler) -> Handler:
@@ -334,7 +338,10 @@ def _parse_body(spec: Endpoint, raw: bytes) -> Any:
     if adapter is None:
         return raw if spec.content_types != (JSON,) else None
     if not raw.strip():
-        raise bad_request("request body is required", field="body", code="BODY_REQUIRED")
+        if spec.empty_body:
+            raw = b"{}"
+        else:
+            raise bad_request("request body is required", field="body", code="BODY_REQUIRED")
     try:
         data = jsonio.loads(raw)
     except ValueError as error:

@@ -83,7 +83,7 @@ def test_draft_submit_approve_fulfil_partly_then_all(sr: tuple[Maker, Maker]) ->
     patched = req.ok("PATCH", f"/api/stock-requests/{rid}", {"notes": "before noon"})
     assert patched["notes"] == "before noon" and patched["version"] == 2
     assert req.ok("POST", f"/api/stock-requests/{rid}/comment", {"text": "hi"}, 201)["comments"][0]["text"] == "hi"
-    submitted = req.ok("POST", f"/api/stock-requests/{rid}/submit", {})
+    submitted = req.ok("POST", f"/api/stock-requests/{rid}/submit")  # no body: reads as {}
     assert submitted["status"] == "submitted"
     assert req.error("PATCH", f"/api/stock-requests/{rid}", {"notes": "x"}, 409)["code"] == "INVALID_STATE"
     req.error("DELETE", f"/api/stock-requests/{rid}", status=409)

@@ -244,6 +244,7 @@ def get_config(call: Call) -> dict[str, Any]:
     summary="Get replenishment suggestions",
     tag=TAG,
     body=SuggestionsIn,
+    empty_body=True,
     example={"locationId": LOCATION_ID},
     response_example={"data": [SUGGESTION]},
     description=(

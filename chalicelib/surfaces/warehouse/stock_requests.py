@@ -550,6 +550,7 @@ def comment(call: Call) -> dict[str, Any]:
     summary="Submit a stock request",
     tag=TAG,
     body=TransitionIn,
+    empty_body=True,
     example={"comment": "Please approve"},
     response_example={**EXAMPLE, "status": "submitted", "allowedTransitions": ["approve", "reject", "cancel"]},
     description=f"draft or rejected -> submitted; needs at least one line (400 naming `lines`). {STATE} "
@@ -568,6 +569,7 @@ def submit(call: Call) -> dict[str, Any]:
     summary="Approve a stock request",
     tag=TAG,
     body=ApproveIn,
+    empty_body=True,
     example={"partial": False},
     response_example=EXAMPLE,
     description=(
@@ -662,6 +664,7 @@ def set_status(call: Call) -> dict[str, Any]:
     summary="Rollback a stock request",
     tag=TAG,
     body=TransitionIn,
+    empty_body=True,
     example={"comment": "Approved by mistake"},
     response_example={
         **EXAMPLE,
