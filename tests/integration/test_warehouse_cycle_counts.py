@@ -185,3 +185,19 @@ def test_resolve_of_many_lines_in_several_documents(wh: Maker) -> None:
     assert done["status"] == "completed"
     assert len({line["adjustmentId"] for line in done["lines"]}) == 2  # 40 + 5 lines
     assert all(on_hand(wh, p, loc) == D(3) for p in products[:3] + products[-3:])
+
+
+def test_a_lot_controlled_product_is_counted_lot_by_lot(wh: Maker) -> None:
+    product = wh.product("Milk", lotControlled=True, expiryTracked=True)["id"]
+    loc = wh.location("Cold")["id"]
+    receive(wh, product, loc, 4, lotNumber="A", expiryDate="2040-01-01")
+    receive(wh, product, loc, 6, lotNumber="B", expiryDate="2041-01-01")
+    batch = wh.ok(
+        "POST", "/api/inventory/cycle-count", {"name": "Milk", "locationId": loc, "productMasterIds": [product]}, 201
+    )
+    assert sorted(line["expectedQuantity"] for line in batch["lines"]) == [D(4), D(6)]
+    counts = [{"lineId": line["id"], "countedQuantity": line["expectedQuantity"] + 1} for line in batch["lines"]]
+    wh.ok("POST", f"/api/inventory/cycle-count/{batch['id']}", {"counts": counts, "status": "review"})
+    decisions = [{"lineId": c["lineId"], "action": "accept"} for c in counts]
+    done = wh.ok("POST", "/api/inventory/cycle-count/resolve", {"batchId": batch["id"], "lines": decisions})
+    assert done["status"] == "completed" and on_hand(wh, product, loc) == D(12)  # an increase per lot

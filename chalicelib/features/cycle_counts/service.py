@@ -98,6 +98,10 @@ class CycleCountService:
         if len(places) > MAX_LINES:
             raise ValidationFailed(f"at most {MAX_LINES} lines", _err("lines", f"at most {MAX_LINES} lines"))
         by_product = self._wh.records_of(tenant_id, list({p.product_id for p in places}))
+        if not lines:
+            places = self._by_lot(tenant_id, places, by_product)
+            if len(places) > MAX_LINES:
+                raise ValidationFailed(f"at most {MAX_LINES} lines", _err("lines", f"{len(places)} lines, lot by lot"))
         count_lines = []
         for place in places:
             records = [
@@ -129,6 +133,29 @@ class CycleCountService:
         self._store.add_new(batch, actor, uow)
         uow.commit()
         return batch
+
+    def _by_lot(self, tenant_id: str, places: list[Place], by_product: Mapping[str, list[StockRecord]]) -> list[Place]:
+        """A lot-controlled product found by bin or product is counted lot by lot (one line per lot held
+        there), so an accepted increase names its lot."""
+        products = self._catalog.get_products(tenant_id, list({p.product_id for p in places}))
+        out: list[Place] = []
+        for place in places:
+            product = products.get(place.product_id)
+            lots = sorted(
+                {
+                    r.lot_id
+                    for r in by_product.get(place.product_id, [])
+                    if r.lot_id
+                    and r.in_transit is None
+                    and r.location_id == place.location_id
+                    and (place.bin_id is None or r.bin_id == place.bin_id)
+                }
+            )
+            if product is not None and product.lot_controlled and place.lot_id is None and lots:
+                out += [Place(place.product_id, place.location_id, place.bin_id, lot) for lot in lots]
+            else:
+                out.append(place)
+        return out
 
     def _places(
         self,
