@@ -27,9 +27,14 @@ if TYPE_CHECKING:
     from chalicelib.features.certificates.packs import CertificatePackService
     from chalicelib.features.company_inventory.service import InventoryService
     from chalicelib.features.multisource import MultiSourceService
+    from chalicelib.features.cycle_counts import CycleCountService
     from chalicelib.features.orders.planning import ImportPlanner
     from chalicelib.features.orders.service import OrderService
     from chalicelib.features.production.service import ProductionService
+    from chalicelib.features.putaway import PutAwayService
+    from chalicelib.features.replenishment import ReplenishmentService
+    from chalicelib.features.stock_requests import StockRequestService
+    from chalicelib.features.transfers import TransferService
     from chalicelib.storage.batch_reads import DynamoBatchReads
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
     from chalicelib.storage.stock_repo import DynamoStockStore
@@ -230,6 +235,11 @@ def reset() -> None:
     multisource_service.cache_clear()
     availability_service.cache_clear()
     analytics_service.cache_clear()
+    transfer_service.cache_clear()
+    stock_request_service.cache_clear()
+    cycle_count_service.cache_clear()
+    replenishment_service.cache_clear()
+    putaway_service.cache_clear()
 
 
 @cache
@@ -303,3 +313,58 @@ def analytics_service() -> AnalyticsService:
 
     table = get_settings().main_table
     return AnalyticsService(DynamoLedgerReader(table), DynamoCatalogStore(table))
+# -- 001 workflows (issue 16): each feature over the warehouse stock and its own work-item store
+
+
+@cache
+def transfer_service() -> TransferService:
+    from chalicelib.features.transfers import TransferService
+    from chalicelib.storage.transfers_repo import transfer_store
+
+    return TransferService(
+        warehouse_stock(), catalog_service(), transfer_store(get_settings().main_table), transactions()
+    )
+
+
+@cache
+def stock_request_service() -> StockRequestService:
+    from chalicelib.features.stock_requests import StockRequestService
+    from chalicelib.storage.stock_requests_repo import DynamoStockRequestStore
+
+    return StockRequestService(
+        warehouse_stock(), catalog_service(), DynamoStockRequestStore(get_settings().main_table), transactions()
+    )
+
+
+@cache
+def cycle_count_service() -> CycleCountService:
+    from chalicelib.features.cycle_counts import CycleCountService
+    from chalicelib.storage.cycle_counts_repo import DynamoCycleCountStore
+
+    return CycleCountService(
+        warehouse_stock(), catalog_service(), DynamoCycleCountStore(get_settings().main_table), transactions()
+    )
+
+
+@cache
+def replenishment_service() -> ReplenishmentService:
+    from chalicelib.features.replenishment import ReplenishmentService
+    from chalicelib.storage.replenishment_repo import DynamoReplenishmentStore
+
+    return ReplenishmentService(
+        warehouse_stock(),
+        catalog_service(),
+        transfer_service(),
+        DynamoReplenishmentStore(get_settings().main_table),
+        transactions(),
+    )
+
+
+@cache
+def putaway_service() -> PutAwayService:
+    from chalicelib.features.putaway import PutAwayService
+    from chalicelib.storage.putaway_repo import putaway_store
+
+    return PutAwayService(
+        warehouse_stock(), catalog_service(), putaway_store(get_settings().main_table), transactions()
+    )

@@ -537,6 +537,7 @@ class LocalStack:
         self._schedule("reconcile_ledger", self._args.reconcile_every, blueprint.reconcile_ledger, account)
         self._schedule("expire_lots", self._args.reconcile_every, blueprint.expire_lots, account)
         self._schedule("expire_holds", self._args.expire_every, blueprint.expire_holds, account)
+        self._schedule("replenish", self._args.reconcile_every, blueprint.replenish, account)
         return company_id, api_key
 
     def stop(self) -> None:

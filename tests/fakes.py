@@ -1783,3 +1783,57 @@ class InMemoryMultiSourceStore:
         assert isinstance(uow, InMemoryUnitOfWork)
         op = delete(_key(keys.unique(tenant_id, kind, value)), lambda g: g is None or g.target_id == target)
         uow.add(self.table, op, Meaning(Role.VERSION, "inventory record", target))
+class InMemoryWorkItems:
+    """The 001 work-item store (storage/workitems.DynamoWorkItems) over a MemoryTable: documents of one
+    kind, created `attribute_not_exists`, saved and deleted guarded on their version, in a unit of work."""
+
+    def __init__(self, table: MemoryTable, kind: str, id_field: str, entity: str) -> None:
+        self.table = table
+        self._kind = kind
+        self._id_field = id_field
+        self._entity = entity
+
+    def _k(self, tenant_id: str, item_id: str) -> Key:
+        return _key(keys.work_item(tenant_id, self._kind, item_id))
+
+    def add_new(self, doc: Any, actor: Actor, uow: UnitOfWork) -> None:
+        tx, mine = _own(uow)
+        item_id = getattr(doc, self._id_field)
+        tx.add(self.table, put_new(self._k(doc.tenant_id, item_id), doc), Meaning(Role.NEW, self._entity, item_id))
+        if mine:
+            tx.commit()
+
+    def add_save(self, doc: Any, read_version: int, actor: Actor, uow: UnitOfWork) -> None:
+        tx, mine = _own(uow)
+        item_id = getattr(doc, self._id_field)
+        op = put(self._k(doc.tenant_id, item_id), doc, _version_is(read_version))
+        tx.add(self.table, op, Meaning(Role.VERSION, self._entity, item_id, field="id"))
+        if mine:
+            tx.commit()
+
+    def add_delete(self, doc: Any, actor: Actor, uow: UnitOfWork) -> None:
+        tx, mine = _own(uow)
+        item_id = getattr(doc, self._id_field)
+        op = delete(self._k(doc.tenant_id, item_id), _version_is(doc.version))
+        tx.add(self.table, op, Meaning(Role.VERSION, self._entity, item_id, field="id"))
+        if mine:
+            tx.commit()
+
+    def get(self, tenant_id: str, item_id: str) -> Any | None:
+        return self.table.get(self._k(tenant_id, item_id))
+
+    def get_many(self, tenant_id: str, item_ids: list[str]) -> dict[str, Any]:
+        return {i: d for i in item_ids if (d := self.get(tenant_id, i)) is not None}
+
+    def list_all(self, tenant_id: str) -> list[Any]:
+        return [d for _, d in self.table.query(keys.work_items_partition(tenant_id, self._kind))]
+
+
+class InMemoryStockRequestStore(InMemoryWorkItems):
+    def __init__(self, table: MemoryTable) -> None:
+        super().__init__(table, "STOCKREQUEST", "request_id", "stockRequest")
+        self._last: dict[str, int] = {}
+
+    def next_number(self, tenant_id: str) -> int:
+        self._last[tenant_id] = self._last.get(tenant_id, 0) + 1
+        return self._last[tenant_id]

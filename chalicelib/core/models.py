@@ -199,6 +199,9 @@ class StockRecord(Entity):
     available: Decimal = ZERO
     allow_negative: bool = False
     active: bool = True
+    # Stock on its way between locations (001 transfers): the transfer's id. Such a record sits at the
+    # destination with all of it held (never available at either end) and is shown as in transit.
+    in_transit: str | None = None
 
     @model_validator(mode="after")
     def _available_is_derived(self) -> StockRecord:

@@ -68,3 +68,12 @@ def expire_holds(event: Any) -> None:
 
     with flushed_metrics():
         run()
+
+
+@events.schedule(Cron(0, 2, "*", "*", "?", "*"), name="replenish")
+def replenish(event: Any) -> None:
+    """Daily (02:00 UTC): a replenishment record for every configured pair below its reorder point."""
+    from chalicelib.events.schedules import replenish as run
+
+    with flushed_metrics():
+        run()

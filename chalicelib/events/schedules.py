@@ -136,6 +136,14 @@ def run_hold_expiry(tenant_id: str) -> dict[str, int]:
 
 register("expiry", run_expiry)
 register("hold-expiry", run_hold_expiry)
+def run_replenishment(tenant_id: str) -> dict[str, int]:
+    """The `replenishment` job for one company: a record for every configured pair below its reorder point,
+    at most one outstanding per pair (a guard item per pair), so a second run, or a concurrent one, adds
+    nothing. Reads the configuration with a Query, never a Scan."""
+    from chalicelib.wiring import replenishment_service
+
+    summary: dict[str, int] = replenishment_service().run_schedule(tenant_id)
+    return summary
 
 
 def _every_tenant(job: str, run: Callable[[str], dict[str, int]], metric: str, key: str) -> dict[str, int]:
@@ -164,3 +172,11 @@ def expire_lots() -> dict[str, int]:
 def expire_holds() -> dict[str, int]:
     """The hold-expiry schedule: `run_hold_expiry` for every company."""
     return _every_tenant("hold expiry", run_hold_expiry, "HoldsExpired", "holdsExpired")
+
+
+def replenish() -> dict[str, int]:
+    """The daily replenishment schedule: `run_replenishment` for every company."""
+    return _every_tenant("replenishment", run_replenishment, "ReplenishmentsCreated", "recordsCreated")
+
+
+register("replenishment", run_replenishment)

@@ -90,6 +90,8 @@ class Endpoint:
     # Response headers the handler sets itself (ETag, Location, Content-Disposition, Cache-Control), for
     # OpenAPI; the ones routing sets (X-Request-Id, Idempotent-Replayed, X-Next-Token) are added there.
     headers: tuple[str, ...] = ()
+    # An empty body reads as `{}` (a body whose fields are all optional, e.g. a workflow step's comment).
+    empty_body: bool = False
 
     @functools.cached_property
     def body_adapter(self) -> TypeAdapter[Any] | None:
@@ -190,6 +192,7 @@ def endpoint(
     documented_body: Any = None,
     links: Sequence[Link] = (),
     headers: Sequence[str] = (),
+    empty_body: bool = False,
 ) -> Callable[[Handler], Handler]:
     if permissions is None and any_of is None and not public:
         raise ValueError(f"{method} {path} must declare its permissions (or public=True)")
@@ -223,6 +226,7 @@ def endpoint(
         documented_body=documented_body,
         links=tuple(links),
         headers=tuple(headers),
+        empty_body=empty_body,
     )
 
     def register(handler: Handler) -> Handler:
@@ -397,7 +401,10 @@ def _parse_body(spec: Endpoint, raw: bytes) -> Any:
             raise _unexpected_body(spec)
         return None
     if not raw.strip():
-        raise bad_request("request body is required", field="body", code="BODY_REQUIRED")
+        if spec.empty_body:
+            raw = b"{}"
+        else:
+            raise bad_request("request body is required", field="body", code="BODY_REQUIRED")
     try:
         data = jsonio.loads(raw)
     except ValueError as error:

@@ -405,3 +405,18 @@ def allocations_of_product(t: str, product_id: str) -> str:
 def ledger_by_time_partition(t: str) -> str:
     """gsi1 partition of the tenant's ledger in time order (`movement_by_time`)."""
     return f"T#{t}#LEDGER"
+# -- 001 work items (issue 16): cycle counts, put-away tasks, transfers, replenishment, stock requests
+
+
+def work_item(t: str, kind: str, item_id: str) -> dict[str, str]:
+    """A work item of `kind` (CYCLECOUNT, PUTAWAY, TRANSFER, REPLENISHMENT, REPLCONFIG, STOCKREQUEST)."""
+    return {"pk": f"T#{t}#{kind}", "sk": item_id}
+
+
+def work_items_partition(t: str, kind: str) -> str:
+    return f"T#{t}#{kind}"
+
+
+def open_replenishment_guard(t: str, product_id: str, location_id: str) -> dict[str, str]:
+    """At most one open replenishment record per (product, location): its id is here while it is open."""
+    return {"pk": f"T#{t}#UNIQUE", "sk": f"OPENREPL#{product_id}#{location_id}"}

@@ -33,6 +33,7 @@ FUNCTIONS = {
     "ExpireReservations": "expire-reservations",
     "ReconcileLedger": "reconcile-ledger",
     "ExpireLots": "expire-lots",
+    "Replenish": "replenish",
     "ExpireHolds": "expire-holds",
 }
 TABLES = ("MainTable", "HistoryTable", "IdempotencyTable")
@@ -46,7 +47,7 @@ ITEM_WRITES = {
 STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
 # The namespace of the service's own metrics (chalicelib/observability.py).
 ALARM_NAMESPACE = "Stockroom"
-SCHEDULED = ("ExpireReservations", "ReconcileLedger", "ExpireLots", "ExpireHolds")
+SCHEDULED = ("ExpireReservations", "ReconcileLedger", "ExpireLots", "ExpireHolds", "Replenish")
 # Services whose permissions must always name their resources.
 SCOPED_SERVICES = {"dynamodb", "s3", "sqs", "secretsmanager", "logs"}
 

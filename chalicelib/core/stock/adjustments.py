@@ -303,8 +303,12 @@ class Adjustments(WarehouseBase):
         notes: str | None = None,
         reference: str | None = None,
         command_id: str | None = None,
+        known_records: Mapping[str, list[StockRecord]] | None = None,
     ) -> Adjustment:
-        """Every line under one reason code, all or nothing, in ONE transaction (up to 40 lines)."""
+        """Every line under one reason code, all or nothing, in ONE transaction (up to 40 lines).
+
+        `known_records`: the products' active records as the caller just read them (one Query of a location for
+        a cycle count), used for the first attempt instead of one Query per product."""
         if not lines:
             raise ValidationFailed("an adjustment needs lines", field_error("lines", "at least 1 line"))
         if len(lines) > MAX_DOCUMENT_LINES:
@@ -325,7 +329,7 @@ class Adjustments(WarehouseBase):
                 found = products.get(line.place.product_id)
                 if found is None or not found.active:
                     raise _not_found(f"lines[{index}].productMasterId", "product")
-            by_product = self._stock.records_of(tenant_id, list(products))
+            by_product = self._records_of(tenant_id, list(products), known_records if attempt == 0 else None)
             # One read of every lot the document names or may draw from (FEFO), with the checks of the places.
             wanted = [line.place.lot_id for line in lines if line.place.lot_id]
             wanted += [
@@ -571,6 +575,13 @@ class Adjustments(WarehouseBase):
                 guard=guard,
             )
         )
+
+    def _records_of(
+        self, tenant_id: str, product_ids: list[str], known: Mapping[str, list[StockRecord]] | None
+    ) -> dict[str, list[StockRecord]]:
+        if known is not None:
+            return {pid: list(known.get(pid, [])) for pid in product_ids}
+        return self._stock.records_of(tenant_id, product_ids)
 
     def _check_places(self, tenant_id: str, lines: list[LineIn], lots: Mapping[str, Lot]) -> None:
         """404 naming the line's field for a location, lot or bin that is not this company's."""

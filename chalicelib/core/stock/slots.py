@@ -107,13 +107,20 @@ class WarehouseBase:
             self.lot(tenant_id, place.lot_id, place.product_id)
         return product
 
+    def records_of(self, tenant_id: str, product_ids: Iterable[str]) -> dict[str, list[StockRecord]]:
+        """The active records of each product (one index Query per product, sent together)."""
+        return self._stock.records_of(tenant_id, product_ids)
+
     def records_at_place(self, tenant_id: str, place: Place) -> list[StockRecord]:
-        """The active records of the product at the location, narrowed to the bin and lot when named."""
+        """The active records of the product at the location, narrowed to the bin and lot when named.
+        Stock in transit to the location (a shipped transfer) is not there yet: never counted or drawn."""
         records = self._stock.records_at(tenant_id, place.product_id, place.location_id)
         return [
             r
             for r in records
-            if (place.bin_id is None or r.bin_id == place.bin_id) and (place.lot_id is None or r.lot_id == place.lot_id)
+            if r.in_transit is None
+            and (place.bin_id is None or r.bin_id == place.bin_id)
+            and (place.lot_id is None or r.lot_id == place.lot_id)
         ]
 
     def draw_order(

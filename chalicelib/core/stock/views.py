@@ -22,8 +22,13 @@ class Totals:
     reserved: Decimal = ZERO
     held: Decimal = ZERO
     available: Decimal = ZERO
+    in_transit: Decimal = ZERO
 
     def add(self, record: StockRecord) -> None:
+        if record.in_transit is not None:
+            # On its way here (a shipped transfer): neither on hand nor available yet.
+            self.in_transit += record.on_hand
+            return
         self.on_hand += record.on_hand
         self.reserved += record.reserved
         self.held += record.held

@@ -9,4 +9,15 @@ from chalice import Blueprint
 warehouse = Blueprint(__name__)
 
 # Importing the route modules declares their routes on the blueprint.
-from chalicelib.surfaces.warehouse import adjustments, bins, expiry, holds, stock  # noqa: E402, F401
+from chalicelib.surfaces.warehouse import (  # noqa: E402, F401
+    adjustments,
+    bins,
+    cycle_counts,
+    expiry,
+    holds,
+    putaway,
+    replenishment,
+    stock,
+    stock_requests,
+    transfers,
+)

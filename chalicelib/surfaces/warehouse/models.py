@@ -216,7 +216,13 @@ class Page(Model):
 
 
 def totals_out(totals: Totals) -> dict[str, Decimal]:
-    return {"onHand": totals.on_hand, "reserved": totals.reserved, "held": totals.held, "available": totals.available}
+    return {
+        "onHand": totals.on_hand,
+        "reserved": totals.reserved,
+        "held": totals.held,
+        "available": totals.available,
+        "inTransit": totals.in_transit,
+    }
 
 
 def row_out(row: InventoryRow) -> dict[str, Any]:
@@ -235,6 +241,8 @@ def row_out(row: InventoryRow) -> dict[str, Any]:
         "reserved": r.reserved,
         "held": r.held,
         "available": r.available,
+        "inTransit": r.in_transit is not None,
+        "transferId": r.in_transit,
     }
 
 
