@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from chalicelib.features.certificates.documents import CertificateDocumentService
     from chalicelib.features.certificates.packs import CertificatePackService
     from chalicelib.features.company_inventory.service import InventoryService
-    from chalicelib.features.multisource import MultiSourceService
     from chalicelib.features.cycle_counts import CycleCountService
+    from chalicelib.features.multisource import MultiSourceService
     from chalicelib.features.orders.planning import ImportPlanner
     from chalicelib.features.orders.service import OrderService
     from chalicelib.features.production.service import ProductionService
@@ -313,6 +313,8 @@ def analytics_service() -> AnalyticsService:
 
     table = get_settings().main_table
     return AnalyticsService(DynamoLedgerReader(table), DynamoCatalogStore(table))
+
+
 # -- 001 workflows (issue 16): each feature over the warehouse stock and its own work-item store
 
 

@@ -1783,6 +1783,8 @@ class InMemoryMultiSourceStore:
         assert isinstance(uow, InMemoryUnitOfWork)
         op = delete(_key(keys.unique(tenant_id, kind, value)), lambda g: g is None or g.target_id == target)
         uow.add(self.table, op, Meaning(Role.VERSION, "inventory record", target))
+
+
 class InMemoryWorkItems:
     """The 001 work-item store (storage/workitems.DynamoWorkItems) over a MemoryTable: documents of one
     kind, created `attribute_not_exists`, saved and deleted guarded on their version, in a unit of work."""

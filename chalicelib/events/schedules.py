@@ -136,6 +136,8 @@ def run_hold_expiry(tenant_id: str) -> dict[str, int]:
 
 register("expiry", run_expiry)
 register("hold-expiry", run_hold_expiry)
+
+
 def run_replenishment(tenant_id: str) -> dict[str, int]:
     """The `replenishment` job for one company: a record for every configured pair below its reorder point,
     at most one outstanding per pair (a guard item per pair), so a second run, or a concurrent one, adds

@@ -405,6 +405,8 @@ def allocations_of_product(t: str, product_id: str) -> str:
 def ledger_by_time_partition(t: str) -> str:
     """gsi1 partition of the tenant's ledger in time order (`movement_by_time`)."""
     return f"T#{t}#LEDGER"
+
+
 # -- 001 work items (issue 16): cycle counts, put-away tasks, transfers, replenishment, stock requests
 
 

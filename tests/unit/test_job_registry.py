@@ -47,7 +47,14 @@ def test_registered_jobs_are_listed_and_run(monkeypatch: pytest.MonkeyPatch) -> 
         return {"checked": Decimal(1)}
 
     schedules.register("probe", probe)
-    assert schedules.job_names() == ["expiry", "hold-expiry", "probe", "reconciliation", "replenishment", "reservation-expiry"]
+    assert schedules.job_names() == [
+        "expiry",
+        "hold-expiry",
+        "probe",
+        "reconciliation",
+        "replenishment",
+        "reservation-expiry",
+    ]
     assert schedules.run_job("probe", "t1") == {"job": "probe", "checked": Decimal(1)}
     assert seen == ["t1"]
     with pytest.raises(KeyError):
