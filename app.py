@@ -8,6 +8,7 @@ from chalicelib.http.oauth2 import oauth2
 from chalicelib.http.platform import platform
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.orders import orders
+from chalicelib.surfaces.events import stock_events
 from chalicelib.surfaces.maker import maker
 
 app = Chalice(app_name="stockroom")
@@ -18,5 +19,6 @@ app.register_blueprint(events)
 app.register_blueprint(company)
 app.register_blueprint(orders)
 app.register_blueprint(maker)
+app.register_blueprint(stock_events)
 # Last: it answers 405 for the methods the routes above do not take.
 app.register_blueprint(method_fallbacks())

@@ -1565,3 +1565,65 @@ class InMemoryClientStore:
             return False
         self.counters[key] = self.counters.get(key, 0) + 1
         return True
+
+
+# -- webhooks (core/events/webhooks.py) -----------------------------------------------
+
+
+class InMemoryWebhookStore:
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], Any] = {}
+
+    def create(self, webhook: Any, actor: Any) -> None:
+        self.items[(webhook.tenant_id, webhook.webhook_id)] = webhook.model_copy(deep=True)
+
+    def get(self, tenant_id: str, webhook_id: str) -> Any:
+        found = self.items.get((tenant_id, webhook_id))
+        return found.model_copy(deep=True) if found else None
+
+    def list(self, tenant_id: str) -> list[Any]:
+        return [w.model_copy(deep=True) for (t, _), w in self.items.items() if t == tenant_id]
+
+    def replace(self, webhook: Any, expected_version: int, actor: Any) -> None:
+        from chalicelib.core.errors import StaleVersion
+
+        current = self.items.get((webhook.tenant_id, webhook.webhook_id))
+        if current is None or current.version != expected_version:
+            raise StaleVersion("webhook changed meanwhile")
+        self.items[(webhook.tenant_id, webhook.webhook_id)] = webhook.model_copy(deep=True)
+
+    def delete(self, tenant_id: str, webhook_id: str) -> None:
+        self.items.pop((tenant_id, webhook_id), None)
+
+
+class InMemoryDeliveryStore:
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str, str], Any] = {}
+
+    def get(self, tenant_id: str, webhook_id: str, delivery_id: str) -> Any:
+        found = self.items.get((tenant_id, webhook_id, delivery_id))
+        return found.model_copy(deep=True) if found else None
+
+    def put(self, delivery: Any) -> None:
+        self.items[(delivery.tenant_id, delivery.webhook_id, delivery.delivery_id)] = delivery.model_copy(deep=True)
+
+    def page(self, tenant_id: str, webhook_id: str, limit: int, cursor: dict[str, Any] | None) -> Page[Any]:
+        found = sorted(
+            (d for (t, w, _), d in self.items.items() if (t, w) == (tenant_id, webhook_id)),
+            key=lambda d: d.delivery_id,
+        )
+        start = int((cursor or {}).get("offset", 0))
+        rest = found[start + limit :]
+        return Page(found[start : start + limit], {"offset": start + limit} if rest else None)
+
+
+class InMemoryDeliveryQueue:
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+        self.parked: list[Any] = []
+
+    def enqueue(self, jobs: Any) -> None:
+        self.sent.extend(jobs)
+
+    def park(self, job: Any) -> None:
+        self.parked.append(job)

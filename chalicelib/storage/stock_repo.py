@@ -19,7 +19,7 @@ from chalicelib.core.ids import utcnow
 from chalicelib.core.models import Actor, ClaimStatus, Hold, Movement, Reservation, StockRecord
 from chalicelib.core.ports import ClaimTransition, Page, StockChange, UnitOfWork
 from chalicelib.storage import keys
-from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
+from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record, to_value
 from chalicelib.storage.dynamo import batch_get, ddb, query_all, query_page
 from chalicelib.storage.transaction import Meaning, Role, Transaction, own
 
@@ -72,7 +72,10 @@ class DynamoStockStore:
             **keys.stock_by_location(t, record.location_id, record.product_id, record.stock_id),
         }
         meaning = Meaning(role, "stock record", record.stock_id)
-        yield self._put_new(record_item(record, item_keys, "stock", record.stock_id, actor, record.name)), meaning
+        item = record_item(record, item_keys, "stock", record.stock_id, actor, record.name)
+        if movement is not None:
+            item["last_movement"] = to_value(last_movement(movement))
+        yield self._put_new(item), meaning
         if movement is not None:
             yield self._put_new(self._movement_item(movement)), Meaning(role, "ledger line", movement.movement_id)
         if record.natural_key:
@@ -153,6 +156,13 @@ class DynamoStockStore:
             values[":version"] = Decimal(change.expected_version)
             conditions.append("version = :version")
         sets, removes, names = self._field_updates(t, change, values)
+        # The movement this update writes, named on the record, so the stream's stock.changed event can say
+        # what moved the figures (chalicelib/core/events/mapping.py); an update without one clears it.
+        if change.movement is not None:
+            values[":lm"] = last_movement(change.movement)
+            sets.append("last_movement = :lm")
+        else:
+            removes.append("last_movement")
         update: dict[str, Any] = {
             "TableName": self._table,
             "Key": to_attrs(keys.stock(t, change.stock_id)),
@@ -231,6 +241,7 @@ class DynamoStockStore:
         item_keys = {
             **keys.movement(t, movement.stock_id, movement.movement_id),
             **keys.movement_by_time(t, movement.occurred_at, movement.movement_id),
+            **keys.record_movement_by_time(t, movement.stock_id, movement.occurred_at, movement.movement_id),
         }
         return record_item(movement, item_keys, "movement", movement.movement_id, movement.actor)
 
@@ -434,4 +445,15 @@ def _status_filter(values: dict[str, Any], active_only: bool) -> dict[str, Any]:
         "FilterExpression": "#status = :active",
         "ExpressionAttributeNames": {"#status": "status"},
         "ExpressionAttributeValues": to_attrs({**values, ":active": ClaimStatus.ACTIVE}),
+    }
+
+
+def last_movement(movement: Movement) -> dict[str, Any]:
+    """What a stock record says about the movement its latest update wrote."""
+    return {
+        "id": movement.movement_id,
+        "kind": str(movement.kind),
+        "quantity": movement.quantity,
+        "reason": movement.reason,
+        "reference": movement.reference,
     }
