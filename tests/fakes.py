@@ -89,6 +89,7 @@ from chalicelib.core.ports import (
     Wanted,
 )
 from chalicelib.core.reference.service import HEAT, LOCATION, ReferenceItem, ReferenceStore, RefKey, RefKind, Resolved
+from chalicelib.core.stock.asof import Snapshot
 from chalicelib.features.certificates.packs import (
     CERTIFICATES_PREFIX,
     StoredDocument,
@@ -335,6 +336,8 @@ class InMemoryStockStore:
     def __init__(self, table: MemoryTable | None = None) -> None:
         self.table = table or MemoryTable()
         self.apply_calls = 0
+        self.snapshots: dict[tuple[str, str], list[Snapshot]] = {}
+        self.ledger_queries = 0
 
     # -- writes ------------------------------------------------------------
 
@@ -461,6 +464,21 @@ class InMemoryStockStore:
 
     def movements(self, tenant_id: str, stock_id: str) -> Iterator[Movement]:
         return iter([m for _, m in self.table.query(keys.ledger_partition(tenant_id, stock_id))])
+
+    def snapshot_at(self, tenant_id: str, stock_id: str, moment: datetime) -> Snapshot | None:
+        self.ledger_queries += 1
+        found = [s for s in self.snapshots.get((tenant_id, stock_id), []) if s.at <= moment]
+        return max(found, key=lambda s: s.at) if found else None
+
+    def movements_between(self, tenant_id: str, stock_id: str, after: datetime, until: datetime) -> list[Movement]:
+        self.ledger_queries += 1
+        found = [m for m in self.movements(tenant_id, stock_id) if after < m.occurred_at <= until]
+        return sorted(found, key=lambda m: (m.occurred_at, m.movement_id))
+
+    def put_snapshots(self, snapshots: Iterable[Snapshot]) -> None:
+        for snapshot in snapshots:
+            kept = self.snapshots.setdefault((snapshot.tenant_id, snapshot.stock_id), [])
+            kept[:] = [s for s in kept if s.at != snapshot.at] + [snapshot]
 
     def get_reservation(self, tenant_id: str, reservation_id: str) -> Reservation | None:
         found: Reservation | None = self.table.get(_key(keys.reservation(tenant_id, reservation_id)))
