@@ -90,6 +90,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.orders
 	$(BIN)/python -m benchmarks.deletes
 	$(BIN)/python -m benchmarks.maker
+	$(BIN)/python -m benchmarks.events
 	$(BIN)/python -m benchmarks.cold_start
 	$(BIN)/python -m benchmarks.import_rate
 

@@ -256,3 +256,20 @@ def test_jobs_round_trip_through_the_message_body() -> None:
     job = DeliveryJob("t1", "wh", "dl", {"id": "e", "data": {"q": Decimal("1.5")}}, "stock.changed", "p1", 2)
     parsed = DeliveryJob.parse(job.body())
     assert parsed == DeliveryJob("t1", "wh", "dl", {"id": "e", "data": {"q": Decimal("1.5")}}, "stock.changed", "p1", 2)
+
+
+def test_the_readme_shows_a_verification_that_works() -> None:
+    import re
+    import textwrap
+    import time
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    [snippet] = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "def verify" in b]
+    scope: dict[str, object] = {}
+    exec(textwrap.dedent(snippet), scope)
+    verify = scope["verify"]
+    assert callable(verify)
+    header = signing.signature_header("whsec_k", int(time.time()), b'{"id":"evt_1"}')
+    assert verify("whsec_k", header, b'{"id":"evt_1"}') is True
+    assert verify("whsec_other", header, b'{"id":"evt_1"}') is False
