@@ -10,6 +10,7 @@ from chalicelib.http.platform import platform
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.orders import orders
 from chalicelib.surfaces.graphql import graphql
+from chalicelib.surfaces.events import stock_events
 from chalicelib.surfaces.maker import maker
 from chalicelib.surfaces.multisource import multisource
 from chalicelib.surfaces.warehouse import warehouse
@@ -30,5 +31,6 @@ app.register_blueprint(graphql)
 app.register_blueprint(warehouse_availability)
 app.register_blueprint(warehouse_analytics)
 app.register_blueprint(jobs)
+app.register_blueprint(stock_events)
 # Last: it answers 405 for the methods the routes above do not take.
 app.register_blueprint(method_fallbacks())

@@ -21,6 +21,8 @@ class Settings(BaseModel):
     main_table: str = Field("stockroom-main", alias="STOCKROOM_MAIN_TABLE")
     history_table: str = Field("stockroom-history", alias="STOCKROOM_HISTORY_TABLE")
     idempotency_table: str = Field("stockroom-idempotency", alias="STOCKROOM_IDEMPOTENCY_TABLE")
+    # Domain events and webhook deliveries (30-day TTL on `expires_at`).
+    events_table: str = Field("stockroom-events", alias="STOCKROOM_EVENTS_TABLE")
     bucket: str = Field("stockroom-files", alias="STOCKROOM_BUCKET")
     import_queue: str = Field("stockroom-imports", alias="STOCKROOM_IMPORT_QUEUE")
     # Where the import queue moves a message after `import_max_receives` failed deliveries
@@ -33,6 +35,15 @@ class Settings(BaseModel):
     # tests, with no secret named, the plain value below is the secret.
     signing_secret_id: str | None = Field(None, alias="STOCKROOM_SIGNING_SECRET_ID")
     signing_secret_value: str = Field("local-development-secret-change-me", alias="STOCKROOM_SIGNING_SECRET")
+    # Webhook deliveries: a FIFO queue (one message group per tenant, webhook and product) and the
+    # FIFO dead-letter queue where deliveries are parked after 24 hours of retries.
+    webhook_queue: str = Field("stockroom-webhooks.fifo", alias="STOCKROOM_WEBHOOK_QUEUE")
+    webhook_dead_letter_queue: str = Field("stockroom-webhooks-dlq.fifo", alias="STOCKROOM_WEBHOOK_DLQ")
+    # Local stack and tests only: webhook URLs may be http and loopback (a receiver on 127.0.0.1).
+    webhook_allow_loopback: bool = Field(False, alias="STOCKROOM_WEBHOOK_ALLOW_LOOPBACK")
+    # Seconds a webhook request may take to connect / to answer.
+    webhook_connect_timeout: float = Field(3.0, alias="STOCKROOM_WEBHOOK_CONNECT_TIMEOUT")
+    webhook_read_timeout: float = Field(5.0, alias="STOCKROOM_WEBHOOK_READ_TIMEOUT")
     max_body_bytes: int = Field(1_048_576, alias="STOCKROOM_MAX_BODY_BYTES")
     # Every paged list of the company surfaces and the platform (README and OpenAPI show these).
     max_page_size: int = Field(1000, ge=1, alias="STOCKROOM_MAX_PAGE_SIZE")

@@ -13,6 +13,7 @@ from chalicelib.core.tenancy.tenants import TenantService
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
+    from chalicelib.core.events.webhooks import WebhookService
     from chalicelib.core.exports import ExportService
     from chalicelib.core.imports.jobs import ImportService
     from chalicelib.core.imports.registry import ImportKind
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from chalicelib.features.stock_requests import StockRequestService
     from chalicelib.features.transfers import TransferService
     from chalicelib.storage.batch_reads import DynamoBatchReads
+    from chalicelib.storage.event_repo import DynamoEventStore
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
     from chalicelib.storage.stock_repo import DynamoStockStore
     from chalicelib.storage.warehouse_repo import DynamoWarehouseStore
@@ -219,6 +221,29 @@ def multisource_service() -> MultiSourceService:
     )
 
 
+@cache
+def event_store() -> DynamoEventStore:
+    from chalicelib.storage.event_repo import DynamoEventStore
+
+    return DynamoEventStore(get_settings().events_table)
+
+
+@cache
+def webhook_service() -> WebhookService:
+    from chalicelib.core.events.webhooks import WebhookService
+    from chalicelib.storage.event_repo import DynamoDeliveryStore, DynamoWebhookStore, SqsDeliveryQueue
+    from chalicelib.storage.resolver import resolve
+
+    settings = get_settings()
+    return WebhookService(
+        DynamoWebhookStore(settings.main_table),
+        DynamoDeliveryStore(settings.events_table),
+        SqsDeliveryQueue(settings.webhook_queue, settings.webhook_dead_letter_queue),
+        resolve,
+        allow_loopback=settings.webhook_allow_loopback,
+    )
+
+
 def reset() -> None:
     """Forget built services (tests switch settings between cases)."""
     factories = (stock_service, catalog_service, tenant_service, idempotency_store, history_service)
@@ -240,6 +265,8 @@ def reset() -> None:
     cycle_count_service.cache_clear()
     replenishment_service.cache_clear()
     putaway_service.cache_clear()
+    event_store.cache_clear()
+    webhook_service.cache_clear()
 
 
 @cache

@@ -5,10 +5,13 @@ It starts moto's server on loopback, builds the tables, bucket and queue from
 reloader leaves its worker running after SIGTERM), and plays the part of the
 Lambda event sources:
 
-- DynamoDB stream records of every streamed table go to the audit handler,
-  with partial batch failures, bounded retries and skipping like the real
-  event source mapping;
-- import queue messages (S3 notifications) go to the import handler;
+- DynamoDB stream records of every streamed table go to the audit handler
+  and, as a second consumer of the same shards, to the events handler, with
+  partial batch failures, bounded retries and skipping like the real event
+  source mapping;
+- import queue messages (S3 notifications) go to the import handler, and
+  webhook queue messages to the webhook sender (a failed delivery's
+  visibility is its backoff, as on SQS);
 - the schedules fire on timers.
 
 It seeds a demo company and prints `Base URL`, `Company ID` and `API key`.
@@ -78,6 +81,8 @@ def local_aws_environment(endpoint: str) -> None:
     )
     region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "eu-west-1"
     os.environ.update(AWS_DEFAULT_REGION=region, AWS_REGION=region)
+    # Webhooks may go to a receiver on loopback (tests, a developer's tool); deployed, never.
+    os.environ.setdefault("STOCKROOM_WEBHOOK_ALLOW_LOOPBACK", "true")
 
 
 def forget_cached_aws() -> None:
@@ -398,6 +403,35 @@ class QueueDelivery:
         self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries)
 
 
+class _SharedTrim:
+    """Trims a shard's delivered records only once every consumer of the shard has handled them."""
+
+    def __init__(self, trim: Callable[[str, str], int] | None, consumers: int) -> None:
+        self._trim = trim
+        self._handled: list[int | None] = [None] * consumers
+
+    def of(self, consumer: int) -> Callable[[str, str], int] | None:
+        if self._trim is None:
+            return None
+
+        def handled(stream_arn: str, up_to: str) -> int:
+            self._handled[consumer] = int(up_to)
+            done = [n for n in self._handled if n is not None]
+            if len(done) < len(self._handled) or self._trim is None:
+                return 0
+            return self._trim(stream_arn, str(min(done)))
+
+        return handled
+
+
+def _step_all(consumers: list[ShardDelivery]) -> Callable[[], None]:
+    def step() -> None:
+        for consumer in consumers:
+            consumer.step()
+
+    return step
+
+
 # -- the stack -------------------------------------------------------------------------
 
 
@@ -526,10 +560,18 @@ class LocalStack:
         streams = client("dynamodbstreams")
         for arn in streamed_tables(client("dynamodb"), table_names(settings).values()):
             for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-                shard_delivery = ShardDelivery(
-                    streams, arn, shard["ShardId"], settings.region, blueprint.audit_stream, self._trim()
-                )
-                self._loop(f"stream {shard['ShardId']}", POLL_SECONDS, shard_delivery.step)
+                # Two consumers of one shard, stepped by one thread: each fetch drops moto's spent iterators,
+                # which must not race the other consumer's fetch. moto forgets a record once both have it.
+                handlers = (blueprint.audit_stream, blueprint.events_stream)
+                trim = _SharedTrim(self._trim(), len(handlers))
+                consumers = [
+                    ShardDelivery(streams, arn, shard["ShardId"], settings.region, handler, trim.of(number))
+                    for number, handler in enumerate(handlers)
+                ]
+                self._loop(f"stream {shard['ShardId']}", POLL_SECONDS, _step_all(consumers))
+        webhook_url = client("sqs").get_queue_url(QueueName=settings.webhook_queue)["QueueUrl"]
+        webhooks = QueueDelivery(client("sqs"), webhook_url, settings.region, blueprint.webhook_sender)
+        self._loop("webhook queue", POLL_SECONDS, webhooks.step)
         self._loop("import queue", POLL_SECONDS, queue.step)
         self._loop("import dead letters", POLL_SECONDS, dead_letters.step)
         account = queue.queue_arn.split(":")[4]

@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 RESOURCES = Path(__file__).with_name("resources.json")
-TABLE_SETTINGS = {"MainTable": "main_table", "HistoryTable": "history_table", "IdempotencyTable": "idempotency_table"}
+TABLE_SETTINGS = {
+    "MainTable": "main_table",
+    "HistoryTable": "history_table",
+    "IdempotencyTable": "idempotency_table",
+    "EventsTable": "events_table",
+}
 
 
 def resources() -> dict[str, Any]:
@@ -60,6 +65,7 @@ def provision(settings: Any, dynamodb: Any, s3: Any | None = None, sqs: Any | No
             s3.create_bucket(Bucket=settings.bucket, CreateBucketConfiguration={"LocationConstraint": settings.region})
     if sqs is not None:
         create_queues(sqs, settings.import_queue, settings.import_dead_letter_queue)
+        create_webhook_queues(sqs, settings.webhook_queue, settings.webhook_dead_letter_queue)
 
 
 def create_queues(sqs: Any, import_queue: str, dead_letter_queue: str) -> None:
@@ -70,6 +76,19 @@ def create_queues(sqs: Any, import_queue: str, dead_letter_queue: str) -> None:
     policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": str(redrive["maxReceiveCount"])})
     queue = sqs.create_queue(QueueName=import_queue)["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=queue, Attributes={"RedrivePolicy": policy})
+
+
+def create_webhook_queues(sqs: Any, queue_name: str, dead_letter_queue: str) -> None:
+    """The FIFO webhook delivery queue and its FIFO dead-letter queue, as the template defines them."""
+    fifo = {"FifoQueue": "true"}
+    dead_letters = sqs.create_queue(QueueName=dead_letter_queue, Attributes=fifo)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    props = resources()["WebhookQueue"]["Properties"]
+    policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": str(props["RedrivePolicy"]["maxReceiveCount"])})
+    sqs.create_queue(
+        QueueName=queue_name,
+        Attributes={**fifo, "VisibilityTimeout": str(props["VisibilityTimeout"]), "RedrivePolicy": policy},
+    )
 
 
 def notification_configuration(queue_arn: str) -> dict[str, Any]:

@@ -92,6 +92,7 @@ from chalicelib.core.ports import (
     Wanted,
 )
 from chalicelib.core.reference.service import HEAT, LOCATION, ReferenceItem, ReferenceStore, RefKey, RefKind, Resolved
+from chalicelib.core.stock.asof import Snapshot
 from chalicelib.features.certificates.packs import (
     CERTIFICATES_PREFIX,
     StoredDocument,
@@ -338,6 +339,8 @@ class InMemoryStockStore:
     def __init__(self, table: MemoryTable | None = None) -> None:
         self.table = table or MemoryTable()
         self.apply_calls = 0
+        self.snapshots: dict[tuple[str, str], list[Snapshot]] = {}
+        self.ledger_queries = 0
 
     # -- writes ------------------------------------------------------------
 
@@ -473,6 +476,21 @@ class InMemoryStockStore:
 
     def movements(self, tenant_id: str, stock_id: str) -> Iterator[Movement]:
         return iter([m for _, m in self.table.query(keys.ledger_partition(tenant_id, stock_id))])
+
+    def snapshot_at(self, tenant_id: str, stock_id: str, moment: datetime) -> Snapshot | None:
+        self.ledger_queries += 1
+        found = [s for s in self.snapshots.get((tenant_id, stock_id), []) if s.at <= moment]
+        return max(found, key=lambda s: s.at) if found else None
+
+    def movements_between(self, tenant_id: str, stock_id: str, after: datetime, until: datetime) -> list[Movement]:
+        self.ledger_queries += 1
+        found = [m for m in self.movements(tenant_id, stock_id) if after < m.occurred_at <= until]
+        return sorted(found, key=lambda m: (m.occurred_at, m.movement_id))
+
+    def put_snapshots(self, snapshots: Iterable[Snapshot]) -> None:
+        for snapshot in snapshots:
+            kept = self.snapshots.setdefault((snapshot.tenant_id, snapshot.stock_id), [])
+            kept[:] = [s for s in kept if s.at != snapshot.at] + [snapshot]
 
     def get_reservation(self, tenant_id: str, reservation_id: str) -> Reservation | None:
         found: Reservation | None = self.table.get(_key(keys.reservation(tenant_id, reservation_id)))
@@ -1839,3 +1857,65 @@ class InMemoryStockRequestStore(InMemoryWorkItems):
     def next_number(self, tenant_id: str) -> int:
         self._last[tenant_id] = self._last.get(tenant_id, 0) + 1
         return self._last[tenant_id]
+
+
+# -- webhooks (core/events/webhooks.py) -----------------------------------------------
+
+
+class InMemoryWebhookStore:
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], Any] = {}
+
+    def create(self, webhook: Any, actor: Any) -> None:
+        self.items[(webhook.tenant_id, webhook.webhook_id)] = webhook.model_copy(deep=True)
+
+    def get(self, tenant_id: str, webhook_id: str) -> Any:
+        found = self.items.get((tenant_id, webhook_id))
+        return found.model_copy(deep=True) if found else None
+
+    def list(self, tenant_id: str) -> list[Any]:
+        return [w.model_copy(deep=True) for (t, _), w in self.items.items() if t == tenant_id]
+
+    def replace(self, webhook: Any, expected_version: int, actor: Any) -> None:
+        from chalicelib.core.errors import StaleVersion
+
+        current = self.items.get((webhook.tenant_id, webhook.webhook_id))
+        if current is None or current.version != expected_version:
+            raise StaleVersion("webhook changed meanwhile")
+        self.items[(webhook.tenant_id, webhook.webhook_id)] = webhook.model_copy(deep=True)
+
+    def delete(self, tenant_id: str, webhook_id: str) -> None:
+        self.items.pop((tenant_id, webhook_id), None)
+
+
+class InMemoryDeliveryStore:
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str, str], Any] = {}
+
+    def get(self, tenant_id: str, webhook_id: str, delivery_id: str) -> Any:
+        found = self.items.get((tenant_id, webhook_id, delivery_id))
+        return found.model_copy(deep=True) if found else None
+
+    def put(self, delivery: Any) -> None:
+        self.items[(delivery.tenant_id, delivery.webhook_id, delivery.delivery_id)] = delivery.model_copy(deep=True)
+
+    def page(self, tenant_id: str, webhook_id: str, limit: int, cursor: dict[str, Any] | None) -> Page[Any]:
+        found = sorted(
+            (d for (t, w, _), d in self.items.items() if (t, w) == (tenant_id, webhook_id)),
+            key=lambda d: d.delivery_id,
+        )
+        start = int((cursor or {}).get("offset", 0))
+        rest = found[start + limit :]
+        return Page(found[start : start + limit], {"offset": start + limit} if rest else None)
+
+
+class InMemoryDeliveryQueue:
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+        self.parked: list[Any] = []
+
+    def enqueue(self, jobs: Any) -> None:
+        self.sent.extend(jobs)
+
+    def park(self, job: Any) -> None:
+        self.parked.append(job)

@@ -1,4 +1,4 @@
-"""Every non-HTTP entry point: the audit stream, the import queue and the schedules.
+"""Every non-HTTP entry point: the audit stream, the import queue, the webhook sender and the schedules.
 
 Handlers stay thin and import their logic on first call, so the HTTP
 functions never pay for it at cold start.
@@ -26,6 +26,14 @@ def audit_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, context)
 
 
+# The same stream, a second consumer: domain events and webhook fan-out (mapping in infra/resources.json).
+@events.lambda_function(name="events_stream")
+def events_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from chalicelib.events.domain import handle
+
+    return handle(event, context)
+
+
 @events.on_sqs_message(queue=setting_at_import("import_queue"), batch_size=10, name="import_queue")
 def import_queue(event: Any) -> dict[str, Any]:
     from chalicelib.events.imports import handle
@@ -34,6 +42,14 @@ def import_queue(event: Any) -> dict[str, Any]:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     with flushed_metrics():
         return handle(event.to_dict(), (lambda: remaining() / 1000) if remaining else None)
+
+
+@events.on_sqs_message(queue=setting_at_import("webhook_queue"), batch_size=10, name="webhook_sender")
+def webhook_sender(event: Any) -> dict[str, Any]:
+    from chalicelib.events.webhooks import handle
+
+    with flushed_metrics():
+        return handle(event.to_dict())
 
 
 @events.schedule(Rate(5, unit=Rate.MINUTES), name="expire_reservations")

@@ -10,12 +10,17 @@ retries it and, at last, sends it to the schedules' failure queue).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.core.ids import utcnow
 from chalicelib.observability import count, logger
 from chalicelib.wiring import stock_service, tenant_service
 
 Job = Callable[[str], dict[str, Any]]
+# Snapshots sum the ledger up to this long ago: a movement stamped earlier has surely committed.
+SNAPSHOT_MARGIN = timedelta(minutes=1)
+SNAPSHOT_BATCH = 25
 
 
 def _tenant_ids() -> list[str]:
@@ -33,28 +38,71 @@ def expire_reservations_of(tenant_id: str) -> dict[str, Any]:
     return {"expired": expired}
 
 
-def reconcile_ledger_of(tenant_id: str) -> dict[str, Any]:
-    """Check on-hand against the ledger sum for every stock record of the company.
+def reconcile_ledger_of(tenant_id: str, now: datetime | None = None) -> dict[str, Any]:
+    """Check every stock record's balance against its ledger, and write its daily snapshot.
 
-    A mismatch would be a bug, never a business event, so it is logged as an
-    error (and counted by the schedule: the LedgerMismatches alarm fires on
-    any); nothing is corrected automatically.
+    The check is snapshot + movements since = stored on hand (one snapshot
+    Query and one movement-range Query per record). A mismatch would be a bug,
+    never a business event, so it is logged as an error, counted by the
+    schedule (`LedgerMismatches`; its alarm fires on any) and published as a
+    `ledger.mismatch` event (GET /events, webhooks); nothing is corrected.
+    The new snapshot (what as-of reads start from) sums the ledger up to a
+    minute ago, so no movement of that time can still be in flight.
     """
+    from chalicelib.wiring import event_store, stock_store, webhook_service
+
     service = stock_service()
+    cutoff = (now or utcnow()) - SNAPSHOT_MARGIN
     checked = 0
     mismatches: list[dict[str, Any]] = []
+    found = []
+    snapshots = []
     for record in service.all_records(tenant_id):
         checked += 1
-        # The record just listed is the one checked: one ledger Query per record, no re-read.
-        difference = service.reconcile(tenant_id, record.stock_id, listed=record)
-        if difference != 0:
-            mismatches.append({"stockId": record.stock_id, "difference": difference})
+        reconciled, new = service.reconcile_and_snapshot(tenant_id, record, cutoff)
+        if new:
+            snapshots.append(reconciled.snapshot)
+        if reconciled.difference != 0:
+            mismatches.append({"stockId": record.stock_id, "difference": reconciled.difference})
             logger.error(
                 "ledger mismatch",
-                extra={"tenant_id": tenant_id, "stock_id": record.stock_id, "difference": str(difference)},
+                extra={"tenant_id": tenant_id, "stock_id": record.stock_id, "difference": str(reconciled.difference)},
             )
+            found.append(_mismatch_event(tenant_id, record, reconciled.difference, cutoff))
+        if len(snapshots) >= SNAPSHOT_BATCH:
+            stock_store().put_snapshots(snapshots)
+            snapshots = []
+    if snapshots:
+        stock_store().put_snapshots(snapshots)
+    if found:
+        event_store().put_events(found)
+        webhook_service().fan_out(found)
     logger.info("ledger reconciled", extra={"tenant_id": tenant_id, "checked": checked, "mismatches": len(mismatches)})
     return {"checked": checked, "mismatches": mismatches}
+
+
+def _mismatch_event(tenant_id: str, record: Any, difference: Any, cutoff: datetime) -> Any:
+    from chalicelib.core.events.mapping import DomainEvent, event_id
+
+    return DomainEvent(
+        event_id=event_id(tenant_id, "stock", record.stock_id, keys_day(cutoff), "ledger.mismatch"),
+        type="ledger.mismatch",
+        occurred_at=cutoff,
+        tenant_id=tenant_id,
+        product_id=record.product_id,
+        data={
+            "stockId": record.stock_id,
+            "productId": record.product_id,
+            "locationId": record.location_id,
+            "storedOnHand": record.on_hand,
+            "ledgerOnHand": record.on_hand - difference,
+            "difference": difference,
+        },
+    )
+
+
+def keys_day(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d")
 
 
 # The registry: what `POST /jobs/{name}/run` runs for the caller's company. Features add theirs with
@@ -99,12 +147,12 @@ def expire_reservations() -> int:
     return total
 
 
-def reconcile_ledger() -> list[tuple[str, str]]:
-    """Reconcile every company's ledger; the (tenant, stock id) pairs that disagree."""
+def reconcile_ledger(now: datetime | None = None) -> list[tuple[str, str]]:
+    """Reconcile every company's ledger and write the day's snapshots; the (tenant, stock id) pairs that disagree."""
     mismatches: list[tuple[str, str]] = []
     for tenant_id in _tenant_ids():
         try:
-            found = reconcile_ledger_of(tenant_id)["mismatches"]
+            found = reconcile_ledger_of(tenant_id, now)["mismatches"]
         except Exception:
             logger.error("ledger reconciliation failed", extra={"tenant_id": tenant_id})
             raise

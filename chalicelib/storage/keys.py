@@ -114,6 +114,24 @@ def movement_by_time(t: str, occurred_at: datetime, movement_id: str) -> dict[st
     return {"gsi1pk": f"T#{t}#LEDGER", "gsi1sk": f"{stamp(occurred_at)}#{movement_id}"}
 
 
+def record_ledger(t: str, stock_id: str) -> str:
+    return f"T#{t}#LEDGER#{stock_id}#BYTIME"
+
+
+def record_movement_by_time(t: str, stock_id: str, occurred_at: datetime, movement_id: str) -> dict[str, str]:
+    """gsi2 entry of a movement: one record's ledger in time order (asOf reads take a time range of it)."""
+    return {"gsi2pk": record_ledger(t, stock_id), "gsi2sk": f"{stamp(occurred_at)}#{movement_id}"}
+
+
+def snapshot(t: str, stock_id: str, at: datetime) -> dict[str, str]:
+    """A stock record's figures at a moment (written by the reconciliation schedule)."""
+    return {"pk": snapshots_partition(t, stock_id), "sk": stamp(at)}
+
+
+def snapshots_partition(t: str, stock_id: str) -> str:
+    return f"T#{t}#SNAP#{stock_id}"
+
+
 def reservation(t: str, reservation_id: str) -> dict[str, str]:
     return {"pk": f"T#{t}#RESERVATION", "sk": reservation_id}
 
@@ -422,3 +440,33 @@ def work_items_partition(t: str, kind: str) -> str:
 def open_replenishment_guard(t: str, product_id: str, location_id: str) -> dict[str, str]:
     """At most one open replenishment record per (product, location): its id is here while it is open."""
     return {"pk": f"T#{t}#UNIQUE", "sk": f"OPENREPL#{product_id}#{location_id}"}
+
+
+# -- domain events and webhooks ------------------------------------------------------
+# Events and deliveries live in the events table (not streamed; `expires_at` TTL);
+# webhooks in the main table.
+
+
+def events_partition(t: str) -> str:
+    return f"T#{t}#EVENTS"
+
+
+def event(t: str, occurred_at: datetime, event_id: str) -> dict[str, str]:
+    return {"pk": events_partition(t), "sk": f"{stamp(occurred_at)}#{event_id}"}
+
+
+def webhook(t: str, webhook_id: str) -> dict[str, str]:
+    return {"pk": webhooks_partition(t), "sk": webhook_id}
+
+
+def webhooks_partition(t: str) -> str:
+    return f"T#{t}#WEBHOOK"
+
+
+def deliveries_partition(t: str, webhook_id: str) -> str:
+    return f"T#{t}#WEBHOOK#{webhook_id}#DELIVERY"
+
+
+def delivery(t: str, webhook_id: str, delivery_id: str) -> dict[str, str]:
+    """Delivery ids start with the event's time, so the partition lists them oldest first."""
+    return {"pk": deliveries_partition(t, webhook_id), "sk": delivery_id}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,9 +19,10 @@ from chalicelib.core.ids import utcnow
 from chalicelib.core.models import Actor, ClaimStatus, Hold, Movement, Reservation, StockRecord
 from chalicelib.core.ports import ClaimTransition, HoldRelease, Page, StockChange, UnitOfWork
 from chalicelib.core.stock.ownership import is_own_stock
+from chalicelib.core.stock.asof import Snapshot
 from chalicelib.storage import keys
-from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record
-from chalicelib.storage.dynamo import batch_get, ddb, query_all, query_page
+from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record, to_value
+from chalicelib.storage.dynamo import batch_get, batch_write, ddb, query_all, query_page
 from chalicelib.storage.transaction import Meaning, Role, Transaction, own
 
 # Queries of one request that run at once (a page of products, each with its own stock records).
@@ -74,7 +75,10 @@ class DynamoStockStore:
             **keys.stock_by_type(t, is_own_stock(record), record.updated_at, record.stock_id),
         }
         meaning = Meaning(role, "stock record", record.stock_id)
-        yield self._put_new(record_item(record, item_keys, "stock", record.stock_id, actor, record.name)), meaning
+        item = record_item(record, item_keys, "stock", record.stock_id, actor, record.name)
+        if movement is not None:
+            item["last_movement"] = to_value(last_movement(movement))
+        yield self._put_new(item), meaning
         if movement is not None:
             yield self._put_new(self._movement_item(movement)), Meaning(role, "ledger line", movement.movement_id)
         if record.natural_key:
@@ -195,6 +199,13 @@ class DynamoStockStore:
             values[":version"] = Decimal(change.expected_version)
             conditions.append("version = :version")
         sets, removes, names = self._field_updates(t, change, values)
+        # The movement this update writes, named on the record, so the stream's stock.changed event can say
+        # what moved the figures (chalicelib/core/events/mapping.py); an update without one clears it.
+        if change.movement is not None:
+            values[":lm"] = last_movement(change.movement)
+            sets.append("last_movement = :lm")
+        else:
+            removes.append("last_movement")
         update: dict[str, Any] = {
             "TableName": self._table,
             "Key": to_attrs(keys.stock(t, change.stock_id)),
@@ -273,6 +284,7 @@ class DynamoStockStore:
         item_keys = {
             **keys.movement(t, movement.stock_id, movement.movement_id),
             **keys.movement_by_time(t, movement.occurred_at, movement.movement_id),
+            **keys.record_movement_by_time(t, movement.stock_id, movement.occurred_at, movement.movement_id),
         }
         return record_item(movement, item_keys, "movement", movement.movement_id, movement.actor)
 
@@ -356,6 +368,66 @@ class DynamoStockStore:
             ConsistentRead=True,
         )
         return (to_record(Movement, item) for item in items)
+
+    # -- the ledger in time (as-of reads, snapshots) ------------------------
+
+    def snapshot_at(self, tenant_id: str, stock_id: str, moment: datetime) -> Snapshot | None:
+        """The record's latest snapshot at or before `moment`: one Query, one item."""
+        items, _ = query_page(
+            self._table,
+            limit=1,
+            KeyConditionExpression="pk = :pk AND sk <= :at",
+            ExpressionAttributeValues=to_attrs(
+                {":pk": keys.snapshots_partition(tenant_id, stock_id), ":at": keys.stamp(moment)}
+            ),
+            ScanIndexForward=False,
+            ConsistentRead=True,
+        )
+        if not items:
+            return None
+        data = from_attrs(items[0])
+        return Snapshot(
+            tenant_id=tenant_id,
+            stock_id=stock_id,
+            at=datetime.fromisoformat(str(data["at"]).replace("Z", "+00:00")),
+            on_hand=Decimal(str(data["on_hand"])),
+            movements=int(data.get("movements") or 0),
+        )
+
+    def movements_between(self, tenant_id: str, stock_id: str, after: datetime, until: datetime) -> list[Movement]:
+        """Movements with after < occurred_at <= until, oldest first: one Query of the record's gsi2 ledger."""
+        low = keys.stamp(after + timedelta(microseconds=1))
+        high = keys.stamp(until) + "#~"  # after every movement id of that microsecond
+        items = query_all(
+            self._table,
+            IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :pk AND gsi2sk BETWEEN :low AND :high",
+            ExpressionAttributeValues=to_attrs(
+                {":pk": keys.record_ledger(tenant_id, stock_id), ":low": low, ":high": high}
+            ),
+        )
+        return [to_record(Movement, item) for item in items]
+
+    def put_snapshots(self, snapshots: Iterable[Snapshot]) -> None:
+        """Write snapshots, 25 per BatchWriteItem (no entity_type: neither history nor events see them)."""
+        requests = [
+            {
+                "PutRequest": {
+                    "Item": to_attrs(
+                        {
+                            **keys.snapshot(s.tenant_id, s.stock_id, s.at),
+                            "tenant_id": s.tenant_id,
+                            "stock_id": s.stock_id,
+                            "at": keys.stamp(s.at),
+                            "on_hand": s.on_hand,
+                            "movements": s.movements,
+                        }
+                    )
+                }
+            }
+            for s in snapshots
+        ]
+        batch_write(self._table, requests)
 
     def get_reservation(self, tenant_id: str, reservation_id: str) -> Reservation | None:
         return self._get(Reservation, keys.reservation(tenant_id, reservation_id))
@@ -479,4 +551,15 @@ def _status_filter(values: dict[str, Any], active_only: bool) -> dict[str, Any]:
         "FilterExpression": "#status = :active",
         "ExpressionAttributeNames": {"#status": "status"},
         "ExpressionAttributeValues": to_attrs({**values, ":active": ClaimStatus.ACTIVE}),
+    }
+
+
+def last_movement(movement: Movement) -> dict[str, Any]:
+    """What a stock record says about the movement its latest update wrote."""
+    return {
+        "id": movement.movement_id,
+        "kind": str(movement.kind),
+        "quantity": movement.quantity,
+        "reason": movement.reason,
+        "reference": movement.reference,
     }

@@ -29,6 +29,8 @@ BIN = Path(sys.executable).parent
 FUNCTIONS = {
     "APIHandler": "api-handler",
     "AuditStream": "audit-stream",
+    "EventsStream": "events-stream",
+    "WebhookSender": "webhook-sender",
     "ImportQueue": "import-queue",
     "ExpireReservations": "expire-reservations",
     "ReconcileLedger": "reconcile-ledger",
@@ -36,7 +38,7 @@ FUNCTIONS = {
     "Replenish": "replenish",
     "ExpireHolds": "expire-holds",
 }
-TABLES = ("MainTable", "HistoryTable", "IdempotencyTable")
+TABLES = ("MainTable", "HistoryTable", "IdempotencyTable", "EventsTable")
 ITEM_WRITES = {
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
@@ -239,11 +241,12 @@ def test_business_table_streams_old_and_new_images(resources: dict[str, Any]) ->
 # -- audit stream ----------------------------------------------------------------
 
 
-def test_audit_stream_mapping_reports_failures_bisects_and_gives_up(resources: dict[str, Any]) -> None:
+@pytest.mark.parametrize("function", ["AuditStream", "EventsStream"])
+def test_stream_mappings_report_failures_bisect_and_give_up(resources: dict[str, Any], function: str) -> None:
     mappings = [
         m
         for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
-        if refs(m["Properties"]["FunctionName"]) == {"AuditStream"}
+        if refs(m["Properties"]["FunctionName"]) == {function}
     ]
     assert len(mappings) == 1
     props = mappings[0]["Properties"]
@@ -258,15 +261,34 @@ def test_audit_stream_mapping_reports_failures_bisects_and_gives_up(resources: d
     (failure_queue,) = refs(props["DestinationConfig"]["OnFailure"]["Destination"])
     assert resources[failure_queue]["Type"] == "AWS::SQS::Queue"
     # Lambda sends the failure record with the function's own role.
-    assert targets(grants(resources, "AuditStream"), "sqs:SendMessage") == {failure_queue}
+    assert failure_queue in targets(grants(resources, function), "sqs:SendMessage")
 
 
-def test_only_the_audit_function_reads_the_stream(resources: dict[str, Any]) -> None:
-    audit = grants(resources, "AuditStream")
-    for action in STREAM_ACTIONS:
-        assert audit[action] == [{"Fn::GetAtt": ["MainTable", "StreamArn"]}]
-    for name in set(FUNCTIONS) - {"AuditStream"}:
+def test_only_the_audit_and_events_functions_read_the_stream(resources: dict[str, Any]) -> None:
+    # Two consumers of the same stream (DynamoDB allows two per shard): history and domain events.
+    readers = {"AuditStream", "EventsStream"}
+    for name in readers:
+        allowed = grants(resources, name)
+        for action in STREAM_ACTIONS:
+            assert allowed[action] == [{"Fn::GetAtt": ["MainTable", "StreamArn"]}]
+    for name in set(FUNCTIONS) - readers:
         assert not STREAM_ACTIONS & set(grants(resources, name))
+
+
+def test_webhook_deliveries_go_through_a_fifo_queue_with_a_fifo_dead_letter_queue(resources: dict[str, Any]) -> None:
+    queue = resources["WebhookQueue"]["Properties"]
+    dead = resources["WebhookDeadLetterQueue"]["Properties"]
+    assert queue["FifoQueue"] is True and dead["FifoQueue"] is True
+    assert refs(queue["RedrivePolicy"]["deadLetterTargetArn"]) == {"WebhookDeadLetterQueue"}
+    # At least the sender's timeout, so a running attempt is never handed to a second sender.
+    assert queue["VisibilityTimeout"] >= resources["WebhookSender"]["Properties"]["Timeout"]
+    event = resources["WebhookSender"]["Properties"]["Events"]["WebhookSenderSqsEventSource"]["Properties"]
+    assert refs(event["Queue"]) == {"WebhookQueue"}
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert resources["EventsTable"]["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at",
+        "Enabled": True,
+    }
 
 
 # -- files bucket and the import queue ---------------------------------------------
@@ -545,8 +567,10 @@ def test_each_scheduled_function_sends_failures_to_a_queue(resources: dict[str, 
     (queue,) = refs(on_failure["Destination"])
     assert resources[queue]["Type"] == "AWS::SQS::Queue"
     assert 0 <= props["EventInvokeConfig"]["MaximumRetryAttempts"] <= 2
-    # Lambda sends the failure record with the function's own role.
-    assert targets(grants(resources, function), "sqs:SendMessage") == {queue}
+    # Lambda sends the failure record with the function's own role (reconciliation also queues the
+    # webhook deliveries of the ledger.mismatch events it finds).
+    sends = {queue, "WebhookQueue"} if function == "ReconcileLedger" else {queue}
+    assert targets(grants(resources, function), "sqs:SendMessage") == sends
     # An event EventBridge cannot deliver lands in the same queue, which EventBridge may write to.
     (event,) = props["Events"].values()
     assert event["Type"] == "Schedule"
@@ -606,8 +630,19 @@ def test_table_permissions_follow_what_each_function_does(resources: dict[str, A
     assert "MainTable" not in refs([on for action, on in audit.items() if action not in STREAM_ACTIONS])
 
     reconcile = grants(resources, "ReconcileLedger")
-    assert not ITEM_WRITES & set(reconcile)
+    # It writes only its snapshots (batches, fenced to the snapshot partitions) and mismatch events.
+    assert ITEM_WRITES & set(reconcile) == {"dynamodb:BatchWriteItem"}
+    assert targets(reconcile, "dynamodb:BatchWriteItem") == {"MainTable", "EventsTable"}
+    (snapshots,) = [s for s in statements(role_of(resources, "ReconcileLedger")) if s.get("Sid") == "Snapshots"]
+    assert snapshots["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["T#*#SNAP#*"]}}
     assert targets(reconcile, "dynamodb:Query") == {"MainTable"}
+
+    events = grants(resources, "EventsStream")
+    assert targets(events, "dynamodb:BatchWriteItem") == {"EventsTable"}
+    assert not (ITEM_WRITES - {"dynamodb:BatchWriteItem"}) & set(events)
+    sender = grants(resources, "WebhookSender")
+    assert targets(sender, "dynamodb:PutItem") == {"EventsTable"}
+    assert targets(sender, "dynamodb:GetItem") == {"MainTable", "EventsTable"}
 
     for function in ("ImportQueue", "ExpireReservations", "ExpireLots", "ExpireHolds"):
         allowed = grants(resources, function)
@@ -678,6 +713,9 @@ def test_only_the_importer_consumes_the_import_queue(resources: dict[str, Any]) 
             assert targets(allowed, "sqs:ReceiveMessage") == {"FileImportQueue", "FileImportDeadLetterQueue"}
             assert targets(allowed, "sqs:DeleteMessage") == {"FileImportQueue", "FileImportDeadLetterQueue"}
             assert targets(allowed, "sqs:SendMessage") == {"FileImportQueue"}
+        elif function == "WebhookSender":
+            assert targets(allowed, "sqs:ReceiveMessage") == {"WebhookQueue"}
+            assert targets(allowed, "sqs:SendMessage") == {"WebhookDeadLetterQueue"}
         else:
             assert "sqs:ReceiveMessage" not in allowed
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -67,6 +68,7 @@ from chalicelib.core.models import (
     StockRecord,
 )
 from chalicelib.core.ports import CatalogStore, OffsetPage, Page, StockStore
+from chalicelib.core.stock.asof import as_moment, figures_as_of, levels_as_of
 from chalicelib.core.stock.blocks import Blocks, fifo_blocks
 from chalicelib.core.stock.levels import location_stock_id
 from chalicelib.core.values import text_problem
@@ -147,8 +149,9 @@ class MakerCatalog:
         page = self._store.page_products(tenant_id, kind, offset, limit)
         return OffsetPage(self.views(tenant_id, page.items), page.total)
 
-    def resource(self, tenant_id: str, kind: str, product_id: str) -> ResourceView:
-        return self.views(tenant_id, [self.active_resource(tenant_id, kind, product_id)])[0]
+    def resource(self, tenant_id: str, kind: str, product_id: str, as_of: datetime | None = None) -> ResourceView:
+        """The resource as it is, with its stock figures as they were at `as_of` when given (from the ledger)."""
+        return self.views(tenant_id, [self.active_resource(tenant_id, kind, product_id)], as_of=as_of)[0]
 
     def active_resource(self, tenant_id: str, kind: str | None, product_id: str) -> Product:
         """An active product (of `kind`, when given); anything else, another company's included, is a 404."""
@@ -158,7 +161,11 @@ class MakerCatalog:
         return product
 
     def views(
-        self, tenant_id: str, products: list[Product], known: dict[str, Product] | None = None
+        self,
+        tenant_id: str,
+        products: list[Product],
+        known: dict[str, Product] | None = None,
+        as_of: datetime | None = None,
     ) -> list[ResourceView]:
         """The resources with their stock and bill of materials: one BatchGetItem for materials not at hand
         (`known` ones are), one index Query per resource and material (run together), one BatchGetItem for
@@ -167,7 +174,7 @@ class MakerCatalog:
         wanted = {line.product_id for p in products for line in p.materials} - known.keys()
         if wanted:
             known.update(self._store.get_products(tenant_id, sorted(wanted)))
-        levels = self.levels(tenant_id, list(known.values()), known)
+        levels = self.levels(tenant_id, list(known.values()), known, as_of=as_of)
         place_ids = {place for pid in known for place in levels[pid].by_location}
         places = self._store.get_locations(tenant_id, sorted(place_ids))
         # A deleted location's name may be in use again: its figure (zero, unless written since) is kept apart.
@@ -191,9 +198,14 @@ class MakerCatalog:
         return views
 
     def levels(
-        self, tenant_id: str, products: list[Product], known: dict[str, Product] | None = None
+        self,
+        tenant_id: str,
+        products: list[Product],
+        known: dict[str, Product] | None = None,
+        as_of: datetime | None = None,
     ) -> dict[str, Levels]:
-        """Stock per location of each product (a bundle's derived from its materials', read along)."""
+        """Stock per location of each product (a bundle's derived from its materials', read along);
+        with `as_of`, as it was then (core/stock/asof.py: a snapshot and a movement range per record)."""
         known = dict(known or {})
         known.update({p.product_id: p for p in products})
         missing = {
@@ -209,7 +221,13 @@ class MakerCatalog:
             line.product_id for p in products if p.production_type == ProductionType.BUNDLE for line in p.materials
         }
         records = self._stock.records_for_products(tenant_id, sorted(needed & known.keys()))
-        levels = {pid: record_levels(found) for pid, found in records.items()}
+        if as_of is None:
+            levels = {pid: record_levels(found) for pid, found in records.items()}
+        else:
+            moment = as_moment(as_of)
+            every = [r for found in records.values() for r in found]
+            figures = figures_as_of(every, moment, self._stock)
+            levels = {pid: Levels(levels_as_of(figures, found)) for pid, found in records.items()}
         for product in products:
             if product.production_type == ProductionType.BUNDLE:
                 bom = [(line, known[line.product_id]) for line in product.materials if line.product_id in known]

@@ -41,11 +41,13 @@ BOOKKEEPING = frozenset(
         "parent_type",
         "parent_id",
         "tenant_id",
+        # The stock store's note of the movement an update wrote (for stock.changed events).
+        "last_movement",
     }
 )
 
 # Secrets, even hashed, never enter the audit trail, which users can read.
-HIDDEN = frozenset({"key_hash", "secret_hash"})
+HIDDEN = frozenset({"key_hash", "secret_hash", "signing_secret"})
 
 # Uniqueness guards are plumbing, and the ledger is append-only: each
 # movement already is its own history, so copying it again adds nothing.

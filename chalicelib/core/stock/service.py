@@ -50,6 +50,7 @@ from chalicelib.core.ports import (
     UnitOfWork,
     WarehouseStore,
 )
+from chalicelib.core.stock.asof import Figures, Reconciled, as_moment, figures_as_of, reconcile_record
 from chalicelib.core.stock.levels import MAX_SET_RETRIES, LocationLevels, require_positive
 from chalicelib.core.stock.lots import require_reservable
 from chalicelib.core.stock.ownership import require_own_stock
@@ -749,6 +750,34 @@ class StockService(LocationLevels):
         return hold.model_copy(update={"status": ClaimStatus.RELEASED, "version": hold.version + 1})
 
     # -- ledger ------------------------------------------------------------
+
+    def figures_as_of(
+        self, records: list[StockRecord], moment: datetime, *, with_claims: bool = False
+    ) -> dict[str, Figures]:
+        """Each record's figures at `moment`, from snapshots and the ledger (core/stock/asof.py)."""
+        return figures_as_of(records, as_moment(moment), self._store, with_claims=with_claims)
+
+    def reconcile_and_snapshot(self, tenant_id: str, record: StockRecord, cutoff: datetime) -> tuple[Reconciled, bool]:
+        """Check the record's stored balance against its latest snapshot plus the movements since, and
+        give its snapshot at `cutoff` (and whether it is new: a second run the same day writes nothing).
+
+        A difference is checked once more from a fresh read of the record and its movements (a write
+        between the listing and the ledger Query makes them disagree for a moment).
+        """
+        reconciled = self._reconciled(tenant_id, record, cutoff)
+        if reconciled[0].difference != 0:
+            reconciled = self._reconciled(tenant_id, self.get(tenant_id, record.stock_id), cutoff)
+        return reconciled
+
+    def _reconciled(self, tenant_id: str, record: StockRecord, cutoff: datetime) -> tuple[Reconciled, bool]:
+        far = datetime.max.replace(tzinfo=cutoff.tzinfo)
+        previous = self._store.snapshot_at(tenant_id, record.stock_id, far)
+        if previous is None:
+            since = list(self._store.movements(tenant_id, record.stock_id))
+        else:
+            since = self._store.movements_between(tenant_id, record.stock_id, previous.at, far)
+        result = reconcile_record(record, previous, since, cutoff)
+        return result, previous is None or previous.at < cutoff
 
     def ledger_total(self, tenant_id: str, stock_id: str) -> Decimal:
         return sum((m.quantity for m in self._store.movements(tenant_id, stock_id)), ZERO)

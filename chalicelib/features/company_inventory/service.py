@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -68,6 +69,7 @@ from chalicelib.core.reference.service import (
 )
 from chalicelib.core.reference.tag_rules import evaluate
 from chalicelib.core.stock.ownership import own_stock
+from chalicelib.core.stock.asof import as_of_record
 from chalicelib.core.stock.service import ORDER_LINK_PREFIX, NewStockRecord, StockService
 from chalicelib.core.values import number_problem, text_problem
 
@@ -228,8 +230,17 @@ class InventoryService:
         records = own_stock(page.items)
         return Page(self._enrich(tenant_id, records), page.cursor)
 
-    def get(self, tenant_id: str, stock_id: str) -> InventoryItem:
-        return self._enrich(tenant_id, [self._active(tenant_id, stock_id)])[0]
+    def get(self, tenant_id: str, stock_id: str, as_of: datetime | None = None) -> InventoryItem:
+        """The item; with `as_of`, its figures as they were then (404 if it did not exist then)."""
+        if as_of is None:
+            return self._enrich(tenant_id, [self._active(tenant_id, stock_id)])[0]
+        record = self._records.get_record(tenant_id, stock_id)
+        if record is None:
+            raise NotFound(f"inventory item {stock_id} not found")
+        figures = self._stock.figures_as_of([record], as_of, with_claims=True)
+        if stock_id not in figures:
+            raise NotFound(f"inventory item {stock_id} did not exist at {as_of.isoformat()}")
+        return self._enrich(tenant_id, [as_of_record(record, figures[stock_id])])[0]
 
     def history(self, tenant_id: str, stock_id: str) -> list[HistoryEvent]:
         """The item's field-level history in documented names (deleted items keep theirs)."""

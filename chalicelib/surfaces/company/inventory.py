@@ -6,6 +6,7 @@ from typing import Any
 
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.company_inventory.service import MAX_ITEMS
+from chalicelib.http.asof import AS_OF, AsOfQuery
 from chalicelib.http.pagination import NEXT_TOKEN, ListQuery, decode_token, encode_token, page_size
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.company import company
@@ -141,12 +142,17 @@ def delete_items(call: Call) -> DeleteResult:
     summary="Get an inventory item by ID",
     tag=TAG_INVENTORY,
     company_param="companyId",
+    query=AsOfQuery,
     response=InventoryOut,
-    description="Permission: inventory.read. A deleted item, or one of another company, is a 404.",
+    description=(
+        f"Permission: inventory.read. A deleted item, or one of another company, is a 404. {AS_OF} "
+        "An item created after `asOf` is a 404; `quantity` is its on hand then."
+    ),
 )
 def get_item(call: Call) -> dict[str, Any]:
     tenant = call.tenant_id
-    return item_out(inventory_service().get(tenant, call.path["inventoryId"]))
+    query: AsOfQuery = call.query
+    return item_out(inventory_service().get(tenant, call.path["inventoryId"], as_of=query.asOf))
 
 
 @endpoint(

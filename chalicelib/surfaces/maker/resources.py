@@ -8,6 +8,7 @@ from typing import Any
 from chalicelib.core.catalog.resources import MAX_BOM_LINES, InitialStock
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.features.production import LevelRequest
+from chalicelib.http.asof import AS_OF, AsOfQuery
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.maker import maker
 from chalicelib.surfaces.maker.common import (
@@ -224,13 +225,15 @@ def _register(path_word: str, kind: str) -> None:
         summary=f"Get {noun.capitalize()}",
         tag=TAG_RESOURCES,
         response=ResourceOut,
+        query=AsOfQuery,
         response_example=examples["out"],
         description=f"Returns a single {noun} by ID (404 when it is unknown, deleted or another company's). "
-        f"{FIELDS} Permission: products.read.",
+        f"{FIELDS} {AS_OF} Permission: products.read.",
     )
     @named("get")
     def get_resource(call: Call) -> dict[str, Any]:
-        return resource_out(catalog_service().resource(call.tenant_id, kind, call.path["id"]))
+        query: AsOfQuery = call.query
+        return resource_out(catalog_service().resource(call.tenant_id, kind, call.path["id"], as_of=query.asOf))
 
     @endpoint(
         maker,

@@ -1,0 +1,300 @@
+"""Events, webhooks and as-of reads: round trips and latency.
+
+    python -m benchmarks.events                     # 100,000 movements over a year (~3-5 min)
+    python -m benchmarks.events --movements 10000   # quicker
+
+Against moto in-process, tables and queues built from infra/resources.json:
+
+1. DynamoDB calls of one as-of read (`figures_as_of`) a year back, a day back
+   and a minute back, for one stock record whose ledger holds `--movements`
+   movements spread over 365 days with a daily snapshot; and the same read
+   with no snapshot at all (the whole ledger partition, page by page).
+2. Per stream batch of the events consumer: records in, events written,
+   DynamoDB calls (event writes, threshold reads, webhook listing) and SQS
+   calls (delivery messages, 10 per call).
+3. Stream-to-webhook latency for `--events` stock changes: from each change's
+   occurredAt to its arrival at a receiver on loopback, the stream read, the
+   events consumer and the sender run back to back in this process (no
+   event-source polling delay, which on AWS adds the mapping's batching
+   window; on the local stack, its 0.2 s poll). p50 and p99.
+Nothing asserts: the figures are for reading and comparing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import benchmarks  # noqa: F401 - sets the AWS safety variables before boto3 is imported
+
+
+class Calls:
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, service: str, operation: str) -> None:
+        self.counts[f"{service}:{operation}"] += 1
+
+    def take(self) -> Counter[str]:
+        found, self.counts = self.counts, Counter()
+        return found
+
+
+def fmt(counts: Counter[str], service: str = "dynamodb") -> str:
+    mine = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith(service + ":")}
+    return ", ".join(f"{name} x{n}" for name, n in sorted(mine.items())) or "-"
+
+
+def as_of_reads(movements: int, calls: Calls) -> None:
+    from chalicelib.core.models import SYSTEM, Movement, MovementKind, StockRecord
+    from chalicelib.core.stock.asof import Snapshot, figures_as_of
+    from chalicelib.settings import get_settings
+    from chalicelib.storage.dynamo import batch_write
+    from chalicelib.storage.stock_repo import DynamoStockStore
+
+    store = DynamoStockStore(get_settings().main_table)
+    now = datetime.now(UTC)
+    start = now - timedelta(days=365)
+    step = timedelta(days=365) / movements
+    record = StockRecord(
+        tenant_id="bench", stock_id="s1", product_id="p", location_id="l", created_at=start - timedelta(days=1)
+    )
+    items = []
+    running = Decimal(0)
+    snapshots = []
+    next_snapshot = start + timedelta(days=1)
+    began = time.perf_counter()
+    for n in range(movements):
+        at = start + step * n
+        while at > next_snapshot:
+            snapshots.append(Snapshot("bench", "s1", next_snapshot, running, n))
+            next_snapshot += timedelta(days=1)
+        quantity = Decimal(1 if n % 3 else -1)
+        running += quantity
+        move = Movement(
+            tenant_id="bench",
+            stock_id="s1",
+            product_id="p",
+            location_id="l",
+            kind=MovementKind.ADJUSTMENT,
+            quantity=quantity,
+            actor=SYSTEM,
+            occurred_at=at,
+        )
+        items.append({"PutRequest": {"Item": store._movement_item(move)}})
+    batch_write(get_settings().main_table, items)
+    store.put_snapshots(snapshots)
+    calls.take()
+    print(
+        f"ledger written: {movements} movements, {len(snapshots)} daily snapshots ({time.perf_counter() - began:.0f} s)"
+    )
+    print("\n| as-of read of one record | DynamoDB calls | on hand |")
+    print("|---|---|---|")
+    for label, moment in (
+        ("a year back (day 2)", start + timedelta(days=1, hours=12)),
+        ("half a year back", start + timedelta(days=182, hours=6)),
+        ("a day back", now - timedelta(days=1)),
+        ("a minute back", now - timedelta(minutes=1)),
+    ):
+        figures = figures_as_of([record], moment, store)
+        print(f"| {label} | {fmt(calls.take())} | {figures['s1'].on_hand} |")
+
+    class NoSnapshots:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(store, name)
+
+        def snapshot_at(self, *args: Any) -> None:
+            return None
+
+    figures = figures_as_of([record], start + timedelta(days=1, hours=12), NoSnapshots())  # type: ignore[arg-type]
+    print(f"| a year back, without snapshots (the whole ledger) | {fmt(calls.take())} | {figures['s1'].on_hand} |")
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[float, dict[str, Any]]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.arrivals.append((time.time(), json.loads(body)))
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def stream_records(arn: str, after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    from chalicelib.storage.aws import client
+
+    streams = client("dynamodbstreams")
+    records: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        position = {"ShardIteratorType": "TRIM_HORIZON"}
+        if after:
+            position = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], **position)["ShardIterator"]
+        while iterator:
+            page = streams.get_records(ShardIterator=iterator, Limit=1000)
+            records.extend(page["Records"])
+            iterator = page.get("NextShardIterator") if page["Records"] else None
+    for record in records:
+        change = dict(record["dynamodb"])
+        change["ApproximateCreationDateTime"] = int(change["ApproximateCreationDateTime"].timestamp())
+        record["dynamodb"] = change
+    last = records[-1]["dynamodb"]["SequenceNumber"] if records else after
+    return records, last
+
+
+LOT = 10
+
+
+def drain(queue: str) -> None:
+    from chalicelib.events import webhooks as sender
+    from chalicelib.storage.aws import client
+
+    while True:
+        messages = client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return
+        records = [
+            {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"]} for m in messages
+        ]
+        answer = sender.handle({"Records": records})
+        failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
+            client("sqs").delete_message_batch(QueueUrl=queue, Entries=entries)
+
+
+def events_and_latency(count: int, calls: Calls) -> None:
+    from chalicelib import wiring
+    from chalicelib.core.models import SYSTEM
+    from chalicelib.core.stock.service import NewStockRecord
+    from chalicelib.events import domain
+    from chalicelib.settings import get_settings
+    from chalicelib.storage.aws import client
+
+    receiver = Receiver()
+    tenant, _ = wiring.tenant_service().create_tenant("Bench", ["admin"])
+    wiring.webhook_service().create(tenant.tenant_id, receiver.url, ["stock.changed"], None, SYSTEM)
+    products = [
+        wiring.catalog_service()
+        .create_resource(tenant.tenant_id, "product", {"name": f"P{n}", "min_level": Decimal(5)}, SYSTEM)
+        .product.product_id
+        for n in range(10)
+    ]
+    stock = wiring.stock_service()
+    records = [
+        stock.create_record(
+            tenant.tenant_id, NewStockRecord(product_id=p, location_id="l", quantity=Decimal(100)), SYSTEM
+        )
+        for p in products
+    ]
+    arn = client("dynamodb").describe_table(TableName=get_settings().main_table)["Table"]["LatestStreamArn"]
+    _, last = stream_records(arn, None)
+    for n in range(count - len(records)):
+        stock.adjust(tenant.tenant_id, records[n % len(records)].stock_id, Decimal(-1 if n % 2 else 1), SYSTEM)
+    found, last = stream_records(arn, last)
+    calls.take()
+    print("\n| stream batch (records) | events written | DynamoDB calls | SQS calls |")
+    print("|---|---|---|---|")
+    queue = client("sqs").get_queue_url(QueueName=get_settings().webhook_queue)["QueueUrl"]
+    sent = 0
+    for size in (1, 10, 100):
+        batch = found[sent : sent + size]
+        sent += size
+        calls.take()
+        result = domain.handle({"Records": batch}, None)
+        counts = calls.take()
+        events = sum(1 for r in batch if r["dynamodb"].get("NewImage", {}).get("entity_type", {}).get("S") == "stock")
+        failed = len(result["batchItemFailures"])
+        print(f"| {len(batch)} ({failed} failed) | {events} stock.changed | {fmt(counts)} | {fmt(counts, 'sqs')} |")
+    # Then a steady flow: a few changes at a time, each lot read from the stream, published and delivered
+    # before the next is written, as the event sources do continuously.
+    for start in range(sent, len(found), 100):
+        domain.handle({"Records": found[start : start + 100]}, None)
+    drain(queue)
+    receiver.arrivals.clear()
+    began = time.perf_counter()
+    written = 0
+    while written < count:
+        for _ in range(LOT):
+            stock.adjust(tenant.tenant_id, records[written % len(records)].stock_id, Decimal(1), SYSTEM)
+            written += 1
+        batch, last = stream_records(arn, last)
+        domain.handle({"Records": batch}, None)
+        drain(queue)
+    drained = time.perf_counter() - began
+    latencies = sorted(
+        (arrived - datetime.fromisoformat(event["occurredAt"].replace("Z", "+00:00")).timestamp()) * 1000
+        for arrived, event in receiver.arrivals
+    )
+    receiver.server.shutdown()
+    if not latencies:
+        print("no deliveries arrived")
+        return
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    print(
+        f"\nstream-to-webhook: {len(latencies)} changes written {LOT} at a time, each lot read from the stream, "
+        f"published and delivered before the next ({drained:.1f} s in all); latency from occurredAt to arrival: "
+        f"p50 {statistics.median(latencies):.0f} ms, p99 {p99:.0f} ms"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.events")
+    parser.add_argument("--movements", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1000)
+    args = parser.parse_args(argv)
+
+    import os
+
+    from moto import mock_aws
+
+    from chalicelib import wiring
+    from chalicelib.settings import get_settings, reset_settings
+    from chalicelib.storage.aws import client, on_call, reset_clients
+    from infra.moto_server import cache_condition_parsing, roll_back_by_item
+    from infra.provision import provision
+
+    os.environ["STOCKROOM_WEBHOOK_ALLOW_LOOPBACK"] = "true"
+    os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+    roll_back_by_item()
+    cache_condition_parsing()
+    reset_settings()
+    reset_clients()
+    wiring.reset()
+    calls = Calls()
+    unsubscribe = on_call(calls)
+    try:
+        with mock_aws():
+            provision(get_settings(), client("dynamodb"), client("s3"), client("sqs"))
+            as_of_reads(args.movements, calls)
+            events_and_latency(args.events, calls)
+    finally:
+        unsubscribe()
+        reset_clients()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Domain events: what the table stream says happened, as events a company can list and subscribe to."""
