@@ -9,8 +9,8 @@ from chalicelib.http.oauth2 import oauth2
 from chalicelib.http.platform import platform
 from chalicelib.surfaces.company import company
 from chalicelib.surfaces.company.orders import orders
-from chalicelib.surfaces.graphql import graphql
 from chalicelib.surfaces.events import stock_events
+from chalicelib.surfaces.graphql import graphql
 from chalicelib.surfaces.maker import maker
 from chalicelib.surfaces.multisource import multisource
 from chalicelib.surfaces.warehouse import warehouse

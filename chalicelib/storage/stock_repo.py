@@ -18,8 +18,8 @@ from typing import Any
 from chalicelib.core.ids import utcnow
 from chalicelib.core.models import Actor, ClaimStatus, Hold, Movement, Reservation, StockRecord
 from chalicelib.core.ports import ClaimTransition, HoldRelease, Page, StockChange, UnitOfWork
-from chalicelib.core.stock.ownership import is_own_stock
 from chalicelib.core.stock.asof import Snapshot
+from chalicelib.core.stock.ownership import is_own_stock
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record, to_value
 from chalicelib.storage.dynamo import batch_get, batch_write, ddb, query_all, query_page

@@ -68,8 +68,8 @@ from chalicelib.core.reference.service import (
     deterministic_id,
 )
 from chalicelib.core.reference.tag_rules import evaluate
-from chalicelib.core.stock.ownership import own_stock
 from chalicelib.core.stock.asof import as_of_record
+from chalicelib.core.stock.ownership import own_stock
 from chalicelib.core.stock.service import ORDER_LINK_PREFIX, NewStockRecord, StockService
 from chalicelib.core.values import number_problem, text_problem
 

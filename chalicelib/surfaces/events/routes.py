@@ -7,12 +7,13 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from chalicelib.core.bodies import Body
 from chalicelib.core.events.mapping import EVENT_DAYS, known_type
 from chalicelib.core.events.webhooks import Delivery, Webhook
 from chalicelib.core.models import Model
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.http.errors import bad_request
-from chalicelib.http.pagination import decode_token, encode_token, page_size
+from chalicelib.http.pagination import NEXT_TOKEN, ListQuery, decode_token, encode_token, page_size
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.events import stock_events
 from chalicelib.wiring import event_store, webhook_service
@@ -21,8 +22,7 @@ TAG_EVENTS = "Events"
 TAG_WEBHOOKS = "Webhooks"
 READ = [Permission.INVENTORY_READ]
 ADMIN = [Permission.ADMIN]
-NEXT_TOKEN = "X-Next-Token"  # noqa: S105 - a header name, not a secret
-PAGE_LIMIT = 500
+
 
 EVENT_EXAMPLE = {
     "id": "evt_3f1c0a9b7d2e4f60a1b2c3d4e5f60718",
@@ -44,12 +44,10 @@ EVENT_EXAMPLE = {
 }
 
 
-class EventQuery(Model):
+class EventQuery(ListQuery):
     type: str | None = Field(None, description="Comma-separated event types (stock.changed,threshold.crossed)")
     since: datetime | None = Field(None, description="ISO 8601; events at or after this moment")
     productId: str | None = Field(None, description="Only the events of this product")
-    limit: int | None = Field(None, description=f"Events read per page, 1-{PAGE_LIMIT} (default 100)")
-    nextToken: str | None = Field(None, description=f"The {NEXT_TOKEN} header of the previous page")
 
     @field_validator("type")
     @classmethod
@@ -92,7 +90,7 @@ class EventOut(Model):
 )
 def list_events(call: Call) -> Reply:
     query: EventQuery = call.query
-    limit = page_size(query.limit, default=100, maximum=PAGE_LIMIT)
+    limit = page_size(query.limit)
     since = query.since.replace(tzinfo=UTC) if query.since and query.since.tzinfo is None else query.since
     scope = f"{call.list_scope}|{query.type}|{since}|{query.productId}"
     cursor = decode_token(call.tenant_id, query.nextToken, scope=scope)
@@ -107,13 +105,13 @@ def list_events(call: Call) -> Reply:
 # -- webhooks ------------------------------------------------------------------------
 
 
-class WebhookIn(Model):
+class WebhookIn(Body):
     url: str = Field(min_length=1, max_length=2048, description="https URL on a public address")
     events: list[str] = Field(min_length=1, max_length=50, description='Event types, or ["*"] for every type')
     description: str | None = Field(None, max_length=500)
 
 
-class WebhookPatch(Model):
+class WebhookPatch(Body):
     url: str | None = Field(None, min_length=1, max_length=2048)
     events: list[str] | None = Field(None, min_length=1, max_length=50)
     description: str | None = Field(None, max_length=500)
@@ -158,9 +156,8 @@ class DeliveryOut(Model):
     manualRetries: int
 
 
-class DeliveryQuery(Model):
-    limit: int | None = Field(None, description="Deliveries per page, 1-200 (default 50)")
-    nextToken: str | None = Field(None, description=f"The {NEXT_TOKEN} header of the previous page")
+class DeliveryQuery(ListQuery):
+    pass
 
 
 class TestSent(Model):
