@@ -81,11 +81,13 @@ security: $(STAMP)
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
+# Two workers, whole files each: a module's tables are provisioned once, in its worker's moto.
 test-integration: $(STAMP)
-	$(BIN)/pytest tests/integration -q
+	$(BIN)/pytest tests/integration -q -n 2 --dist loadfile
 
+# Two workers, whole files each: each worker starts its own local stack on free ports.
 test-e2e: $(STAMP)
-	$(BIN)/pytest tests/e2e -q
+	$(BIN)/pytest tests/e2e -q -n 2 --dist loadfile
 
 test-infra: $(STAMP)
 	$(BIN)/pytest tests/infra -q
