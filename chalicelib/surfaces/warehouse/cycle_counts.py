@@ -16,6 +16,7 @@ from chalicelib.http.routing import Call, endpoint
 from chalicelib.surfaces.warehouse import warehouse
 from chalicelib.surfaces.warehouse.common import BIN_ID, LOCATION_ID, LOT_ID, PAGING, PRODUCT_ID
 from chalicelib.surfaces.warehouse.models import Id, In, Number, Page, PageQuery, page
+from chalicelib.surfaces.warehouse.responses import AbcOut, BlindFormOut, CycleCountOut
 from chalicelib.wiring import catalog_service, cycle_count_service, warehouse_stock
 
 TAG = "Warehouse: cycle counts"
@@ -159,6 +160,7 @@ STATE = "An action the batch's state does not allow is a 409 naming the current 
     body=BatchIn,
     status=201,
     example={"name": "Aisle A weekly", "locationId": LOCATION_ID, "blind": True, "binIds": [BIN_ID]},
+    response=CycleCountOut,
     response_example=OPEN,
     description=(
         "A batch of `lines` (product, bin?, lot?), else one line per product found in `binIds`, or per product of "
@@ -209,6 +211,7 @@ def list_batches(call: Call) -> dict[str, Any]:
     summary="Get blind cycle count form",
     tag=TAG,
     query=BlindQuery,
+    response=BlindFormOut,
     response_example={
         "batchId": BATCH_ID,
         "name": "Aisle A weekly",
@@ -279,6 +282,7 @@ ABC_ROW = {
     summary="Get ABC classification for cycle counting",
     tag=TAG,
     query=AbcQuery,
+    response=AbcOut,
     response_example={"days": 365, "locationId": None, "data": [ABC_ROW]},
     description=(
         "Products by the value of their outbound movements (shipments, consumption, transfers out; at `locationId` "
@@ -304,6 +308,7 @@ def abc(call: Call) -> dict[str, Any]:
     body=AbcIn,
     status=201,
     example={"classes": ["A"], "locationId": LOCATION_ID},
+    response=CycleCountOut,
     response_example={**OPEN, "name": "ABC A count", "abcClasses": ["A"], "blind": False},
     description="A batch of every product of `classes` at `locationId` (one line per product). No product in "
     "those classes is a 400 naming `classes`. Permission: inventory.cyclecount.",
@@ -331,6 +336,7 @@ def create_abc(call: Call) -> dict[str, Any]:
     tag=TAG,
     body=ResolveIn,
     example={"batchId": BATCH_ID, "lines": [{"lineId": LINE_ID, "action": "accept"}]},
+    response=CycleCountOut,
     response_example={**EXAMPLE, "status": "completed", "lines": [{**LINE, "resolution": "accepted"}]},
     description=(
         "For a batch in review: `accept` applies the line's variance (counted - expected at the snapshot) as a "
@@ -355,6 +361,7 @@ def resolve(call: Call) -> dict[str, Any]:
     permissions=COUNT,
     summary="Get cycle count batch details",
     tag=TAG,
+    response=CycleCountOut,
     response_example=EXAMPLE,
     description="One batch; expected quantities and variances are left out while the batch is blind and not yet "
     "in review. Another company's id is a 404. Permission: inventory.cyclecount.",
@@ -372,6 +379,7 @@ def get_batch(call: Call) -> dict[str, Any]:
     tag=TAG,
     body=BatchUpdateIn,
     example={"counts": [{"lineId": LINE_ID, "countedQuantity": 38}], "status": "review"},
+    response=CycleCountOut,
     response_example=EXAMPLE,
     description=(
         "Records `counts` (the batch moves to counting) and/or moves the batch: `review` (every line counted, else "

@@ -175,3 +175,336 @@ class ValidationOut(Model):
 class ValidationsOut(Model):
     valid: bool = Field(description="True when every line is valid")
     lines: list[ValidationOut] = Field(description="Each line's verdict, in the order sent")
+
+
+# -- work items (cycle counts, transfers, put-away, replenishment, stock requests) ------------
+
+Allowed = Field(description="The actions its current state allows (each a 409 otherwise)")
+Version = Field(description="Its version, raised by every change")
+
+
+class TransitionOut(Model):
+    """One recorded step of a work item."""
+
+    action: str = Field(description="The action taken")
+    from_: str = Field(alias="from", description="The state it left")
+    to: str = Field(description="The state it reached")
+    by: ActorOut
+    at: datetime = Field(description="When")
+    comment: str | None = Field(description="The comment given with it")
+
+
+class CountLineOut(Model):
+    id: str = Field(description="The line id (`lineId` of counts and decisions)")
+    productMasterId: str
+    binId: str | None = Field(description="A bin id of this company; null: the product at the location")
+    lotId: str | None = Field(description="A lot id of this company; null: every lot or none")
+    expectedQuantity: Decimal | None = Field(
+        None, description="On hand at the place when the batch was made; absent while the batch is blind"
+    )
+    variance: Decimal | None = Field(
+        None, description="counted - expected (null until counted); absent while the batch is blind"
+    )
+    countedQuantity: Decimal | None = Field(description="The quantity counted; null until counted")
+    resolution: str | None = Field(description="null until resolved, then accepted or rejected")
+    adjustmentId: str | None = Field(description="The CYCLE_COUNT adjustment an accepted variance made")
+
+
+class CycleCountOut(Model):
+    id: str = Field(description="The batch id (`batchId`)")
+    name: str
+    locationId: str
+    status: str = Field(description="open, counting, review, completed or cancelled")
+    blind: bool = Field(description="True: expected quantities stay hidden until review")
+    abcClasses: list[str] = Field(description="The ABC classes it was made from (empty for other batches)")
+    allowedTransitions: list[str] = Allowed
+    lines: list[CountLineOut]
+    history: list[TransitionOut]
+    createdBy: ActorOut
+    createdAt: datetime
+    updatedAt: datetime
+    version: int = Version
+
+
+class BlindLineOut(Model):
+    id: str = Field(description="The line id (`lineId` of counts)")
+    productMasterId: str
+    productName: str | None
+    sku: str | None
+    binId: str | None = Field(description="A bin id of this company; null: the product at the location")
+    binCode: str | None
+    lotId: str | None = Field(description="A lot id of this company; null: every lot or none")
+    lotNumber: str | None
+    countedQuantity: Decimal | None = Field(description="The quantity counted; null until counted")
+
+
+class BlindFormOut(Model):
+    batchId: str
+    name: str
+    locationId: str
+    status: str = Field(description="open, counting, review, completed or cancelled")
+    lines: list[BlindLineOut]
+
+
+class AbcRowOut(Model):
+    productMasterId: str
+    productName: str
+    sku: str | None
+    outboundQuantity: Decimal = Field(description="Units that went out over the period")
+    outboundValue: Decimal = Field(description="Their value: units x cost price (else unit price, else 1)")
+    share: Decimal = Field(description="Its share of the total outbound value, 0 to 1")
+    class_: str = Field(alias="class", description="A, B or C")
+    countFrequencyDays: int = Field(description="How often to count it: A 30 days, B 90, C 365")
+
+
+class AbcOut(Model):
+    days: int = Field(description="The period, in days back from now")
+    locationId: str | None = Field(description="The location it was computed for; null: every location")
+    data: list[AbcRowOut]
+
+
+class PickOut(Model):
+    stockId: str = Field(description="The stock record id the quantity left")
+    binId: str | None = Field(description="A bin id of this company; null: no bin")
+    lotId: str | None = Field(description="A lot id of this company; null: stock without lot")
+    quantity: Decimal
+    inTransitStockId: str | None = Field(description="The in-transit stock record holding it while shipped")
+
+
+class TransferLineOut(Model):
+    id: str = Field(description="The line id (`lineId` of partial receipts)")
+    productMasterId: str
+    lotId: str | None = Field(description="The lot asked for; null: first expiry first or no lot")
+    quantity: Decimal
+    shippedQuantity: Decimal
+    receivedQuantity: Decimal
+    returnedQuantity: Decimal = Field(description="Quantity returned to its source by a cancel")
+    inTransitQuantity: Decimal
+    picks: list[PickOut] = Field(description="Where the shipped quantity came from")
+
+
+class TransferOut(Model):
+    id: str = Field(description="The transfer id")
+    fromLocationId: str
+    toLocationId: str
+    fromBinId: str | None
+    toBinId: str | None
+    notes: str | None
+    status: str = Field(description="draft, shipped, received, completed or cancelled")
+    allowedTransitions: list[str] = Allowed
+    lines: list[TransferLineOut]
+    history: list[TransitionOut]
+    createdBy: ActorOut
+    createdAt: datetime
+    updatedAt: datetime
+    version: int = Version
+
+
+class BinContentOut(Model):
+    productMasterId: str
+    lotId: str | None = Field(description="A lot id of this company; null: stock without lot")
+    stockId: str
+    onHand: Decimal
+
+
+class TransferBinOut(Model):
+    id: str = Field(description="The bin id")
+    code: str
+    zone: str | None
+    type: BinType = Field(description="The bin type")
+    capacity: Decimal | None = Field(description="Its capacity; null: unlimited")
+    onHand: Decimal = Field(description="What it holds")
+    fill: Decimal | None = Field(description="onHand / capacity; null without a capacity")
+    contents: list[BinContentOut]
+
+
+class TransferBinsOut(Model):
+    locationId: str
+    bins: list[TransferBinOut]
+
+
+class PutAwayOut(Model):
+    id: str = Field(description="The put-away task id")
+    taskId: str = Field(description="The same task id, as the body of completion takes it")
+    productMasterId: str
+    locationId: str
+    fromBinId: str
+    toBinId: str | None
+    suggested: bool = Field(description="True when the server chose `toBinId`")
+    lotId: str | None = Field(description="A lot id of this company; null: stock without lot")
+    quantity: Decimal
+    status: str = Field(description="open, completed or cancelled")
+    allowedTransitions: list[str] = Allowed
+    history: list[TransitionOut]
+    createdBy: ActorOut
+    createdAt: datetime
+    updatedAt: datetime
+    version: int = Version
+
+
+class ReplenishmentConfigOut(Model):
+    productMasterId: str
+    locationId: str
+    method: str = Field(description="The replenishment method")
+    minQuantity: Decimal
+    maxQuantity: Decimal
+    reorderQuantity: Decimal | None
+    packSize: Decimal | None = Field(description="Orders are rounded up to a multiple of it")
+    leadTimeDays: int | None
+    safetyStock: Decimal | None
+    sourceLocationId: str | None
+    updatedAt: datetime
+    version: int = Version
+
+
+class SuggestionOut(Model):
+    productMasterId: str
+    locationId: str
+    available: Decimal
+    incoming: Decimal = Field(description="On its way: open replenishment records and transfers in transit")
+    reorderPoint: Decimal
+    suggestedQuantity: Decimal
+    sourceLocationId: str | None
+    reason: str = Field(description="Why it is suggested")
+
+
+class SuggestionsOut(Model):
+    data: list[SuggestionOut]
+
+
+class ReplenishmentOut(Model):
+    id: str = Field(description="The replenishment record id (`recordId`)")
+    productMasterId: str
+    locationId: str
+    quantity: Decimal
+    sourceLocationId: str | None
+    transferId: str | None = Field(description="The transfer ordering it made (GET /api/inventory/transfers/{id})")
+    status: str = Field(description="open, ordered, received or cancelled")
+    allowedTransitions: list[str] = Allowed
+    origin: str = Field(description="manual, suggestion or schedule")
+    reason: str | None
+    history: list[TransitionOut]
+    createdBy: ActorOut
+    createdAt: datetime
+    updatedAt: datetime
+    version: int = Version
+
+
+class RequestLineOut(Model):
+    id: str = Field(description="The line id (`lineId` of fulfilment)")
+    productMasterId: str
+    quantity: Decimal
+    approvedQuantity: Decimal
+    reservedQuantity: Decimal = Field(description="Still reserved at the source location")
+    fulfilledQuantity: Decimal
+
+
+class CommentOut(Model):
+    id: str = Field(description="The comment id")
+    text: str
+    by: ActorOut
+    at: datetime
+
+
+class StockRequestOut(Model):
+    id: str = Field(description="The stock request id")
+    number: str = Field(description="Its human number (SR-000042)")
+    title: str
+    category: str | None
+    priority: str = Field(description="low, normal, high or urgent")
+    requestedBy: ActorOut
+    locationId: str = Field(description="The location id that asks for the stock")
+    sourceLocationId: str = Field(description="The location id the stock comes from")
+    neededBy: date | None
+    notes: str | None
+    status: str = Field(description="draft, submitted, approved, rejected, fulfilled or cancelled")
+    allowedTransitions: list[str] = Allowed
+    rejectionReason: str | None
+    lines: list[RequestLineOut]
+    comments: list[CommentOut]
+    history: list[TransitionOut]
+    createdAt: datetime
+    updatedAt: datetime
+    version: int = Version
+
+
+class CategoryOut(Model):
+    category: str | None = Field(description="The category; null: requests without one")
+    count: int
+    byStatus: dict[str, int] = Field(description="Requests per status")
+    quantity: Decimal = Field(description="Quantity asked for over their lines")
+
+
+class CategoriesOut(Model):
+    data: list[CategoryOut]
+
+
+class TopProductOut(Model):
+    productMasterId: str
+    productName: str | None
+    quantity: Decimal
+
+
+class DashboardOut(Model):
+    total: int
+    byStatus: dict[str, int] = Field(description="Requests per status")
+    pendingApprovals: int
+    averageTimeToApproveSeconds: float | None = Field(description="From submit to approve; null: none approved")
+    topRequestedProducts: list[TopProductOut]
+
+
+class FiltersOut(Model):
+    status: list[str]
+    priority: list[str]
+    category: list[str]
+    requestedBy: list[ActorOut]
+    locationId: list[str] = Field(description="Location ids the requests name (GET /api/locations)")
+
+
+class ProductMatchOut(Model):
+    productMasterId: str
+    name: str
+    sku: str | None
+    available: Decimal = Field(description="Available everywhere")
+    availableAtLocation: Decimal = Field(description="Available at `locationId` (0 without it)")
+
+
+class ProductMatchesOut(Model):
+    data: list[ProductMatchOut]
+
+
+class StocklistRecordOut(Model):
+    stockId: str
+    binId: str | None = Field(description="A bin id of this company; null: no bin")
+    lotId: str | None = Field(description="A lot id of this company; null: stock without lot")
+    available: Decimal
+
+
+class StocklistRowOut(Model):
+    productMasterId: str
+    productName: str | None
+    sku: str | None
+    available: Decimal
+    records: list[StocklistRecordOut]
+
+
+class StocklistOut(Model):
+    locationId: str
+    data: list[StocklistRowOut]
+
+
+class DeletedOut(Model):
+    id: str = Field(description="The id of the deleted stock request")
+    deleted: bool
+
+
+class RequestLinesOut(Model):
+    data: list[RequestLineOut]
+
+
+class RequestStatusOut(Model):
+    id: str = Field(description="The stock request id")
+    number: str
+    status: str
+    allowedTransitions: list[str] = Allowed
+    history: list[TransitionOut]
