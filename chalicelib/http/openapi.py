@@ -315,7 +315,7 @@ def _error_statuses(spec: Endpoint) -> list[str]:
     statuses.append("400")
     if not spec.public:
         statuses += ["401", "403"]
-    if named or (not spec.public and spec.method != "GET"):
+    if named or spec.looks_up or (not spec.public and spec.method != "GET"):
         statuses.append("404")
     if spec.method in MUTATING and not spec.public:
         statuses.append("409")

@@ -32,7 +32,7 @@ class CountLineIn(In):
     lotId: Id | None = None
 
 
-class BatchIn(In):
+class CycleCountIn(In):
     name: str = Name
     locationId: Id
     blind: bool = False
@@ -41,14 +41,14 @@ class BatchIn(In):
     productMasterIds: list[Id] | None = Field(None, max_length=MAX_LINES)
 
 
-class CountIn(In):
+class LineCountIn(In):
     lineId: Id
     countedQuantity: Number = Field(ge=0)
 
 
 class BatchUpdateIn(In):
     status: Literal["counting", "review", "cancelled"] | None = None
-    counts: list[CountIn] | None = Field(None, max_length=MAX_LINES)
+    counts: list[LineCountIn] | None = Field(None, max_length=MAX_LINES)
 
 
 class DecisionIn(In):
@@ -157,7 +157,7 @@ STATE = "An action the batch's state does not allow is a 409 naming the current 
     permissions=COUNT,
     summary="Create cycle count batch",
     tag=TAG,
-    body=BatchIn,
+    body=CycleCountIn,
     status=201,
     example={"name": "Aisle A weekly", "locationId": LOCATION_ID, "blind": True, "binIds": [BIN_ID]},
     response=CycleCountOut,
@@ -170,7 +170,7 @@ STATE = "An action the batch's state does not allow is a 409 naming the current 
     ),
 )
 def create_batch(call: Call) -> dict[str, Any]:
-    b: BatchIn = call.body
+    b: CycleCountIn = call.body
     created = cycle_count_service().create(
         call.tenant_id,
         b.name,
@@ -210,6 +210,7 @@ def list_batches(call: Call) -> dict[str, Any]:
     permissions=COUNT,
     summary="Get blind cycle count form",
     tag=TAG,
+    looks_up=True,
     query=BlindQuery,
     response=BlindFormOut,
     response_example={
@@ -281,6 +282,7 @@ ABC_ROW = {
     permissions=COUNT,
     summary="Get ABC classification for cycle counting",
     tag=TAG,
+    looks_up=True,
     query=AbcQuery,
     response=AbcOut,
     response_example={"days": 365, "locationId": None, "data": [ABC_ROW]},

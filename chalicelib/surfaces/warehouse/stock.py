@@ -221,6 +221,7 @@ def _validate_one(
     permissions=READ,
     summary="Get lot control validation",
     tag=TAG_STOCK,
+    looks_up=True,
     query=ValidateQuery,
     response=ValidationOut,
     response_example={

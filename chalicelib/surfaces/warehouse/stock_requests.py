@@ -103,7 +103,7 @@ class RequestsQuery(PageQuery):
     search: Text | None = None
 
 
-class SearchQuery(In):
+class ProductSearchQuery(In):
     q: Text = ""
     locationId: Id | None = None
     limit: int = Field(50, ge=1, le=200)
@@ -365,7 +365,7 @@ def pending(call: Call) -> dict[str, Any]:
     permissions=[Permission.STOCKREQUESTS_READ, Permission.PRODUCTS_READ],
     summary="Search products for stock requests",
     tag=TAG,
-    query=SearchQuery,
+    query=ProductSearchQuery,
     response=ProductMatchesOut,
     response_example={
         "data": [
@@ -379,7 +379,7 @@ def pending(call: Call) -> dict[str, Any]:
     ),
 )
 def search_products(call: Call) -> dict[str, Any]:
-    q: SearchQuery = call.query
+    q: ProductSearchQuery = call.query
     found = stock_request_service().search_products(call.tenant_id, q.q, q.locationId, q.limit)
     return {
         "data": [
@@ -396,6 +396,7 @@ def search_products(call: Call) -> dict[str, Any]:
     permissions=READ,
     summary="Get stocklist for stock requests",
     tag=TAG,
+    looks_up=True,
     query=StocklistQuery,
     response=StocklistOut,
     response_example={

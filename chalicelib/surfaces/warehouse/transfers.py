@@ -212,6 +212,7 @@ def list_transfers(call: Call) -> dict[str, Any]:
     permissions=READ,
     summary="Get transfer bins",
     tag=TAG,
+    looks_up=True,
     query=TransferBinsQuery,
     response=TransferBinsOut,
     response_example={
