@@ -103,6 +103,17 @@ ID_FIELDS = {
     "categoryId": "A category id of the company's own choosing (free text)",
     "clientId": "An OAuth2 client id of this company (GET /oauth2/clients)",
     "stockId": "A stock record id (the 000 inventory item id of the same stock)",
+    "lineId": "A line id of the document the path or body names (its `lines[].id`)",
+    "batchId": "A cycle count batch id of this company (GET /api/inventory/cycle-count)",
+    "taskId": "A put-away task id of this company (GET /api/inventory/put-away)",
+    "recordId": "A replenishment record id of this company (GET /api/inventory/replenishment)",
+    "requestId": "A stock request id of this company (GET /api/stock-requests)",
+    "transferId": "A transfer id of this company (GET /api/inventory/transfers/{id})",
+    "sourceLocationId": "The location id the stock comes from (GET /api/locations)",
+    "fromLocationId": "The location id the stock leaves (GET /api/locations)",
+    "toLocationId": "The location id the stock goes to (GET /api/locations)",
+    "fromBinId": "The bin id the stock leaves (GET /api/inventory/bins)",
+    "toBinId": "The bin id the stock goes to (GET /api/inventory/bins)",
 }
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "bearerKey": {"type": "http", "scheme": "bearer", "description": "API key as `Authorization: Bearer <key>`"},
@@ -304,7 +315,7 @@ def _error_statuses(spec: Endpoint) -> list[str]:
     statuses.append("400")
     if not spec.public:
         statuses += ["401", "403"]
-    if named or (not spec.public and spec.method != "GET"):
+    if named or spec.looks_up or (not spec.public and spec.method != "GET"):
         statuses.append("404")
     if spec.method in MUTATING and not spec.public:
         statuses.append("409")

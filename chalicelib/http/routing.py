@@ -92,6 +92,9 @@ class Endpoint:
     headers: tuple[str, ...] = ()
     # An empty body reads as `{}` (a body whose fields are all optional, e.g. a workflow step's comment).
     empty_body: bool = False
+    # A GET whose query names something that must exist (a location, a product, a batch): an id that
+    # names nothing is a 404 naming the parameter, so OpenAPI lists 404 for it.
+    looks_up: bool = False
 
     @functools.cached_property
     def body_adapter(self) -> TypeAdapter[Any] | None:
@@ -193,6 +196,7 @@ def endpoint(
     links: Sequence[Link] = (),
     headers: Sequence[str] = (),
     empty_body: bool = False,
+    looks_up: bool = False,
 ) -> Callable[[Handler], Handler]:
     if permissions is None and any_of is None and not public:
         raise ValueError(f"{method} {path} must declare its permissions (or public=True)")
@@ -227,6 +231,7 @@ def endpoint(
         links=tuple(links),
         headers=tuple(headers),
         empty_body=empty_body,
+        looks_up=looks_up,
     )
 
     def register(handler: Handler) -> Handler:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 import app  # noqa: F401 - registers every route
 from chalicelib.http.openapi import document, paged
@@ -130,3 +130,38 @@ def test_every_field_that_takes_an_id_says_of_what() -> None:
     ]
 
     assert undescribed == []
+
+
+def test_every_schema_name_in_the_document_names_one_model() -> None:
+    # Components are keyed by class name: two bodies or answers of the same name would show one of
+    # them for both (the fuzzer would then check a route against another route's schema).
+    models: dict[str, set[type]] = {}
+    for spec in ENDPOINTS:
+        errors = [model for _, model in (spec.error_responses or {}).values()]
+        for kind in [spec.body, spec.response, *errors]:
+            for model in _models_in(kind):
+                models.setdefault(model.__name__, set()).add(model)
+
+    assert {name: found for name, found in models.items() if len(found) > 1} == {}
+
+
+def _models_in(kind: Any, seen: set[type] | None = None) -> set[type]:
+    """The pydantic models a type is made of (itself, its fields', their arguments')."""
+    seen = set() if seen is None else seen
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        if kind in seen:
+            return seen
+        seen.add(kind)
+        for field in kind.model_fields.values():
+            _models_in(field.annotation, seen)
+    for argument in get_args(kind):
+        _models_in(argument, seen)
+    return seen
+
+
+def test_a_get_whose_query_names_something_that_must_exist_lists_its_404() -> None:
+    bins = next(s for s in ENDPOINTS if s.path == "/api/inventory/transfers/bins")
+    inventory = next(s for s in ENDPOINTS if s.path == "/api/inventory" and s.method == "GET")
+
+    assert "404" in operation(bins)["responses"]
+    assert "404" not in operation(inventory)["responses"]

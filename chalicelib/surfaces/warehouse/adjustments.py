@@ -29,6 +29,7 @@ from chalicelib.surfaces.warehouse.models import (
     adjustment_out,
     page,
 )
+from chalicelib.surfaces.warehouse.responses import AdjustedOut, AdjustmentOut, ReasonCodesOut
 from chalicelib.wiring import warehouse_stock
 
 BASE = "/api/inventory/adjustments"
@@ -73,6 +74,7 @@ def _filter(query: AdjustmentsQuery) -> AdjustmentFilter:
     permissions=ADJUST,
     summary="List adjustment reason codes",
     tag=TAG_ADJUST,
+    response=ReasonCodesOut,
     response_example={"data": [{"code": "DAMAGED", "label": "Damaged", "direction": "decrease"}]},
     description=(
         "The reason codes an adjustment takes, each with the direction it allows (increase, decrease or either). "
@@ -102,6 +104,7 @@ def reason_codes(call: Call) -> dict[str, Any]:
         "notes": "Forklift damage, aisle 4",
         "expectedOnHand": 120,
     },
+    response=AdjustedOut,
     response_example={**DOCUMENT, "onHand": 117},
     description=(
         "One signed change of on-hand at a place (`binId`, `lotId` narrow it) with a reason code, as an "
@@ -151,6 +154,7 @@ def adjust(call: Call) -> dict[str, Any]:
             }
         ],
     },
+    response=AdjustmentOut,
     response_example=DOCUMENT,
     description=(
         "An adjustment document of up to 40 lines under one reason code, applied all or nothing in ONE "
@@ -210,6 +214,7 @@ def list_adjustments(call: Call) -> dict[str, Any]:
         "lotId": LOT_ID,
         "countedQuantity": 118,
     },
+    response=AdjustmentOut,
     response_example={
         **DOCUMENT,
         "type": "count",
@@ -273,6 +278,7 @@ def list_counts(call: Call) -> dict[str, Any]:
         "expiryDate": "2027-12-31",
         "quantity": 10,
     },
+    response=AdjustmentOut,
     response_example={
         **DOCUMENT,
         "type": "lot_correction",

@@ -25,6 +25,7 @@ PRODUCT = "5f0c4a52-1d3e-4c47-9b7d-2f8e6a1c0d11"
     summary="Get inventory analytics",
     response=AnalyticsOut,
     tag="Warehouse: analytics",
+    looks_up=True,
     query=AnalyticsQuery,
     description=(
         "Figures for the period `fromDate`..`toDate` (ISO dates or date-times, UTC; a date alone as `toDate` "

@@ -156,6 +156,7 @@ def create_channel(call: Call) -> dict[str, Any]:
     summary="List availability records",
     response=AvailabilityPage,
     tag=TAG,
+    looks_up=True,
     query=AvailabilityListQuery,
     description=(
         f"Availability records (one per product and location), by location then product, each with its computed "
@@ -300,6 +301,7 @@ def set_availability(call: Call) -> dict[str, Any]:
     summary="Get channel × location ATP matrix",  # noqa: RUF001 (the document's title)
     response=MatrixOut,
     tag=TAG,
+    looks_up=True,
     query=MatrixQuery,
     description=(
         "Every product stocked at `locationId` (required) with its on-hand, available and ATP per channel "
@@ -357,6 +359,7 @@ def channel_location(call: Call) -> dict[str, Any]:
     summary="Drill down into channel-location ATP",
     response=DrilldownOut,
     tag=TAG,
+    looks_up=True,
     query=DrilldownQuery,
     description=(
         "Everything behind a product's figures at a location: its stock records by bin and lot (with owner; only "
@@ -446,6 +449,7 @@ def drilldown(call: Call) -> dict[str, Any]:
     summary="Get channel inventory summary",
     response=SummaryOut,
     tag=TAG,
+    looks_up=True,
     query=SummaryQuery,
     description=(
         "Per active channel: the ATP summed over every product and location (or only `locationId`), and how many "

@@ -8,6 +8,7 @@ from chalicelib.http.routing import Call, endpoint
 from chalicelib.surfaces.warehouse import warehouse
 from chalicelib.surfaces.warehouse.common import BIN_ID, EXTENSION, LOCATION_ID, PAGING, READ, TAG_BINS, WRITE
 from chalicelib.surfaces.warehouse.models import BinIn, BinsQuery, Page, bin_out, page
+from chalicelib.surfaces.warehouse.responses import BinOut
 from chalicelib.wiring import catalog_service
 
 BIN = {
@@ -32,6 +33,7 @@ BIN = {
     status=201,
     extension=True,
     example={"locationId": LOCATION_ID, "code": "A-01-03", "zone": "A", "type": "storage", "capacity": 500},
+    response=BinOut,
     response_example=BIN,
     description=(
         f"{EXTENSION}A bin of a location: `code` unique per location in any case (409 naming `code`), `zone`, "

@@ -194,7 +194,7 @@ def period(query: AnalyticsQuery) -> tuple[datetime, datetime]:
 # -- response models (OpenAPI) -----------------------------------------------------------------------
 
 
-class Pagination(Model):
+class PageInfo(Model):
     page: int
     limit: int
     total: int
@@ -212,7 +212,7 @@ class ChannelOut(Model):
 
 class ChannelPage(Model):
     data: list[ChannelOut]
-    pagination: Pagination
+    pagination: PageInfo
 
 
 class ChannelFigureOut(Model):
@@ -244,7 +244,7 @@ class AvailabilityOut(Model):
 
 class AvailabilityPage(Model):
     data: list[AvailabilityOut]
-    pagination: Pagination
+    pagination: PageInfo
 
 
 class ProductAvailabilityOut(Model):
@@ -288,7 +288,7 @@ class MatrixOut(Model):
     locationName: str
     channels: list[MatrixChannelOut]
     data: list[MatrixRowOut]
-    pagination: Pagination
+    pagination: PageInfo
 
 
 class Totals(Model):

@@ -16,6 +16,7 @@ from chalicelib.http.routing import Call, endpoint
 from chalicelib.surfaces.warehouse import warehouse
 from chalicelib.surfaces.warehouse.common import BIN_ID, LOCATION_ID, LOT_ID, PAGING, PRODUCT_ID
 from chalicelib.surfaces.warehouse.models import Id, In, Number, Page, PageQuery, page
+from chalicelib.surfaces.warehouse.responses import AbcOut, BlindFormOut, CycleCountOut
 from chalicelib.wiring import catalog_service, cycle_count_service, warehouse_stock
 
 TAG = "Warehouse: cycle counts"
@@ -31,7 +32,7 @@ class CountLineIn(In):
     lotId: Id | None = None
 
 
-class BatchIn(In):
+class CycleCountIn(In):
     name: str = Name
     locationId: Id
     blind: bool = False
@@ -40,14 +41,14 @@ class BatchIn(In):
     productMasterIds: list[Id] | None = Field(None, max_length=MAX_LINES)
 
 
-class CountIn(In):
+class LineCountIn(In):
     lineId: Id
     countedQuantity: Number = Field(ge=0)
 
 
 class BatchUpdateIn(In):
     status: Literal["counting", "review", "cancelled"] | None = None
-    counts: list[CountIn] | None = Field(None, max_length=MAX_LINES)
+    counts: list[LineCountIn] | None = Field(None, max_length=MAX_LINES)
 
 
 class DecisionIn(In):
@@ -156,9 +157,10 @@ STATE = "An action the batch's state does not allow is a 409 naming the current 
     permissions=COUNT,
     summary="Create cycle count batch",
     tag=TAG,
-    body=BatchIn,
+    body=CycleCountIn,
     status=201,
     example={"name": "Aisle A weekly", "locationId": LOCATION_ID, "blind": True, "binIds": [BIN_ID]},
+    response=CycleCountOut,
     response_example=OPEN,
     description=(
         "A batch of `lines` (product, bin?, lot?), else one line per product found in `binIds`, or per product of "
@@ -168,7 +170,7 @@ STATE = "An action the batch's state does not allow is a 409 naming the current 
     ),
 )
 def create_batch(call: Call) -> dict[str, Any]:
-    b: BatchIn = call.body
+    b: CycleCountIn = call.body
     created = cycle_count_service().create(
         call.tenant_id,
         b.name,
@@ -208,7 +210,9 @@ def list_batches(call: Call) -> dict[str, Any]:
     permissions=COUNT,
     summary="Get blind cycle count form",
     tag=TAG,
+    looks_up=True,
     query=BlindQuery,
+    response=BlindFormOut,
     response_example={
         "batchId": BATCH_ID,
         "name": "Aisle A weekly",
@@ -278,7 +282,9 @@ ABC_ROW = {
     permissions=COUNT,
     summary="Get ABC classification for cycle counting",
     tag=TAG,
+    looks_up=True,
     query=AbcQuery,
+    response=AbcOut,
     response_example={"days": 365, "locationId": None, "data": [ABC_ROW]},
     description=(
         "Products by the value of their outbound movements (shipments, consumption, transfers out; at `locationId` "
@@ -304,6 +310,7 @@ def abc(call: Call) -> dict[str, Any]:
     body=AbcIn,
     status=201,
     example={"classes": ["A"], "locationId": LOCATION_ID},
+    response=CycleCountOut,
     response_example={**OPEN, "name": "ABC A count", "abcClasses": ["A"], "blind": False},
     description="A batch of every product of `classes` at `locationId` (one line per product). No product in "
     "those classes is a 400 naming `classes`. Permission: inventory.cyclecount.",
@@ -331,6 +338,7 @@ def create_abc(call: Call) -> dict[str, Any]:
     tag=TAG,
     body=ResolveIn,
     example={"batchId": BATCH_ID, "lines": [{"lineId": LINE_ID, "action": "accept"}]},
+    response=CycleCountOut,
     response_example={**EXAMPLE, "status": "completed", "lines": [{**LINE, "resolution": "accepted"}]},
     description=(
         "For a batch in review: `accept` applies the line's variance (counted - expected at the snapshot) as a "
@@ -355,6 +363,7 @@ def resolve(call: Call) -> dict[str, Any]:
     permissions=COUNT,
     summary="Get cycle count batch details",
     tag=TAG,
+    response=CycleCountOut,
     response_example=EXAMPLE,
     description="One batch; expected quantities and variances are left out while the batch is blind and not yet "
     "in review. Another company's id is a 404. Permission: inventory.cyclecount.",
@@ -372,6 +381,7 @@ def get_batch(call: Call) -> dict[str, Any]:
     tag=TAG,
     body=BatchUpdateIn,
     example={"counts": [{"lineId": LINE_ID, "countedQuantity": 38}], "status": "review"},
+    response=CycleCountOut,
     response_example=EXAMPLE,
     description=(
         "Records `counts` (the batch moves to counting) and/or moves the batch: `review` (every line counted, else "

@@ -18,9 +18,11 @@ from chalicelib.surfaces.warehouse.common import (
     WRITE,
 )
 from chalicelib.surfaces.warehouse.models import DestructionIn, ExpiredQuery, LotsIn, Page, expired_out, page
+from chalicelib.surfaces.warehouse.responses import ExpiredLotsOut, MovementsOut
 from chalicelib.wiring import warehouse_stock
 
 BASE = "/api/inventory/expired"
+MOVE = "7b9d1f3a-5c2e-4a6b-8d0f-2e4a6c8e0b3d"
 LOT = {
     "id": LOT_ID,
     "lotNumber": "L2025-02",
@@ -45,7 +47,16 @@ EXPIRED = {
     ],
 }
 MOVEMENTS = {
-    "movements": [{"id": "m1", "stockId": STOCK_ID, "kind": "consumption", "quantity": -40, "reason": "EXPIRED"}]
+    "movements": [
+        {
+            "id": f"{MOVE}:0",
+            "stockId": STOCK_ID,
+            "locationId": LOCATION_ID,
+            "kind": "consumption",
+            "quantity": -40,
+            "reason": "EXPIRED",
+        }
+    ]
 }
 
 
@@ -95,6 +106,7 @@ def list_expired(call: Call) -> dict[str, Any]:
     tag=TAG_HOLDS,
     body=LotsIn,
     example={"lotIds": [LOT_ID]},
+    response=ExpiredLotsOut,
     response_example={"data": [EXPIRED]},
     description=(
         "Marks each lot expired and holds the available stock of every record of it (reason EXPIRED), per lot in "
@@ -119,6 +131,7 @@ def mark_expired(call: Call) -> dict[str, Any]:
     tag=TAG_HOLDS,
     body=LotsIn,
     example={"lotIds": [LOT_ID]},
+    response=MovementsOut,
     response_example=MOVEMENTS,
     description=(
         "Writes off the unreserved stock of each lot (a `consumption` movement, reason EXPIRED, per record) and "
@@ -140,8 +153,26 @@ def mark_consumed(call: Call) -> dict[str, Any]:
     tag=TAG_HOLDS,
     body=DestructionIn,
     example={"lotIds": [LOT_ID], "binId": BIN_ID},
+    response=MovementsOut,
     response_example={
-        "movements": [{"id": "m1", "stockId": STOCK_ID, "kind": "transfer_out", "quantity": -40, "reason": "EXPIRED"}]
+        "movements": [
+            {
+                "id": f"{MOVE}:0",
+                "stockId": STOCK_ID,
+                "locationId": LOCATION_ID,
+                "kind": "transfer_out",
+                "quantity": -40,
+                "reason": "EXPIRED",
+            },
+            {
+                "id": f"{MOVE}:1",
+                "stockId": "1d3f5a7c-9e2b-5c4d-8f6a-0b2d4f6a8c1e",
+                "locationId": LOCATION_ID,
+                "kind": "transfer_in",
+                "quantity": 40,
+                "reason": "EXPIRED",
+            },
+        ]
     },
     description=(
         "Moves the unreserved stock of each lot into the bin `binId`, which must be a `destruction` bin (else 400 "

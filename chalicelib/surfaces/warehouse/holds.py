@@ -18,6 +18,7 @@ from chalicelib.surfaces.warehouse.common import (
     place,
 )
 from chalicelib.surfaces.warehouse.models import HoldIn, HoldsQuery, Page, ReleaseIn, hold_out, page
+from chalicelib.surfaces.warehouse.responses import HoldOut
 from chalicelib.wiring import warehouse_stock
 
 HOLD = {
@@ -54,6 +55,7 @@ HOLD = {
         "reason": "Quality inspection",
         "expiresAt": "2026-12-08T17:00:00Z",
     },
+    response=HoldOut,
     response_example=HOLD,
     description=(
         "Holds stock of one record at the place: `held` rises and `available` drops in the same conditional write, "
@@ -85,6 +87,7 @@ def create_hold(call: Call) -> dict[str, Any]:
     tag=TAG_HOLDS,
     body=ReleaseIn,
     example={"holdId": HOLD["id"], "quantity": 4},
+    response=HoldOut,
     response_example={**HOLD, "quantity": 6, "releasedQuantity": 4},
     description=(
         "Gives back `quantity` of a hold (all of it when omitted; releasing all closes it, status `released`). "

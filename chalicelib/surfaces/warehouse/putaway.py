@@ -13,6 +13,7 @@ from chalicelib.http.routing import Call, endpoint
 from chalicelib.surfaces.warehouse import warehouse
 from chalicelib.surfaces.warehouse.common import BIN_ID, LOCATION_ID, LOT_ID, PAGING, PRODUCT_ID, READ, WRITE
 from chalicelib.surfaces.warehouse.models import Id, In, Number, Page, PageQuery, page
+from chalicelib.surfaces.warehouse.responses import PutAwayOut
 from chalicelib.wiring import putaway_service
 
 TAG = "Warehouse: put-away"
@@ -97,6 +98,7 @@ TASK = {
     body=PutAwayIn,
     status=201,
     example={"productMasterId": PRODUCT_ID, "fromBinId": BIN_ID, "quantity": 24, "lotId": LOT_ID},
+    response=PutAwayOut,
     response_example=TASK,
     description=(
         "Creates a task `{productMasterId, fromBinId, quantity, lotId?, toBinId?}`: without `toBinId` the "

@@ -20,6 +20,7 @@ from chalicelib.http.routing import Call, endpoint
 from chalicelib.surfaces.warehouse import warehouse
 from chalicelib.surfaces.warehouse.common import LOCATION_ID, PAGING, PRODUCT_ID
 from chalicelib.surfaces.warehouse.models import Id, In, Number, Page, PageQuery, Text, page
+from chalicelib.surfaces.warehouse.responses import ReplenishmentConfigOut, ReplenishmentOut, SuggestionsOut
 from chalicelib.wiring import replenishment_service
 
 TAG = "Warehouse: replenishment"
@@ -191,6 +192,7 @@ RECORD = {
     tag=TAG,
     body=ConfigIn,
     example={k: v for k, v in CONFIG.items() if k not in {"updatedAt", "version", "reorderQuantity", "safetyStock"}},
+    response=ReplenishmentConfigOut,
     response_example=CONFIG,
     description=(
         "Sets the configuration of a product at a location (replacing what was there): `min_max` reorders up to "
@@ -246,6 +248,7 @@ def get_config(call: Call) -> dict[str, Any]:
     body=SuggestionsIn,
     empty_body=True,
     example={"locationId": LOCATION_ID},
+    response=SuggestionsOut,
     response_example={"data": [SUGGESTION]},
     description=(
         "For every configured pair (at `locationId` when given) whose available + incoming (outstanding "
@@ -268,6 +271,7 @@ def suggestions(call: Call) -> dict[str, Any]:
     body=RecordIn,
     status=201,
     example={"productMasterId": PRODUCT_ID, "locationId": LOCATION_ID, "quantity": 96, "sourceLocationId": SOURCE},
+    response=ReplenishmentOut,
     response_example=RECORD,
     description=(
         "Creates a record `{productMasterId, locationId, quantity, sourceLocationId?}` (from a suggestion or by "

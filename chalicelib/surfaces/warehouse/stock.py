@@ -37,6 +37,7 @@ from chalicelib.surfaces.warehouse.models import (
     row_out,
     window,
 )
+from chalicelib.surfaces.warehouse.responses import AdjustmentOut, LevelsOut, ValidationOut, ValidationsOut
 from chalicelib.wiring import warehouse_stock
 
 ROW = {
@@ -54,7 +55,7 @@ ROW = {
     "held": 0,
     "available": 100,
 }
-TOTALS = {"onHand": 120, "reserved": 20, "held": 0, "available": 100}
+TOTALS = {"onHand": 120, "reserved": 20, "held": 0, "available": 100, "inTransit": 0}
 
 
 @endpoint(
@@ -113,6 +114,7 @@ def list_by_location(call: Call) -> dict[str, Any]:
     permissions=[Permission.PRODUCTS_READ, Permission.INVENTORY_READ],
     summary="Get product inventory levels",
     tag=TAG_STOCK,
+    response=LevelsOut,
     response_example={
         "productMasterId": PRODUCT_ID,
         "totals": TOTALS,
@@ -156,6 +158,7 @@ def product_levels(call: Call) -> dict[str, Any]:
         "unitCost": 2.35,
         "reference": "PO-4411",
     },
+    response=AdjustmentOut,
     response_example={
         "id": "0f5e2b7c-1a3d-4e6f-8b9c-2d4e6f8a0b1c",
         "type": "receipt",
@@ -218,7 +221,9 @@ def _validate_one(
     permissions=READ,
     summary="Get lot control validation",
     tag=TAG_STOCK,
+    looks_up=True,
     query=ValidateQuery,
+    response=ValidationOut,
     response_example={
         "valid": False,
         "errors": [{"field": "expiryDate", "message": "this product is expiry-tracked: an expiry date is required"}],
@@ -242,6 +247,7 @@ def validate_one(call: Call) -> dict[str, Any]:
     tag=TAG_STOCK,
     body=ValidateIn,
     example={"lines": [{"productMasterId": PRODUCT_ID, "lotNumber": "L2026-11", "expiryDate": "2027-11-30"}]},
+    response=ValidationsOut,
     response_example={"valid": True, "lines": [{"valid": True, "errors": []}]},
     description=(
         "Checks each line as record-stock would (`{valid, errors: [{field, message}]}` per line, fields named "

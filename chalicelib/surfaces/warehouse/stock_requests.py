@@ -17,6 +17,17 @@ from chalicelib.http.routing import Call, endpoint
 from chalicelib.surfaces.warehouse import warehouse
 from chalicelib.surfaces.warehouse.common import LOCATION_ID, PAGING, PRODUCT_ID, STOCK_ID
 from chalicelib.surfaces.warehouse.models import Id, In, Number, Page, PageQuery, Text, page
+from chalicelib.surfaces.warehouse.responses import (
+    CategoriesOut,
+    DashboardOut,
+    DeletedOut,
+    FiltersOut,
+    ProductMatchesOut,
+    RequestLinesOut,
+    RequestStatusOut,
+    StocklistOut,
+    StockRequestOut,
+)
 from chalicelib.wiring import stock_request_service
 
 TAG = "Warehouse: stock requests"
@@ -92,7 +103,7 @@ class RequestsQuery(PageQuery):
     search: Text | None = None
 
 
-class SearchQuery(In):
+class ProductSearchQuery(In):
     q: Text = ""
     locationId: Id | None = None
     limit: int = Field(50, ge=1, le=200)
@@ -216,6 +227,7 @@ STATE = "An action the request's state does not allow is a 409 naming the curren
     body=RequestIn,
     status=201,
     example=CREATE,
+    response=StockRequestOut,
     response_example=DRAFT,
     description=(
         "A draft request for stock at `locationId` from `sourceLocationId`, numbered `SR-000042` from the company's "
@@ -268,6 +280,7 @@ def list_requests(call: Call) -> dict[str, Any]:
     permissions=READ,
     summary="Get stock requests by category",
     tag=TAG,
+    response=CategoriesOut,
     response_example={
         "data": [{"category": "Kitchen", "count": 3, "byStatus": {"approved": 1, "draft": 2}, "quantity": 40}]
     },
@@ -285,6 +298,7 @@ def by_category(call: Call) -> dict[str, Any]:
     permissions=READ,
     summary="Get stock requests dashboard data",
     tag=TAG,
+    response=DashboardOut,
     response_example={
         "total": 4,
         "byStatus": {"draft": 1, "submitted": 1, "approved": 1, "fulfilled": 1, "cancelled": 0, "rejected": 0},
@@ -306,6 +320,7 @@ def dashboard(call: Call) -> dict[str, Any]:
     permissions=READ,
     summary="Get stock request filter options",
     tag=TAG,
+    response=FiltersOut,
     response_example={
         "status": ["draft", "submitted", "approved", "rejected", "fulfilled", "cancelled"],
         "priority": ["low", "normal", "high", "urgent"],
@@ -350,7 +365,8 @@ def pending(call: Call) -> dict[str, Any]:
     permissions=[Permission.STOCKREQUESTS_READ, Permission.PRODUCTS_READ],
     summary="Search products for stock requests",
     tag=TAG,
-    query=SearchQuery,
+    query=ProductSearchQuery,
+    response=ProductMatchesOut,
     response_example={
         "data": [
             {"productMasterId": PRODUCT_ID, "name": "Flour", "sku": "FL-1", "available": 120, "availableAtLocation": 40}
@@ -363,7 +379,7 @@ def pending(call: Call) -> dict[str, Any]:
     ),
 )
 def search_products(call: Call) -> dict[str, Any]:
-    q: SearchQuery = call.query
+    q: ProductSearchQuery = call.query
     found = stock_request_service().search_products(call.tenant_id, q.q, q.locationId, q.limit)
     return {
         "data": [
@@ -380,7 +396,9 @@ def search_products(call: Call) -> dict[str, Any]:
     permissions=READ,
     summary="Get stocklist for stock requests",
     tag=TAG,
+    looks_up=True,
     query=StocklistQuery,
+    response=StocklistOut,
     response_example={
         "locationId": SOURCE,
         "data": [
@@ -422,6 +440,7 @@ def stocklist(call: Call) -> dict[str, Any]:
     permissions=READ,
     summary="Get a specific stock request",
     tag=TAG,
+    response=StockRequestOut,
     response_example=EXAMPLE,
     description="One request with lines, comments, history and allowed transitions; another company's id is a 404. "
     "Permission: stockrequests.read.",
@@ -439,6 +458,7 @@ def get_request(call: Call) -> dict[str, Any]:
     tag=TAG,
     body=RequestPatch,
     example={"priority": "urgent", "lines": [{"productMasterId": PRODUCT_ID, "quantity": 20}]},
+    response=StockRequestOut,
     response_example=DRAFT,
     description="Changes the fields given (`lines` replaces them all), only while draft or rejected (else 409 "
     "naming the state). Permission: stockrequests.write.",
@@ -471,6 +491,7 @@ def patch_request(call: Call) -> dict[str, Any]:
     permissions=WRITE,
     summary="Delete a stock request",
     tag=TAG,
+    response=DeletedOut,
     response_example={"id": REQUEST_ID, "deleted": True},
     description="Deletes a draft or rejected request (else 409 naming the state). Permission: stockrequests.write.",
 )
@@ -486,6 +507,7 @@ def delete_request(call: Call) -> dict[str, Any]:
     permissions=READ,
     summary="Get stock request lines",
     tag=TAG,
+    response=RequestLinesOut,
     response_example={"data": [LINE]},
     description="The request's lines with approved, reserved and fulfilled quantities. Permission: stockrequests.read.",
 )
@@ -503,6 +525,7 @@ def get_lines(call: Call) -> dict[str, Any]:
     body=RequestLineIn,
     status=201,
     example={"productMasterId": PRODUCT_ID, "quantity": 5},
+    response=StockRequestOut,
     response_example=DRAFT,
     description="Adds a line while draft or rejected (else 409); at most 30 lines. Permission: stockrequests.write.",
 )
@@ -524,6 +547,7 @@ def add_line(call: Call) -> dict[str, Any]:
     body=CommentIn,
     status=201,
     example={"text": "Needed before the weekend"},
+    response=StockRequestOut,
     response_example={
         **EXAMPLE,
         "comments": [
@@ -552,6 +576,7 @@ def comment(call: Call) -> dict[str, Any]:
     body=TransitionIn,
     empty_body=True,
     example={"comment": "Please approve"},
+    response=StockRequestOut,
     response_example={**EXAMPLE, "status": "submitted", "allowedTransitions": ["approve", "reject", "cancel"]},
     description=f"draft or rejected -> submitted; needs at least one line (400 naming `lines`). {STATE} "
     "Permission: stockrequests.write.",
@@ -571,6 +596,7 @@ def submit(call: Call) -> dict[str, Any]:
     body=ApproveIn,
     empty_body=True,
     example={"partial": False},
+    response=StockRequestOut,
     response_example=EXAMPLE,
     description=(
         "submitted -> approved: every line is reserved at the source location (first expiry first for lots) in "
@@ -596,6 +622,7 @@ def approve(call: Call) -> dict[str, Any]:
     tag=TAG,
     body=RejectIn,
     example={"reason": "Use the weekly delivery"},
+    response=StockRequestOut,
     response_example={**EXAMPLE, "status": "rejected", "rejectionReason": "Use the weekly delivery"},
     description=f"submitted -> rejected; `reason` is required. The submitter cannot reject (403). {STATE} "
     "Permission: stockrequests.approve.",
@@ -612,6 +639,7 @@ def reject(call: Call) -> dict[str, Any]:
     permissions=READ,
     summary="Get stock request status",
     tag=TAG,
+    response=RequestStatusOut,
     response_example={
         "id": REQUEST_ID,
         "number": "SR-000042",
@@ -636,6 +664,7 @@ def get_status(call: Call) -> dict[str, Any]:
     tag=TAG,
     body=StatusIn,
     example={"status": "fulfilled", "lines": [{"lineId": LINE_ID, "quantity": 5}]},
+    response=StockRequestOut,
     response_example={**EXAMPLE, "lines": [{**LINE, "reservedQuantity": 7, "fulfilledQuantity": 5}]},
     description=(
         "`fulfilled`: the reserved stock moves to the requesting location (all of it, or `lines` partly; the "
@@ -666,6 +695,7 @@ def set_status(call: Call) -> dict[str, Any]:
     body=TransitionIn,
     empty_body=True,
     example={"comment": "Approved by mistake"},
+    response=StockRequestOut,
     response_example={
         **EXAMPLE,
         "status": "submitted",

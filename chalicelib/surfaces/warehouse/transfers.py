@@ -15,6 +15,7 @@ from chalicelib.http.routing import Call, endpoint
 from chalicelib.surfaces.warehouse import warehouse
 from chalicelib.surfaces.warehouse.common import BIN_ID, LOCATION_ID, LOT_ID, PAGING, PRODUCT_ID, STOCK_ID
 from chalicelib.surfaces.warehouse.models import Id, In, Number, Page, PageQuery, Text, page
+from chalicelib.surfaces.warehouse.responses import TransferBinsOut, TransferOut
 from chalicelib.wiring import catalog_service, transfer_service, warehouse_stock
 
 TAG = "Warehouse: transfers"
@@ -156,6 +157,7 @@ EXAMPLE = {
         "lines": [{"productMasterId": PRODUCT_ID, "quantity": 10}],
         "notes": "Weekly top-up",
     },
+    response=TransferOut,
     response_example={**EXAMPLE, "status": "draft", "allowedTransitions": ["ship", "complete", "cancel"]},
     description=(
         "Between two locations: a `draft` (ship, receive and cancel it with `POST .../{id}`). Between two bins of "
@@ -210,7 +212,9 @@ def list_transfers(call: Call) -> dict[str, Any]:
     permissions=READ,
     summary="Get transfer bins",
     tag=TAG,
+    looks_up=True,
     query=TransferBinsQuery,
+    response=TransferBinsOut,
     response_example={
         "locationId": LOCATION_ID,
         "bins": [
@@ -269,6 +273,7 @@ def transfer_bins(call: Call) -> dict[str, Any]:
     permissions=READ,
     summary="Get inventory transfer",
     tag=TAG,
+    response=TransferOut,
     response_example=EXAMPLE,
     description=(
         "One transfer with its lines (shipped, received, returned, in transit), the transitions its state allows "
@@ -288,6 +293,7 @@ def get_transfer(call: Call) -> dict[str, Any]:
     tag=TAG,
     body=TransferActionIn,
     example={"action": "receive", "lines": [{"lineId": LINE_ID, "quantity": 4}]},
+    response=TransferOut,
     response_example=EXAMPLE,
     description=(
         "`ship` (draft -> shipped: the stock leaves the source and is in transit, held at the destination and "
