@@ -198,6 +198,10 @@ class BinIn(In):
 
 
 class ValidateLineIn(In):
+    """A line as record-stock would take it: its place, quantity and cost are accepted and not checked here."""
+
+    read_only = frozenset({"locationId", "binId", "quantity", "unitCost", "reference"})
+
     productMasterId: Id
     lotNumber: LotNumber | None = None
     expiryDate: date | None = None
