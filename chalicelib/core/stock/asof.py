@@ -137,6 +137,16 @@ def as_of_record(record: StockRecord, figures: Figures) -> StockRecord:
     )
 
 
+def records_as_of(records: Iterable[StockRecord], figures: Mapping[str, Figures]) -> list[StockRecord]:
+    """The records that existed then (those in `figures`), each with its figures then and counted as
+    active (one deleted since was not deleted yet), in the order given."""
+    return [
+        as_of_record(record, figures[record.stock_id]).model_copy(update={"active": True})
+        for record in records
+        if record.stock_id in figures
+    ]
+
+
 # -- snapshots and reconciliation ---------------------------------------------------------
 
 

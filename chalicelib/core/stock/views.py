@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from chalicelib.core.models import ZERO, Bin, Location, Lot, Product, StockRecord
+from chalicelib.core.stock.asof import as_moment, existed_at, records_as_of
 from chalicelib.core.stock.slots import WarehouseBase
 
 
@@ -72,8 +74,11 @@ class InventoryViews(WarehouseBase):
         product_id: str | None = None,
         lot_id: str | None = None,
         bin_id: str | None = None,
+        as_of: datetime | None = None,
     ) -> list[StockRecord]:
-        """Active records matching the filters, in a stable order (product, location, id)."""
+        """Active records matching the filters, in a stable order (product, location, id); with `as_of`,
+        the records that existed then (their figures are not read here: `rows` reads a page's)."""
+        moment = as_moment(as_of) if as_of is not None else None
         if product_id is not None:
             records = self._store.records_for_product(tenant_id, product_id)
         elif location_id is not None:
@@ -83,7 +88,7 @@ class InventoryViews(WarehouseBase):
         kept = [
             r
             for r in records
-            if r.active
+            if (r.active if moment is None else existed_at(r, moment))
             and (location_id is None or r.location_id == location_id)
             and (product_id is None or r.product_id == product_id)
             and (lot_id is None or r.lot_id == lot_id)
@@ -91,23 +96,36 @@ class InventoryViews(WarehouseBase):
         ]
         return sorted(kept, key=lambda r: (r.product_id, r.location_id, r.stock_id))
 
-    def rows(self, tenant_id: str, records: list[StockRecord]) -> list[InventoryRow]:
-        """A page of records with their products and lots (one BatchGetItem each)."""
+    def rows(self, tenant_id: str, records: list[StockRecord], as_of: datetime | None = None) -> list[InventoryRow]:
+        """A page of records with their products and lots (one BatchGetItem each); with `as_of`, their
+        figures as they were then (core/stock/asof.py: up to four Queries per record of the page)."""
+        if as_of is not None:
+            records = self._as_of(records, as_of)
         products = self._catalog.get_products(tenant_id, list({r.product_id for r in records})) if records else {}
         lots = self.lots(tenant_id, [r.lot_id for r in records if r.lot_id])
         return [InventoryRow(r, products.get(r.product_id), lots.get(r.lot_id) if r.lot_id else None) for r in records]
 
-    def by_location(self, tenant_id: str) -> list[LocationTotals]:
-        """Totals per location over every active record (locations without stock are listed with zeros)."""
-        grouped = self._group(tenant_id, (r for r in self._stock.all_records(tenant_id) if r.active))
+    def by_location(self, tenant_id: str, as_of: datetime | None = None) -> list[LocationTotals]:
+        """Totals per location over every active record (locations without stock are listed with zeros);
+        with `as_of`, over the records as they were then (up to four Queries per record of the company)."""
+        if as_of is None:
+            records = [r for r in self._stock.all_records(tenant_id) if r.active]
+        else:
+            as_moment(as_of)  # a moment in the future is a 400 before anything is read
+            records = self._as_of(list(self._stock.all_records(tenant_id)), as_of)
+        grouped = self._group(tenant_id, records)
         for location in self._catalog.active_locations(tenant_id):
             grouped.setdefault(location.location_id, LocationTotals(location.location_id, location.name))
         return sorted(grouped.values(), key=lambda g: ((g.name or "").casefold(), g.location_id))
 
-    def product_levels(self, tenant_id: str, product_id: str) -> ProductLevels:
-        """A product's totals and its stock per location, with bins and lots (404 for another company's id)."""
+    def product_levels(self, tenant_id: str, product_id: str, as_of: datetime | None = None) -> ProductLevels:
+        """A product's totals and its stock per location, with bins and lots (404 for another company's id);
+        with `as_of`, as they were then (up to four Queries per record of the product)."""
+        if as_of is not None:
+            as_moment(as_of)  # a moment in the future is a 400 before anything is read
         product = self.product(tenant_id, product_id, field="id")
-        records = [r for r in self._store.records_for_product(tenant_id, product_id) if r.active]
+        found = self._store.records_for_product(tenant_id, product_id)
+        records = [r for r in found if r.active] if as_of is None else self._as_of(found, as_of)
         totals = Totals()
         for record in records:
             totals.add(record)
@@ -118,6 +136,10 @@ class InventoryViews(WarehouseBase):
             bins = {b.bin_id: b for b in self._catalog.list_all_bins(tenant_id)}
         locations = sorted(grouped.values(), key=lambda g: ((g.name or "").casefold(), g.location_id))
         return ProductLevels(product, totals, locations, lots, bins)
+
+    def _as_of(self, records: list[StockRecord], as_of: datetime) -> list[StockRecord]:
+        """The records that existed at `as_of`, with their figures then (reserved and held included)."""
+        return records_as_of(records, self._stock.figures_as_of(records, as_of, with_claims=True))
 
     def _group(self, tenant_id: str, records: Iterable[StockRecord]) -> dict[str, LocationTotals]:
         grouped: dict[str, LocationTotals] = {}

@@ -21,6 +21,7 @@ from chalicelib.core.stock.adjustments import MAX_DOCUMENT_LINES, Adjustment
 from chalicelib.core.stock.expiry import MAX_LOTS, ExpiredLot
 from chalicelib.core.stock.lots import MAX_LOT_NUMBER
 from chalicelib.core.stock.views import InventoryRow, LocationTotals, ProductLevels, Totals
+from chalicelib.http.asof import AsOfQuery
 
 Number = Annotated[
     Decimal,
@@ -77,7 +78,11 @@ def pagination(total: int, query: PageQuery) -> dict[str, int]:
     }
 
 
-class InventoryQuery(PageQuery):
+class LocationsQuery(PageQuery, AsOfQuery):
+    pass
+
+
+class InventoryQuery(PageQuery, AsOfQuery):
     limit: int = Field(20, ge=1, le=100, description="Page size (default 20, max 100)")
     locationId: Id | None = None
     productMasterId: Id | None = None

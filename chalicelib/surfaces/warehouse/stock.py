@@ -9,6 +9,7 @@ from chalicelib.core.errors import NotFound
 from chalicelib.core.stock.lots import Receipt
 from chalicelib.core.stock.slots import Place
 from chalicelib.core.tenancy.permissions import Permission
+from chalicelib.http.asof import AS_OF, AsOfQuery
 from chalicelib.http.routing import Call, endpoint
 from chalicelib.surfaces.warehouse import warehouse
 from chalicelib.surfaces.warehouse.common import (
@@ -24,8 +25,8 @@ from chalicelib.surfaces.warehouse.common import (
 )
 from chalicelib.surfaces.warehouse.models import (
     InventoryQuery,
+    LocationsQuery,
     Page,
-    PageQuery,
     RecordStockIn,
     ValidateIn,
     ValidateQuery,
@@ -70,7 +71,8 @@ TOTALS = {"onHand": 120, "reserved": 20, "held": 0, "available": 100, "inTransit
     response_example={"data": [ROW], "pagination": {"page": 1, "limit": 20, "total": 1, "totalPages": 1}},
     description=(
         "One row per stock record (whichever API wrote it), filtered by `locationId`, `productMasterId`, `lotId`, "
-        f"`binId`. `limit` default 20, max 100. {PAGING} Permission: inventory.read."
+        f"`binId`. `limit` default 20, max 100. {PAGING} {AS_OF} The rows are then the records that existed at "
+        "`asOf` (one deleted since included). Permission: inventory.read."
     ),
 )
 def list_inventory(call: Call) -> dict[str, Any]:
@@ -82,8 +84,9 @@ def list_inventory(call: Call) -> dict[str, Any]:
         product_id=query.productMasterId,
         lot_id=query.lotId,
         bin_id=query.binId,
+        as_of=query.asOf,
     )
-    rows = service.rows(call.tenant_id, records[window(len(records), query)])
+    rows = service.rows(call.tenant_id, records[window(len(records), query)], as_of=query.asOf)
     return {"data": [row_out(r) for r in rows], "pagination": pagination(len(records), query)}
 
 
@@ -94,16 +97,19 @@ def list_inventory(call: Call) -> dict[str, Any]:
     permissions=READ,
     summary="List inventory by location",
     tag=TAG_STOCK,
-    query=PageQuery,
+    query=LocationsQuery,
     response=Page,
     response_example={
         "data": [{"locationId": LOCATION_ID, "name": "Main Warehouse", **TOTALS, "productCount": 12}],
         "pagination": {"page": 1, "limit": 50, "total": 1, "totalPages": 1},
     },
-    description=f"Totals per active location and how many products it holds. {PAGING} Permission: inventory.read.",
+    description=(
+        f"Totals per active location and how many products it holds. {PAGING} {AS_OF} Permission: inventory.read."
+    ),
 )
 def list_by_location(call: Call) -> dict[str, Any]:
-    found = warehouse_stock().by_location(call.tenant_id)
+    query: LocationsQuery = call.query
+    found = warehouse_stock().by_location(call.tenant_id, as_of=query.asOf)
     return page([location_out(e) for e in found], call.query)
 
 
@@ -114,6 +120,7 @@ def list_by_location(call: Call) -> dict[str, Any]:
     permissions=[Permission.PRODUCTS_READ, Permission.INVENTORY_READ],
     summary="Get product inventory levels",
     tag=TAG_STOCK,
+    query=AsOfQuery,
     response=LevelsOut,
     response_example={
         "productMasterId": PRODUCT_ID,
@@ -132,11 +139,12 @@ def list_by_location(call: Call) -> dict[str, Any]:
     },
     description=(
         "A product's totals and its stock per location, by bin and by lot. Another company's product is a 404. "
-        "Permissions: products.read and inventory.read."
+        f"{AS_OF} Permissions: products.read and inventory.read."
     ),
 )
 def product_levels(call: Call) -> dict[str, Any]:
-    return levels_out(warehouse_stock().product_levels(call.tenant_id, call.path["id"]))
+    query: AsOfQuery = call.query
+    return levels_out(warehouse_stock().product_levels(call.tenant_id, call.path["id"], as_of=query.asOf))
 
 
 @endpoint(
