@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +32,7 @@ from chalicelib.core.errors import (
 from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.core.models import ZERO, Actor, Movement, MovementKind, Product, StockRecord
 from chalicelib.core.ports import StockChange, StockStore, Transactions
+from chalicelib.core.stock.asof import as_moment, records_as_of
 from chalicelib.core.stock.ownership import INTERN, is_own_stock
 from chalicelib.core.stock.service import NewStockRecord, StockService
 from chalicelib.features.multisource import rules
@@ -151,11 +153,23 @@ class MultiSourceService:
         records = [r for r in self._records.get_records(tenant_id, targets.values()).values() if r.active]
         return {view.id: view for view in self._views(tenant_id, records)}
 
-    def product_inventory(self, tenant_id: str, ref: ProductRef, warehouse_id: int | None = None) -> ProductInventory:
-        """A product's aggregated quantities and records, optionally in one warehouse (404: product, warehouse)."""
+    def product_inventory(
+        self, tenant_id: str, ref: ProductRef, warehouse_id: int | None = None, as_of: datetime | None = None
+    ) -> ProductInventory:
+        """A product's aggregated quantities and records, optionally in one warehouse (404: product, warehouse).
+
+        With `as_of`, every figure (on hand, reserved, held) and each record's quantity are those of that
+        moment, over the records that existed then (core/stock/asof.py: up to four Queries per record of
+        the product, in that warehouse when one is given); the rest is as it is now.
+        """
+        if as_of is not None:
+            as_moment(as_of)  # a moment in the future is a 400 before anything is read
         product = self._product(tenant_id, ref)
         location_id = self._warehouse(tenant_id, warehouse_id) if warehouse_id is not None else None
         records = self._records.records_for_product(tenant_id, product.product_id)
+        if as_of is not None:
+            chosen = [r for r in records if location_id is None or r.location_id == location_id]
+            records = records_as_of(chosen, self._stock.figures_as_of(chosen, as_of, with_claims=True))
         return self._aggregate(tenant_id, product, records, location_id)
 
     def products_inventory(
@@ -172,7 +186,10 @@ class MultiSourceService:
         products = {p.product_id: p for p in self._catalog.get_products(tenant_id, list(targets.values())).values()}
         products = {pid: p for pid, p in products.items() if p.active}
         by_product = self._records.records_for_products(tenant_id, list(products))
-        every = [r for records in by_product.values() for r in records]
+        every = self._numbered(tenant_id, [r for records in by_product.values() for r in records if r.active])
+        by_product = {}
+        for record in every:
+            by_product.setdefault(record.product_id, []).append(record)
         views = {v.id: v for v in self._views(tenant_id, every, products)}
         answer = {}
         for pid, product in products.items():
@@ -562,7 +579,9 @@ class MultiSourceService:
     def _aggregate(
         self, tenant_id: str, product: Product, records: list[StockRecord], location_id: str | None
     ) -> ProductInventory:
-        active = [r for r in records if r.active and (location_id is None or r.location_id == location_id)]
+        chosen = [r for r in records if r.active and (location_id is None or r.location_id == location_id)]
+        # Numbered first, so that a record of another surface seen for the first time is among the records.
+        active = self._numbered(tenant_id, chosen)
         views = {v.id: v for v in self._views(tenant_id, active, {product.product_id: product})}
         return _aggregate(product, active, location_id, views)
 
@@ -571,16 +590,7 @@ class MultiSourceService:
     ) -> list[InventoryRecord]:
         """Records in documented terms: their products and warehouses batched, ids given to records of
         other surfaces on first sight (one counter call and one transaction per 50 of them)."""
-        records = [r for r in records if r.active]
-        unnumbered = [r for r in records if r.number is None]
-        if unnumbered:
-            numbers = self._store.next_record_numbers(tenant_id, len(unnumbered))
-            pairs = list(zip((r.stock_id for r in unnumbered), numbers, strict=True))
-            # Numbered meanwhile by someone else (Conflict): read them again either way.
-            with suppress(Conflict, InvalidState):
-                self._store.number_records(tenant_id, pairs)
-            fresh = self._records.get_records(tenant_id, [r.stock_id for r in unnumbered])
-            records = [fresh.get(r.stock_id, r) if r.number is None else r for r in records]
+        records = self._numbered(tenant_id, [r for r in records if r.active])
         known = dict(products or {})
         missing = sorted({r.product_id for r in records} - set(known))
         if missing:
@@ -594,6 +604,25 @@ class MultiSourceService:
             record_view(r, known.get(r.product_id), numbers_by_location.get(r.location_id))
             for r in records
             if r.number is not None
+        ]
+
+    def _numbered(self, tenant_id: str, records: list[StockRecord]) -> list[StockRecord]:
+        """The records with their numeric ids, given on first sight to records of other surfaces (one
+        counter call and one transaction per 50 of them); each keeps the figures it was read with (an
+        as-of copy keeps those of its moment)."""
+        unnumbered = [r for r in records if r.number is None]
+        if not unnumbered:
+            return records
+        numbers = self._store.next_record_numbers(tenant_id, len(unnumbered))
+        pairs = list(zip((r.stock_id for r in unnumbered), numbers, strict=True))
+        # Numbered meanwhile by someone else (Conflict): read them again either way.
+        with suppress(Conflict, InvalidState):
+            self._store.number_records(tenant_id, pairs)
+        fresh = self._records.get_records(tenant_id, [r.stock_id for r in unnumbered])
+        found = {sid: r.number for sid, r in fresh.items() if r.number is not None}
+        return [
+            r.model_copy(update={"number": found[r.stock_id]}) if r.number is None and r.stock_id in found else r
+            for r in records
         ]
 
     def _plan(self, tenant_id: str, query: SearchQuery) -> SearchPlan | None:

@@ -25,6 +25,7 @@ from chalicelib.features.multisource import (
     inventory_type,
     lookup_key,
 )
+from chalicelib.http.asof import AS_OF, AsOfQuery
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.multisource import multisource
 from chalicelib.wiring import multisource_service
@@ -82,6 +83,10 @@ class SourceQuery(Model):
     source: str | None = Field(None, description="The source system, required with lookup key `sourceId`")
 
 
+class InventoryQuery(SourceQuery, AsOfQuery):
+    pass
+
+
 class DeleteQuery(Model):
     force: bool = Field(False, description="Delete a local record that still holds stock, writing it off")
 
@@ -110,18 +115,20 @@ def _number(raw: str, name: str) -> int:
     permissions=READ,
     summary="Get aggregated product inventory by lookup key",
     tag=TAG,
-    query=SourceQuery,
+    query=InventoryQuery,
     response=ProductInventory,
     response_example=INVENTORY_EXAMPLE,
     description=(
         f"{LOOKUP} `totalQuantity` = local + supplier; `localQuantity`: the company's own (INTERN) stock, the "
         "same stock every other API shows; `supplierQuantity`: stock suppliers hold (never on hand, never "
         "reservable); `reservedQuantity`: what is reserved on the local stock by any surface (orders, stock "
-        "requests, channels); `availableQuantity` = local - reserved - held. Permission: inventory.read."
+        f"requests, channels); `availableQuantity` = local - reserved - held. {AS_OF} The records are then "
+        "those that existed at `asOf`, each `quantity` its on hand then. Permission: inventory.read."
     ),
 )
 def product_inventory(call: Call) -> ProductInventory:
-    return multisource_service().product_inventory(call.tenant_id, _ref(call))
+    query: InventoryQuery = call.query
+    return multisource_service().product_inventory(call.tenant_id, _ref(call), as_of=query.asOf)
 
 
 @endpoint(
@@ -131,17 +138,18 @@ def product_inventory(call: Call) -> ProductInventory:
     permissions=READ,
     summary="Get product inventory scoped to a warehouse",
     tag=TAG,
-    query=SourceQuery,
+    query=InventoryQuery,
     response=ProductInventory,
     response_example={**INVENTORY_EXAMPLE, "records": [RECORD_EXAMPLE]},
     description=(
         f"{LOOKUP} Every figure and the records are restricted to one warehouse (`warehouseId` 0: the company's "
-        "default location; unknown: 404). Permission: inventory.read."
+        f"default location; unknown: 404). {AS_OF} Permission: inventory.read."
     ),
 )
 def warehouse_inventory(call: Call) -> ProductInventory:
+    query: InventoryQuery = call.query
     warehouse = _number(call.path["warehouseId"], "warehouseId")
-    return multisource_service().product_inventory(call.tenant_id, _ref(call), warehouse)
+    return multisource_service().product_inventory(call.tenant_id, _ref(call), warehouse, as_of=query.asOf)
 
 
 @endpoint(
