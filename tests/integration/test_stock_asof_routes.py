@@ -185,3 +185,21 @@ def test_a_record_of_another_surface_is_listed_on_its_first_v2_read(http: Client
     found = wh.ok("GET", "/v2/products/sku/ZN-1/inventory")
     [record] = found["records"]
     assert D(str(record["quantity"])) == D(str(found["localQuantity"])) == 4
+
+
+def test_a_record_deleted_since_is_read_as_it_was(http: Client) -> None:
+    shop = make_maker(http, "Deleting Co", (*ALL, "inventory.adjust"))
+    product_id = shop.product("Iron", sku="FE-1")["id"]
+    result = shop.ok("POST", "/v2/inventory/bulk/sku/local", [{"sku": "FE-1", "quantity": 6}])
+    assert result["created"] == 1
+    [record] = shop.ok("GET", "/v2/products/sku/FE-1/inventory")["records"]
+    then = tick()
+    assert shop.call("DELETE", f"/v2/inventory/id/{record['id']}?force=true").status_code == 204
+    assert shop.ok("GET", "/v2/products/sku/FE-1/inventory")["records"] == []
+    assert shop.ok("GET", f"/api/inventory?productMasterId={product_id}")["data"] == []
+    old = shop.ok("GET", f"/v2/products/sku/FE-1/inventory?asOf={iso(then)}")
+    assert D(str(old["localQuantity"])) == 6 and [r["id"] for r in old["records"]] == [record["id"]]
+    [row] = shop.ok("GET", f"/api/inventory?productMasterId={product_id}&asOf={iso(then)}")["data"]
+    assert D(str(row["onHand"])) == 6
+    levels = shop.ok("GET", f"/api/products/{product_id}/inventory-levels?asOf={iso(then)}")
+    assert D(str(levels["totals"]["onHand"])) == 6
