@@ -7,7 +7,7 @@ no undocumented status code, no undocumented Content-Type, every response
 valid against its documented schema.
 
 Phases (`STOCKROOM_FUZZ_PHASES`): by default the document's examples,
-fuzzing (`STOCKROOM_FUZZ_EXAMPLES` generated cases per operation, 25 by
+fuzzing (`STOCKROOM_FUZZ_EXAMPLES` generated cases per operation, 10 by
 default) and stateful runs along the document's links (a created order to
 its GET, details, history and reserve). `make fuzz` runs the full net: 100
 cases per operation plus the coverage phase (boundary and invalid values,
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tests.e2e.conftest import PROJECT_DIR, CreatedTenant, Stack, subprocess_env
 
-FUZZ_EXAMPLES = int(os.environ.get("STOCKROOM_FUZZ_EXAMPLES", "25"))
+FUZZ_EXAMPLES = int(os.environ.get("STOCKROOM_FUZZ_EXAMPLES", "10"))
 FUZZ_PHASES = os.environ.get("STOCKROOM_FUZZ_PHASES", "examples,fuzzing,stateful")
 # The whole run stops after this long (the local stack is slow but never this slow).
 FUZZ_TIMEOUT = 3600

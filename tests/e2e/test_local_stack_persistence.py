@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests.e2e.conftest import Api, StackProcess, start_stack
 
@@ -29,6 +31,16 @@ def stopped(running: StackProcess) -> None:
     assert code == 0, running.output()[-3000:]
 
 
+def eventually(read: Callable[[], list[Any]], seconds: float = 30.0) -> list[Any]:
+    """What `read` answers once it is not empty (or its last answer after `seconds`)."""
+    deadline = time.monotonic() + seconds
+    answer = read()
+    while not answer and time.monotonic() < deadline:
+        time.sleep(0.2)
+        answer = read()
+    return answer
+
+
 def test_a_restart_keeps_the_data_and_reset_starts_from_empty(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
     # Given a stack that keeps its data, with an item, reference data and an uploaded file
@@ -44,7 +56,8 @@ def test_a_restart_keeps_the_data_and_reset_starts_from_empty(tmp_path: Path) ->
             data=b"productName,quantity\nKept tube,2\n",
             headers={"Content-Type": "text/csv"},
         ).json()
-        history_before = api.get(f"{company}/inventory/{item['inventoryId']}/history").json()
+        # History is written from the table's stream, a moment after the write: wait for it before stopping.
+        history_before = eventually(lambda: api.get(f"{company}/inventory/{item['inventoryId']}/history").json())
     finally:
         stopped(first)
 
