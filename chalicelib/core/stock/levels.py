@@ -143,25 +143,7 @@ class LocationLevels:
             unit_price=product.unit_price,
             reverses=reverses,
         )
-        if own is None:
-            record = StockRecord(
-                tenant_id=tenant_id,
-                stock_id=own_id,
-                product_id=product.product_id,
-                location_id=location_id,
-                name=product.name,
-                on_hand=quantity,
-                available=quantity,
-                allow_negative=product.allow_negative,
-            )
-            return NewRecordWrite(record, movement)
-        return StockChange(
-            stock_id=own_id,
-            actor=actor,
-            on_hand=quantity,
-            expected_on_hand=own.on_hand if guard_on_hand else None,
-            movement=movement,
-        )
+        return increase_write(own, movement, product, guard=guard_on_hand)
 
     def plan_decrease(
         self,
@@ -368,3 +350,37 @@ def require_positive(quantity: Decimal) -> None:
 
 def _field(name: str, message: str) -> dict[str, str]:
     return {"field": name, "message": message}
+
+
+def increase_write(
+    own: StockRecord | None,
+    movement: Movement,
+    product: Product,
+    *,
+    guard: bool,
+    bin_id: str | None = None,
+    lot_id: str | None = None,
+) -> StockWrite:
+    """An increase onto its own record: the record created with the movement when missing, else one change
+    (guarded on the on-hand read when `guard`). The one home of this rule for 002 levels and 001 slots."""
+    if own is None:
+        record = StockRecord(
+            tenant_id=movement.tenant_id,
+            stock_id=movement.stock_id,
+            product_id=movement.product_id,
+            location_id=movement.location_id,
+            bin_id=bin_id,
+            lot_id=lot_id,
+            name=product.name,
+            on_hand=movement.quantity,
+            available=movement.quantity,
+            allow_negative=product.allow_negative,
+        )
+        return NewRecordWrite(record, movement)
+    return StockChange(
+        stock_id=movement.stock_id,
+        actor=movement.actor,
+        on_hand=movement.quantity,
+        expected_on_hand=own.on_hand if guard else None,
+        movement=movement,
+    )

@@ -20,7 +20,6 @@ from chalicelib.core.errors import InsufficientStock, NotFound, ValidationFailed
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import ZERO, Actor, Bin, Lot, Movement, MovementKind, Product, StockRecord
 from chalicelib.core.ports import (
-    NewRecordWrite,
     StockChange,
     StockStore,
     StockWrite,
@@ -28,6 +27,7 @@ from chalicelib.core.ports import (
     UnitOfWork,
     WarehouseStore,
 )
+from chalicelib.core.stock.levels import increase_write
 from chalicelib.core.stock.lots import fefo, slot_id
 from chalicelib.core.stock.service import StockService
 
@@ -174,27 +174,7 @@ class WarehouseBase:
             actor=actor,
             unit_price=unit_price if unit_price is not None else product.unit_price,
         )
-        if own is None:
-            record = StockRecord(
-                tenant_id=tenant_id,
-                stock_id=own_id,
-                product_id=place.product_id,
-                location_id=place.location_id,
-                bin_id=place.bin_id,
-                lot_id=place.lot_id,
-                name=product.name,
-                on_hand=quantity,
-                available=quantity,
-                allow_negative=product.allow_negative,
-            )
-            return NewRecordWrite(record, movement)
-        return StockChange(
-            stock_id=own_id,
-            actor=actor,
-            on_hand=quantity,
-            expected_on_hand=own.on_hand if guard else None,
-            movement=movement,
-        )
+        return increase_write(own, movement, product, guard=guard, bin_id=place.bin_id, lot_id=place.lot_id)
 
     def plan_decrease(
         self,
