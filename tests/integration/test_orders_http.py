@@ -387,6 +387,49 @@ def test_update_bad_input_is_400_and_atomic(shop: Shop, acme: Company) -> None:
     assert acme.ok("GET", f"/orders/{a['orderId']}")["site"] == "North yard"
 
 
+def test_update_with_three_mistakes_answers_once_naming_every_one(shop: Shop, acme: Company) -> None:
+    # Given two orders, and an update that breaks a rule, names an unknown inventory type, names an
+    # order that does not exist and breaks a rule only the stored order reveals (its orderDate)
+    a, b = shop.create(shop.order("SO-1", shop.line()), shop.order("SO-2"))
+    unknown_type = "0e1d2c3b-4a59-4687-9a0b-1c2d3e4f5a6b"
+    unknown_order = "7f6e5d4c-3b2a-4918-8a7b-6c5d4e3f2a1b"
+    bad_line = shop.line(type=unknown_type, productName="  ")
+    update = [
+        {"orderId": a["orderId"], "status": "shipped-ish", "lineItems": [bad_line]},
+        {"orderId": unknown_order, "site": "X"},
+        {"orderId": b["orderId"], "deliveryDate": "2026-10-01"},
+    ]
+
+    # When
+    response = acme.call("PUT", "/orders", update)
+
+    # Then one 400 lists every problem, in request order: a broken rule makes the whole answer a 400,
+    # as a create's does, with the unknown order and the unknown reference named beside it
+    assert response.status_code == 400, response.body
+    body = json.loads(response.body)
+    assert body["code"] == "VALIDATION_ERROR"
+    assert [(d["field"], d["message"]) for d in body["details"]] == [
+        ("[0].status", "must be one of open, confirmed, in_progress, dispatched, completed, cancelled"),
+        ("[0].lineItems[0].productName", "is required"),
+        ("[0].lineItems[0].type", f"{unknown_type} not found"),
+        ("[1].orderId", f"{unknown_order} not found"),
+        ("[2].deliveryDate", "must not be before orderDate"),
+    ]
+    # And nothing changed
+    assert acme.ok("GET", f"/orders/{a['orderId']}/details")["lineItems"] == a["lineItems"]
+    assert acme.ok("GET", f"/orders/{b['orderId']}")["deliveryDate"] == b["deliveryDate"]
+
+
+def test_update_naming_only_unknown_orders_is_one_404_listing_each(shop: Shop, acme: Company) -> None:
+    (a,) = shop.create(shop.order("SO-1"))
+    gone = ["7f6e5d4c-3b2a-4918-8a7b-6c5d4e3f2a1b", "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"]
+
+    response = acme.call("PUT", "/orders", [{"orderId": gone[0]}, {"orderId": a["orderId"]}, {"orderId": gone[1]}])
+
+    assert response.status_code == 404, response.body
+    assert error_fields(response) == ["[0].orderId", "[2].orderId"]
+
+
 # -- other companies and permissions ----------------------------------------------
 
 

@@ -216,18 +216,8 @@ class OrderService:
         if a reserve for the order lands after it was read.
         """
         _check_not_empty(inputs)
-        errors: list[Problem] = []
-        for index, entry in enumerate(inputs):
-            errors += _check_order(index, entry, creating=False)
-        _raise_if(errors, "invalid order")
         ids = [entry.order_id or "" for entry in inputs]
-        _check_unique_ids(ids, "orderId")
-        stored = self._existing(tenant_id, ids, "orderId")
-        now = utcnow()
-        writes: list[tuple[OrderWrite, StoredOrder]] = []
-        for index, entry in enumerate(inputs):
-            previous = stored[entry.order_id or ""]
-            writes.append((self.changed_order(tenant_id, index, previous, entry, now), previous))
+        writes = self._planned_updates(tenant_id, inputs, ids)
         _check_guard_moves([w for w, _ in writes])
         _check_writes([w for w, _ in writes])
         resolved = self.check_references(
@@ -466,6 +456,59 @@ class OrderService:
             raise NotFound(f"order {order_id} not found", [_err("orderId", "not found")])
         return stored
 
+    def _planned_updates(
+        self, tenant_id: str, inputs: list[OrderInput], ids: list[str]
+    ) -> list[tuple[OrderWrite, StoredOrder]]:
+        """Each order's write and what it was, or ONE error naming every problem of the request.
+
+        As a create does, an update answers its rule errors, the unknown
+        orders and the unknown references together: a 400 when any problem is
+        a broken rule (the unknown orders and references listed with it), a
+        404 when every problem is an order that does not exist. A stale
+        version alone is the 409 it always was.
+        """
+        rules: list[Problem] = []
+        for index, entry in enumerate(inputs):
+            rules += _check_order(index, entry, creating=False)
+        rules += _duplicate_ids(ids, "orderId")
+        found = {k: v for k, v in self._store.get_orders(tenant_id, set(filter(None, ids))).items() if v.order.active}
+        missing = [_err(_at(index, "orderId"), f"{i} not found") for index, i in enumerate(ids) if i and i not in found]
+        now = utcnow()
+        writes: list[tuple[int, OrderWrite, StoredOrder]] = []
+        stale: list[StaleVersion] = []
+        for index, entry in enumerate(inputs):
+            previous = found.get(entry.order_id or "")
+            if previous is None:
+                continue
+            try:
+                writes.append((index, self.changed_order(tenant_id, index, previous, entry, now), previous))
+            except ValidationFailed as refused:
+                rules += refused.problems
+            except StaleVersion as conflict:
+                stale.append(conflict)
+        if rules or missing:
+            # Only a request already refused pays for this read: a valid one checks its references once, later.
+            known = [(index, previous) for index, e in enumerate(inputs) if (previous := found.get(e.order_id or ""))]
+            rules += self._update_reference_problems(tenant_id, inputs, known)
+            # A line refused by the rules and again while planning its order is named once.
+            problems = sorted(dict.fromkeys([*rules, *missing]), key=_problem_order)
+            if rules:
+                _raise_if(problems, "invalid order")
+            raise NotFound(f"order {missing[0].message}", problems)
+        if stale:
+            raise stale[0]
+        return [(write, previous) for _, write, previous in writes]
+
+    def _update_reference_problems(
+        self, tenant_id: str, inputs: list[OrderInput], known: list[tuple[int, StoredOrder]]
+    ) -> list[Problem]:
+        """The unknown references of the updates of existing orders, at their place in the request."""
+        try:
+            self.check_references(tenant_id, [inputs[i] for i, _ in known], [p for _, p in known], [])
+        except ValidationFailed as refused:
+            return [replace(p, at=replace(p.at, index=known[p.at.index or 0][0])) for p in refused.problems]
+        return []
+
     def _existing(self, tenant_id: str, ids: list[str], field_name: str) -> dict[str, StoredOrder]:
         found = {k: v for k, v in self._store.get_orders(tenant_id, ids).items() if v.order.active}
         missing = [(index, i) for index, i in enumerate(ids) if i not in found]
@@ -516,7 +559,14 @@ class OrderService:
                 f"order {old.order_id} is at version {old.version}, not {entry.version}",
                 [_err(_at(index, "version"), f"current version is {old.version}")],
             )
-        line_writes, active_lines = self._changed_lines(tenant_id, index, previous, entry, now)
+        try:
+            line_writes, active_lines = self._changed_lines(tenant_id, index, previous, entry, now)
+        except ValidationFailed as refused:
+            # The order's own dates are checked too, so one answer names both.
+            dates = entry.order_date if "order_date" in entry.given else old.order_date
+            due = entry.delivery_date if "delivery_date" in entry.given else old.delivery_date
+            refused.problems += _date_problems(index, dates, due)
+            raise
         updates: dict[str, Any] = {}
         for name in ORDER_INPUT_FIELDS:
             if name in entry.given and name != "quantity":
@@ -554,11 +604,15 @@ class OrderService:
         numbers = _line_numbers(index, inputs, existing)
         writes: list[LineWrite] = []
         result: list[LineItem] = []
+        refused: list[Problem] = []
         for j, (line_input, number) in enumerate(zip(inputs, numbers, strict=True)):
             old = existing.get(line_input.line_item_id or "")
             if old is None:
                 # No id, or one this order does not know: a new line, so it needs what a new line needs.
-                _raise_if(_check_line(_line_at(index, j, ""), line_input, new=True), "invalid line item")
+                problems = _check_line(_line_at(index, j, ""), line_input, new=True)
+                if problems:
+                    refused += problems
+                    continue
                 line_id = line_input.line_item_id or new_id()
                 line = _new_line(tenant_id, previous.order.order_id, line_id, number, line_input, now)
                 writes.append(LineWrite(line))
@@ -586,6 +640,7 @@ class OrderService:
             line = line.model_copy(update={"version": old.version + 1, "updated_at": now})
             writes.append(LineWrite(line, old.version))
             result.append(line)
+        _raise_if(refused, "invalid line item")
         sent = {x.line_item_id for x in inputs if x.line_item_id}
         for old in previous.lines:
             if old.active and old.line_item_id not in sent:
@@ -660,3 +715,14 @@ class OrderService:
         if missing:
             names = {**names, **self._names(tenant_id, missing)}
         return [OrderView(s.order, _label(names, s.order), _active_lines(s.lines)) for s in stored]
+
+
+def _duplicate_ids(ids: list[str], field_name: str) -> list[Problem]:
+    """A second mention of an id in one request, as a problem at each repeat."""
+    return [_err(_at(i, field_name), "duplicate id") for i, value in enumerate(ids) if ids.index(value) != i]
+
+
+def _problem_order(problem: Problem) -> tuple[int, int]:
+    """Problems in request order: by entry, then line (a stable sort keeps each entry's own order)."""
+    at = problem.at
+    return (at.index if at.index is not None else -1, at.nested[1] if at.nested else -1)
