@@ -57,7 +57,7 @@ SAMPLES: dict[str, Any] = {
     "issuedDate": "2026-11-02",
     "documentUrl": "certificates/mc-2026-0091.pdf",
     "color": "#1f77b4",
-    "condition": {"field": "material", "op": "eq", "value": "6a8c0e2f-4b6d-4f8a-9c1e-5d7f9b1c3e46"},
+    "condition": {"field": "material", "op": "equals", "value": "6a8c0e2f-4b6d-4f8a-9c1e-5d7f9b1c3e46"},
     "typeLabel": "Round bar",
     "materialLabel": "S355",
     "supplierName": "Northern Steel Supplies",
