@@ -7,7 +7,10 @@ a fresh company, plus the server-owned fields of what the route answers: the
 fields of the route's response model that its body model does not declare
 (ids, companyId, timestamps, labels, computed quantities, workflow status,
 history...), each with a forged value, and `version` where the body takes it
-as a compare-and-set.
+as a compare-and-set. One level down the same holds for the entries of a
+nested list the body sends (an order's `lineItems`, a request's `lines`):
+the server-owned fields of their answer (`reservedQuantity`,
+`shippedQuantity`, line ids, timestamps) are forged into each entry.
 
 Two things must hold:
 
@@ -18,8 +21,8 @@ Two things must hold:
 2. Not taken: the forged fields the body accepts (its `read_only` fields,
    dropped before validation, and a `version` compare-and-set) are sent with
    the example again; the write succeeds and the answer carries none of the
-   forged values. A `version` the example does not carry is forged too: it
-   is either refused as stale (409 naming it) or ignored.
+   forged values. A made-up `version` is either refused as stale (409) or
+   ignored.
 
 Step 1 needs no data: validation refuses the request before any lookup, so
 the example is sent as documented, by one company for the whole module.
@@ -98,16 +101,36 @@ def declared(model: type[BaseModel] | None) -> set[str]:
 
 def response_schema(spec: Endpoint) -> dict[str, Any]:
     """The JSON schema of one answered entity (the item of a list answer), from the OpenAPI document."""
-    doc = document()
-    operation = doc["paths"][spec.path][spec.method.lower()]
-    schemas = doc["components"]["schemas"]
+    operation = document()["paths"][spec.path][spec.method.lower()]
     success = next(r for status, r in operation["responses"].items() if status.startswith("2"))
-    schema = success.get("content", {}).get(JSON, {}).get("schema", {})
-    if schema.get("type") == "array":
-        schema = schema.get("items", {})
-    while "$ref" in schema:
-        schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
-    return schema
+    return entity_schema(success.get("content", {}).get(JSON, {}).get("schema", {})) or {}
+
+
+def entity_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
+    """The object schema a property holds, itself or as the items of a list (nullable or not); else None."""
+    schemas = document()["components"]["schemas"]
+    for _ in range(5):
+        if "$ref" in schema:
+            schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+        elif "anyOf" in schema:
+            schema = next((o for o in schema["anyOf"] if o.get("type") != "null"), {})
+        elif schema.get("type") == "array":
+            schema = schema.get("items", {})
+        else:
+            break
+    return schema if "properties" in schema else None
+
+
+def nested_bodies(model: type[BaseModel] | None) -> dict[str, type[BaseModel]]:
+    """The body's fields that hold models of their own (a list of lines), by every name they take."""
+    found: dict[str, type[BaseModel]] = {}
+    for name, info in (model.model_fields if model is not None else {}).items():
+        inner = model_of(info.annotation)
+        if inner is not None:
+            found[name] = inner
+            if isinstance(info.alias, str):
+                found[info.alias] = inner
+    return found
 
 
 def forged_value(name: str, schema: dict[str, Any]) -> Any:
@@ -153,6 +176,47 @@ class Plan:
         self.compare_and_set = "version" in self.takes and "version" in properties
         operation = document()["paths"][spec.path][spec.method.lower()]
         self.example = operation["requestBody"]["content"][JSON]["example"]
+        # One level down: the lines of a document, as the body sends them and the answer shows them.
+        self.nested: dict[str, Plan.Part] = {}
+        for name, inner in nested_bodies(body).items():
+            answered = entity_schema(properties.get(name, {}))
+            if answered is not None and name in json.dumps(self.example):
+                self.nested[name] = Plan.Part(inner, answered["properties"])
+
+    class Part:
+        """The server-owned fields of one nested list's entries (an order's lineItems, a request's lines)."""
+
+        def __init__(self, body: type[BaseModel], properties: dict[str, Any]) -> None:
+            takes = declared(body)
+            read_only = set(getattr(body, "read_only", frozenset())) - takes
+            self.forged = {n: forged_value(n, properties[n]) for n in sorted(properties) if n not in takes}
+            self.refused = {n for n in self.forged if n not in read_only}
+            self.dropped = {n: v for n, v in self.forged.items() if n in read_only}
+
+    def expected_refusals(self, sent: Any) -> set[str]:
+        """The forged fields a 400 must name for this body: the top-level ones, and each nested list's
+        where the body sends entries of that list (as `lines.reservedQuantity`)."""
+        entries = sent if isinstance(sent, list) else [sent]
+        nested = {
+            f"{name}.{field}"
+            for name, part in self.nested.items()
+            if any(isinstance(entry.get(name), list) and entry[name] for entry in entries)
+            for field in part.refused
+        }
+        return self.refused | nested
+
+
+def with_forged(example: Any, top: dict[str, Any], nested: dict[str, dict[str, Any]]) -> Any:
+    """The example's entries with `top` added to each, and `nested[name]` to each entry of its list `name`."""
+
+    def entry_with(entry: dict[str, Any]) -> dict[str, Any]:
+        entry = {**entry, **top}
+        for name, fields in nested.items():
+            if isinstance(entry.get(name), list):
+                entry[name] = [{**line, **fields} if isinstance(line, dict) else line for line in entry[name]]
+        return entry
+
+    return [entry_with(e) for e in example] if isinstance(example, list) else entry_with(example)
 
 
 PLANS = [Plan(spec) for spec in WRITE_ROUTES]
@@ -315,20 +379,19 @@ SAME_ENTRY = "id"
 
 
 def body_with(plan: Plan, world: World, extra: dict[str, Any]) -> Any:
+    """The example with real ids, plus `extra` and the nested fields each list's entries drop."""
     example = world.swap(plan.example)
     if plan.spec.method == "PUT" and isinstance(example, list):
         for entry in example:
             if SAME_ENTRY in entry:
                 made = world.created(plan.spec.path)
                 entry[SAME_ENTRY], entry["version"] = made["id"], made["version"]
-    if isinstance(example, list):
-        return [{**entry, **extra} for entry in example]
-    return {**example, **extra}
+    return with_forged(example, extra, {name: part.dropped for name, part in plan.nested.items()})
 
 
 def named(response: Any) -> set[str]:
-    """The fields a 400 names, without the request array's index."""
-    return {re.sub(r"^\[\d+\]\.", "", d["field"]) for d in json.loads(response.body)["details"]}
+    """The fields a 400 names, without list positions: `[0].lines[2].id` is `lines.id`."""
+    return {re.sub(r"\[\d+\]", "", d["field"]).lstrip(".") for d in json.loads(response.body)["details"]}
 
 
 @pytest.fixture(scope="module")
@@ -362,7 +425,9 @@ def test_given_the_route_table_then_every_json_write_route_is_checked() -> None:
     assert all(plan.answered for plan in PLANS)
 
 
-@pytest.mark.parametrize("plan", [p for p in PLANS if p.refused], ids=lambda p: route_id(p.spec))
+@pytest.mark.parametrize(
+    "plan", [p for p in PLANS if p.refused or any(n.refused for n in p.nested.values())], ids=lambda p: route_id(p.spec)
+)
 def test_given_server_owned_fields_the_body_does_not_take_then_400_names_each_of_them(
     shared: World, plan: Plan
 ) -> None:
@@ -377,23 +442,24 @@ def test_given_server_owned_fields_the_body_does_not_take_then_400_names_each_of
         # A bulk route answers per record: every record refused, for the forged fields alone.
         results = json.loads(response.body)["results"]
         assert results and all(r["status"] == "error" for r in results), response.body
-        assert all(set(re.findall(r"(\w+): Extra inputs", r["error"])) <= plan.refused for r in results)
+        assert all(set(re.findall(r"(\w+): Extra inputs", r["error"])) <= plan.expected_refusals(body) for r in results)
         assert all(re.search(r"(\w+): Extra inputs", r["error"]) for r in results), response.body
         return
     assert response.status_code == 400, response.body
     assert json.loads(response.body)["code"] == "VALIDATION_ERROR"
-    assert named(response) == plan.refused, response.body
+    assert named(response) == plan.expected_refusals(body), response.body
 
 
 def world_free_body(plan: Plan) -> Any:
     """The example plus every forged field, ids left as documented: validation refuses it before any lookup."""
-    example = plan.example
-    if isinstance(example, list):
-        return [{**entry, **plan.forged} for entry in example]
-    return {**example, **plan.forged}
+    return with_forged(plan.example, plan.forged, {name: part.forged for name, part in plan.nested.items()})
 
 
-@pytest.mark.parametrize("plan", [p for p in PLANS if p.dropped or p.compare_and_set], ids=lambda p: route_id(p.spec))
+@pytest.mark.parametrize(
+    "plan",
+    [p for p in PLANS if p.dropped or p.compare_and_set or any(n.dropped for n in p.nested.values())],
+    ids=lambda p: route_id(p.spec),
+)
 def test_given_server_owned_fields_the_body_accepts_then_none_is_stored(world: World, plan: Plan) -> None:
     # Given the example with the server-owned fields the body accepts (and drops), and a version
     # the client made up where the body takes one
@@ -417,6 +483,11 @@ def test_given_server_owned_fields_the_body_accepts_then_none_is_stored(world: W
     assert checked, f"the answer shows none of {sorted(forged)}: nothing to compare"
     taken = {name for name in checked if stored[name] == forged[name]}
     assert not taken, f"took the client's {sorted(taken)}: {stored}"
+    # And no entry of a nested list took a forged value either
+    for name, part in plan.nested.items():
+        lines = [line for line in stored.get(name) or [] if isinstance(line, dict)]
+        taken = {f"{name}.{k}" for line in lines for k, v in part.dropped.items() if line.get(k) == v}
+        assert not taken, f"took the client's {sorted(taken)}: {lines}"
     # And where the entity can be read back by its id, what is stored says the same
     again = read_back(world, plan.spec, stored, path)
     if again is not None:
