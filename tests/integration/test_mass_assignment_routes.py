@@ -192,6 +192,7 @@ class Plan:
             self.forged = {n: forged_value(n, properties[n]) for n in sorted(properties) if n not in takes}
             self.refused = {n for n in self.forged if n not in read_only}
             self.dropped = {n: v for n, v in self.forged.items() if n in read_only}
+            self.compare_and_set = "version" in takes and "version" in properties
 
     def expected_refusals(self, sent: Any) -> set[str]:
         """The forged fields a 400 must name for this body: the top-level ones, and each nested list's
@@ -378,15 +379,15 @@ PATH_SAMPLES = {"lookupKey": "sku", "inventoryType": "local"}
 SAME_ENTRY = "id"
 
 
-def body_with(plan: Plan, world: World, extra: dict[str, Any]) -> Any:
-    """The example with real ids, plus `extra` and the nested fields each list's entries drop."""
+def body_with(plan: Plan, world: World, extra: dict[str, Any], nested: dict[str, dict[str, Any]]) -> Any:
+    """The example with real ids, plus `extra` in each entry and `nested[name]` in each entry of list `name`."""
     example = world.swap(plan.example)
     if plan.spec.method == "PUT" and isinstance(example, list):
         for entry in example:
             if SAME_ENTRY in entry:
                 made = world.created(plan.spec.path)
                 entry[SAME_ENTRY], entry["version"] = made["id"], made["version"]
-    return with_forged(example, extra, {name: part.dropped for name, part in plan.nested.items()})
+    return with_forged(example, extra, nested)
 
 
 def named(response: Any) -> set[str]:
@@ -457,36 +458,43 @@ def world_free_body(plan: Plan) -> Any:
 
 @pytest.mark.parametrize(
     "plan",
-    [p for p in PLANS if p.dropped or p.compare_and_set or any(n.dropped for n in p.nested.values())],
+    [
+        p
+        for p in PLANS
+        if p.dropped or p.compare_and_set or any(n.dropped or n.compare_and_set for n in p.nested.values())
+    ],
     ids=lambda p: route_id(p.spec),
 )
 def test_given_server_owned_fields_the_body_accepts_then_none_is_stored(world: World, plan: Plan) -> None:
     # Given the example with the server-owned fields the body accepts (and drops), and a version
     # the client made up where the body takes one
-    forged = {**plan.dropped, **({"version": FORGED_VERSION} if plan.compare_and_set else {})}
+    made_up = {"version": FORGED_VERSION}
+    forged = {**plan.dropped, **(made_up if plan.compare_and_set else {})}
+    nested = {name: {**part.dropped, **(made_up if part.compare_and_set else {})} for name, part in plan.nested.items()}
     path = world.path(plan.spec.path, real=True)
 
     # When
-    response = world.call(plan.spec.method, path, body_with(plan, world, forged))
-    if response.status_code == 409 and plan.compare_and_set:
-        # The compare-and-set refused the made-up version as stale, so nothing was written; without it:
+    response = world.call(plan.spec.method, path, body_with(plan, world, forged, nested))
+    if response.status_code == 409 and any("version" in fields for fields in (forged, *nested.values())):
+        # A compare-and-set refused the made-up version as stale, so nothing was written; without it:
         body = json.loads(response.body)
         assert body["code"] == "STALE_VERSION", body
-        assert {re.sub(r"^\[\d+\]\.", "", d["field"]) for d in body["details"]} <= {"version"}, body
-        forged.pop("version")
-        response = world.call(plan.spec.method, path, body_with(plan, world, forged))
+        assert {d["field"].rsplit(".", 1)[-1] for d in body["details"]} <= {"version"}, body
+        for fields in (forged, *nested.values()):
+            fields.pop("version", None)
+        response = world.call(plan.spec.method, path, body_with(plan, world, forged, nested))
 
     # Then the write succeeds and its answer carries the server's values, none of the forged ones
     assert response.status_code in (200, 201), response.body
     stored = stored_of(response)
-    checked = {name for name in forged if name in stored}
+    checked = {name for name in forged if name in stored} | {name for name in nested if stored.get(name)}
     assert checked, f"the answer shows none of {sorted(forged)}: nothing to compare"
-    taken = {name for name in checked if stored[name] == forged[name]}
+    taken = {name for name in forged if name in stored and stored[name] == forged[name]}
     assert not taken, f"took the client's {sorted(taken)}: {stored}"
     # And no entry of a nested list took a forged value either
-    for name, part in plan.nested.items():
+    for name, fields in nested.items():
         lines = [line for line in stored.get(name) or [] if isinstance(line, dict)]
-        taken = {f"{name}.{k}" for line in lines for k, v in part.dropped.items() if line.get(k) == v}
+        taken = {f"{name}.{k}" for line in lines for k, v in fields.items() if line.get(k) == v}
         assert not taken, f"took the client's {sorted(taken)}: {lines}"
     # And where the entity can be read back by its id, what is stored says the same
     again = read_back(world, plan.spec, stored, path)
