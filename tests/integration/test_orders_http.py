@@ -420,14 +420,25 @@ def test_update_with_three_mistakes_answers_once_naming_every_one(shop: Shop, ac
     assert acme.ok("GET", f"/orders/{b['orderId']}")["deliveryDate"] == b["deliveryDate"]
 
 
-def test_update_naming_only_unknown_orders_is_one_404_listing_each(shop: Shop, acme: Company) -> None:
-    (a,) = shop.create(shop.order("SO-1"))
+def test_update_naming_unknown_orders_and_no_broken_rule_is_one_404_listing_each(shop: Shop, acme: Company) -> None:
+    a, b = shop.create(shop.order("SO-1"), shop.order("SO-2"))
     gone = ["7f6e5d4c-3b2a-4918-8a7b-6c5d4e3f2a1b", "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"]
+    update = [
+        {"orderId": gone[0]},
+        {"orderId": a["orderId"], "site": "Y"},
+        {"orderId": gone[1]},
+        {"orderId": b["orderId"], "version": 7, "site": "Z"},
+    ]
 
-    response = acme.call("PUT", "/orders", [{"orderId": gone[0]}, {"orderId": a["orderId"]}, {"orderId": gone[1]}])
+    response = acme.call("PUT", "/orders", update)
 
+    # Unknown orders make it a 404; the stale version is listed beside them, and nothing changed
     assert response.status_code == 404, response.body
-    assert error_fields(response) == ["[0].orderId", "[2].orderId"]
+    assert error_fields(response) == ["[0].orderId", "[2].orderId", "[3].version"]
+    assert [acme.ok("GET", f"/orders/{o['orderId']}")["site"] for o in (a, b)] == ["North yard", "North yard"]
+    # And a stale version alone is still the 409 it was
+    stale = acme.call("PUT", "/orders", [{"orderId": b["orderId"], "version": 7, "site": "Z"}])
+    assert (stale.status_code, error_fields(stale)) == (409, ["[0].version"])
 
 
 # -- other companies and permissions ----------------------------------------------

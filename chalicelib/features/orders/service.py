@@ -462,10 +462,10 @@ class OrderService:
         """Each order's write and what it was, or ONE error naming every problem of the request.
 
         As a create does, an update answers its rule errors, the unknown
-        orders and the unknown references together: a 400 when any problem is
-        a broken rule (the unknown orders and references listed with it), a
-        404 when every problem is an order that does not exist. A stale
-        version alone is the 409 it always was.
+        orders, the unknown references and the stale versions together: a 400
+        when any problem is a broken rule or an unknown reference (everything
+        else listed with it), else a 404 when an order does not exist (stale
+        versions listed with it). Stale versions alone are the 409 they always were.
         """
         rules: list[Problem] = []
         for index, entry in enumerate(inputs):
@@ -491,7 +491,8 @@ class OrderService:
             known = [(index, previous) for index, e in enumerate(inputs) if (previous := found.get(e.order_id or ""))]
             rules += self._update_reference_problems(tenant_id, inputs, known)
             # A line refused by the rules and again while planning its order is named once.
-            problems = sorted(dict.fromkeys([*rules, *missing]), key=_problem_order)
+            stale_versions = [p for conflict in stale for p in conflict.problems]
+            problems = sorted(dict.fromkeys([*rules, *missing, *stale_versions]), key=_problem_order)
             if rules:
                 _raise_if(problems, "invalid order")
             raise NotFound(f"order {missing[0].message}", problems)
