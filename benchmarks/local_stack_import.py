@@ -67,7 +67,7 @@ def use_stack(moto_port: str) -> None:
 
 def stream_caught_up() -> bool:
     """True when the stack has delivered (and so trimmed) every record of the main table's stream."""
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import BotoCoreError, ClientError
 
     from chalicelib.settings import get_settings
     from chalicelib.storage.aws import client
@@ -81,7 +81,7 @@ def stream_caught_up() -> bool:
             try:
                 records = streams.get_records(ShardIterator=iterator, Limit=1)["Records"]
                 break
-            except ClientError:  # the stack's delivery dropped the iterator between the two calls
+            except (ClientError, BotoCoreError):  # the stack dropped the iterator meanwhile, or was busy
                 time.sleep(0.5)
         else:
             raise SystemExit("could not read the stream")
@@ -113,6 +113,8 @@ def wait_for_stream(sampler: Sampler, timeout: float) -> float:
 
 
 def run_import(rows: int, sampler: Sampler, workdir: Path) -> dict[str, Any]:
+    from botocore.exceptions import BotoCoreError
+
     from chalicelib.wiring import import_service
 
     tenant = seed_tenant()
@@ -120,7 +122,10 @@ def run_import(rows: int, sampler: Sampler, workdir: Path) -> dict[str, Any]:
     job = upload(tenant, workdir / f"inventory-{rows}.csv", rows, False)
     uploaded = time.monotonic()
     while True:
-        ended = import_service().get(tenant.tenant_id, job.job_id)
+        try:
+            ended = import_service().get(tenant.tenant_id, job.job_id)
+        except BotoCoreError:  # the server was busy past the client's read timeout: ask again
+            continue
         if ended.status in ("completed", "failed"):
             break
         sampler.maybe(ended.processed)

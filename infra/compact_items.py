@@ -84,14 +84,17 @@ class Codec:
         deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, _WBITS, 8, zlib.Z_DEFAULT_STRATEGY, self._dictionaries[-1])
         return bytes((number,)) + deflate.compress(text) + deflate.flush()
 
-    def unpack(self, blob: bytes) -> dict[str, Any]:
-        """A blob back to DynamoDB JSON."""
+    def text(self, blob: bytes) -> bytes:
+        """A blob's JSON text (UTF-8)."""
         number = blob[0]
         if number == _RAW:
-            text = blob[1:]
-        else:
-            inflate = zlib.decompressobj(_WBITS, self._dictionaries[number - 1])
-            text = inflate.decompress(blob[1:]) + inflate.flush()
+            return blob[1:]
+        inflate = zlib.decompressobj(_WBITS, self._dictionaries[number - 1])
+        return inflate.decompress(blob[1:]) + inflate.flush()
+
+    def unpack(self, blob: bytes) -> dict[str, Any]:
+        """A blob back to DynamoDB JSON."""
+        text = self.text(blob)
         loaded: dict[str, Any] = json.loads(text.decode("utf-8", "surrogatepass"), object_hook=_binary_hook)
         return loaded
 
@@ -114,11 +117,15 @@ class Codec:
         return self.pack({name: _plain(value) for name, value in item.attrs.items()})
 
     def decode(self, blob: bytes) -> Any:
+        return self.decode_text(self.text(blob))
+
+    def decode_text(self, text: bytes) -> Any:
         from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 
         attrs = LimitedSizeDict.__new__(LimitedSizeDict)
         dict.__init__(attrs)  # the item passed moto's size check when it was stored
-        for name, value in self.unpack(blob).items():
+        loaded = json.loads(text.decode("utf-8", "surrogatepass"), object_hook=_binary_hook)
+        for name, value in loaded.items():
             dict.__setitem__(attrs, name, DynamoType(value))
         item = Item.__new__(Item)
         item.attrs = attrs
@@ -155,6 +162,11 @@ def _binary_hook(value: dict[str, Any]) -> Any:
     if len(value) == 1 and _BYTES in value:
         return base64.b64decode(value[_BYTES])
     return value
+
+
+def _needle(value: Any) -> bytes:
+    """A string attribute value as it appears in an item's JSON text (see Codec.pack)."""
+    return json.dumps(value.value, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
 def _key(value: Any) -> Any:
@@ -221,6 +233,19 @@ class _Bucket(MutableMapping[Any, Any]):
         return list((self._data or {}).values())
 
 
+class _Found:
+    """Items found for a GSI query, standing in for moto's buckets (it reads only their `values()`)."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self._items = items
+
+    def values(self) -> list[Any]:
+        return self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class CompactItems(MutableMapping[Any, Any]):
     """A table's items: hash key -> item (or -> range key -> item), each kept as bytes. See the module."""
 
@@ -283,6 +308,8 @@ class CompactItems(MutableMapping[Any, Any]):
         return len(self._data)
 
     def values(self) -> Any:
+        if getattr(_scope, "table", None) is self.table and getattr(_scope, "needles", None):
+            return self._containing(_scope.needles)
         scope = getattr(_scope, "hash_key", None)
         if scope is not None and getattr(_scope, "table", None) is self.table:
             keys = [scope] if scope in self._data else []
@@ -291,6 +318,17 @@ class CompactItems(MutableMapping[Any, Any]):
         if self.has_range:
             return [_Bucket(self, key, self._data[key]) for key in keys]
         return [self.codec.decode(self._data[key]) for key in keys]
+
+    def _containing(self, needles: list[bytes]) -> list[Any]:
+        """The items whose JSON text holds every needle (a superset of a GSI query's matches), decoded."""
+        text_of, decode = self.codec.text, self.codec.decode_text
+        found = []
+        for blob in self.blobs():
+            text = text_of(blob)
+            if all(needle in text for needle in needles):
+                found.append(decode(text))
+        # moto reads `items.values()` as buckets (with a range key) or as items.
+        return [_Found(found)] if self.has_range else found
 
     def __deepcopy__(self, memo: dict[int, Any]) -> CompactItems:
         # Blobs are immutable: a copy shares them (moto deep-copies `items` for backups and restores).
@@ -370,13 +408,24 @@ def patch_moto() -> None:
     def query_one_hash_key(table: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         # moto passes index_name as the eighth positional argument (after range_comparison ... projection).
         index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
-        if index_name or hash_key is None or not isinstance(table.items, CompactItems):
+        if not isinstance(table.items, CompactItems):
             return query(table, hash_key, *args, **kwargs)
-        _scope.table, _scope.hash_key = table, _key(hash_key)
+        if index_name:
+            # A GSI query: decode only the items whose text holds the index's hash key values (strings; a
+            # number may be written more than one way, so a query on a number key reads every item).
+            conditions = kwargs.get("hash_key_conditions") or []
+            needles = [_needle(value) for _, value in conditions if value.type == "S"]
+            if not needles or len(needles) != len(conditions):
+                return query(table, hash_key, *args, **kwargs)
+            _scope.table, _scope.needles = table, needles
+        elif hash_key is not None:
+            _scope.table, _scope.hash_key = table, _key(hash_key)
+        else:
+            return query(table, hash_key, *args, **kwargs)
         try:
             return query(table, hash_key, *args, **kwargs)
         finally:
-            _scope.table = _scope.hash_key = None
+            _scope.table = _scope.hash_key = _scope.needles = None
 
     def count(table: Any) -> int:
         items = table.items

@@ -210,3 +210,30 @@ def test_every_request_answers_as_moto_does(dynamodb: Any) -> None:
         )
     assert records[0] == records[1]
     assert len(records[1]) > 120
+
+
+def test_queries_decode_only_their_own_items(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra import compact_items
+
+    for n in range(200):
+        dynamodb.put_item(TableName="compact-t", Item=item(f"p{n % 10}", f"s{n:03}", g={"S": f"g{n % 20}"}))
+    decoded = [0]
+    decode_text = compact_items.Codec.decode_text
+
+    def counting(codec: Any, text: bytes) -> Any:
+        decoded[0] += 1
+        return decode_text(codec, text)
+
+    monkeypatch.setattr(compact_items.Codec, "decode_text", counting)
+    by_index = dynamodb.query(
+        TableName="compact-t",
+        IndexName="gsi",
+        KeyConditionExpression="g = :g",
+        ExpressionAttributeValues={":g": {"S": "g7"}},
+    )
+    assert len(by_index["Items"]) == 10 and decoded[0] == 10  # not the table's 200
+    decoded[0] = 0
+    by_key = dynamodb.query(
+        TableName="compact-t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p3"}}
+    )
+    assert len(by_key["Items"]) == 20 and decoded[0] == 20
