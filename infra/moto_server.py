@@ -46,14 +46,19 @@ class OneRequestAtATime:
             return list(self._app(environ, start_response))
 
 
-def start(port: int) -> Any:
-    """Start moto's threaded server on 127.0.0.1:`port`, one request at a time."""
+def start(port: int, compact: bool = True) -> Any:
+    """Start moto's threaded server on 127.0.0.1:`port`, one request at a time.
+
+    `compact` gives every table made from now on in this process the compact item store (the local
+    stack's); the integration tier, whose in-process moto shares the backends, passes False.
+    """
     from moto.server import ThreadedMotoServer
 
     from infra.compact_items import install as compact_items
     from infra.moto_tokens import honour_client_request_tokens
 
-    compact_items()
+    if compact:
+        compact_items()
     _stamp_sequencers()
     honour_client_request_tokens()
     roll_back_by_item()
