@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -100,6 +101,7 @@ class Sampler:
         if time.monotonic() - self._last >= SAMPLE_SECONDS:
             self._last = time.monotonic()
             self.samples.append((label, memory(self.pid)["VmRSS"]))
+            print(f"  {label:,.0f} rows, stack RSS {self.samples[-1][1]:,.0f} MiB", file=sys.stderr, flush=True)
 
 
 def wait_for_stream(sampler: Sampler, timeout: float) -> float:
