@@ -372,6 +372,7 @@ def install() -> None:
     from moto.dynamodb.models.table import Table
 
     patch_moto()
+    compact_stream_records()
     if getattr(Table.__init__, "compact", False):
         return
     table_init = Table.__init__
@@ -438,6 +439,64 @@ def patch_moto() -> None:
     DynamoDBBackend.update_item = update_and_store  # type: ignore[method-assign]
     Table.query = query_one_hash_key  # type: ignore[method-assign]
     Table.__len__ = count  # type: ignore[method-assign]
+
+
+class CompactRecord:
+    """A stream record kept as its deflated JSON until GetRecords reads it (see `compact_stream_records`)."""
+
+    __slots__ = ("_blob",)
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        from moto.core.utils import unix_time
+
+        data = record["dynamodb"]
+        # moto's time is a naive UTC datetime: kept as epoch seconds, given back as the same naive datetime.
+        stamped = {
+            **record,
+            "dynamodb": {**data, "ApproximateCreationDateTime": unix_time(data["ApproximateCreationDateTime"])},
+        }
+        text = json.dumps(stamped, separators=(",", ":"), ensure_ascii=False, default=_record_default)
+        self._blob = zlib.compress(text.encode("utf-8", "surrogatepass"), 1)
+
+    def to_json(self) -> dict[str, Any]:
+        from moto.core.utils import utcfromtimestamp
+
+        text = zlib.decompress(self._blob).decode("utf-8", "surrogatepass")
+        record: dict[str, Any] = json.loads(text, object_hook=_binary_hook)
+        data = record["dynamodb"]
+        data["ApproximateCreationDateTime"] = utcfromtimestamp(data["ApproximateCreationDateTime"])
+        return record
+
+
+def _record_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return {_BYTES: base64.b64encode(bytes(value)).decode("ascii")}
+    raise TypeError(f"{type(value).__name__} in a stream record")
+
+
+def compact_stream_records() -> None:
+    """Keep each new stream record deflated until it is read. Idempotent.
+
+    A record holds both images as nested dicts, about as large as moto's own
+    items; the local stack trims records once both stream consumers handled
+    them, but while its stream delivery runs behind a large import the
+    records waiting grow with the import. Deflated, each is a few hundred bytes.
+    """
+    from moto.dynamodb.models.table import StreamRecord, StreamShard
+
+    original = StreamShard.add
+    if getattr(original, "compact", False):
+        return
+
+    def add(shard: Any, old: Any, new: Any) -> None:
+        before = len(shard.items)
+        original(shard, old, new)
+        # moto appended one StreamRecord (or delivered and emptied the list to a Lambda mapping it knows of).
+        if len(shard.items) == before + 1 and isinstance(shard.items[-1], StreamRecord):
+            shard.items[-1] = CompactRecord(shard.items[-1].record)
+
+    add.compact = True  # type: ignore[attr-defined]
+    StreamShard.add = add  # type: ignore[method-assign]
 
 
 def _stop_tracking_instances(base: Any) -> None:

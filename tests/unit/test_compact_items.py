@@ -91,3 +91,22 @@ def test_number_keys_compare_by_value_as_dynamodb_does() -> None:
     assert items.pop(DynamoType({"N": "2"}), None) is None
     del items[DynamoType({"N": "1"})]
     assert len(items) == 0
+
+
+def test_a_stream_record_round_trips_with_its_time_and_images() -> None:
+    from moto.core.utils import utcnow
+
+    from infra.compact_items import CompactRecord
+
+    record = {
+        "eventID": "e1",
+        "eventName": "MODIFY",
+        "dynamodb": {
+            "ApproximateCreationDateTime": utcnow(),
+            "SequenceNumber": "1100000000017454423009",
+            "Keys": {"pk": EVERY_TYPE["pk"], "sk": EVERY_TYPE["sk"]},
+            "NewImage": EVERY_TYPE,
+            "OldImage": {"pk": EVERY_TYPE["pk"], "sk": EVERY_TYPE["sk"]},
+        },
+    }
+    assert CompactRecord(record).to_json() == record
