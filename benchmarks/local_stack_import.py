@@ -1,7 +1,7 @@
 """A large CSV import on the real local stack, next to a bare batch write of the same items on the same server.
 
-    python -m benchmarks.local_stack_import                      # 1,000,000 rows (about an hour and a half on 2 cores)
-    python -m benchmarks.local_stack_import --rows 100000        # what benchmarks/README.md shows
+    python -m benchmarks.local_stack_import                      # 1,000,000 rows (hours; never run in full so far)
+    python -m benchmarks.local_stack_import --rows 10000         # what benchmarks/README.md shows (~20 min loaded)
 
 Starts the local stack as `make run` runs it (`python -m infra.localstack`:
 moto's server in the same process with its compact item store, the streams
