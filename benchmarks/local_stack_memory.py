@@ -73,6 +73,7 @@ def start(log: Path, *extra: str) -> tuple[subprocess.Popen[bytes], dict[str, st
                 if line.startswith(prefix):
                     banner[key] = line[len(prefix) :].strip()
         time.sleep(0.2)
+    banner["moto_port"] = str(moto_port)
     return process, banner
 
 

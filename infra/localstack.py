@@ -17,10 +17,12 @@ Lambda event sources:
 It seeds a demo company and prints `Base URL`, `Company ID` and `API key`.
 Ctrl-C or SIGTERM stops everything and exits 0.
 
-With `--data DIR` (what `make run` passes) the tables and files are saved to
-DIR when the stack stops and put back when it starts, and the same demo
-company and key are printed again; `--reset` empties DIR first
-(`infra/persistence.py`). Without `--data` every start is empty.
+With `--data DIR` (what `make run` passes) the tables, files and queued
+messages are saved to DIR every `--save-every` seconds when something changed
+and when the stack stops, and put back when it starts (a killed stack loses
+at most the last interval), and the same demo company and key are printed
+again; `--reset` empties DIR first (`infra/persistence.py`). Without `--data`
+every start is empty.
 
     python -m infra.localstack --host 127.0.0.1 --port 8000 --moto-port 5001 [--data .local/stack [--reset]]
 """
@@ -54,6 +56,8 @@ MAX_RETRY_ATTEMPTS = 5
 MAX_RECEIVES = 5
 # S3 notifies the import queue of new objects under these prefixes (as in infra/resources.json).
 DEMO_COMPANY = "Demo company"
+# How long a stop waits for a running import to pause at its next chunk.
+IMPORT_STOP_SECONDS = 30.0
 # Used when .chalice/config.json names no memory size or timeout.
 LAMBDA_MEMORY_MB = 512
 LAMBDA_TIMEOUT_SECONDS = 900
@@ -351,10 +355,36 @@ def _forget_spent_iterators(stream_arn: str, keep: str | None) -> None:
             iterators.pop(arn, None)
 
 
+class StoppingContext:
+    """A Lambda context whose time runs out when the stack stops.
+
+    The import handler checks the time left before each chunk: told there is
+    none, it pauses as a Lambda near its timeout does (the job's lease given
+    up, its message sent again), so the state saved at stop holds a queued
+    message that resumes the job after the restart.
+    """
+
+    def __init__(self, context: Any, stopping: threading.Event) -> None:
+        self._context = context
+        self._stopping = stopping
+
+    def get_remaining_time_in_millis(self) -> int:
+        if self._stopping.is_set():
+            return 0
+        remaining: int = self._context.get_remaining_time_in_millis()
+        return remaining
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
 class QueueDelivery:
     """Plays an SQS event source mapping: receive, call the handler, delete what succeeded."""
 
-    def __init__(self, sqs: Any, queue_url: str, region: str, handler: Handler) -> None:
+    def __init__(
+        self, sqs: Any, queue_url: str, region: str, handler: Handler, stopping: threading.Event | None = None
+    ) -> None:
+        self._stopping = stopping
         self._sqs = sqs
         self._queue_url = queue_url
         self._region = region
@@ -377,7 +407,10 @@ class QueueDelivery:
     def _deliver(self, records: list[dict[str, Any]]) -> None:
         ids = {r["messageId"] for r in records}
         try:
-            result = self._handler({"Records": records}, lambda_context("import_queue"))
+            context = lambda_context("import_queue")
+            if self._stopping is not None:
+                context = StoppingContext(context, self._stopping)
+            result = self._handler({"Records": records}, context)
         except Exception:  # a handler failure leaves the batch for another receive, as in Lambda
             _log().exception("queue handler failed", extra={"messages": len(records)})
             failed = ids
@@ -533,6 +566,8 @@ class LocalStack:
         self._threads: list[threading.Thread] = []
         self._server: Any = None
         self._demo: dict[str, str] | None = None
+        self._save_lock = threading.Lock()
+        self._saved_state: Any = None
 
     def start(self) -> tuple[str, str]:
         """Provision, serve, seed and start the event sources; returns (company id, API key)."""
@@ -547,7 +582,7 @@ class LocalStack:
         from app import app
         from chalicelib.events import blueprint
 
-        queue = QueueDelivery(client("sqs"), queue_url, settings.region, blueprint.import_queue)
+        queue = QueueDelivery(client("sqs"), queue_url, settings.region, blueprint.import_queue, self._stopping)
         # The import function's second event source: notifications the import queue gave up on.
         dead_letters_url = client("sqs").get_queue_url(QueueName=settings.import_dead_letter_queue)["QueueUrl"]
         dead_letters = QueueDelivery(client("sqs"), dead_letters_url, settings.region, blueprint.import_queue)
@@ -575,6 +610,8 @@ class LocalStack:
         self._loop("import queue", POLL_SECONDS, queue.step)
         self._loop("import dead letters", POLL_SECONDS, dead_letters.step)
         account = queue.queue_arn.split(":")[4]
+        if self._args.data is not None and self._args.save_every > 0:
+            self._loop("save", self._args.save_every, functools.partial(self.save, only_if_changed=True))
         self._schedule("expire_reservations", self._args.expire_every, blueprint.expire_reservations, account)
         self._schedule("reconcile_ledger", self._args.reconcile_every, blueprint.reconcile_ledger, account)
         self._schedule("expire_lots", self._args.reconcile_every, blueprint.expire_lots, account)
@@ -586,7 +623,9 @@ class LocalStack:
         self._stopping.set()
         deadline = time.monotonic() + 1.5
         for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            # A running import pauses at its next chunk (StoppingContext): give it the time to get there.
+            wait = IMPORT_STOP_SECONDS if thread.name == "import queue" else max(0.0, deadline - time.monotonic())
+            thread.join(wait)
         if self._server is not None:
             self._server.server.shutdown()
             self._server.server.server_close()
@@ -599,19 +638,42 @@ class LocalStack:
         )
         serving.start()
 
-    def save(self) -> None:
-        """Write the tables and files to `--data` (after `stop`: nothing writes any more)."""
+    def save(self, only_if_changed: bool = False) -> None:
+        """Write the tables, files and queued messages to `--data` (see infra/persistence.py).
+
+        The periodic save (`only_if_changed`) skips a state it has saved already; the save at stop always runs.
+        """
         if self._args.data is None or self._demo is None:
             return
         from chalicelib.settings import get_settings
         from chalicelib.storage.aws import client
         from infra import persistence
+        from infra.compact_items import generation
         from infra.provision import table_names
 
         settings = get_settings()
-        tables = table_names(settings).values()
-        persistence.save(Path(self._args.data), client("dynamodb"), client("s3"), tables, settings.bucket, self._demo)
-        _log().info("local stack state saved", extra={"folder": str(self._args.data)})
+        with self._save_lock:
+            writes = generation()
+            taken = persistence.snapshot(settings.region, table_names(settings).values(), self._queue_names())
+            files = tuple(persistence.objects(client("s3"), settings.bucket))
+            queued = {name: [m["body"] for m in messages] for name, messages in taken.queues.items()}
+            state = (writes, files, json.dumps(queued, sort_keys=True))
+            if only_if_changed and state == self._saved_state:
+                return
+            persistence.save(Path(self._args.data), taken, client("s3"), settings.bucket, self._demo)
+            self._saved_state = state
+        _log().info("local stack state saved", extra={"folder": str(self._args.data), "writes": writes})
+
+    def _queue_names(self) -> list[str]:
+        from chalicelib.settings import get_settings
+
+        settings = get_settings()
+        return [
+            settings.import_queue,
+            settings.import_dead_letter_queue,
+            settings.webhook_queue,
+            settings.webhook_dead_letter_queue,
+        ]
 
     def _trim(self) -> Callable[[str, str], int] | None:
         """moto forgets the stream records the audit handler has handled (unless --keep-stream-records)."""
@@ -631,7 +693,9 @@ class LocalStack:
 
         settings = get_settings()
         tables = table_names(settings).values()
-        saved = persistence.restore(Path(self._args.data), tables, client("s3"), settings.bucket, settings.region)
+        saved = persistence.restore(
+            Path(self._args.data), tables, client("s3"), settings.bucket, settings.region, client("sqs")
+        )
         _log().info("local stack state", extra={"folder": str(self._args.data), "restored": saved is not None})
         return saved
 
@@ -674,6 +738,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--data", default=None, metavar="DIR", help="keep the tables and files here across restarts (saved on stop)"
     )
     parser.add_argument("--reset", action="store_true", help="with --data: forget the saved state, start empty")
+    parser.add_argument(
+        "--save-every",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="with --data: also save this often when something changed (0: only on stop)",
+    )
     parser.add_argument(
         "--keep-stream-records",
         action="store_true",

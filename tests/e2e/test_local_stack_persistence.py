@@ -85,3 +85,77 @@ def test_a_restart_keeps_the_data_and_reset_starts_from_empty(tmp_path: Path) ->
         assert Api(fresh["base_url"], banner["api_key"]).get("/whoami").status_code == 401
     finally:
         stopped(third)
+
+
+def killed(running: StackProcess) -> None:
+    """SIGKILL: no handler runs, nothing is saved at stop."""
+    running.process.kill()
+    running.process.wait(timeout=30)
+
+
+def saved_items(data: Path) -> str:
+    tables = data / "tables"
+    return "".join(path.read_text(errors="replace") for path in tables.glob("*.jsonl")) if tables.is_dir() else ""
+
+
+def test_a_killed_stack_keeps_what_its_last_periodic_save_held(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    # Given a stack that saves every second when something changed
+    first, banner = started(tmp_path, "first", "--data", str(data), "--save-every", "1")
+    try:
+        api = Api(banner["base_url"], banner["api_key"])
+        company = f"/companies/{banner['company_id']}"
+        item = api.post(f"{company}/inventory", json=[{"productName": "Survivor bar", "quantity": 7}]).json()[0]
+        # When a periodic save has the item (no stop has saved anything) and the stack is killed
+        deadline = time.monotonic() + 30
+        while "Survivor bar" not in saved_items(data):
+            assert time.monotonic() < deadline, "no periodic save wrote the item"
+            time.sleep(0.2)
+    finally:
+        killed(first)
+
+    # Then the next start has it
+    second, again = started(tmp_path, "second", "--data", str(data))
+    try:
+        assert (again["company_id"], again["api_key"]) == (banner["company_id"], banner["api_key"])
+        api = Api(again["base_url"], again["api_key"])
+        kept = api.get(f"{company}/inventory/{item['inventoryId']}")
+        assert kept.status_code == 200, kept.text
+        assert (kept.json()["productName"], kept.json()["quantity"]) == ("Survivor bar", 7)
+    finally:
+        stopped(second)
+
+
+def test_an_import_cut_short_by_a_stop_finishes_after_the_restart(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    rows = 3000
+    text = "productName,quantity\n" + "".join(f"Bar {n % 5},{n}\n" for n in range(1, rows + 1))
+    first, banner = started(tmp_path, "first", "--data", data)
+    try:
+        api = Api(banner["base_url"], banner["api_key"])
+        company = f"/companies/{banner['company_id']}"
+        job = api.post(f"{company}/inventory/csv", data=text.encode(), headers={"Content-Type": "text/csv"}).json()
+        # When the stack stops while the job runs (some rows done, not all)
+        running = eventually(
+            lambda: [j for j in [api.get(f"{company}/imports/{job['jobId']}").json()] if j["processed"] > 0]
+        )
+        assert running and running[0]["status"] == "running", running
+    finally:
+        stopped(first)
+    # The stop paused the import (its lease given up) and kept the message that resumes it
+    queued = "".join(path.read_text() for path in (Path(data) / "queues").glob("*.jsonl"))
+    assert job["jobId"] in queued
+
+    # Then after the restart the job goes on from its checkpoint and completes: every row once
+    second, again = started(tmp_path, "second", "--data", data)
+    try:
+        api = Api(again["base_url"], again["api_key"])
+        assert api.get(f"{company}/imports/{job['jobId']}").json()["status"] != "completed"
+        done = eventually(
+            lambda: [j for j in [api.get(f"{company}/imports/{job['jobId']}").json()] if j["status"] != "running"],
+            seconds=240,
+        )
+        assert done, "the import did not go on after the restart"
+        assert (done[0]["status"], done[0]["processed"], done[0]["created"]) == ("completed", rows, rows)
+    finally:
+        stopped(second)

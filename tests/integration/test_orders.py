@@ -181,7 +181,7 @@ def _free_port() -> int:
 @pytest.fixture
 def served_table() -> Iterator[str]:
     """A fresh main table on moto's serialised server (no stream: moto copies it on every transaction)."""
-    server = start_moto(_free_port())
+    server = start_moto(_free_port(), compact=False)  # this tier keeps moto's own items
     host, port = server.get_host_and_port()
     saved = {name: os.environ.get(name) for name in ("STOCKROOM_AWS_ENDPOINT", "STOCKROOM_MAIN_TABLE")}
     table = f"orders-{new_id()}"

@@ -51,7 +51,7 @@ def _point_services_at_settings() -> None:
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
-    server = start_moto(_free_port())
+    server = start_moto(_free_port(), compact=False)  # this tier keeps moto's own items
     host, port = server.get_host_and_port()
     saved = {name: os.environ.get(name) for name in ("STOCKROOM_AWS_ENDPOINT", "STOCKROOM_MAIN_TABLE")}
     os.environ["STOCKROOM_AWS_ENDPOINT"] = f"http://{host}:{port}"

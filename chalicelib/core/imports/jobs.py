@@ -44,8 +44,13 @@ from chalicelib.core.models import Actor, Entity, Model, Movement, Product, Stoc
 from chalicelib.core.ports import Page, StockChange
 
 # A chunk is one transaction: the job checkpoint and the chunk's error item
-# take two writes, the rows share the rest. An inventory row needs at most
-# three (record, ledger line, new product), so 32 rows always fit.
+# take two writes, the rows share the rest. A chunk holds at most CHUNK_ROWS
+# rows, fewer when its rows take more writes: an inventory row that names an
+# existing product takes two (record, ledger line), one that creates its
+# product four (and its numeric-id guard), so a file of new products runs in
+# chunks of 24. The size follows the writes the last chunk's rows took
+# (`_ChunkSize`); a chunk whose plan still exceeds CHUNK_WRITES is cut to the
+# rows that fit before anything is sent.
 CHUNK_WRITES = TRANSACTION_ITEMS - 2
 CHUNK_ROWS = 32
 MAX_STORED_ERRORS = 10_000
@@ -167,12 +172,37 @@ class ChunkPlan:
         )
         changes = sum(1 + (change.movement is not None) for change in self.changes)
         # New products also move their listing's counter: one more write per chunk.
-        products = len(self.products) + (1 if self.products else 0)
+        products = sum(_product_writes(product) for product in self.products) + (1 if self.products else 0)
         return creates + changes + products + sum(write.size for write in self.feature_writes)
 
     @property
     def failed(self) -> int:
         return len({error.line for error in self.errors})
+
+
+def _product_writes(product: Product) -> int:
+    """A new product's item, its numeric-id guard (every new product is numbered when committed) and, while
+    active, its SKU and source-id guards (storage's catalog takes exactly these)."""
+    guards = (bool(product.sku) + len(product.source_ids)) if product.active else 0
+    return 2 + guards
+
+
+@dataclass
+class _ChunkSize:
+    """How many rows the next chunk takes: as many as the last chunk's writes per row say fit, at most `cap`."""
+
+    cap: int
+    rows: int = 0
+
+    def __post_init__(self) -> None:
+        self.rows = self.rows or self.cap
+
+    def fitting(self, plan: ChunkPlan, rows: int) -> int:
+        """The rows of a plan of `rows` rows whose writes fit one chunk (at least one)."""
+        return max(1, min(rows, rows * CHUNK_WRITES // max(1, plan.writes)))
+
+    def observe(self, plan: ChunkPlan, rows: int) -> None:
+        self.rows = min(self.cap, self.fitting(plan, rows)) if plan.writes else self.cap
 
 
 @dataclass(frozen=True)
@@ -730,7 +760,7 @@ class ImportService:
         keys: set[str] = set()
         total = 0
         # An applier whose rows take more writes than an inventory row's says how many fit one chunk.
-        limit = int(getattr(applier, "chunk_rows", CHUNK_ROWS))
+        sizing = _ChunkSize(int(getattr(applier, "chunk_rows", CHUNK_ROWS)))
         for row in rows:
             total += 1
             if total > MAX_FILE_ROWS:
@@ -738,44 +768,56 @@ class ImportService:
             if row.line <= job.checkpoint_line:
                 continue
             key = applier.key_of(row)
-            if len(chunk) >= limit or (key is not None and key in keys):
-                job = self._commit_chunk(job, applier, chunk, actor, time_left)
-                chunk, keys = [], set()
+            # The rows a cut chunk left over start the next one.
+            while chunk and (len(chunk) >= sizing.rows or (key is not None and key in keys)):
+                job, chunk = self._commit_chunk(job, applier, chunk, actor, time_left, sizing)
+                keys = {k for k in map(applier.key_of, chunk) if k is not None}
             chunk.append(row)
             if key is not None:
                 keys.add(key)
-        if chunk:
-            job = self._commit_chunk(job, applier, chunk, actor, time_left)
+        while chunk:
+            job, chunk = self._commit_chunk(job, applier, chunk, actor, time_left, sizing)
         if job.total != total:
             self._store.set_total(job, total)
         self._store.finish(job, ImportStatus.COMPLETED, None)
         return self.get(job.tenant_id, job.job_id)
 
     def _commit_chunk(
-        self, job: ImportJob, applier: Applier, rows: list[Row], actor: Actor, time_left: Callable[[], float]
-    ) -> ImportJob:
+        self,
+        job: ImportJob,
+        applier: Applier,
+        rows: list[Row],
+        actor: Actor,
+        time_left: Callable[[], float],
+        size: _ChunkSize,
+    ) -> tuple[ImportJob, list[Row]]:
+        """Commit the first rows of `rows` whose writes fit one chunk; returns the job and the rows left over."""
         if time_left() < 20:
             self._store.pause(job)
             raise ImportPaused(f"paused at line {job.checkpoint_line}")
         for _ in range(COMMIT_ATTEMPTS):
             plan = applier.plan(job.tenant_id, job.job_id, rows, actor)
             if plan.writes > CHUNK_WRITES and len(rows) > 1:
-                half = len(rows) // 2
-                job = self._commit_chunk(job, applier, rows[:half], actor, time_left)
-                return self._commit_chunk(job, applier, rows[half:], actor, time_left)
+                # More writes per row than the chunks before: commit the rows that fit (nothing was sent);
+                # the rest start the next chunk.
+                cut = min(size.fitting(plan, len(rows)), len(rows) - 1)
+                job, rest = self._commit_chunk(job, applier, rows[:cut], actor, time_left, size)
+                return job, rest + rows[cut:]
             checkpoint = self._checkpoint(job, rows, plan)
             try:
                 outcome = self._store.commit(job.tenant_id, checkpoint, plan, actor)
             except TooManyWrites:
+                # Storage wrote more than the plan counted (a write `ChunkPlan.writes` does not know of).
                 if len(rows) == 1:
                     raise
                 half = len(rows) // 2
-                job = self._commit_chunk(job, applier, rows[:half], actor, time_left)
-                return self._commit_chunk(job, applier, rows[half:], actor, time_left)
+                job, rest = self._commit_chunk(job, applier, rows[:half], actor, time_left, size)
+                return job, rest + rows[half:]
             if outcome == CommitOutcome.DONE:
-                return _advanced(job, checkpoint)
+                size.observe(plan, len(rows))
+                return _advanced(job, checkpoint), []
             if outcome == CommitOutcome.LOST:
-                return self._resolve_lost(job, checkpoint)
+                return self._resolve_lost(job, checkpoint), []
         raise RuntimeError(f"chunk ending at line {rows[-1].line} kept conflicting with other writers")
 
     def _resolve_lost(self, job: ImportJob, checkpoint: Checkpoint) -> ImportJob:
