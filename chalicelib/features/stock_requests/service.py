@@ -413,17 +413,16 @@ class StockRequestService(StockRequestViews):
                         on_hand=-take,
                         reserved=-claim.quantity + rest,
                         floor_available=False,
-                        movement=Movement(
-                            tenant_id=tenant_id,
-                            movement_id=f"{request.request_id}:{line.line_id}:{made_by}:{n}:out",
-                            stock_id=claim.stock_id,
-                            product_id=line.product_id,
-                            location_id=request.source_location_id,
-                            kind=MovementKind.TRANSFER_OUT,
-                            quantity=-take,
-                            reason=REASON,
-                            reference=request.reference,
-                            actor=actor,
+                        movement=self._movement(
+                            tenant_id,
+                            claim.stock_id,
+                            line.product_id,
+                            request.source_location_id,
+                            -take,
+                            actor,
+                            request,
+                            f"{request.request_id}:{line.line_id}:{made_by}:{n}:out",
+                            MovementKind.TRANSFER_OUT,
                         ),
                         reservation_transition=ClaimTransition(
                             claim.reservation_id, ClaimStatus.ACTIVE, ClaimStatus.FULFILLED
@@ -450,21 +449,15 @@ class StockRequestService(StockRequestViews):
             lines.append(
                 line.model_copy(update={"claims": claims, "fulfilled_quantity": line.fulfilled_quantity + moved})
             )
-        for n, (place, quantity) in enumerate(arrivals.items()):
-            writes.append(
-                self._wh.plan_increase(
-                    tenant_id,
-                    products[place.product_id],
-                    place,
-                    self._wh.records_at_place(tenant_id, place),
-                    quantity,
-                    actor,
-                    kind=MovementKind.TRANSFER_IN,
-                    reason=REASON,
-                    reference=request.reference,
-                    movement_id=f"{request.request_id}:{made_by}:in{n}",
-                )
-            )
+        writes += self._wh.plan_arrivals(
+            tenant_id,
+            products,
+            arrivals,
+            actor,
+            reason=REASON,
+            reference=request.reference,
+            movement_base=f"{request.request_id}:{made_by}",
+        )
         done = all(line.fulfilled_quantity >= line.approved_quantity for line in lines)
         move = STOCK_REQUEST.move(
             request.status, "fulfil", actor, comment=comment, to_state=None if done else "approved", field="status"
