@@ -335,8 +335,8 @@ def availability_service() -> AvailabilityService:
 @cache
 def analytics_service() -> AnalyticsService:
     from chalicelib.features.analytics.service import AnalyticsService
-    from chalicelib.storage.availability_repo import DynamoLedgerReader
     from chalicelib.storage.catalog_repo import DynamoCatalogStore
+    from chalicelib.storage.ledger_reader import DynamoLedgerReader
 
     table = get_settings().main_table
     return AnalyticsService(DynamoLedgerReader(table), DynamoCatalogStore(table))

@@ -13,11 +13,11 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, unquote_plus
 
 from chalice import Blueprint
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 
 from chalicelib.core.bodies import Body
 from chalicelib.core.models import Model
@@ -29,7 +29,7 @@ from chalicelib.core.tenancy.clients import (
     RateLimited,
     TokenPolicy,
 )
-from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS, Permission
+from chalicelib.core.tenancy.permissions import Permission, known_permissions
 from chalicelib.http import tokens
 from chalicelib.http.openapi import CLIENT_BASIC_SCHEME
 from chalicelib.http.routing import Call, Reply, endpoint
@@ -71,15 +71,9 @@ class OAuthError(Model):
 
 class NewClient(Body):
     name: str = Field(min_length=1, max_length=100)
-    scopes: list[str] = Field(min_length=1, description="Permission strings, at most the calling key's own")
-
-    @field_validator("scopes")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - ALL_PERMISSIONS)
-        if unknown:
-            raise ValueError(f"unknown permissions: {', '.join(unknown)}")
-        return sorted(set(value))
+    scopes: Annotated[list[str], AfterValidator(known_permissions)] = Field(
+        min_length=1, description="Permission strings, at most the calling key's own"
+    )
 
 
 class ClientView(Model):

@@ -7,14 +7,15 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import Annotated
 
 from chalice import Blueprint
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 
 from chalicelib.core.bodies import Body
 from chalicelib.core.errors import NotFound
 from chalicelib.core.models import ApiKey, Model
-from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS, Permission
+from chalicelib.core.tenancy.permissions import Permission, known_permissions
 from chalicelib.http.openapi import document
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.wiring import tenant_service
@@ -57,15 +58,9 @@ class WhoAmI(Model):
 
 class NewKey(Body):
     name: str = Field(min_length=1, max_length=100)
-    permissions: list[str] = Field(min_length=1, description="Permission strings; see x-permissions per route")
-
-    @field_validator("permissions")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - ALL_PERMISSIONS)
-        if unknown:
-            raise ValueError(f"unknown permissions: {', '.join(unknown)}")
-        return sorted(set(value))
+    permissions: Annotated[list[str], AfterValidator(known_permissions)] = Field(
+        min_length=1, description="Permission strings; see x-permissions per route"
+    )
 
 
 class KeyView(Model):

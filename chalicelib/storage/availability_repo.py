@@ -1,4 +1,4 @@
-"""DynamoDB storage of channels and availability records (001), and the ledger's time index for analytics.
+"""DynamoDB storage of channels and availability records (001).
 
 Channels: `T#t#CHANNEL / <id>` + the code guard `T#t#UNIQUE / CHANNEL#<casefolded code>`.
 Availability records: `T#t#ALLOC / <location id>#<product id>` (+ gsi1
@@ -8,14 +8,12 @@ together (products, locations, records, channels) are one BatchGetItem.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from chalicelib.core.errors import StaleVersion
-from chalicelib.core.models import Actor, Location, Movement, Product
+from chalicelib.core.models import Actor, Location, Product
 from chalicelib.features.availability.model import Allocation, Channel
 from chalicelib.features.availability.ports import Found, Wanted
 from chalicelib.storage import keys
@@ -140,22 +138,3 @@ class DynamoAvailabilityStore:
 
     def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
         return {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
-
-
-class DynamoLedgerReader:
-    """The tenant's ledger in time order, from gsi1 `T#t#LEDGER` (written with every movement)."""
-
-    def __init__(self, table: str) -> None:
-        self._table = table
-
-    def movements_until(self, tenant_id: str, end: datetime) -> Iterator[Movement]:
-        # gsi1sk = <stamp>#<movement id>: "~" sorts after every id, so the whole last instant is in.
-        items = query_all(
-            self._table,
-            IndexName="gsi1",
-            KeyConditionExpression="gsi1pk = :pk AND gsi1sk <= :end",
-            ExpressionAttributeValues=to_attrs(
-                {":pk": keys.ledger_by_time_partition(tenant_id), ":end": f"{keys.stamp(end)}#~"}
-            ),
-        )
-        return (to_record(Movement, item) for item in items)

@@ -44,23 +44,11 @@ HEADER = [
     "createdAt",
     "updatedAt",
 ]
-# The download's columns minus the server-owned ones
-UPLOAD_HEADER = [
-    "inventoryId",
-    "productName",
-    "quantity",
-    "weight",
-    "heatCode",
-    "diameter",
-    "length",
-    "width",
-    "depth",
-    "type",
-    "material",
-    "supplierId",
-    "stockLocationId",
-    "unitPrice",
-]
+# The download's columns minus the server-owned ones. HEADER stays a literal copy of the documented
+# order on purpose: a test that read csv_columns.COLUMNS would pass whatever the order became.
+SERVER_OWNED = {"typeLabel", "materialLabel", "supplierName", "stockLocationLabel", "millCertificationId"}
+SERVER_OWNED |= {"linkedOrders", "createdAt", "updatedAt"}
+UPLOAD_HEADER = [c for c in HEADER if c not in SERVER_OWNED]
 COUNTER = Actor(id="counter", name="Counter")
 
 

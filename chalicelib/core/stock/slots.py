@@ -10,7 +10,7 @@ DynamoDB or reads the environment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -175,6 +175,38 @@ class WarehouseBase:
             unit_price=unit_price if unit_price is not None else product.unit_price,
         )
         return increase_write(own, movement, product, guard=guard, bin_id=place.bin_id, lot_id=place.lot_id)
+
+    def plan_arrivals(
+        self,
+        tenant_id: str,
+        products: Mapping[str, Product],
+        arrivals: Mapping[Place, Decimal],
+        actor: Actor,
+        *,
+        reason: str,
+        reference: str,
+        movement_base: str,
+        records_at: Callable[[Place], list[StockRecord]] | None = None,
+    ) -> list[StockWrite]:
+        """The arriving side of a move (transfer, stock request, put-away): one TRANSFER_IN increase per
+        place, onto its slot record, movement ids `<movement_base>:in<n>` in the order of `arrivals`.
+        `records_at` gives a place's records when the caller already read them (default: one read each)."""
+        at = records_at or (lambda place: self.records_at_place(tenant_id, place))
+        return [
+            self.plan_increase(
+                tenant_id,
+                products[place.product_id],
+                place,
+                at(place),
+                quantity,
+                actor,
+                kind=MovementKind.TRANSFER_IN,
+                reason=reason,
+                reference=reference,
+                movement_id=f"{movement_base}:in{n}",
+            )
+            for n, (place, quantity) in enumerate(arrivals.items())
+        ]
 
     def plan_decrease(
         self,

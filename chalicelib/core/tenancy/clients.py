@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chalicelib.core.errors import DomainError, Forbidden, Unauthenticated, ValidationFailed
+from chalicelib.core.errors import DomainError, Unauthenticated, ValidationFailed
 from chalicelib.core.models import Actor, Entity
-from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS
+from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS, grantable
 from chalicelib.core.tenancy.tenants import Principal
 
 CLIENT_PREFIX = "sc"
@@ -148,19 +148,11 @@ def _b64(raw: bytes) -> str:
 
 def check_grantable(scopes: Iterable[str], granted_by: frozenset[str] | None) -> list[str]:
     """The scopes of a new client, sorted: known permissions, at least one, none beyond the creator's own."""
-    wanted = sorted(set(scopes))
-    if not wanted:
+    scopes = list(scopes)
+    if not scopes:
         raise ValidationFailed("a client needs at least one scope", [{"field": "scopes", "message": "empty"}])
-    unknown = sorted(set(wanted) - ALL_PERMISSIONS)
-    if unknown:
-        raise ValidationFailed("unknown scopes", [{"field": "scopes", "message": f"unknown: {', '.join(unknown)}"}])
-    beyond = sorted(set(wanted) - granted_by) if granted_by is not None else []
-    if beyond:
-        raise Forbidden(
-            f"a client cannot get permissions the caller does not hold: {', '.join(beyond)}",
-            [{"field": "scopes", "message": f"not held by the caller: {', '.join(beyond)}"}],
-        )
-    return wanted
+    refusal = "a client cannot get permissions the caller does not hold"
+    return grantable(scopes, granted_by, field="scopes", refusal=refusal, granter="the caller")
 
 
 def requested_scopes(requested: str | None, held: Iterable[str]) -> list[str]:

@@ -17,11 +17,11 @@ from collections.abc import Iterable, Iterator
 from pydantic import ConfigDict
 
 from chalicelib.core.catalog.service import default_location
-from chalicelib.core.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
+from chalicelib.core.errors import NotFound, Unauthenticated, ValidationFailed
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import SYSTEM, Actor, ApiKey, Model, Tenant
 from chalicelib.core.ports import TenantStore
-from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS
+from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS, grantable
 
 KEY_PREFIX = "sr"
 
@@ -86,13 +86,7 @@ class TenantService:
         granted_by: frozenset[str] | None = None,
     ) -> tuple[ApiKey, str]:
         """A new key; `granted_by` (the caller's permissions) caps what it may hold: a key grants only what it has."""
-        permissions = list(permissions)
-        beyond = sorted(set(permissions) - granted_by) if granted_by is not None else []
-        if beyond:
-            raise Forbidden(
-                f"a key cannot grant permissions it does not hold: {', '.join(beyond)}",
-                [{"field": "permissions", "message": f"not held by the calling key: {', '.join(beyond)}"}],
-            )
+        permissions = _grantable(permissions, granted_by)
         if self._store.get_tenant(tenant_id) is None:
             raise NotFound(f"tenant {tenant_id} not found")
         key, raw = self._new_key(tenant_id, name, permissions)
@@ -134,14 +128,13 @@ class TenantService:
 
     @staticmethod
     def _new_key(tenant_id: str, name: str, permissions: Iterable[str]) -> tuple[ApiKey, str]:
-        wanted = sorted(set(permissions))
-        unknown = set(wanted) - ALL_PERMISSIONS
-        if unknown:
-            raise ValidationFailed(
-                "unknown permissions",
-                [{"field": "permissions", "message": f"unknown: {', '.join(sorted(unknown))}"}],
-            )
+        wanted = _grantable(permissions, None)
         key_id = secrets.token_hex(8)
         secret = secrets.token_hex(32)
         key = ApiKey(tenant_id=tenant_id, key_id=key_id, name=name, key_hash=hash_secret(secret), permissions=wanted)
         return key, format_key(tenant_id, key_id, secret)
+
+
+def _grantable(permissions: Iterable[str], granted_by: frozenset[str] | None) -> list[str]:
+    refusal = "a key cannot grant permissions it does not hold"
+    return grantable(permissions, granted_by, field="permissions", refusal=refusal, granter="the calling key")

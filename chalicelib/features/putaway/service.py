@@ -156,21 +156,14 @@ class PutAwayService:
         for change in out:
             lot = records[change.stock_id].lot_id
             arrivals[lot] = arrivals.get(lot, ZERO) - change.on_hand
-        writes: list[StockWrite] = list(out)
-        for n, (lot, quantity) in enumerate(arrivals.items()):
-            to = Place(task.product_id, task.location_id, target, lot)
-            writes.append(
-                self._wh.plan_increase(
-                    tenant_id,
-                    product,
-                    to,
-                    self._wh.records_at_place(tenant_id, to),
-                    quantity,
-                    actor,
-                    kind=MovementKind.TRANSFER_IN,
-                    reason=REASON,
-                    reference=task.task_id,
-                    movement_id=f"{base}:in{n}",
-                )
-            )
-        return writes
+        places = {Place(task.product_id, task.location_id, target, lot): q for lot, q in arrivals.items()}
+        arriving = self._wh.plan_arrivals(
+            tenant_id,
+            {product.product_id: product},
+            places,
+            actor,
+            reason=REASON,
+            reference=task.task_id,
+            movement_base=base,
+        )
+        return [*out, *arriving]

@@ -515,24 +515,20 @@ class TransferService:
             reads.products.update(self._catalog.get_products(tenant_id, missing))
         products = reads.products
         base = steps[0].movement_base
-        for n, (place, quantity) in enumerate(merged.items()):
-            records = reads.at(place)
-            write = self._wh.plan_increase(
-                tenant_id,
-                products[place.product_id],
-                place,
-                records,
-                quantity,
-                actor,
-                kind=MovementKind.TRANSFER_IN,
-                reason=REASON,
-                reference=base.split(":", 1)[0],
-                movement_id=f"{base}:in{n}",
-            )
+        arriving = self._wh.plan_arrivals(
+            tenant_id,
+            products,
+            merged,
+            actor,
+            reason=REASON,
+            reference=base.split(":", 1)[0],
+            movement_base=base,
+            records_at=reads.at,
+        )
+        for write in arriving:
             if isinstance(write, NewRecordWrite):
                 reads.created(write.record)
-            writes.append(write)
-        return writes
+        return writes + arriving
 
 
 @dataclass

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from pydantic import Field
 
 from chalicelib.core.models import Model
+from chalicelib.core.ports import OffsetPage
 from chalicelib.core.tenancy.permissions import Permission
 
 BASE = "/api"
@@ -18,6 +19,8 @@ TAG_PEOPLE = "Maker: users and custom statuses"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 EXTENSION = "Extension (not in the 002 document, added in its style). "
+
+T = TypeVar("T")
 
 PRODUCTS_READ = [Permission.PRODUCTS_READ]
 PRODUCTS_WRITE = [Permission.PRODUCTS_WRITE]
@@ -49,6 +52,16 @@ class Pagination(Model):
 
 def page(data: Sequence[Any], total: int, query: PageQuery) -> dict[str, Any]:
     return {"data": list(data), "pagination": {"totalCount": total, "offset": query.offset, "limit": query.limit}}
+
+
+def page_of(found: OffsetPage[T], out: Callable[[T], Any], query: PageQuery) -> dict[str, Any]:
+    """A service's page as the surface shows it: each item through `out`, with its pagination."""
+    return page([out(item) for item in found.items], found.total, query)
+
+
+def page_example(*items: Any, total: int) -> dict[str, Any]:
+    """The OpenAPI example of a first page of `total` items."""
+    return {"data": list(items), "pagination": {"totalCount": total, "offset": 0, "limit": DEFAULT_LIMIT}}
 
 
 def number_id(raw: str, what: str) -> int:

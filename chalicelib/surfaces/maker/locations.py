@@ -14,7 +14,8 @@ from chalicelib.surfaces.maker.common import (
     PAGING,
     TAG_LOCATIONS,
     PageQuery,
-    page,
+    page_example,
+    page_of,
 )
 from chalicelib.surfaces.maker.models import LocationCreate, LocationOut, LocationPage, LocationPatch, location_out
 from chalicelib.wiring import catalog_service
@@ -68,12 +69,12 @@ SHARED = (
         f"Returns a paginated list of locations. {PAGING} {SHARED} Every company has exactly one default "
         "location (`isDefault`), where stock without a location goes. Permission: inventory.read."
     ),
-    response_example={"data": [MAIN, STORE], "pagination": {"totalCount": 2, "offset": 0, "limit": 100}},
+    response_example=page_example(MAIN, STORE, total=2),
 )
 def list_locations(call: Call) -> dict[str, Any]:
     query: PageQuery = call.query
     found = catalog_service().location_page(call.tenant_id, query.offset, query.limit, call.actor)
-    return page([location_out(loc) for loc in found.items], found.total, query)
+    return page_of(found, location_out, query)
 
 
 @endpoint(

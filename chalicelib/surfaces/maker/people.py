@@ -17,7 +17,8 @@ from chalicelib.surfaces.maker.common import (
     TAG_PEOPLE,
     TASKS_READ,
     PageQuery,
-    page,
+    page_example,
+    page_of,
 )
 from chalicelib.surfaces.maker.models import (
     CustomStatusCreate,
@@ -47,7 +48,7 @@ STATUS = {"id": 1, "name": "Gifted", "effect": "subtract"}
     query=PageQuery,
     response=UserPage,
     extension=True,
-    response_example={"data": [USER], "pagination": {"totalCount": 1, "offset": 0, "limit": 100}},
+    response_example=page_example(USER, total=1),
     description=(
         f"{EXTENSION}The company's people that tasks are assigned to (`Assignee`, `UserId`): `id`, `email`, "
         f"`name`. {PAGING} Permission: tasks.read."
@@ -56,7 +57,7 @@ STATUS = {"id": 1, "name": "Gifted", "effect": "subtract"}
 def list_users(call: Call) -> dict[str, Any]:
     query: PageQuery = call.query
     found = user_service().page(call.tenant_id, query.offset, query.limit)
-    return page([user_out(u) for u in found.items], found.total, query)
+    return page_of(found, user_out, query)
 
 
 @endpoint(
@@ -93,7 +94,7 @@ def create_user(call: Call) -> Reply:
     query=PageQuery,
     response=CustomStatusPage,
     extension=True,
-    response_example={"data": [STATUS], "pagination": {"totalCount": 1, "offset": 0, "limit": 100}},
+    response_example=page_example(STATUS, total=1),
     description=(
         f"{EXTENSION}The statuses a stock-level update of `updateType: custom` names by `customStatusId`: numeric "
         f"`id`, `name` and `effect` (set, add or subtract). {PAGING} Permission: inventory.read."
@@ -102,7 +103,7 @@ def create_user(call: Call) -> Reply:
 def list_statuses(call: Call) -> dict[str, Any]:
     query: PageQuery = call.query
     found = production_service().status_page(call.tenant_id, query.offset, query.limit)
-    return page([status_out(s) for s in found.items], found.total, query)
+    return page_of(found, status_out, query)
 
 
 @endpoint(

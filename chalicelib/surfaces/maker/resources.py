@@ -20,7 +20,8 @@ from chalicelib.surfaces.maker.common import (
     PRODUCTS_WRITE,
     TAG_RESOURCES,
     PageQuery,
-    page,
+    page_example,
+    page_of,
 )
 from chalicelib.surfaces.maker.models import (
     BlocksOut,
@@ -169,13 +170,13 @@ def _register(path_word: str, kind: str) -> None:
         query=PageQuery,
         response=ResourcePage,
         description=f"Returns a paginated list of {path_word}. {PAGING} {FIELDS} Permission: products.read.",
-        response_example={"data": [examples["out"]], "pagination": {"totalCount": 150, "offset": 0, "limit": 100}},
+        response_example=page_example(examples["out"], total=150),
     )
     @named("list")
     def list_resources(call: Call) -> dict[str, Any]:
         query: PageQuery = call.query
         found = catalog_service().resource_page(call.tenant_id, kind, query.offset, query.limit)
-        return page([resource_out(v) for v in found.items], found.total, query)
+        return page_of(found, resource_out, query)
 
     @endpoint(
         maker,

@@ -7,7 +7,16 @@ from typing import Any
 from chalicelib.features.production import ItemDraft, TaskChanges, TaskDraft, TaskStatus
 from chalicelib.http.routing import Call, Reply, endpoint
 from chalicelib.surfaces.maker import maker
-from chalicelib.surfaces.maker.common import BASE, PAGING, TAG_TASKS, TASKS_READ, TASKS_WRITE, number_id, page
+from chalicelib.surfaces.maker.common import (
+    BASE,
+    PAGING,
+    TAG_TASKS,
+    TASKS_READ,
+    TASKS_WRITE,
+    number_id,
+    page_example,
+    page_of,
+)
 from chalicelib.surfaces.maker.models import (
     BatchIn,
     BatchOut,
@@ -87,13 +96,13 @@ ITEMS = (
         "and `UserId` (a user's ID or email address; an unknown one matches no task); `totalCount` counts the "
         f"filtered list. Deleted tasks are never listed. {ITEMS} Permission: tasks.read."
     ),
-    response_example={"data": [TASK_EXAMPLE], "pagination": {"totalCount": 25, "offset": 0, "limit": 100}},
+    response_example=page_example(TASK_EXAMPLE, total=25),
 )
 def list_tasks(call: Call) -> dict[str, Any]:
     query: TaskQuery = call.query
     status = TaskStatus(query.status) if query.status else None
     found = production_service().task_page(call.tenant_id, query.offset, query.limit, status, query.UserId)
-    return page([task_out(v) for v in found.items], found.total, query)
+    return page_of(found, task_out, query)
 
 
 @endpoint(
