@@ -34,11 +34,9 @@ class Reconciliation:
 
     def _reconciled(self, tenant_id: str, record: StockRecord, cutoff: datetime) -> tuple[Reconciled, bool]:
         far = datetime.max.replace(tzinfo=cutoff.tzinfo)
-        previous = self._store.snapshot_at(tenant_id, record.stock_id, far)
-        if previous is None:
-            since = list(self._store.movements(tenant_id, record.stock_id))
-        else:
-            since = self._store.movements_between(tenant_id, record.stock_id, previous.at, far)
+        # One Query: the latest snapshot and every movement after it (core/stock/asof.LedgerWindow).
+        window = self._store.ledger_windows(tenant_id, [record.stock_id], far).get(record.stock_id)
+        previous, since = (window.snapshot, window.movements) if window else (None, [])
         result = reconcile_record(record, previous, since, cutoff)
         return result, previous is None or previous.at < cutoff
 
