@@ -1780,7 +1780,7 @@ class InMemoryMultiSourceStore:
         tx.commit()
 
     def search(self, tenant_id: str, plan: Any) -> list[StockRecord]:
-        records = [r for _, r in self.table.query(keys.stocks_partition(tenant_id)) if r.active]
+        records = [r for _, r in self.table.query(keys.stocks_partition(tenant_id)) if r.active or plan.include_deleted]
         if plan.product_ids:
             records = [r for r in records if r.product_id in plan.product_ids]
         elif plan.location_ids:
