@@ -400,10 +400,11 @@ class DynamoStockStore:
         """The record's gsi2 ledger read backwards from `moment` until its first snapshot.
 
         Snapshots sit in that index after the movements they cover, so the first page normally holds
-        the movements since the latest snapshot and then the snapshot. When it does not (a day of
-        more than 1 MB of movements, or snapshots written before they were indexed), the snapshot is
-        read from its own partition and the movements since it by time (two more Queries); with no
-        snapshot at all, the whole ledger partition.
+        the movements since the latest snapshot and then the snapshot. When it does not and more
+        follow (a day of more than LEDGER_PAGE movements, or snapshots written before they were
+        indexed), the snapshot is read from its own partition and the movements since it by time (two
+        more Queries). With no snapshot before the moment, the record's ledger partition (one more
+        Query, all pages): it holds every movement, also those written before the time index existed.
         """
         high = keys.snapshot_by_time(tenant_id, stock_id, moment)["gsi2sk"]
         items, more = query_page(
@@ -420,11 +421,10 @@ class DynamoStockStore:
                 movements.reverse()
                 return LedgerWindow(_snapshot(tenant_id, stock_id, item), movements)
             movements.append(to_record(Movement, item))
-        if not more:
-            movements.reverse()
-            return LedgerWindow(None, movements)
-        snapshot = self.snapshot_at(tenant_id, stock_id, moment)
+        snapshot = self.snapshot_at(tenant_id, stock_id, moment) if more else None
         if snapshot is None:
+            # No snapshot before the moment (a record younger than a day, an old moment): the ledger
+            # partition itself, which holds every movement, also those written before the time index.
             return LedgerWindow(None, [m for m in self.movements(tenant_id, stock_id) if m.occurred_at <= moment])
         return LedgerWindow(snapshot, self.movements_between(tenant_id, stock_id, snapshot.at, moment))
 

@@ -161,7 +161,7 @@ class MultiSourceService:
         """A product's aggregated quantities and records, optionally in one warehouse (404: product, warehouse).
 
         With `as_of`, every figure (on hand, reserved, held) and each record's quantity are those of that
-        moment, over the records that existed then (core/stock/asof.py: up to four Queries per record of
+        moment, over the records that existed then (core/stock/asof.py: two Queries per record, 16 records at a time of
         the product, in that warehouse when one is given); the rest is as it is now.
         """
         if as_of is not None:
