@@ -2,13 +2,20 @@
 
     python -m benchmarks.events                     # 100,000 movements over a year (~3-5 min)
     python -m benchmarks.events --movements 10000   # quicker
+    python -m benchmarks.events --movements 10000 --events 0   # as-of figures only
 
 Against moto in-process, tables and queues built from infra/resources.json:
 
 1. DynamoDB calls of one as-of read (`figures_as_of`) a year back, a day back
    and a minute back, for one stock record whose ledger holds `--movements`
-   movements spread over 365 days with a daily snapshot; and the same read
-   with no snapshot at all (the whole ledger partition, page by page).
+   movements spread over 365 days with a daily snapshot (alone and with
+   reserved and held); the same read the previous way (4 Queries); and with
+   no snapshot at all (the whole ledger partition, page by page).
+1b. A page of the 000 list as of 10 days back (`--page` items, each with a
+   month of movements and daily snapshots): DynamoDB calls and time, with the
+   page's reads 16 at a time and one by one (moto in-process: the threads
+   share one interpreter, so the gain against real DynamoDB, where a call
+   waits on the network, is larger than shown).
 2. Per stream batch of the events consumer: records in, events written,
    DynamoDB calls (event writes, threshold reads, webhook listing) and SQS
    calls (delivery messages, 10 per call).
@@ -96,8 +103,8 @@ def as_of_reads(movements: int, calls: Calls) -> None:
     print(
         f"ledger written: {movements} movements, {len(snapshots)} daily snapshots ({time.perf_counter() - began:.0f} s)"
     )
-    print("\n| as-of read of one record | DynamoDB calls | on hand |")
-    print("|---|---|---|")
+    print("\n| as-of read of one record | DynamoDB calls | with reserved and held | on hand |")
+    print("|---|---|---|---|")
     for label, moment in (
         ("a year back (day 2)", start + timedelta(days=1, hours=12)),
         ("half a year back", start + timedelta(days=182, hours=6)),
@@ -105,17 +112,113 @@ def as_of_reads(movements: int, calls: Calls) -> None:
         ("a minute back", now - timedelta(minutes=1)),
     ):
         figures = figures_as_of([record], moment, store)
-        print(f"| {label} | {fmt(calls.take())} | {figures['s1'].on_hand} |")
+        alone = fmt(calls.take())
+        figures_as_of([record], moment, store, with_claims=True)
+        print(f"| {label} | {alone} | {fmt(calls.take())} | {figures['s1'].on_hand} |")
+
+    # The scheme before snapshots were indexed with the movements: the snapshot from its own partition,
+    # then the movements since by time, then reservations and holds apart (4 Queries in a row).
+    moment = start + timedelta(days=1, hours=12)
+    snapshot = store.snapshot_at("bench", "s1", moment)
+    store.movements_between("bench", "s1", snapshot.at if snapshot else start, moment)
+    store.reservations_for_record("bench", "s1")
+    store.holds_for_record("bench", "s1")
+    print(f"| a year back, the previous scheme (with claims) | - | {fmt(calls.take())} | |")
 
     class NoSnapshots:
+        """The ledger window of a record with no snapshot at all: the whole ledger partition."""
+
         def __getattr__(self, name: str) -> Any:
             return getattr(store, name)
 
-        def snapshot_at(self, *args: Any) -> None:
-            return None
+        def ledger_windows(self, tenant_id: str, stock_ids: list[str], at: datetime) -> dict[str, Any]:
+            from chalicelib.core.stock.asof import LedgerWindow
+
+            return {
+                s: LedgerWindow(None, [m for m in store.movements(tenant_id, s) if m.occurred_at <= at])
+                for s in stock_ids
+            }
 
     figures = figures_as_of([record], start + timedelta(days=1, hours=12), NoSnapshots())  # type: ignore[arg-type]
-    print(f"| a year back, without snapshots (the whole ledger) | {fmt(calls.take())} | {figures['s1'].on_hand} |")
+    print(f"| a year back, without snapshots (the whole ledger) | {fmt(calls.take())} | | {figures['s1'].on_hand} |")
+
+
+MOVES_A_DAY = 2
+
+
+def as_of_list_page(records: int, calls: Calls) -> None:
+    """A page of the 000 list as of a moment: `records` items, each with a month of movements (2 a day)
+    and daily snapshots; DynamoDB calls, and the time with the page's reads run 16 at a time vs one by one."""
+    from chalicelib import wiring
+    from chalicelib.core.models import SYSTEM, Movement, MovementKind, StockRecord
+    from chalicelib.core.stock.asof import Snapshot
+    from chalicelib.settings import get_settings
+    from chalicelib.storage import stock_repo
+    from chalicelib.storage.dynamo import batch_write
+
+    tenant, _ = wiring.tenant_service().create_tenant("List bench", ["admin"])
+    t = tenant.tenant_id
+    store = stock_repo.DynamoStockStore(get_settings().main_table)
+    now = datetime.now(UTC)
+    start = now - timedelta(days=30)
+    # Created before the month of movements (a record created after the moment is not listed).
+    made = [
+        StockRecord(
+            tenant_id=t,
+            stock_id=f"s{n:05d}",
+            product_id=f"p{n}",
+            location_id="l",
+            name=f"Item {n}",
+            on_hand=Decimal(30 * MOVES_A_DAY),
+            available=Decimal(30 * MOVES_A_DAY),
+            created_at=start - timedelta(days=1),
+            updated_at=start - timedelta(days=1),
+        )
+        for n in range(records)
+    ]
+    for first in range(0, records, 50):
+        store.create_records([(r, None) for r in made[first : first + 50]], SYSTEM)
+    items, snapshots = [], []
+    for record in made:
+        running = Decimal(0)
+        for day in range(30):
+            for k in range(MOVES_A_DAY):
+                running += 1
+                move = Movement(
+                    tenant_id=t,
+                    stock_id=record.stock_id,
+                    product_id=record.product_id,
+                    location_id="l",
+                    kind=MovementKind.ADJUSTMENT,
+                    quantity=Decimal(1),
+                    actor=SYSTEM,
+                    occurred_at=start + timedelta(days=day, hours=k + 1),
+                )
+                items.append({"PutRequest": {"Item": store._movement_item(move)}})
+            snapshots.append(
+                Snapshot(t, record.stock_id, start + timedelta(days=day, hours=12), running, 5 * (day + 1))
+            )
+    batch_write(get_settings().main_table, items)
+    store.put_snapshots(snapshots)
+    service = wiring.inventory_service()
+    moment = now - timedelta(days=10, hours=3)
+    print(f"\n| 000 list page as of 10 days back ({records} items) | DynamoDB calls | time |")
+    print("|---|---|---|")
+    for label, parallel in (("reads 16 at a time", stock_repo.PARALLEL_QUERIES), ("reads one by one", 1)):
+        saved = stock_repo.PARALLEL_QUERIES
+        stock_repo.PARALLEL_QUERIES = parallel
+        try:
+            calls.take()
+            began = time.perf_counter()
+            page = service.page(t, records, None, as_of=moment)
+            took = (time.perf_counter() - began) * 1000
+        finally:
+            stock_repo.PARALLEL_QUERIES = saved
+        assert len(page.items) == records
+        print(f"| {label} | {fmt(calls.take())} | {took:.0f} ms |")
+    calls.take()
+    service.page(t, records, None)
+    print(f"| now (no asOf) | {fmt(calls.take())} | |")
 
 
 class Receiver:
@@ -264,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.events")
     parser.add_argument("--movements", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--page", type=int, default=100, help="items of the as-of list page")
     args = parser.parse_args(argv)
 
     import os
@@ -288,8 +392,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with mock_aws():
             provision(get_settings(), client("dynamodb"), client("s3"), client("sqs"))
+            # The list first: moto reads an index by walking the table, so it is timed before the
+            # 100,000 movements of the single-record ledger are written.
+            as_of_list_page(args.page, calls)
             as_of_reads(args.movements, calls)
-            events_and_latency(args.events, calls)
+            if args.events:
+                events_and_latency(args.events, calls)
     finally:
         unsubscribe()
         reset_clients()

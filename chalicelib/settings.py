@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    from chalicelib.core.events.webhooks import Backoff
 
 
 class Settings(BaseModel):
@@ -44,6 +49,15 @@ class Settings(BaseModel):
     # Seconds a webhook request may take to connect / to answer.
     webhook_connect_timeout: float = Field(3.0, alias="STOCKROOM_WEBHOOK_CONNECT_TIMEOUT")
     webhook_read_timeout: float = Field(5.0, alias="STOCKROOM_WEBHOOK_READ_TIMEOUT")
+    # The retry schedule of a failing delivery (core/events/webhooks.Backoff): wait `first` seconds after
+    # the first failure, times `factor` after each further one, at most `cap` seconds (SQS: at most 12 h),
+    # for `hours` from the first attempt, then park it. At most 60 attempts in all (the queue's
+    # maxReceiveCount is 100); a schedule outside these bounds fails validation.
+    webhook_retry_first_seconds: int = Field(30, ge=1, alias="STOCKROOM_WEBHOOK_RETRY_FIRST_SECONDS")
+    webhook_retry_factor: float = Field(2.0, ge=1.0, alias="STOCKROOM_WEBHOOK_RETRY_FACTOR")
+    webhook_retry_cap_seconds: int = Field(3600, ge=1, le=43_200, alias="STOCKROOM_WEBHOOK_RETRY_CAP_SECONDS")
+    # At most 72 hours: the webhook queue keeps a message 4 days (infra/resources.json).
+    webhook_retry_hours: float = Field(24.0, gt=0, le=72, alias="STOCKROOM_WEBHOOK_RETRY_HOURS")
     max_body_bytes: int = Field(1_048_576, alias="STOCKROOM_MAX_BODY_BYTES")
     # Every paged list of the company surfaces and the platform (README and OpenAPI show these).
     max_page_size: int = Field(1000, ge=1, alias="STOCKROOM_MAX_PAGE_SIZE")
@@ -65,6 +79,23 @@ class Settings(BaseModel):
     oauth_token_seconds: int = Field(3600, ge=60, le=3600, alias="STOCKROOM_OAUTH_TOKEN_SECONDS")
     # Token requests per client per minute (every attempt counts, right or wrong secret).
     oauth_token_rate: int = Field(60, ge=1, alias="STOCKROOM_OAUTH_TOKEN_RATE")
+
+    @model_validator(mode="after")
+    def _webhook_schedule_is_usable(self) -> Settings:
+        self.webhook_backoff  # noqa: B018 - builds (and so checks) the retry schedule
+        return self
+
+    @property
+    def webhook_backoff(self) -> Backoff:
+        """The webhook retry schedule of the STOCKROOM_WEBHOOK_RETRY_* settings."""
+        from chalicelib.core.events.webhooks import Backoff
+
+        return Backoff(
+            first_seconds=self.webhook_retry_first_seconds,
+            factor=self.webhook_retry_factor,
+            cap_seconds=self.webhook_retry_cap_seconds,
+            window=timedelta(hours=self.webhook_retry_hours),
+        )
 
     @property
     def oauth_signing_keys(self) -> tuple[str, dict[str, str]]:

@@ -241,6 +241,7 @@ def webhook_service() -> WebhookService:
         SqsDeliveryQueue(settings.webhook_queue, settings.webhook_dead_letter_queue),
         resolve,
         allow_loopback=settings.webhook_allow_loopback,
+        backoff=settings.webhook_backoff,
     )
 
 

@@ -42,9 +42,9 @@ import codecs
 import copy
 import hashlib
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -92,7 +92,7 @@ from chalicelib.core.ports import (
     Wanted,
 )
 from chalicelib.core.reference.service import HEAT, LOCATION, ReferenceItem, ReferenceStore, RefKey, RefKind, Resolved
-from chalicelib.core.stock.asof import Snapshot
+from chalicelib.core.stock.asof import Claims, LedgerWindow, Snapshot
 from chalicelib.features.certificates.packs import (
     CERTIFICATES_PREFIX,
     StoredDocument,
@@ -486,6 +486,22 @@ class InMemoryStockStore:
         self.ledger_queries += 1
         found = [m for m in self.movements(tenant_id, stock_id) if after < m.occurred_at <= until]
         return sorted(found, key=lambda m: (m.occurred_at, m.movement_id))
+
+    def ledger_windows(self, tenant_id: str, stock_ids: Sequence[str], moment: datetime) -> dict[str, LedgerWindow]:
+        found = {}
+        for stock_id in dict.fromkeys(stock_ids):
+            snapshot = self.snapshot_at(tenant_id, stock_id, moment)
+            after = snapshot.at if snapshot else datetime.min.replace(tzinfo=UTC)
+            found[stock_id] = LedgerWindow(snapshot, self.movements_between(tenant_id, stock_id, after, moment))
+        return found
+
+    def claims_of_records(self, tenant_id: str, stock_ids: Sequence[str]) -> dict[str, Claims]:
+        return {
+            stock_id: Claims(
+                self.reservations_for_record(tenant_id, stock_id), self.holds_for_record(tenant_id, stock_id)
+            )
+            for stock_id in dict.fromkeys(stock_ids)
+        }
 
     def put_snapshots(self, snapshots: Iterable[Snapshot]) -> None:
         for snapshot in snapshots:
@@ -1764,7 +1780,7 @@ class InMemoryMultiSourceStore:
         tx.commit()
 
     def search(self, tenant_id: str, plan: Any) -> list[StockRecord]:
-        records = [r for _, r in self.table.query(keys.stocks_partition(tenant_id)) if r.active]
+        records = [r for _, r in self.table.query(keys.stocks_partition(tenant_id)) if r.active or plan.include_deleted]
         if plan.product_ids:
             records = [r for r in records if r.product_id in plan.product_ids]
         elif plan.location_ids:

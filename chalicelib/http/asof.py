@@ -16,4 +16,9 @@ AS_OF = (
 
 
 class AsOfQuery(Model):
-    asOf: datetime | None = Field(None, description="ISO 8601 moment: answer the stock figures as they were then")
+    # Not in any of the API documents: marked `x-extension` on the parameter (http/openapi._query_parameters).
+    asOf: datetime | None = Field(
+        None,
+        description="ISO 8601 moment: answer the stock figures as they were then",
+        json_schema_extra={"x-extension": True},
+    )

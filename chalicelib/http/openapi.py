@@ -349,6 +349,9 @@ def _query_parameters(spec: Endpoint, schemas: dict[str, Any]) -> list[dict[str,
         parameter = {"name": name, "in": "query", "required": name in required, "schema": schema}
         if "description" in schema:
             parameter["description"] = schema["description"]
+        if schema.pop("x-extension", False):
+            # A parameter Stockroom adds to a documented operation (asOf).
+            parameter["x-extension"] = True
         if paged(spec) and name == "limit":
             # The one page size of every list, from the settings the route reads.
             settings = get_settings()

@@ -132,6 +132,16 @@ def snapshots_partition(t: str, stock_id: str) -> str:
     return f"T#{t}#SNAP#{stock_id}"
 
 
+# After every movement id of the snapshot's microsecond ("~" sorts after the characters of ids).
+SNAPSHOT_MARK = "~SNAPSHOT"
+
+
+def snapshot_by_time(t: str, stock_id: str, at: datetime) -> dict[str, str]:
+    """gsi2 entry of a snapshot: in the record's time-ordered ledger, after the movements it covers, so one
+    backward Query from a moment reads the movements since the latest snapshot and then the snapshot."""
+    return {"gsi2pk": record_ledger(t, stock_id), "gsi2sk": f"{stamp(at)}#{SNAPSHOT_MARK}"}
+
+
 def reservation(t: str, reservation_id: str) -> dict[str, str]:
     return {"pk": f"T#{t}#RESERVATION", "sk": reservation_id}
 

@@ -164,9 +164,9 @@ class DynamoMultiSourceStore:
 
 def _filters(plan: SearchPlan) -> tuple[list[str], dict[str, str], dict[str, Any]]:
     """The FilterExpression parts of a plan (what its driving index does not decide)."""
-    filters = ["active = :active"]
+    filters = [] if plan.include_deleted else ["active = :active"]
     names: dict[str, str] = {}
-    values: dict[str, Any] = {":active": True}
+    values: dict[str, Any] = {} if plan.include_deleted else {":active": True}
     if plan.owner is not None:
         filters.append("#owner = :owner")
         names["#owner"] = "owner"

@@ -9,16 +9,16 @@ writes. Every change but a release conditions on the record being active.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib.core.ids import utcnow
 from chalicelib.core.models import Actor, ClaimStatus, Hold, Movement, Reservation, StockRecord
 from chalicelib.core.ports import ClaimTransition, HoldRelease, Page, StockChange, UnitOfWork
-from chalicelib.core.stock.asof import Snapshot
+from chalicelib.core.stock.asof import Claims, LedgerWindow, Snapshot
 from chalicelib.core.stock.ownership import is_own_stock
 from chalicelib.storage import keys
 from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_record, to_value
@@ -27,6 +27,10 @@ from chalicelib.storage.transaction import Meaning, Role, Transaction, own
 
 # Queries of one request that run at once (a page of products, each with its own stock records).
 PARALLEL_QUERIES = 16
+
+T = TypeVar("T")
+# Items of the first page of an as-of read of a record's ledger index (a day of movements fits in it).
+LEDGER_PAGE = 1000
 
 
 class DynamoStockStore:
@@ -385,14 +389,64 @@ class DynamoStockStore:
         )
         if not items:
             return None
-        data = from_attrs(items[0])
-        return Snapshot(
-            tenant_id=tenant_id,
-            stock_id=stock_id,
-            at=datetime.fromisoformat(str(data["at"]).replace("Z", "+00:00")),
-            on_hand=Decimal(str(data["on_hand"])),
-            movements=int(data.get("movements") or 0),
+        return _snapshot(tenant_id, stock_id, items[0])
+
+    def ledger_windows(self, tenant_id: str, stock_ids: Sequence[str], moment: datetime) -> dict[str, LedgerWindow]:
+        """Each record's latest snapshot at or before `moment` and its movements since: one Query a record
+        (up to PARALLEL_QUERIES at a time)."""
+        return _each(stock_ids, lambda stock_id: self._ledger_window(tenant_id, stock_id, moment))
+
+    def _ledger_window(self, tenant_id: str, stock_id: str, moment: datetime) -> LedgerWindow:
+        """The record's gsi2 ledger read backwards from `moment` until its first snapshot.
+
+        Snapshots sit in that index after the movements they cover, so the first page normally holds
+        the movements since the latest snapshot and then the snapshot. When it does not and more
+        follow (a day of more than LEDGER_PAGE movements, or snapshots written before they were
+        indexed), the snapshot is read from its own partition and the movements since it by time (two
+        more Queries). With no snapshot before the moment, the record's ledger partition (one more
+        Query, all pages): it holds every movement, also those written before the time index existed.
+        """
+        high = keys.snapshot_by_time(tenant_id, stock_id, moment)["gsi2sk"]
+        items, more = query_page(
+            self._table,
+            limit=LEDGER_PAGE,
+            IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :pk AND gsi2sk <= :high",
+            ExpressionAttributeValues=to_attrs({":pk": keys.record_ledger(tenant_id, stock_id), ":high": high}),
+            ScanIndexForward=False,
         )
+        movements: list[Movement] = []
+        for item in items:
+            if _is_snapshot(item):
+                movements.reverse()
+                return LedgerWindow(_snapshot(tenant_id, stock_id, item), movements)
+            movements.append(to_record(Movement, item))
+        snapshot = self.snapshot_at(tenant_id, stock_id, moment) if more else None
+        if snapshot is None:
+            # No snapshot before the moment (a record younger than a day, an old moment): the ledger
+            # partition itself, which holds every movement, also those written before the time index.
+            return LedgerWindow(None, [m for m in self.movements(tenant_id, stock_id) if m.occurred_at <= moment])
+        return LedgerWindow(snapshot, self.movements_between(tenant_id, stock_id, snapshot.at, moment))
+
+    def claims_of_records(self, tenant_id: str, stock_ids: Sequence[str]) -> dict[str, Claims]:
+        """Each record's reservations and holds: one Query a record of its claims index (gsi1), both kinds."""
+        return _each(stock_ids, lambda stock_id: self._claims_of_record(tenant_id, stock_id))
+
+    def _claims_of_record(self, tenant_id: str, stock_id: str) -> Claims:
+        claims = Claims()
+        items = query_all(
+            self._table,
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues=to_attrs({":pk": keys.claims_of_stock(tenant_id, stock_id)}),
+        )
+        for item in items:
+            sort = item["gsi1sk"]["S"]
+            if sort.startswith("RES#"):
+                claims.reservations.append(to_record(Reservation, item))
+            elif sort.startswith("HOLD#"):
+                claims.holds.append(to_record(Hold, item))
+        return claims
 
     def movements_between(self, tenant_id: str, stock_id: str, after: datetime, until: datetime) -> list[Movement]:
         """Movements with after < occurred_at <= until, oldest first: one Query of the record's gsi2 ledger."""
@@ -406,7 +460,7 @@ class DynamoStockStore:
                 {":pk": keys.record_ledger(tenant_id, stock_id), ":low": low, ":high": high}
             ),
         )
-        return [to_record(Movement, item) for item in items]
+        return [to_record(Movement, item) for item in items if not _is_snapshot(item)]
 
     def put_snapshots(self, snapshots: Iterable[Snapshot]) -> None:
         """Write snapshots, 25 per BatchWriteItem (no entity_type: neither history nor events see them)."""
@@ -416,6 +470,7 @@ class DynamoStockStore:
                     "Item": to_attrs(
                         {
                             **keys.snapshot(s.tenant_id, s.stock_id, s.at),
+                            **keys.snapshot_by_time(s.tenant_id, s.stock_id, s.at),
                             "tenant_id": s.tenant_id,
                             "stock_id": s.stock_id,
                             "at": keys.stamp(s.at),
@@ -563,3 +618,28 @@ def last_movement(movement: Movement) -> dict[str, Any]:
         "reason": movement.reason,
         "reference": movement.reference,
     }
+
+
+def _is_snapshot(item: dict[str, Any]) -> bool:
+    return item.get("gsi2sk", {}).get("S", "").endswith(keys.SNAPSHOT_MARK)
+
+
+def _snapshot(tenant_id: str, stock_id: str, item: dict[str, Any]) -> Snapshot:
+    data = from_attrs(item)
+    return Snapshot(
+        tenant_id=tenant_id,
+        stock_id=stock_id,
+        at=datetime.fromisoformat(str(data["at"]).replace("Z", "+00:00")),
+        on_hand=Decimal(str(data["on_hand"])),
+        movements=int(data.get("movements") or 0),
+    )
+
+
+def _each(stock_ids: Sequence[str], read: Callable[[str], T]) -> dict[str, T]:
+    """`read` of each record, up to PARALLEL_QUERIES at a time (one round trip each, so a page of n
+    records costs ceil(n / PARALLEL_QUERIES) sequential rounds)."""
+    wanted = list(dict.fromkeys(stock_ids))
+    if len(wanted) <= 1:
+        return {stock_id: read(stock_id) for stock_id in wanted}
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_QUERIES, len(wanted))) as pool:
+        return dict(zip(wanted, pool.map(read, wanted), strict=True))

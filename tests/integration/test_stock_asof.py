@@ -97,7 +97,7 @@ def test_as_of_reads_at_five_moments_of_a_scripted_day(http: Client) -> None:
             assert "asOf" in response.body.decode()
 
 
-def test_an_as_of_read_costs_two_queries_per_record_old_or_recent(http: Client) -> None:
+def test_an_as_of_read_costs_one_query_per_record_after_its_first_snapshot_one_more_with_claims(http: Client) -> None:
     company = make_company(http, "Acme", PERMISSIONS)
     tenant = company.id
     service = stock_service()
@@ -111,11 +111,17 @@ def test_an_as_of_read_costs_two_queries_per_record_old_or_recent(http: Client) 
     calls: list[str] = []
     stop = on_call(lambda svc, op: calls.append(op) if svc == "dynamodb" else None)
     try:
-        for moment, expected in ((early, 1), (recent, 7)):
+        # Before the first snapshot, the index read finds none: the ledger partition answers (one more Query).
+        for moment, expected, queries in ((early, 1, 2), (recent, 7, 1)):
             calls.clear()
             figures = service.figures_as_of([record], moment)
             assert figures[record.stock_id].on_hand == expected
-            assert calls == ["Query", "Query"], calls
+            # The snapshot and the movements since come from one Query of the record's ledger index.
+            assert calls == ["Query"] * queries, calls
+            calls.clear()
+            figures = service.figures_as_of([record], moment, with_claims=True)
+            assert (figures[record.stock_id].on_hand, figures[record.stock_id].reserved) == (expected, 0)
+            assert calls == ["Query"] * (queries + 1), calls
     finally:
         stop()
 
@@ -143,3 +149,45 @@ def test_reconciliation_reports_a_difference_as_a_metric_and_an_event(http: Clie
     page = event_store().page(tenant, since=None, types=["ledger.mismatch"], product_id=None, limit=10, cursor=None)
     [event] = page.items
     assert event.data["difference"] == 5 and event.data["ledgerOnHand"] == 4
+
+
+def test_a_window_past_its_first_page_or_without_an_indexed_snapshot_reads_the_snapshot_partition(
+    http: Client, monkeypatch: Any
+) -> None:
+    """A busy day (more movements since the snapshot than the first page holds), or a snapshot written
+    before snapshots were indexed: the read falls back to the snapshot's own partition and is still right."""
+    from chalicelib.settings import get_settings
+    from chalicelib.storage import keys, stock_repo
+    from chalicelib.storage.aws import client
+    from chalicelib.storage.codec import to_attrs
+
+    company = make_company(http, "Acme", PERMISSIONS)
+    tenant = company.id
+    service = stock_service()
+    record = service.create_record(tenant, NewStockRecord(product_id="p", location_id="l", quantity=Decimal(2)), ANN)
+    for _ in range(3):
+        service.adjust(tenant, record.stock_id, Decimal(1), ANN)
+    cut = tick()
+    # An unindexed snapshot (no gsi2 keys) that disagrees with the ledger, so using it shows.
+    client("dynamodb").put_item(
+        TableName=get_settings().main_table,
+        Item=to_attrs(
+            {
+                **keys.snapshot(tenant, record.stock_id, cut),
+                "tenant_id": tenant,
+                "stock_id": record.stock_id,
+                "at": keys.stamp(cut),
+                "on_hand": Decimal(100),
+                "movements": 4,
+            }
+        ),
+    )
+    for _ in range(3):
+        service.adjust(tenant, record.stock_id, Decimal(-1), ANN)
+    now = tick()
+    # The whole ledger fits the first page: no snapshot is needed, the bare ledger answers.
+    assert service.figures_as_of([record], now)[record.stock_id].on_hand == 2
+    # With a first page of two items the read turns to the snapshot partition (100) and the three since.
+    monkeypatch.setattr(stock_repo, "LEDGER_PAGE", 2)
+    assert service.figures_as_of([record], now)[record.stock_id].on_hand == 97
+    assert service.figures_as_of([record], cut - timedelta(microseconds=1))[record.stock_id].on_hand == 5

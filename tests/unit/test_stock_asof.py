@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.models import SYSTEM, ClaimStatus, Hold, Movement, MovementKind, Reservation, StockRecord
 from chalicelib.core.stock.asof import (
+    Claims,
     Figures,
+    LedgerWindow,
     Snapshot,
     as_moment,
     claimed_at,
@@ -29,7 +31,7 @@ T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 class Ledger:
-    """An in-memory LedgerHistory that counts the queries a read makes."""
+    """An in-memory LedgerHistory that counts the Queries a read makes and the calls it is asked in."""
 
     def __init__(self) -> None:
         self.moves: list[Movement] = []
@@ -37,27 +39,31 @@ class Ledger:
         self.reservations: list[Reservation] = []
         self.holds: list[Hold] = []
         self.queries = 0
+        self.calls = 0
 
-    def snapshot_at(self, tenant_id: str, stock_id: str, moment: datetime) -> Snapshot | None:
-        self.queries += 1
-        found = [s for s in self.snapshots if s.stock_id == stock_id and s.at <= moment]
-        return max(found, key=lambda s: s.at) if found else None
+    def ledger_windows(self, tenant_id: str, stock_ids: Sequence[str], moment: datetime) -> dict[str, LedgerWindow]:
+        # As storage reads it: one Query a record, backwards from the moment down to the latest snapshot.
+        self.calls += 1
+        found = {}
+        for stock_id in stock_ids:
+            self.queries += 1
+            snaps = [s for s in self.snapshots if s.stock_id == stock_id and s.at <= moment]
+            snapshot = max(snaps, key=lambda s: s.at) if snaps else None
+            moves = [
+                m
+                for m in self.moves
+                if m.stock_id == stock_id and m.occurred_at <= moment and (not snapshot or m.occurred_at > snapshot.at)
+            ]
+            found[stock_id] = LedgerWindow(snapshot, moves)
+        return found
 
-    def movements_between(self, tenant_id: str, stock_id: str, after: datetime, until: datetime) -> list[Movement]:
-        self.queries += 1
-        return [m for m in self.moves if m.stock_id == stock_id and after < m.occurred_at <= until]
-
-    def movements(self, tenant_id: str, stock_id: str) -> Iterable[Movement]:
-        self.queries += 1
-        return [m for m in self.moves if m.stock_id == stock_id]
-
-    def reservations_for_record(self, tenant_id: str, stock_id: str, active_only: bool = False) -> list[Reservation]:
-        self.queries += 1
-        return list(self.reservations)
-
-    def holds_for_record(self, tenant_id: str, stock_id: str) -> list[Hold]:
-        self.queries += 1
-        return list(self.holds)
+    def claims_of_records(self, tenant_id: str, stock_ids: Sequence[str]) -> dict[str, Claims]:
+        self.calls += 1
+        self.queries += len(stock_ids)
+        return {
+            s: Claims([r for r in self.reservations if r.stock_id == s], [h for h in self.holds if h.stock_id == s])
+            for s in stock_ids
+        }
 
     def move(self, quantity: int, at: datetime, stock_id: str = "s1") -> None:
         self.moves.append(
@@ -98,18 +104,24 @@ def test_on_hand_is_the_snapshot_plus_the_movements_after_it_up_to_the_moment() 
     assert on_hand_from(None, ledger.moves, T0 + timedelta(days=1, hours=2)) == 7
 
 
-def test_a_read_costs_two_queries_per_record_however_old_the_moment() -> None:
+def test_a_read_costs_one_query_per_record_however_old_the_moment_and_a_list_asks_once() -> None:
     ledger = Ledger()
     for day in range(365):
-        ledger.move(1, T0 + timedelta(days=day, hours=1))
-        ledger.snapshots.append(Snapshot("t", "s1", T0 + timedelta(days=day, hours=2), Decimal(day + 1), day + 1))
-    rec = record(on_hand=365)
+        for stock_id in ("s1", "s2", "s3"):
+            ledger.move(1, T0 + timedelta(days=day, hours=1), stock_id)
+            ledger.snapshots.append(
+                Snapshot("t", stock_id, T0 + timedelta(days=day, hours=2), Decimal(day + 1), day + 1)
+            )
+    recs = [record(s, on_hand=365) for s in ("s1", "s2", "s3")]
     for moment in (T0 + timedelta(days=3, hours=5), T0 + timedelta(days=360, hours=1, minutes=30)):
-        ledger.queries = 0
-        figures = figures_as_of([rec], moment, ledger)
-        assert ledger.queries == 2
-        expected = sum(1 for m in ledger.moves if m.occurred_at <= moment)
-        assert figures["s1"].on_hand == expected
+        ledger.queries = ledger.calls = 0
+        figures = figures_as_of(recs, moment, ledger)
+        assert (ledger.queries, ledger.calls) == (3, 1)
+        expected = sum(1 for m in ledger.moves if m.stock_id == "s1" and m.occurred_at <= moment)
+        assert figures["s1"].on_hand == figures["s3"].on_hand == expected
+        ledger.queries = ledger.calls = 0
+        figures_as_of(recs, moment, ledger, with_claims=True)
+        assert (ledger.queries, ledger.calls) == (6, 2)
 
 
 def test_records_that_did_not_exist_then_are_left_out() -> None:

@@ -13,7 +13,9 @@ from chalicelib.core.events import signing
 from chalicelib.core.events.mapping import DomainEvent
 from chalicelib.core.events.urls import UnsafeUrl, check, unsafe_reason
 from chalicelib.core.events.webhooks import (
+    MAX_ATTEMPTS,
     RETRY_WINDOW,
+    Backoff,
     DeliveryJob,
     Response,
     WebhookService,
@@ -72,6 +74,54 @@ def test_attempts_run_for_24_hours_and_no_longer() -> None:
     assert times[-1] < RETRY_WINDOW.total_seconds()
     assert times[-1] + 3600 >= RETRY_WINDOW.total_seconds()
     assert all(b > a for a, b in itertools.pairwise(times))
+
+
+def test_the_backoff_schedule_comes_from_the_settings() -> None:
+    from chalicelib.settings import Settings
+
+    default = Settings.model_validate({}).webhook_backoff
+    assert default == Backoff(30, 2.0, 3600, timedelta(hours=24))
+    env = {
+        "STOCKROOM_WEBHOOK_RETRY_FIRST_SECONDS": "10",
+        "STOCKROOM_WEBHOOK_RETRY_FACTOR": "3",
+        "STOCKROOM_WEBHOOK_RETRY_CAP_SECONDS": "600",
+        "STOCKROOM_WEBHOOK_RETRY_HOURS": "2",
+    }
+    backoff = Settings.model_validate(env).webhook_backoff
+    assert [backoff.delay(n) for n in range(1, 7)] == [10, 30, 90, 270, 600, 600]
+    times = backoff.schedule()
+    assert times[:6] == [0, 10, 40, 130, 400, 1000]
+    assert times[-1] < 7200 <= times[-1] + 600
+    # A factor of 1 waits the first delay every time.
+    assert Backoff(60, 1.0, 3600, timedelta(hours=1)).schedule() == list(range(0, 3600, 60))
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"STOCKROOM_WEBHOOK_RETRY_FIRST_SECONDS": "0"}, "STOCKROOM_WEBHOOK_RETRY_FIRST_SECONDS"),
+        ({"STOCKROOM_WEBHOOK_RETRY_FACTOR": "0.5"}, "STOCKROOM_WEBHOOK_RETRY_FACTOR"),
+        ({"STOCKROOM_WEBHOOK_RETRY_CAP_SECONDS": "86400"}, "STOCKROOM_WEBHOOK_RETRY_CAP_SECONDS"),
+        ({"STOCKROOM_WEBHOOK_RETRY_HOURS": "100"}, "STOCKROOM_WEBHOOK_RETRY_HOURS"),
+        ({"STOCKROOM_WEBHOOK_RETRY_FIRST_SECONDS": "600", "STOCKROOM_WEBHOOK_RETRY_CAP_SECONDS": "60"}, "cap"),
+        # One attempt a minute for a day: more attempts than the queue allows receives.
+        ({"STOCKROOM_WEBHOOK_RETRY_FIRST_SECONDS": "60", "STOCKROOM_WEBHOOK_RETRY_FACTOR": "1"}, "attempts"),
+    ],
+)
+def test_a_schedule_sqs_cannot_run_is_refused_when_the_settings_are_read(env: dict[str, str], named: str) -> None:
+    from pydantic import ValidationError
+
+    from chalicelib.settings import Settings
+
+    with pytest.raises(ValidationError) as raised:
+        Settings.model_validate(env)
+    assert named in str(raised.value)
+
+
+def test_no_accepted_schedule_makes_more_attempts_than_allowed() -> None:
+    assert len(Backoff(1, 1.5, 43_200, timedelta(hours=72)).schedule()) <= MAX_ATTEMPTS
+    # A huge number of failures stays at the cap (no float overflow).
+    assert Backoff().delay(10_000) == 3600
 
 
 # -- SSRF ------------------------------------------------------------------------------------
@@ -273,3 +323,19 @@ def test_the_readme_shows_a_verification_that_works() -> None:
     header = signing.signature_header("whsec_k", int(time.time()), b'{"id":"evt_1"}')
     assert verify("whsec_k", header, b'{"id":"evt_1"}') is True
     assert verify("whsec_other", header, b'{"id":"evt_1"}') is False
+
+
+def test_the_service_retries_and_parks_on_the_schedule_it_is_given() -> None:
+    backoff = Backoff(5, 3.0, 100, timedelta(minutes=10))
+    service = WebhookService(
+        InMemoryWebhookStore(), InMemoryDeliveryStore(), InMemoryDeliveryQueue(), resolve, backoff=backoff
+    )
+    service.create("t1", "https://hooks.example.com/a", ["stock.changed"], None, SYSTEM)
+    [job] = service.jobs_for([stock_event(1)])
+    now, delays = T0, []
+    while not (outcome := service.deliver(job, lambda url, headers, body: Response(503), now)).done:
+        delays.append(outcome.delay)
+        now += timedelta(seconds=outcome.delay)
+    assert outcome.status == "parked"
+    assert delays == [5, 15, 45, 100, 100, 100, 100, 100]  # 565 s; one more wait would pass 600
+    assert len(delays) + 1 == len(backoff.schedule())

@@ -3,10 +3,11 @@
 A delivery is one event for one webhook. The stream handler fans events out
 as queue messages (`DeliveryJob`); the sender function calls `deliver` for
 each. A delivery that fails is retried with exponential backoff
-(`backoff_seconds`) for 24 hours from its first attempt, then parked (the
-dead-letter queue and `status: parked`); `retry` sends it again by hand,
-with a fresh 24 hours. Every attempt is kept on the delivery (status code or
-error, time), listed at `GET /webhooks/{id}/deliveries`.
+(`Backoff`, from the settings: 30 s doubling up to an hour, for 24 hours from
+its first attempt, by default), then parked (the dead-letter queue and
+`status: parked`); `retry` sends it again by hand, with a fresh window.
+Every attempt is kept on the delivery (status code or error, time), listed
+at `GET /webhooks/{id}/deliveries`.
 
 Order: messages go to a FIFO queue whose group is (tenant, webhook, product),
 so one product's events reach a webhook in order, and a failing one holds
@@ -33,28 +34,78 @@ from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import Actor, Entity, Model
 from chalicelib.core.ports import Page
 
-RETRY_WINDOW = timedelta(hours=24)
-FIRST_DELAY_SECONDS = 30
-MAX_DELAY_SECONDS = 3600
 MAX_WEBHOOKS = 20
 MAX_DESCRIPTION = 500
 ALL_EVENTS = "*"
+# SQS limits a schedule must respect: a message's visibility (the wait before its next attempt) is at
+# most 12 hours, and the webhook queue parks a message on its 100th receive (infra/resources.json
+# maxReceiveCount), so a schedule makes at most MAX_ATTEMPTS attempts (room left for the receives of
+# messages held back behind a failing one of their group).
+MAX_DELAY_LIMIT_SECONDS = 43_200
+MAX_ATTEMPTS = 60
 
 
-def backoff_seconds(failed_attempts: int) -> int:
-    """Wait before the next attempt after `failed_attempts` failures: 30 s doubling, at most an hour."""
-    return int(min(MAX_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2 ** max(0, failed_attempts - 1)))
+@dataclass(frozen=True)
+class Backoff:
+    """The retry schedule of a failing delivery: `first_seconds` after the first failure, times `factor`
+    after each further one, at most `cap_seconds`, for `window` from the first attempt; then parked.
+
+    Built from the settings (STOCKROOM_WEBHOOK_RETRY_*, chalicelib/settings.py) by wiring.
+    """
+
+    first_seconds: int = 30
+    factor: float = 2.0
+    cap_seconds: int = 3600
+    window: timedelta = timedelta(hours=24)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.first_seconds < 1:
+            problems.append("the first delay must be at least 1 second")
+        if self.factor < 1:
+            problems.append("the factor must be at least 1")
+        if not self.first_seconds <= self.cap_seconds <= MAX_DELAY_LIMIT_SECONDS:
+            problems.append(f"the cap must be between the first delay and {MAX_DELAY_LIMIT_SECONDS} seconds")
+        if self.window <= timedelta(0):
+            problems.append("the retry window must be positive")
+        if problems:
+            raise ValueError("; ".join(problems))
+        if len(self.schedule()) > MAX_ATTEMPTS:
+            raise ValueError(f"the schedule makes more than {MAX_ATTEMPTS} attempts in its window")
+
+    def delay(self, failed_attempts: int) -> int:
+        """Seconds to wait before the next attempt after `failed_attempts` failures."""
+        steps = max(0, failed_attempts - 1)
+        # Past the cap the exact power does not matter (and a float power would overflow).
+        if self.factor > 1 and steps > 64:
+            return int(self.cap_seconds)
+        return int(min(self.cap_seconds, self.first_seconds * self.factor**steps))
+
+    def schedule(self) -> list[int]:
+        """Seconds after the first attempt at which each attempt runs, while within the window
+        (stops counting past MAX_ATTEMPTS + 1: such a schedule is refused)."""
+        times, elapsed, failures = [0], 0, 0
+        while len(times) <= MAX_ATTEMPTS:
+            failures += 1
+            elapsed += self.delay(failures)
+            if elapsed >= self.window.total_seconds():
+                return times
+            times.append(elapsed)
+        return times
 
 
-def schedule(within: timedelta = RETRY_WINDOW) -> list[int]:
+DEFAULT_BACKOFF = Backoff()
+RETRY_WINDOW = DEFAULT_BACKOFF.window
+
+
+def backoff_seconds(failed_attempts: int, backoff: Backoff = DEFAULT_BACKOFF) -> int:
+    """Wait before the next attempt after `failed_attempts` failures (default: 30 s doubling, at most an hour)."""
+    return backoff.delay(failed_attempts)
+
+
+def schedule(backoff: Backoff = DEFAULT_BACKOFF) -> list[int]:
     """Seconds after the first attempt at which each attempt runs, while within the window."""
-    times, elapsed, failures = [0], 0, 0
-    while True:
-        failures += 1
-        elapsed += backoff_seconds(failures)
-        if elapsed >= within.total_seconds():
-            return times
-        times.append(elapsed)
+    return backoff.schedule()
 
 
 class Webhook(Entity):
@@ -210,6 +261,7 @@ class WebhookService:
     resolve: Resolver
     allow_loopback: bool = False
     clock: Callable[[], datetime] = field(default=utcnow)
+    backoff: Backoff = DEFAULT_BACKOFF
 
     # -- subscriptions -----------------------------------------------------------
 
@@ -385,8 +437,8 @@ class WebhookService:
             self.deliveries.put(delivery)
             return Outcome(done=True, status="delivered")
         failures = sum(1 for a in delivery.attempts if not a.ok and a.at >= delivery.first_attempt_at)
-        delay = backoff_seconds(failures)
-        if now + timedelta(seconds=delay) - delivery.first_attempt_at >= RETRY_WINDOW:
+        delay = self.backoff.delay(failures)
+        if now + timedelta(seconds=delay) - delivery.first_attempt_at >= self.backoff.window:
             delivery.status, delivery.next_attempt_at = "parked", None
             self.deliveries.put(delivery)
             self.queue.park(job)

@@ -2,23 +2,30 @@
 
 On hand at a moment is a record's latest snapshot at or before it plus the
 ledger movements after the snapshot up to the moment. Snapshots are written
-once a day per record by the reconciliation schedule (`snapshot_records`),
-so a read costs two Queries per record (the snapshot, then one day's
-movements at most, from the record's time-ordered ledger index) however old
-the moment is. A moment before a record's first snapshot reads the record's
-whole ledger partition (its movements until that first snapshot).
+once a day per record by the reconciliation schedule (`snapshot_records`)
+into the record's time-ordered ledger index itself, sorted after every
+movement of their moment, so ONE Query reading that index backwards from the
+moment returns the movements since the snapshot and then the snapshot (at
+most a day of movements, however old the moment is): `LedgerWindow`. A
+moment before a record's first snapshot reads the record's ledger up to the
+moment, page by page.
 
 Reserved and held at a moment (`with_claims=True`) come from the record's
-reservations and holds: a claim counts from its creation until its status
-left `active` (its `updated_at`). A record is counted when it existed then
-(created at or before the moment) and was not yet deleted (active, or its
-last change, the delete, came later).
+reservations and holds, both in one Query of the record's claims index: a
+claim counts from its creation until its status left `active` (its
+`updated_at`). A record is counted when it existed then (created at or
+before the moment) and was not yet deleted (active, or its last change, the
+delete, came later).
+
+A list asks for the windows (and claims) of all its records at once; storage
+runs those Queries concurrently (a bounded pool), so a page of records costs
+a bounded number of sequential round trips.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
@@ -50,16 +57,28 @@ class Figures:
         return self.on_hand - self.reserved - self.held
 
 
+@dataclass(frozen=True)
+class LedgerWindow:
+    """A record's latest snapshot at or before a moment (None: none yet) and its movements after the
+    snapshot (all of them without one) up to the moment."""
+
+    snapshot: Snapshot | None
+    movements: list[Movement]
+
+
+@dataclass(frozen=True)
+class Claims:
+    """A record's reservations and holds, of any status."""
+
+    reservations: list[Reservation] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
+
+
 class LedgerHistory(Protocol):
     """What as-of reads need from storage (storage/stock_repo.DynamoStockStore)."""
 
-    def snapshot_at(self, tenant_id: str, stock_id: str, moment: datetime) -> Snapshot | None: ...
-    def movements_between(self, tenant_id: str, stock_id: str, after: datetime, until: datetime) -> list[Movement]: ...
-    def movements(self, tenant_id: str, stock_id: str) -> Iterable[Movement]: ...
-    def reservations_for_record(
-        self, tenant_id: str, stock_id: str, active_only: bool = False
-    ) -> list[Reservation]: ...
-    def holds_for_record(self, tenant_id: str, stock_id: str) -> list[Hold]: ...
+    def ledger_windows(self, tenant_id: str, stock_ids: Sequence[str], moment: datetime) -> dict[str, LedgerWindow]: ...
+    def claims_of_records(self, tenant_id: str, stock_ids: Sequence[str]) -> dict[str, Claims]: ...
 
 
 def as_moment(value: datetime, now: datetime | None = None, field: str = "asOf") -> datetime:
@@ -102,26 +121,25 @@ def figures_as_of(
 ) -> dict[str, Figures]:
     """Each record's figures at `moment` (records that did not exist then are left out).
 
-    Two Queries per record (snapshot, movements since); with_claims adds the
-    record's reservations and holds (two more).
+    One Query per record (its ledger window); with_claims adds one more (its reservations and holds).
+    The records of a tenant are asked for together, so storage can run their Queries concurrently.
     """
-    found: dict[str, Figures] = {}
+    by_tenant: dict[str, list[str]] = {}
     for record in records:
-        if not existed_at(record, moment):
-            continue
-        t, stock_id = record.tenant_id, record.stock_id
-        snapshot = ledger.snapshot_at(t, stock_id, moment)
-        if snapshot is None:
-            movements: Iterable[Movement] = ledger.movements(t, stock_id)
-        else:
-            movements = ledger.movements_between(t, stock_id, snapshot.at, moment)
-        on_hand = on_hand_from(snapshot, movements, moment)
-        if not with_claims:
-            found[stock_id] = Figures(on_hand)
-            continue
-        reserved = claimed_at(ledger.reservations_for_record(t, stock_id), moment)
-        held = claimed_at(ledger.holds_for_record(t, stock_id), moment)
-        found[stock_id] = Figures(on_hand, reserved, held)
+        if existed_at(record, moment):
+            by_tenant.setdefault(record.tenant_id, []).append(record.stock_id)
+    found: dict[str, Figures] = {}
+    for tenant_id, stock_ids in by_tenant.items():
+        windows = ledger.ledger_windows(tenant_id, stock_ids, moment)
+        claims = ledger.claims_of_records(tenant_id, stock_ids) if with_claims else {}
+        for stock_id in stock_ids:
+            window = windows.get(stock_id) or LedgerWindow(None, [])
+            on_hand = on_hand_from(window.snapshot, window.movements, moment)
+            if not with_claims:
+                found[stock_id] = Figures(on_hand)
+                continue
+            held = claims.get(stock_id) or Claims()
+            found[stock_id] = Figures(on_hand, claimed_at(held.reservations, moment), claimed_at(held.holds, moment))
     return found
 
 

@@ -50,10 +50,11 @@ from chalicelib.core.ports import (
     UnitOfWork,
     WarehouseStore,
 )
-from chalicelib.core.stock.asof import Figures, Reconciled, as_moment, figures_as_of, reconcile_record
+from chalicelib.core.stock.asof_reads import AsOfReads
 from chalicelib.core.stock.levels import MAX_SET_RETRIES, LocationLevels, require_positive
 from chalicelib.core.stock.lots import require_reservable
 from chalicelib.core.stock.ownership import require_own_stock
+from chalicelib.core.stock.reconcile import Reconciliation
 
 # A reservation for an order is also stamped on its stock record, under
 # attributes["order_link:<reservation id>"], in the same write, so a page of
@@ -117,7 +118,7 @@ class NewStockRecord(Model):
     number: int | None = None
 
 
-class StockService(LocationLevels):
+class StockService(LocationLevels, AsOfReads, Reconciliation):
     def __init__(
         self, store: StockStore, transactions: Transactions | None = None, lots: WarehouseStore | None = None
     ) -> None:
@@ -748,54 +749,6 @@ class StockService(LocationLevels):
             assert current is not None
             return current
         return hold.model_copy(update={"status": ClaimStatus.RELEASED, "version": hold.version + 1})
-
-    # -- ledger ------------------------------------------------------------
-
-    def figures_as_of(
-        self, records: list[StockRecord], moment: datetime, *, with_claims: bool = False
-    ) -> dict[str, Figures]:
-        """Each record's figures at `moment`, from snapshots and the ledger (core/stock/asof.py)."""
-        return figures_as_of(records, as_moment(moment), self._store, with_claims=with_claims)
-
-    def reconcile_and_snapshot(self, tenant_id: str, record: StockRecord, cutoff: datetime) -> tuple[Reconciled, bool]:
-        """Check the record's stored balance against its latest snapshot plus the movements since, and
-        give its snapshot at `cutoff` (and whether it is new: a second run the same day writes nothing).
-
-        A difference is checked once more from a fresh read of the record and its movements (a write
-        between the listing and the ledger Query makes them disagree for a moment).
-        """
-        reconciled = self._reconciled(tenant_id, record, cutoff)
-        if reconciled[0].difference != 0:
-            reconciled = self._reconciled(tenant_id, self.get(tenant_id, record.stock_id), cutoff)
-        return reconciled
-
-    def _reconciled(self, tenant_id: str, record: StockRecord, cutoff: datetime) -> tuple[Reconciled, bool]:
-        far = datetime.max.replace(tzinfo=cutoff.tzinfo)
-        previous = self._store.snapshot_at(tenant_id, record.stock_id, far)
-        if previous is None:
-            since = list(self._store.movements(tenant_id, record.stock_id))
-        else:
-            since = self._store.movements_between(tenant_id, record.stock_id, previous.at, far)
-        result = reconcile_record(record, previous, since, cutoff)
-        return result, previous is None or previous.at < cutoff
-
-    def ledger_total(self, tenant_id: str, stock_id: str) -> Decimal:
-        return sum((m.quantity for m in self._store.movements(tenant_id, stock_id)), ZERO)
-
-    def reconcile(self, tenant_id: str, stock_id: str, listed: StockRecord | None = None) -> Decimal:
-        """Return on_hand minus the ledger sum: zero when the invariant holds.
-
-        `listed` is the record as a listing just read it: then the check costs
-        only the ledger Query. A write between that read and the ledger's can
-        make them disagree, so a difference is checked once more from a fresh
-        read before it is reported.
-        """
-        if listed is not None:
-            difference = listed.on_hand - self.ledger_total(tenant_id, stock_id)
-            if difference == 0:
-                return difference
-        record = self.get(tenant_id, stock_id)
-        return record.on_hand - self.ledger_total(tenant_id, stock_id)
 
     # -- helpers -----------------------------------------------------------
 

@@ -98,7 +98,7 @@ class InventoryViews(WarehouseBase):
 
     def rows(self, tenant_id: str, records: list[StockRecord], as_of: datetime | None = None) -> list[InventoryRow]:
         """A page of records with their products and lots (one BatchGetItem each); with `as_of`, their
-        figures as they were then (core/stock/asof.py: up to four Queries per record of the page)."""
+        figures as they were then (core/stock/asof.py: two Queries per record, 16 records at a time of the page)."""
         if as_of is not None:
             records = self._as_of(records, as_of)
         products = self._catalog.get_products(tenant_id, list({r.product_id for r in records})) if records else {}
@@ -107,7 +107,8 @@ class InventoryViews(WarehouseBase):
 
     def by_location(self, tenant_id: str, as_of: datetime | None = None) -> list[LocationTotals]:
         """Totals per location over every active record (locations without stock are listed with zeros);
-        with `as_of`, over the records as they were then (up to four Queries per record of the company)."""
+        with `as_of`, over the records of the company as they were then (two Queries per record, 16 records
+        at a time)."""
         if as_of is None:
             records = [r for r in self._stock.all_records(tenant_id) if r.active]
         else:
@@ -120,7 +121,7 @@ class InventoryViews(WarehouseBase):
 
     def product_levels(self, tenant_id: str, product_id: str, as_of: datetime | None = None) -> ProductLevels:
         """A product's totals and its stock per location, with bins and lots (404 for another company's id);
-        with `as_of`, as they were then (up to four Queries per record of the product)."""
+        with `as_of`, as they were then (two Queries per record, 16 records at a time of the product)."""
         if as_of is not None:
             as_moment(as_of)  # a moment in the future is a 400 before anything is read
         product = self.product(tenant_id, product_id, field="id")

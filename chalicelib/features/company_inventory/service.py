@@ -68,8 +68,8 @@ from chalicelib.core.reference.service import (
     deterministic_id,
 )
 from chalicelib.core.reference.tag_rules import evaluate
-from chalicelib.core.stock.asof import as_of_record
-from chalicelib.core.stock.ownership import own_stock
+from chalicelib.core.stock.asof import as_of_record, records_as_of
+from chalicelib.core.stock.ownership import is_own_stock, own_stock
 from chalicelib.core.stock.service import ORDER_LINK_PREFIX, NewStockRecord, StockService
 from chalicelib.core.values import number_problem, text_problem
 
@@ -223,11 +223,21 @@ class InventoryService:
 
     # -- reads -------------------------------------------------------------
 
-    def page(self, tenant_id: str, limit: int, cursor: dict[str, object] | None) -> Page[InventoryItem]:
-        """One page of active items; labels of the whole page cost one batched read."""
+    def page(
+        self, tenant_id: str, limit: int, cursor: dict[str, object] | None, as_of: datetime | None = None
+    ) -> Page[InventoryItem]:
+        """One page of active items; labels of the whole page cost one batched read.
+
+        With `as_of`: the page's items that existed then (created by then, deleted since included), each
+        with its figures then (core/stock/asof.py; the page's ledger reads run together).
+        """
         page = self._records.list_records(tenant_id, limit, cursor)
-        # Supplier stock (004) is no inventory item of the company's: only its own stock is listed.
-        records = own_stock(page.items)
+        if as_of is None:
+            # Supplier stock (004) is no inventory item of the company's: only its own stock is listed.
+            records = own_stock(page.items)
+        else:
+            mine = [r for r in page.items if is_own_stock(r)]
+            records = records_as_of(mine, self._stock.figures_as_of(mine, as_of, with_claims=True))
         return Page(self._enrich(tenant_id, records), page.cursor)
 
     def get(self, tenant_id: str, stock_id: str, as_of: datetime | None = None) -> InventoryItem:

@@ -42,6 +42,8 @@ class SearchPlan:
     min_quantity: Decimal | None = None
     max_quantity: Decimal | None = None
     modified_since: datetime | None = None
+    # An as-of search also reads records deleted since (core/stock/asof.existed_at decides which count).
+    include_deleted: bool = False
     limit: int = 10_001
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -32,7 +32,7 @@ from chalicelib.core.errors import (
 from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.core.models import ZERO, Actor, Movement, MovementKind, Product, StockRecord
 from chalicelib.core.ports import StockChange, StockStore, Transactions
-from chalicelib.core.stock.asof import as_moment, records_as_of
+from chalicelib.core.stock.asof import as_moment, existed_at, records_as_of
 from chalicelib.core.stock.ownership import INTERN, is_own_stock
 from chalicelib.core.stock.service import NewStockRecord, StockService
 from chalicelib.features.multisource import rules
@@ -63,6 +63,8 @@ from chalicelib.features.multisource.ports import (
 )
 
 COUNT_REASON = "multi-source inventory count"
+# An as-of search that filters or sorts by quantity reads the figures of every match (one Query each).
+MAX_AS_OF_MATCHES = 1000
 WRITE_OFF_REASON = "written off: inventory record deleted"
 
 
@@ -159,7 +161,7 @@ class MultiSourceService:
         """A product's aggregated quantities and records, optionally in one warehouse (404: product, warehouse).
 
         With `as_of`, every figure (on hand, reserved, held) and each record's quantity are those of that
-        moment, over the records that existed then (core/stock/asof.py: up to four Queries per record of
+        moment, over the records that existed then (core/stock/asof.py: two Queries per record, 16 records at a time of
         the product, in that warehouse when one is given); the rest is as it is now.
         """
         if as_of is not None:
@@ -197,12 +199,15 @@ class MultiSourceService:
             answer[product.number or 0] = _aggregate(product, own, location_id, views)
         return answer
 
-    def search(self, tenant_id: str, query: SearchQuery) -> SearchResult:
+    def search(self, tenant_id: str, query: SearchQuery, as_of: datetime | None = None) -> SearchResult:
         """Records matching the filter, sorted and paged: `{data, pagination: {page, pageSize, totalCount}}`.
 
         One driving index serves the query (products, warehouses, or the record-type partitions);
         the other filters run in DynamoDB; more than MAX_SEARCH_MATCHES matches is a 400.
+        With `as_of`: see `_search_as_of`.
         """
+        if as_of is not None:
+            return self._search_as_of(tenant_id, query, as_moment(as_of))
         plan = self._plan(tenant_id, query)
         found = [] if plan is None else self._store.search(tenant_id, plan)
         if len(found) > MAX_SEARCH_MATCHES:
@@ -218,6 +223,62 @@ class MultiSourceService:
             views = _sorted(self._views(tenant_id, matches), query)
             return SearchResult(data=views[start : start + query.pageSize], pagination=pagination)
         page = _sorted_records(matches, query)[start : start + query.pageSize]
+        return SearchResult(data=self._views(tenant_id, page), pagination=pagination)
+
+    def _search_as_of(self, tenant_id: str, query: SearchQuery, as_of: datetime) -> SearchResult:
+        """The search over the records as they were at `as_of`.
+
+        The records that existed then match (one created later does not; one deleted since does,
+        decided from the records, no read), with their quantity then. The quantity filters and the
+        quantity sort apply to the quantity then, so they need the figures of every match (at most
+        MAX_AS_OF_MATCHES, else a 400); otherwise only the page's records are read as of the moment
+        (one Query each, 16 at a time). The other filters and sorts apply to the records as they are now.
+        A record deleted before it was ever given a v2 id (a record of another surface) is not listed.
+        """
+        f = query.filter
+        quantified = f.minQuantity is not None or f.maxQuantity is not None
+        quantified = quantified or any(sort.field == SortField.QUANTITY for sort in query.sort)
+        unquantified = query.model_copy(
+            update={"filter": f.model_copy(update={"minQuantity": None, "maxQuantity": None})}
+        )
+        plan = self._plan(tenant_id, unquantified)
+        found = [] if plan is None else self._store.search(tenant_id, replace(plan, include_deleted=True))
+        if len(found) > MAX_SEARCH_MATCHES:
+            raise ValidationFailed(
+                f"more than {MAX_SEARCH_MATCHES} records match: narrow the filter",
+                [problem("filter", f"matches more than {MAX_SEARCH_MATCHES} records")],
+            )
+        # Counted as active then (records_as_of); one deleted before it was ever given a v2 id is left out.
+        matches = [
+            r.model_copy(update={"active": True})
+            for r in found
+            if existed_at(r, as_of) and (r.active or r.number is not None)
+        ]
+        if quantified:
+            if len(matches) > MAX_AS_OF_MATCHES:
+                raise ValidationFailed(
+                    f"more than {MAX_AS_OF_MATCHES} records match a quantity filter or sort as of a moment: "
+                    "narrow the filter",
+                    [problem("asOf", f"a quantity filter or sort as of a moment reads at most {MAX_AS_OF_MATCHES}")],
+                )
+            matches = records_as_of(matches, self._stock.figures_as_of(matches, as_of))
+            matches = [
+                r
+                for r in matches
+                if (f.minQuantity is None or r.on_hand >= f.minQuantity)
+                and (f.maxQuantity is None or r.on_hand <= f.maxQuantity)
+            ]
+        start = (query.page - 1) * query.pageSize
+        pagination = {"page": query.page, "pageSize": query.pageSize, "totalCount": len(matches)}
+        if any(sort.field in VIEW_SORTS for sort in query.sort):
+            matches = self._numbered(tenant_id, matches)
+            by_number = {r.number or 0: r for r in matches}
+            views = _sorted(self._views(tenant_id, matches), query)[start : start + query.pageSize]
+            page = [by_number[v.id] for v in views]
+        else:
+            page = _sorted_records(matches, query)[start : start + query.pageSize]
+        if not quantified:
+            page = records_as_of(page, self._stock.figures_as_of(page, as_of))
         return SearchResult(data=self._views(tenant_id, page), pagination=pagination)
 
     # -- writes -------------------------------------------------------------

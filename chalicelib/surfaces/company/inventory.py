@@ -26,6 +26,12 @@ from chalicelib.surfaces.company.models import (
 from chalicelib.wiring import inventory_service
 
 ITEMS = f"{PREFIX}/inventory"
+
+
+class InventoryListQuery(ListQuery, AsOfQuery):
+    """A page of items, optionally as they were at `asOf`."""
+
+
 ITEM = f"{ITEMS}/{{inventoryId}}"
 READ = [Permission.INVENTORY_READ]
 WRITE = [Permission.INVENTORY_WRITE]
@@ -39,20 +45,23 @@ WRITE = [Permission.INVENTORY_WRITE]
     summary="List inventory items for a company",
     tag=TAG_INVENTORY,
     company_param="companyId",
-    query=ListQuery,
+    query=InventoryListQuery,
     response=list[InventoryOut],
     description=(
         "Active items only, as a JSON array, with labels resolved. Paged: when more items remain the "
         f"response carries an `{NEXT_TOKEN}` header; pass it back as `nextToken`. A page may hold fewer "
         "than `limit` items (deleted rows are skipped), so only a missing header means the end. "
-        "Permission: inventory.read."
+        f"Permission: inventory.read. {AS_OF} With `asOf` the items are those that existed then: one "
+        "created later is not listed, one deleted since is, with its `quantity` then (send the same "
+        "`asOf` with every page)."
     ),
 )
 def list_items(call: Call) -> Reply:
     tenant = call.tenant_id
-    query: ListQuery = call.query
+    query: InventoryListQuery = call.query
     limit = page_size(query.limit)
-    page = inventory_service().page(tenant, limit, decode_token(tenant, query.nextToken, scope=call.list_scope))
+    cursor = decode_token(tenant, query.nextToken, scope=call.list_scope)
+    page = inventory_service().page(tenant, limit, cursor, as_of=query.asOf)
     token = encode_token(tenant, page.cursor, scope=call.list_scope)
     return Reply(body=[item_out(i) for i in page.items], headers={NEXT_TOKEN: token} if token else {})
 

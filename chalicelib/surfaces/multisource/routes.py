@@ -160,6 +160,7 @@ def warehouse_inventory(call: Call) -> ProductInventory:
     summary="Search inventory with filtering and pagination",
     tag=TAG,
     body=SearchQuery,
+    query=AsOfQuery,
     response=SearchResult,
     example={
         "filter": {"skus": ["WIDGET-L-BLU"], "inventoryType": "local", "minQuantity": 1},
@@ -175,11 +176,17 @@ def warehouse_inventory(call: Call) -> ProductInventory:
         f"{MAX_PAGE_SIZE} (default 50). An unknown filter or sort field is a 400. Reading is served by one index: "
         "the products named, else the warehouses named, else the record type's listing in last-modified order; "
         "the other filters apply in DynamoDB. More than 10,000 matching records is a 400 asking for a narrower "
-        "filter. This is a read: it is a POST only because the filter is a body. Permission: inventory.read."
+        "filter. This is a read: it is a POST only because the filter is a body. Permission: inventory.read. "
+        f"Extension: the query parameter `asOf`. {AS_OF} The records listed are those that existed then (one "
+        "created later is not; one deleted since is), each with its `quantity` then; `minQuantity`, "
+        "`maxQuantity` and a `quantity` sort apply to the quantity then (then at most 1,000 records may match "
+        "the other filters, else a 400 naming asOf); the other filters and sorts apply to the records as they "
+        "are now."
     ),
 )
 def search(call: Call) -> SearchResult:
-    return multisource_service().search(call.tenant_id, call.body)
+    query: AsOfQuery = call.query
+    return multisource_service().search(call.tenant_id, call.body, as_of=query.asOf)
 
 
 @endpoint(
