@@ -63,6 +63,15 @@ def test_bad_lookup_keys_and_types_are_400s_listing_the_allowed_values(shop: Mak
     shop.error("GET", "/v2/products/sku/NOPE/inventory", status=404)
 
 
+def test_a_product_source_id_or_source_name_that_is_not_an_id_is_a_400_and_nothing_is_written(shop: Maker) -> None:
+    # Found by the fuzzer: {"S": ""} was stored, and the local stack's moto then answered reads of it
+    # with a map botocore could not parse (a 500 on GET /api/products).
+    for sources in ({"S": ""}, {"": "A-17"}, {"shop": "A\x0017"}):
+        error = shop.error("POST", "/v2/products", {"sku": "EMPTY-1", "name": "Empty", "sourceIds": sources})
+        assert fields_of(error)[0].startswith("sourceIds"), error
+    shop.error("GET", "/v2/products/sku/EMPTY-1", status=404)
+
+
 def test_a_local_bulk_upsert_is_the_stock_every_surface_reads(shop: Maker) -> None:
     made = product(shop, "W-1")
     back = shop.location("Back room")

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from chalicelib.core.bodies import Body
 from chalicelib.core.errors import ValidationFailed, problem
+from chalicelib.core.ids import Id
 from chalicelib.core.models import Model
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.core.values import Text
@@ -94,7 +95,9 @@ class DeleteQuery(Model):
 class ProductCreate(Body):
     sku: Text = Field(min_length=1, max_length=30)
     name: Text = Field(min_length=1, max_length=300)
-    sourceIds: dict[Text, Text] = Field(default_factory=dict, description='External ids by source: {"shop": "A-17"}')
+    sourceIds: dict[Id, Id] = Field(
+        default_factory=dict, description='External ids by source (names and values are ids): {"shop": "A-17"}'
+    )
 
 
 def _ref(call: Call) -> ProductRef:
