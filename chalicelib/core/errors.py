@@ -155,9 +155,11 @@ class DuplicateCommand(Conflict):
 
 class Unavailable(DomainError):
     """Storage would not take the request now (throttled, or conflicting writes that kept colliding,
-    after bounded retries): nothing was written, and the same request may be sent again (503)."""
+    after bounded retries): nothing was written, and the same request may be sent again (503, with
+    `Retry-After: retry_after` seconds)."""
 
     code = "UNAVAILABLE"
+    retry_after = 1
 
 
 class Unauthenticated(DomainError):

@@ -48,7 +48,9 @@ _STATUS: list[tuple[type[domain.DomainError], int]] = [
 
 def from_domain(error: domain.DomainError) -> HttpError:
     status = next((code for kind, code in _STATUS if isinstance(error, kind)), 400)
-    return HttpError(status, error.code, error.message, error.details)
+    # Storage refused the request (throttled or busy, after bounded retries): when to send it again.
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, domain.Unavailable) else None
+    return HttpError(status, error.code, error.message, error.details, headers)
 
 
 def from_validation(error: ValidationError, prefix: str = "") -> HttpError:
