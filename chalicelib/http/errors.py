@@ -36,6 +36,7 @@ class HttpError(Exception):
 
 
 _STATUS: list[tuple[type[domain.DomainError], int]] = [
+    (domain.UnknownReference, 404),
     (domain.TooManyWrites, 413),
     (domain.ValidationFailed, 400),
     (domain.Unauthenticated, 401),
