@@ -77,7 +77,7 @@ class DynamoBackfillStore:
     def _ledger(self, tenant_id: str, start: dict[str, Any] | None, limit: int) -> Fixed:
         """Ledger lines without a gsi2 entry, found through the tenant ledger by time (gsi1 `T#t#LEDGER`,
         which every movement has carried from the first): their record's `BYTIME` entry."""
-        items, last, read = self._page(keys.tenant_ledger(tenant_id), start, limit, "gsi2pk", index="gsi1")
+        items, last, read = self._page(keys.ledger_by_time_partition(tenant_id), start, limit, "gsi2pk", index="gsi1")
         written = 0
         for item in items:
             movement = to_record(Movement, item)

@@ -110,13 +110,8 @@ def ledger_partition(t: str, stock_id: str) -> str:
     return f"T#{t}#LEDGER#{stock_id}"
 
 
-def tenant_ledger(t: str) -> str:
-    """gsi1 partition of every movement of a tenant, by time."""
-    return f"T#{t}#LEDGER"
-
-
 def movement_by_time(t: str, occurred_at: datetime, movement_id: str) -> dict[str, str]:
-    return {"gsi1pk": tenant_ledger(t), "gsi1sk": f"{stamp(occurred_at)}#{movement_id}"}
+    return {"gsi1pk": ledger_by_time_partition(t), "gsi1sk": f"{stamp(occurred_at)}#{movement_id}"}
 
 
 def record_ledger(t: str, stock_id: str) -> str:

@@ -64,7 +64,7 @@ def make_old_shaped(t: str) -> None:
     for pk in (keys.products_partition(t), keys.locations_partition(t), keys.stocks_partition(t)):
         for item in _partition(pk):
             _remove(item, "number", "gsi3pk", "gsi3sk") if pk == keys.stocks_partition(t) else _remove(item, "number")
-    for item in _partition(keys.tenant_ledger(t), "gsi1"):
+    for item in _partition(keys.ledger_by_time_partition(t), "gsi1"):
         _remove(item, "gsi2pk", "gsi2sk")
     ddb = client("dynamodb")
     for guard in _partition(keys.unique(t, "", "")["pk"]):
