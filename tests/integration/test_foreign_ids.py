@@ -222,6 +222,15 @@ CASES: dict[str, Case] = {
         "[0].relatedOrganisationId",
     ),
     "order delete ids": ("DELETE", lambda m, t: "/orders", lambda m, t: {"ids": [t.order]}, "[0].ids"),
+    "order update lineItemId": (
+        "PUT",
+        lambda m, t: "/orders",
+        lambda m, t: [
+            {"orderId": m.order, "lineItems": [{"lineItemId": t.line, "productName": "Bar", "quantity": "1"}]}
+        ],
+        "[0].lineItems[0].lineItemId",
+    ),
+    "order restore ids": ("POST", lambda m, t: "/orders/restore", lambda m, t: {"ids": [t.order]}, "[0].ids"),
     "reserve query inventoryId": (
         "POST",
         lambda m, t: f"/orders/{m.order}/line-items/{m.line}/reserve?inventoryId={t.item}&reserveQuantity=1&split=1",
