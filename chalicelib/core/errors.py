@@ -117,6 +117,15 @@ class NotFound(DomainError):
     code = "NOT_FOUND"
 
 
+class UnknownReference(NotFound, ValidationFailed):
+    """An id sent in a request body or query names nothing active of this company: unknown, deleted, or
+    another company's (indistinguishable, as for any id): 404 naming the field. It is still a
+    ValidationFailed, so code that turns a row's validation problems into row errors (the CSV importers)
+    takes it as one, and a request refused on other fields as well answers one 400 naming them all."""
+
+    code = "NOT_FOUND"
+
+
 class Conflict(DomainError):
     """The request collides with the current state (409)."""
 
@@ -155,9 +164,11 @@ class DuplicateCommand(Conflict):
 
 class Unavailable(DomainError):
     """Storage would not take the request now (throttled, or conflicting writes that kept colliding,
-    after bounded retries): nothing was written, and the same request may be sent again (503)."""
+    after bounded retries): nothing was written, and the same request may be sent again (503, with
+    `Retry-After: retry_after` seconds)."""
 
     code = "UNAVAILABLE"
+    retry_after = 1
 
 
 class Unauthenticated(DomainError):

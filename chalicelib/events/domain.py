@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.core.errors import Unavailable
 from chalicelib.core.events.mapping import DomainEvent, LevelKey, StreamChange, events_of, level_key, threshold_events
 from chalicelib.core.history.service import BadRecord
 from chalicelib.observability import count, logger
@@ -120,8 +121,9 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failed: list[dict[str, Any]] = []
     try:
         publish(changes)
-    except (RuntimeError, OSError) as exc:
-        # Storage wraps DynamoDB and SQS refusals in these (HistoryWriteFailed is a RuntimeError).
+    except (RuntimeError, OSError, Unavailable) as exc:
+        # Storage wraps DynamoDB and SQS refusals in these (HistoryWriteFailed is a RuntimeError; a DynamoDB
+        # call refused past botocore's retries is Unavailable).
         logger.error("domain events failed", extra={"records": len(records), "reason": str(exc)})
         failed = records
     flush()

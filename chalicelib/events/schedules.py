@@ -230,3 +230,19 @@ def replenish() -> dict[str, int]:
 
 
 register("replenishment", run_replenishment)
+
+
+def run_backfill(tenant_id: str) -> dict[str, Any]:
+    """The `backfill` job for one company (`core/backfill.py`): numbers products and locations written before
+    numbering, adds the gsi3 `STOCKTYPE` and gsi2 `BYTIME` entries older items lack; bounded per invocation,
+    resumed from its cursor by the next, idempotent. `done: false` means: run it again."""
+    from chalicelib.core.backfill import run_backfill as backfill
+    from chalicelib.settings import get_settings
+    from chalicelib.storage.backfill_repo import DynamoBackfillStore
+
+    summary = backfill(DynamoBackfillStore(get_settings().main_table), tenant_id).public()
+    logger.info("backfill ran", extra={"tenant_id": tenant_id, **summary})
+    return summary
+
+
+register("backfill", run_backfill)

@@ -36,6 +36,7 @@ class HttpError(Exception):
 
 
 _STATUS: list[tuple[type[domain.DomainError], int]] = [
+    (domain.UnknownReference, 404),
     (domain.TooManyWrites, 413),
     (domain.ValidationFailed, 400),
     (domain.Unauthenticated, 401),
@@ -48,7 +49,9 @@ _STATUS: list[tuple[type[domain.DomainError], int]] = [
 
 def from_domain(error: domain.DomainError) -> HttpError:
     status = next((code for kind, code in _STATUS if isinstance(error, kind)), 400)
-    return HttpError(status, error.code, error.message, error.details)
+    # Storage refused the request (throttled or busy, after bounded retries): when to send it again.
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, domain.Unavailable) else None
+    return HttpError(status, error.code, error.message, error.details, headers)
 
 
 def from_validation(error: ValidationError, prefix: str = "") -> HttpError:

@@ -62,6 +62,7 @@ HEADERS = {
     "Location": "Where the created job, the next step or the file is",
     "Content-Disposition": "`attachment; filename=...` for a file download",
     "Cache-Control": "How long the answer may be kept (`no-store` for short-lived download links)",
+    "Retry-After": "Seconds to wait before sending the same request again (storage was throttled or busy)",
 }
 # What each id field names, for every schema field that does not say so itself (one place).
 ID_FIELDS = {
@@ -278,11 +279,10 @@ def _responses(spec: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {str(spec.status): success}
     for status in _error_statuses(spec):
         media = {"schema": {"$ref": REF.format(model="ErrorBody")}, "example": ERROR_EXAMPLES[status]}
-        responses[status] = {
-            "description": ERROR_STATUSES[status],
-            "headers": {"X-Request-Id": _header("X-Request-Id")},
-            "content": {JSON: media},
-        }
+        headers = {"X-Request-Id": _header("X-Request-Id")}
+        if status == "503":
+            headers["Retry-After"] = _header("Retry-After")
+        responses[status] = {"description": ERROR_STATUSES[status], "headers": headers, "content": {JSON: media}}
     # A route's own error bodies replace the generic ones for the statuses it names; routing's
     # other answers (415, 413, ...) keep the service's shape.
     for status, (description, model) in (spec.error_responses or {}).items():
@@ -326,7 +326,9 @@ def _error_statuses(spec: Endpoint) -> list[str]:
         statuses += ["413", "415"]
     if spec.method in MUTATING and not spec.public:
         statuses.append("422")
-    if not spec.public:
+    # Storage refusing a call past its retries (Unavailable, with Retry-After): every route that reaches
+    # DynamoDB, i.e. every authenticated one (the key is read) and the public ones that write (the token route).
+    if not spec.public or spec.method in MUTATING:
         statuses.append("503")
     return statuses
 

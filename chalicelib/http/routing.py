@@ -21,7 +21,7 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from chalicelib.core.errors import DomainError
+from chalicelib.core.errors import DomainError, Unavailable
 from chalicelib.core.ids import id_problem
 from chalicelib.core.models import Actor
 from chalicelib.core.tenancy.tenants import Principal
@@ -260,6 +260,9 @@ def dispatch(spec: Endpoint, handler: Handler, request: Request, params: dict[st
         response = _run(spec, handler, call)
     except HttpError as error:
         response = _error(error)
+    except DomainError as error:
+        # Storage refusing a call during authentication or idempotency bookkeeping (Unavailable: 503).
+        response = _error(from_domain(error))
     except Exception:
         # Storage failures during authentication or idempotency bookkeeping:
         # still a JSON error, and the details stay in the log.
@@ -314,9 +317,15 @@ def _run(spec: Endpoint, handler: Handler, call: Call) -> Response:
     response = _invoke(handler, call)
     body = response.body if isinstance(response.body, str) else ""
     stored = {k: v for k, v in response.headers.items() if isinstance(v, str)}
-    idempotency.finish(
-        call.tenant_id, call.idempotency_key, response.status_code, _redacted(body, spec.secret_fields), stored
-    )
+    try:
+        idempotency.finish(
+            call.tenant_id, call.idempotency_key, response.status_code, _redacted(body, spec.secret_fields), stored
+        )
+    except Unavailable:
+        # The request did what it answers: a 503 would say nothing was written. The key stays claimed
+        # until its lock passes (a retry meanwhile is a 409 in progress), then the retry runs again and
+        # the command's transaction token answers it from what was written.
+        logger.warning("idempotency record not completed: storage refused", extra={"status": response.status_code})
     return response
 
 

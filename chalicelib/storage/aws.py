@@ -45,6 +45,10 @@ def _build(service: str) -> Any:
     session: Any = boto3.session.Session()
     made = session.client(service, region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=config)
     made.meta.events.register(f"before-call.{service}", _notify)
+    if service == "dynamodb":
+        from chalicelib.storage.dynamo import watch_refusals
+
+        watch_refusals(made)
     return made
 
 

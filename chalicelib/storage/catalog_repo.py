@@ -113,6 +113,18 @@ class DynamoCatalogStore:
         meaning = Meaning(Role.NEW, "product", product.product_id, value=value)
         tx.add(self._put_guard(product.tenant_id, PRODUCT_NUMBER_GUARD, value, product.product_id), meaning)
 
+    def add_number_guard(self, tx: Transaction, entity: Product | Location) -> None:
+        """The guard mapping an entity's numeric id to it, as its create path takes it (the backfill
+        numbers entities written before numbering through this and `number_products` /
+        `number_locations`)."""
+        if isinstance(entity, Product):
+            self._add_number_guard(tx, entity)
+            return
+        for kind, value, field in _location_guards(entity):
+            if kind == LOCATION_NUMBER_GUARD:
+                taken = Meaning(Role.GUARD, "location", entity.location_id, field=field, value=value)
+                tx.add(self._put_guard(entity.tenant_id, kind, value, entity.location_id), taken)
+
     # -- products ----------------------------------------------------------
 
     def _product_item(self, product: Product, actor: Actor) -> dict[str, Any]:

@@ -20,8 +20,52 @@ BATCH_GET_LIMIT = 100
 MAX_BATCH_RETRIES = 8
 
 
+# Refusals of a whole call for capacity or contention. botocore retries them itself (standard mode, 4
+# attempts, `storage/aws.py`); one still refused after that is the domain's Unavailable (503 with
+# Retry-After over HTTP), raised here for every call of the shared client, the one place that maps them.
+REFUSED_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionConflictException",
+    }
+)
+# TransactWriteItems retries its refusals itself and explains its cancellations (storage/transaction.py).
+OWN_RETRIES = frozenset({"TransactWriteItems"})
+
+
 def ddb() -> Any:
     return client("dynamodb")
+
+
+def watch_refusals(dynamodb: Any) -> None:
+    """Log each refused attempt botocore retries, and turn a call refused past its retries into Unavailable
+    (`storage/aws.py` calls this once for the DynamoDB client it builds)."""
+    dynamodb.meta.events.register("needs-retry.dynamodb", _log_refused_attempt)
+    dynamodb.meta.events.register("after-call.dynamodb", _raise_if_refused)
+
+
+def _refusal(parsed: Any) -> str | None:
+    code = (parsed or {}).get("Error", {}).get("Code") if isinstance(parsed, dict) else None
+    return str(code) if code in REFUSED_CODES else None
+
+
+def _log_refused_attempt(response: Any = None, attempts: int = 0, operation: Any = None, **_: Any) -> None:
+    code = _refusal(response[1]) if response else None
+    if code is not None:
+        name = getattr(operation, "name", "?")
+        logger.warning("storage call refused", extra={"operation": name, "code": code, "attempt": attempts})
+
+
+def _raise_if_refused(parsed: Any = None, model: Any = None, **_: Any) -> None:
+    code = _refusal(parsed)
+    name = getattr(model, "name", "?")
+    if code is None or name in OWN_RETRIES:
+        return
+    logger.error("storage call gave up", extra={"operation": name, "code": code})
+    # The refused call itself did nothing (DynamoDB refuses before running it).
+    raise Unavailable("storage is busy: send the request again")
 
 
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

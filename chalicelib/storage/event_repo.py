@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.core.errors import AlreadyExists, NotFound, StaleVersion
+from chalicelib.core.errors import AlreadyExists, NotFound, StaleVersion, Unavailable
 from chalicelib.core.events.mapping import DomainEvent
 from chalicelib.core.events.webhooks import Delivery, DeliveryJob, Webhook, expires_at
 from chalicelib.core.models import Actor
@@ -53,7 +53,8 @@ class DynamoEventStore:
             items.setdefault((key["pk"], key["sk"]), item)
         try:
             batch_write(self._table, [{"PutRequest": {"Item": i}} for i in items.values()])
-        except (ClientError, BotoCoreError, RuntimeError) as exc:
+        except (ClientError, BotoCoreError, RuntimeError, Unavailable) as exc:
+            # Unavailable: storage refused the batch past its retries (storage/dynamo.py).
             raise HistoryWriteFailed(str(exc)) from exc
         return len(items)
 

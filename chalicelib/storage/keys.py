@@ -111,7 +111,7 @@ def ledger_partition(t: str, stock_id: str) -> str:
 
 
 def movement_by_time(t: str, occurred_at: datetime, movement_id: str) -> dict[str, str]:
-    return {"gsi1pk": f"T#{t}#LEDGER", "gsi1sk": f"{stamp(occurred_at)}#{movement_id}"}
+    return {"gsi1pk": ledger_by_time_partition(t), "gsi1sk": f"{stamp(occurred_at)}#{movement_id}"}
 
 
 def record_ledger(t: str, stock_id: str) -> str:
@@ -361,6 +361,11 @@ def sequence_sort(number: int) -> str:
 def counter(t: str, name: str) -> dict[str, str]:
     """A maintained count (`item_count`), updated in the same transaction as the items it counts."""
     return {"pk": f"T#{t}#COUNT", "sk": name}
+
+
+def job_cursor(t: str, job: str) -> dict[str, str]:
+    """Where a resumable job (the backfill) stands for one company, between its invocations."""
+    return {"pk": f"T#{t}#JOBCURSOR", "sk": job}
 
 
 def sequence(t: str, name: str) -> dict[str, str]:

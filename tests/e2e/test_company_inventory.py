@@ -99,9 +99,10 @@ def test_inventory_routes_end_to_end(stack_aws: Stack, acme: Company, other: Com
     assert acme.ok("GET", f"/inventory/{item_id}") == created
     assert [i["inventoryId"] for i in acme.ok("GET", "/inventory")] == [item_id]
 
-    # Bad input names index and field; another company's ids are 404; its path is 403
+    # An id that names nothing of the company is a 404 naming index and field; another company's ids are
+    # 404; its path is 403
     bad = acme.call("POST", "/inventory", [body, {"productName": "x", "stockLocationId": "nowhere"}])
-    assert bad.status_code == 400
+    assert bad.status_code == 404
     assert "[1].stockLocationId" in {d["field"] for d in bad.json()["details"]}
     assert other.call("GET", f"/inventory/{item_id}").status_code == 404
     assert other.call("PUT", "/inventory", [{"inventoryId": item_id, "quantity": "1"}]).status_code == 404

@@ -92,7 +92,7 @@ def test_given_fifty_tags_of_nine_thousand_characters_when_created_then_400_nami
     assert acme.ok("GET", "/inventory") == []
 
 
-def test_given_inventory_tags_that_are_not_tags_of_the_company_when_created_then_400(
+def test_given_inventory_tags_that_are_not_tags_of_the_company_when_created_then_404(
     acme: Company, other: Company, refs: Refs
 ) -> None:
     # Given a tag of this company and one of another company
@@ -102,9 +102,11 @@ def test_given_inventory_tags_that_are_not_tags_of_the_company_when_created_then
     response = acme.call("POST", "/inventory", [refs.item(tags=[mine, theirs])])
     unknown = acme.call("POST", "/inventory", [refs.item(tags=["no-such-tag"])])
 
-    # Then 400 naming the entry, and nothing stored; the company's own tag is taken
-    bad(response, "[0].tags[1]")
-    bad(unknown, "[0].tags[0]")
+    # Then 404 naming the entry (an id that names nothing of the company), and nothing stored; the company's
+    # own tag is taken
+    for answer, field in ((response, "[0].tags[1]"), (unknown, "[0].tags[0]")):
+        assert answer.status_code == 404, answer.body
+        assert field in error_fields(answer)
     assert acme.ok("GET", "/inventory") == []
     created = acme.ok("POST", "/inventory", [refs.item(tags=[mine])], 201)[0]
     assert created["tags"] == [mine]

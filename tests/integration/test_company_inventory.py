@@ -105,7 +105,7 @@ def test_numbers_dynamodb_cannot_store_are_400_not_500(acme: Company, refs: Refs
     assert acme.ok("GET", "/inventory") == []
 
 
-def test_unknown_or_foreign_reference_is_400_naming_it_and_nothing_written(
+def test_unknown_or_foreign_reference_is_404_naming_it_and_nothing_written(
     acme: Company, other: Company, refs: Refs
 ) -> None:
     theirs = Refs(other)
@@ -116,7 +116,7 @@ def test_unknown_or_foreign_reference_is_400_naming_it_and_nothing_written(
         [refs.item(), refs.item(type=theirs.type), refs.item(stockLocationId="nowhere", supplierId=theirs.supplier)],
     )
 
-    assert response.status_code == 400, response.body
+    assert response.status_code == 404, response.body
     assert set(error_fields(response)) == {"[1].type", "[2].stockLocationId", "[2].supplierId"}
     assert acme.ok("GET", "/inventory") == []
 
@@ -189,7 +189,7 @@ def test_bulk_update_is_atomic(acme: Company, refs: Refs) -> None:
         [{"inventoryId": a["inventoryId"], "quantity": "9"}, {"inventoryId": b["inventoryId"], "type": "unknown"}],
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert error_fields(response) == ["[1].type"]
     assert acme.ok("GET", f"/inventory/{a['inventoryId']}")["quantity"] == 4
 

@@ -144,7 +144,7 @@ def test_tag_rules_are_validated_and_name_the_bad_part(acme: Company) -> None:
     assert response.status_code == 400
     assert error_fields(response) == ["[1].condition.any[0].op", "[2].condition.field"]
     response = acme.call("POST", "/tag-rules", [unknown_tag])
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert error_fields(response) == ["[0].tagId"]
     assert acme.ok("GET", "/tag-rules") == []
 
@@ -195,7 +195,7 @@ def test_mill_certification_supplier_must_be_an_organisation_of_this_company(acm
         [{"heatCode": "H-9", "supplierId": mine}, {"heatCode": "H-8", "supplierId": theirs}],
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert error_fields(response) == ["[1].supplierId"]
     assert acme.ok("GET", "/mill-certifications") == []
     created = acme.ok("POST", "/mill-certifications", [{"heatCode": "H-9", "supplierId": mine}], 201)[0]

@@ -140,6 +140,9 @@ def test_given_http_error_when_rendered_then_body_has_error_code_and_details() -
         (domain.InsufficientStock("short"), 409),
         (domain.InvalidState("state"), 409),
         (domain.DuplicateCommand("again"), 409),
+        # An id in a body that names nothing of the company: a 404, though it is a validation failure too.
+        (domain.UnknownReference("unknown reference"), 404),
+        (domain.Unavailable("busy"), 503),
         # An unclassified domain error is still the client's: never a 500.
         (domain.DomainError("odd"), 400),
     ],
@@ -166,3 +169,8 @@ def test_redact_blanks_a_key_passed_in_any_query_string() -> None:
     assert redact(line) == '"GET /whoami?a=1&X-Inventora-API-Key=REDACTED&b=2 HTTP/1.1" 200 -'
     assert redact("/x?x-inventora-api-key=sr_abc_1_secret") == "/x?x-inventora-api-key=REDACTED"
     assert redact("no key here") == "no key here"
+
+
+def test_given_storage_unavailable_when_mapped_then_it_says_when_to_retry() -> None:
+    assert from_domain(domain.Unavailable("busy")).headers == {"Retry-After": "1"}
+    assert from_domain(domain.NotFound("gone")).headers == {}

@@ -48,6 +48,7 @@ def test_registered_jobs_are_listed_and_run(monkeypatch: pytest.MonkeyPatch) -> 
 
     schedules.register("probe", probe)
     assert schedules.job_names() == [
+        "backfill",
         "expiry",
         "hold-expiry",
         "probe",

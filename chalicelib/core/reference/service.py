@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from pydantic import Field
 
-from chalicelib.core.errors import At, NotFound, Problem, StaleVersion, ValidationFailed, problem
+from chalicelib.core.errors import At, NotFound, Problem, StaleVersion, UnknownReference, ValidationFailed, problem
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.limits import BATCH_ENTRIES
 from chalicelib.core.models import Actor, Entity
@@ -216,7 +216,7 @@ class ReferenceService:
             if not _active(found.get((RefKind.TAG.value, item.data.get("tag_id", ""))))
         ]
         if unknown:
-            raise ValidationFailed(f"unknown tag: {unknown[0].at.path}", unknown)
+            raise UnknownReference(f"unknown tag: {unknown[0].at.path}", unknown)
 
     def _check_suppliers(self, tenant_id: str, items: list[ReferenceItem]) -> None:
         """A certificate's supplierId must be an organisation of this company."""
@@ -229,7 +229,7 @@ class ReferenceService:
             and not _active(found.get((RefKind.ORGANISATION.value, str(item.data["supplier_id"]))))
         ]
         if unknown:
-            raise ValidationFailed(f"unknown supplier: {unknown[0].at.path}", unknown)
+            raise UnknownReference(f"unknown supplier: {unknown[0].at.path}", unknown)
 
 
 def _active(resolved: Resolved | None) -> bool:

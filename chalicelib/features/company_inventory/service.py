@@ -33,6 +33,7 @@ from chalicelib.core.errors import (
     NotFound,
     Problem,
     TooManyWrites,
+    UnknownReference,
     ValidationFailed,
 )
 from chalicelib.core.history.service import HistoryService, documented_change_type
@@ -600,7 +601,7 @@ def _check_references(inputs: list[ItemInput], resolved: Mapping[RefKey, Resolve
             if not _active(resolved.get((RefKind.TAG.value, tag_id))):
                 errors.append(Problem(At("", index, ("tags", position)), f"tag {tag_id} not found"))
     if errors:
-        raise ValidationFailed(f"unknown reference: {errors[0].at.path}", errors)
+        raise UnknownReference(f"unknown reference: {errors[0].at.path}", errors)
     return dict(resolved)
 
 

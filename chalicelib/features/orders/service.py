@@ -34,6 +34,7 @@ from chalicelib.core.errors import (
     NotFound,
     Problem,
     StaleVersion,
+    UnknownReference,
     ValidationFailed,
 )
 from chalicelib.core.history.service import HistoryService
@@ -683,7 +684,9 @@ class OrderService:
         names = {_key(o) for o in orders if o.related_organisation_id}
         resolved = self._reference.resolve(tenant_id, names | {key for _, key in checks})
         errors = [_err(name, f"{key[1]} not found") for name, key in checks if not _active_ref(resolved.get(key))]
-        _raise_if(errors, "unknown reference")
+        if errors:
+            # Another company's id is as unknown as one that never was: 404 naming the field.
+            raise UnknownReference(f"unknown reference: {errors[0].at.path}", errors)
         return resolved
 
     def _registered(self, tenant_id: str, stored: Iterable[StoredOrder]) -> list[Reservation]:

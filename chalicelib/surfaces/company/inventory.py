@@ -79,7 +79,8 @@ def list_items(call: Call) -> Reply:
     status=201,
     description=(
         f"A JSON array of up to {MAX_ITEMS} items, written in one transaction: every item is validated first "
-        "(fields, and type, material, supplierId and stockLocationId must exist in this company), and "
+        "(fields, and type, material, supplierId, stockLocationId and tags must name active ones of this company: "
+        "else 404 naming the field), and "
         "one bad item writes nothing; the error names `[index].field`. Server-owned fields (inventoryId, "
         "companyId, createdAt, updatedAt, labels, millCertificationId, linkedOrders) are ignored. "
         "`quantity` becomes an initial ledger movement. `stockLocationId` is optional, as documented: an item "

@@ -108,7 +108,8 @@ def list_orders(call: Call) -> Reply:
         "validated first and all are written in one transaction (at most 100 writes: each order, line and "
         "orderReference is one); one bad entry writes nothing and the error names `[index].field` or "
         "`[index].lineItems[j].field`. orderReference is unique (any case) among active orders (409). "
-        "relatedOrganisationId, type and material must exist in this company (400). "
+        "relatedOrganisationId, type and material must name active ones of this company (else 404 naming the "
+        "field; with other bad fields, one 400 naming all). "
         f"{CUSTOMER} {QUANTITY} {LINE_FIELDS} {OWNED} With an Idempotency-Key the ids derive from the "
         "key, so a retry cannot create twice. Permission: orders.write."
     ),

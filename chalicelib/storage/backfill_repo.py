@@ -1,0 +1,200 @@
+"""Storage of the `backfill` job (`core/backfill.py`): pages of items written before numbering and
+the newer index entries, each fixed by one conditional write, and the job's cursor.
+
+Numbers come from the create paths' own functions (`DynamoCatalogStore.number_products` /
+`number_locations`: the per-tenant counters, 0 for a default location) and their guards from
+`DynamoCatalogStore.add_number_guard`; index entries from `keys.stock_by_type` and
+`keys.record_movement_by_time`, the builders the create paths use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.core.backfill import Cursor, Fixed
+from chalicelib.core.errors import Conflict
+from chalicelib.core.ids import utcnow
+from chalicelib.core.models import Actor, Location, Movement, Product, StockRecord
+from chalicelib.core.stock.ownership import is_own_stock
+from chalicelib.observability import logger
+from chalicelib.storage import keys
+from chalicelib.storage.catalog_repo import DynamoCatalogStore
+from chalicelib.storage.codec import from_attrs, to_attrs, to_record
+from chalicelib.storage.dynamo import ddb, is_conditional_failure
+from chalicelib.storage.transaction import Meaning, Role, Transaction
+
+JOB = "backfill"
+# Who history names for a number the backfill gave.
+BACKFILL_ACTOR = Actor.model_construct(id="system", name="Stockroom backfill")
+
+
+class DynamoBackfillStore:
+    def __init__(self, table: str) -> None:
+        self._table = table
+        self._catalog = DynamoCatalogStore(table)
+
+    def fix_page(self, tenant_id: str, phase: str, start: dict[str, Any] | None, limit: int) -> Fixed:
+        fixers: dict[str, Callable[[str, dict[str, Any] | None, int], Fixed]] = {
+            "products": self._products,
+            "locations": self._locations,
+            "records": self._records,
+            "ledger": self._ledger,
+        }
+        return fixers[phase](tenant_id, start, limit)
+
+    # -- the passes ----------------------------------------------------------------------------
+
+    def _products(self, tenant_id: str, start: dict[str, Any] | None, limit: int) -> Fixed:
+        """Products without `number`: numbered in one counter call, each set by its own transaction."""
+        items, last, read = self._page(keys.products_partition(tenant_id), start, limit, "#number", "number")
+        products = [to_record(Product, item) for item in items]
+        self._catalog.number_products(products)
+        written = sum(self._set_number(p, keys.product(tenant_id, p.product_id), "product") for p in products)
+        return Fixed(read, written, len(products) - written, last)
+
+    def _locations(self, tenant_id: str, start: dict[str, Any] | None, limit: int) -> Fixed:
+        items, last, read = self._page(keys.locations_partition(tenant_id), start, limit, "#number", "number")
+        locations = [to_record(Location, item) for item in items]
+        self._catalog.number_locations(locations)
+        written = sum(self._set_number(loc, keys.location(tenant_id, loc.location_id), "location") for loc in locations)
+        return Fixed(read, written, len(locations) - written, last)
+
+    def _records(self, tenant_id: str, start: dict[str, Any] | None, limit: int) -> Fixed:
+        """Stock records without a gsi3 partition: their type's `STOCKTYPE` entry (sorted by updated_at;
+        a change since may have set gsi3sk already, which is kept)."""
+        items, last, read = self._page(keys.stocks_partition(tenant_id), start, limit, "gsi3pk")
+        written = 0
+        for item in items:
+            record = to_record(StockRecord, item)
+            entry = keys.stock_by_type(tenant_id, is_own_stock(record), record.updated_at, record.stock_id)
+            written += self._set_index(keys.stock(tenant_id, record.stock_id), "gsi3", entry)
+        return Fixed(read, written, len(items) - written, last)
+
+    def _ledger(self, tenant_id: str, start: dict[str, Any] | None, limit: int) -> Fixed:
+        """Ledger lines without a gsi2 entry, found through the tenant ledger by time (gsi1 `T#t#LEDGER`,
+        which every movement has carried from the first): their record's `BYTIME` entry."""
+        items, last, read = self._page(keys.ledger_by_time_partition(tenant_id), start, limit, "gsi2pk", index="gsi1")
+        written = 0
+        for item in items:
+            movement = to_record(Movement, item)
+            entry = keys.record_movement_by_time(
+                tenant_id, movement.stock_id, movement.occurred_at, movement.movement_id
+            )
+            key = keys.movement(tenant_id, movement.stock_id, movement.movement_id)
+            written += self._set_index(key, "gsi2", entry)
+        return Fixed(read, written, len(items) - written, last)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def _set_number(self, entity: Product | Location, key: dict[str, str], kind: str) -> int:
+        """SET the entity's number (if it still has none, at the version read: an edit in between wins and
+        the next run numbers it) and take its guard, in one transaction. 1 if written, 0 if raced."""
+        tx = Transaction()
+        now = utcnow()
+        update = {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_attrs(key),
+                "UpdateExpression": (
+                    "SET #number = :n, version = version + :one, changed_at = :now, "
+                    "changed_by_id = :by, changed_by_name = :byname"
+                ),
+                "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(#number) AND version = :v",
+                "ExpressionAttributeNames": {"#number": "number"},
+                "ExpressionAttributeValues": to_attrs(
+                    {
+                        ":n": Decimal(entity.number or 0),
+                        ":one": Decimal(1),
+                        ":now": now,
+                        ":by": BACKFILL_ACTOR.id,
+                        ":byname": BACKFILL_ACTOR.name,
+                        ":v": Decimal(entity.version),
+                    }
+                ),
+            }
+        }
+        entity_id = key["sk"]
+        tx.add(update, Meaning(Role.VERSION, kind, entity_id))
+        self._catalog.add_number_guard(tx, entity)
+        try:
+            tx.commit()
+        except Conflict as exc:
+            # Changed meanwhile (numbered, edited or deleted): its number stays unused (a gap, as after any
+            # failed create); the next run reads it again.
+            logger.info(
+                "backfill skipped a changed item", extra={"entity": kind, "entity_id": entity_id, "why": exc.code}
+            )
+            return 0
+        return 1
+
+    def _set_index(self, key: dict[str, str], index: str, entry: dict[str, str]) -> int:
+        """SET an index entry on an item that has none (1), or nothing if it has one by now (0)."""
+        pk, sk = f"{index}pk", f"{index}sk"
+        try:
+            ddb().update_item(
+                TableName=self._table,
+                Key=to_attrs(key),
+                UpdateExpression=f"SET {pk} = :pk, {sk} = if_not_exists({sk}, :sk)",
+                ConditionExpression=f"attribute_exists(pk) AND attribute_not_exists({pk})",
+                ExpressionAttributeValues=to_attrs({":pk": entry[pk], ":sk": entry[sk]}),
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            return 0
+        return 1
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def _page(
+        self,
+        partition: str,
+        start: dict[str, Any] | None,
+        limit: int,
+        missing: str,
+        name: str | None = None,
+        index: str | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, int]:
+        """One Query page of `limit` items of the partition, those lacking `missing` (filtered in DynamoDB),
+        the key to go on from, and how many items the page read."""
+        params: dict[str, Any] = {
+            "KeyConditionExpression": f"{'gsi1pk' if index else 'pk'} = :pk",
+            "FilterExpression": f"attribute_not_exists({missing})",
+            "ExpressionAttributeValues": to_attrs({":pk": partition}),
+        }
+        if name is not None:
+            params["ExpressionAttributeNames"] = {missing: name}
+        if index:
+            params["IndexName"] = index
+        else:
+            params["ConsistentRead"] = True
+        response = ddb().query(
+            TableName=self._table, Limit=limit, **params, **({"ExclusiveStartKey": to_attrs(start)} if start else {})
+        )
+        last = response.get("LastEvaluatedKey")
+        return response.get("Items", []), from_attrs(last) if last else None, int(response.get("ScannedCount", 0))
+
+    # -- the cursor ----------------------------------------------------------------------------
+
+    def load_cursor(self, tenant_id: str) -> Cursor | None:
+        item = (
+            ddb()
+            .get_item(TableName=self._table, Key=to_attrs(keys.job_cursor(tenant_id, JOB)), ConsistentRead=True)
+            .get("Item")
+        )
+        if not item:
+            return None
+        data = from_attrs(item)
+        return Cursor(str(data["phase"]), data.get("start"))
+
+    def save_cursor(self, tenant_id: str, cursor: Cursor) -> None:
+        """The cursor item carries no entity_type: neither history nor events see it."""
+        item = {**keys.job_cursor(tenant_id, JOB), "phase": cursor.phase, "start": cursor.start, "saved_at": utcnow()}
+        ddb().put_item(TableName=self._table, Item=to_attrs(item))
+
+    def clear_cursor(self, tenant_id: str) -> None:
+        ddb().delete_item(TableName=self._table, Key=to_attrs(keys.job_cursor(tenant_id, JOB)))
