@@ -117,6 +117,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.warehouse_availability
 	$(BIN)/python -m benchmarks.workflows
 	$(BIN)/python -m benchmarks.events
+	$(BIN)/python -m benchmarks.webhook_latency
 	$(BIN)/python -m benchmarks.cold_start
 	$(BIN)/python -m benchmarks.import_rate
 
