@@ -302,3 +302,72 @@ def test_import_options_are_checked_before_a_job_exists(acme: Company) -> None:
     missing = gql(acme, IMPORT, {"mappings": [], "upload": f"tmp/{acme.id}/v2-inventory/none.csv", "type": "local"})
     assert missing.codes == ["NOT_FOUND"]
     assert missing.errors[0]["extensions"]["field"] == "upload"
+
+
+def test_aliased_product_inventory_root_fields_share_one_batched_read(acme: Company) -> None:
+    skus = [f"GQ-A{i}" for i in range(20)]
+    products(acme, *skus)
+    bulk(acme, [{"sku": sku, "quantity": i + 1} for i, sku in enumerate(skus)])
+
+    def document(count: int) -> str:
+        fields = " ".join(
+            f'p{i}: productInventory(lookupKey: "sku", key: "{sku}") {{ sku totalQuantity records {{ id }} }}'
+            for i, sku in enumerate(skus[:count])
+        )
+        return "{ " + fields + " }"
+
+    def calls_for(count: int) -> list[str]:
+        with counted() as calls:
+            data = gql(acme, document(count)).ok()
+        assert [data[f"p{i}"]["totalQuantity"] for i in range(count)] == list(range(1, count + 1))
+        return [c for c in calls if c != "Query"]
+
+    # The API key, the SKU guards, the products: the same calls for 2 aliases as for 20.
+    assert calls_for(2) == calls_for(20)
+
+
+def test_an_alias_fails_alone_an_unknown_product_and_a_bad_key(acme: Company) -> None:
+    products(acme, "GQ-B1")
+    bulk(acme, [{"sku": "GQ-B1", "quantity": 4}])
+    good = 'a: productInventory(lookupKey: "sku", key: "GQ-B1") { totalQuantity }'
+
+    for bad, code in (
+        ('b: productInventory(lookupKey: "sku", key: "GQ-NONE") { totalQuantity }', "NOT_FOUND"),
+        ('b: productInventory(lookupKey: "id", key: "x") { totalQuantity }', "BAD_USER_INPUT"),
+    ):
+        answer = gql(acme, "{ " + good + " " + bad + " }")
+        # productInventory is non-null: the failed alias nulls `data`; its error names that alias only.
+        assert answer.status == 200 and answer.data is None
+        assert [(e["path"], e["extensions"]["code"]) for e in answer.errors] == [(["b"], code)]
+
+
+def test_as_of_gives_the_figures_of_then_and_a_future_moment_names_as_of(acme: Company) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    ids = products(acme, "GQ-T1")
+    created = bulk(acme, [{"sku": "GQ-T1", "quantity": 5}])["results"][0]["id"]
+    then = datetime.now(UTC)
+    while datetime.now(UTC) <= then:
+        pass
+    bulk(acme, [{"sku": "GQ-T1", "quantity": 9}])
+    moment = then.isoformat()
+    query = """query($at: DateTime, $id: Int!, $key: [_Any!]!) {
+      now: productInventory(lookupKey: "sku", key: "GQ-T1") { totalQuantity records { quantity } }
+      then: productInventory(lookupKey: "sku", key: "GQ-T1", asOf: $at) { totalQuantity records { quantity } }
+      record: inventory(id: $id, asOf: $at) { quantity }
+      _entities(representations: $key) { ... on Product { inventory(asOf: $at) { localQuantity } } }
+    }"""
+    variables = {"at": moment, "id": created, "key": [{"__typename": "Product", "id": ids["GQ-T1"]}]}
+
+    data = gql(acme, query, variables).ok()
+
+    assert data["now"] == {"totalQuantity": 9, "records": [{"quantity": 9}]}
+    assert data["then"] == {"totalQuantity": 5, "records": [{"quantity": 5}]}
+    assert data["record"] == {"quantity": 5}
+    assert data["_entities"] == [{"inventory": {"localQuantity": 5}}]
+
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    refused = gql(acme, query, {**variables, "at": future})
+    assert {e["extensions"]["code"] for e in refused.errors} == {"BAD_USER_INPUT"}
+    assert {e["extensions"]["field"] for e in refused.errors} == {"asOf"}
+    assert refused.data is None or refused.data.get("then") is None
