@@ -45,9 +45,9 @@ from chalicelib.core.ports import Page, StockChange
 
 # A chunk is one transaction: the job checkpoint and the chunk's error item
 # take two writes, the rows share the rest. An inventory row needs at most
-# three (record, ledger line, new product), so 32 rows always fit.
+# four (record, ledger line, its product's stock keys, new product), so 24 rows always fit.
 CHUNK_WRITES = TRANSACTION_ITEMS - 2
-CHUNK_ROWS = 32
+CHUNK_ROWS = 24
 MAX_STORED_ERRORS = 10_000
 # Larger files are refused before a row is read (they would outlive a Lambda many times over).
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -166,9 +166,13 @@ class ChunkPlan:
             for record, movement in self.creates
         )
         changes = sum(1 + (change.movement is not None) for change in self.changes)
+        # Each product that gains a record (created, or moved to it) has its stock keys updated once.
+        keyed = {record.product_id for record, _ in self.creates} | {
+            str(c.set_fields["product_id"]) for c in self.changes if "product_id" in c.set_fields
+        }
         # New products also move their listing's counter: one more write per chunk.
         products = len(self.products) + (1 if self.products else 0)
-        return creates + changes + products + sum(write.size for write in self.feature_writes)
+        return creates + changes + len(keyed) + products + sum(write.size for write in self.feature_writes)
 
     @property
     def failed(self) -> int:

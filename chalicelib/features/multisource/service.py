@@ -581,14 +581,20 @@ class MultiSourceService:
         batch: list[_Entry] = []
         size = 0
         part = 0
+        keyed: set[str] = set()  # products whose stock keys this batch updates (one item each)
         for entry in entries:
             if entry.new is None and entry.change is None:
                 continue
-            if size + entry.writes > TRANSACTION_ITEMS:
+            product = entry.new.product_id if entry.new is not None else None
+            cost = entry.writes + (1 if product is not None and product not in keyed else 0)
+            if size + cost > TRANSACTION_ITEMS:
                 self._commit(tenant_id, batch, actor, command_id, part)
-                batch, size, part = [], 0, part + 1
+                batch, size, part, keyed = [], 0, part + 1, set()
+                cost = entry.writes + (1 if product is not None else 0)
             batch.append(entry)
-            size += entry.writes
+            size += cost
+            if product is not None:
+                keyed.add(product)
         if batch:
             self._commit(tenant_id, batch, actor, command_id, part)
 
