@@ -44,10 +44,12 @@ from chalicelib.core.models import Actor, Entity, Model, Movement, Product, Stoc
 from chalicelib.core.ports import Page, StockChange
 
 # A chunk is one transaction: the job checkpoint and the chunk's error item
-# take two writes, the rows share the rest. An inventory row needs at most
-# four (record, ledger line, its product's stock keys, new product), so 24 rows always fit.
+# take two writes, the rows share the rest. A new inventory row of an existing
+# product needs three (record, ledger line, its product's stock keys), so 32
+# fit; rows that also create their products may not: such a chunk is planned
+# again as two halves (`ChunkPlan.writes` > CHUNK_WRITES).
 CHUNK_WRITES = TRANSACTION_ITEMS - 2
-CHUNK_ROWS = 24
+CHUNK_ROWS = 32
 MAX_STORED_ERRORS = 10_000
 # Larger files are refused before a row is read (they would outlive a Lambda many times over).
 MAX_FILE_BYTES = 512 * 1024 * 1024
