@@ -24,6 +24,9 @@ from chalicelib.storage.codec import from_attrs, record_item, to_attrs, to_recor
 from chalicelib.storage.dynamo import batch_get, batch_write, ddb, query_all, query_page
 from chalicelib.storage.transaction import Meaning, Role, Transaction, own
 
+# The entity_type of a product's stock keys item (keys.product_stock): no history, no domain events.
+PRODUCT_STOCK_ENTITY = "productStock"
+
 # Queries of one request that run at once (a page of products, each with its own stock records).
 
 
@@ -66,7 +69,8 @@ class DynamoStockStore:
     def add_product_key(self, tx: Transaction, tenant_id: str, product_id: str, stock_id: str) -> None:
         """The record's key joins its product's stock keys (keys.product_stock), in the record's transaction."""
         key = to_attrs(keys.product_stock(tenant_id, product_id))
-        tx.add_set_member(self._table, key, "stock_ids", stock_id, Meaning(Role.PLAIN, "product stock keys"))
+        meaning = Meaning(Role.PLAIN, "product stock keys")
+        tx.add_set_member(self._table, key, "stock_ids", stock_id, meaning, entity_type=PRODUCT_STOCK_ENTITY)
 
     def _create_items(
         self, record: StockRecord, movement: Movement | None, actor: Actor, role: Role

@@ -140,7 +140,15 @@ class Transaction(UnitOfWork):
         self._items.append(item)
         self._meanings.append(meaning)
 
-    def add_set_member(self, table: str, key: dict[str, Any], attribute: str, member: str, meaning: Meaning) -> None:
+    def add_set_member(
+        self,
+        table: str,
+        key: dict[str, Any],
+        attribute: str,
+        member: str,
+        meaning: Meaning,
+        entity_type: str | None = None,
+    ) -> None:
         """ADD `member` to the string set `attribute` of the item at `key` (created if missing).
 
         ADD is commutative and carries no condition, so concurrent transactions never fail each other's
@@ -154,13 +162,18 @@ class Transaction(UnitOfWork):
             if member not in members:
                 members.append(member)
             return
-        update = {
+        update: dict[str, Any] = {
             "TableName": table,
             "Key": key,
             "UpdateExpression": "ADD #set :members",
             "ExpressionAttributeNames": {"#set": attribute},
             "ExpressionAttributeValues": {":members": {"SS": [member]}},
         }
+        if entity_type is not None:
+            # Says what the item is to whoever reads the table or its stream (the audit trail skips it).
+            update["UpdateExpression"] += " SET #entity = :entity"
+            update["ExpressionAttributeNames"]["#entity"] = "entity_type"
+            update["ExpressionAttributeValues"][":entity"] = {"S": entity_type}
         self.add({"Update": update}, meaning)
         self._sets[marker] = len(self._items) - 1
 
