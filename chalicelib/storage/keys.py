@@ -72,6 +72,13 @@ def unique(t: str, kind: str, value: str) -> dict[str, str]:
     return {"pk": f"T#{t}#UNIQUE", "sk": f"{kind}#{value}"}
 
 
+def product_stock(t: str, product_id: str) -> dict[str, str]:
+    """The product's stock keys: a string set `stock_ids` of every record ever created for (or moved to) it,
+    ADDed in the transaction that creates (or moves) each record, so a page of products reads its records
+    by BatchGetItem instead of one gsi1 Query per product."""
+    return {"pk": f"T#{t}#PRODUCTSTOCK", "sk": product_id}
+
+
 def stock(t: str, stock_id: str) -> dict[str, str]:
     return {"pk": f"T#{t}#STOCK", "sk": stock_id}
 

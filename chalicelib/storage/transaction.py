@@ -131,12 +131,51 @@ class Transaction(UnitOfWork):
         self._meanings: list[Meaning] = []
         self._token: str | None = None
         self._committed = False
+        # (table, key, attribute) -> index of the one Update that ADDs members to that string set.
+        self._sets: dict[tuple[str, str, str], int] = {}
 
     def add(self, item: dict[str, Any], meaning: Meaning) -> None:
         if self._committed:
             raise RuntimeError("this transaction has been committed")
         self._items.append(item)
         self._meanings.append(meaning)
+
+    def add_set_member(
+        self,
+        table: str,
+        key: dict[str, Any],
+        attribute: str,
+        member: str,
+        meaning: Meaning,
+        entity_type: str | None = None,
+    ) -> None:
+        """ADD `member` to the string set `attribute` of the item at `key` (created if missing).
+
+        ADD is commutative and carries no condition, so concurrent transactions never fail each other's
+        checks on it. Several members for one item in this transaction merge into ONE Update (DynamoDB
+        refuses two actions on one item): it costs one of the 100 items per distinct item, not per member.
+        """
+        marker = (table, json.dumps(key, sort_keys=True), attribute)
+        index = self._sets.get(marker)
+        if index is not None:
+            members: list[str] = self._items[index]["Update"]["ExpressionAttributeValues"][":members"]["SS"]
+            if member not in members:
+                members.append(member)
+            return
+        update: dict[str, Any] = {
+            "TableName": table,
+            "Key": key,
+            "UpdateExpression": "ADD #set :members",
+            "ExpressionAttributeNames": {"#set": attribute},
+            "ExpressionAttributeValues": {":members": {"SS": [member]}},
+        }
+        if entity_type is not None:
+            # Says what the item is to whoever reads the table or its stream (the audit trail skips it).
+            update["UpdateExpression"] += " SET #entity = :entity"
+            update["ExpressionAttributeNames"]["#entity"] = "entity_type"
+            update["ExpressionAttributeValues"][":entity"] = {"S": entity_type}
+        self.add({"Update": update}, meaning)
+        self._sets[marker] = len(self._items) - 1
 
     def __len__(self) -> int:
         return len(self._items)

@@ -1,6 +1,10 @@
 """GraphQL over HTTP on the local stack: queries, mutations, a federation query, limits, tenant
 isolation, and CSV imports with field mappings run to completion by the stack's queue worker
-(from CSV text, and from a file sent to the presigned POST that createInventoryUpload returns)."""
+(from CSV text, and from a file sent to the presigned POST that createInventoryUpload returns).
+
+Each company calls with an OAuth2 access token from `POST /oauth2/token`, of a client made with
+`POST /oauth2/clients`; the reader's client holds inventory.read only. One test shows that an API key
+still works."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from chalicelib.core.models import Actor
 from chalicelib.wiring import multisource_service, tenant_service
 from infra.localstack import forget_cached_aws
 from tests.e2e.conftest import Api, Stack
+from tests.e2e.tokens import client_token, new_client
 
 pytestmark = pytest.mark.e2e
 
@@ -56,6 +61,7 @@ class Companies:
     other: Caller
     reader: Caller
     products: dict[str, int]
+    keyed: Caller  # the acme reader's API key (inventory.read), not a token
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +75,21 @@ def companies(stack: Stack) -> Iterator[Companies]:
         _, reader_key = service.issue_key(acme.tenant_id, "reader", ["inventory.read"], ADMIN)
         v2 = multisource_service()
         made = {sku: v2.create_product(acme.tenant_id, sku, sku, {}, ADMIN).productId for sku in ("E2E-G1", "E2E-G2")}
+        everything = ["inventory.read", "inventory.write"]
+        tokens = {
+            name: client_token(stack.base_url, *new_client(stack.base_url, key, f"E2E GraphQL {name}", scopes))
+            for name, key, scopes in (
+                ("acme", acme_key, everything),
+                ("other", other_key, everything),
+                ("reader", acme_key, ["inventory.read"]),
+            )
+        }
         yield Companies(
-            acme=Caller(Api(stack.base_url, acme_key), acme.tenant_id),
-            other=Caller(Api(stack.base_url, other_key), other.tenant_id),
-            reader=Caller(Api(stack.base_url, reader_key), acme.tenant_id),
+            acme=Caller(Api(stack.base_url, tokens["acme"]), acme.tenant_id),
+            other=Caller(Api(stack.base_url, tokens["other"]), other.tenant_id),
+            reader=Caller(Api(stack.base_url, tokens["reader"]), acme.tenant_id),
             products={sku: number for sku, number in made.items() if number is not None},
+            keyed=Caller(Api(stack.base_url, reader_key), acme.tenant_id),
         )
     forget_cached_aws()
 
@@ -116,6 +132,38 @@ def test_mutations_queries_and_a_federation_query(companies: Companies) -> None:
     )
     assert got.json()["data"]["searchInventory"]["pagination"]["totalCount"] == 1
     assert requests.get(acme.api.base_url + "/graphql/schema.graphql", timeout=10).text.startswith("schema")
+
+
+def test_aliased_root_fields_and_as_of(companies: Companies) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    acme = companies.acme
+    acme.data(BULK, {"records": [{"sku": "E2E-G1", "quantity": 3}]})
+    then = datetime.now(UTC)
+    acme.data(BULK, {"records": [{"sku": "E2E-G1", "quantity": 5}]})
+    both = acme.data(
+        """query($at: DateTime) {
+          now: productInventory(lookupKey: "sku", key: "E2E-G1") { localQuantity }
+          then: productInventory(lookupKey: "sku", key: "E2E-G1", asOf: $at) { localQuantity }
+          other: productInventory(lookupKey: "sku", key: "E2E-G2") { sku }
+        }""",
+        {"at": then.isoformat()},
+    )
+    assert both == {"now": {"localQuantity": 5}, "then": {"localQuantity": 3}, "other": {"sku": "E2E-G2"}}
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    refused = acme.gql(
+        'query($at: DateTime) { productInventory(lookupKey: "sku", key: "E2E-G1", asOf: $at) { sku } }', {"at": future}
+    ).json()
+    assert [(e["extensions"]["code"], e["extensions"]["field"]) for e in refused["errors"]] == [
+        ("BAD_USER_INPUT", "asOf")
+    ]
+
+
+def test_an_api_key_still_works(companies: Companies) -> None:
+    found = companies.keyed.data('{ productInventory(lookupKey: "sku", key: "E2E-G2") { sku } }')
+    assert found == {"productInventory": {"sku": "E2E-G2"}}
+    refused = companies.keyed.gql(BULK, {"records": [{"sku": "E2E-G2", "quantity": 0}]}).json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 def test_isolation_permissions_and_limits(companies: Companies) -> None:

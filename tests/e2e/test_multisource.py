@@ -1,6 +1,10 @@
 """The 004 multi-source surface over HTTP against the local stack: every /v2 route, bad lookup keys and
 types, limits, duplicates, another company's ids, and the same stock through the maker (002), company
-inventory (000) and orders (003) surfaces."""
+inventory (000) and orders (003) surfaces.
+
+The /v2 calls carry an OAuth2 access token of the company's client (`make tenant` prints it; the token
+comes from `POST /oauth2/token`); the other surfaces' calls use the company's API key, and one test shows
+that the API key still works on /v2."""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
+
+from tests.e2e.tokens import client_token
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Api, CreatedTenant
@@ -21,16 +27,17 @@ D = Decimal
 
 
 class Shop:
-    """A company calling /v2 with `Authorization: Bearer <key>`."""
+    """A company calling /v2 with `Authorization: Bearer <access token of its OAuth2 client>`."""
 
     def __init__(self, api: Api, tenant: CreatedTenant) -> None:
         self.base = api.base_url
         self.key = tenant.api_key
+        self.token = client_token(api.base_url, tenant.client_id, tenant.client_secret)
         self.id = tenant.company_id
         self.session = requests.Session()
 
     def call(self, method: str, path: str, body: Any = None, **headers: str) -> Any:
-        sent = {"Authorization": f"Bearer {self.key}", **headers}
+        sent = {"Authorization": f"Bearer {self.token}", **headers}
         return self.session.request(method, self.base + path, json=body, headers=sent, timeout=60)
 
     def ok(self, method: str, path: str, body: Any = None, status: int = 200, **headers: str) -> Any:
@@ -201,3 +208,18 @@ def test_a_local_upsert_is_the_stock_of_every_surface_and_an_order_reservation_l
     shop.ok("POST", f"{reserve}?inventoryId={rows[0]['inventoryId']}&reserveQuantity=4&split=1")
     inventory = shop.ok("GET", "/v2/products/sku/X-1/inventory")
     assert (inventory["localQuantity"], inventory["reservedQuantity"], inventory["availableQuantity"]) == (10, 4, 6)
+
+
+def test_an_api_key_still_works_on_v2_next_to_tokens(shop: Shop) -> None:
+    product = shop.ok("POST", "/v2/products", {"sku": "K-1", "name": "Keyed"}, 201)
+    by_key = shop.session.get(
+        f"{shop.base}/v2/products/sku/K-1/inventory", headers={"Authorization": f"Bearer {shop.key}"}, timeout=15
+    )
+    assert by_key.status_code == 200, by_key.text
+    assert by_key.json()["productId"] == product["productId"]
+    # Something shaped like a token that is not one of ours is a 401 naming invalid_token, key or no key.
+    forged = shop.session.get(
+        f"{shop.base}/v2/products/sku/K-1/inventory", headers={"Authorization": "Bearer not.our.token"}, timeout=15
+    )
+    assert forged.status_code == 401
+    assert 'error="invalid_token"' in forged.headers.get("WWW-Authenticate", "")

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.settings import Settings
+from chalicelib.settings import MIN_SIGNING_KEY_LENGTH, Settings, parse_signing_keys
 from infra import provision
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -440,9 +440,38 @@ def test_signing_secret_comes_from_secrets_manager_at_run_time(
             action: on for action, on in grants(resources, function).items() if action.startswith("secretsmanager:")
         }
         if function == "APIHandler":
-            assert secrets == {"secretsmanager:GetSecretValue": [{"Ref": "SigningSecret"}]}
+            assert secrets == {
+                "secretsmanager:GetSecretValue": [{"Ref": "SigningSecret"}, {"Ref": "OAuthSigningKeysSecret"}]
+            }
         else:
             assert secrets == {}
+
+
+def test_oauth_signing_keys_come_from_their_own_secret_read_at_run_time(
+    package: Path, template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    secret = resources["OAuthSigningKeysSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    generated = secret["Properties"]["GenerateSecretString"]
+    assert "SecretString" not in secret["Properties"]
+    # CloudFormation writes {"current": "k1", "k1": "<64 random characters>"}: what settings.parse_signing_keys
+    # reads (a current kid that is listed, every key at least 32 characters).
+    template_keys = json.loads(generated["SecretStringTemplate"])
+    key_name = generated["GenerateStringKey"]
+    assert template_keys == {"current": key_name}
+    assert generated["PasswordLength"] >= MIN_SIGNING_KEY_LENGTH
+    assert parse_signing_keys(json.dumps({**template_keys, key_name: "x" * generated["PasswordLength"]})) == (
+        key_name,
+        {key_name: "x" * generated["PasswordLength"]},
+    )
+    # The API is told the secret's ARN (fetched through Powertools parameters, cached), never its value.
+    assert environment(template, "APIHandler")["STOCKROOM_OAUTH_KEYS_SECRET_ID"] == {"Ref": "OAuthSigningKeysSecret"}
+    for function in FUNCTIONS:
+        assert "STOCKROOM_OAUTH_KEYS" not in environment(template, function)
+        if function != "APIHandler":
+            assert "STOCKROOM_OAUTH_KEYS_SECRET_ID" not in environment(template, function)
+    assert targets(grants(resources, "APIHandler"), "secretsmanager:GetSecretValue") >= {"OAuthSigningKeysSecret"}
+    assert template["Outputs"]["OAuthSigningKeysSecretArn"] == {"Value": {"Ref": "OAuthSigningKeysSecret"}}
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

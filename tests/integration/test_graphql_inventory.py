@@ -233,11 +233,13 @@ def test_many_products_cost_the_same_dynamodb_calls_as_a_few(acme: Company) -> N
     def calls_for(count: int) -> list[str]:
         representations = [{"__typename": "Product", "id": ids[sku]} for sku in skus[:count]]
         with counted() as calls:
-            assert len(gql(acme, query, {"r": representations}).ok()["_entities"]) == count
-        return [c for c in calls if c != "Query"]
+            got = gql(acme, query, {"r": representations}).ok()["_entities"]
+        assert [(p["totalQuantity"], len(p["records"])) for p in got] == [(1, 1)] * count
+        return calls
 
-    # Per product, the records' index Query runs (together); everything else is one batched call.
-    assert calls_for(3) == calls_for(30)
+    # No Query per product: the API key, then guards, products, their stock keys and the records, each
+    # one BatchGetItem (100 keys a call) for 3 products as for 30.
+    assert calls_for(3) == calls_for(30) == ["GetItem"] + ["BatchGetItem"] * 4
 
 
 def run(company: Company, job_id: str) -> None:
@@ -288,7 +290,7 @@ def test_a_large_import_splits_its_chunks_to_fit_one_transaction(acme: Company) 
     assert (ended["status"], ended["created"], ended["failed"]) == ("completed", 40, 0)
     page = gql(acme, '{ searchInventory(filter: {skus: ["GQ-L39"]}) { data { quantity supplier } } }').ok()
     assert page["searchInventory"]["data"] == [{"quantity": 40, "supplier": "Vendor"}]
-    # Chunks of 24 rows fit one transaction each, so no chunk was planned twice: no record number was lost.
+    # Chunks of 19 rows fit one transaction each, so no chunk was planned twice: no record number was lost.
     search = "query($skus: [String!]) { searchInventory(filter: {skus: $skus}, pageSize: 100) { data { id } } }"
     ids = sorted(r["id"] for r in gql(acme, search, {"skus": skus}).ok()["searchInventory"]["data"])
     assert ids == [before, *range(before + 1, before + 41)]
@@ -302,3 +304,72 @@ def test_import_options_are_checked_before_a_job_exists(acme: Company) -> None:
     missing = gql(acme, IMPORT, {"mappings": [], "upload": f"tmp/{acme.id}/v2-inventory/none.csv", "type": "local"})
     assert missing.codes == ["NOT_FOUND"]
     assert missing.errors[0]["extensions"]["field"] == "upload"
+
+
+def test_aliased_product_inventory_root_fields_share_one_batched_read(acme: Company) -> None:
+    skus = [f"GQ-A{i}" for i in range(20)]
+    products(acme, *skus)
+    bulk(acme, [{"sku": sku, "quantity": i + 1} for i, sku in enumerate(skus)])
+
+    def document(count: int) -> str:
+        fields = " ".join(
+            f'p{i}: productInventory(lookupKey: "sku", key: "{sku}") {{ sku totalQuantity records {{ id }} }}'
+            for i, sku in enumerate(skus[:count])
+        )
+        return "{ " + fields + " }"
+
+    def calls_for(count: int) -> list[str]:
+        with counted() as calls:
+            data = gql(acme, document(count)).ok()
+        assert [data[f"p{i}"]["totalQuantity"] for i in range(count)] == list(range(1, count + 1))
+        return calls
+
+    # The API key, the SKU guards, the products, their stock keys, the records: 2 aliases as 20.
+    assert calls_for(2) == calls_for(20)
+
+
+def test_an_alias_fails_alone_an_unknown_product_and_a_bad_key(acme: Company) -> None:
+    products(acme, "GQ-B1")
+    bulk(acme, [{"sku": "GQ-B1", "quantity": 4}])
+    good = 'a: productInventory(lookupKey: "sku", key: "GQ-B1") { totalQuantity }'
+
+    for bad, code in (
+        ('b: productInventory(lookupKey: "sku", key: "GQ-NONE") { totalQuantity }', "NOT_FOUND"),
+        ('b: productInventory(lookupKey: "id", key: "x") { totalQuantity }', "BAD_USER_INPUT"),
+    ):
+        answer = gql(acme, "{ " + good + " " + bad + " }")
+        # productInventory is non-null: the failed alias nulls `data`; its error names that alias only.
+        assert answer.status == 200 and answer.data is None
+        assert [(e["path"], e["extensions"]["code"]) for e in answer.errors] == [(["b"], code)]
+
+
+def test_as_of_gives_the_figures_of_then_and_a_future_moment_names_as_of(acme: Company) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    ids = products(acme, "GQ-T1")
+    created = bulk(acme, [{"sku": "GQ-T1", "quantity": 5}])["results"][0]["id"]
+    then = datetime.now(UTC)
+    while datetime.now(UTC) <= then:
+        pass
+    bulk(acme, [{"sku": "GQ-T1", "quantity": 9}])
+    moment = then.isoformat()
+    query = """query($at: DateTime, $id: Int!, $key: [_Any!]!) {
+      now: productInventory(lookupKey: "sku", key: "GQ-T1") { totalQuantity records { quantity } }
+      then: productInventory(lookupKey: "sku", key: "GQ-T1", asOf: $at) { totalQuantity records { quantity } }
+      record: inventory(id: $id, asOf: $at) { quantity }
+      _entities(representations: $key) { ... on Product { inventory(asOf: $at) { localQuantity } } }
+    }"""
+    variables = {"at": moment, "id": created, "key": [{"__typename": "Product", "id": ids["GQ-T1"]}]}
+
+    data = gql(acme, query, variables).ok()
+
+    assert data["now"] == {"totalQuantity": 9, "records": [{"quantity": 9}]}
+    assert data["then"] == {"totalQuantity": 5, "records": [{"quantity": 5}]}
+    assert data["record"] == {"quantity": 5}
+    assert data["_entities"] == [{"inventory": {"localQuantity": 5}}]
+
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    refused = gql(acme, query, {**variables, "at": future})
+    assert {e["extensions"]["code"] for e in refused.errors} == {"BAD_USER_INPUT"}
+    assert {e["extensions"]["field"] for e in refused.errors} == {"asOf"}
+    assert refused.data is None or refused.data.get("then") is None

@@ -77,3 +77,47 @@ def test_a_secret_without_a_string_is_an_error(aws: None) -> None:
     arn = client("secretsmanager").create_secret(Name="binary", SecretBinary=b"\x00\x01")["ARN"]
     with pytest.raises(secrets.SecretUnreadable):
         secrets.secret_string(arn)
+
+
+# -- the OAuth2 signing keys' own secret (STOCKROOM_OAUTH_KEYS_SECRET_ID, infra OAuthSigningKeysSecret) --------
+
+
+def claims() -> dict[str, object]:
+    import time
+
+    now = int(time.time())
+    settings = get_settings()
+    audience, issuer = settings.oauth_audience, settings.oauth_issuer
+    return {"sub": "client-1", "iss": issuer, "aud": audience, "iat": now, "exp": now + 60}
+
+
+def test_oauth_tokens_are_signed_with_the_keys_secrets_current_kid_cached_and_a_rotation_keeps_old_tokens(
+    aws: None, monkeypatch: pytest.MonkeyPatch, secret_calls: list[str]
+) -> None:
+    import json
+
+    import jwt
+
+    from chalicelib.http import tokens
+
+    first = {"current": "k1", "k1": "a" * 64}
+    arn = client("secretsmanager").create_secret(Name="stack/oauth-signing-keys", SecretString=json.dumps(first))["ARN"]
+    monkeypatch.setenv("STOCKROOM_OAUTH_KEYS_SECRET_ID", arn)
+    reset_settings()
+    try:
+        old = tokens.sign(claims())
+        assert jwt.get_unverified_header(old)["kid"] == "k1"
+        for _ in range(3):
+            assert tokens.verify(old)["sub"] == "client-1"
+        assert secret_calls == ["GetSecretValue"]  # read at run time once, then cached (Powertools parameters)
+
+        # Rotation: a new kid becomes current, the old one stays listed until its tokens have expired.
+        rotated = {"current": "k2", "k1": "a" * 64, "k2": "b" * 64}
+        client("secretsmanager").put_secret_value(SecretId=arn, SecretString=json.dumps(rotated))
+        secrets._providers.clear()  # the cache expiring after MAX_AGE_SECONDS (or a cold start)
+        new = tokens.sign(claims())
+        assert jwt.get_unverified_header(new)["kid"] == "k2"
+        assert tokens.verify(old)["sub"] == tokens.verify(new)["sub"] == "client-1"
+    finally:
+        monkeypatch.undo()
+        reset_settings()

@@ -369,7 +369,8 @@ class StockLedgerMachine(RuleBasedStateMachine):
             response = ddb().scan(**request)
             for item in response.get("Items", []):
                 plain = from_attrs(item)
-                found[plain["entity_type"]].append(plain)
+                if plain["entity_type"] != "productStock":  # a product's stock keys (keys.product_stock)
+                    found[plain["entity_type"]].append(plain)
             if "LastEvaluatedKey" not in response:
                 return found
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

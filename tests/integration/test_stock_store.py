@@ -829,3 +829,46 @@ def test_round_trips_of_a_refused_change_are_the_same_as_of_an_accepted_one(
 
     # The refusal comes from the condition of the one write, not from a read-check-write.
     assert calls == ["GetItem", "TransactWriteItems"]
+
+
+# -- a page of products' records by known keys (keys.product_stock) ------------------------------------
+
+
+def test_records_of_many_products_are_two_batched_reads_and_follow_a_record_moved_to_another_product(
+    table: str, calls: list[str]
+) -> None:
+    store = DynamoStockStore(table)
+    tenant = new_id()
+    # Two records of P1 and one of P2 created in ONE transaction: each product's keys item is one Update.
+    pairs = [
+        (new_record(tenant, product=p, location=loc), None) for p, loc in (("P1", "L1"), ("P1", "L2"), ("P2", "L1"))
+    ]
+    store.create_records([(r, initial(r)) for r, _ in pairs], ACTOR)
+    products = [f"Q{i}" for i in range(120)]
+    for index in range(0, 120, 30):
+        store.create_records([(new_record(tenant, "1", product=p), None) for p in products[index : index + 30]], ACTOR)
+
+    calls.clear()
+    found = store.records_for_products(tenant, ["P1", "P2", "P3", *products])
+    # 123 products' keys (2 BatchGetItems of 100), 123 records (2 BatchGetItems of 100): no Query at all.
+    assert calls == ["BatchGetItem"] * 4
+    assert sorted(r.stock_id for r in found["P1"]) == sorted(r.stock_id for r, _ in pairs[:2])
+    assert [r.stock_id for r in found["P2"]] == [pairs[2][0].stock_id]
+    assert found["P3"] == []
+    assert all(len(found[p]) == 1 for p in products)
+
+    moved = pairs[0][0]
+    change = StockChange(
+        stock_id=moved.stock_id,
+        actor=ACTOR,
+        set_fields={"product_id": "P2", "location_id": moved.location_id},
+    )
+    store.apply(tenant, [change])
+    after = store.records_for_products(tenant, ["P1", "P2"])
+    assert [r.stock_id for r in after["P1"]] == [pairs[1][0].stock_id]
+    assert sorted(r.stock_id for r in after["P2"]) == sorted([moved.stock_id, pairs[2][0].stock_id])
+    # The index Query agrees with the keys (the keys are a second home of what gsi1 says).
+    for product in ("P1", "P2", *products[:5]):
+        assert {r.stock_id for r in store.records_for_product(tenant, product)} == {
+            r.stock_id for r in after.get(product, store.records_for_products(tenant, [product])[product])
+        }

@@ -64,7 +64,7 @@ def record(record_id: int) -> Inventory:
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
 
-    async def inventory(info: Any, record_id: int) -> Inventory:
+    async def inventory(info: Any, record_id: int, as_of: Any = None) -> Inventory:
         seen.append(f"inventory {record_id}")
         return record(record_id)
 

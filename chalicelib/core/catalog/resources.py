@@ -21,10 +21,11 @@ from chalicelib.core.stock.ownership import own_stock
 
 KINDS = ("product", "material")
 # One production batch is one unit of work (at most TRANSACTION_ITEMS writes): the product's
-# record and ledger line (2), the batch, the task, a retry guard and up to 4 task counters when its
-# status moves (7), and a record update and ledger line per material (2 each).
+# record, ledger line and (for a new record) its product's stock keys (3), the batch, the task, a retry
+# guard and up to 4 task counters when its status moves (7), and a record update and ledger line per
+# material (2 each).
 BATCH_OWN_WRITES = 7
-FIXED_BATCH_WRITES = 2 + BATCH_OWN_WRITES
+FIXED_BATCH_WRITES = 3 + BATCH_OWN_WRITES
 MAX_BOM_LINES = (TRANSACTION_ITEMS - FIXED_BATCH_WRITES) // 2
 
 

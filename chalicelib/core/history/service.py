@@ -51,7 +51,8 @@ HIDDEN = frozenset({"key_hash", "secret_hash", "signing_secret"})
 
 # Uniqueness guards are plumbing, and the ledger is append-only: each
 # movement already is its own history, so copying it again adds nothing.
-SKIPPED_ENTITY_TYPES = frozenset({"guard", "movement"})
+# productStock: a product's stock keys (storage keys.product_stock), an index of its records, not an entity.
+SKIPPED_ENTITY_TYPES = frozenset({"guard", "movement", "productStock"})
 
 
 # The smallest step the stored time format shows (keys.stamp keeps microseconds).

@@ -127,11 +127,11 @@ __all__ = [
 # A chunk is one transaction: the job checkpoint and the chunk's error item
 # take two writes, the rows share the rest. A chunk holds at most CHUNK_ROWS
 # rows, fewer when its rows take more writes: an inventory row that names an
-# existing product takes two (record, ledger line), one that creates its
-# product four (and its numeric-id guard), so a file of new products runs in
-# chunks of 24. The size follows the writes the last chunk's rows took
-# (`_ChunkSize`); a chunk whose plan still exceeds CHUNK_WRITES is cut to the
-# rows that fit before anything is sent.
+# existing product takes three (record, ledger line, its product's stock keys,
+# shared by the chunk's rows of that product), one that creates its product
+# more (the product and its numeric-id guard). The size follows the writes the
+# last chunk's rows took (`_ChunkSize`); a chunk whose plan still exceeds
+# CHUNK_WRITES is cut to the rows that fit before anything is sent.
 CHUNK_WRITES = TRANSACTION_ITEMS - 2
 CHUNK_ROWS = 32
 MAX_STORED_ERRORS = 10_000

@@ -74,8 +74,9 @@ from chalicelib.core.stock.ownership import is_own_stock, own_stock
 from chalicelib.core.stock.service import ORDER_LINK_PREFIX, NewStockRecord, StockService
 from chalicelib.core.values import number_problem, text_problem
 
-# A request is one transaction; a created or re-counted item needs two writes.
-MAX_ITEMS = TRANSACTION_ITEMS // 2
+# A request is one transaction; a created or re-counted item needs two writes, and a created (or renamed)
+# one a third: its product's stock keys (storage keys.product_stock), so 33 items fit.
+MAX_ITEMS = TRANSACTION_ITEMS // 3
 # An unreserve that meets a reservation released meanwhile reads again, this many times in all.
 MAX_RELEASE_ATTEMPTS = 3
 # Lengths of what a client may send (JSON and CSV alike: check_item).

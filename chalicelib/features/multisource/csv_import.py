@@ -125,9 +125,10 @@ class V2Importer:
 
 
 class BoundImporter:
-    # A new record takes 4 writes (record, count movement, uniqueness-key and number guards): 24 rows fit
-    # one transaction with the job's checkpoint and error item, so a chunk is never planned twice.
-    chunk_rows = CHUNK_WRITES // 4
+    # A new record takes 5 writes (record, count movement, uniqueness-key and number guards, its product's
+    # stock keys): 19 rows fit one transaction with the job's checkpoint and error item, so a chunk is
+    # never planned twice.
+    chunk_rows = CHUNK_WRITES // 5
 
     def __init__(self, service: Any, options: Options) -> None:
         self._service = service

@@ -149,10 +149,21 @@ class MultiSourceService:
             raise NotFound(f"inventory record {record_id} not found")
         return found[record_id]
 
-    def get_records(self, tenant_id: str, record_ids: Sequence[int]) -> dict[int, InventoryRecord]:
-        """Records by numeric id, batched (for GraphQL entities): unknown ids are left out."""
+    def get_records(
+        self, tenant_id: str, record_ids: Sequence[int], as_of: datetime | None = None
+    ) -> dict[int, InventoryRecord]:
+        """Records by numeric id, batched (for GraphQL entities): unknown ids are left out.
+
+        With `as_of`: the records that existed then (deleted since included), each `quantity` its on hand
+        then (core/stock/asof.py: two Queries per record); a moment in the future is a 400.
+        """
+        moment = as_moment(as_of) if as_of is not None else None
         targets = self._store.guard_targets(tenant_id, STOCK_NUMBER, [str(i) for i in record_ids])
-        records = [r for r in self._records.get_records(tenant_id, targets.values()).values() if r.active]
+        found = list(self._records.get_records(tenant_id, targets.values()).values())
+        if moment is None:
+            records = [r for r in found if r.active]
+        else:
+            records = records_as_of(found, self._stock.figures_as_of(found, moment))
         return {view.id: view for view in self._views(tenant_id, records)}
 
     def product_inventory(
@@ -175,29 +186,84 @@ class MultiSourceService:
         return self._aggregate(tenant_id, product, records, location_id)
 
     def products_inventory(
-        self, tenant_id: str, product_ids: Sequence[int], warehouse_id: int | None = None
+        self,
+        tenant_id: str,
+        product_ids: Sequence[int],
+        warehouse_id: int | None = None,
+        as_of: datetime | None = None,
     ) -> dict[int, ProductInventory]:
         """Aggregated inventory of many products by numeric id, batched (for GraphQL entities and lists).
 
-        Guards, products and warehouses cost one BatchGetItem each per 100 ids; the records are one
-        index Query per product (gsi1), run 16 at a time, so 100 products cost about 100 / 16 round-trip
-        times. Unknown or deleted ids are left out; an unknown `warehouse_id` is a NotFound.
+        Guards and products cost one BatchGetItem each per 100 ids; the records are the stock store's
+        batched read of many products (`records_for_products`). Unknown or deleted ids are left out; an
+        unknown `warehouse_id` is a NotFound. `as_of` as for `product_inventory`.
         """
+        if as_of is not None:
+            as_moment(as_of)
         location_id = self._warehouse(tenant_id, warehouse_id) if warehouse_id is not None else None
         targets = self._store.guard_targets(tenant_id, PRODUCT_NUMBER, [str(i) for i in product_ids])
         products = {p.product_id: p for p in self._catalog.get_products(tenant_id, list(targets.values())).values()}
-        products = {pid: p for pid, p in products.items() if p.active}
-        by_product = self._records.records_for_products(tenant_id, list(products))
-        every = self._numbered(tenant_id, [r for records in by_product.values() for r in records if r.active])
-        by_product = {}
-        for record in every:
-            by_product.setdefault(record.product_id, []).append(record)
-        views = {v.id: v for v in self._views(tenant_id, every, products)}
-        answer = {}
-        for pid, product in products.items():
-            own = by_product.get(pid, [])
-            answer[product.number or 0] = _aggregate(product, own, location_id, views)
+        found = self._aggregates(tenant_id, {pid: p for pid, p in products.items() if p.active}, location_id, as_of)
+        return {aggregate.productId or 0: aggregate for aggregate in found.values()}
+
+    def inventories(
+        self,
+        tenant_id: str,
+        refs: Sequence[ProductRef],
+        warehouse_id: int | None = None,
+        as_of: datetime | None = None,
+    ) -> dict[ProductRef, ProductInventory | DomainError]:
+        """`product_inventory` of many lookups at once (aliased GraphQL root fields): each ref's aggregate,
+        or the error it alone gets (a bad key, an unknown product). One guard BatchGetItem per lookup kind
+        used, one products BatchGetItem, then the batched records read, whatever the number of refs."""
+        if as_of is not None:
+            as_moment(as_of)
+        location_id = self._warehouse(tenant_id, warehouse_id) if warehouse_id is not None else None
+        answer: dict[ProductRef, ProductInventory | DomainError] = {}
+        wanted: dict[str, dict[str, list[ProductRef]]] = {}
+        for ref in dict.fromkeys(refs):
+            try:
+                guard, value = _guard_of(ref)
+            except DomainError as error:
+                answer[ref] = error
+                continue
+            wanted.setdefault(guard, {}).setdefault(value, []).append(ref)
+        target_of: dict[ProductRef, str] = {}
+        for guard, values in wanted.items():
+            for value, target in self._store.guard_targets(tenant_id, guard, list(values)).items():
+                for ref in values.get(value, []):
+                    target_of[ref] = target
+        products = self._catalog.get_products(tenant_id, sorted(set(target_of.values())))
+        active = {pid: p for pid, p in products.items() if p.active}
+        aggregates = self._aggregates(tenant_id, active, location_id, as_of)
+        for guard_values in wanted.values():
+            for refs_of_value in guard_values.values():
+                for ref in refs_of_value:
+                    product_id = target_of.get(ref)
+                    if product_id is not None and product_id in aggregates:
+                        answer[ref] = aggregates[product_id]
+                    else:
+                        answer[ref] = NotFound(f"product {ref.lookup.value}={ref.key} not found")
         return answer
+
+    def _aggregates(
+        self, tenant_id: str, products: Mapping[str, Product], location_id: str | None, as_of: datetime | None
+    ) -> dict[str, ProductInventory]:
+        """Each product's aggregate (by core product id): one batched records read for all of them."""
+        by_product = self._records.records_for_products(tenant_id, list(products))
+        if as_of is None:
+            chosen = [r for records in by_product.values() for r in records if r.active]
+        else:
+            # The records of then (deleted since included), each with its figures of then (core/stock/asof.py).
+            every_record = [r for records in by_product.values() for r in records]
+            then = [r for r in every_record if location_id is None or r.location_id == location_id]
+            chosen = records_as_of(then, self._stock.figures_as_of(then, as_of, with_claims=True))
+        every = self._numbered(tenant_id, chosen)
+        grouped: dict[str, list[StockRecord]] = {}
+        for record in every:
+            grouped.setdefault(record.product_id, []).append(record)
+        views = {v.id: v for v in self._views(tenant_id, every, products)}
+        return {pid: _aggregate(p, grouped.get(pid, []), location_id, views) for pid, p in products.items()}
 
     def search(self, tenant_id: str, query: SearchQuery, as_of: datetime | None = None) -> SearchResult:
         """Records matching the filter, sorted and paged: `{data, pagination: {page, pageSize, totalCount}}`.
@@ -576,14 +642,20 @@ class MultiSourceService:
         batch: list[_Entry] = []
         size = 0
         part = 0
+        keyed: set[str] = set()  # products whose stock keys this batch updates (one item each)
         for entry in entries:
             if entry.new is None and entry.change is None:
                 continue
-            if size + entry.writes > TRANSACTION_ITEMS:
+            product = entry.new.product_id if entry.new is not None else None
+            cost = entry.writes + (1 if product is not None and product not in keyed else 0)
+            if size + cost > TRANSACTION_ITEMS:
                 self._commit(tenant_id, batch, actor, command_id, part)
-                batch, size, part = [], 0, part + 1
+                batch, size, part, keyed = [], 0, part + 1, set()
+                cost = entry.writes + (1 if product is not None else 0)
             batch.append(entry)
-            size += entry.writes
+            size += cost
+            if product is not None:
+                keyed.add(product)
         if batch:
             self._commit(tenant_id, batch, actor, command_id, part)
 
@@ -607,13 +679,7 @@ class MultiSourceService:
     # -- helpers ----------------------------------------------------------------
 
     def _product(self, tenant_id: str, ref: ProductRef) -> Product:
-        if ref.lookup == LookupKey.ID and not ref.key.isdigit():
-            raise ValidationFailed("a product id is a number", [problem("key", "must be a positive integer")])
-        rules.require_source(ref.lookup, ref.source)
-        guard = {LookupKey.ID: PRODUCT_NUMBER, LookupKey.SKU: SKU, LookupKey.SOURCE_ID: SOURCE}[ref.lookup]
-        value = f"{ref.source}#{ref.key}" if ref.lookup == LookupKey.SOURCE_ID else ref.key
-        if ref.lookup == LookupKey.ID:
-            value = str(int(ref.key))
+        guard, value = _guard_of(ref)
         target = self._store.guard_targets(tenant_id, guard, [value]).get(value)
         product = self._catalog.get_products(tenant_id, [target]).get(target) if target else None
         if product is None or not product.active:
@@ -789,6 +855,17 @@ def _aggregate(
         availableQuantity=local - reserved - held,
         records=sorted(shown, key=lambda v: v.id),
     )
+
+
+def _guard_of(ref: ProductRef) -> tuple[str, str]:
+    """The guard kind and value that map a lookup to its product (a bad key is a ValidationFailed)."""
+    if ref.lookup == LookupKey.ID and not ref.key.isdigit():
+        raise ValidationFailed("a product id is a number", [problem("key", "must be a positive integer")])
+    rules.require_source(ref.lookup, ref.source)
+    guard = {LookupKey.ID: PRODUCT_NUMBER, LookupKey.SKU: SKU, LookupKey.SOURCE_ID: SOURCE}[ref.lookup]
+    if ref.lookup == LookupKey.ID:
+        return guard, str(int(ref.key))
+    return guard, f"{ref.source}#{ref.key}" if ref.lookup == LookupKey.SOURCE_ID else ref.key
 
 
 def _product_key(lookup: LookupKey, record: RecordInput | None, source: str | None) -> str:

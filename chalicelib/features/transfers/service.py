@@ -36,6 +36,8 @@ from chalicelib.features.transfers.model import Transfer, TransferLine, Transfer
 MAX_LINES = 200
 # Items of one transaction left for stock writes: the document's own Put takes one.
 BUDGET = TRANSACTION_ITEMS - 1
+# An arrival may create the destination record: the record, its ledger line and its product's stock keys.
+ARRIVAL_ITEMS = 3
 REASON = "TRANSFER"
 
 
@@ -75,7 +77,8 @@ def _key(write: StockWrite) -> str:
 
 
 def _items(writes: list[StockWrite]) -> int:
-    return sum(1 + (1 if w.movement is not None else 0) for w in writes)
+    # A created record also updates its product's stock keys (counted once per record: an upper bound).
+    return sum(1 + (1 if w.movement is not None else 0) + (0 if isinstance(w, StockChange) else 1) for w in writes)
 
 
 class Reads:
@@ -556,7 +559,7 @@ def _chunks(
             current.clear()
 
     for step in steps:
-        alone = _items(step.writes) + 2 * len(step.arrivals)
+        alone = _items(step.writes) + ARRIVAL_ITEMS * len(step.arrivals)
         if alone > BUDGET:
             raise ValidationFailed(
                 "this line takes stock from too many records for one transaction",
@@ -565,7 +568,7 @@ def _chunks(
         trial = [*current, step]
         keys = [_key(w) for s in trial for w in s.writes]
         arrivals = {p for s in trial for p in s.arrivals}
-        size = sum(_items(s.writes) for s in trial) + 2 * len(arrivals)
+        size = sum(_items(s.writes) for s in trial) + ARRIVAL_ITEMS * len(arrivals)
         if len(keys) != len(set(keys)) or size > BUDGET or _clash(tenant_id, keys, arrivals):
             close()
         current.append(step)

@@ -8,14 +8,16 @@ their inventory costs the same few batched reads as one product.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from strawberry import UNSET
 
-from chalicelib.core.errors import NotFound, ValidationFailed, problem
+from chalicelib.core.errors import DomainError, NotFound, ValidationFailed, problem
 from chalicelib.core.imports import registry
 from chalicelib.core.imports.jobs import ImportJob as Job
 from chalicelib.core.reference.service import deterministic_id
+from chalicelib.core.stock.asof import as_moment
 from chalicelib.core.tenancy.permissions import Permission
 from chalicelib.features.multisource import (
     MAX_BULK,
@@ -111,15 +113,38 @@ def product_type(aggregate: ProductInventory) -> gql.Product | None:
     return Product(id=aggregate.productId, records=[record_type(r) for r in aggregate.records], **values)
 
 
-def _records_loader(context: Context) -> Any:
+def _records_loader(context: Context, as_of: datetime | None = None) -> Any:
     tenant = context.tenant_id
-    # One batched read for every record id asked for in the same tick; None for an id not found.
-    return context.loader("records", lambda ids: _in_order(ids, _v2().get_records(tenant, ids)))
+    # One batched read for every record id asked for in the same tick (per moment); None for an id not found.
+    name = "records" if as_of is None else f"records@{as_of.isoformat()}"
+    return context.loader(name, lambda ids: _in_order(ids, _v2().get_records(tenant, ids, as_of)))
 
 
 def _products_loader(context: Context) -> Any:
     tenant = context.tenant_id
     return context.loader("products", lambda ids: _in_order(ids, _v2().products_inventory(tenant, ids)))
+
+
+def _inventories_loader(context: Context) -> Any:
+    """Aggregates by (ProductRef, warehouseId, asOf): every productInventory root field of a document
+    (aliases too) and every `Product.inventory` field share one batched read per (warehouse, moment)."""
+    tenant = context.tenant_id
+
+    def load(keys: list[tuple[Any, int | None, datetime | None]]) -> list[Any]:
+        groups: dict[tuple[int | None, datetime | None], list[Any]] = {}
+        for ref, warehouse, moment in keys:
+            groups.setdefault((warehouse, moment), []).append(ref)
+        found: dict[tuple[Any, int | None, datetime | None], Any] = {}
+        for (warehouse, moment), refs in groups.items():
+            try:
+                answers = _v2().inventories(tenant, refs, warehouse, moment)
+            except DomainError as error:  # the warehouse or the moment: every field of the group fails
+                answers = dict.fromkeys(refs, error)
+            for ref, answer in answers.items():
+                found[(ref, warehouse, moment)] = answer
+        return [found[key] for key in keys]
+
+    return context.loader("inventories", load)
 
 
 ENTITY_TYPES = ("Product", "Inventory")
@@ -153,11 +178,12 @@ def _number(value: Any, name: str) -> int:
     return int(value)
 
 
-async def inventory(info: Info, record_id: int) -> gql.Inventory:
+async def inventory(info: Info, record_id: int, as_of: datetime | None = None) -> gql.Inventory:
     context = _context(info, READ)
-    found = await _records_loader(context).load(record_id)
+    found = await _records_loader(context, _moment(as_of)).load(record_id)
     if found is None:
-        raise NotFound(f"inventory record {record_id} not found", [problem("id", "not found")])
+        what = "" if as_of is None else " at asOf"
+        raise NotFound(f"inventory record {record_id} not found{what}", [problem("id", "not found")])
     return record_type(found)
 
 
@@ -180,13 +206,38 @@ async def product_of_record(info: Info, product_id: int | None) -> gql.Product |
 
 
 async def product_inventory(
-    info: Info, lookup: str, key: str, source: str | None, warehouse_id: int | None
+    info: Info,
+    lookup: str,
+    key: str,
+    source: str | None,
+    warehouse_id: int | None,
+    as_of: datetime | None = None,
 ) -> gql.ProductInventory:
-    from chalicelib.surfaces.graphql.schema import ProductInventory as Aggregate
-
     context = _context(info, READ)
     ref = ProductRef(lookup_key(lookup), key, source)
-    found = _v2().product_inventory(context.tenant_id, ref, warehouse_id)
+    moment = _moment(as_of)
+    found = await _inventories_loader(context).load((ref, warehouse_id, moment))
+    return _aggregate_type(found, warehouse_id)
+
+
+async def inventory_of_product(
+    info: Info, product_id: int, warehouse_id: int | None, as_of: datetime | None
+) -> gql.ProductInventory:
+    """`Product.inventory(warehouseId, asOf)`: the product's aggregate in one warehouse or at a moment."""
+    context = _context(info, READ)
+    ref = ProductRef(lookup_key("id"), str(product_id))
+    found = await _inventories_loader(context).load((ref, warehouse_id, _moment(as_of)))
+    return _aggregate_type(found, warehouse_id)
+
+
+def _moment(as_of: datetime | None) -> datetime | None:
+    """The asOf argument as aware UTC; one in the future is BAD_USER_INPUT naming `asOf` (core/stock/asof.py)."""
+    return as_moment(as_of) if as_of is not None else None
+
+
+def _aggregate_type(found: ProductInventory, warehouse_id: int | None) -> gql.ProductInventory:
+    from chalicelib.surfaces.graphql.schema import ProductInventory as Aggregate
+
     values = found.model_dump(exclude={"records"})
     return Aggregate(warehouseId=warehouse_id, records=[record_type(r) for r in found.records], **values)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import FloatValueNode, IntValueNode, StringValueNode, ValueNode
@@ -26,6 +26,13 @@ from chalicelib.surfaces.graphql.execution import log_unexpected
 from chalicelib.surfaces.graphql.limits import extensions
 
 MAX_LIST_ARGUMENT = 500
+AsOf = Annotated[
+    datetime | None,
+    strawberry.argument(
+        description="ISO 8601 moment (naive means UTC): the figures as they were then, from the ledger; "
+        "in the future is BAD_USER_INPUT naming asOf"
+    ),
+]
 
 
 def _decimal_value(value: Any) -> Decimal:
@@ -120,6 +127,13 @@ class Product:
     )
     availableQuantity: Decimal = strawberry.field(description="local - reserved - held")
     records: list[Inventory]
+
+    @strawberry.field(
+        description="The product's inventory in one warehouse and/or as it was at a moment (asOf, ISO 8601, "
+        "not in the future); batched with every other such field of the document (inventory.read)"
+    )
+    async def inventory(self, info: Info, warehouseId: int | None = None, asOf: AsOf = None) -> ProductInventory:
+        return await resolvers.inventory_of_product(info, self.id, warehouseId, asOf)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: Any) -> Product | None:
@@ -274,18 +288,28 @@ class InventoryUpload:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="One inventory record by id (inventory.read)")
-    async def inventory(self, info: Info, id: int) -> Inventory:
-        return await resolvers.inventory(info, id)
+    @strawberry.field(
+        description="One inventory record by id; with asOf, as it was then (a record deleted since included, "
+        "one created later NOT_FOUND) (inventory.read)"
+    )
+    async def inventory(self, info: Info, id: int, asOf: AsOf = None) -> Inventory:
+        return await resolvers.inventory(info, id, asOf)
 
     @strawberry.field(
         description="A product's aggregated inventory; lookupKey is id, sku or sourceId (which needs source); "
-        "warehouseId restricts every figure to one warehouse (inventory.read)"
+        "warehouseId restricts every figure to one warehouse; asOf gives every figure as it was then "
+        "(inventory.read). Several of these fields in one document (aliases) share one batched read."
     )
     async def productInventory(
-        self, info: Info, lookupKey: str, key: str, source: str | None = None, warehouseId: int | None = None
+        self,
+        info: Info,
+        lookupKey: str,
+        key: str,
+        source: str | None = None,
+        warehouseId: int | None = None,
+        asOf: AsOf = None,
     ) -> ProductInventory:
-        return await resolvers.product_inventory(info, lookupKey, key, source, warehouseId)
+        return await resolvers.product_inventory(info, lookupKey, key, source, warehouseId, asOf)
 
     @strawberry.field(
         description="Search inventory records, one page at a time (pageSize at most 500) (inventory.read)"
