@@ -122,10 +122,10 @@ def test_a_failing_import_is_retried_then_failed_with_the_reason_and_never_left_
     # Each delivery failed; the job kept running (saying why) until the last one failed it.
     assert seen == [(True, "running")] * (get_settings().import_max_receives - 1) + [(True, "failed")]
     job = job_of(acme, job_id)
-    # Every row names a new product (4 writes): chunks of 24 rows, so line 40 is in the second.
-    assert (job["processed"], job["created"]) == (24, 24)
+    # Every row names a new product (5 writes with its stock keys): chunks of 19 rows, so line 40 is in the third.
+    assert (job["processed"], job["created"]) == (38, 38)
     assert job["message"] == (
-        "import stopped after 24 rows: unexpected error (ArithmeticError) on the rows after line 25, "
+        "import stopped after 38 rows: unexpected error (ArithmeticError) on the rows after line 39, "
         "on its last delivery"
     )
 
@@ -157,7 +157,7 @@ def test_a_dead_letter_fails_a_job_a_crashed_worker_left_running(acme: Company, 
     job = job_of(acme, job_id)
     assert job["status"] == "failed"
     assert job["message"] == (
-        "import stopped after 24 rows: its queue message failed every delivery and was set aside "
-        "(last error: unexpected error (ArithmeticError) on the rows after line 25; the import is retried)"
+        "import stopped after 38 rows: its queue message failed every delivery and was set aside "
+        "(last error: unexpected error (ArithmeticError) on the rows after line 39; the import is retried)"
     )
     assert job["finishedAt"] is not None and job["finishedAt"] >= utcnow().isoformat()[:10]

@@ -152,12 +152,12 @@ def test_a_paused_import_resumes_from_its_checkpoint(acme: Company, refs: Refs) 
     # Two chunks commit, then the Lambda is nearly out of time.
     assert deliver(key, time_left=lambda: next(budget, 1.0)) == {"batchItemFailures": []}
     paused = acme.ok("GET", f"/imports/{job_id}")
-    # Each row names a new product: product, its numeric-id guard, record and movement are 4 writes,
-    # so the first chunk of CHUNK_ROWS such rows is cut to the 24 whose writes fit one transaction (its
-    # other rows start the next chunk): one whole chunk committed before the pause.
+    # Each row names a new product: product, its numeric-id guard, record, movement and the product's
+    # stock keys are 5 writes, so the first chunk of CHUNK_ROWS such rows is cut to the 19 whose writes
+    # fit one transaction (its other rows start the next chunk): one whole chunk committed before the pause.
     committed = paused["processed"]
     assert paused["status"] == "running"
-    assert committed == core_imports.CHUNK_WRITES // 4
+    assert committed == core_imports.CHUNK_WRITES // 5
     assert len(items(acme)) == committed
     # The paused worker re-queued the notification; its redelivery finishes the job.
     queue_url = client("sqs").get_queue_url(QueueName=get_settings().import_queue)["QueueUrl"]
@@ -384,7 +384,8 @@ def test_a_claim_whose_answer_is_lost_is_still_this_workers_claim(acme: Company,
 
 
 def test_chunks_of_new_products_are_sized_by_their_writes_never_halved(acme: Company, refs: Refs) -> None:
-    # 200 rows, each naming a new product: 4 writes a row (product, its numeric-id guard, record, movement).
+    # 200 rows, each naming a new product: 5 writes a row (product, its numeric-id guard, record, movement,
+    # the product's stock keys).
     rows = "\n".join(f"Sized bar {n},{n},{refs.location},,," for n in range(1, 201))
     sent: list[int] = []
 
@@ -398,7 +399,7 @@ def test_chunks_of_new_products_are_sized_by_their_writes_never_halved(acme: Com
     finally:
         ddb.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems", count)
     assert (job["status"], job["created"], job["failed"]) == ("completed", 200, 0)
-    # Every chunk fits one transaction and none was sent and refused: 24 rows (97 writes + checkpoint) each,
+    # Every chunk fits one transaction and none was sent and refused: 19 rows (96 writes + checkpoint) each,
     # where halving 32-row chunks took 13 transactions of 16 rows.
     assert sent and max(sent) <= 100
-    assert len(sent) == -(-200 // (core_imports.CHUNK_WRITES // 4))
+    assert len(sent) == -(-200 // (core_imports.CHUNK_WRITES // 5))

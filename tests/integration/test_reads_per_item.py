@@ -48,18 +48,18 @@ def test_the_reconciliation_job_reads_each_listed_record_s_ledger_and_never_the_
     finally:
         stop()  # type: ignore[operator]
 
-    # The tenants (one page), the tenant's records (one page), then per record its latest snapshot and its
-    # movements since (the whole ledger on a first run), and at last one batch of new snapshots.
+    # The tenants (one page), the tenant's records (one page), then per record its time-ordered ledger and,
+    # with no snapshot yet (a first run), its ledger partition too; at last one batch of new snapshots.
     assert calls == ["Query"] * (2 + 2 * 3) + ["BatchWriteItem"]
 
-    # The next run starts from those snapshots: still two Queries per record, whatever the ledger's length.
+    # The next run starts from those snapshots: still one Query per record, whatever the ledger's length.
     calls.clear()
     stop = on_call(lambda service, operation: calls.append(operation) if service == "dynamodb" else None)
     try:
         assert schedules.reconcile_ledger() == []
     finally:
         stop()
-    assert calls.count("Query") == 2 + 2 * 3
+    assert calls.count("Query") == 2 + 3
     assert "GetItem" not in calls
 
 
