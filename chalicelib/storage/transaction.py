@@ -324,7 +324,11 @@ class Transaction(UnitOfWork):
         """The removals that waited for the commit, each on its own: one that fails (its guard no longer
         holds, or DynamoDB refused it) leaves a member that should have gone, never a wrong answer."""
         for request in self.deferred:
-            outcome = _send(request)
+            try:
+                outcome = _send(request)
+            except Exception as exc:  # the transaction committed: its request succeeded whatever this does
+                logger.warning("a set member stayed", extra={"outcome": type(exc).__name__})
+                continue
             if outcome is not None:
                 logger.warning("a set member stayed", extra={"outcome": outcome[0]})
 
