@@ -8,11 +8,15 @@ Four passes, in this order, each over one partition of the company, page by page
    else the counter's, with its `LOCATIONNO` guard);
 3. `records`: a stock record without its gsi3 `STOCKTYPE` entry (the 004 search by type) gets it;
 4. `ledger`: a ledger line without its gsi2 `BYTIME` entry (the record's ledger in time: as-of
-   reads) gets it.
+   reads) gets it;
+5. `keys`: every stock record (active or not) is in its product's stock keys (`keys.product_stock`,
+   the batched reads of many products): per page, the keys items of the page's products are read
+   (BatchGetItem) and each product missing some of the page's ids gets ONE `ADD` of them all.
 
 Every write is conditional on the item still lacking what it adds (a product or location also on
 its version, so a concurrent edit and the backfill cannot overwrite each other), so running the job
-twice, or two at once, changes nothing the second time, and an item created meanwhile (numbered and
+twice, or two at once, changes nothing the second time (the `keys` pass writes only ids its read found
+missing, and ADD of an id already there changes nothing), and an item created meanwhile (numbered and
 indexed by its create path) is never touched. An invocation reads at most `PAGES_PER_RUN` pages of
 `PAGE_ITEMS` items; when it stops before the last pass ends it keeps where it was (the cursor item)
 and the next invocation goes on from there. A run that ends the last pass deletes the cursor, so the
@@ -28,7 +32,7 @@ from typing import Any, Protocol
 # (each item read costs at most one write).
 PAGE_ITEMS = 100
 PAGES_PER_RUN = 10
-PASSES = ("products", "locations", "records", "ledger")
+PASSES = ("products", "locations", "records", "ledger", "keys")
 
 
 @dataclass
@@ -56,6 +60,7 @@ class Summary:
     numbered_locations: int = 0
     indexed_records: int = 0
     indexed_movements: int = 0
+    keyed_records: int = 0
     read: int = 0
     raced: int = 0
     done: bool = False
@@ -68,6 +73,7 @@ class Summary:
             "locationsNumbered": self.numbered_locations,
             "recordsIndexed": self.indexed_records,
             "movementsIndexed": self.indexed_movements,
+            "recordsKeyed": self.keyed_records,
             "itemsRead": self.read,
             "raced": self.raced,
             "done": self.done,
@@ -114,6 +120,7 @@ def run_backfill(
     summary.numbered_locations = written.get("locations", 0)
     summary.indexed_records = written.get("records", 0)
     summary.indexed_movements = written.get("ledger", 0)
+    summary.keyed_records = written.get("keys", 0)
     summary.phase = cursor.phase
     if summary.done:
         if kept is not None:

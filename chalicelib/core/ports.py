@@ -85,6 +85,9 @@ class StockChange:
     # re-keys the record's indexes from them.
     set_fields: Mapping[str, Any] = field(default_factory=dict)
     remove_fields: tuple[str, ...] = ()
+    # The product the record leaves when set_fields moves it to another one: storage takes the record
+    # out of that product's stock keys in the same write (None: it stays where it was).
+    moved_from_product: str | None = None
 
     @property
     def available(self) -> Decimal:

@@ -4,7 +4,8 @@ the newer index entries, each fixed by one conditional write, and the job's curs
 Numbers come from the create paths' own functions (`DynamoCatalogStore.number_products` /
 `number_locations`: the per-tenant counters, 0 for a default location) and their guards from
 `DynamoCatalogStore.add_number_guard`; index entries from `keys.stock_by_type` and
-`keys.record_movement_by_time`, the builders the create paths use.
+`keys.record_movement_by_time`, the builders the create paths use; the stock keys pass ADDs to
+`keys.product_stock` what `DynamoStockStore.add_product_key` would have.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from chalicelib.observability import logger
 from chalicelib.storage import keys
 from chalicelib.storage.catalog_repo import DynamoCatalogStore
 from chalicelib.storage.codec import from_attrs, to_attrs, to_record
-from chalicelib.storage.dynamo import ddb, is_conditional_failure
+from chalicelib.storage.dynamo import batch_get, ddb, is_conditional_failure
+from chalicelib.storage.stock_repo import PRODUCT_STOCK_ENTITY
 from chalicelib.storage.transaction import Meaning, Role, Transaction
 
 JOB = "backfill"
@@ -43,6 +45,7 @@ class DynamoBackfillStore:
             "locations": self._locations,
             "records": self._records,
             "ledger": self._ledger,
+            "keys": self._keys,
         }
         return fixers[phase](tenant_id, start, limit)
 
@@ -87,6 +90,42 @@ class DynamoBackfillStore:
             key = keys.movement(tenant_id, movement.stock_id, movement.movement_id)
             written += self._set_index(key, "gsi2", entry)
         return Fixed(read, written, len(items) - written, last)
+
+    def _keys(self, tenant_id: str, start: dict[str, Any] | None, limit: int) -> Fixed:
+        """Every stock record of the page (active or not: as-of reads need deleted ones) in its current
+        product's stock keys: the page's products' keys items (one BatchGetItem), then per product that
+        lacks some of the page's ids ONE UpdateItem that ADDs them all. A second run reads the same and
+        writes nothing. `written` counts the ids added."""
+        items, last, read = self._page(
+            keys.stocks_partition(tenant_id), start, limit, None, projection="pk, sk, product_id"
+        )
+        by_product: dict[str, set[str]] = {}
+        for item in items:
+            if "product_id" in item:
+                by_product.setdefault(item["product_id"]["S"], set()).add(item["sk"]["S"])
+        if not by_product:
+            return Fixed(read, 0, 0, last)
+        held = batch_get(
+            self._table,
+            [to_attrs(keys.product_stock(tenant_id, product_id)) for product_id in by_product],
+            projection="sk, stock_ids",
+        )
+        known = {item["sk"]["S"]: set(item.get("stock_ids", {}).get("SS", [])) for item in held}
+        written = 0
+        for product_id, stock_ids in sorted(by_product.items()):
+            missing = sorted(stock_ids - known.get(product_id, set()))
+            if not missing:
+                continue
+            # A record moved away between the page read and this write leaves an id its new product's keys
+            # also hold: reads drop it there (its product_id decides), as for any stale id.
+            ddb().update_item(
+                TableName=self._table,
+                Key=to_attrs(keys.product_stock(tenant_id, product_id)),
+                UpdateExpression="ADD stock_ids :ids SET entity_type = :entity",
+                ExpressionAttributeValues={":ids": {"SS": missing}, ":entity": {"S": PRODUCT_STOCK_ENTITY}},
+            )
+            written += len(missing)
+        return Fixed(read, written, 0, last)
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -155,19 +194,23 @@ class DynamoBackfillStore:
         partition: str,
         start: dict[str, Any] | None,
         limit: int,
-        missing: str,
+        missing: str | None,
         name: str | None = None,
         index: str | None = None,
+        projection: str | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, int]:
-        """One Query page of `limit` items of the partition, those lacking `missing` (filtered in DynamoDB),
-        the key to go on from, and how many items the page read."""
+        """One Query page of `limit` items of the partition, those lacking `missing` (filtered in DynamoDB;
+        None: every item), the key to go on from, and how many items the page read."""
         params: dict[str, Any] = {
             "KeyConditionExpression": f"{'gsi1pk' if index else 'pk'} = :pk",
-            "FilterExpression": f"attribute_not_exists({missing})",
             "ExpressionAttributeValues": to_attrs({":pk": partition}),
         }
-        if name is not None:
+        if missing is not None:
+            params["FilterExpression"] = f"attribute_not_exists({missing})"
+        if name is not None and missing is not None:
             params["ExpressionAttributeNames"] = {missing: name}
+        if projection is not None:
+            params["ProjectionExpression"] = projection
         if index:
             params["IndexName"] = index
         else:

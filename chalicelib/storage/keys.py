@@ -73,9 +73,10 @@ def unique(t: str, kind: str, value: str) -> dict[str, str]:
 
 
 def product_stock(t: str, product_id: str) -> dict[str, str]:
-    """The product's stock keys: a string set `stock_ids` of every record ever created for (or moved to) it,
-    ADDed in the transaction that creates (or moves) each record, so a page of products reads its records
-    by BatchGetItem instead of one gsi1 Query per product."""
+    """The product's stock keys: a string set `stock_ids` of every record created for (or moved to) it, ADDed
+    in the transaction that creates (or moves) each record and DELETEd when a record moves to another product
+    (deleted records stay: deletes are soft), so a page of products reads its records by BatchGetItem instead
+    of one gsi1 Query per product. The `backfill` job adds records written before the keys existed."""
     return {"pk": f"T#{t}#PRODUCTSTOCK", "sk": product_id}
 
 

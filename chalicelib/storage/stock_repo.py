@@ -78,6 +78,24 @@ class DynamoStockStore:
         meaning = Meaning(Role.PLAIN, "product stock keys")
         tx.add_set_member(self._table, key, "stock_ids", stock_id, meaning, entity_type=PRODUCT_STOCK_ENTITY)
 
+    def remove_product_key(self, tx: Transaction, tenant_id: str, product_id: str, stock_id: str) -> None:
+        """The record's key leaves the product's stock keys, in the transaction that moves it away. When the
+        transaction also adds a record to that product, the removal follows the commit, guarded on the record
+        still being another product's (`Transaction.remove_set_member`)."""
+        key = to_attrs(keys.product_stock(tenant_id, product_id))
+        guard = {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": to_attrs(keys.stock(tenant_id, stock_id)),
+                "ConditionExpression": "product_id <> :left",
+                "ExpressionAttributeValues": to_attrs({":left": product_id}),
+            }
+        }
+        meaning = Meaning(Role.PLAIN, "product stock keys")
+        tx.remove_set_member(
+            self._table, key, "stock_ids", stock_id, meaning, entity_type=PRODUCT_STOCK_ENTITY, guard=guard
+        )
+
     def _create_items(
         self, record: StockRecord, movement: Movement | None, actor: Actor, role: Role
     ) -> Iterator[tuple[dict[str, Any], Meaning]]:
@@ -116,9 +134,15 @@ class DynamoStockStore:
         for item, meaning in self._change_items(tenant_id, change):
             tx.add(item, meaning)
         if "product_id" in change.set_fields:
-            # Moved to another product (000 rename): it joins that product's keys; the old product's keys
-            # keep it, and a read of the old product drops it (its product_id no longer matches).
-            self.add_product_key(tx, tenant_id, str(change.set_fields["product_id"]), change.stock_id)
+            # Moved to another product (000 rename): it joins that product's keys and leaves the old one's
+            # (so a product's keys stay bounded by its records). A change that does not say where the record
+            # came from leaves it in the old keys, where a read of that product drops it (its product_id
+            # no longer matches).
+            product_id = str(change.set_fields["product_id"])
+            self.add_product_key(tx, tenant_id, product_id, change.stock_id)
+            left = change.moved_from_product
+            if left is not None and left != product_id:
+                self.remove_product_key(tx, tenant_id, left, change.stock_id)
 
     def _change_items(self, t: str, change: StockChange) -> Iterator[tuple[dict[str, Any], Meaning]]:
         yield (

@@ -33,7 +33,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -122,6 +122,20 @@ class CheckpointMoved(Conflict):
     code = "CHECKPOINT_MOVED"
 
 
+@dataclass
+class _SetEdit:
+    """What one transaction does to one string set: its one Update is `index` among the items."""
+
+    table: str
+    key: dict[str, Any]
+    attribute: str
+    entity_type: str | None
+    index: int
+    adds: list[str] = field(default_factory=list)
+    # member -> the ConditionCheck that guards its removal when it has to wait for the commit.
+    removes: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+
+
 class Transaction(UnitOfWork):
     """The storage `UnitOfWork`: items of any repository, one TransactWriteItems, committed once."""
 
@@ -131,8 +145,8 @@ class Transaction(UnitOfWork):
         self._meanings: list[Meaning] = []
         self._token: str | None = None
         self._committed = False
-        # (table, key, attribute) -> index of the one Update that ADDs members to that string set.
-        self._sets: dict[tuple[str, str, str], int] = {}
+        # (table, key, attribute) -> the members this transaction adds to / removes from that string set.
+        self._sets: dict[tuple[str, str, str], _SetEdit] = {}
 
     def add(self, item: dict[str, Any], meaning: Meaning) -> None:
         if self._committed:
@@ -154,28 +168,98 @@ class Transaction(UnitOfWork):
         ADD is commutative and carries no condition, so concurrent transactions never fail each other's
         checks on it. Several members for one item in this transaction merge into ONE Update (DynamoDB
         refuses two actions on one item): it costs one of the 100 items per distinct item, not per member.
+        A member removed earlier in this transaction is added after all (the later call wins).
         """
+        edit = self._set_edit(table, key, attribute, meaning, entity_type)
+        edit.removes.pop(member, None)
+        if member not in edit.adds:
+            edit.adds.append(member)
+        self._render(edit)
+
+    def remove_set_member(
+        self,
+        table: str,
+        key: dict[str, Any],
+        attribute: str,
+        member: str,
+        meaning: Meaning,
+        entity_type: str | None = None,
+        guard: dict[str, Any] | None = None,
+    ) -> None:
+        """DELETE `member` from the string set `attribute` of the item at `key` (no condition: removing a
+        member that is not there changes nothing), merged with the item's other removals into ONE Update.
+
+        DynamoDB refuses ADD and DELETE of one attribute in one update expression ("two document paths
+        overlap"), and one transaction cannot write an item twice. So when this transaction also ADDs to
+        the same item, the ADDs go in the transaction and the removals are sent right AFTER it commits
+        (`deferred`), each with its `guard` (a ConditionCheck item that still holds only if the member
+        must go: without it, a change committed in between could lose a member it just added). A removal
+        that fails then only leaves a member that should have gone. A member added earlier in this
+        transaction is removed after all (the later call wins).
+        """
+        edit = self._set_edit(table, key, attribute, meaning, entity_type)
+        if member in edit.adds:
+            edit.adds.remove(member)
+        edit.removes[member] = guard
+        self._render(edit)
+
+    def _set_edit(
+        self, table: str, key: dict[str, Any], attribute: str, meaning: Meaning, entity_type: str | None
+    ) -> _SetEdit:
         marker = (table, json.dumps(key, sort_keys=True), attribute)
-        index = self._sets.get(marker)
-        if index is not None:
-            members: list[str] = self._items[index]["Update"]["ExpressionAttributeValues"][":members"]["SS"]
-            if member not in members:
-                members.append(member)
-            return
-        update: dict[str, Any] = {
-            "TableName": table,
-            "Key": key,
-            "UpdateExpression": "ADD #set :members",
-            "ExpressionAttributeNames": {"#set": attribute},
-            "ExpressionAttributeValues": {":members": {"SS": [member]}},
-        }
-        if entity_type is not None:
+        edit = self._sets.get(marker)
+        if edit is None:
+            edit = _SetEdit(table, key, attribute, entity_type, len(self._items))
+            self.add({"Update": {}}, meaning)
+            self._sets[marker] = edit
+        elif entity_type is not None:
+            edit.entity_type = entity_type
+        return edit
+
+    def _render(self, edit: _SetEdit) -> None:
+        """The item's one Update: its ADDs if it has any (its removals then wait for the commit), else
+        its DELETEs."""
+        names = {"#set": edit.attribute}
+        values: dict[str, Any] = {}
+        if edit.adds:
+            expression = "ADD #set :members"
+            values[":members"] = {"SS": list(edit.adds)}
+        else:
+            expression = "DELETE #set :gone"
+            values[":gone"] = {"SS": list(edit.removes)}
+        if edit.entity_type is not None:
             # Says what the item is to whoever reads the table or its stream (the audit trail skips it).
-            update["UpdateExpression"] += " SET #entity = :entity"
-            update["ExpressionAttributeNames"]["#entity"] = "entity_type"
-            update["ExpressionAttributeValues"][":entity"] = {"S": entity_type}
-        self.add({"Update": update}, meaning)
-        self._sets[marker] = len(self._items) - 1
+            expression += " SET #entity = :entity"
+            names["#entity"] = "entity_type"
+            values[":entity"] = {"S": edit.entity_type}
+        self._items[edit.index]["Update"] = {
+            "TableName": edit.table,
+            "Key": edit.key,
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+    @property
+    def deferred(self) -> list[dict[str, Any]]:
+        """The writes sent after the commit: one TransactWriteItems' items per removal that could not ride
+        in the transaction (its item also gains members here): [its guard,] the DELETE of the member."""
+        writes = []
+        for edit in self._sets.values():
+            if not edit.adds:
+                continue
+            for member, guard in edit.removes.items():
+                delete = {
+                    "Update": {
+                        "TableName": edit.table,
+                        "Key": edit.key,
+                        "UpdateExpression": "DELETE #set :gone",
+                        "ExpressionAttributeNames": {"#set": edit.attribute},
+                        "ExpressionAttributeValues": {":gone": {"SS": [member]}},
+                    }
+                }
+                writes.append([guard, delete] if guard is not None else [delete])
+        return [{"TransactItems": items} for items in writes]
 
     def __len__(self) -> int:
         return len(self._items)
@@ -201,6 +285,7 @@ class Transaction(UnitOfWork):
         while True:
             outcome = _send(request)
             if outcome is None:
+                self._send_deferred()
                 return
             kind, detail = outcome
             if kind == "cancelled":
@@ -234,6 +319,18 @@ class Transaction(UnitOfWork):
                 _backoff(lost + 2)
                 continue
             raise detail
+
+    def _send_deferred(self) -> None:
+        """The removals that waited for the commit, each on its own: one that fails (its guard no longer
+        holds, or DynamoDB refused it) leaves a member that should have gone, never a wrong answer."""
+        for request in self.deferred:
+            try:
+                outcome = _send(request)
+            except Exception as exc:  # the transaction committed: its request succeeded whatever this does
+                logger.warning("a set member stayed", extra={"outcome": type(exc).__name__})
+                continue
+            if outcome is not None:
+                logger.warning("a set member stayed", extra={"outcome": outcome[0]})
 
     def _check(self) -> None:
         if len(self._items) > TRANSACT_LIMIT:

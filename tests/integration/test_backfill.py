@@ -23,6 +23,8 @@ from chalicelib.storage import keys
 from chalicelib.storage.aws import client, on_call
 from chalicelib.storage.backfill_repo import JOB, DynamoBackfillStore
 from chalicelib.storage.codec import to_attrs
+from tests.integration.company import Company
+from tests.integration.gql_client import gql
 from tests.integration.maker import Maker, make_maker
 
 pytestmark = pytest.mark.shared_aws
@@ -59,14 +61,17 @@ def _remove(item: dict[str, Any], *attributes: str) -> None:
 
 def make_old_shaped(t: str) -> None:
     """Take from the company's items what data written before the 004 and events work lacks: the
-    numbers of products, locations and records (and their guards), the records' gsi3 STOCKTYPE entries
-    and the ledger lines' gsi2 BYTIME entries."""
+    numbers of products, locations and records (and their guards), the records' gsi3 STOCKTYPE entries,
+    the ledger lines' gsi2 BYTIME entries and the products' stock keys."""
     for pk in (keys.products_partition(t), keys.locations_partition(t), keys.stocks_partition(t)):
         for item in _partition(pk):
             _remove(item, "number", "gsi3pk", "gsi3sk") if pk == keys.stocks_partition(t) else _remove(item, "number")
     for item in _partition(keys.ledger_by_time_partition(t), "gsi1"):
         _remove(item, "gsi2pk", "gsi2sk")
     ddb = client("dynamodb")
+    # Records written before the product stock keys existed are in no product's keys.
+    for item in _partition(keys.product_stock(t, "")["pk"]):
+        ddb.delete_item(TableName=get_settings().main_table, Key={"pk": item["pk"], "sk": item["sk"]})
     for guard in _partition(keys.unique(t, "", "")["pk"]):
         if guard["sk"]["S"].split("#")[0] in ("PRODUCTNO", "LOCATIONNO", "STOCKNO"):
             ddb.delete_item(TableName=get_settings().main_table, Key={"pk": guard["pk"], "sk": guard["sk"]})
@@ -85,6 +90,14 @@ def writes() -> Iterator[list[str]]:
         yield seen
     finally:
         stop()
+
+
+def product_inventory(shop: Maker, sku: str) -> Any:
+    """GraphQL productInventory: the batched read of many products (`records_for_products`)."""
+    query = (
+        'query($sku: String!) { productInventory(lookupKey: "sku", key: $sku) { totalQuantity records { quantity } } }'
+    )
+    return gql(Company(shop.http, shop.id, shop.key), query, {"sku": sku}).ok()["productInventory"]
 
 
 def old_company(shop: Maker) -> tuple[str, datetime]:
@@ -106,6 +119,8 @@ def test_old_data_is_numbered_and_indexed_and_the_v2_reads_see_it(shop: Maker) -
     back_id, moment = old_company(shop)
     assert shop.ok("GET", "/v2/products/sku/OLD-1").get("productId") is None
     assert search(shop, inventoryType="supplier") == []
+    # (the batched read of many products, GraphQL's, knows no record of it)
+    assert product_inventory(shop, "OLD-1") == {"totalQuantity": 0, "records": []}
 
     # When an operator runs the backfill
     summary = shop.ok("POST", "/jobs/backfill/run")
@@ -114,6 +129,7 @@ def test_old_data_is_numbered_and_indexed_and_the_v2_reads_see_it(shop: Maker) -
     assert summary["job"] == "backfill" and summary["done"] is True, summary
     assert (summary["productsNumbered"], summary["locationsNumbered"]) == (1, 2)
     assert (summary["recordsIndexed"], summary["movementsIndexed"]) == (2, 2)
+    assert summary["recordsKeyed"] == 2
     product_id = shop.ok("GET", "/v2/products/sku/OLD-1")["productId"]
     assert isinstance(product_id, int) and product_id > 0
     back = next(loc for loc in shop.ok("GET", "/api/locations")["data"] if loc["id"] == back_id)
@@ -134,14 +150,17 @@ def test_old_data_is_numbered_and_indexed_and_the_v2_reads_see_it(shop: Maker) -
     as_of = quote(moment.isoformat().replace("+00:00", "Z"))
     then = shop.ok("GET", f"/v2/products/id/{product_id}/inventory?asOf={as_of}")
     assert then["localQuantity"] == 5
+    # And the batched read of many products (GraphQL productInventory: stock keys then records) finds both
+    batched = product_inventory(shop, "OLD-1")
+    assert batched["totalQuantity"] == 12
+    assert sorted(r["quantity"] for r in batched["records"]) == [5, 7]
 
     # And a second run changes nothing and writes nothing
     with writes() as written:
         again = shop.ok("POST", "/jobs/backfill/run")
     assert again["done"] is True
-    assert [again[k] for k in ("productsNumbered", "locationsNumbered", "recordsIndexed", "movementsIndexed")] == [
-        0
-    ] * 4
+    counts = ("productsNumbered", "locationsNumbered", "recordsIndexed", "movementsIndexed", "recordsKeyed")
+    assert [again[k] for k in counts] == [0] * 5
     assert written == []
     assert shop.ok("GET", "/v2/products/sku/OLD-1")["productId"] == product_id
 
@@ -168,6 +187,7 @@ def test_a_run_in_bounded_invocations_resumes_from_its_cursor(shop: Maker) -> No
     assert sum(r.numbered_locations for r in runs) == 1
     assert sum(r.indexed_records for r in runs) == 3
     assert sum(r.indexed_movements for r in runs) == 3
+    assert sum(r.keyed_records for r in runs) == 3
     assert store.load_cursor(shop.id) is None
     item = client("dynamodb").get_item(TableName=get_settings().main_table, Key=to_attrs(keys.job_cursor(shop.id, JOB)))
     assert "Item" not in item
@@ -213,3 +233,55 @@ def test_a_product_edited_between_the_read_and_the_write_keeps_the_edit_and_one_
     guards = [g for g in _partition(keys.unique(shop.id, "", "")["pk"]) if g["sk"]["S"].startswith("PRODUCTNO#")]
     assert len(guards) == 1
     assert json.dumps(run_backfill(store, shop.id).public()["productsNumbered"]) == "0"
+
+
+def test_the_keys_pass_adds_each_products_missing_ids_in_one_update_deleted_records_included(shop: Maker) -> None:
+    # Given two products with records written before the stock keys (one record since deleted), and one
+    # product whose keys hold one of its two records
+    for sku in ("K-1", "K-2"):
+        shop.ok("POST", "/v2/products", {"sku": sku, "name": sku, "sourceIds": {}}, 201)
+    rows = [{"sku": "K-1", "quantity": 1, "supplier": s} for s in ("A", "B", "C")]
+    rows += [{"sku": "K-2", "quantity": 1, "supplier": s} for s in ("A", "B")]
+    made = shop.ok("POST", "/v2/inventory/bulk/sku/supplier", rows)["results"]
+    shop.call("DELETE", f"/v2/inventory/id/{made[2]['id']}")
+    table = get_settings().main_table
+    records = _partition(keys.stocks_partition(shop.id))
+    assert len(records) == 5
+    assert [item["active"]["BOOL"] for item in records].count(False) == 1
+    by_product: dict[str, set[str]] = {}
+    for item in records:
+        by_product.setdefault(item["product_id"]["S"], set()).add(item["sk"]["S"])
+    make_old_shaped(shop.id)
+    k2 = next(p for p, ids in by_product.items() if len(ids) == 2)
+    kept = sorted(by_product[k2])[0]
+    client("dynamodb").update_item(
+        TableName=table,
+        Key=to_attrs(keys.product_stock(shop.id, k2)),
+        UpdateExpression="ADD stock_ids :ids",
+        ExpressionAttributeValues={":ids": {"SS": [kept]}},
+    )
+    store = DynamoBackfillStore(table)
+    calls: list[str] = []
+    stop = on_call(lambda service, operation: calls.append(operation))
+
+    # When the keys pass reads its page
+    try:
+        fixed = store.fix_page(shop.id, "keys", None, 100)
+    finally:
+        stop()
+
+    # Then one Query, one BatchGetItem of the products' keys, and ONE UpdateItem per product lacking ids
+    assert calls == ["Query", "BatchGetItem", "UpdateItem", "UpdateItem"]
+    assert (fixed.read, fixed.written, fixed.next_start) == (5, 4, None)
+    for product, ids in by_product.items():
+        item = client("dynamodb").get_item(TableName=table, Key=to_attrs(keys.product_stock(shop.id, product)))
+        assert set(item["Item"]["stock_ids"]["SS"]) == ids
+        assert item["Item"]["entity_type"]["S"] == "productStock"
+    # And a second read finds nothing missing: no write
+    calls.clear()
+    stop = on_call(lambda service, operation: calls.append(operation))
+    try:
+        assert store.fix_page(shop.id, "keys", None, 100).written == 0
+    finally:
+        stop()
+    assert calls == ["Query", "BatchGetItem"]

@@ -357,6 +357,7 @@ def test_as_of_gives_the_figures_of_then_and_a_future_moment_names_as_of(acme: C
       now: productInventory(lookupKey: "sku", key: "GQ-T1") { totalQuantity records { quantity } }
       then: productInventory(lookupKey: "sku", key: "GQ-T1", asOf: $at) { totalQuantity records { quantity } }
       record: inventory(id: $id, asOf: $at) { quantity }
+      found: searchInventory(filter: {skus: ["GQ-T1"]}, asOf: $at) { data { id quantity } }
       _entities(representations: $key) { ... on Product { inventory(asOf: $at) { localQuantity } } }
     }"""
     variables = {"at": moment, "id": created, "key": [{"__typename": "Product", "id": ids["GQ-T1"]}]}
@@ -366,6 +367,7 @@ def test_as_of_gives_the_figures_of_then_and_a_future_moment_names_as_of(acme: C
     assert data["now"] == {"totalQuantity": 9, "records": [{"quantity": 9}]}
     assert data["then"] == {"totalQuantity": 5, "records": [{"quantity": 5}]}
     assert data["record"] == {"quantity": 5}
+    assert data["found"]["data"] == [{"id": created, "quantity": 5}]
     assert data["_entities"] == [{"inventory": {"localQuantity": 5}}]
 
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()

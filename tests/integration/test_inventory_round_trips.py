@@ -104,3 +104,21 @@ def test_an_update_that_renames_reads_the_new_product_in_the_same_read(acme: Com
     assert renamed[0]["productName"] == "Bar B"
     # The new product (numbered by one counter call) and the renamed item commit in one transaction.
     assert route_calls(calls) == ["BatchGetItem", "UpdateItem", "TransactWriteItems", "BatchGetItem"]
+
+    # The item left Bar A's stock keys and joined Bar B's, in that transaction.
+    from chalicelib.settings import get_settings
+    from chalicelib.storage.stock_repo import DynamoStockStore
+    from tests.integration.test_stock_store import stock_keys
+
+    store = DynamoStockStore(get_settings().main_table)
+    stock_id = made["inventoryId"]
+    bar_b = store.get_record(acme.id, stock_id).product_id
+    assert stock_keys(get_settings().main_table, acme.id, bar_b) == {stock_id}
+    bar_a = product_of(acme, "Bar A")
+    assert bar_a != bar_b and stock_keys(get_settings().main_table, acme.id, bar_a) == set()
+
+
+def product_of(company: Company, name: str) -> str:
+    from chalicelib.features.company_inventory.service import product_id_for
+
+    return product_id_for(company.id, name)

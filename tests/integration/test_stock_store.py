@@ -862,13 +862,78 @@ def test_records_of_many_products_are_two_batched_reads_and_follow_a_record_move
         stock_id=moved.stock_id,
         actor=ACTOR,
         set_fields={"product_id": "P2", "location_id": moved.location_id},
+        moved_from_product="P1",
     )
     store.apply(tenant, [change])
     after = store.records_for_products(tenant, ["P1", "P2"])
     assert [r.stock_id for r in after["P1"]] == [pairs[1][0].stock_id]
     assert sorted(r.stock_id for r in after["P2"]) == sorted([moved.stock_id, pairs[2][0].stock_id])
+    # The moved record left P1's keys in its own transaction: the set stays bounded by P1's records.
+    assert stock_keys(table, tenant, "P1") == {pairs[1][0].stock_id}
+    assert stock_keys(table, tenant, "P2") == {moved.stock_id, pairs[2][0].stock_id}
     # The index Query agrees with the keys (the keys are a second home of what gsi1 says).
     for product in ("P1", "P2", *products[:5]):
         assert {r.stock_id for r in store.records_for_product(tenant, product)} == {
             r.stock_id for r in after.get(product, store.records_for_products(tenant, [product])[product])
         }
+
+
+def stock_keys(table: str, tenant: str, product: str) -> set[str]:
+    from chalicelib.storage import keys
+    from chalicelib.storage.codec import to_attrs
+    from chalicelib.storage.dynamo import ddb
+
+    item = ddb().get_item(TableName=table, Key=to_attrs(keys.product_stock(tenant, product)), ConsistentRead=True)
+    return set(item.get("Item", {}).get("stock_ids", {}).get("SS", []))
+
+
+def test_a_record_moved_away_in_the_transaction_that_creates_another_of_that_product_still_leaves_its_keys(
+    table: str, calls: list[str]
+) -> None:
+    """ADD and DELETE of one set cannot share an update expression: the ADD commits with the transaction,
+    the removal follows it, guarded on the record being another product's."""
+    from chalicelib.storage.transaction import Transaction
+
+    store = DynamoStockStore(table)
+    tenant = new_id()
+    leaving = new_record(tenant, product="P1", location="L1")
+    store.create_records([(leaving, None)], ACTOR)
+    arriving = new_record(tenant, product="P1", location="L2")
+    calls.clear()
+
+    tx = Transaction()
+    store.add_create(tx, arriving, None, ACTOR)
+    store.add_change(
+        tx,
+        tenant,
+        StockChange(
+            stock_id=leaving.stock_id,
+            actor=ACTOR,
+            set_fields={"product_id": "P2", "location_id": leaving.location_id},
+            moved_from_product="P1",
+        ),
+    )
+    tx.commit()
+
+    assert calls == ["TransactWriteItems", "TransactWriteItems"]
+    assert stock_keys(table, tenant, "P1") == {arriving.stock_id}
+    assert stock_keys(table, tenant, "P2") == {leaving.stock_id}
+    found = store.records_for_products(tenant, ["P1", "P2"])
+    assert [r.stock_id for r in found["P1"]] == [arriving.stock_id]
+    assert [r.stock_id for r in found["P2"]] == [leaving.stock_id]
+
+
+def test_a_deferred_removal_whose_record_came_back_leaves_the_member(table: str) -> None:
+    from chalicelib.storage.transaction import Transaction
+
+    store = DynamoStockStore(table)
+    tenant = new_id()
+    record = new_record(tenant, product="P1", location="L1")
+    store.create_records([(record, None)], ACTOR)
+    tx = Transaction()
+    # The guard of the removal no longer holds (the record is P1's): the member stays, nothing fails.
+    store.add_product_key(tx, tenant, "P1", "s-other")
+    store.remove_product_key(tx, tenant, "P1", record.stock_id)
+    tx.commit()
+
+    assert stock_keys(table, tenant, "P1") == {record.stock_id, "s-other"}

@@ -21,12 +21,12 @@ from chalicelib.surfaces.graphql.schema import Inventory, Product, schema, sdl
 pytestmark = pytest.mark.disable_socket
 
 
-def execute(document: str, context: Context) -> Any:
+def execute(document: str, context: Context, variables: dict[str, Any] | None = None) -> Any:
     # GraphQL runs on an asyncio loop (DataLoader), which wakes itself through a local AF_UNIX socketpair:
     # that is allowed here (the tier's setup hook has just disabled every socket), and still no network.
     pytest_socket.enable_socket()
     pytest_socket.disable_socket(allow_unix_socket=True)
-    return asyncio.run(schema().execute(document, context_value=context))
+    return asyncio.run(schema().execute(document, context_value=context, variable_values=variables))
 
 
 class Caller:
@@ -188,3 +188,39 @@ def test_service_sdl_and_entities_are_served(calls: list[str]) -> None:
     assert result.errors is None
     assert 'type Product @key(fields: "id")' in result.data["_service"]["sdl"]
     assert "_entities(representations: [_Any!]!): [_Entity]!" in schema().as_str()
+
+
+class Searches:
+    """The v2 service's search, recording what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, Any, Any]] = []
+
+    def search(self, tenant_id: str, query: Any, as_of: Any = None) -> Any:
+        from chalicelib.features.multisource.model import SearchResult
+
+        self.asked.append((tenant_id, query, as_of))
+        return SearchResult(data=[], pagination={"page": 1, "pageSize": 50, "totalCount": 0})
+
+
+def test_search_inventory_passes_as_of_to_the_search_and_refuses_a_future_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, datetime
+
+    searches = Searches()
+    monkeypatch.setattr(resolvers, "_v2", lambda: searches)
+    query = 'query($at: DateTime) { searchInventory(filter: {skus: ["S"]}, asOf: $at) { pagination { totalCount } } }'
+    context = Context(Caller("inventory.read"))  # type: ignore[arg-type]
+
+    now = execute(query, context, {"at": None})
+    past = execute(query, context, {"at": "2026-01-02T03:04:05"})
+    future = execute(query, context, {"at": "2999-01-01T00:00:00Z"})
+
+    assert now.errors is None and past.errors is None
+    assert [as_of for _, _, as_of in searches.asked] == [None, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)]
+    assert searches.asked[1][1].filter.skus == ["S"]
+    # A future moment is the client's mistake, named, and the search never ran.
+    assert codes(future) == ["BAD_USER_INPUT"]
+    assert formatted(future.errors[0])["extensions"]["field"] == "asOf"
+    assert len(searches.asked) == 2

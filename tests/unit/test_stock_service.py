@@ -673,3 +673,18 @@ def test_given_an_order_reservation_then_its_row_link_carries_its_quantity(servi
     assert reserved.attributes[f"order_link:{made.reservation_id}"]["quantity"] == D(4)
     # The links do not account for the bare reservation: a delete must read the claims instead.
     assert linked_claims(reserved) is None
+
+
+def test_a_change_that_moves_a_record_to_another_product_names_the_product_it_leaves(service: StockService) -> None:
+    record = make_record(service, "3", product="P1")
+
+    def change(fields: dict[str, str]) -> StockChange:
+        return service.counted_change(
+            TENANT, record, None, ACTOR, kind=MovementKind.ADJUSTMENT, reason=None,
+            expected_version=record.version, set_fields=fields,
+        )  # fmt: skip
+
+    # Storage takes the record out of P1's stock keys only when it really leaves P1.
+    assert change({"product_id": "P2", "location_id": record.location_id}).moved_from_product == "P1"
+    assert change({"product_id": "P1", "location_id": "L9"}).moved_from_product is None
+    assert change({"name": "same product"}).moved_from_product is None

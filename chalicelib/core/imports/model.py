@@ -110,10 +110,13 @@ class ChunkPlan:
             for record, movement in self.creates
         )
         changes = sum(1 + (change.movement is not None) for change in self.changes)
-        # Each product that gains a record (created, or moved to it) has its stock keys updated once.
-        keyed = {record.product_id for record, _ in self.creates} | {
-            str(c.set_fields["product_id"]) for c in self.changes if "product_id" in c.set_fields
-        }
+        # Each product that gains a record (created, or moved to it) or loses one (moved away) has its stock
+        # keys updated once.
+        keyed = (
+            {record.product_id for record, _ in self.creates}
+            | {str(c.set_fields["product_id"]) for c in self.changes if "product_id" in c.set_fields}
+            | {c.moved_from_product for c in self.changes if c.moved_from_product is not None}
+        )
         # New products also move their listing's counter: one more write per chunk.
         products = sum(_product_writes(product) for product in self.products) + (1 if self.products else 0)
         return creates + changes + len(keyed) + products + sum(write.size for write in self.feature_writes)

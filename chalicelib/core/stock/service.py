@@ -283,6 +283,9 @@ class StockService(LocationLevels, AsOfReads, Reconciliation):
             movement=movement,
             set_fields=fields,
             remove_fields=remove_fields,
+            moved_from_product=record.product_id
+            if fields.get("product_id", record.product_id) != record.product_id
+            else None,
         )
 
     def apply_changes(self, tenant_id: str, changes: list[StockChange], uow: UnitOfWork | None = None) -> None:

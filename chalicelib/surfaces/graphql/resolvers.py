@@ -248,10 +248,14 @@ async def search_inventory(
     sort: list[gql.SortInput] | None,
     page: int | None,
     size: int | None,
+    as_of: datetime | None = None,
 ) -> gql.InventoryPage:
+    """`searchInventory`: the REST search's body from the arguments; asOf as REST's (a future one is
+    BAD_USER_INPUT naming asOf, before any read)."""
     from chalicelib.surfaces.graphql.schema import InventoryPage, Pagination
 
     context = _context(info, READ)
+    moment = _moment(as_of)
     body: dict[str, Any] = {}
     if filter_ is not None:
         body["filter"] = {k: v for k, v in vars(filter_).items() if v is not None}
@@ -262,7 +266,7 @@ async def search_inventory(
     if size is not None:
         body["pageSize"] = size
     query = SearchQuery.model_validate(body)
-    result = _v2().search(context.tenant_id, query)
+    result = _v2().search(context.tenant_id, query, moment)
     pagination = Pagination(**result.pagination)
     return InventoryPage(data=[record_type(r) for r in result.data], pagination=pagination)
 

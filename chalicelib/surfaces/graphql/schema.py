@@ -312,7 +312,8 @@ class Query:
         return await resolvers.product_inventory(info, lookupKey, key, source, warehouseId, asOf)
 
     @strawberry.field(
-        description="Search inventory records, one page at a time (pageSize at most 500) (inventory.read)"
+        description="Search inventory records, one page at a time (pageSize at most 500); with asOf, the "
+        "records as they were then, their figures from the ledger (inventory.read)"
     )
     async def searchInventory(
         self,
@@ -321,8 +322,9 @@ class Query:
         sort: list[SortInput] | None = None,
         page: int | None = None,
         pageSize: int | None = None,
+        asOf: AsOf = None,
     ) -> InventoryPage:
-        return await resolvers.search_inventory(info, filter, sort, page, pageSize)
+        return await resolvers.search_inventory(info, filter, sort, page, pageSize, asOf)
 
     @strawberry.field(description="An import job started by importInventoryCsv (inventory.read)")
     async def importJob(self, info: Info, id: str) -> ImportJob:
