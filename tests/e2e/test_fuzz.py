@@ -9,10 +9,11 @@ valid against its documented schema.
 Phases (`STOCKROOM_FUZZ_PHASES`): by default the document's examples,
 fuzzing (`STOCKROOM_FUZZ_EXAMPLES` generated cases per operation, 10 by
 default) and stateful runs along the document's links (a created order to
-its GET, details, history and reserve). `make fuzz` runs the full net: 100
-cases per operation plus the coverage phase (boundary and invalid values,
-wrong media types and methods); it does not fit `make test`'s 15-minute
-budget on a 2-core machine (figures in the README's "Safety net").
+its GET, details, history and reserve). `make fuzz` (which CI runs after
+`make test`) runs 100 cases per operation; `make fuzz-deep` adds the coverage
+phase (boundary and invalid values, wrong media types and methods). 100 cases
+do not fit `make test`'s 15-minute budget on a 2-core machine (figures in the
+README's "Safety net").
 
 The run uses a company of its own, so it does not disturb the other tests'
 demo company.
