@@ -30,17 +30,15 @@ Nothing asserts: the figures are for reading and comparing.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import benchmarks  # noqa: F401 - sets the AWS safety variables before boto3 is imported
+from benchmarks.loopback import Receiver
 
 
 class Calls:
@@ -221,29 +219,6 @@ def as_of_list_page(records: int, calls: Calls) -> None:
     print(f"| now (no asOf) | {fmt(calls.take())} | |")
 
 
-class Receiver:
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[float, dict[str, Any]]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.arrivals.append((time.time(), json.loads(body)))
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 def stream_records(arn: str, after: str | None) -> tuple[list[dict[str, Any]], str | None]:
     from chalicelib.storage.aws import client
 
@@ -336,7 +311,7 @@ def events_and_latency(count: int, calls: Calls) -> None:
     for start in range(sent, len(found), 100):
         domain.handle({"Records": found[start : start + 100]}, None)
     drain(queue)
-    receiver.arrivals.clear()
+    receiver.clear()
     began = time.perf_counter()
     written = 0
     while written < count:

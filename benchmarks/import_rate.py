@@ -58,7 +58,6 @@ import json
 import os
 import random
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -72,6 +71,7 @@ from pathlib import Path
 from typing import Any
 
 import benchmarks  # noqa: F401 - sets the AWS safety variables before boto3 is imported
+from benchmarks.loopback import free_port
 
 # The import logs a line per job; keep the figures readable.
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -222,13 +222,6 @@ def serve(port: int, patched: bool) -> None:
     server.stop()
     # Tearing down a heap of a few hundred thousand items takes half a minute and measures nothing.
     os._exit(0)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager

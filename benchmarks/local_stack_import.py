@@ -37,7 +37,7 @@ from typing import Any
 
 import benchmarks  # noqa: F401 - sets the AWS safety variables before boto3 is imported
 from benchmarks.import_rate import BARE_TEMPLATE_ROWS, bare_template, renamed, seed_tenant, upload
-from benchmarks.local_stack_memory import start
+from benchmarks.loopback import start_stack
 
 ROWS = 1_000_000
 SAMPLE_SECONDS = 5.0
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = args.rows
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
-        process, banner = start(workdir / "stack.log")
+        process, banner = start_stack(workdir / "stack.log")
         try:
             sampler = Sampler(process.pid)
             use_stack(banner["moto_port"])

@@ -23,26 +23,15 @@ keeps. Nothing here asserts; a request that fails stops the run.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import benchmarks  # noqa: F401 - sets the AWS safety variables before boto3 is imported
+from benchmarks.loopback import start_stack
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 BATCH = 50
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def rss_mib(pid: int) -> float:
@@ -52,36 +41,11 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS (Linux only)")
 
 
-def start(log: Path, *extra: str) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    port, moto_port = free_port(), free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infra.localstack", "--port", str(port), "--moto-port", str(moto_port), *extra],
-            cwd=PROJECT_DIR,
-            env={k: v for k, v in os.environ.items() if k != "STOCKROOM_AWS_ENDPOINT"} | {"PYTHONUNBUFFERED": "1"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    banner: dict[str, str] = {}
-    deadline = time.monotonic() + 90
-    while len(banner) < 3:
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            raise RuntimeError(f"the local stack did not start:\n{log.read_text()[-2000:]}")
-        for line in log.read_text(errors="replace").splitlines():
-            for key, prefix in (("url", "Base URL: "), ("company", "Company ID: "), ("key", "API key: ")):
-                if line.startswith(prefix):
-                    banner[key] = line[len(prefix) :].strip()
-        time.sleep(0.2)
-    banner["moto_port"] = str(moto_port)
-    return process, banner
-
-
 def run(label: str, requests_count: int, every: int, extra: tuple[str, ...]) -> dict[str, Any]:
     import requests
 
     with tempfile.TemporaryDirectory() as folder:
-        process, banner = start(Path(folder) / "stack.log", *extra)
+        process, banner = start_stack(Path(folder) / "stack.log", *extra)
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {banner['key']}"
         items_url = f"{banner['url']}/companies/{banner['company']}/inventory"

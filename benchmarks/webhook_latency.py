@@ -21,122 +21,16 @@ in the stack's one process. Nothing asserts: the figures are for reading.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import benchmarks
-
-ROOT = Path(__file__).resolve().parents[1]
-BANNER = {"base_url": "Base URL: ", "company_id": "Company ID: ", "api_key": "API key: "}
-STARTUP_TIMEOUT = 90.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class Receiver:
-    """A webhook receiver on loopback: the arrival time and the body of every delivery."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[float, dict[str, Any]]] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                arrived = time.time()
-                with receiver._lock:
-                    receiver.arrivals.append((arrived, json.loads(body, parse_float=Decimal)))
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def snapshot(self) -> list[tuple[float, dict[str, Any]]]:
-        with self._lock:
-            return list(self.arrivals)
-
-
-class LocalStack:
-    """`python -m infra.localstack` in a child process, its output in a temporary log."""
-
-    def __init__(self) -> None:
-        self.port, self.moto_port = free_port(), free_port()
-        self.log_path = Path(tempfile.mkstemp(prefix="stockroom-bench-", suffix=".log")[1])
-        env = {k: v for k, v in os.environ.items() if k not in benchmarks.UNSAFE_VARS}
-        env["PYTHONUNBUFFERED"] = "1"
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "infra.localstack",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--moto-port",
-                    str(self.moto_port),
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def banner(self) -> dict[str, str]:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            found = {}
-            for line in self.log_path.read_text(errors="replace").splitlines():
-                for name, prefix in BANNER.items():
-                    if line.startswith(prefix):
-                        found[name] = line[len(prefix) :].strip()
-            if len(found) == len(BANNER):
-                return found
-            if self.process.poll() is not None:
-                raise SystemExit(f"local stack exited with {self.process.returncode}:\n{self.tail()}")
-            time.sleep(0.1)
-        raise SystemExit(f"local stack printed no banner within {STARTUP_TIMEOUT} s:\n{self.tail()}")
-
-    def tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log_path.unlink(missing_ok=True)
+from benchmarks.loopback import Receiver, start_stack, stop_stack
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -147,13 +41,13 @@ def percentile(values: list[float], share: float) -> float:
 def run(events: int, items: int, wait: float) -> None:
     import requests
 
-    stack = LocalStack()
+    folder = tempfile.TemporaryDirectory(prefix="stockroom-bench-")
+    process, banner = start_stack(Path(folder.name) / "stack.log")
     receiver = Receiver()
     try:
-        banner = stack.banner()
-        base, company = banner["base_url"], banner["company_id"]
+        base, company = banner["url"], banner["company"]
         session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {banner['api_key']}"
+        session.headers["Authorization"] = f"Bearer {banner['key']}"
         made = session.post(f"{base}/webhooks", json={"url": receiver.url, "events": ["stock.changed"]}, timeout=30)
         made.raise_for_status()
         created = session.post(
@@ -193,7 +87,8 @@ def run(events: int, items: int, wait: float) -> None:
         ]
     finally:
         receiver.server.shutdown()
-        stack.stop()
+        stop_stack(process)
+        folder.cleanup()
     print(
         f"\nlocal stack, {events} stock changes over HTTP (000 PUT, {items} items round robin, one at a time: "
         f"{writing:.1f} s, {events / writing:.0f} writes/s); {len(matched)} of {events} delivered "
