@@ -516,13 +516,15 @@ def _request_handler() -> type:
             length = int(self.headers.get("Content-Length") or 0)
             if length > 0:
                 self.rfile.read(length)
+            # Closed after the answer, and said so: a client that reused it would race the close.
             self.close_connection = True
             body = {
                 "error": f"{self.command} is not served",
                 "code": "METHOD_NOT_ALLOWED",
                 "details": [{"field": "method", "message": "allowed: GET, POST, PUT, PATCH, DELETE"}],
             }
-            self._send_http_response(405, {"Content-Type": "application/json"}, jsonio.dumps(body))
+            headers = {"Content-Type": "application/json", "Connection": "close"}
+            self._send_http_response(405, headers, jsonio.dumps(body))
 
         def __getattr__(self, name: str) -> Any:
             # http.server looks up `do_<METHOD>`; any method Chalice does not route is answered here.
