@@ -10,8 +10,9 @@ Phases (`STOCKROOM_FUZZ_PHASES`): by default the document's examples,
 fuzzing (`STOCKROOM_FUZZ_EXAMPLES` generated cases per operation, 10 by
 default) and stateful runs along the document's links (a created order to
 its GET, details, history and reserve). `make fuzz` (which CI runs after
-`make test`) runs 100 cases per operation; `make fuzz-deep` adds the coverage
-phase (boundary and invalid values, wrong media types and methods). 100 cases
+`make test`) runs the examples and 100 cases per operation; `make fuzz-deep`
+adds the coverage phase (boundary and invalid values, wrong media types and
+methods) and the stateful runs. 100 cases
 do not fit `make test`'s 15-minute budget on a 2-core machine (figures in the
 README's "Safety net").
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from chalicelib.core.bodies import Body
-from chalicelib.core.ids import utcnow
+from chalicelib.core.ids import Id, utcnow
 from chalicelib.core.models import ZERO, Model
 from chalicelib.core.values import Number, Text
 from chalicelib.features.availability.model import Channel, Mode
@@ -77,12 +77,12 @@ class AllocationIn(In):
 
 
 class AvailabilityQuery(Query):
-    locationId: str | None = Field(None, max_length=100)
+    locationId: Id | None = None
 
 
 class AvailabilityListQuery(PageQuery):
-    locationId: str | None = Field(None, max_length=100)
-    productMasterId: str | None = Field(None, max_length=100)
+    locationId: Id | None = None
+    productMasterId: Id | None = None
 
 
 def figure_out(figure: ChannelFigure, names: dict[str, Channel] | None = None) -> dict[str, Any]:
@@ -154,17 +154,17 @@ class DrilldownQuery(Query):
 
 
 class SummaryQuery(Query):
-    locationId: str | None = Field(None, max_length=100)
+    locationId: Id | None = None
 
 
 # -- analytics -------------------------------------------------------------------------------------
 
 
 class AnalyticsQuery(Query):
-    locationId: str | None = Field(None, max_length=100)
+    locationId: Id | None = None
     fromDate: str | None = Field(None, max_length=40, description="Start (ISO date or date-time); default 30 days back")
     toDate: str | None = Field(None, max_length=40, description="End (ISO date: the whole day; date-time); default now")
-    categoryId: str | None = Field(None, max_length=100)
+    categoryId: Id | None = None
 
 
 DEFAULT_PERIOD_DAYS = 30
