@@ -20,6 +20,7 @@ from chalicelib.core.models import SYSTEM, ZERO, Actor, ClaimStatus, Movement, M
 from chalicelib.core.ports import ClaimTransition, StockChange, StockStore, Transactions, UnitOfWork, WarehouseStore
 from chalicelib.core.stock.levels import MAX_SET_RETRIES, require_positive
 from chalicelib.core.stock.lots import require_reservable
+from chalicelib.core.stock.movements import movement_of
 from chalicelib.core.stock.ownership import require_own_stock
 
 # A reservation for an order is also stamped on its stock record, under
@@ -79,17 +80,6 @@ class Reservations:
         def get(self, tenant_id: str, stock_id: str) -> StockRecord: ...
 
         def _apply_movement(self, tenant_id: str, change: StockChange, movement: Movement) -> Movement: ...
-
-        @staticmethod
-        def _movement(
-            record: StockRecord | Reservation,
-            kind: MovementKind,
-            quantity: Decimal,
-            actor: Actor,
-            reason: str | None,
-            reference: str | None,
-            command_id: str | None,
-        ) -> Movement: ...
 
     def get_reservation(self, tenant_id: str, reservation_id: str) -> Reservation:
         reservation = self._store.get_reservation(tenant_id, reservation_id)
@@ -249,8 +239,8 @@ class Reservations:
         out_id = f"{command_id}:out" if command_id else None
         in_id = f"{command_id}:in" if command_id else None
         # Each ledger line names the other row, so the split can be traced both ways.
-        out = self._movement(record, MovementKind.SPLIT, -quantity, actor, reason, new.stock_id, out_id)
-        into = self._movement(new, MovementKind.SPLIT, quantity, actor, reason, record.stock_id, in_id)
+        out = movement_of(record, MovementKind.SPLIT, -quantity, actor, reason, new.stock_id, out_id)
+        into = movement_of(new, MovementKind.SPLIT, quantity, actor, reason, record.stock_id, in_id)
         source = StockChange(stock_id=record.stock_id, actor=actor, on_hand=-quantity, movement=out)
         if uow is None:
             self._store.split(tenant_id, source, new, into, reservation, actor)
@@ -384,7 +374,7 @@ class Reservations:
         if reservation.status != ClaimStatus.ACTIVE:
             raise InvalidState(f"reservation is {reservation.status.value}")
         # The reservation carries the record's product and location: no read of the record.
-        movement = self._movement(
+        movement = movement_of(
             reservation,
             MovementKind.SHIPMENT,
             -reservation.quantity,

@@ -36,12 +36,12 @@ from chalicelib.core.models import (
     Model,
     Movement,
     MovementKind,
-    Reservation,
     StockRecord,
 )
 from chalicelib.core.ports import ClaimTransition, StockChange, StockStore, Transactions, UnitOfWork, WarehouseStore
 from chalicelib.core.stock.asof_reads import AsOfReads
 from chalicelib.core.stock.levels import MAX_SET_RETRIES, LocationLevels, require_positive
+from chalicelib.core.stock.movements import movement_of
 from chalicelib.core.stock.ownership import require_own_stock
 from chalicelib.core.stock.reconcile import Reconciliation
 from chalicelib.core.stock.reservations import (
@@ -404,28 +404,8 @@ class StockService(LocationLevels, AsOfReads, Reconciliation, Reservations):
             raise DuplicateCommand(f"command {movement.movement_id} was already used for another change")
         return existing
 
-    @staticmethod
-    def _movement(
-        record: StockRecord | Reservation,
-        kind: MovementKind,
-        quantity: Decimal,
-        actor: Actor,
-        reason: str | None,
-        reference: str | None,
-        command_id: str | None,
-    ) -> Movement:
-        return Movement(
-            tenant_id=record.tenant_id,
-            movement_id=command_id or new_id(),
-            stock_id=record.stock_id,
-            product_id=record.product_id,
-            location_id=record.location_id,
-            kind=kind,
-            quantity=quantity,
-            reason=reason,
-            reference=reference,
-            actor=actor,
-        )
+    # The one builder of a ledger line, shared with the mixins (core/stock/movements.py).
+    _movement = staticmethod(movement_of)
 
 
 def _field(name: str, message: str) -> dict[str, str]:
