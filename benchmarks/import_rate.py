@@ -90,6 +90,10 @@ PRODUCTS = (
     "Box section 100x100x5",
     "Tube 60.3x4 S355",
 )
+# Each run of 200 lines names one product (six kinds, numbered): a million rows are 5,000 products of
+# 200 stock records, as a stockholder's book might be. (One product's stock keys item holds about 10,000
+# record ids before DynamoDB's 400 KB item limit: six products could not take a 100k-row file.)
+ROWS_PER_PRODUCT = 200
 LOCATIONS = ("Yard A", "Yard B", "Rack 1", "Rack 2")
 TYPES = ("Bar", "Plate", "Section", "Tube")
 MATERIALS = ("S355", "S275", "304L", "6082-T6")
@@ -138,8 +142,9 @@ def good_row(rng: random.Random, line: int, refs: Refs) -> dict[str, str]:
     """A create row with every reference and a round bar's or a plate's dimensions."""
     diameter = rng.choice(("50", "80", "60.3", ""))
     width, depth = ("", "") if diameter else (str(rng.choice((100, 200, 1500))), str(rng.choice((5, 10, 20))))
+    run = line // ROWS_PER_PRODUCT
     return {
-        "productName": rng.choice(PRODUCTS),
+        "productName": f"{PRODUCTS[run % len(PRODUCTS)]} #{run // len(PRODUCTS) + 1}",
         "quantity": str(rng.randint(1, 500)),
         "stockLocationId": rng.choice(refs.locations),
         "type": rng.choice(refs.types),

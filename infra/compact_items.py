@@ -35,6 +35,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 import zlib
 from collections.abc import Iterator, MutableMapping
 from decimal import Decimal
@@ -62,11 +63,20 @@ def generation() -> int:
 
 
 class Codec:
-    """Encodes items to bytes and back for one table; learns its compression dictionary from the first items."""
+    """Encodes items to bytes and back for one table; learns its compression dictionary from the first items.
 
-    def __init__(self, hash_attr: str, range_attr: str | None) -> None:
+    A blob is one byte naming its dictionary, then a 4-byte fingerprint (CRC-32)
+    of each `index_attrs` string value the item has (zeros where it has none),
+    then the item's deflated JSON. A query on a global index compares the
+    fingerprints and decodes only the items that may match: without them it
+    would inflate every item of the table to search its text.
+    """
+
+    def __init__(self, hash_attr: str, range_attr: str | None, index_attrs: tuple[str, ...] = ()) -> None:
         self.hash_attr = hash_attr
         self.range_attr = range_attr
+        self.index_attrs = index_attrs
+        self._body = 1 + _PRINT * len(index_attrs)  # where the deflated text starts
         self._dictionaries: list[bytes] = []
         self._samples: list[bytes] = []
         self._seen = 0
@@ -78,25 +88,37 @@ class Codec:
         # surrogatepass: a string DynamoDB JSON can carry (a lone surrogate escape) survives the round trip.
         text = json.dumps(_jsonable(attrs), separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
         self._learn(text)
+        prints = b"".join(fingerprint(attrs.get(name)) for name in self.index_attrs)
         if not self._dictionaries:
-            return bytes((_RAW,)) + text
+            return bytes((_RAW,)) + prints + text
         number = len(self._dictionaries)
         deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, _WBITS, 8, zlib.Z_DEFAULT_STRATEGY, self._dictionaries[-1])
-        return bytes((number,)) + deflate.compress(text) + deflate.flush()
+        return bytes((number,)) + prints + deflate.compress(text) + deflate.flush()
 
     def text(self, blob: bytes) -> bytes:
         """A blob's JSON text (UTF-8)."""
         number = blob[0]
         if number == _RAW:
-            return blob[1:]
+            return blob[self._body :]
         inflate = zlib.decompressobj(_WBITS, self._dictionaries[number - 1])
-        return inflate.decompress(blob[1:]) + inflate.flush()
+        return inflate.decompress(blob[self._body :]) + inflate.flush()
+
+    def print_slice(self, attr: str) -> slice | None:
+        """Where a blob holds the fingerprint of `attr`'s value (None: it holds none)."""
+        if attr not in self.index_attrs:
+            return None
+        start = 1 + _PRINT * self.index_attrs.index(attr)
+        return slice(start, start + _PRINT)
 
     def unpack(self, blob: bytes) -> dict[str, Any]:
         """A blob back to DynamoDB JSON."""
         text = self.text(blob)
         loaded: dict[str, Any] = json.loads(text.decode("utf-8", "surrogatepass"), object_hook=_binary_hook)
         return loaded
+
+    def dictionary(self) -> bytes:
+        """The latest dictionary learnt (b"" before the first)."""
+        return self._dictionaries[-1] if self._dictionaries else b""
 
     def _learn(self, text: bytes) -> None:
         self._seen += 1
@@ -132,6 +154,23 @@ class Codec:
         item.hash_key = DynamoType(attrs[self.hash_attr])
         item.range_key = DynamoType(attrs[self.range_attr]) if self.range_attr is not None else None
         return item
+
+
+_PRINT = 4  # bytes of a fingerprint
+_NO_PRINT = bytes(_PRINT)
+
+
+def fingerprint(value: Any) -> bytes:
+    """A string attribute value's CRC-32 (DynamoDB JSON, or a DynamoType); zeros for anything else.
+
+    Two values may share one: a fingerprint only rules items out, moto's own
+    condition still decides which of the rest match.
+    """
+    as_json = value if isinstance(value, dict) else {getattr(value, "type", None): getattr(value, "value", None)}
+    inner = as_json.get("S")
+    if not isinstance(inner, str):
+        return _NO_PRINT
+    return zlib.crc32(inner.encode("utf-8", "surrogatepass")).to_bytes(_PRINT, "big")
 
 
 def _plain(value: Any) -> dict[str, Any]:
@@ -251,7 +290,7 @@ class CompactItems(MutableMapping[Any, Any]):
 
     def __init__(self, table: Any) -> None:
         self.table = table
-        self.codec = Codec(table.hash_key_attr, table.range_key_attr)
+        self.codec = Codec(table.hash_key_attr, table.range_key_attr, _index_hash_attrs(table))
         self.has_range = table.range_key_attr is not None
         self.hash_type: str = table.hash_key_type
         self.range_type: str = table.range_key_type or "S"
@@ -308,6 +347,8 @@ class CompactItems(MutableMapping[Any, Any]):
         return len(self._data)
 
     def values(self) -> Any:
+        if getattr(_scope, "table", None) is self.table and getattr(_scope, "printed", None):
+            return self._printed(*_scope.printed)
         if getattr(_scope, "table", None) is self.table and getattr(_scope, "needles", None):
             return self._containing(_scope.needles)
         scope = getattr(_scope, "hash_key", None)
@@ -318,6 +359,12 @@ class CompactItems(MutableMapping[Any, Any]):
         if self.has_range:
             return [_Bucket(self, key, self._data[key]) for key in keys]
         return [self.codec.decode(self._data[key]) for key in keys]
+
+    def _printed(self, where: slice, value: bytes) -> list[Any]:
+        """The items whose fingerprint at `where` is `value` (a superset of a GSI query's matches), decoded."""
+        decode = self.codec.decode
+        found = [decode(blob) for blob in self.blobs() if blob[where] == value]
+        return [_Found(found)] if self.has_range else found
 
     def _containing(self, needles: list[bytes]) -> list[Any]:
         """The items whose JSON text holds every needle (a superset of a GSI query's matches), decoded."""
@@ -354,6 +401,16 @@ class CompactItems(MutableMapping[Any, Any]):
 
     def snapshot(self) -> list[bytes]:
         return list(self.blobs())
+
+
+def _index_hash_attrs(table: Any) -> tuple[str, ...]:
+    """The hash key attribute of each global index keyed by one (those a query can find by fingerprint)."""
+    found: list[str] = []
+    for index in getattr(table, "global_indexes", None) or []:
+        hashes = [key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH"]
+        if len(hashes) == 1 and hashes[0] not in found:
+            found.append(hashes[0])
+    return tuple(found)
 
 
 def compact(table: Any) -> None:
@@ -418,7 +475,11 @@ def patch_moto() -> None:
             needles = [_needle(value) for _, value in conditions if value.type == "S"]
             if not needles or len(needles) != len(conditions):
                 return query(table, hash_key, *args, **kwargs)
-            _scope.table, _scope.needles = table, needles
+            where = table.items.codec.print_slice(conditions[0][0]) if len(conditions) == 1 else None
+            if where is not None:
+                _scope.table, _scope.printed = table, (where, fingerprint(conditions[0][1]))
+            else:
+                _scope.table, _scope.needles = table, needles
         elif hash_key is not None:
             _scope.table, _scope.hash_key = table, _key(hash_key)
         else:
@@ -426,7 +487,7 @@ def patch_moto() -> None:
         try:
             return query(table, hash_key, *args, **kwargs)
         finally:
-            _scope.table = _scope.hash_key = _scope.needles = None
+            _scope.table = _scope.hash_key = _scope.needles = _scope.printed = None
 
     def count(table: Any) -> int:
         items = table.items
@@ -442,35 +503,69 @@ def patch_moto() -> None:
 
 
 class CompactRecord:
-    """A stream record kept as its deflated JSON until GetRecords reads it (see `compact_stream_records`)."""
+    """A stream record kept as its deflated JSON until it is read (see `compact_stream_records`)."""
 
-    __slots__ = ("_blob",)
+    __slots__ = ("_blob", "_dictionary", "_size")
 
-    def __init__(self, record: dict[str, Any]) -> None:
-        from moto.core.utils import unix_time
+    def __init__(self, blob: bytes, size: int, dictionary: bytes) -> None:
+        self._blob = blob
+        self._size = size
+        self._dictionary = dictionary  # shared with the table's codec (b"": none)
 
-        data = record["dynamodb"]
-        # moto's time is a naive UTC datetime: kept as epoch seconds, given back as the same naive datetime.
-        stamped = {
-            **record,
-            "dynamodb": {**data, "ApproximateCreationDateTime": unix_time(data["ApproximateCreationDateTime"])},
+    @classmethod
+    def of(cls, table: Any, event_name: str, old: Any, new: Any, sequence: int) -> CompactRecord:
+        """The record moto's `StreamRecord` makes, built as JSON text once (moto dumps it twice, keeps dicts)."""
+        from moto.moto_api._internal import mock_random
+
+        view = table.stream_specification["StreamViewType"]
+        changed = old if old is not None else new
+        keys = {table.hash_key_attr: _plain(changed.hash_key)}
+        if table.range_key_attr is not None:
+            keys[table.range_key_attr] = _plain(changed.range_key)
+        data: dict[str, Any] = {
+            "StreamViewType": view,
+            # moto's time is a naive UTC datetime: kept as epoch seconds, given back as the same naive datetime.
+            "ApproximateCreationDateTime": time.time(),
+            "SequenceNumber": str(sequence),
+            "Keys": keys,
         }
-        text = json.dumps(stamped, separators=(",", ":"), ensure_ascii=False, default=_record_default)
-        self._blob = zlib.compress(text.encode("utf-8", "surrogatepass"), 1)
+        if view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") and new is not None:
+            data["NewImage"] = {name: _plain(value) for name, value in new.attrs.items()}
+        if view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") and old is not None:
+            data["OldImage"] = {name: _plain(value) for name, value in old.attrs.items()}
+        record = {
+            "eventID": mock_random.uuid4().hex,
+            "eventName": event_name,
+            "eventSource": "aws:dynamodb",
+            "eventVersion": "1.0",
+            "awsRegion": "us-east-1",
+            "dynamodb": data,
+        }
+        text = json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=_record_default)
+        # The images are the table's items: its codec's dictionary halves a record (870 -> 440 bytes).
+        codec = getattr(table.items, "codec", None)
+        dictionary = codec.dictionary() if codec is not None else b""
+        deflate = zlib.compressobj(1, zlib.DEFLATED, _WBITS, 8, zlib.Z_DEFAULT_STRATEGY, dictionary)
+        blob = deflate.compress(text.encode("utf-8", "surrogatepass")) + deflate.flush()
+        # moto's SizeBytes: the length of the record's JSON ("a substantial overestimate", in its own words).
+        return cls(blob, len(text), dictionary)
 
     def to_json(self) -> dict[str, Any]:
         from moto.core.utils import utcfromtimestamp
 
-        text = zlib.decompress(self._blob).decode("utf-8", "surrogatepass")
-        record: dict[str, Any] = json.loads(text, object_hook=_binary_hook)
+        inflate = zlib.decompressobj(_WBITS, self._dictionary)
+        text = inflate.decompress(self._blob) + inflate.flush()
+        record: dict[str, Any] = json.loads(text.decode("utf-8", "surrogatepass"))
         data = record["dynamodb"]
         data["ApproximateCreationDateTime"] = utcfromtimestamp(data["ApproximateCreationDateTime"])
+        data["SizeBytes"] = self._size
         return record
 
 
 def _record_default(value: Any) -> Any:
+    # Binary as base64 text, as moto's own records (and the wire) carry it.
     if isinstance(value, bytes | bytearray):
-        return {_BYTES: base64.b64encode(bytes(value)).decode("ascii")}
+        return base64.b64encode(bytes(value)).decode("ascii")
     raise TypeError(f"{type(value).__name__} in a stream record")
 
 
@@ -481,19 +576,21 @@ def compact_stream_records() -> None:
     items; the local stack trims records once both stream consumers handled
     them, but while its stream delivery runs behind a large import the
     records waiting grow with the import. Deflated, each is a few hundred bytes.
+    The record is made as moto makes it (`StreamRecord`), straight to its text.
     """
-    from moto.dynamodb.models.table import StreamRecord, StreamShard
+    from moto.dynamodb.models.table import StreamShard
 
     original = StreamShard.add
     if getattr(original, "compact", False):
         return
 
     def add(shard: Any, old: Any, new: Any) -> None:
-        before = len(shard.items)
-        original(shard, old, new)
-        # moto appended one StreamRecord (or delivered and emptied the list to a Lambda mapping it knows of).
-        if len(shard.items) == before + 1 and isinstance(shard.items[-1], StreamRecord):
-            shard.items[-1] = CompactRecord(shard.items[-1].record)
+        if shard.table.lambda_event_source_mappings:  # moto hands records to its own Lambda: leave it to moto
+            original(shard, old, new)
+            return
+        event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+        sequence = len(shard.items) + shard.starting_sequence_number
+        shard.items.append(CompactRecord.of(shard.table, event_name, old, new, sequence))
 
     add.compact = True  # type: ignore[attr-defined]
     StreamShard.add = add  # type: ignore[method-assign]

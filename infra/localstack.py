@@ -137,12 +137,12 @@ def _log() -> Any:
 
 
 def _wire_value(value: dict[str, Any]) -> dict[str, Any]:
-    """An AttributeValue as Lambda sends it: binary as base64 text, not bytes."""
+    """An AttributeValue as Lambda sends it: binary as base64 text (botocore parsed it into bytes; moto has text)."""
     (kind, inner), *_ = value.items()
     if kind == "B":
-        return {"B": base64.b64encode(inner).decode()}
+        return {"B": _base64(inner)}
     if kind == "BS":
-        return {"BS": [base64.b64encode(v).decode() for v in inner]}
+        return {"BS": [_base64(v) for v in inner]}
     if kind == "M":
         return {"M": _wire_image(inner)}
     if kind == "L":
@@ -150,8 +150,16 @@ def _wire_value(value: dict[str, Any]) -> dict[str, Any]:
     return {kind: inner}
 
 
+def _base64(value: bytes | str) -> str:
+    return value if isinstance(value, str) else base64.b64encode(value).decode()
+
+
 def _wire_image(image: dict[str, Any]) -> dict[str, Any]:
     return {name: _wire_value(value) for name, value in image.items()}
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def lambda_stream_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
@@ -159,8 +167,8 @@ def lambda_stream_record(record: dict[str, Any], stream_arn: str, region: str) -
     data = record["dynamodb"]
     created = data.get("ApproximateCreationDateTime")
     dynamodb: dict[str, Any] = {
-        # Lambda sends whole epoch seconds; boto3 parsed it into a datetime.
-        "ApproximateCreationDateTime": int(created.timestamp()) if created else int(time.time()),
+        # Lambda sends whole epoch seconds; boto3 parsed it into a datetime, moto has a naive UTC one.
+        "ApproximateCreationDateTime": int(_utc(created).timestamp()) if created else int(time.time()),
         "Keys": _wire_image(data["Keys"]),
         "SequenceNumber": data["SequenceNumber"],
         "SizeBytes": data.get("SizeBytes", 0),
@@ -252,6 +260,54 @@ class Loop(threading.Thread):
                 _log().exception("local stack loop failed", extra={"loop": self.name})
 
 
+# Reads a shard: the records after a sequence number (None: from the oldest kept), at most `limit`, in
+# the shape Lambda hands a stream handler.
+ShardReader = Callable[[str | None, int], list[dict[str, Any]]]
+
+
+def streams_api_reader(streams: Any, stream_arn: str, shard_id: str, region: str) -> ShardReader:
+    """Reads a shard through the DynamoDB Streams API (GetShardIterator + GetRecords)."""
+
+    def read(after: str | None, limit: int) -> list[dict[str, Any]]:
+        position: dict[str, str] = {"ShardIteratorType": "TRIM_HORIZON"}
+        if after is not None:
+            position = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+        iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id, **position)
+        records = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=limit)["Records"]
+        return [lambda_stream_record(r, stream_arn, region) for r in records]
+
+    return read
+
+
+def moto_shard_reader(stream_arn: str, region: str) -> ShardReader:
+    """Reads a shard of the moto server running in this process, as Lambda's poller reads DynamoDB's.
+
+    The Streams API would cost a GetShardIterator and a GetRecords over HTTP
+    for every poll, each record serialised to JSON and parsed back by
+    botocore: on a large import that was as much work as the writes that
+    made the records. The records are the same ones GetRecords returns.
+    """
+    from moto.dynamodb.models import dynamodb_backends
+
+    from infra.moto_server import BACKEND_LOCK
+
+    _, _, _, arn_region, account, resource = stream_arn.split(":", 5)
+    table_name = resource.split("/")[1]
+
+    def read(after: str | None, limit: int) -> list[dict[str, Any]]:
+        with BACKEND_LOCK:
+            table = dynamodb_backends[account][arn_region].tables.get(table_name)
+            shard = table.stream_shard if table is not None else None
+            if shard is None:
+                return []
+            start = 0 if after is None else max(0, int(after) + 1 - shard.starting_sequence_number)
+            taken = shard.items[start : start + limit]
+        # A record is immutable once made (compact records are bytes): read outside the lock.
+        return [lambda_stream_record(r.to_json(), stream_arn, region) for r in taken]
+
+    return read
+
+
 class ShardDelivery:
     """Plays a DynamoDB stream event source mapping for one shard.
 
@@ -261,25 +317,21 @@ class ShardDelivery:
     split is not a retry) until one record fails alone. A record that still
     fails after MAX_RETRY_ATTEMPTS retries is logged and skipped.
 
-    Every fetch asks for a fresh iterator after the last sequence number
-    read, so an iterator never outlives the shard state it was made for.
+    Every fetch reads after the last sequence number read, so trimming the
+    records delivered never moves a consumer's place.
     """
 
     def __init__(
         self,
-        streams: Any,
+        read: ShardReader,
         stream_arn: str,
-        shard_id: str,
-        region: str,
         handler: Handler,
         trim: Callable[[str, str], int] | None = None,
     ) -> None:
-        self._streams = streams
+        self._read = read
         # Called with the last sequence number handled: moto may forget the records up to it.
         self._trim = trim
         self._stream_arn = stream_arn
-        self._shard_id = shard_id
-        self._region = region
         self._handler = handler
         self._last_sequence: str | None = None
         self._pending: list[dict[str, Any]] = []
@@ -293,16 +345,9 @@ class ShardDelivery:
             self._deliver(self._pending[: self._batch_size])
 
     def _fetch(self) -> None:
-        position: dict[str, str] = {"ShardIteratorType": "TRIM_HORIZON"}
-        if self._last_sequence is not None:
-            position = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self._last_sequence}
-        iterator = self._streams.get_shard_iterator(StreamArn=self._stream_arn, ShardId=self._shard_id, **position)
-        response = self._streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=STREAM_BATCH_SIZE)
-        records = response["Records"]
-        if records:
-            self._last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
-        self._pending = [lambda_stream_record(r, self._stream_arn, self._region) for r in records]
-        _forget_spent_iterators(self._stream_arn, None)
+        self._pending = self._read(self._last_sequence, STREAM_BATCH_SIZE)
+        if self._pending:
+            self._last_sequence = self._pending[-1]["dynamodb"]["SequenceNumber"]
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         try:
@@ -337,22 +382,6 @@ class ShardDelivery:
             del self._pending[:count]
             self._attempts = 0
             self._batch_size = STREAM_BATCH_SIZE
-
-
-def _forget_spent_iterators(stream_arn: str, keep: str | None) -> None:
-    """Drop the shard iterators moto keeps forever.
-
-    moto stores every iterator GetRecords hands out; polling five times a
-    second would grow the process without end. The moto server runs in this
-    process, so its backend is reachable; only `keep` (if any) is still in use.
-    """
-    from moto.dynamodbstreams.models import dynamodbstreams_backends
-
-    _, _, _, region, account, _ = stream_arn.split(":", 5)
-    iterators = dynamodbstreams_backends[account][region].shard_iterators
-    for arn in list(iterators):
-        if arn != keep:
-            iterators.pop(arn, None)
 
 
 class StoppingContext:
@@ -597,12 +626,12 @@ class LocalStack:
         streams = client("dynamodbstreams")
         for arn in streamed_tables(client("dynamodb"), table_names(settings).values()):
             for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-                # Two consumers of one shard, stepped by one thread: each fetch drops moto's spent iterators,
-                # which must not race the other consumer's fetch. moto forgets a record once both have it.
+                # Two consumers of one shard, stepped by one thread, each at its own place in the shard (as two
+                # event source mappings are). moto forgets a record once both have handled it.
                 handlers = (blueprint.audit_stream, blueprint.events_stream)
                 trim = _SharedTrim(self._trim(), len(handlers))
                 consumers = [
-                    ShardDelivery(streams, arn, shard["ShardId"], settings.region, handler, trim.of(number))
+                    ShardDelivery(moto_shard_reader(arn, settings.region), arn, handler, trim.of(number))
                     for number, handler in enumerate(handlers)
                 ]
                 self._loop(f"stream {shard['ShardId']}", POLL_SECONDS, _step_all(consumers))

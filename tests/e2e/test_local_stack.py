@@ -21,7 +21,7 @@ from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS
 from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client
 from chalicelib.wiring import history_service, stock_service, tenant_service
-from infra.localstack import QueueDelivery, ShardDelivery, lambda_stream_record
+from infra.localstack import QueueDelivery, ShardDelivery, lambda_stream_record, streams_api_reader
 
 if TYPE_CHECKING:
     from subprocess import CompletedProcess
@@ -325,7 +325,8 @@ class RecordingHandler:
 
 
 def shard(records: list[dict[str, Any]], handler: RecordingHandler) -> ShardDelivery:
-    return ShardDelivery(FakeStreams(records), STREAM_ARN, "shard-1", "eu-west-1", handler)
+    read = streams_api_reader(FakeStreams(records), STREAM_ARN, "shard-1", "eu-west-1")
+    return ShardDelivery(read, STREAM_ARN, handler)
 
 
 def test_stream_record_has_lambdas_shape() -> None:

@@ -8,6 +8,9 @@ tables: the table object is the same one afterwards.
 
 Condition expressions are parsed once (`cache_condition_parsing`): the same
 expression with other values must still be judged on its own values.
+
+A new item's size is checked once, on the whole item (`check_item_size_once`):
+the 400 KB limit must hold as it did, however the size is spread.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from moto import mock_aws
 
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage.aws import client, reset_clients
-from infra.moto_server import cache_condition_parsing, roll_back_by_item
+from infra.moto_server import cache_condition_parsing, check_item_size_once, roll_back_by_item
 from infra.provision import create_tables, table_names
 
 
@@ -31,6 +34,7 @@ def main() -> Iterator[str]:
     reset_clients()
     roll_back_by_item()
     cache_condition_parsing()
+    check_item_size_once()
     with mock_aws():
         create_tables(client("dynamodb"), table_names(get_settings()))
         yield get_settings().main_table
@@ -247,3 +251,29 @@ def test_a_condition_on_a_binary_value_is_cached_and_judged_on_its_own_bytes(mai
     swap(b"one!")
 
     assert (_get(main, "T#b", "1") or {})["payload"] == {"B": b"one!!"}
+
+
+@pytest.mark.parametrize("parts", [1, 2, 40])
+def test_an_item_over_400_kb_is_refused_however_its_size_is_spread(main: str, parts: int) -> None:
+    ddb = client("dynamodb")
+
+    def sized(sk: str, size: int) -> dict[str, Any]:
+        return {"pk": {"S": "T#1#BIG"}, "sk": {"S": sk}} | {f"a{n}": {"S": "x" * (size // parts)} for n in range(parts)}
+
+    too_big, fits = sized("x", 410_000), sized("y", 390_000)
+
+    with pytest.raises(ClientError) as refused:
+        ddb.put_item(TableName=main, Item=too_big)
+    with pytest.raises(ClientError) as refused_in_a_transaction:
+        ddb.transact_write_items(TransactItems=[{"Put": {"TableName": main, "Item": too_big}}])
+    ddb.put_item(TableName=main, Item=fits)
+
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "maximum allowed size" in refused.value.response["Error"]["Message"]
+    assert refused_in_a_transaction.value.response["Error"]["Code"] in (
+        "ValidationException",
+        "TransactionCanceledException",
+    )
+    stored = ddb.get_item(TableName=main, Key={"pk": {"S": "T#1#BIG"}, "sk": {"S": "y"}})["Item"]
+    assert stored == fits
+    assert "Item" not in ddb.get_item(TableName=main, Key={"pk": {"S": "T#1#BIG"}, "sk": {"S": "x"}})

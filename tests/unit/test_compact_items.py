@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from infra.compact_items import LEARN_AT, Codec, CompactItems
@@ -94,19 +96,49 @@ def test_number_keys_compare_by_value_as_dynamodb_does() -> None:
 
 
 def test_a_stream_record_round_trips_with_its_time_and_images() -> None:
+    from datetime import timedelta
+    from types import SimpleNamespace
+
     from moto.core.utils import utcnow
+    from moto.dynamodb.models.table import StreamRecord
+    from moto.dynamodb.models.utilities import dynamo_json_dump
 
     from infra.compact_items import CompactRecord
 
-    record = {
-        "eventID": "e1",
-        "eventName": "MODIFY",
-        "dynamodb": {
-            "ApproximateCreationDateTime": utcnow(),
-            "SequenceNumber": "1100000000017454423009",
-            "Keys": {"pk": EVERY_TYPE["pk"], "sk": EVERY_TYPE["sk"]},
-            "NewImage": EVERY_TYPE,
-            "OldImage": {"pk": EVERY_TYPE["pk"], "sk": EVERY_TYPE["sk"]},
-        },
-    }
-    assert CompactRecord(record).to_json() == record
+    codec = Codec("pk", "sk")
+    table = SimpleNamespace(
+        hash_key_attr="pk",
+        range_key_attr="sk",
+        stream_specification={"StreamViewType": "NEW_AND_OLD_IMAGES"},
+        items=SimpleNamespace(codec=codec),
+    )
+    for n in range(LEARN_AT[0]):  # the table has a dictionary: records are deflated against it
+        codec.pack({"pk": {"S": "T#1#STOCK"}, "sk": {"S": f"{n:08}"}, "name": {"S": "Round bar 50mm S355"}})
+    old = codec.decode(codec.pack({"pk": EVERY_TYPE["pk"], "sk": EVERY_TYPE["sk"]}))
+    new = codec.decode(codec.pack(EVERY_TYPE))
+    before = utcnow()
+
+    record = CompactRecord.of(table, "MODIFY", old, new, 1100000000017454423009).to_json()
+
+    # On the wire, what moto's own StreamRecord makes of the same change, but for its random id, its
+    # clock and its estimate of the size.
+    expected = StreamRecord(table, "NEW_AND_OLD_IMAGES", "MODIFY", old, new, 1100000000017454423009).record
+    assert record["dynamodb"].pop("ApproximateCreationDateTime") - before < timedelta(seconds=5)
+    assert record["dynamodb"].pop("SizeBytes") > 1000
+    for changed in ("ApproximateCreationDateTime", "SizeBytes"):
+        del expected["dynamodb"][changed]
+    assert record.pop("eventID") != expected.pop("eventID")
+    assert json.loads(dynamo_json_dump(record)) == json.loads(dynamo_json_dump(expected))
+
+
+def test_fingerprints_rule_out_items_without_decoding_them() -> None:
+    from infra.compact_items import fingerprint
+
+    codec = Codec("pk", "sk", ("gsi1pk", "gsi2pk"))
+    blob = codec.pack({"pk": {"S": "a"}, "sk": {"S": "b"}, "gsi2pk": {"S": "T#1#LOCATION#x"}})
+
+    where = codec.print_slice("gsi2pk")
+    assert where is not None and blob[where] == fingerprint({"S": "T#1#LOCATION#x"})
+    assert blob[codec.print_slice("gsi1pk")] == bytes(4)  # no value: no fingerprint
+    assert codec.print_slice("other") is None
+    assert codec.unpack(blob) == {"pk": {"S": "a"}, "sk": {"S": "b"}, "gsi2pk": {"S": "T#1#LOCATION#x"}}
