@@ -224,52 +224,83 @@ def _dynamo_key(kind: str, key: Any) -> Any:
 
 
 class _Bucket(MutableMapping[Any, Any]):
-    """The items of one hash key, range key -> item: a view over the store's plain dict."""
+    """The items of one hash key, range key -> item: a view over the store's plain dict.
 
-    __slots__ = ("_data", "_hash", "_store")
+    The store keeps a hash key's only item as a (range key, blob) pair and
+    two or more as a dict: most partitions of the service's tables (a stock
+    record's ledger, an entity's history) hold one item, and a dict costs
+    three times a pair.
+    """
 
-    def __init__(self, store: CompactItems, hash_key: Any, data: dict[Any, bytes] | None) -> None:
+    __slots__ = ("_hash", "_store")
+
+    def __init__(self, store: CompactItems, hash_key: Any) -> None:
         self._store = store
         self._hash = hash_key
-        self._data = data  # None until the first item: a read of an absent hash key adds nothing
+
+    def _entries(self) -> dict[Any, bytes]:
+        return _entries(self._store._data.get(self._hash))
 
     def __getitem__(self, range_key: Any) -> Any:
-        if self._data is None:
-            raise KeyError(range_key)
-        return self._store.codec.decode(self._data[_key(range_key)])
+        return self._store.codec.decode(self._entries()[_key(range_key)])
 
     def __setitem__(self, range_key: Any, item: Any) -> None:
-        if self._data is None:
-            self._data = self._store._data.setdefault(self._hash, {})
-        self._data[_key(range_key)] = self._store.codec.encode(item)
+        key, blob = _key(range_key), self._store.codec.encode(item)
+        data = self._store._data
+        held = data.get(self._hash)
+        if held is None or (isinstance(held, tuple) and held[0] == key):
+            data[self._hash] = (key, blob)
+        elif isinstance(held, tuple):
+            data[self._hash] = {held[0]: held[1], key: blob}
+        else:
+            held[key] = blob
         _writes[0] += 1
 
     def __delitem__(self, range_key: Any) -> None:
-        if self._data is None:
-            raise KeyError(range_key)
-        del self._data[_key(range_key)]
+        key = _key(range_key)
+        entries = self._entries()
+        del entries[key]  # a KeyError when it is not there, as from a dict
         _writes[0] += 1
-        if not self._data:
-            # moto leaves empty buckets behind; nothing reads an empty one differently from none.
-            self._store._data.pop(self._hash, None)
-            self._data = None
+        # moto leaves empty buckets behind; nothing reads an empty one differently from none.
+        _hold(self._store._data, self._hash, entries)
 
     def __contains__(self, range_key: object) -> bool:
-        return self._data is not None and _key(range_key) in self._data
+        return _key(range_key) in self._entries()
 
     def __iter__(self) -> Iterator[Any]:
         kind = self._store.range_type
-        return iter([_dynamo_key(kind, key) for key in (self._data or {})])
+        return iter([_dynamo_key(kind, key) for key in self._entries()])
 
     def __len__(self) -> int:
-        return len(self._data or {})
+        return len(self._entries())
 
     def values(self) -> Any:
         decode = self._store.codec.decode
-        return [decode(blob) for blob in list((self._data or {}).values())]
+        return [decode(blob) for blob in list(self._entries().values())]
 
     def blobs(self) -> list[bytes]:
-        return list((self._data or {}).values())
+        return list(self._entries().values())
+
+
+def _entries(held: Any) -> dict[Any, bytes]:
+    """A hash key's items as range key -> blob, however the store holds them (see `_Bucket`)."""
+    if held is None:
+        return {}
+    if isinstance(held, tuple):
+        return {held[0]: held[1]}
+    entries: dict[Any, bytes] = held
+    return entries
+
+
+def _hold(data: dict[Any, Any], hash_key: Any, entries: dict[Any, bytes]) -> None:
+    """Keep `entries` under `hash_key` in the store's shape: nothing, a pair, or a dict."""
+    if not entries:
+        data.pop(hash_key, None)
+    elif len(entries) == 1:
+        ((key, blob),) = entries.items()
+        data[hash_key] = (key, blob)
+    else:
+        data[hash_key] = entries
 
 
 class _Found:
@@ -294,13 +325,14 @@ class CompactItems(MutableMapping[Any, Any]):
         self.has_range = table.range_key_attr is not None
         self.hash_type: str = table.hash_key_type
         self.range_type: str = table.range_key_type or "S"
-        self._data: dict[Any, Any] = {}  # hash key -> blob, or -> {range key -> blob}
+        # hash key -> blob; with a range key, hash key -> (range key, blob) or {range key -> blob}
+        self._data: dict[Any, Any] = {}
 
     def __getitem__(self, hash_key: Any) -> Any:
         key = _key(hash_key)
         if self.has_range:
             # moto's defaultdict made a bucket on any read; this one appears only when written to.
-            return _Bucket(self, key, self._data.get(key))
+            return _Bucket(self, key)
         return self.codec.decode(self._data[key])
 
     def get(self, hash_key: Any, default: Any = None) -> Any:
@@ -314,11 +346,9 @@ class CompactItems(MutableMapping[Any, Any]):
         if not self.has_range:
             self._data[key] = self.codec.encode(value)
         elif isinstance(value, _Bucket):
-            self._data[key] = dict(value._data or {})
+            _hold(self._data, key, dict(value._entries()))
         else:  # a dict of range key -> item, as moto's own buckets are
-            self._data[key] = {_key(k): self.codec.encode(v) for k, v in value.items()}
-        if self.has_range and not self._data[key]:
-            del self._data[key]
+            _hold(self._data, key, {_key(k): self.codec.encode(v) for k, v in value.items()})
         _writes[0] += 1
 
     def pop(self, hash_key: Any, *default: Any) -> Any:
@@ -357,7 +387,7 @@ class CompactItems(MutableMapping[Any, Any]):
         else:
             keys = list(self._data)
         if self.has_range:
-            return [_Bucket(self, key, self._data[key]) for key in keys]
+            return [_Bucket(self, key) for key in keys]
         return [self.codec.decode(self._data[key]) for key in keys]
 
     def _printed(self, where: slice, value: bytes) -> list[Any]:
@@ -396,6 +426,8 @@ class CompactItems(MutableMapping[Any, Any]):
         for value in list(self._data.values()):
             if isinstance(value, dict):
                 yield from list(value.values())
+            elif isinstance(value, tuple):
+                yield value[1]
             else:
                 yield value
 
@@ -493,7 +525,9 @@ def patch_moto() -> None:
         items = table.items
         if not isinstance(items, CompactItems):
             return table_len(table)
-        return sum(len(bucket) for bucket in items._data.values()) if items.has_range else len(items)
+        if not items.has_range:
+            return len(items)
+        return sum(1 if isinstance(held, tuple) else len(held) for held in items._data.values())
 
     table_len = Table.__len__
     query_one_hash_key.compact = True  # type: ignore[attr-defined]

@@ -142,3 +142,33 @@ def test_fingerprints_rule_out_items_without_decoding_them() -> None:
     assert blob[codec.print_slice("gsi1pk")] == bytes(4)  # no value: no fingerprint
     assert codec.print_slice("other") is None
     assert codec.unpack(blob) == {"pk": {"S": "a"}, "sk": {"S": "b"}, "gsi2pk": {"S": "T#1#LOCATION#x"}}
+
+
+def test_a_hash_key_with_one_item_is_held_as_a_pair_and_with_more_as_a_dict() -> None:
+    from types import SimpleNamespace
+
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    table = SimpleNamespace(hash_key_attr="pk", range_key_attr="sk", hash_key_type="S", range_key_type="S")
+    items = CompactItems(table)
+    pk = DynamoType({"S": "T#1#LEDGER#a"})
+
+    def put(sk: str, value: str) -> None:
+        key = DynamoType({"S": sk})
+        items[pk][key] = Item(pk, key, {"pk": pk.to_json(), "sk": {"S": sk}, "v": {"S": value}})
+
+    put("m1", "first")
+    put("m1", "first again")
+    assert isinstance(items._data["T#1#LEDGER#a"], tuple)
+    put("m2", "second")
+    assert isinstance(items._data["T#1#LEDGER#a"], dict)
+    assert [k.value for k in items[pk]] == ["m1", "m2"] and len(items[pk]) == 2
+    assert items[pk][DynamoType({"S": "m1"})].attrs["v"] == DynamoType({"S": "first again"})
+
+    del items[pk][DynamoType({"S": "m1"})]
+    assert items._data["T#1#LEDGER#a"][0] == "m2" and DynamoType({"S": "m1"}) not in items[pk]
+    with pytest.raises(KeyError):
+        del items[pk][DynamoType({"S": "m1"})]
+    assert [i.attrs["v"].value for i in items.values()[0].values()] == ["second"]
+    del items[pk][DynamoType({"S": "m2"})]
+    assert pk not in items and len(items) == 0 and list(items.blobs()) == []
