@@ -243,20 +243,28 @@ def failed_identifiers(result: Any) -> set[str]:
 # -- event sources -----------------------------------------------------------------
 
 
-class Loop(threading.Thread):
-    """Calls `step` every `interval` seconds until stopped. A failing step is logged, never fatal."""
+# One step of a loop; True when it got through work and more may be waiting (a poller goes straight on).
+Step = Callable[[], bool | None]
 
-    def __init__(self, name: str, interval: float, step: Callable[[], None], stopping: threading.Event) -> None:
+
+class Loop(threading.Thread):
+    """Calls `step` until stopped, waiting `interval` seconds after a step that found nothing to do
+    (as Lambda's pollers do: they wait only when a stream or queue is empty). A failing step is
+    logged, never fatal, and waits too."""
+
+    def __init__(self, name: str, interval: float, step: Step, stopping: threading.Event) -> None:
         super().__init__(name=name, daemon=True)
         self._interval = interval
         self._step = step
         self._stopping = stopping
 
     def run(self) -> None:
-        while not self._stopping.wait(self._interval):
+        busy = False
+        while not self._stopping.wait(0 if busy else self._interval):
             try:
-                self._step()
+                busy = bool(self._step())
             except Exception:  # the stack must outlive any handler or moto failure
+                busy = False
                 _log().exception("local stack loop failed", extra={"loop": self.name})
 
 
@@ -338,11 +346,15 @@ class ShardDelivery:
         self._batch_size = STREAM_BATCH_SIZE
         self._attempts = 0
 
-    def step(self) -> None:
+    def step(self) -> bool:
+        """Deliver the next batch; True when records were handled (a failed batch waits for the next poll)."""
         if not self._pending:
             self._fetch()
-        if self._pending:
-            self._deliver(self._pending[: self._batch_size])
+        if not self._pending:
+            return False
+        left = len(self._pending)
+        self._deliver(self._pending[: self._batch_size])
+        return len(self._pending) < left
 
     def _fetch(self) -> None:
         self._pending = self._read(self._last_sequence, STREAM_BATCH_SIZE)
@@ -422,7 +434,8 @@ class QueueDelivery:
         self.queue_arn: str = attributes["Attributes"]["QueueArn"]
         self._has_redrive = "RedrivePolicy" in attributes["Attributes"]
 
-    def step(self) -> None:
+    def step(self) -> bool:
+        """Receive and deliver one batch; True when there was one."""
         messages = self._sqs.receive_message(
             QueueUrl=self._queue_url,
             MaxNumberOfMessages=QUEUE_BATCH_SIZE,
@@ -432,6 +445,7 @@ class QueueDelivery:
         ).get("Messages", [])
         if messages:
             self._deliver([lambda_sqs_record(m, self.queue_arn, self._region) for m in messages])
+        return bool(messages)
 
     def _deliver(self, records: list[dict[str, Any]]) -> None:
         ids = {r["messageId"] for r in records}
@@ -486,10 +500,10 @@ class _SharedTrim:
         return handled
 
 
-def _step_all(consumers: list[ShardDelivery]) -> Callable[[], None]:
-    def step() -> None:
-        for consumer in consumers:
-            consumer.step()
+def _step_all(consumers: list[ShardDelivery]) -> Step:
+    def step() -> bool:
+        busy = [consumer.step() for consumer in consumers]  # every consumer steps, busy or not
+        return any(busy)
 
     return step
 
@@ -738,7 +752,7 @@ class LocalStack:
         tenant, raw_key = tenant_service().create_tenant(DEMO_COMPANY)
         return tenant.tenant_id, raw_key
 
-    def _loop(self, name: str, interval: float, step: Callable[[], None]) -> None:
+    def _loop(self, name: str, interval: float, step: Step) -> None:
         loop = Loop(name, interval, step, self._stopping)
         loop.start()
         self._threads.append(loop)

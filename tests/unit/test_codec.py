@@ -1,5 +1,6 @@
 """storage.codec turns values into DynamoDB attributes exactly as boto3's TypeSerializer does
-(after `plain`, which turns sets, tuples, datetimes, enums and models into plain values)."""
+(after `plain`, which turns sets, tuples, datetimes, enums and models into plain values), and
+attributes back into values exactly as its TypeDeserializer does."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from decimal import Decimal, Inexact, Rounded
 from typing import Any
 
 import pytest
-from boto3.dynamodb.types import Binary, TypeSerializer
+from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
-from chalicelib.storage.codec import plain, to_attrs, to_value
+from chalicelib.storage.codec import from_attrs, plain, to_attrs, to_value
 
 pytestmark = pytest.mark.disable_socket
 
@@ -59,3 +60,23 @@ def test_numbers_dynamodb_cannot_hold_are_refused_as_type_serializer_refuses_the
         to_value(value)
     with pytest.raises(type(mine.value)):
         TypeSerializer().serialize(value)
+
+
+@pytest.mark.parametrize("value", VALUES, ids=repr)
+def test_an_attribute_is_read_back_as_type_deserializer_does(value: Any) -> None:
+    attr = TypeSerializer().serialize(plain(value))
+    mine = from_attrs({"a": attr})["a"]
+    theirs = TypeDeserializer().deserialize(attr)
+    assert mine == theirs
+    assert type(mine) is type(theirs)
+
+
+@pytest.mark.parametrize("attr", [{}, {"S": "a", "N": "1"}, {"X": "1"}, {"N": "abc"}, {"M": {"k": {}}}], ids=repr)
+def test_a_malformed_attribute_is_read_as_type_deserializer_reads_it(attr: dict[str, Any]) -> None:
+    def outcome(read: Any) -> Any:
+        try:
+            return ("value", str(read(attr)))
+        except (TypeError, ArithmeticError) as error:
+            return ("error", type(error))
+
+    assert outcome(lambda a: from_attrs({"a": a})["a"]) == outcome(TypeDeserializer().deserialize)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from infra.compact_items import LEARN_AT, Codec, CompactItems
 
@@ -172,3 +174,30 @@ def test_a_hash_key_with_one_item_is_held_as_a_pair_and_with_more_as_a_dict() ->
     assert [i.attrs["v"].value for i in items.values()[0].values()] == ["second"]
     del items[pk][DynamoType({"S": "m2"})]
     assert pk not in items and len(items) == 0 and list(items.blobs()) == []
+
+
+@given(st.lists(st.one_of(st.text(), st.uuids().map(str), st.uuids().map(lambda u: u.hex))).map("".join))
+def test_a_packed_key_unpacks_to_its_text(text: str) -> None:
+    from infra.compact_items import pack_key, unpack_key
+
+    packed = pack_key(text)
+    assert (unpack_key(packed) if isinstance(packed, bytes) else packed) == text
+
+
+def test_keys_with_ids_are_kept_as_bytes_and_read_back_as_text() -> None:
+    from types import SimpleNamespace
+
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from infra.compact_items import pack_key
+
+    ledger = "T#0b7a3a6e-2f51-4c3e-9a0e-1d2c3b4a5f60#LEDGER#4d19ee38-5c1d-56c7-a467-000000000001"
+    assert isinstance(pack_key(ledger), bytes) and len(pack_key(ledger)) == 44
+    table = SimpleNamespace(hash_key_attr="pk", range_key_attr="sk", hash_key_type="S", range_key_type="S")
+    items = CompactItems(table)
+    pk, sk = DynamoType({"S": ledger}), DynamoType({"S": "9f3c2b1a0e5d4c3b2a190817f6e5d4c3"})
+    items[pk][sk] = Item(pk, sk, {"pk": pk.to_json(), "sk": sk.to_json()})
+
+    assert [k.value for k in items] == [ledger]
+    assert [k.value for k in items[pk]] == [sk.value]
+    assert items[DynamoType({"S": ledger})][sk].attrs["pk"] == pk
