@@ -1,25 +1,30 @@
 """A large CSV import on the real local stack, next to a bare batch write of the same items on the same server.
 
-    python -m benchmarks.local_stack_import                      # 1,000,000 rows (hours; never run in full so far)
-    python -m benchmarks.local_stack_import --rows 10000         # what benchmarks/README.md shows (~20 min loaded)
+    python -m benchmarks.local_stack_import                                # 1,000,000 rows (~2 h on 2 quiet cores)
+    python -m benchmarks.local_stack_import --rows 1000000 --bare-rows 100000   # what benchmarks/README.md shows
+    python -m benchmarks.local_stack_import --rows 20000                   # a few minutes
 
 Starts the local stack as `make run` runs it (`python -m infra.localstack`:
 moto's server in the same process with its compact item store, the streams
 delivered to the audit and events handlers, the import queue to the import
-handler), on free ports and without `--data` (no state is saved). Then, in
-the same run:
+handler), on free ports and without `--data` (no state is saved), with the
+schedules at their deployed rates (SCHEDULES). Then, in the same run:
 
 1. the import: a 000 inventory CSV of creates (the rows of
-   `benchmarks.import_rate`: six products over four locations) is stored
-   where the API's upload puts it, S3 notifies the import queue, and the
-   stack's import handler runs the job; timed from the file's upload to the
-   job's `completed`. Then the audit stream is let catch up (every record
+   `benchmarks.import_rate`: a product every 200 rows, four locations) is
+   stored where the API's upload puts it, S3 notifies the import queue, and
+   the stack's import handler runs the job; timed from the file's upload to
+   the job's `completed`. Then the audit stream is let catch up (every record
    delivered) before the next phase;
 2. the bare write: the items that import wrote for the same rows (a stock
    record and its initial ledger line per row, built by the real code, under
    fresh ids) batch-written into the same table of the same server, 25 per
    BatchWriteItem with unprocessed items retried; timed over the calls.
+   `--bare-rows` writes fewer rows than the import: its rate is per row, and
+   the table it writes to already holds the import's.
 
+Both phases feed the same stream consumers (history and domain events), so
+each rate includes what its writes cost the stack downstream while they run.
 The stack process's resident memory (VmRSS, /proc) is sampled every few
 seconds; its peak (VmHWM) is read after each phase. Linux only. Nothing here
 asserts on time; a job that does not complete with every row stops the run.
