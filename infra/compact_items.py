@@ -294,10 +294,11 @@ def unpack_key(packed: bytes) -> str:
 class _Bucket(MutableMapping[Any, Any]):
     """The items of one hash key, range key -> item: a view over the store's plain dict.
 
-    The store keeps a hash key's only item as a (range key, blob) pair and
-    two or more as a dict: most partitions of the service's tables (a stock
-    record's ledger, an entity's history) hold one item, and a dict costs
-    three times a pair.
+    The store keeps a hash key's only item as one bytes object, its range
+    key and then its blob (`_one`), and two or more as a dict: most
+    partitions of the service's tables (a stock record's ledger, an entity's
+    history) hold one item, and a dict, or even a pair of a key and a blob,
+    costs more than the item itself.
     """
 
     __slots__ = ("_hash", "_store")
@@ -316,12 +317,12 @@ class _Bucket(MutableMapping[Any, Any]):
         key, blob = _key(range_key), self._store.codec.encode(item)
         data = self._store._data
         held = data.get(self._hash)
-        if held is None or (isinstance(held, tuple) and held[0] == key):
-            data[self._hash] = (key, blob)
-        elif isinstance(held, tuple):
-            data[self._hash] = {held[0]: held[1], key: blob}
-        else:
+        if isinstance(held, dict):
             held[key] = blob
+        else:
+            entries = _entries(held)
+            entries[key] = blob
+            _hold(data, self._hash, entries)
         _writes[0] += 1
 
     def __delitem__(self, range_key: Any) -> None:
@@ -354,6 +355,9 @@ def _entries(held: Any) -> dict[Any, bytes]:
     """A hash key's items as range key -> blob, however the store holds them (see `_Bucket`)."""
     if held is None:
         return {}
+    if isinstance(held, bytes):
+        key, blob = _split(held)
+        return {key: blob}
     if isinstance(held, tuple):
         return {held[0]: held[1]}
     entries: dict[Any, bytes] = held
@@ -361,14 +365,38 @@ def _entries(held: Any) -> dict[Any, bytes]:
 
 
 def _hold(data: dict[Any, Any], hash_key: Any, entries: dict[Any, bytes]) -> None:
-    """Keep `entries` under `hash_key` in the store's shape: nothing, a pair, or a dict."""
+    """Keep `entries` under `hash_key` in the store's shape: nothing, one item, or a dict."""
     if not entries:
         data.pop(hash_key, None)
     elif len(entries) == 1:
         ((key, blob),) = entries.items()
-        data[hash_key] = (key, blob)
+        data[hash_key] = _one(key, blob)
     else:
         data[hash_key] = entries
+
+
+_TEXT_KEY, _BYTES_KEY = 0, 1
+
+
+def _one(key: Any, blob: bytes) -> bytes | tuple[Any, bytes]:
+    """A hash key's only item: its kind of key, the key's length and bytes, then the blob, as one bytes.
+
+    A number key (a Decimal) stays a (key, blob) pair.
+    """
+    if isinstance(key, str):
+        kind, raw = _TEXT_KEY, key.encode("utf-8", "surrogatepass")
+    elif isinstance(key, bytes):  # a packed string key, or a binary key: bytes come back as bytes
+        kind, raw = _BYTES_KEY, key
+    else:
+        return (key, blob)
+    return bytes((kind,)) + len(raw).to_bytes(2, "big") + raw + blob
+
+
+def _split(one: bytes) -> tuple[Any, bytes]:
+    """The (range key, blob) `_one` made `one` from."""
+    end = 3 + int.from_bytes(one[1:3], "big")
+    raw = one[3:end]
+    return (raw.decode("utf-8", "surrogatepass") if one[0] == _TEXT_KEY else raw), one[end:]
 
 
 class _Found:
@@ -492,12 +520,12 @@ class CompactItems(MutableMapping[Any, Any]):
     def blobs(self) -> Iterator[bytes]:
         """Every stored blob (a snapshot: take it under the backend's lock)."""
         for value in list(self._data.values()):
-            if isinstance(value, dict):
-                yield from list(value.values())
-            elif isinstance(value, tuple):
-                yield value[1]
-            else:
+            if not self.has_range:
                 yield value
+            elif isinstance(value, dict):
+                yield from list(value.values())
+            else:
+                yield from _entries(value).values()
 
     def snapshot(self) -> list[bytes]:
         return list(self.blobs())
@@ -595,7 +623,7 @@ def patch_moto() -> None:
             return table_len(table)
         if not items.has_range:
             return len(items)
-        return sum(1 if isinstance(held, tuple) else len(held) for held in items._data.values())
+        return sum(len(held) if isinstance(held, dict) else 1 for held in items._data.values())
 
     table_len = Table.__len__
     query_one_hash_key.compact = True  # type: ignore[attr-defined]

@@ -146,10 +146,12 @@ def test_fingerprints_rule_out_items_without_decoding_them() -> None:
     assert codec.unpack(blob) == {"pk": {"S": "a"}, "sk": {"S": "b"}, "gsi2pk": {"S": "T#1#LOCATION#x"}}
 
 
-def test_a_hash_key_with_one_item_is_held_as_a_pair_and_with_more_as_a_dict() -> None:
+def test_a_hash_key_with_one_item_is_held_as_one_bytes_and_with_more_as_a_dict() -> None:
     from types import SimpleNamespace
 
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from infra.compact_items import _split
 
     table = SimpleNamespace(hash_key_attr="pk", range_key_attr="sk", hash_key_type="S", range_key_type="S")
     items = CompactItems(table)
@@ -161,14 +163,14 @@ def test_a_hash_key_with_one_item_is_held_as_a_pair_and_with_more_as_a_dict() ->
 
     put("m1", "first")
     put("m1", "first again")
-    assert isinstance(items._data["T#1#LEDGER#a"], tuple)
+    assert isinstance(items._data["T#1#LEDGER#a"], bytes)
     put("m2", "second")
     assert isinstance(items._data["T#1#LEDGER#a"], dict)
     assert [k.value for k in items[pk]] == ["m1", "m2"] and len(items[pk]) == 2
     assert items[pk][DynamoType({"S": "m1"})].attrs["v"] == DynamoType({"S": "first again"})
 
     del items[pk][DynamoType({"S": "m1"})]
-    assert items._data["T#1#LEDGER#a"][0] == "m2" and DynamoType({"S": "m1"}) not in items[pk]
+    assert _split(items._data["T#1#LEDGER#a"])[0] == "m2" and DynamoType({"S": "m1"}) not in items[pk]
     with pytest.raises(KeyError):
         del items[pk][DynamoType({"S": "m1"})]
     assert [i.attrs["v"].value for i in items.values()[0].values()] == ["second"]
@@ -201,3 +203,19 @@ def test_keys_with_ids_are_kept_as_bytes_and_read_back_as_text() -> None:
     assert [k.value for k in items] == [ledger]
     assert [k.value for k in items[pk]] == [sk.value]
     assert items[DynamoType({"S": ledger})][sk].attrs["pk"] == pk
+
+
+@pytest.mark.parametrize(("kind", "sort_key"), [("N", "1.50"), ("B", "AAE="), ("S", "plain"), ("S", "ünïcode ✓")])
+def test_a_hash_key_s_only_item_keeps_a_sort_key_of_any_type(kind: str, sort_key: str) -> None:
+    from types import SimpleNamespace
+
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    table = SimpleNamespace(hash_key_attr="pk", range_key_attr="sk", hash_key_type="S", range_key_type=kind)
+    items = CompactItems(table)
+    pk, sk = DynamoType({"S": "p"}), DynamoType({kind: sort_key})
+    items[pk][sk] = Item(pk, sk, {"pk": pk.to_json(), "sk": sk.to_json(), "v": {"S": "x"}})
+
+    assert list(items[pk]) == [sk] and sk in items[pk]
+    assert items[pk][sk].attrs["v"] == DynamoType({"S": "x"})
+    assert len(list(items.blobs())) == 1
