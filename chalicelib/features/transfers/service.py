@@ -27,6 +27,7 @@ from chalicelib.core.limits import TRANSACTION_ITEMS
 from chalicelib.core.models import ZERO, Actor, Movement, MovementKind, Product, StockRecord
 from chalicelib.core.ports import NewRecordWrite, StockChange, StockWrite, Transactions
 from chalicelib.core.stock.lots import slot_id
+from chalicelib.core.stock.movements import movement_of
 from chalicelib.core.stock.picking import Pick
 from chalicelib.core.stock.slots import Place
 from chalicelib.core.stock.warehouse import WarehouseStock
@@ -602,15 +603,6 @@ def _movement(
     transfer: Transfer,
     movement_id: str,
 ) -> Movement:
-    return Movement(
-        tenant_id=tenant_id,
-        movement_id=movement_id,
-        stock_id=record.stock_id,
-        product_id=record.product_id,
-        location_id=record.location_id,
-        kind=kind,
-        quantity=quantity,
-        reason=REASON,
-        reference=transfer.transfer_id,
-        actor=actor,
-    )
+    if record.tenant_id != tenant_id:
+        raise ValueError("a transfer moves one company's stock")
+    return movement_of(record, kind, quantity, actor, REASON, transfer.transfer_id, movement_id)
