@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import tempfile
 import threading
 import time
 import zlib
@@ -56,6 +58,66 @@ LEVEL = 6
 
 _writes = [0]  # one cell: bumped by every store, read by generation()
 _scope = threading.local()
+# A blob's first byte with this bit set: its deflated text is in the spill file, the rest of it is its place.
+_SPILLED = 0x80
+
+
+class SpillFile:
+    """Bytes kept in an unlinked temporary file, each found again by its place (an int).
+
+    The local stack's tables and stream records keep only their keys, the
+    fingerprints and an 8-byte place in memory; the deflated bodies, about
+    two thirds of a stored item, live here. Reads come from the kernel's page
+    cache, which the machine may drop, so the process's memory no longer grows
+    with the data (DynamoDB Local keeps its tables on disk too). The file is
+    append-only: a place, once given, always reads back the same bytes, and
+    the space of overwritten items comes back when the process ends.
+    """
+
+    LENGTH_BITS = 24  # a place is offset << 24 | length: bodies up to 16 MiB, a file up to 1 TiB
+
+    def __init__(self) -> None:
+        # Open for the life of the process, and gone from the folder already: no name to clean up.
+        self._file = tempfile.TemporaryFile(prefix="stockroom-items-")  # noqa: SIM115
+        self._fd = self._file.fileno()
+        self._end = 0
+        self._lock = threading.Lock()
+
+    def put(self, data: bytes) -> int | None:
+        """Keep `data`; its place, or None when it is too long for one."""
+        if len(data) >> self.LENGTH_BITS:
+            return None
+        with self._lock:
+            start = self._end
+            self._end += len(data)
+        view, offset = memoryview(data), start
+        while view:  # outside the lock: each writer has its own range
+            written = os.pwrite(self._fd, view, offset)
+            view, offset = view[written:], offset + written
+        return (start << self.LENGTH_BITS) | len(data)
+
+    def get(self, place: int) -> bytes:
+        length = place & ((1 << self.LENGTH_BITS) - 1)
+        return os.pread(self._fd, length, place >> self.LENGTH_BITS)
+
+    def size(self) -> int:
+        """Bytes written so far (live and overwritten)."""
+        return self._end
+
+
+_spill: list[SpillFile | None] = [None]  # one cell: set once by spill_to_disk()
+
+
+def spill_to_disk() -> None:
+    """From now on, keep the bodies of items and stream records stored in this process on disk. Idempotent."""
+    if _spill[0] is None:
+        _spill[0] = SpillFile()
+
+
+def spilled_bytes() -> int:
+    """Bytes the spill file holds (0 when there is none)."""
+    spill = _spill[0]
+    return spill.size() if spill is not None else 0
 
 
 def generation() -> int:
@@ -91,18 +153,29 @@ class Codec:
         self._learn(text)
         prints = b"".join(fingerprint(attrs.get(name)) for name in self.index_attrs)
         if not self._dictionaries:
-            return bytes((_RAW,)) + prints + text
+            return self._kept(_RAW, prints, text)
         number = len(self._dictionaries)
         deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, _WBITS, 8, zlib.Z_DEFAULT_STRATEGY, self._dictionaries[-1])
-        return bytes((number,)) + prints + deflate.compress(text) + deflate.flush()
+        return self._kept(number, prints, deflate.compress(text) + deflate.flush())
+
+    @staticmethod
+    def _kept(number: int, prints: bytes, body: bytes) -> bytes:
+        """The blob: its body inline, or its place in the spill file when there is one."""
+        spill = _spill[0]
+        place = spill.put(body) if spill is not None and len(body) > _PLACE else None
+        if place is None:
+            return bytes((number,)) + prints + body
+        return bytes((number | _SPILLED,)) + prints + place.to_bytes(_PLACE, "big")
 
     def text(self, blob: bytes) -> bytes:
         """A blob's JSON text (UTF-8)."""
-        number = blob[0]
+        number, body = blob[0], blob[self._body :]
+        if number & _SPILLED:
+            number, body = number & ~_SPILLED, _spilled(body)
         if number == _RAW:
-            return blob[self._body :]
+            return body
         inflate = zlib.decompressobj(_WBITS, self._dictionaries[number - 1])
-        return inflate.decompress(blob[self._body :]) + inflate.flush()
+        return inflate.decompress(body) + inflate.flush()
 
     def print_slice(self, attr: str) -> slice | None:
         """Where a blob holds the fingerprint of `attr`'s value (None: it holds none)."""
@@ -159,6 +232,13 @@ class Codec:
 
 _PRINT = 4  # bytes of a fingerprint
 _NO_PRINT = bytes(_PRINT)
+_PLACE = 8  # bytes of a place in the spill file
+
+
+def _spilled(place: bytes) -> bytes:
+    spill = _spill[0]
+    assert spill is not None, "a spilled blob outlived its spill file"
+    return spill.get(int.from_bytes(place, "big"))
 
 
 def fingerprint(value: Any) -> bytes:
@@ -637,8 +717,8 @@ class CompactRecord:
 
     __slots__ = ("_blob", "_dictionary", "_size")
 
-    def __init__(self, blob: bytes, size: int, dictionary: bytes) -> None:
-        self._blob = blob
+    def __init__(self, blob: bytes | int, size: int, dictionary: bytes) -> None:
+        self._blob = blob  # or its place in the spill file, while consumers run behind a large import
         self._size = size
         self._dictionary = dictionary  # shared with the table's codec (b"": none)
 
@@ -677,14 +757,21 @@ class CompactRecord:
         dictionary = codec.dictionary() if codec is not None else b""
         deflate = zlib.compressobj(1, zlib.DEFLATED, _WBITS, 8, zlib.Z_DEFAULT_STRATEGY, dictionary)
         blob = deflate.compress(text.encode("utf-8", "surrogatepass")) + deflate.flush()
+        spill = _spill[0]
+        place = spill.put(blob) if spill is not None else None
         # moto's SizeBytes: the length of the record's JSON ("a substantial overestimate", in its own words).
-        return cls(blob, len(text), dictionary)
+        return cls(blob if place is None else place, len(text), dictionary)
 
     def to_json(self) -> dict[str, Any]:
         from moto.core.utils import utcfromtimestamp
 
+        blob = self._blob
+        if isinstance(blob, int):
+            spill = _spill[0]
+            assert spill is not None, "a spilled record outlived its spill file"
+            blob = spill.get(blob)
         inflate = zlib.decompressobj(_WBITS, self._dictionary)
-        text = inflate.decompress(self._blob) + inflate.flush()
+        text = inflate.decompress(blob) + inflate.flush()
         record: dict[str, Any] = json.loads(text.decode("utf-8", "surrogatepass"))
         data = record["dynamodb"]
         data["ApproximateCreationDateTime"] = utcfromtimestamp(data["ApproximateCreationDateTime"])

@@ -74,15 +74,18 @@ def start(port: int, compact: bool = True) -> Any:
     """Start moto's threaded server on 127.0.0.1:`port`, one request at a time.
 
     `compact` gives every table made from now on in this process the compact item store (the local
-    stack's); the integration tier, whose in-process moto shares the backends, passes False.
+    stack's), its items' bodies kept on disk; the integration tier, whose in-process moto shares the
+    backends, passes False.
     """
     from moto.server import ThreadedMotoServer
 
     from infra.compact_items import install as compact_items
+    from infra.compact_items import spill_to_disk
     from infra.moto_tokens import honour_client_request_tokens
 
     if compact:
         compact_items()
+        spill_to_disk()
     _stamp_sequencers()
     honour_client_request_tokens()
     roll_back_by_item()

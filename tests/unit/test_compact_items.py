@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -219,3 +220,70 @@ def test_a_hash_key_s_only_item_keeps_a_sort_key_of_any_type(kind: str, sort_key
     assert list(items[pk]) == [sk] and sk in items[pk]
     assert items[pk][sk].attrs["v"] == DynamoType({"S": "x"})
     assert len(list(items.blobs())) == 1
+
+
+@pytest.fixture
+def spill() -> Any:
+    """The process's spill file, for one test (the unit tier otherwise keeps blobs in memory)."""
+    from infra import compact_items
+
+    compact_items._spill[0] = compact_items.SpillFile()
+    yield compact_items._spill[0]
+    compact_items._spill[0] = None
+
+
+def test_a_spilled_blob_keeps_its_fingerprints_in_memory_and_its_body_on_disk(spill: Any) -> None:
+    from infra.compact_items import fingerprint
+
+    codec = Codec("pk", "sk", ("gsi1pk",))
+    for n in range(LEARN_AT[0]):
+        codec.pack({"pk": {"S": "T#1#STOCK"}, "sk": {"S": f"{n:08}"}, "name": {"S": "Round bar 50mm S355"}})
+    item = {**EVERY_TYPE, "gsi1pk": {"S": "T#1#LOCATION#x"}}
+    written = spill.size()
+
+    blob = codec.pack(item)
+
+    assert len(blob) == 1 + 4 + 8  # which dictionary, the fingerprint, the body's place
+    assert spill.size() > written  # the body went to the file
+    assert blob[codec.print_slice("gsi1pk")] == fingerprint({"S": "T#1#LOCATION#x"})
+    assert codec.unpack(blob) == item
+    assert codec.decode(blob).attrs["sk"].value == item["sk"]["S"]
+
+
+def test_a_place_reads_back_its_own_bytes_whatever_is_written_after(spill: Any) -> None:
+    places = {spill.put(bytes([n]) * (n + 1)): bytes([n]) * (n + 1) for n in range(200)}
+    assert all(spill.get(place) == data for place, data in places.items())
+
+
+def test_a_body_too_long_for_a_place_stays_in_memory(spill: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(type(spill), "LENGTH_BITS", 4)  # bodies up to 15 bytes
+    codec = Codec("pk", None)
+    item = {"pk": {"S": "a"}, "name": {"S": "Round bar 50mm S355"}}
+
+    blob = codec.pack(item)
+
+    assert not blob[0] & 0x80 and item["name"]["S"].encode() in blob
+    assert codec.unpack(blob) == item
+
+
+def test_a_spilled_stream_record_reads_back_as_it_was_made(spill: Any) -> None:
+    from types import SimpleNamespace
+
+    from infra.compact_items import CompactRecord
+
+    codec = Codec("pk", "sk")
+    table = SimpleNamespace(
+        hash_key_attr="pk",
+        range_key_attr="sk",
+        stream_specification={"StreamViewType": "NEW_AND_OLD_IMAGES"},
+        items=SimpleNamespace(codec=codec),
+    )
+    new = codec.decode(codec.pack(EVERY_TYPE))
+    written = spill.size()
+
+    record = CompactRecord.of(table, "INSERT", None, new, 7)
+
+    assert spill.size() > written
+    data = record.to_json()["dynamodb"]
+    assert data["SequenceNumber"] == "7" and data["Keys"]["sk"] == EVERY_TYPE["sk"]
+    assert data["NewImage"]["n38"] == EVERY_TYPE["n38"] and data["NewImage"]["ss"] == EVERY_TYPE["ss"]
