@@ -9,7 +9,10 @@ hash key -> {range key -> item}) with `CompactItems`, which keeps each item as
 the bytes of its DynamoDB JSON, deflated against a dictionary learnt from the
 table's own first items (a stock record of 1.5 KB becomes about 200 bytes),
 and decodes a fresh `Item` whenever moto reads one. The keys are kept as
-their plain values (a string, a Decimal for numbers), not as `DynamoType`s.
+their plain values, ids packed (`infra.compact_keys`), not as `DynamoType`s.
+Once the process has a spill file (`infra.spill`, the local stack's), each
+blob keeps its deflated body there and holds only its header and its place.
+Stream records are kept the same way (`infra.compact_records`).
 
 Everything moto does on top of `items` (GetItem, PutItem, DeleteItem, Query,
 Scan, the GSIs it computes by scanning, TransactWriteItems, streams) runs
@@ -19,8 +22,9 @@ unchanged; three things change around it:
   copy, so `install` wraps UpdateItem to store the changed item back (an
   update that fails half way therefore leaves the stored item as it was);
 - a Query on the table's own key reads its one hash key's items, not every
-  item of the table (moto decodes and sorts the whole table for each Query;
-  a GSI Query or a Scan still reads them all, as moto does);
+  item of the table (moto decodes and sorts the whole table for each Query);
+  a GSI Query on a string hash key decodes only the items whose fingerprint
+  of that attribute matches; a Scan still reads them all, as moto does;
 - moto's models register every instance they make in a class-level list
   for its dashboard (`instances_tracked`), so every item and stream record
   ever made stays in memory: `install` stops that.
@@ -34,15 +38,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import re
-import tempfile
 import threading
-import time
 import zlib
 from collections.abc import Iterator, MutableMapping
-from decimal import Decimal
 from typing import Any
+
+from infra import spill
+from infra.compact_keys import dynamo_key, key_of
 
 # A blob's first byte: how the rest is stored.
 _RAW = 0  # the JSON itself (before the table has a dictionary)
@@ -52,72 +54,15 @@ SAMPLES = 64
 LEARN_AT = (SAMPLES, 1_024, 16_384)
 # Raw deflate (no header or checksum per item) with an 8 KiB window: a third of a 32 KiB window's cost to
 # set up for each item, for about 200 bytes a stock record where 32 KiB gives 160.
-_WBITS = -13
-DICTIONARY_BYTES = 1 << -_WBITS
+WBITS = -13
+DICTIONARY_BYTES = 1 << -WBITS
 LEVEL = 6
 
 _writes = [0]  # one cell: bumped by every store, read by generation()
 _scope = threading.local()
-# A blob's first byte with this bit set: its deflated text is in the spill file, the rest of it is its place.
+# A blob's first byte with this bit set: its deflated body is in the spill file, the blob holds its place.
 _SPILLED = 0x80
-
-
-class SpillFile:
-    """Bytes kept in an unlinked temporary file, each found again by its place (an int).
-
-    The local stack's tables and stream records keep only their keys, the
-    fingerprints and an 8-byte place in memory; the deflated bodies, about
-    two thirds of a stored item, live here. Reads come from the kernel's page
-    cache, which the machine may drop, so the process's memory no longer grows
-    with the data (DynamoDB Local keeps its tables on disk too). The file is
-    append-only: a place, once given, always reads back the same bytes, and
-    the space of overwritten items comes back when the process ends.
-    """
-
-    LENGTH_BITS = 24  # a place is offset << 24 | length: bodies up to 16 MiB, a file up to 1 TiB
-
-    def __init__(self) -> None:
-        # Open for the life of the process, and gone from the folder already: no name to clean up.
-        self._file = tempfile.TemporaryFile(prefix="stockroom-items-")  # noqa: SIM115
-        self._fd = self._file.fileno()
-        self._end = 0
-        self._lock = threading.Lock()
-
-    def put(self, data: bytes) -> int | None:
-        """Keep `data`; its place, or None when it is too long for one."""
-        if len(data) >> self.LENGTH_BITS:
-            return None
-        with self._lock:
-            start = self._end
-            self._end += len(data)
-        view, offset = memoryview(data), start
-        while view:  # outside the lock: each writer has its own range
-            written = os.pwrite(self._fd, view, offset)
-            view, offset = view[written:], offset + written
-        return (start << self.LENGTH_BITS) | len(data)
-
-    def get(self, place: int) -> bytes:
-        length = place & ((1 << self.LENGTH_BITS) - 1)
-        return os.pread(self._fd, length, place >> self.LENGTH_BITS)
-
-    def size(self) -> int:
-        """Bytes written so far (live and overwritten)."""
-        return self._end
-
-
-_spill: list[SpillFile | None] = [None]  # one cell: set once by spill_to_disk()
-
-
-def spill_to_disk() -> None:
-    """From now on, keep the bodies of items and stream records stored in this process on disk. Idempotent."""
-    if _spill[0] is None:
-        _spill[0] = SpillFile()
-
-
-def spilled_bytes() -> int:
-    """Bytes the spill file holds (0 when there is none)."""
-    spill = _spill[0]
-    return spill.size() if spill is not None else 0
+# A blob's first byte with this bit set: its deflated text is in the spill file, the rest of it is its place.
 
 
 def generation() -> int:
@@ -155,14 +100,13 @@ class Codec:
         if not self._dictionaries:
             return self._kept(_RAW, prints, text)
         number = len(self._dictionaries)
-        deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, _WBITS, 8, zlib.Z_DEFAULT_STRATEGY, self._dictionaries[-1])
+        deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, WBITS, 8, zlib.Z_DEFAULT_STRATEGY, self._dictionaries[-1])
         return self._kept(number, prints, deflate.compress(text) + deflate.flush())
 
     @staticmethod
     def _kept(number: int, prints: bytes, body: bytes) -> bytes:
         """The blob: its body inline, or its place in the spill file when there is one."""
-        spill = _spill[0]
-        place = spill.put(body) if spill is not None and len(body) > _PLACE else None
+        place = spill.keep(body) if len(body) > _PLACE else None
         if place is None:
             return bytes((number,)) + prints + body
         return bytes((number | _SPILLED,)) + prints + place.to_bytes(_PLACE, "big")
@@ -171,10 +115,10 @@ class Codec:
         """A blob's JSON text (UTF-8)."""
         number, body = blob[0], blob[self._body :]
         if number & _SPILLED:
-            number, body = number & ~_SPILLED, _spilled(body)
+            number, body = number & ~_SPILLED, spill.read(int.from_bytes(body, "big"))
         if number == _RAW:
             return body
-        inflate = zlib.decompressobj(_WBITS, self._dictionaries[number - 1])
+        inflate = zlib.decompressobj(WBITS, self._dictionaries[number - 1])
         return inflate.decompress(body) + inflate.flush()
 
     def print_slice(self, attr: str) -> slice | None:
@@ -210,7 +154,7 @@ class Codec:
     # -- Item <-> bytes
 
     def encode(self, item: Any) -> bytes:
-        return self.pack({name: _plain(value) for name, value in item.attrs.items()})
+        return self.pack({name: dynamo_json(value) for name, value in item.attrs.items()})
 
     def decode(self, blob: bytes) -> Any:
         return self.decode_text(self.text(blob))
@@ -235,12 +179,6 @@ _NO_PRINT = bytes(_PRINT)
 _PLACE = 8  # bytes of a place in the spill file
 
 
-def _spilled(place: bytes) -> bytes:
-    spill = _spill[0]
-    assert spill is not None, "a spilled blob outlived its spill file"
-    return spill.get(int.from_bytes(place, "big"))
-
-
 def fingerprint(value: Any) -> bytes:
     """A string attribute value's CRC-32 (DynamoDB JSON, or a DynamoType); zeros for anything else.
 
@@ -254,14 +192,14 @@ def fingerprint(value: Any) -> bytes:
     return zlib.crc32(inner.encode("utf-8", "surrogatepass")).to_bytes(_PRINT, "big")
 
 
-def _plain(value: Any) -> dict[str, Any]:
+def dynamo_json(value: Any) -> dict[str, Any]:
     """A DynamoType as DynamoDB JSON."""
     kind = value.type
     inner = value.value
     if kind == "M":
-        return {kind: {name: _plain(v) for name, v in inner.items()}}
+        return {kind: {name: dynamo_json(v) for name, v in inner.items()}}
     if kind == "L":
-        return {kind: [_plain(v) for v in inner]}
+        return {kind: [dynamo_json(v) for v in inner]}
     return {kind: inner}
 
 
@@ -289,88 +227,6 @@ def _needle(value: Any) -> bytes:
     return json.dumps(value.value, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
-def _key(value: Any) -> Any:
-    """The plain dict key of a DynamoType key (a number compares by value, as DynamoType hashes it).
-
-    A string key is kept packed (`pack_key`) when it holds ids.
-    """
-    if value.type == "N":
-        return Decimal(value.value)
-    if value.type == "S":
-        return pack_key(value.value)
-    if isinstance(value.value, bytearray):
-        return bytes(value.value)
-    return value.value
-
-
-def _dynamo_key(kind: str, key: Any) -> Any:
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
-    if kind == "N":
-        return DynamoType({kind: str(key)})
-    if kind == "S" and isinstance(key, bytes):
-        return DynamoType({kind: unpack_key(key)})
-    return DynamoType({kind: key})
-
-
-# Ids in keys: a UUID (36 characters) or 32 hex digits, each kept as its 16 bytes.
-_IDS = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}")
-_UUID, _HEX, _ESCAPE = 0, 1, 2  # a marker byte: 16 bytes of a UUID or of hex digits follow; one literal byte
-
-
-def pack_key(text: str) -> str | bytes:
-    """A string key with the ids in it as bytes (`T#<uuid>#LEDGER#<uuid>`: 82 characters, 44 bytes).
-
-    The keys of a large table are a third of what the local stack holds: a
-    million-row import makes six keys a row, most of them ids. A key without
-    ids stays the string it is. The packing can be undone (`unpack_key`), so
-    two keys are equal packed exactly when they were equal as text.
-    """
-    if _IDS.search(text) is None:
-        return text
-    packed = bytearray()
-    position = 0
-    for found in _IDS.finditer(text):
-        packed += _escaped(text[position : found.start()])
-        digits = found.group()
-        packed.append(_UUID if len(digits) == 36 else _HEX)
-        packed += bytes.fromhex(digits.replace("-", ""))
-        position = found.end()
-    packed += _escaped(text[position:])
-    return bytes(packed)
-
-
-def _escaped(text: str) -> bytes:
-    raw = text.encode("utf-8", "surrogatepass")
-    if min(raw, default=_ESCAPE + 1) > _ESCAPE:  # no marker byte in it (UTF-8 never makes one inside a character)
-        return raw
-    return b"".join(bytes((_ESCAPE, byte)) if byte <= _ESCAPE else bytes((byte,)) for byte in raw)
-
-
-def unpack_key(packed: bytes) -> str:
-    """The string `pack_key` made `packed` from."""
-    parts: list[str] = []
-    start = at = 0
-    while at < len(packed):
-        marker = packed[at]
-        if marker > _ESCAPE:
-            at += 1
-            continue
-        parts.append(packed[start:at].decode("utf-8", "surrogatepass"))
-        if marker == _ESCAPE:
-            parts.append(chr(packed[at + 1]))
-            at += 2
-        else:
-            digits = packed[at + 1 : at + 17].hex()
-            if marker == _UUID:
-                digits = f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
-            parts.append(digits)
-            at += 17
-        start = at
-    parts.append(packed[start:].decode("utf-8", "surrogatepass"))
-    return "".join(parts)
-
-
 class _Bucket(MutableMapping[Any, Any]):
     """The items of one hash key, range key -> item: a view over the store's plain dict.
 
@@ -391,10 +247,10 @@ class _Bucket(MutableMapping[Any, Any]):
         return _entries(self._store._data.get(self._hash))
 
     def __getitem__(self, range_key: Any) -> Any:
-        return self._store.codec.decode(self._entries()[_key(range_key)])
+        return self._store.codec.decode(self._entries()[key_of(range_key)])
 
     def __setitem__(self, range_key: Any, item: Any) -> None:
-        key, blob = _key(range_key), self._store.codec.encode(item)
+        key, blob = key_of(range_key), self._store.codec.encode(item)
         data = self._store._data
         held = data.get(self._hash)
         if isinstance(held, dict):
@@ -406,7 +262,7 @@ class _Bucket(MutableMapping[Any, Any]):
         _writes[0] += 1
 
     def __delitem__(self, range_key: Any) -> None:
-        key = _key(range_key)
+        key = key_of(range_key)
         entries = self._entries()
         del entries[key]  # a KeyError when it is not there, as from a dict
         _writes[0] += 1
@@ -414,11 +270,11 @@ class _Bucket(MutableMapping[Any, Any]):
         _hold(self._store._data, self._hash, entries)
 
     def __contains__(self, range_key: object) -> bool:
-        return _key(range_key) in self._entries()
+        return key_of(range_key) in self._entries()
 
     def __iter__(self) -> Iterator[Any]:
         kind = self._store.range_type
-        return iter([_dynamo_key(kind, key) for key in self._entries()])
+        return iter([dynamo_key(kind, key) for key in self._entries()])
 
     def __len__(self) -> int:
         return len(self._entries())
@@ -505,30 +361,30 @@ class CompactItems(MutableMapping[Any, Any]):
         self._data: dict[Any, Any] = {}
 
     def __getitem__(self, hash_key: Any) -> Any:
-        key = _key(hash_key)
+        key = key_of(hash_key)
         if self.has_range:
             # moto's defaultdict made a bucket on any read; this one appears only when written to.
             return _Bucket(self, key)
         return self.codec.decode(self._data[key])
 
     def get(self, hash_key: Any, default: Any = None) -> Any:
-        key = _key(hash_key)
+        key = key_of(hash_key)
         if key not in self._data:
             return default
         return self[hash_key]
 
     def __setitem__(self, hash_key: Any, value: Any) -> None:
-        key = _key(hash_key)
+        key = key_of(hash_key)
         if not self.has_range:
             self._data[key] = self.codec.encode(value)
         elif isinstance(value, _Bucket):
             _hold(self._data, key, dict(value._entries()))
         else:  # a dict of range key -> item, as moto's own buckets are
-            _hold(self._data, key, {_key(k): self.codec.encode(v) for k, v in value.items()})
+            _hold(self._data, key, {key_of(k): self.codec.encode(v) for k, v in value.items()})
         _writes[0] += 1
 
     def pop(self, hash_key: Any, *default: Any) -> Any:
-        key = _key(hash_key)
+        key = key_of(hash_key)
         if key not in self._data:
             if default:
                 return default[0]
@@ -540,14 +396,14 @@ class CompactItems(MutableMapping[Any, Any]):
         return value
 
     def __delitem__(self, hash_key: Any) -> None:
-        del self._data[_key(hash_key)]
+        del self._data[key_of(hash_key)]
         _writes[0] += 1
 
     def __contains__(self, hash_key: object) -> bool:
-        return _key(hash_key) in self._data
+        return key_of(hash_key) in self._data
 
     def __iter__(self) -> Iterator[Any]:
-        return iter([_dynamo_key(self.hash_type, key) for key in self._data])
+        return iter([dynamo_key(self.hash_type, key) for key in self._data])
 
     def __len__(self) -> int:
         return len(self._data)
@@ -637,7 +493,6 @@ def install() -> None:
     from moto.dynamodb.models.table import Table
 
     patch_moto()
-    compact_stream_records()
     if getattr(Table.__init__, "compact", False):
         return
     table_init = Table.__init__
@@ -689,7 +544,7 @@ def patch_moto() -> None:
             else:
                 _scope.table, _scope.needles = table, needles
         elif hash_key is not None:
-            _scope.table, _scope.hash_key = table, _key(hash_key)
+            _scope.table, _scope.hash_key = table, key_of(hash_key)
         else:
             return query(table, hash_key, *args, **kwargs)
         try:
@@ -710,107 +565,6 @@ def patch_moto() -> None:
     DynamoDBBackend.update_item = update_and_store  # type: ignore[method-assign]
     Table.query = query_one_hash_key  # type: ignore[method-assign]
     Table.__len__ = count  # type: ignore[method-assign]
-
-
-class CompactRecord:
-    """A stream record kept as its deflated JSON until it is read (see `compact_stream_records`)."""
-
-    __slots__ = ("_blob", "_dictionary", "_size")
-
-    def __init__(self, blob: bytes | int, size: int, dictionary: bytes) -> None:
-        self._blob = blob  # or its place in the spill file, while consumers run behind a large import
-        self._size = size
-        self._dictionary = dictionary  # shared with the table's codec (b"": none)
-
-    @classmethod
-    def of(cls, table: Any, event_name: str, old: Any, new: Any, sequence: int) -> CompactRecord:
-        """The record moto's `StreamRecord` makes, built as JSON text once (moto dumps it twice, keeps dicts)."""
-        from moto.moto_api._internal import mock_random
-
-        view = table.stream_specification["StreamViewType"]
-        changed = old if old is not None else new
-        keys = {table.hash_key_attr: _plain(changed.hash_key)}
-        if table.range_key_attr is not None:
-            keys[table.range_key_attr] = _plain(changed.range_key)
-        data: dict[str, Any] = {
-            "StreamViewType": view,
-            # moto's time is a naive UTC datetime: kept as epoch seconds, given back as the same naive datetime.
-            "ApproximateCreationDateTime": time.time(),
-            "SequenceNumber": str(sequence),
-            "Keys": keys,
-        }
-        if view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") and new is not None:
-            data["NewImage"] = {name: _plain(value) for name, value in new.attrs.items()}
-        if view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") and old is not None:
-            data["OldImage"] = {name: _plain(value) for name, value in old.attrs.items()}
-        record = {
-            "eventID": mock_random.uuid4().hex,
-            "eventName": event_name,
-            "eventSource": "aws:dynamodb",
-            "eventVersion": "1.0",
-            "awsRegion": "us-east-1",
-            "dynamodb": data,
-        }
-        text = json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=_record_default)
-        # The images are the table's items: its codec's dictionary halves a record (870 -> 440 bytes).
-        codec = getattr(table.items, "codec", None)
-        dictionary = codec.dictionary() if codec is not None else b""
-        deflate = zlib.compressobj(1, zlib.DEFLATED, _WBITS, 8, zlib.Z_DEFAULT_STRATEGY, dictionary)
-        blob = deflate.compress(text.encode("utf-8", "surrogatepass")) + deflate.flush()
-        spill = _spill[0]
-        place = spill.put(blob) if spill is not None else None
-        # moto's SizeBytes: the length of the record's JSON ("a substantial overestimate", in its own words).
-        return cls(blob if place is None else place, len(text), dictionary)
-
-    def to_json(self) -> dict[str, Any]:
-        from moto.core.utils import utcfromtimestamp
-
-        blob = self._blob
-        if isinstance(blob, int):
-            spill = _spill[0]
-            assert spill is not None, "a spilled record outlived its spill file"
-            blob = spill.get(blob)
-        inflate = zlib.decompressobj(_WBITS, self._dictionary)
-        text = inflate.decompress(blob) + inflate.flush()
-        record: dict[str, Any] = json.loads(text.decode("utf-8", "surrogatepass"))
-        data = record["dynamodb"]
-        data["ApproximateCreationDateTime"] = utcfromtimestamp(data["ApproximateCreationDateTime"])
-        data["SizeBytes"] = self._size
-        return record
-
-
-def _record_default(value: Any) -> Any:
-    # Binary as base64 text, as moto's own records (and the wire) carry it.
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    raise TypeError(f"{type(value).__name__} in a stream record")
-
-
-def compact_stream_records() -> None:
-    """Keep each new stream record deflated until it is read. Idempotent.
-
-    A record holds both images as nested dicts, about as large as moto's own
-    items; the local stack trims records once both stream consumers handled
-    them, but while its stream delivery runs behind a large import the
-    records waiting grow with the import. Deflated, each is a few hundred bytes.
-    The record is made as moto makes it (`StreamRecord`), straight to its text.
-    """
-    from moto.dynamodb.models.table import StreamShard
-
-    original = StreamShard.add
-    if getattr(original, "compact", False):
-        return
-
-    def add(shard: Any, old: Any, new: Any) -> None:
-        if shard.table.lambda_event_source_mappings:  # moto hands records to its own Lambda: leave it to moto
-            original(shard, old, new)
-            return
-        event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
-        sequence = len(shard.items) + shard.starting_sequence_number
-        shard.items.append(CompactRecord.of(shard.table, event_name, old, new, sequence))
-
-    add.compact = True  # type: ignore[attr-defined]
-    StreamShard.add = add  # type: ignore[method-assign]
 
 
 def _stop_tracking_instances(base: Any) -> None:

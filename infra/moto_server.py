@@ -80,11 +80,13 @@ def start(port: int, compact: bool = True) -> Any:
     from moto.server import ThreadedMotoServer
 
     from infra.compact_items import install as compact_items
-    from infra.compact_items import spill_to_disk
+    from infra.compact_records import compact_stream_records
     from infra.moto_tokens import honour_client_request_tokens
+    from infra.spill import spill_to_disk
 
     if compact:
         compact_items()
+        compact_stream_records()
         spill_to_disk()
     _stamp_sequencers()
     honour_client_request_tokens()

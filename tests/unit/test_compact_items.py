@@ -106,7 +106,7 @@ def test_a_stream_record_round_trips_with_its_time_and_images() -> None:
     from moto.dynamodb.models.table import StreamRecord
     from moto.dynamodb.models.utilities import dynamo_json_dump
 
-    from infra.compact_items import CompactRecord
+    from infra.compact_records import CompactRecord
 
     codec = Codec("pk", "sk")
     table = SimpleNamespace(
@@ -181,7 +181,7 @@ def test_a_hash_key_with_one_item_is_held_as_one_bytes_and_with_more_as_a_dict()
 
 @given(st.lists(st.one_of(st.text(), st.uuids().map(str), st.uuids().map(lambda u: u.hex))).map("".join))
 def test_a_packed_key_unpacks_to_its_text(text: str) -> None:
-    from infra.compact_items import pack_key, unpack_key
+    from infra.compact_keys import pack_key, unpack_key
 
     packed = pack_key(text)
     assert (unpack_key(packed) if isinstance(packed, bytes) else packed) == text
@@ -192,7 +192,7 @@ def test_keys_with_ids_are_kept_as_bytes_and_read_back_as_text() -> None:
 
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
-    from infra.compact_items import pack_key
+    from infra.compact_keys import pack_key
 
     ledger = "T#0b7a3a6e-2f51-4c3e-9a0e-1d2c3b4a5f60#LEDGER#4d19ee38-5c1d-56c7-a467-000000000001"
     assert isinstance(pack_key(ledger), bytes) and len(pack_key(ledger)) == 44
@@ -225,11 +225,11 @@ def test_a_hash_key_s_only_item_keeps_a_sort_key_of_any_type(kind: str, sort_key
 @pytest.fixture
 def spill() -> Any:
     """The process's spill file, for one test (the unit tier otherwise keeps blobs in memory)."""
-    from infra import compact_items
+    from infra import spill
 
-    compact_items._spill[0] = compact_items.SpillFile()
-    yield compact_items._spill[0]
-    compact_items._spill[0] = None
+    spill._spill[0] = spill.SpillFile()
+    yield spill._spill[0]
+    spill._spill[0] = None
 
 
 def test_a_spilled_blob_keeps_its_fingerprints_in_memory_and_its_body_on_disk(spill: Any) -> None:
@@ -269,7 +269,7 @@ def test_a_body_too_long_for_a_place_stays_in_memory(spill: Any, monkeypatch: py
 def test_a_spilled_stream_record_reads_back_as_it_was_made(spill: Any) -> None:
     from types import SimpleNamespace
 
-    from infra.compact_items import CompactRecord
+    from infra.compact_records import CompactRecord
 
     codec = Codec("pk", "sk")
     table = SimpleNamespace(
