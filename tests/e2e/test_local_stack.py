@@ -21,7 +21,7 @@ from chalicelib.core.tenancy.permissions import ALL_PERMISSIONS
 from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client
 from chalicelib.wiring import history_service, stock_service, tenant_service
-from infra.localstack import QueueDelivery, ShardDelivery, lambda_stream_record, streams_api_reader
+from infra.event_sources import QueueDelivery, ShardDelivery, lambda_stream_record, streams_api_reader
 
 if TYPE_CHECKING:
     from subprocess import CompletedProcess

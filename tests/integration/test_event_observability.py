@@ -21,7 +21,7 @@ from chalicelib.settings import get_settings
 from chalicelib.storage import keys
 from chalicelib.storage.aws import client
 from chalicelib.storage.codec import to_attrs
-from infra.localstack import lambda_context, scheduled_event
+from infra.event_sources import lambda_context, scheduled_event
 from tests.capture import captured
 from tests.integration.company import Company, Refs
 

@@ -21,7 +21,7 @@ from chalicelib.features.company_inventory import csv_import
 from chalicelib.settings import get_settings
 from chalicelib.storage.aws import client
 from chalicelib.storage.import_repo import s3_notification
-from infra.localstack import lambda_sqs_record
+from infra.event_sources import lambda_sqs_record
 from tests.integration.company import Company, Refs
 from tests.integration.test_inventory_import import run_upload, upload
 
