@@ -108,24 +108,50 @@ class DynamoBackfillStore:
         held = batch_get(
             self._table,
             [to_attrs(keys.product_stock(tenant_id, product_id)) for product_id in by_product],
-            projection="sk, stock_ids",
+            projection=f"sk, stock_ids, {keys.PRODUCT_STOCK_FULL}",
         )
+        # Full keys take no more ids (their product is read by its index): nothing is missing from them.
+        full = {item["sk"]["S"] for item in held if keys.PRODUCT_STOCK_FULL in item}
         known = {item["sk"]["S"]: set(item.get("stock_ids", {}).get("SS", [])) for item in held}
         written = 0
         for product_id, stock_ids in sorted(by_product.items()):
             missing = sorted(stock_ids - known.get(product_id, set()))
-            if not missing:
+            if not missing or product_id in full:
                 continue
             # A record moved away between the page read and this write leaves an id its new product's keys
             # also hold: reads drop it there (its product_id decides), as for any stale id.
-            ddb().update_item(
-                TableName=self._table,
-                Key=to_attrs(keys.product_stock(tenant_id, product_id)),
-                UpdateExpression="ADD stock_ids :ids SET entity_type = :entity",
-                ExpressionAttributeValues={":ids": {"SS": missing}, ":entity": {"S": PRODUCT_STOCK_ENTITY}},
-            )
-            written += len(missing)
+            written += self._add_product_keys(tenant_id, product_id, missing)
         return Fixed(read, written, 0, last)
+
+    def _add_product_keys(self, tenant_id: str, product_id: str, missing: list[str]) -> int:
+        """ADD `missing` to the product's keys within their cap (keys.PRODUCT_STOCK_KEYS_CAP); past it, flag
+        them full instead (the product is then read by its index). The ids added."""
+        key = to_attrs(keys.product_stock(tenant_id, product_id))
+        entity = {":entity": {"S": PRODUCT_STOCK_ENTITY}}
+        room = keys.PRODUCT_STOCK_KEYS_CAP - len(missing)
+        if room >= 0:
+            try:
+                ddb().update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression="ADD stock_ids :ids SET entity_type = :entity",
+                    ConditionExpression="attribute_not_exists(#full) AND (attribute_not_exists(stock_ids) "
+                    "OR size(stock_ids) <= :room)",
+                    ExpressionAttributeNames={"#full": keys.PRODUCT_STOCK_FULL},
+                    ExpressionAttributeValues={":ids": {"SS": missing}, ":room": {"N": str(room)}, **entity},
+                )
+                return len(missing)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        ddb().update_item(
+            TableName=self._table,
+            Key=key,
+            UpdateExpression="SET #full = :full, entity_type = :entity",
+            ExpressionAttributeNames={"#full": keys.PRODUCT_STOCK_FULL},
+            ExpressionAttributeValues={":full": {"BOOL": True}, **entity},
+        )
+        return 0
 
     # -- writes --------------------------------------------------------------------------------
 

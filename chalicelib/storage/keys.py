@@ -72,11 +72,18 @@ def unique(t: str, kind: str, value: str) -> dict[str, str]:
     return {"pk": f"T#{t}#UNIQUE", "sk": f"{kind}#{value}"}
 
 
+# A product's stock keys hold at most this many ids (36 KB; every ADD rewrites the item, and DynamoDB bills a
+# write by the item's size). Past it the item is flagged `PRODUCT_STOCK_FULL` and stops growing.
+PRODUCT_STOCK_KEYS_CAP = 1_000
+PRODUCT_STOCK_FULL = "stock_ids_full"
+
+
 def product_stock(t: str, product_id: str) -> dict[str, str]:
     """The product's stock keys: a string set `stock_ids` of every record created for (or moved to) it, ADDed
     in the transaction that creates (or moves) each record and DELETEd when a record moves to another product
     (deleted records stay: deletes are soft), so a page of products reads its records by BatchGetItem instead
-    of one gsi1 Query per product. The `backfill` job adds records written before the keys existed."""
+    of one gsi1 Query per product. The `backfill` job adds records written before the keys existed. A product
+    with more records than PRODUCT_STOCK_KEYS_CAP has its keys flagged full, and is read by its gsi1 Query."""
     return {"pk": f"T#{t}#PRODUCTSTOCK", "sk": product_id}
 
 

@@ -76,7 +76,8 @@ class DynamoStockStore:
         """The record's key joins its product's stock keys (keys.product_stock), in the record's transaction."""
         key = to_attrs(keys.product_stock(tenant_id, product_id))
         meaning = Meaning(Role.PLAIN, "product stock keys")
-        tx.add_set_member(self._table, key, "stock_ids", stock_id, meaning, entity_type=PRODUCT_STOCK_ENTITY)
+        cap = (keys.PRODUCT_STOCK_KEYS_CAP, keys.PRODUCT_STOCK_FULL)
+        tx.add_set_member(self._table, key, "stock_ids", stock_id, meaning, entity_type=PRODUCT_STOCK_ENTITY, cap=cap)
 
     def remove_product_key(self, tx: Transaction, tenant_id: str, product_id: str, stock_id: str) -> None:
         """The record's key leaves the product's stock keys, in the transaction that moves it away. When the
@@ -589,21 +590,27 @@ class DynamoStockStore:
     def records_for_products(self, tenant_id: str, product_ids: Iterable[str]) -> dict[str, list[StockRecord]]:
         """The records of each product (deleted ones included), by known keys: the products' stock keys
         (BatchGetItem, 100 products a call), then the records (BatchGetItem, 100 records a call), both
-        strongly consistent. 100 products with 2 records each cost 1 + 2 calls, not 100 Queries."""
+        strongly consistent. 100 products with 2 records each cost 1 + 2 calls, not 100 Queries. A product
+        whose keys are full (more records than `keys.PRODUCT_STOCK_KEYS_CAP`) costs one gsi1 Query."""
         wanted = list(dict.fromkeys(product_ids))
         if not wanted:
             return {}
         key_items = batch_get(
             self._table,
             [to_attrs(keys.product_stock(tenant_id, pid)) for pid in wanted],
-            projection="sk, stock_ids",
+            projection=f"sk, stock_ids, {keys.PRODUCT_STOCK_FULL}",
         )
-        stock_ids = sorted({sid for item in key_items for sid in item.get("stock_ids", {}).get("SS", [])})
+        full = {item["sk"]["S"] for item in key_items if keys.PRODUCT_STOCK_FULL in item}
+        listed = [item for item in key_items if item["sk"]["S"] not in full]
+        stock_ids = sorted({sid for item in listed for sid in item.get("stock_ids", {}).get("SS", [])})
         found: dict[str, list[StockRecord]] = {pid: [] for pid in wanted}
         for record in self.get_records(tenant_id, stock_ids).values():
             # A record moved to another product since stays in the old one's keys: it is that one's now.
-            if record.product_id in found:
+            if record.product_id in found and record.product_id not in full:
                 found[record.product_id].append(record)
+        for product_id in sorted(full):
+            # Its keys stopped at the cap: its index has every record (eventually consistent, as a Query is).
+            found[product_id] = self.records_for_product(tenant_id, product_id)
         for records in found.values():
             records.sort(key=lambda r: (r.location_id, r.stock_id))  # the gsi1 order (STOCK#<location>#<id>)
         return found

@@ -134,6 +134,10 @@ class _SetEdit:
     adds: list[str] = field(default_factory=list)
     # member -> the ConditionCheck that guards its removal when it has to wait for the commit.
     removes: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    # At most this many members; past it the set stops growing and the item is marked `full_attribute`.
+    cap: int | None = None
+    full_attribute: str = ""
+    full: bool = False
 
 
 class Transaction(UnitOfWork):
@@ -162,15 +166,24 @@ class Transaction(UnitOfWork):
         member: str,
         meaning: Meaning,
         entity_type: str | None = None,
+        cap: tuple[int, str] | None = None,
     ) -> None:
         """ADD `member` to the string set `attribute` of the item at `key` (created if missing).
 
-        ADD is commutative and carries no condition, so concurrent transactions never fail each other's
-        checks on it. Several members for one item in this transaction merge into ONE Update (DynamoDB
-        refuses two actions on one item): it costs one of the 100 items per distinct item, not per member.
-        A member removed earlier in this transaction is added after all (the later call wins).
+        ADD is commutative, so concurrent transactions never fail each other's checks on it. Several
+        members for one item in this transaction merge into ONE Update (DynamoDB refuses two actions on
+        one item): it costs one of the 100 items per distinct item, not per member. A member removed
+        earlier in this transaction is added after all (the later call wins).
+
+        `cap` (members, flag attribute) bounds the set, which DynamoDB's 400 KB item limit (and the
+        write cost of a large item) would otherwise do by failing the transaction: the ADD is made on
+        the condition that the set stays within the cap and is not flagged. When that condition is all
+        that failed, `commit` sends the transaction again with the ADD replaced by SET flag = true, so
+        the set stops growing and its readers know it no longer holds every member.
         """
         edit = self._set_edit(table, key, attribute, meaning, entity_type)
+        if cap is not None:
+            edit.cap, edit.full_attribute = cap
         edit.removes.pop(member, None)
         if member not in edit.adds:
             edit.adds.append(member)
@@ -221,24 +234,40 @@ class Transaction(UnitOfWork):
         its DELETEs."""
         names = {"#set": edit.attribute}
         values: dict[str, Any] = {}
-        if edit.adds:
+        sets = []
+        condition = None
+        if edit.adds and edit.cap is not None and (edit.full or len(edit.adds) > edit.cap):
+            edit.full = True
+            expression = ""
+            sets.append("#full = :full")
+            names["#full"], values[":full"] = edit.full_attribute, {"BOOL": True}
+            del names["#set"]
+        elif edit.adds:
             expression = "ADD #set :members"
             values[":members"] = {"SS": list(edit.adds)}
+            if edit.cap is not None:
+                condition = "attribute_not_exists(#full) AND (attribute_not_exists(#set) OR size(#set) <= :room)"
+                names["#full"], values[":room"] = edit.full_attribute, {"N": str(edit.cap - len(edit.adds))}
         else:
             expression = "DELETE #set :gone"
             values[":gone"] = {"SS": list(edit.removes)}
         if edit.entity_type is not None:
             # Says what the item is to whoever reads the table or its stream (the audit trail skips it).
-            expression += " SET #entity = :entity"
+            sets.append("#entity = :entity")
             names["#entity"] = "entity_type"
             values[":entity"] = {"S": edit.entity_type}
-        self._items[edit.index]["Update"] = {
+        if sets:
+            expression = f"{expression} SET {', '.join(sets)}".strip()
+        update = {
             "TableName": edit.table,
             "Key": edit.key,
             "UpdateExpression": expression,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
+        if condition is not None:
+            update["ConditionExpression"] = condition
+        self._items[edit.index]["Update"] = update
 
     @property
     def deferred(self) -> list[dict[str, Any]]:
@@ -266,10 +295,27 @@ class Transaction(UnitOfWork):
 
     @property
     def token(self) -> str:
-        """The ClientRequestToken, fixed on first use (so every attempt sends the same one)."""
+        """The ClientRequestToken, fixed on first use (so every attempt sends the same one) until a capped
+        set fills (`_fill`): the transaction is another from then on, and so is its token."""
         if self._token is None:
-            self._token = client_request_token(self._items, self._command_id)
+            full = sorted(json.dumps(edit.key, sort_keys=True) for edit in self._sets.values() if edit.full)
+            command = self._command_id and "\n".join([self._command_id, *(f"full {key}" for key in full)])
+            self._token = client_request_token(self._items, command)
         return self._token
+
+    def _fill(self, reasons: list[dict[str, Any]]) -> bool:
+        """When capped sets failed their condition (their ADD would pass the cap), mark them full (the
+        transaction now flags them instead of adding) and say so: the caller sends it again. Even when other
+        items failed too: sent again, a command that committed before with full sets carries the token it
+        committed with and is answered as the success it was; anything else fails again on its own."""
+        capped = {edit.index: edit for edit in self._sets.values() if edit.cap is not None and not edit.full}
+        filled = [capped[i] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed" and i in capped]
+        for edit in filled:
+            edit.full = True
+            self._render(edit)
+        if filled:
+            self._token = None
+        return bool(filled)
 
     def commit(self) -> None:
         """Write every item, or none: raises the domain error that explains a cancellation."""
@@ -288,6 +334,9 @@ class Transaction(UnitOfWork):
                 self._send_deferred()
                 return
             kind, detail = outcome
+            if kind == "cancelled" and self._fill(detail):
+                request = {"TransactItems": self._items, "ClientRequestToken": self.token}
+                continue
             if kind == "cancelled":
                 reasons: list[dict[str, Any]] = detail
                 codes = {r.get("Code") for r in reasons} - {"None", None}

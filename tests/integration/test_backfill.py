@@ -285,3 +285,37 @@ def test_the_keys_pass_adds_each_products_missing_ids_in_one_update_deleted_reco
     finally:
         stop()
     assert calls == ["Query", "BatchGetItem"]
+
+
+def test_the_keys_pass_flags_a_product_past_the_cap_and_reads_still_find_its_records(
+    shop: Maker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given, with keys capped at 2 ids, old-shaped records: three of K-1 (more than the cap) and two of K-2
+    monkeypatch.setattr(keys, "PRODUCT_STOCK_KEYS_CAP", 2)
+    for sku in ("K-1", "K-2"):
+        shop.ok("POST", "/v2/products", {"sku": sku, "name": sku, "sourceIds": {}}, 201)
+    rows = [{"sku": "K-1", "quantity": 1, "supplier": s} for s in ("A", "B", "C")]
+    rows += [{"sku": "K-2", "quantity": 2, "supplier": s} for s in ("A", "B")]
+    shop.ok("POST", "/v2/inventory/bulk/sku/supplier", rows)
+    make_old_shaped(shop.id)
+    table = get_settings().main_table
+    by_product: dict[str, set[str]] = {}
+    for item in _partition(keys.stocks_partition(shop.id)):
+        by_product.setdefault(item["product_id"]["S"], set()).add(item["sk"]["S"])
+    k1 = next(p for p, ids in by_product.items() if len(ids) == 3)
+    k2 = next(p for p, ids in by_product.items() if len(ids) == 2)
+
+    # When the keys pass runs
+    fixed = DynamoBackfillStore(table).fix_page(shop.id, "keys", None, 100)
+
+    # Then K-2's ids are added, and K-1's keys are flagged full with none added
+    assert fixed.written == 2
+    full = client("dynamodb").get_item(TableName=table, Key=to_attrs(keys.product_stock(shop.id, k1)))["Item"]
+    assert full[keys.PRODUCT_STOCK_FULL] == {"BOOL": True} and "stock_ids" not in full
+    listed = client("dynamodb").get_item(TableName=table, Key=to_attrs(keys.product_stock(shop.id, k2)))["Item"]
+    assert set(listed["stock_ids"]["SS"]) == by_product[k2]
+    # And the batched read of many products finds every record of both
+    assert product_inventory(shop, "K-1")["totalQuantity"] == 3
+    assert product_inventory(shop, "K-2")["totalQuantity"] == 4
+    # And a second run writes nothing
+    assert DynamoBackfillStore(table).fix_page(shop.id, "keys", None, 100).written == 0
