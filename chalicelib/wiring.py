@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from chalicelib.storage.batch_reads import DynamoBatchReads
     from chalicelib.storage.event_repo import DynamoEventStore
     from chalicelib.storage.idempotency_repo import DynamoIdempotencyStore
+    from chalicelib.storage.job_cursors import DynamoJobCursors
     from chalicelib.storage.stock_repo import DynamoStockStore
     from chalicelib.storage.warehouse_repo import DynamoWarehouseStore
 
@@ -156,6 +157,13 @@ def stock_store() -> DynamoStockStore:
 
 
 @cache
+def job_cursors() -> DynamoJobCursors:
+    from chalicelib.storage.job_cursors import DynamoJobCursors
+
+    return DynamoJobCursors(get_settings().main_table)
+
+
+@cache
 def import_service() -> ImportService:
     from chalicelib.core.imports.jobs import ImportService
     from chalicelib.storage.files import S3Files
@@ -248,7 +256,15 @@ def webhook_service() -> WebhookService:
 def reset() -> None:
     """Forget built services (tests switch settings between cases)."""
     factories = (stock_service, catalog_service, tenant_service, idempotency_store, history_service)
-    for factory in (*factories, reference_service, inventory_service, import_service, stock_store, batch_reads):
+    for factory in (
+        *factories,
+        reference_service,
+        inventory_service,
+        import_service,
+        stock_store,
+        batch_reads,
+        job_cursors,
+    ):
         factory.cache_clear()
     order_service.cache_clear()
     order_import_planner.cache_clear()

@@ -15,12 +15,17 @@ from typing import Any
 
 from chalicelib.core.ids import utcnow
 from chalicelib.observability import count, logger
-from chalicelib.wiring import stock_service, tenant_service
+from chalicelib.wiring import job_cursors, stock_service, tenant_service
 
 Job = Callable[[str], dict[str, Any]]
 # Snapshots sum the ledger up to this long ago: a movement stamped earlier has surely committed.
 SNAPSHOT_MARGIN = timedelta(minutes=1)
 SNAPSHOT_BATCH = 25
+RECONCILE_JOB = "reconciliation"
+# A scheduled reconciliation stops between pages with this much of its invocation left, or a quarter of it
+# when that is less (a page of 500 records costs 500 Queries); the next invocation of the night goes on
+# (blueprint.reconcile_ledger).
+RECONCILE_STOP_SECONDS = 120.0
 
 
 def _tenant_ids() -> list[str]:
@@ -38,47 +43,97 @@ def expire_reservations_of(tenant_id: str) -> dict[str, Any]:
     return {"expired": expired}
 
 
-def reconcile_ledger_of(tenant_id: str, now: datetime | None = None) -> dict[str, Any]:
+def reconcile_ledger_of(
+    tenant_id: str, now: datetime | None = None, out_of_time: Callable[[], bool] | None = None
+) -> dict[str, Any]:
     """Check every stock record's balance against its ledger, and write its daily snapshot.
 
-    The check is snapshot + movements since = stored on hand (one snapshot
-    Query and one movement-range Query per record). A mismatch would be a bug,
-    never a business event, so it is logged as an error, counted by the
-    schedule (`LedgerMismatches`; its alarm fires on any) and published as a
-    `ledger.mismatch` event (GET /events, webhooks); nothing is corrected.
-    The new snapshot (what as-of reads start from) sums the ledger up to a
-    minute ago, so no movement of that time can still be in flight.
-    """
-    from chalicelib.wiring import event_store, stock_store, webhook_service
+    The check is snapshot + movements since = stored on hand (one Query per
+    record). A mismatch would be a bug, never a business event, so it is
+    logged as an error, counted by the schedule (`LedgerMismatches`; its alarm
+    fires on any) and published as a `ledger.mismatch` event (GET /events,
+    webhooks); nothing is corrected. The new snapshot (what as-of reads start
+    from) sums the ledger up to a minute ago, so no movement of that time can
+    still be in flight.
 
-    service = stock_service()
+    With `out_of_time` (the nightly schedule: see `reconcile_ledger`) the day's
+    pass is resumable, as a million records do not fit one invocation: it
+    stops between pages once `out_of_time()`, saving where it stands
+    (`T#t#JOBCURSOR / reconciliation`), and the next invocation of the night
+    goes on from there; a company whose pass of the day is done is skipped.
+    Without it (a run on request, tests) every record is checked now. `done`
+    says whether the day's pass is complete.
+    """
     cutoff = (now or utcnow()) - SNAPSHOT_MARGIN
-    checked = 0
-    mismatches: list[dict[str, Any]] = []
-    found = []
-    snapshots = []
-    for record in service.all_records(tenant_id):
-        checked += 1
-        reconciled, new = service.reconcile_and_snapshot(tenant_id, record, cutoff)
-        if new:
-            snapshots.append(reconciled.snapshot)
-        if reconciled.difference != 0:
-            mismatches.append({"stockId": record.stock_id, "difference": reconciled.difference})
-            logger.error(
-                "ledger mismatch",
-                extra={"tenant_id": tenant_id, "stock_id": record.stock_id, "difference": str(reconciled.difference)},
-            )
-            found.append(_mismatch_event(tenant_id, record, reconciled.difference, cutoff))
-        if len(snapshots) >= SNAPSHOT_BATCH:
-            stock_store().put_snapshots(snapshots)
-            snapshots = []
-    if snapshots:
-        stock_store().put_snapshots(snapshots)
-    if found:
-        event_store().put_events(found)
-        webhook_service().fan_out(found)
-    logger.info("ledger reconciled", extra={"tenant_id": tenant_id, "checked": checked, "mismatches": len(mismatches)})
-    return {"checked": checked, "mismatches": mismatches}
+    day = keys_day(cutoff)
+    start: dict[str, object] | None = None
+    if out_of_time is not None:
+        saved = job_cursors().load(tenant_id, RECONCILE_JOB) or {}
+        if saved.get("day") == day and saved.get("done"):
+            return {"checked": 0, "mismatches": [], "done": True}
+        start = saved.get("start") if saved.get("day") == day else None
+    tally = _Tally(tenant_id, cutoff)
+    done = True
+    for page in stock_service().record_pages(tenant_id, start):
+        tally.check(page.items)
+        if out_of_time is not None and page.cursor is not None and out_of_time():
+            job_cursors().save(tenant_id, RECONCILE_JOB, {"day": day, "start": page.cursor})
+            done = False
+            break
+    tally.flush()
+    if out_of_time is not None and done:
+        job_cursors().save(tenant_id, RECONCILE_JOB, {"day": day, "done": True})
+    logger.info(
+        "ledger reconciled" if done else "ledger reconciliation paused",
+        extra={"tenant_id": tenant_id, "checked": tally.checked, "mismatches": len(tally.mismatches)},
+    )
+    return {"checked": tally.checked, "mismatches": tally.mismatches, "done": done}
+
+
+class _Tally:
+    """One run's checks of a company's records: its counts, and the snapshots and events it has to write."""
+
+    def __init__(self, tenant_id: str, cutoff: datetime) -> None:
+        self._tenant_id = tenant_id
+        self._cutoff = cutoff
+        self.checked = 0
+        self.mismatches: list[dict[str, Any]] = []
+        self._events: list[Any] = []
+        self._snapshots: list[Any] = []
+
+    def check(self, records: list[Any]) -> None:
+        from chalicelib.wiring import stock_store
+
+        service = stock_service()
+        for record in records:
+            self.checked += 1
+            reconciled, new = service.reconcile_and_snapshot(self._tenant_id, record, self._cutoff)
+            if new:
+                self._snapshots.append(reconciled.snapshot)
+            if reconciled.difference != 0:
+                self._mismatch(record, reconciled.difference)
+            if len(self._snapshots) >= SNAPSHOT_BATCH:
+                stock_store().put_snapshots(self._snapshots)
+                self._snapshots = []
+
+    def _mismatch(self, record: Any, difference: Any) -> None:
+        self.mismatches.append({"stockId": record.stock_id, "difference": difference})
+        logger.error(
+            "ledger mismatch",
+            extra={"tenant_id": self._tenant_id, "stock_id": record.stock_id, "difference": str(difference)},
+        )
+        self._events.append(_mismatch_event(self._tenant_id, record, difference, self._cutoff))
+
+    def flush(self) -> None:
+        from chalicelib.wiring import event_store, stock_store, webhook_service
+
+        if self._snapshots:
+            stock_store().put_snapshots(self._snapshots)
+            self._snapshots = []
+        if self._events:
+            event_store().put_events(self._events)
+            webhook_service().fan_out(self._events)
+            self._events = []
 
 
 def _mismatch_event(tenant_id: str, record: Any, difference: Any, cutoff: datetime) -> Any:
@@ -147,12 +202,26 @@ def expire_reservations() -> int:
     return total
 
 
-def reconcile_ledger(now: datetime | None = None) -> list[tuple[str, str]]:
-    """Reconcile every company's ledger and write the day's snapshots; the (tenant, stock id) pairs that disagree."""
+def reconcile_ledger(
+    now: datetime | None = None, time_left: Callable[[], float] | None = None
+) -> list[tuple[str, str]]:
+    """Reconcile every company's ledger and write the day's snapshots; the (tenant, stock id) pairs that disagree.
+
+    With `time_left` (seconds left in the invocation: the schedule's) each company's pass of the day is
+    resumable, and the invocation stops while a quarter of its time, at most RECONCILE_STOP_SECONDS, is
+    left; the next goes on (see `reconcile_ledger_of`).
+    """
+    out_of_time = None
+    if time_left is not None:
+        reserve = min(RECONCILE_STOP_SECONDS, time_left() / 4)
+        out_of_time = lambda: time_left() < reserve  # noqa: E731 - a one-line deadline
     mismatches: list[tuple[str, str]] = []
     for tenant_id in _tenant_ids():
+        if out_of_time is not None and out_of_time():
+            logger.info("ledger reconciliation paused: the next invocation goes on", extra={"tenant_id": tenant_id})
+            break
         try:
-            found = reconcile_ledger_of(tenant_id, now)["mismatches"]
+            found = reconcile_ledger_of(tenant_id, now, out_of_time)["mismatches"]
         except Exception:
             logger.error("ledger reconciliation failed", extra={"tenant_id": tenant_id})
             raise

@@ -30,13 +30,14 @@ jobs = Blueprint(__name__)
     description=(
         "Runs scheduled job `name` for the caller's company only, now, and answers a summary of what it did "
         "(the same code the schedule runs for every company). Names: `reservation-expiry` (releases expired "
-        "reservations: `expired`), `reconciliation` (checks every record's on-hand against its ledger: `checked`, "
-        "`mismatches`), the warehouse jobs (`expiry`, `hold-expiry`, `replenishment`), and `backfill` (numbers "
+        "reservations: `expired`), `reconciliation` (checks every record's on-hand against its ledger now, "
+        "whatever the nightly pass did: `checked`, `mismatches`, `done`), the warehouse jobs (`expiry`, "
+        "`hold-expiry`, `replenishment`), and `backfill` (numbers "
         "products and locations written before numbering and adds the index entries older stock records and "
         "ledger lines lack; bounded per call: `done` false means call it again, it resumes where it stopped). An "
         "unknown name is a 404 listing the known ones. No body. Permission: admin."
     ),
-    response_example={"job": "reconciliation", "checked": 42, "mismatches": []},
+    response_example={"job": "reconciliation", "checked": 42, "mismatches": [], "done": True},
 )
 def run_job(call: Call) -> dict[str, Any]:
     from chalicelib.events import schedules

@@ -142,7 +142,7 @@ class DynamoBackfillStore:
                 )
                 return len(missing)
             except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                if not is_conditional_failure(exc):
                     raise
         ddb().update_item(
             TableName=self._table,

@@ -659,11 +659,14 @@ def test_table_permissions_follow_what_each_function_does(resources: dict[str, A
     assert "MainTable" not in refs([on for action, on in audit.items() if action not in STREAM_ACTIONS])
 
     reconcile = grants(resources, "ReconcileLedger")
-    # It writes only its snapshots (batches, fenced to the snapshot partitions) and mismatch events.
-    assert ITEM_WRITES & set(reconcile) == {"dynamodb:BatchWriteItem"}
+    # It writes only its snapshots (batches, fenced to the snapshot partitions), mismatch events and where
+    # its nightly pass stands (one item, fenced to the job cursors).
+    assert ITEM_WRITES & set(reconcile) == {"dynamodb:BatchWriteItem", "dynamodb:PutItem"}
     assert targets(reconcile, "dynamodb:BatchWriteItem") == {"MainTable", "EventsTable"}
-    (snapshots,) = [s for s in statements(role_of(resources, "ReconcileLedger")) if s.get("Sid") == "Snapshots"]
-    assert snapshots["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["T#*#SNAP#*"]}}
+    assert targets(reconcile, "dynamodb:PutItem") == {"MainTable"}
+    fenced = {s.get("Sid"): s.get("Condition") for s in statements(role_of(resources, "ReconcileLedger"))}
+    assert fenced["Snapshots"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["T#*#SNAP#*"]}}
+    assert fenced["ReconcileCursor"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["T#*#JOBCURSOR"]}}
     assert targets(reconcile, "dynamodb:Query") == {"MainTable"}
 
     events = grants(resources, "EventsStream")
@@ -780,3 +783,12 @@ def test_api_gateway_errors_use_the_service_error_shape(resources: dict[str, Any
         body = props["ResponseTemplates"]["application/json"]
         assert '"error"' in body and '"code"' in body and '"details"' in body
         assert props["RestApiId"] == {"Ref": "RestAPI"}
+
+
+def test_the_nightly_reconciliation_fires_every_quarter_hour_of_its_window(resources: dict[str, Any]) -> None:
+    # A pass that runs out of one invocation's time goes on in the next (events/schedules.reconcile_ledger).
+    function = resources["ReconcileLedger"]["Properties"]
+    (event,) = function["Events"].values()
+    assert event["Type"] == "Schedule"
+    assert event["Properties"]["Schedule"] == "cron(0/15 3-5 * * ? *)"
+    assert function["Timeout"] == 900

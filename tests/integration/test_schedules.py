@@ -71,3 +71,95 @@ def test_given_a_balance_changed_outside_the_ledger_when_reconciling_then_it_is_
     )
 
     assert schedules.reconcile_ledger() == [(broken, broken_stock)]
+
+
+class Clock:
+    """Out of time once `after` questions have been answered no."""
+
+    def __init__(self, after: int) -> None:
+        self.calls = 0
+        self._after = after
+
+    def __call__(self) -> bool:
+        self.calls += 1
+        return self.calls > self._after
+
+
+class Remaining:
+    """Seconds left in an invocation: 900 for the first `after` questions, then 100 (under the 120 kept)."""
+
+    def __init__(self, after: int) -> None:
+        self.calls = 0
+        self._after = after
+
+    def __call__(self) -> float:
+        self.calls += 1
+        return 900.0 if self.calls <= self._after else 100.0
+
+
+def _records_of_one_tenant(count: int) -> tuple[str, list[str]]:
+    tenant, _ = wiring.tenant_service().create_tenant("Big")
+    stock = wiring.stock_service()
+    made = [
+        stock.create_record(
+            tenant.tenant_id, NewStockRecord(product_id=f"p{n}", location_id="l1", quantity=Decimal(n + 1)), ACTOR
+        ).stock_id
+        for n in range(count)
+    ]
+    return tenant.tenant_id, made
+
+
+def test_a_nightly_pass_that_runs_out_of_time_goes_on_where_it_stopped_and_runs_once_a_day(
+    services: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("chalicelib.core.stock.service.RECORD_PAGE", 2)
+    tenant, made = _records_of_one_tenant(5)  # three pages: 2, 2, 1
+    broken = sorted(made)[4]  # on the last page (records are listed by id)
+    client("dynamodb").update_item(
+        TableName=get_settings().main_table,
+        Key=to_attrs(keys.stock(tenant, broken)),
+        UpdateExpression="SET on_hand = on_hand + :d, available = available + :d",
+        ExpressionAttributeValues=to_attrs({":d": Decimal(1)}),
+    )
+    night = utcnow()
+
+    # The first invocation has time for the tenant check and one page only: it saves where it stands.
+    first = schedules.reconcile_ledger_of(tenant, night, Clock(after=0))
+    assert (first["checked"], first["mismatches"], first["done"]) == (2, [], False)
+    # The next one goes on from there, and finds the mismatch on the last page.
+    second = schedules.reconcile_ledger_of(tenant, night + timedelta(minutes=15), Clock(after=10))
+    assert second["checked"] == 3 and second["done"] is True
+    assert [m["stockId"] for m in second["mismatches"]] == [broken]
+    # Every record got its snapshot of the day, once.
+    snapshots = [
+        client("dynamodb").query(
+            TableName=get_settings().main_table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=to_attrs({":pk": f"T#{tenant}#SNAP#{stock_id}"}),
+        )["Count"]
+        for stock_id in made
+    ]
+    assert snapshots == [1] * 5
+    # Later invocations that night find the day's pass done and read no record.
+    assert schedules.reconcile_ledger_of(tenant, night + timedelta(minutes=30), Clock(after=10)) == {
+        "checked": 0,
+        "mismatches": [],
+        "done": True,
+    }
+    # The next night starts a new pass from the first record.
+    next_night = schedules.reconcile_ledger_of(tenant, night + timedelta(days=1), Clock(after=10))
+    assert (next_night["checked"], next_night["done"]) == (5, True)
+    # A run on request (no clock) checks every record whatever the cursor says.
+    assert schedules.reconcile_ledger_of(tenant, night + timedelta(days=1))["checked"] == 5
+
+
+def test_the_schedule_stops_before_the_next_company_when_its_time_is_short(services: None) -> None:
+    first, _ = _tenant_with_stock("First", 5)
+    second, _ = _tenant_with_stock("Second", 5)
+    # 900 s when the run starts and before the first company; 100 s (under the 120 s it keeps) before the second.
+    assert schedules.reconcile_ledger(utcnow(), Remaining(after=2)) == []
+
+    cursors = wiring.job_cursors()
+    done = {t: (cursors.load(t, schedules.RECONCILE_JOB) or {}).get("done") for t in (first, second)}
+    ordered = list(schedules._tenant_ids())
+    assert done[ordered[0]] is True and done[ordered[1]] is None

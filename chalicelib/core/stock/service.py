@@ -38,7 +38,15 @@ from chalicelib.core.models import (
     MovementKind,
     StockRecord,
 )
-from chalicelib.core.ports import ClaimTransition, StockChange, StockStore, Transactions, UnitOfWork, WarehouseStore
+from chalicelib.core.ports import (
+    ClaimTransition,
+    Page,
+    StockChange,
+    StockStore,
+    Transactions,
+    UnitOfWork,
+    WarehouseStore,
+)
 from chalicelib.core.stock.asof_reads import AsOfReads
 from chalicelib.core.stock.levels import MAX_SET_RETRIES, LocationLevels, require_positive
 from chalicelib.core.stock.movements import movement_of
@@ -51,6 +59,9 @@ from chalicelib.core.stock.reservations import (
     linked_claims,
     order_link_field,
 )
+
+# Records a page when a job walks every record of a company.
+RECORD_PAGE = 500
 
 __all__ = [
     "ORDER_LINK_PREFIX",
@@ -164,10 +175,15 @@ class StockService(LocationLevels, AsOfReads, Reconciliation, Reservations):
 
     def all_records(self, tenant_id: str) -> Iterator[StockRecord]:
         """Every stock record of a tenant, a page at a time (jobs, exports)."""
-        cursor = None
-        while True:
-            page = self._store.list_records(tenant_id, 500, cursor)
+        for page in self.record_pages(tenant_id):
             yield from page.items
+
+    def record_pages(self, tenant_id: str, start: dict[str, object] | None = None) -> Iterator[Page[StockRecord]]:
+        """A tenant's stock records page by page from `start` (a page's cursor: where a job left off)."""
+        cursor = start
+        while True:
+            page = self._store.list_records(tenant_id, RECORD_PAGE, cursor)
+            yield page
             if page.cursor is None:
                 return
             cursor = page.cursor
