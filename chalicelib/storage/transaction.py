@@ -177,9 +177,9 @@ class Transaction(UnitOfWork):
 
         `cap` (members, flag attribute) bounds the set, which DynamoDB's 400 KB item limit (and the
         write cost of a large item) would otherwise do by failing the transaction: the ADD is made on
-        the condition that the set stays within the cap and is not flagged. When that condition is all
-        that failed, `commit` sends the transaction again with the ADD replaced by SET flag = true, so
-        the set stops growing and its readers know it no longer holds every member.
+        the condition that the set stays within the cap and is not flagged. When that condition fails,
+        `commit` sends the transaction again with the ADD replaced by SET flag = true (`_fill`), so the
+        set stops growing and its readers know it no longer holds every member.
         """
         edit = self._set_edit(table, key, attribute, meaning, entity_type)
         if cap is not None:
