@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from chalicelib import wiring
 from chalicelib.settings import get_settings, reset_settings
-from chalicelib.storage.aws import client, reset_clients
+from chalicelib.storage.aws import client, on_call, reset_clients
 from infra.moto_server import cache_condition_parsing, roll_back_by_item
 from infra.moto_tokens import honour_client_request_tokens
 from infra.provision import provision
@@ -62,6 +62,15 @@ def aws(request: pytest.FixtureRequest) -> Iterator[None]:
 def table(module_aws: None) -> str:
     """The main table of the module's moto (`module_aws`), for store and service tests."""
     return get_settings().main_table
+
+
+@pytest.fixture
+def calls(table: str) -> Iterator[list[str]]:
+    """The AWS operations made while the test runs, in order."""
+    made: list[str] = []
+    unsubscribe = on_call(lambda service, operation: made.append(operation))
+    yield made
+    unsubscribe()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ flagged full, and the product is read by its index; creating its records never f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +12,6 @@ from chalicelib.core.errors import AlreadyExists, DuplicateCommand
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import Actor, StockRecord
 from chalicelib.storage import keys
-from chalicelib.storage.aws import on_call
 from chalicelib.storage.codec import to_attrs
 from chalicelib.storage.dynamo import ddb
 from chalicelib.storage.stock_repo import DynamoStockStore
@@ -26,14 +24,6 @@ CAP = 3
 @pytest.fixture(autouse=True)
 def small_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(keys, "PRODUCT_STOCK_KEYS_CAP", CAP)
-
-
-@pytest.fixture
-def calls(table: str) -> Iterator[list[str]]:
-    made: list[str] = []
-    unsubscribe = on_call(lambda service, operation: made.append(operation))
-    yield made
-    unsubscribe()
 
 
 def record(tenant: str, product: str = "P1", location: str = "L1") -> StockRecord:

@@ -7,7 +7,7 @@ at the end pin what only the DynamoDB store has: its round trips.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -26,7 +26,6 @@ from chalicelib.core.ids import new_id, utcnow
 from chalicelib.core.models import Actor, ClaimStatus, Hold, Movement, MovementKind, Reservation, StockRecord
 from chalicelib.core.ports import ClaimTransition, StockChange, StockStore
 from chalicelib.core.stock.service import NewStockRecord, StockService
-from chalicelib.storage.aws import on_call
 from chalicelib.storage.stock_repo import DynamoStockStore
 from tests.fakes import InMemoryStockStore
 
@@ -733,14 +732,6 @@ def test_given_split_beyond_available_when_reserving_then_nothing_is_written(
 
 
 # -- DynamoDB round trips -----------------------------------------------------------
-
-
-@pytest.fixture
-def calls(table: str) -> Iterator[list[str]]:
-    made: list[str] = []
-    unsubscribe = on_call(lambda service, operation: made.append(operation))
-    yield made
-    unsubscribe()
 
 
 @pytest.fixture

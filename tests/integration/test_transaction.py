@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from chalicelib.core.errors import AlreadyExists, DuplicateCommand, StaleVersion, TooManyWrites
 from chalicelib.core.ids import new_id
-from chalicelib.storage.aws import client, on_call
+from chalicelib.storage.aws import client
 from chalicelib.storage.transaction import Meaning, Role, Transaction
 from tests.integration.lost_responses import losing
-
-
-@pytest.fixture
-def calls(table: str) -> Iterator[list[str]]:
-    made: list[str] = []
-    stop = on_call(lambda service, operation: made.append(operation))
-    yield made
-    stop()
 
 
 def _key(tenant: str, sk: str = "C") -> dict[str, Any]:

@@ -98,9 +98,20 @@ def test_number_keys_compare_by_value_as_dynamodb_does() -> None:
     assert len(items) == 0
 
 
+def streamed_table(codec: Codec) -> Any:
+    """What a stream record reads of moto's table: its keys, its stream view and its items' codec."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        hash_key_attr="pk",
+        range_key_attr="sk",
+        stream_specification={"StreamViewType": "NEW_AND_OLD_IMAGES"},
+        items=SimpleNamespace(codec=codec),
+    )
+
+
 def test_a_stream_record_round_trips_with_its_time_and_images() -> None:
     from datetime import timedelta
-    from types import SimpleNamespace
 
     from moto.core.utils import utcnow
     from moto.dynamodb.models.table import StreamRecord
@@ -109,12 +120,7 @@ def test_a_stream_record_round_trips_with_its_time_and_images() -> None:
     from infra.compact_records import CompactRecord
 
     codec = Codec("pk", "sk")
-    table = SimpleNamespace(
-        hash_key_attr="pk",
-        range_key_attr="sk",
-        stream_specification={"StreamViewType": "NEW_AND_OLD_IMAGES"},
-        items=SimpleNamespace(codec=codec),
-    )
+    table = streamed_table(codec)
     for n in range(LEARN_AT[0]):  # the table has a dictionary: records are deflated against it
         codec.pack({"pk": {"S": "T#1#STOCK"}, "sk": {"S": f"{n:08}"}, "name": {"S": "Round bar 50mm S355"}})
     old = codec.decode(codec.pack({"pk": EVERY_TYPE["pk"], "sk": EVERY_TYPE["sk"]}))
@@ -267,17 +273,10 @@ def test_a_body_too_long_for_a_place_stays_in_memory(spill: Any, monkeypatch: py
 
 
 def test_a_spilled_stream_record_reads_back_as_it_was_made(spill: Any) -> None:
-    from types import SimpleNamespace
-
     from infra.compact_records import CompactRecord
 
     codec = Codec("pk", "sk")
-    table = SimpleNamespace(
-        hash_key_attr="pk",
-        range_key_attr="sk",
-        stream_specification={"StreamViewType": "NEW_AND_OLD_IMAGES"},
-        items=SimpleNamespace(codec=codec),
-    )
+    table = streamed_table(codec)
     new = codec.decode(codec.pack(EVERY_TYPE))
     written = spill.size()
 
