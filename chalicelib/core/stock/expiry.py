@@ -16,7 +16,6 @@ from datetime import date
 from decimal import Decimal
 
 from chalicelib.core.errors import AlreadyExists, NotFound, ValidationFailed
-from chalicelib.core.ids import new_id
 from chalicelib.core.models import (
     SYSTEM,
     ZERO,
@@ -32,6 +31,7 @@ from chalicelib.core.models import (
 )
 from chalicelib.core.ports import HoldRelease, NewRecordWrite, StockChange
 from chalicelib.core.stock.lots import slot_id
+from chalicelib.core.stock.movements import movement_of
 from chalicelib.core.stock.slots import WarehouseBase, field_error, today
 
 EXPIRED_REASON = "EXPIRED"
@@ -269,15 +269,4 @@ def _expiry_hold(record: StockRecord) -> Hold:
 
 
 def _movement(record: StockRecord, kind: MovementKind, quantity: Decimal, actor: Actor, note: str) -> Movement:
-    return Movement(
-        tenant_id=record.tenant_id,
-        movement_id=new_id(),
-        stock_id=record.stock_id,
-        product_id=record.product_id,
-        location_id=record.location_id,
-        kind=kind,
-        quantity=quantity,
-        reason=EXPIRED_REASON,
-        reference=note,
-        actor=actor,
-    )
+    return movement_of(record, kind, quantity, actor, EXPIRED_REASON, note, None)

@@ -42,6 +42,7 @@ from chalicelib.core.ports import (
     StockWrite,
     UnitOfWork,
 )
+from chalicelib.core.stock.movements import movement_of
 from chalicelib.core.stock.ownership import own_stock
 
 MAX_SET_RETRIES = 5
@@ -232,18 +233,8 @@ class LocationLevels:
             raise ValidationFailed("nothing to undo", [_field("quantity", "must not be zero")])
         if quantity > 0 and record.available < quantity:
             raise ShortStock(record.product_id, record.location_id, max(record.available, ZERO), quantity)
-        movement = Movement(
-            tenant_id=record.tenant_id,
-            movement_id=movement_id,
-            stock_id=record.stock_id,
-            product_id=record.product_id,
-            location_id=record.location_id,
-            kind=MovementKind.CORRECTION,
-            quantity=-quantity,
-            reason=reason,
-            reference=reference,
-            actor=actor,
-            reverses=original_id,
+        movement = movement_of(
+            record, MovementKind.CORRECTION, -quantity, actor, reason, reference, movement_id, reverses=original_id
         )
         return StockChange(stock_id=record.stock_id, actor=actor, on_hand=-quantity, movement=movement)
 

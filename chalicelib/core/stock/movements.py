@@ -16,7 +16,10 @@ def movement_of(
     reason: str | None,
     reference: str | None,
     command_id: str | None,
+    *,
+    reverses: str | None = None,
 ) -> Movement:
+    """The ledger line of `quantity` on `record` (`command_id`: its id when the change is a command's)."""
     return Movement(
         tenant_id=record.tenant_id,
         movement_id=command_id or new_id(),
@@ -28,4 +31,5 @@ def movement_of(
         reason=reason,
         reference=reference,
         actor=actor,
+        reverses=reverses,
     )

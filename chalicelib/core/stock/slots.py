@@ -29,6 +29,7 @@ from chalicelib.core.ports import (
 )
 from chalicelib.core.stock.levels import increase_write
 from chalicelib.core.stock.lots import fefo, slot_id
+from chalicelib.core.stock.movements import movement_of
 from chalicelib.core.stock.service import StockService
 
 # A command computed from a read (a count, a compare-and-set) is planned again this often when
@@ -240,18 +241,8 @@ class WarehouseBase:
             if take <= 0:
                 continue
             index = len(changes)
-            movement = Movement(
-                tenant_id=tenant_id,
-                movement_id=(f"{movement_id}:{index}" if index else movement_id) if movement_id else new_id(),
-                stock_id=record.stock_id,
-                product_id=record.product_id,
-                location_id=record.location_id,
-                kind=kind,
-                quantity=-take,
-                reason=reason,
-                reference=reference,
-                actor=actor,
-            )
+            own_id = (f"{movement_id}:{index}" if index else movement_id) if movement_id else None
+            movement = movement_of(record, kind, -take, actor, reason, reference, own_id)
             changes.append(
                 StockChange(
                     stock_id=record.stock_id,
