@@ -33,6 +33,7 @@ asserts on time; a job that does not complete with every row stops the run.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
@@ -75,14 +76,23 @@ def use_stack(moto_port: str) -> None:
     wiring.reset()
 
 
+@functools.cache
+def main_stream_arn() -> str:
+    """Read once: moto's DescribeTable counts every item of the table, which a poll every 2 s would pay."""
+    from chalicelib.settings import get_settings
+    from chalicelib.storage.aws import client
+
+    arn: str = client("dynamodb").describe_table(TableName=get_settings().main_table)["Table"]["LatestStreamArn"]
+    return arn
+
+
 def stream_caught_up() -> bool:
     """True when the stack has delivered (and so trimmed) every record of the main table's stream."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from chalicelib.settings import get_settings
     from chalicelib.storage.aws import client
 
-    arn = client("dynamodb").describe_table(TableName=get_settings().main_table)["Table"]["LatestStreamArn"]
+    arn = main_stream_arn()
     streams = client("dynamodbstreams")
     for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
         for _ in range(10):
