@@ -73,16 +73,18 @@ def reconcile_ledger_of(
             return {"checked": 0, "mismatches": [], "done": True}
         start = saved.get("start") if saved.get("day") == day else None
     tally = _Tally(tenant_id, cutoff)
-    done = True
+    resume_at = None
     for page in stock_service().record_pages(tenant_id, start):
         tally.check(page.items)
         if out_of_time is not None and page.cursor is not None and out_of_time():
-            job_cursors().save(tenant_id, RECONCILE_JOB, {"day": day, "start": page.cursor})
-            done = False
+            resume_at = page.cursor
             break
-    tally.flush()
-    if out_of_time is not None and done:
-        job_cursors().save(tenant_id, RECONCILE_JOB, {"day": day, "done": True})
+    done = resume_at is None
+    tally.flush()  # before the cursor moves past these records: a failed write leaves them to the next run
+    if out_of_time is not None:
+        job_cursors().save(
+            tenant_id, RECONCILE_JOB, {"day": day, "done": True} if done else {"day": day, "start": resume_at}
+        )
     logger.info(
         "ledger reconciled" if done else "ledger reconciliation paused",
         extra={"tenant_id": tenant_id, "checked": tally.checked, "mismatches": len(tally.mismatches)},
