@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -73,18 +73,6 @@ def test_given_a_balance_changed_outside_the_ledger_when_reconciling_then_it_is_
     assert schedules.reconcile_ledger() == [(broken, broken_stock)]
 
 
-class Clock:
-    """Out of time once `after` questions have been answered no."""
-
-    def __init__(self, after: int) -> None:
-        self.calls = 0
-        self._after = after
-
-    def __call__(self) -> bool:
-        self.calls += 1
-        return self.calls > self._after
-
-
 class Remaining:
     """Seconds left in an invocation: 900 for the first `after` questions, then 100 (under the 120 kept)."""
 
@@ -95,6 +83,12 @@ class Remaining:
     def __call__(self) -> float:
         self.calls += 1
         return 900.0 if self.calls <= self._after else 100.0
+
+
+def out_of_time_after(after: int) -> Callable[[], bool]:
+    """Out of time once `after` questions have been answered no (the schedule's test, on `Remaining`)."""
+    remaining = Remaining(after)
+    return lambda: remaining() < schedules.RECONCILE_STOP_SECONDS
 
 
 def _records_of_one_tenant(count: int) -> tuple[str, list[str]]:
@@ -124,10 +118,10 @@ def test_a_nightly_pass_that_runs_out_of_time_goes_on_where_it_stopped_and_runs_
     night = utcnow()
 
     # The first invocation has time for the tenant check and one page only: it saves where it stands.
-    first = schedules.reconcile_ledger_of(tenant, night, Clock(after=0))
+    first = schedules.reconcile_ledger_of(tenant, night, out_of_time_after(after=0))
     assert (first["checked"], first["mismatches"], first["done"]) == (2, [], False)
     # The next one goes on from there, and finds the mismatch on the last page.
-    second = schedules.reconcile_ledger_of(tenant, night + timedelta(minutes=15), Clock(after=10))
+    second = schedules.reconcile_ledger_of(tenant, night + timedelta(minutes=15), out_of_time_after(after=10))
     assert second["checked"] == 3 and second["done"] is True
     assert [m["stockId"] for m in second["mismatches"]] == [broken]
     # Every record got its snapshot of the day, once.
@@ -141,13 +135,13 @@ def test_a_nightly_pass_that_runs_out_of_time_goes_on_where_it_stopped_and_runs_
     ]
     assert snapshots == [1] * 5
     # Later invocations that night find the day's pass done and read no record.
-    assert schedules.reconcile_ledger_of(tenant, night + timedelta(minutes=30), Clock(after=10)) == {
+    assert schedules.reconcile_ledger_of(tenant, night + timedelta(minutes=30), out_of_time_after(after=10)) == {
         "checked": 0,
         "mismatches": [],
         "done": True,
     }
     # The next night starts a new pass from the first record.
-    next_night = schedules.reconcile_ledger_of(tenant, night + timedelta(days=1), Clock(after=10))
+    next_night = schedules.reconcile_ledger_of(tenant, night + timedelta(days=1), out_of_time_after(after=10))
     assert (next_night["checked"], next_night["done"]) == (5, True)
     # A run on request (no clock) checks every record whatever the cursor says.
     assert schedules.reconcile_ledger_of(tenant, night + timedelta(days=1))["checked"] == 5
