@@ -26,6 +26,7 @@ from chalicelib.storage import keys
 from chalicelib.storage.catalog_repo import DynamoCatalogStore
 from chalicelib.storage.codec import from_attrs, to_attrs, to_record
 from chalicelib.storage.dynamo import batch_get, ddb, is_conditional_failure
+from chalicelib.storage.job_cursors import DynamoJobCursors
 from chalicelib.storage.stock_repo import PRODUCT_STOCK_ENTITY
 from chalicelib.storage.transaction import Meaning, Role, Transaction
 
@@ -38,6 +39,7 @@ class DynamoBackfillStore:
     def __init__(self, table: str) -> None:
         self._table = table
         self._catalog = DynamoCatalogStore(table)
+        self._cursors = DynamoJobCursors(table)
 
     def fix_page(self, tenant_id: str, phase: str, start: dict[str, Any] | None, limit: int) -> Fixed:
         fixers: dict[str, Callable[[str, dict[str, Any] | None, int], Fixed]] = {
@@ -250,20 +252,11 @@ class DynamoBackfillStore:
     # -- the cursor ----------------------------------------------------------------------------
 
     def load_cursor(self, tenant_id: str) -> Cursor | None:
-        item = (
-            ddb()
-            .get_item(TableName=self._table, Key=to_attrs(keys.job_cursor(tenant_id, JOB)), ConsistentRead=True)
-            .get("Item")
-        )
-        if not item:
-            return None
-        data = from_attrs(item)
-        return Cursor(str(data["phase"]), data.get("start"))
+        data = self._cursors.load(tenant_id, JOB)
+        return Cursor(str(data["phase"]), data.get("start")) if data else None
 
     def save_cursor(self, tenant_id: str, cursor: Cursor) -> None:
-        """The cursor item carries no entity_type: neither history nor events see it."""
-        item = {**keys.job_cursor(tenant_id, JOB), "phase": cursor.phase, "start": cursor.start, "saved_at": utcnow()}
-        ddb().put_item(TableName=self._table, Item=to_attrs(item))
+        self._cursors.save(tenant_id, JOB, {"phase": cursor.phase, "start": cursor.start})
 
     def clear_cursor(self, tenant_id: str) -> None:
-        ddb().delete_item(TableName=self._table, Key=to_attrs(keys.job_cursor(tenant_id, JOB)))
+        self._cursors.clear(tenant_id, JOB)

@@ -1,4 +1,5 @@
-"""Where a resumable scheduled job stands for one company between its invocations (`keys.job_cursor`).
+"""Where a resumable job (the backfill, the nightly reconciliation) stands for one company between its
+invocations (`keys.job_cursor`).
 
 The item carries no `entity_type`: neither the history nor the domain events see it.
 """
@@ -31,3 +32,6 @@ class DynamoJobCursors:
     def save(self, tenant_id: str, job: str, state: dict[str, Any]) -> None:
         item = {**state, **keys.job_cursor(tenant_id, job), "saved_at": utcnow()}
         ddb().put_item(TableName=self._table, Item=to_attrs(item))
+
+    def clear(self, tenant_id: str, job: str) -> None:
+        ddb().delete_item(TableName=self._table, Key=to_attrs(keys.job_cursor(tenant_id, job)))
