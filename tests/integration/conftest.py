@@ -11,16 +11,17 @@ from moto import mock_aws
 from chalicelib import wiring
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage.aws import client, on_call, reset_clients
-from infra.moto_server import cache_condition_parsing, roll_back_by_item
+from infra.moto_server import cache_condition_parsing, parse_requests_as_json, roll_back_by_item
 from infra.moto_tokens import honour_client_request_tokens
 from infra.provision import provision
 from tests.integration.company import Company, Refs, make_company
 
 # moto as the local stack runs it (infra/moto_server.py): a cancelled transaction rolls back the
 # items it named instead of moto deep-copying every table it touches once per item (which grows
-# with the table), and each distinct condition expression is parsed once.
+# with the table), each distinct condition expression is parsed once, and requests are read as JSON.
 roll_back_by_item()
 cache_condition_parsing()
+parse_requests_as_json()
 # moto ignores TransactWriteItems' ClientRequestToken; DynamoDB does not. (It patches moto's
 # response handler, the rollback its backend: the two compose.)
 honour_client_request_tokens()

@@ -11,20 +11,33 @@ expression with other values must still be judged on its own values.
 
 A new item's size is checked once, on the whole item (`check_item_size_once`):
 the 400 KB limit must hold as it did, however the size is spread.
+
+Requests are read with json.loads (`parse_requests_as_json`): binary values,
+at any depth, must come back as the bytes written, and a map attribute named
+B or BS must stay a map.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.dynamodb.responses import DynamoHandler
 
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.storage.aws import client, reset_clients
-from infra.moto_server import cache_condition_parsing, check_item_size_once, roll_back_by_item
+from infra.moto_server import (
+    cache_condition_parsing,
+    check_item_size_once,
+    parse_requests_as_json,
+    roll_back_by_item,
+)
 from infra.provision import create_tables, table_names
 
 
@@ -35,6 +48,7 @@ def main() -> Iterator[str]:
     roll_back_by_item()
     cache_condition_parsing()
     check_item_size_once()
+    parse_requests_as_json()
     with mock_aws():
         create_tables(client("dynamodb"), table_names(get_settings()))
         yield get_settings().main_table
@@ -277,3 +291,58 @@ def test_an_item_over_400_kb_is_refused_however_its_size_is_spread(main: str, pa
     stored = ddb.get_item(TableName=main, Key={"pk": {"S": "T#1#BIG"}, "sk": {"S": "y"}})["Item"]
     assert stored == fits
     assert "Item" not in ddb.get_item(TableName=main, Key={"pk": {"S": "T#1#BIG"}, "sk": {"S": "x"}})
+
+
+def test_binary_values_read_as_json_come_back_as_written(main: str) -> None:
+    blob, other = b"\x00\xffstock", b"\x01ledger"
+    item = {
+        **_item("P#bin", "S#1"),
+        "blob": {"B": blob},
+        "blobs": {"BS": [blob, other]},
+        "nested": {"M": {"B": {"B": other}, "BS": {"S": "text"}, "list": {"L": [{"B": blob}]}}},
+    }
+    client("dynamodb").put_item(TableName=main, Item=item)
+    client("dynamodb").update_item(
+        TableName=main,
+        Key={"pk": {"S": "P#bin"}, "sk": {"S": "S#1"}},
+        UpdateExpression="SET more = :b",
+        ConditionExpression="#blob = :was",
+        ExpressionAttributeNames={"#blob": "blob"},
+        ExpressionAttributeValues={":b": {"B": other}, ":was": {"B": blob}},
+    )
+
+    stored = _get(main, "P#bin", "S#1")
+
+    assert stored is not None
+    assert stored["blob"] == {"B": blob}
+    assert sorted(stored["blobs"]["BS"]) == sorted([blob, other])
+    assert stored["nested"]["M"]["B"] == {"B": other}
+    assert stored["nested"]["M"]["BS"] == {"S": "text"}
+    assert stored["nested"]["M"]["list"]["L"] == [{"B": blob}]
+    assert stored["more"] == {"B": other}
+
+
+def test_binary_values_read_as_json_are_bytes_as_moto_parses_them() -> None:
+    parse_requests_as_json()
+    handler = DynamoHandler()
+    request = {
+        "TableName": "t",
+        "Item": {
+            "b": {"B": base64.b64encode(b"\x00\xff").decode()},
+            "bs": {"BS": [base64.b64encode(b"\x01").decode()]},
+            "m": {"M": {"B": {"S": "a map attribute named B"}, "BS": {"N": "1"}}},
+        },
+        "ExpressionAttributeNames": {"#B": "B"},
+    }
+
+    handler.parse_parameters(SimpleNamespace(data=json.dumps(request).encode()))
+
+    assert handler.params == {
+        "TableName": "t",
+        "Item": {
+            "b": {"B": b"\x00\xff"},
+            "bs": {"BS": [b"\x01"]},
+            "m": {"M": {"B": {"S": "a map attribute named B"}, "BS": {"N": "1"}}},
+        },
+        "ExpressionAttributeNames": {"#B": "B"},
+    }
