@@ -5,9 +5,9 @@
     python -m benchmarks.local_stack_import --rows 20000                   # a few minutes
 
 Starts the local stack as `make run` runs it (`python -m infra.localstack`:
-moto's server in the same process with its compact item store, the streams
-delivered to the audit and events handlers, the import queue to the import
-handler), on free ports and without `--data` (no state is saved), with the
+moto's server with its compact item store, the streams delivered to the audit
+and events handlers and the import queue to the import handler, each group of
+handlers in a process of its own), on free ports and without `--data` (no state is saved), with the
 schedules at their deployed rates (SCHEDULES). Then, in the same run:
 
 1. the import: a 000 inventory CSV of creates (the rows of
@@ -25,8 +25,9 @@ schedules at their deployed rates (SCHEDULES). Then, in the same run:
 
 Both phases feed the same stream consumers (history and domain events), so
 each rate includes what its writes cost the stack downstream while they run.
-The stack process's resident memory (VmRSS, /proc) is sampled every few
-seconds; its peak (VmHWM) is read after each phase. Linux only. Nothing here
+The stack's resident memory (VmRSS, /proc: its process and the handler
+processes it starts, summed) is sampled every few seconds; its peak (VmHWM,
+each process's summed) is read after each phase. Linux only. Nothing here
 asserts on time; a job that does not complete with every row stops the run.
 """
 
@@ -55,12 +56,34 @@ MIB = 1024
 
 
 def memory(pid: int) -> dict[str, float]:
-    """VmRSS and VmHWM (the peak) of `pid`, in MiB."""
-    found = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            found[name] = int(value.split()[0]) / MIB
+    """VmRSS and VmHWM (the peak) of the stack, in MiB: `pid` and the handler processes it started, summed.
+
+    The sum of the peaks is at least the peak of the sum (the processes need not peak together).
+    """
+    found = {"VmRSS": 0.0, "VmHWM": 0.0}
+    for process in family(pid):
+        try:
+            lines = Path(f"/proc/{process}/status").read_text().splitlines()
+        except OSError:  # ended meanwhile
+            continue
+        for line in lines:
+            name, _, value = line.partition(":")
+            if name in found:
+                found[name] += int(value.split()[0]) / MIB
+    return found
+
+
+def family(pid: int) -> list[int]:
+    """`pid` and every process below it (Linux /proc/PID/task/TID/children)."""
+    found, waiting = [], [pid]
+    while waiting:
+        process = waiting.pop()
+        found.append(process)
+        for children in Path(f"/proc/{process}/task").glob("*/children"):
+            try:
+                waiting.extend(int(child) for child in children.read_text().split())
+            except OSError:
+                continue
     return found
 
 

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.2
@@ -39,6 +39,12 @@ LAMBDA_MEMORY_MB = 512
 LAMBDA_TIMEOUT_SECONDS = 900
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class Flag(Protocol):
+    """A threading or multiprocessing Event, as far as a handler's context reads it."""
+
+    def is_set(self) -> bool: ...
 
 
 def lambda_context(function_name: str) -> Any:
@@ -337,7 +343,7 @@ class StoppingContext:
     message that resumes the job after the restart.
     """
 
-    def __init__(self, context: Any, stopping: threading.Event) -> None:
+    def __init__(self, context: Any, stopping: Flag) -> None:
         self._context = context
         self._stopping = stopping
 

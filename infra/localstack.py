@@ -58,8 +58,11 @@ from infra.event_sources import (
     scheduled_event,
     step_all,
 )
+from infra.lambda_process import LambdaProcess
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+BLUEPRINT = "chalicelib.events.blueprint"
+STREAM_HANDLERS = ("audit_stream", "events_stream")
 DEMO_COMPANY = "Demo company"
 # How long a stop waits for a running import to pause at its next chunk.
 IMPORT_STOP_SECONDS = 30.0
@@ -206,6 +209,10 @@ class LocalStack:
         self._demo: dict[str, str] | None = None
         self._save_lock = threading.Lock()
         self._saved_state: Any = None
+        # The handlers of the streams and of the import queue each run in a process of their own, as
+        # Lambda functions apart from DynamoDB, so moto's server has this process's interpreter to itself.
+        self._streams = LambdaProcess("stream handlers")
+        self._imports = LambdaProcess("import handler")
 
     def start(self) -> tuple[str, str]:
         """Provision, serve, seed and start the event sources; returns (company id, API key)."""
@@ -220,10 +227,11 @@ class LocalStack:
         from app import app
         from chalicelib.events import blueprint
 
-        queue = QueueDelivery(client("sqs"), queue_url, settings.region, blueprint.import_queue, self._stopping)
+        import_handler = self._imports.handler(f"{BLUEPRINT}:import_queue", "import_queue")
+        queue = QueueDelivery(client("sqs"), queue_url, settings.region, import_handler)
         # The import function's second event source: notifications the import queue gave up on.
         dead_letters_url = client("sqs").get_queue_url(QueueName=settings.import_dead_letter_queue)["QueueUrl"]
-        dead_letters = QueueDelivery(client("sqs"), dead_letters_url, settings.region, blueprint.import_queue)
+        dead_letters = QueueDelivery(client("sqs"), dead_letters_url, settings.region, import_handler)
         saved = self._restore()
         connect_bucket_to_queue(client("s3"), settings.bucket, queue.queue_arn)
         self._serve(app)
@@ -235,7 +243,7 @@ class LocalStack:
             for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
                 # Two consumers of one shard, stepped by one thread, each at its own place in the shard (as two
                 # event source mappings are). moto forgets a record once both have handled it.
-                handlers = (blueprint.audit_stream, blueprint.events_stream)
+                handlers = tuple(self._streams.handler(f"{BLUEPRINT}:{name}", name) for name in STREAM_HANDLERS)
                 trim = SharedTrim(self._trim(), len(handlers))
                 consumers = [
                     ShardDelivery(moto_shard_reader(arn, settings.region), arn, handler, trim.of(number))
@@ -259,11 +267,15 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stopping.set()
+        for process in (self._imports, self._streams):
+            process.time_is_up()
         deadline = time.monotonic() + 1.5
         for thread in self._threads:
             # A running import pauses at its next chunk (StoppingContext): give it the time to get there.
             wait = IMPORT_STOP_SECONDS if thread.name == "import queue" else max(0.0, deadline - time.monotonic())
             thread.join(wait)
+        for process in (self._imports, self._streams):
+            process.stop()
         if self._server is not None:
             self._server.server.shutdown()
             self._server.server.server_close()
