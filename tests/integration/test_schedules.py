@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -115,7 +115,9 @@ def test_a_nightly_pass_that_runs_out_of_time_goes_on_where_it_stopped_and_runs_
         UpdateExpression="SET on_hand = on_hand + :d, available = available + :d",
         ExpressionAttributeValues=to_attrs({":d": Decimal(1)}),
     )
-    night = utcnow()
+    # Tomorrow at 03:00 UTC, after the records were made: its later invocations (+15 and +30 minutes)
+    # fall on the same day whenever the test runs (utcnow() at 23:50 put them on the next day's pass).
+    night = datetime.combine(utcnow().date() + timedelta(days=1), time(3), tzinfo=UTC)
 
     # The first invocation has time for the tenant check and one page only: it saves where it stands.
     first = schedules.reconcile_ledger_of(tenant, night, out_of_time_after(after=0))
