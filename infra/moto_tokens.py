@@ -23,6 +23,7 @@ import hashlib
 import json
 import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 # How long DynamoDB remembers a token after the request that used it completed.
@@ -58,10 +59,10 @@ def honour_client_request_tokens() -> None:
         backend = self.dynamodb_backend
         # Check, run and remember under one lock: two calls with one token never both run.
         with _lock:
-            seen: dict[str, tuple[str, float]] = backend.__dict__.setdefault("_client_request_tokens", {})
-            now = time.monotonic()
-            for old in [t for t, (_, at) in seen.items() if now - at > WINDOW_SECONDS]:
-                del seen[old]
+            seen: OrderedDict[str, tuple[str, float]] = backend.__dict__.setdefault(
+                "_client_request_tokens", OrderedDict()
+            )
+            _forget_expired(seen, time.monotonic())
             remembered = seen.get(token)
             if remembered is not None:
                 if remembered[0] != fingerprint:
@@ -73,3 +74,18 @@ def honour_client_request_tokens() -> None:
 
     transact_write_items.honours_client_request_tokens = True  # type: ignore[attr-defined]
     DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _forget_expired(seen: OrderedDict[str, tuple[str, float]], now: float) -> None:
+    """Drop the tokens older than the window.
+
+    A token is remembered once, when its transaction completes, so the order
+    of `seen` is the order of their times: only its oldest entries can have
+    expired, and the walk stops at the first that has not (it used to read
+    every token of the last ten minutes on every transaction).
+    """
+    while seen:
+        token, (_, at) = next(iter(seen.items()))
+        if now - at <= WINDOW_SECONDS:
+            return
+        del seen[token]

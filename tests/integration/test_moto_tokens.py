@@ -87,3 +87,17 @@ def test_a_token_is_forgotten_after_its_window(
     _bump(table, counter, 1, token)
 
     assert _n(table, counter) == 2
+
+
+def test_only_the_tokens_older_than_the_window_are_forgotten() -> None:
+    from collections import OrderedDict
+
+    from infra.moto_tokens import WINDOW_SECONDS, _forget_expired
+
+    seen = OrderedDict([("a", ("fa", 0.0)), ("b", ("fb", 100.0)), ("c", ("fc", 700.0))])
+
+    _forget_expired(seen, now=WINDOW_SECONDS + 150.0)
+
+    assert list(seen) == ["c"]
+    _forget_expired(seen, now=WINDOW_SECONDS + 700.0)
+    assert list(seen) == ["c"]  # exactly the window's age: still remembered
