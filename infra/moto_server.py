@@ -30,6 +30,7 @@ hundred bytes per item, not the ~7 KiB of moto's own item objects.
 from __future__ import annotations
 
 import gc
+import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -419,6 +420,10 @@ def cache_condition_parsing() -> None:
     ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
 
 
+# A key "B" or "BS" anywhere in a JSON body ("BOOL" and other keys starting with B are not).
+BINARY_KEY = re.compile(rb'"BS?"\s*:')
+
+
 def parse_requests_as_json() -> None:
     """Let moto read a DynamoDB request with json.loads, not its shape-walking parser. Idempotent.
 
@@ -454,7 +459,7 @@ def parse_requests_as_json() -> None:
         body = request.data or b"{}"
         parsed = json.loads(body)
         # Most requests hold no binary value: the walk only runs when a key B or BS appears at all.
-        handler.params = binary(parsed) if b'"B' in body else parsed
+        handler.params = binary(parsed) if BINARY_KEY.search(body) else parsed
 
     parse_parameters.as_json = True  # type: ignore[attr-defined]
     DynamoHandler.parse_parameters = parse_parameters  # type: ignore[method-assign]
