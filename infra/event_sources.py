@@ -6,7 +6,9 @@
   process (`moto_shard_reader`) or the Streams API (`streams_api_reader`);
 - `QueueDelivery` plays an SQS event source mapping (receive, call, delete
   what succeeded);
-- `Loop` polls one of them, or fires a schedule, on its own thread.
+- `Loop` polls one of them, or fires a schedule, on its own thread;
+- `SharedTrim` lets moto forget a shard's records once every consumer of it
+  has handled them.
 
 The events are in the shapes Lambda sends (`lambda_stream_record`,
 `lambda_sqs_record`, `scheduled_event`), with a context carrying the
@@ -24,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.2
@@ -39,12 +41,6 @@ LAMBDA_MEMORY_MB = 512
 LAMBDA_TIMEOUT_SECONDS = 900
 
 Handler = Callable[[dict[str, Any], Any], Any]
-
-
-class Flag(Protocol):
-    """A threading or multiprocessing Event, as far as a handler's context reads it."""
-
-    def is_set(self) -> bool: ...
 
 
 def lambda_context(function_name: str) -> Any:
@@ -334,36 +330,10 @@ class ShardDelivery:
             self._batch_size = STREAM_BATCH_SIZE
 
 
-class StoppingContext:
-    """A Lambda context whose time runs out when the stack stops.
-
-    The import handler checks the time left before each chunk: told there is
-    none, it pauses as a Lambda near its timeout does (the job's lease given
-    up, its message sent again), so the state saved at stop holds a queued
-    message that resumes the job after the restart.
-    """
-
-    def __init__(self, context: Any, stopping: Flag) -> None:
-        self._context = context
-        self._stopping = stopping
-
-    def get_remaining_time_in_millis(self) -> int:
-        if self._stopping.is_set():
-            return 0
-        remaining: int = self._context.get_remaining_time_in_millis()
-        return remaining
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._context, name)
-
-
 class QueueDelivery:
     """Plays an SQS event source mapping: receive, call the handler, delete what succeeded."""
 
-    def __init__(
-        self, sqs: Any, queue_url: str, region: str, handler: Handler, stopping: threading.Event | None = None
-    ) -> None:
-        self._stopping = stopping
+    def __init__(self, sqs: Any, queue_url: str, region: str, handler: Handler) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
         self._region = region
@@ -388,10 +358,7 @@ class QueueDelivery:
     def _deliver(self, records: list[dict[str, Any]]) -> None:
         ids = {r["messageId"] for r in records}
         try:
-            context = lambda_context("import_queue")
-            if self._stopping is not None:
-                context = StoppingContext(context, self._stopping)
-            result = self._handler({"Records": records}, context)
+            result = self._handler({"Records": records}, lambda_context("import_queue"))
         except Exception:  # a handler failure leaves the batch for another receive, as in Lambda
             log().exception("queue handler failed", extra={"messages": len(records)})
             failed = ids
@@ -423,27 +390,21 @@ class SharedTrim:
     def __init__(self, trim: Callable[[str, str], int] | None, consumers: int) -> None:
         self._trim = trim
         self._handled: list[int | None] = [None] * consumers
+        self._lock = threading.Lock()  # the consumers run on threads of their own
 
     def of(self, consumer: int) -> Callable[[str, str], int] | None:
         if self._trim is None:
             return None
 
         def handled(stream_arn: str, up_to: str) -> int:
-            self._handled[consumer] = int(up_to)
-            done = [n for n in self._handled if n is not None]
-            if len(done) < len(self._handled) or self._trim is None:
-                return 0
-            return self._trim(stream_arn, str(min(done)))
+            with self._lock:
+                self._handled[consumer] = int(up_to)
+                done = [n for n in self._handled if n is not None]
+                if len(done) < len(self._handled) or self._trim is None:
+                    return 0
+                return self._trim(stream_arn, str(min(done)))
 
         return handled
-
-
-def step_all(consumers: list[ShardDelivery]) -> Step:
-    def step() -> bool:
-        busy = [consumer.step() for consumer in consumers]  # every consumer steps, busy or not
-        return any(busy)
-
-    return step
 
 
 def disk_config() -> dict[str, Any]:

@@ -22,12 +22,41 @@ import multiprocessing
 import threading
 import traceback
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Protocol
 
-from infra.event_sources import Handler, StoppingContext, lambda_context
+from infra.event_sources import Handler, lambda_context
 
 START_SECONDS = 60.0
 STOP_SECONDS = 5.0
+
+
+class Flag(Protocol):
+    """A multiprocessing (or threading) Event, as far as a context reads it."""
+
+    def is_set(self) -> bool: ...
+
+
+class StoppingContext:
+    """A Lambda context whose time runs out when the stack stops.
+
+    The import handler checks the time left before each chunk: told there is
+    none, it pauses as a Lambda near its timeout does (the job's lease given
+    up, its message sent again), so the state saved at stop holds a queued
+    message that resumes the job after the restart.
+    """
+
+    def __init__(self, context: Any, stopping: Flag) -> None:
+        self._context = context
+        self._stopping = stopping
+
+    def get_remaining_time_in_millis(self) -> int:
+        if self._stopping.is_set():
+            return 0
+        remaining: int = self._context.get_remaining_time_in_millis()
+        return remaining
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
 
 
 class HandlerFailed(RuntimeError):
@@ -117,7 +146,9 @@ def serve(connection: Connection, stopping: Any) -> None:
             return
         target, function_name, event = request
         try:
-            handler = handlers.get(target) or handlers.setdefault(target, _load(target))
+            if target not in handlers:
+                handlers[target] = _load(target)
+            handler = handlers[target]
             result = handler(event, StoppingContext(lambda_context(function_name), stopping))
         except Exception:  # reported to the parent, which retries or splits as Lambda's source does
             connection.send((True, traceback.format_exc()))

@@ -1,9 +1,12 @@
-"""The local stack: Stockroom in one process, as AWS would run it.
+"""The local stack: Stockroom on one machine, as AWS would run it.
 
 It starts moto's server on loopback, builds the tables, bucket and queue from
 `infra/`, serves the Chalice app (threaded, without autoreload: chalice's
 reloader leaves its worker running after SIGTERM), and plays the part of the
-Lambda event sources:
+Lambda event sources. The two stream handlers and the import handler each run
+in a process of their own (`infra/lambda_process.py`), as Lambda runs them
+apart from DynamoDB; the API, the webhook sender and the schedules run in the
+stack's process, beside moto.
 
 - DynamoDB stream records of every streamed table go to the audit handler
   and, as a second consumer of the same shards, to the events handler, with
@@ -56,13 +59,13 @@ from infra.event_sources import (
     log,
     moto_shard_reader,
     scheduled_event,
-    step_all,
 )
 from infra.lambda_process import LambdaProcess
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BLUEPRINT = "chalicelib.events.blueprint"
 STREAM_HANDLERS = ("audit_stream", "events_stream")
+IMPORT_HANDLER = "import_queue"
 DEMO_COMPANY = "Demo company"
 # How long a stop waits for a running import to pause at its next chunk.
 IMPORT_STOP_SECONDS = 30.0
@@ -209,10 +212,9 @@ class LocalStack:
         self._demo: dict[str, str] | None = None
         self._save_lock = threading.Lock()
         self._saved_state: Any = None
-        # The handlers of the streams and of the import queue each run in a process of their own, as
-        # Lambda functions apart from DynamoDB, so moto's server has this process's interpreter to itself.
-        self._streams = LambdaProcess("stream handlers")
-        self._imports = LambdaProcess("import handler")
+        # The two stream handlers and the import handler each run in a process of their own, as Lambda
+        # functions apart from DynamoDB, so moto's server has this process's interpreter to itself.
+        self._processes = {name: LambdaProcess(name) for name in (*STREAM_HANDLERS, IMPORT_HANDLER)}
 
     def start(self) -> tuple[str, str]:
         """Provision, serve, seed and start the event sources; returns (company id, API key)."""
@@ -227,7 +229,7 @@ class LocalStack:
         from app import app
         from chalicelib.events import blueprint
 
-        import_handler = self._imports.handler(f"{BLUEPRINT}:import_queue", "import_queue")
+        import_handler = self._processes[IMPORT_HANDLER].handler(f"{BLUEPRINT}:{IMPORT_HANDLER}", IMPORT_HANDLER)
         queue = QueueDelivery(client("sqs"), queue_url, settings.region, import_handler)
         # The import function's second event source: notifications the import queue gave up on.
         dead_letters_url = client("sqs").get_queue_url(QueueName=settings.import_dead_letter_queue)["QueueUrl"]
@@ -241,15 +243,14 @@ class LocalStack:
         streams = client("dynamodbstreams")
         for arn in streamed_tables(client("dynamodb"), table_names(settings).values()):
             for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-                # Two consumers of one shard, stepped by one thread, each at its own place in the shard (as two
-                # event source mappings are). moto forgets a record once both have handled it.
-                handlers = tuple(self._streams.handler(f"{BLUEPRINT}:{name}", name) for name in STREAM_HANDLERS)
-                trim = SharedTrim(self._trim(), len(handlers))
-                consumers = [
-                    ShardDelivery(moto_shard_reader(arn, settings.region), arn, handler, trim.of(number))
-                    for number, handler in enumerate(handlers)
-                ]
-                self._loop(f"stream {shard['ShardId']}", POLL_SECONDS, step_all(consumers))
+                # Two consumers of one shard, each on its own thread and at its own place in the shard (as two
+                # event source mappings are), each calling its own handler process: while moto writes what one
+                # handled, the other converts its next batch. moto forgets a record once both have handled it.
+                trim = SharedTrim(self._trim(), len(STREAM_HANDLERS))
+                for number, name in enumerate(STREAM_HANDLERS):
+                    handler = self._processes[name].handler(f"{BLUEPRINT}:{name}", name)
+                    consumer = ShardDelivery(moto_shard_reader(arn, settings.region), arn, handler, trim.of(number))
+                    self._loop(f"{name} {shard['ShardId']}", POLL_SECONDS, consumer.step)
         webhook_url = client("sqs").get_queue_url(QueueName=settings.webhook_queue)["QueueUrl"]
         webhooks = QueueDelivery(client("sqs"), webhook_url, settings.region, blueprint.webhook_sender)
         self._loop("webhook queue", POLL_SECONDS, webhooks.step)
@@ -267,14 +268,14 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stopping.set()
-        for process in (self._imports, self._streams):
+        for process in self._processes.values():
             process.time_is_up()
         deadline = time.monotonic() + 1.5
         for thread in self._threads:
             # A running import pauses at its next chunk (StoppingContext): give it the time to get there.
             wait = IMPORT_STOP_SECONDS if thread.name == "import queue" else max(0.0, deadline - time.monotonic())
             thread.join(wait)
-        for process in (self._imports, self._streams):
+        for process in self._processes.values():
             process.stop()
         if self._server is not None:
             self._server.server.shutdown()
