@@ -31,9 +31,26 @@ STOP_SECONDS = 5.0
 
 
 class Flag(Protocol):
-    """A multiprocessing (or threading) Event, as far as a context reads it."""
+    """A SharedFlag (or a threading Event), as far as a context reads it."""
 
     def is_set(self) -> bool: ...
+
+
+class SharedFlag:
+    """Set in the parent, read in the child: one byte of shared memory.
+
+    Not a multiprocessing Event: its semaphores outlive a stack that exits at
+    once (`localstack.exit_now`), and the resource tracker warns of them.
+    """
+
+    def __init__(self, context: Any) -> None:
+        self._value = context.RawValue("b", 0)
+
+    def set(self) -> None:
+        self._value.value = 1
+
+    def is_set(self) -> bool:
+        return bool(self._value.value)
 
 
 class StoppingContext:
@@ -70,7 +87,7 @@ class LambdaProcess:
         self._name = name
         self._context = multiprocessing.get_context("spawn")
         # Set when the stack stops: the child's contexts then report no time left (StoppingContext).
-        self._stopping = self._context.Event()
+        self._stopping = SharedFlag(self._context)
         self._lock = threading.Lock()
         self._process: Any = None
         self._connection: Connection | None = None
