@@ -1,7 +1,7 @@
 """A large CSV import on the real local stack, next to a bare batch write of the same items on the same server.
 
     python -m benchmarks.local_stack_import                                # 1,000,000 rows (~2.5 h on 2 quiet cores)
-    python -m benchmarks.local_stack_import --rows 1000000 --bare-rows 100000   # what benchmarks/README.md shows (~1.5 h)
+    python -m benchmarks.local_stack_import --rows 1000000 --bare-rows 100000   # benchmarks/README.md (~1.5 h)
     python -m benchmarks.local_stack_import --rows 20000                   # a few minutes
 
 Starts the local stack as `make run` runs it (`python -m infra.localstack`:
