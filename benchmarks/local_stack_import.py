@@ -6,9 +6,9 @@
 
 Starts the local stack as `make run` runs it (`python -m infra.localstack`:
 moto's server with its compact item store, the streams delivered to the audit
-and events handlers and the import queue to the import handler, each group of
-handlers in a process of its own), on free ports and without `--data` (no state is saved), with the
-schedules at their deployed rates (SCHEDULES). Then, in the same run:
+and events handlers and the import queue to the import handler, each handler
+in a process of its own), on free ports and without `--data` (no state is
+saved), with the schedules at their deployed rates (SCHEDULES). Then, in the same run:
 
 1. the import: a 000 inventory CSV of creates (the rows of
    `benchmarks.import_rate`: a product every 200 rows, four locations) is

@@ -22,18 +22,12 @@ import multiprocessing
 import threading
 import traceback
 from multiprocessing.connection import Connection
-from typing import Any, Protocol
+from typing import Any
 
 from infra.event_sources import Handler, lambda_context
 
 START_SECONDS = 60.0
 STOP_SECONDS = 5.0
-
-
-class Flag(Protocol):
-    """A SharedFlag (or a threading Event), as far as a context reads it."""
-
-    def is_set(self) -> bool: ...
 
 
 class SharedFlag:
@@ -62,7 +56,7 @@ class StoppingContext:
     message that resumes the job after the restart.
     """
 
-    def __init__(self, context: Any, stopping: Flag) -> None:
+    def __init__(self, context: Any, stopping: SharedFlag) -> None:
         self._context = context
         self._stopping = stopping
 
@@ -150,7 +144,7 @@ class LambdaProcess:
         self._process, self._connection = None, None
 
 
-def serve(connection: Connection, stopping: Any) -> None:
+def serve(connection: Connection, stopping: SharedFlag) -> None:
     """The child: answer each (target, function name, event) with (failed, result or traceback)."""
     connection.send("ready")
     handlers: dict[str, Handler] = {}
